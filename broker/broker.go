@@ -1,0 +1,466 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// Config holds the broker's tunables. The zero value of each field selects
+// the default written next to it.
+type Config struct {
+	// ReadLimit is the largest frame accepted, in bytes; a larger one closes
+	// the connection with 1009 (message too big). Default 64 KiB.
+	ReadLimit int64
+	// SendQueue is how many frames may wait for a slow reader before it is
+	// disconnected with CloseSlowConsumer. A login alone sends 16 frames;
+	// default 256.
+	SendQueue int
+	// MaxPending is how many requests of one connection may wait for their
+	// handlers before the bus stops reading from it. Default 32.
+	MaxPending int
+	// MaxConnections caps open connections; an upgrade beyond it gets HTTP
+	// 503. Default 10,000.
+	MaxConnections int
+	// MaxSubscriptions caps the patterns one connection may subscribe to.
+	// Default 100.
+	MaxSubscriptions int
+	// AllowedOrigins lists the Origin values (scheme://host[:port]) that may
+	// open a WebSocket besides the server's own origin; "*" allows any.
+	// Clients that send no Origin header (not browsers) are always allowed.
+	AllowedOrigins []string
+	// PongWait is how long a silent peer is kept before it counts as dead.
+	// Default 60 s; pings go out every 9/10 of it.
+	PongWait time.Duration
+	// WriteWait bounds every write to a peer. Default 10 s.
+	WriteWait time.Duration
+	// Now tells the time for event timestamps. Default time.Now.
+	Now func() time.Time
+
+	// PingPeriod is derived from PongWait.
+	PingPeriod time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 64 << 10
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 32
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 10_000
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 100
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 60 * time.Second
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.PingPeriod = c.PongWait * 9 / 10
+}
+
+// Handler serves the requests of one channel/topic/subtopic. It runs on the
+// requesting connection's dispatcher, one request at a time per connection
+// and in arrival order; it may block (a sign-in waits for the CTI server)
+// without stopping the connection's reader or any other connection.
+//
+// An error it returns is sent to the requester as a SetAPIError on the
+// request's channel: an *APIError as it is, anything else as an Internal
+// Error (and logged).
+type Handler interface {
+	ServeBus(ctx context.Context, req *Request) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) error
+
+// ServeBus calls f(ctx, req).
+func (f HandlerFunc) ServeBus(ctx context.Context, req *Request) error { return f(ctx, req) }
+
+// busChannel is the channel of the bus's own control plane.
+const busChannel = "PubSub"
+
+// Broker routes envelopes between apps connected over WebSocket and the
+// handlers registered on it. See the package documentation for its
+// concurrency contract.
+type Broker struct {
+	cfg      Config
+	log      *zap.Logger
+	upgrader websocket.Upgrader
+	ctx      context.Context    // given to handlers; cancelled when a drain gives up
+	cancel   context.CancelFunc //
+	open     atomic.Int64       // connections open or being upgraded
+	inflight sync.WaitGroup     // requests queued or running; Add only under mu while !draining
+	conns    sync.WaitGroup     // one per connection until its goroutines end
+
+	mu       sync.RWMutex              // guards the fields below and Conn.scope
+	handlers map[triple]Handler        //
+	channels map[string]string         // channels that have handlers, lowered -> canonical spelling
+	scopes   map[Scope]map[*Conn]struct{}
+	draining bool
+}
+
+// New returns a Broker that logs to log. The PubSub control plane is
+// registered on it; add the other handlers with Handle before serving.
+func New(log *zap.Logger, cfg Config) *Broker {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg:      cfg,
+		log:      log,
+		ctx:      ctx,
+		cancel:   cancel,
+		handlers: make(map[triple]Handler),
+		channels: make(map[string]string),
+		scopes:   make(map[Scope]map[*Conn]struct{}),
+	}
+	b.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.WriteWait,
+		CheckOrigin:      b.checkOrigin,
+	}
+	b.handlePubSub()
+	return b
+}
+
+// Handle registers h for the triple, matched ignoring case; the spelling
+// given here is the channel's canonical one. A channel with at least one
+// handler is authoritative: requests on it reach handlers only, never
+// subscribers, and a triple without a handler is an Unknown API.
+func (b *Broker) Handle(channel, topic, subtopic string, h Handler) {
+	for _, name := range []string{channel, topic, subtopic} {
+		if why := checkName(name); why != "" {
+			panic(fmt.Sprintf("broker: Handle(%q, %q, %q): %s", channel, topic, subtopic, why))
+		}
+	}
+	t := lowerTriple(channel, topic, subtopic)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.handlers[t]; dup {
+		panic(fmt.Sprintf("broker: Handle(%q, %q, %q): registered twice", channel, topic, subtopic))
+	}
+	b.handlers[t] = h
+	b.channels[t.channel] = channel
+}
+
+// Publish sends ev to every connection in scope that registered on its
+// channel or subscribed to a pattern that matches it. The event is encoded
+// once, whatever the number of recipients.
+func (b *Broker) Publish(scope Scope, ev Event) error {
+	return b.publish(scope, ev, nil)
+}
+
+func (b *Broker) publish(scope Scope, ev Event, except *Conn) error {
+	frame, err := encodeEvent(ev, b.cfg.Now())
+	if err != nil {
+		return err
+	}
+	t := lowerTriple(ev.Channel, ev.Topic, ev.Subtopic)
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for c := range b.scopes[scope] {
+		if c != except && c.wants(t) {
+			c.enqueue(frame)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) move(c *Conn, to Scope) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, open := b.scopes[c.scope][c]; !open {
+		return // closed: it must not reappear in a scope
+	}
+	b.leaveLocked(c)
+	b.joinLocked(c, to)
+}
+
+func (b *Broker) joinLocked(c *Conn, s Scope) {
+	members := b.scopes[s]
+	if members == nil {
+		members = make(map[*Conn]struct{})
+		b.scopes[s] = members
+	}
+	members[c] = struct{}{}
+	c.scope = s
+}
+
+func (b *Broker) leaveLocked(c *Conn) {
+	members := b.scopes[c.scope]
+	delete(members, c)
+	if len(members) == 0 {
+		delete(b.scopes, c.scope)
+	}
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it
+// until it closes.
+func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if b.Draining() {
+		http.Error(w, "ctibus is shutting down; connect to another node or retry shortly", http.StatusServiceUnavailable)
+		return
+	}
+	if n := b.open.Add(1); n > int64(b.cfg.MaxConnections) {
+		b.open.Add(-1)
+		b.log.Warn("connection refused: at the connection limit", zap.Int("limit", b.cfg.MaxConnections))
+		http.Error(w, "ctibus has reached its connection limit; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := b.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		b.open.Add(-1)
+		b.log.Info("websocket upgrade refused", zap.Error(err), zap.String("origin", r.Header.Get("Origin")))
+		return // the upgrader has answered
+	}
+	id := uuid.NewString()
+	c := &Conn{
+		id:       id,
+		ws:       ws,
+		b:        b,
+		own:      Scope("conn:" + id),
+		send:     make(chan []byte, b.cfg.SendQueue),
+		work:     make(chan *Request, b.cfg.MaxPending),
+		closeReq: make(chan closeFrame, 1),
+		done:     make(chan struct{}),
+		log:      b.log.With(zap.String("conn", id)),
+		channels: make(map[string]string),
+	}
+	c.publishInterestLocked()
+
+	b.mu.Lock()
+	if b.draining {
+		b.mu.Unlock()
+		b.open.Add(-1)
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(b.cfg.WriteWait))
+		ws.Close()
+		return
+	}
+	b.joinLocked(c, c.own)
+	b.conns.Add(1)
+	b.mu.Unlock()
+
+	c.log.Debug("connection open", zap.String("remote", r.RemoteAddr))
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.readLoop()
+
+	b.mu.Lock()
+	b.leaveLocked(c)
+	b.mu.Unlock()
+	c.finish()
+	<-writerDone
+	ws.Close()
+	b.open.Add(-1)
+	b.conns.Done()
+}
+
+// dispatch queues req for c's dispatcher. It reports false once the broker
+// is draining and the connection should stop reading.
+func (b *Broker) dispatch(c *Conn, req *Request) bool {
+	b.mu.RLock()
+	if b.draining {
+		b.mu.RUnlock()
+		c.sendError(busChannel, &APIError{
+			Type:    ErrTypeUnavailable,
+			Message: "server shutting down",
+			Msg:     "The server is shutting down and took no action; reconnect and send it again.",
+		}, req.ID)
+		return true
+	}
+	b.inflight.Add(1)
+	b.mu.RUnlock()
+	select {
+	case c.work <- req:
+	case <-c.done:
+		b.inflight.Done()
+		return false
+	}
+	c.startDispatcher(b.ctx)
+	return true
+}
+
+// route runs one request: to its handler on a handled channel, or to the
+// subscribers in the sender's scope on a free one.
+func (b *Broker) route(ctx context.Context, req *Request) {
+	c := req.Conn
+	t := lowerTriple(req.Channel, req.Topic, req.Subtopic)
+	b.mu.RLock()
+	h := b.handlers[t]
+	canonical, handled := b.channels[t.channel]
+	b.mu.RUnlock()
+
+	if !handled {
+		b.relay(req, t)
+		return
+	}
+	switch {
+	case h == nil:
+		c.sendError(canonical, &APIError{
+			Type:    ErrTypeUnknownAPI,
+			Message: fmt.Sprintf("no API %s/%s/%s", req.Channel, req.Topic, req.Subtopic),
+			Msg:     fmt.Sprintf("%s has no %s/%s request; check the spelling against the protocol document.", canonical, req.Topic, req.Subtopic),
+		}, req.ID)
+		return
+	case t.channel != strings.ToLower(busChannel) && !c.Registered(canonical):
+		c.sendError(canonical, &APIError{
+			Type:    ErrTypeNotRegistered,
+			Message: fmt.Sprintf("the app is not registered on %s", canonical),
+			Msg:     fmt.Sprintf(`Register on the %s channel first: send PubSub/App/Register with "source" set to your app's name and data {"channel":%q}.`, canonical, canonical),
+		}, req.ID)
+		return
+	}
+
+	err := h.ServeBus(ctx, req)
+	if err == nil {
+		return
+	}
+	apiErr, ok := asAPIError(err)
+	if !ok {
+		c.Logger().Error("handler failed",
+			zap.String("api", canonical+"/"+req.Topic+"/"+req.Subtopic), zap.Error(err))
+		apiErr = &APIError{
+			Type:    ErrTypeInternal,
+			Message: "the server failed to handle the request",
+			Msg:     "The server could not complete the request. Try again; if it keeps failing, tell the administrator the time it happened.",
+		}
+	}
+	c.sendError(canonical, apiErr, req.ID)
+}
+
+// relay delivers an app-to-app message to the subscribers in the sender's
+// scope, with the source the sender registered under, so that no app can
+// speak for another. The sender does not get its own message back.
+func (b *Broker) relay(req *Request, t triple) {
+	c := req.Conn
+	app := c.App()
+	if app == "" {
+		c.sendError(busChannel, &APIError{
+			Type:    ErrTypeNotRegistered,
+			Message: "the app has not registered",
+			Msg:     `Register before publishing: send PubSub/App/Register with "source" set to your app's name.`,
+		}, req.ID)
+		return
+	}
+	ev := Event{
+		Channel:       req.Channel,
+		Topic:         req.Topic,
+		Subtopic:      req.Subtopic,
+		Source:        app,
+		Message:       req.Data,
+		CorrelationID: req.ID,
+	}
+	if err := b.publish(c.Scope(), ev, c); err != nil {
+		c.Logger().Error("relay", zap.Error(err))
+	}
+}
+
+// Draining reports whether Shutdown has begun.
+func (b *Broker) Draining() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.draining
+}
+
+// Shutdown drains the broker: it refuses new connections and requests, lets
+// the requests in flight finish, then closes every connection with 1001
+// (going away) after the frames queued for it. If ctx ends first, handlers
+// are cancelled, sockets are dropped and ctx's error is returned.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.draining = true
+	b.mu.Unlock()
+
+	var err error
+	if err = waitCtx(ctx, &b.inflight); err != nil {
+		b.cancel()
+	}
+
+	b.mu.RLock()
+	all := b.connsLocked()
+	b.mu.RUnlock()
+	for _, c := range all {
+		c.requestClose(websocket.CloseGoingAway, "server shutting down")
+	}
+	if connErr := waitCtx(ctx, &b.conns); connErr != nil {
+		err = connErr
+		for _, c := range all {
+			c.ws.UnderlyingConn().Close()
+		}
+		b.conns.Wait()
+	}
+	b.cancel()
+	return err
+}
+
+func (b *Broker) connsLocked() []*Conn {
+	var all []*Conn
+	for _, members := range b.scopes {
+		for c := range members {
+			all = append(all, c)
+		}
+	}
+	return all
+}
+
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkOrigin allows the server's own origin, the configured ones, and
+// clients that send no Origin (not browsers, which always send one), so that
+// a page on another site cannot ride a user's browser into the bus.
+func (b *Broker) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if slices.Contains(b.cfg.AllowedOrigins, "*") {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, allowed := range b.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(allowed, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}

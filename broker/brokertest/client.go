@@ -1,0 +1,213 @@
+// Package brokertest provides a WebSocket test client that speaks the bus
+// protocol, for end-to-end tests of the broker and of the handlers on it.
+package brokertest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// Wait bounds every read of an expected frame.
+const Wait = 5 * time.Second
+
+// Frame is one event as received, with its raw bytes.
+type Frame struct {
+	ID            string          `json:"id"`
+	Channel       string          `json:"channel"`
+	Topic         string          `json:"topic"`
+	Subtopic      string          `json:"subtopic"`
+	Source        string          `json:"source"`
+	Message       json.RawMessage `json:"message"`
+	CorrelationID string          `json:"correlationId"`
+	Timestamp     string          `json:"timestamp"`
+	Raw           []byte          `json:"-"`
+}
+
+// Triple returns the frame's channel/topic/subtopic.
+func (f Frame) Triple() string { return f.Channel + "/" + f.Topic + "/" + f.Subtopic }
+
+// APIError is the payload of a SetAPIError frame.
+type APIError struct {
+	ErrorType    string `json:"errorType"`
+	ErrorMessage string `json:"errorMessage"`
+	Msg          string `json:"msg"`
+}
+
+// Error decodes f as a SetAPIError, failing t if it is not one.
+func (f Frame) Error(t testing.TB) APIError {
+	t.Helper()
+	require.Equal(t, "Error/SetAPIError", f.Topic+"/"+f.Subtopic, "want a SetAPIError, got %s", f.Raw)
+	var p struct {
+		Packet string   `json:"packet"`
+		Data   APIError `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &p))
+	require.Equal(t, "apierror", p.Packet)
+	return p.Data
+}
+
+// Client is one app's connection. Its methods fail the test on error, so
+// call them from the test goroutine only.
+type Client struct {
+	t  testing.TB
+	ws *websocket.Conn
+	// Seen records every frame read, in order.
+	Seen []Frame
+}
+
+// WSURL turns an httptest server URL into its WebSocket endpoint.
+func WSURL(serverURL string) string { return "ws" + strings.TrimPrefix(serverURL, "http") + "/ws" }
+
+// Dial connects to the WebSocket endpoint url and closes the connection
+// when the test ends.
+func Dial(t testing.TB, url string) *Client {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	require.NoError(t, err, "dial %s", url)
+	c := &Client{t: t, ws: ws}
+	t.Cleanup(func() { ws.Close() })
+	return c
+}
+
+// DialHeader is Dial with request headers, returning the HTTP response too.
+func DialHeader(url string, h http.Header) (*websocket.Conn, *http.Response, error) {
+	return websocket.DefaultDialer.Dial(url, h)
+}
+
+// Conn returns the underlying connection, for tests of the transport itself.
+func (c *Client) Conn() *websocket.Conn { return c.ws }
+
+// Send writes v as a JSON text frame.
+func (c *Client) Send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(c.t, err)
+	c.SendRaw(b)
+}
+
+// SendRaw writes b as a text frame as it is.
+func (c *Client) SendRaw(b []byte) {
+	c.t.Helper()
+	require.NoError(c.t, c.ws.WriteMessage(websocket.TextMessage, b))
+}
+
+// Request sends an envelope; data may be nil.
+func (c *Client) Request(id, channel, topic, subtopic string, data any) {
+	c.t.Helper()
+	env := map[string]any{"channel": channel, "topic": topic, "subtopic": subtopic}
+	if id != "" {
+		env["id"] = id
+	}
+	if data != nil {
+		env["data"] = data
+	}
+	c.Send(env)
+}
+
+// Next reads the next frame, failing the test after Wait.
+func (c *Client) Next() Frame {
+	c.t.Helper()
+	f, err := c.read(Wait)
+	require.NoError(c.t, err, "waiting for a frame")
+	return f
+}
+
+func (c *Client) read(wait time.Duration) (Frame, error) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(wait))
+	kind, b, err := c.ws.ReadMessage()
+	if err != nil {
+		return Frame{}, err
+	}
+	if kind != websocket.TextMessage {
+		return Frame{}, fmt.Errorf("got a frame of type %d, want text", kind)
+	}
+	var f Frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Frame{}, fmt.Errorf("frame %s: %w", b, err)
+	}
+	f.Raw = b
+	c.Seen = append(c.Seen, f)
+	return f, nil
+}
+
+// Expect reads the next frame and checks its triple ("Channel/Topic/Subtopic").
+func (c *Client) Expect(triple string) Frame {
+	c.t.Helper()
+	f := c.Next()
+	require.Equal(c.t, triple, f.Triple(), "frame: %s", f.Raw)
+	return f
+}
+
+// ExpectError reads the next frame as a SetAPIError on channel, with the
+// given errorType and correlation id.
+func (c *Client) ExpectError(channel, errorType, correlationID string) APIError {
+	c.t.Helper()
+	f := c.Expect(channel + "/Error/SetAPIError")
+	e := f.Error(c.t)
+	require.Equal(c.t, errorType, e.ErrorType, "frame: %s", f.Raw)
+	require.Equal(c.t, correlationID, f.CorrelationID, "frame: %s", f.Raw)
+	require.NotEmpty(c.t, e.Msg, "every error says what to do")
+	return e
+}
+
+// ExpectNothing checks that no frame arrives within d.
+func (c *Client) ExpectNothing(d time.Duration) {
+	c.t.Helper()
+	f, err := c.read(d)
+	var netErr interface{ Timeout() bool }
+	if err != nil && errors.As(err, &netErr) && netErr.Timeout() {
+		// A read that timed out leaves gorilla's connection unusable, so
+		// later reads would fail; callers use this only at the end.
+		return
+	}
+	require.Failf(c.t, "unexpected frame", "got %s (err %v)", f.Raw, err)
+}
+
+// ExpectClose reads until the connection closes and returns the close code
+// (websocket.CloseAbnormalClosure if it ended without a close frame).
+func (c *Client) ExpectClose() int {
+	c.t.Helper()
+	for {
+		_, err := c.read(Wait)
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		var netErr interface{ Timeout() bool }
+		require.False(c.t, errors.As(err, &netErr) && netErr.Timeout(), "connection still open after %s", Wait)
+		return websocket.CloseAbnormalClosure
+	}
+}
+
+// Register registers the app on channel ("" for none) and reads the answer.
+func (c *Client) Register(app, channel string) {
+	c.t.Helper()
+	env := map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app}
+	if channel != "" {
+		env["data"] = map[string]string{"channel": channel}
+	}
+	c.Send(env)
+	c.Expect("PubSub/App/Registered")
+}
+
+// Subscribe subscribes to a pattern and reads the answer.
+func (c *Client) Subscribe(channel, topic, subtopic string) {
+	c.t.Helper()
+	c.Request("", "PubSub", "Subscription", "Subscribe",
+		map[string]string{"channel": channel, "topic": topic, "subtopic": subtopic})
+	c.Expect("PubSub/Subscription/Subscribed")
+}

@@ -1,0 +1,400 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// Close codes the bus sends besides the standard ones (1001 going away on
+// shutdown, 1009 for a frame over the read limit).
+const (
+	// CloseSlowConsumer closes a connection whose send queue is full: it
+	// reads slower than the bus publishes to it. Nothing else waits for it.
+	CloseSlowConsumer = 4008
+)
+
+// closeGrace is how long the bus waits for the peer to answer a close frame
+// before it drops the TCP connection.
+const closeGrace = 2 * time.Second
+
+// Scope is a delivery boundary: an event published into a scope reaches only
+// connections in that scope. A connection starts in a scope of its own; a
+// sign-in moves it into its agent's workspace.
+type Scope string
+
+// Conn is one app's WebSocket connection. Its methods are safe to call from
+// any goroutine.
+type Conn struct {
+	id  string
+	ws  *websocket.Conn
+	b   *Broker
+	own Scope // the scope the connection starts in and returns to
+
+	send      chan []byte        // frames for the writer; never closed
+	work      chan *Request      // requests for the dispatcher; bounded for backpressure
+	working   atomic.Bool        // a dispatcher goroutine is running
+	closeReq  chan closeFrame    // asks the writer to send a close frame; capacity 1
+	done      chan struct{}      // closed when the reader has stopped
+	doneOnce  sync.Once          //
+	slow      atomic.Bool        // the send queue overflowed
+	interest  atomic.Pointer[interest]
+	scope     Scope // the scope it is in now; guarded by Broker.mu
+
+	mu       sync.Mutex        // guards the fields below
+	app      string            // registered app name; "" until the first Register
+	log      *zap.Logger       // carries the connection id and, once known, the app name
+	channels map[string]string // registered channels, lowered -> as spelled
+	patterns []Pattern         // subscriptions, lowered
+	onClose  []func()
+}
+
+// interest is what a connection receives; replaced whole on each change so
+// that the fan-out reads it without a lock.
+type interest struct {
+	channels map[string]struct{}
+	patterns []Pattern
+}
+
+type closeFrame struct {
+	code   int
+	reason string
+}
+
+// ID returns the connection's UUID, as it appears in the logs.
+func (c *Conn) ID() string { return c.id }
+
+// App returns the name the app registered with, or "" before it registered.
+func (c *Conn) App() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.app
+}
+
+// Logger returns the connection's logger, which names the connection and app.
+func (c *Conn) Logger() *zap.Logger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log
+}
+
+// Registered reports whether the app registered on channel (ignoring case).
+func (c *Conn) Registered(channel string) bool {
+	_, ok := c.interest.Load().channels[lowerTriple(channel, "", "").channel]
+	return ok
+}
+
+// Scope returns the scope the connection belongs to now.
+func (c *Conn) Scope() Scope {
+	c.b.mu.RLock()
+	defer c.b.mu.RUnlock()
+	return c.scope
+}
+
+// SetScope moves the connection into scope s: from now on it receives the
+// events published there, and no others.
+func (c *Conn) SetScope(s Scope) { c.b.move(c, s) }
+
+// ResetScope moves the connection back into the scope it started in.
+func (c *Conn) ResetScope() { c.b.move(c, c.own) }
+
+// OnClose arranges for f to run once the connection has closed. If it has
+// closed already, f runs at once. Functions run in the order they were added.
+func (c *Conn) OnClose(f func()) {
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		f()
+		return
+	default:
+	}
+	c.onClose = append(c.onClose, f)
+	c.mu.Unlock()
+}
+
+// Send encodes ev and queues it for this connection alone.
+func (c *Conn) Send(ev Event) error {
+	frame, err := encodeEvent(ev, c.b.cfg.Now())
+	if err != nil {
+		return err
+	}
+	c.enqueue(frame)
+	return nil
+}
+
+// enqueue hands a frame to the writer without ever blocking the caller: a
+// connection whose queue is full is a slow consumer and is disconnected, so
+// that it never holds up the publisher or the other recipients.
+func (c *Conn) enqueue(frame []byte) {
+	if c.slow.Load() {
+		return
+	}
+	select {
+	case c.send <- frame:
+	default:
+		if c.slow.CompareAndSwap(false, true) {
+			c.Logger().Warn("slow consumer: send queue full, disconnecting",
+				zap.Int("queue", cap(c.send)))
+			c.requestClose(CloseSlowConsumer, "slow consumer: send queue full")
+			// The writer may be stuck in a write to a peer that reads
+			// nothing; the write deadline ends that, and this ends the rest.
+			time.AfterFunc(c.b.cfg.WriteWait+closeGrace, func() { c.ws.UnderlyingConn().Close() })
+		}
+	}
+}
+
+// requestClose asks the writer to send a close frame after the frame it is
+// writing; the first request wins.
+func (c *Conn) requestClose(code int, reason string) {
+	select {
+	case c.closeReq <- closeFrame{code, reason}:
+	default:
+	}
+}
+
+func (c *Conn) registerApp(name, channel string) (app string, channels []string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.app != "" && c.app != name {
+		return c.app, nil, false
+	}
+	if c.app == "" {
+		c.app = name
+		c.log = c.log.With(zap.String("app", name))
+	}
+	if channel != "" {
+		c.channels[lowerTriple(channel, "", "").channel] = channel
+	}
+	c.publishInterestLocked()
+	return c.app, c.channelListLocked(), true
+}
+
+func (c *Conn) unregisterChannel(channel string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.channels, lowerTriple(channel, "", "").channel)
+	c.publishInterestLocked()
+	return c.channelListLocked()
+}
+
+// subscribe adds p; it reports false if the connection is at its limit.
+func (c *Conn) subscribe(p Pattern, limit int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if slices.Contains(c.patterns, p) {
+		return true
+	}
+	if len(c.patterns) >= limit {
+		return false
+	}
+	c.patterns = append(c.patterns, p)
+	c.publishInterestLocked()
+	return true
+}
+
+func (c *Conn) unsubscribe(p Pattern) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.patterns = slices.DeleteFunc(c.patterns, func(q Pattern) bool { return q == p })
+	c.publishInterestLocked()
+}
+
+func (c *Conn) publishInterestLocked() {
+	in := &interest{
+		channels: make(map[string]struct{}, len(c.channels)),
+		patterns: slices.Clone(c.patterns),
+	}
+	for k := range c.channels {
+		in.channels[k] = struct{}{}
+	}
+	c.interest.Store(in)
+}
+
+func (c *Conn) channelListLocked() []string {
+	list := make([]string, 0, len(c.channels))
+	for _, name := range c.channels {
+		list = append(list, name)
+	}
+	slices.Sort(list)
+	return list
+}
+
+// wants reports whether an event on t reaches this connection: the app
+// registered on the event's channel, or subscribed to a pattern matching it.
+func (c *Conn) wants(t triple) bool {
+	in := c.interest.Load()
+	if _, ok := in.channels[t.channel]; ok {
+		return true
+	}
+	for _, p := range in.patterns {
+		if p.matches(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// readLoop reads frames until the connection fails or closes. It decodes
+// each frame and queues it for the dispatcher, so that a slow handler never
+// stops the reader from answering pings; when the queue is full it waits,
+// which pushes back on the app through TCP.
+func (c *Conn) readLoop() {
+	cfg := c.b.cfg
+	c.ws.SetReadLimit(cfg.ReadLimit)
+	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	})
+	for {
+		kind, frame, err := c.ws.ReadMessage()
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		// Any frame shows the peer is alive, like a pong.
+		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		if kind != websocket.TextMessage {
+			c.sendError(busChannel, &APIError{
+				Type:    ErrTypeInvalidFrame,
+				Message: "binary frames are not accepted",
+				Msg:     "Send each envelope as a JSON text frame, not a binary frame.",
+			}, "")
+			continue
+		}
+		req, apiErr := decodeRequest(frame)
+		if apiErr != nil {
+			c.sendError(busChannel, apiErr, req.ID)
+			continue
+		}
+		req.Conn = c
+		if !c.b.dispatch(c, &req) {
+			return
+		}
+	}
+}
+
+func (c *Conn) logReadError(err error) {
+	log := c.Logger()
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		log.Info("frame over the read limit; closed with 1009", zap.Int64("limit", c.b.cfg.ReadLimit))
+	case websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
+		log.Info("connection lost", zap.Error(err))
+	default:
+		log.Debug("connection closed", zap.Error(err))
+	}
+}
+
+// startDispatcher runs queued requests in order on one goroutine, which
+// exists only while there is work, so an idle connection costs none.
+func (c *Conn) startDispatcher(ctx context.Context) {
+	if !c.working.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for {
+			select {
+			case req := <-c.work:
+				c.b.route(ctx, req)
+				c.b.inflight.Done()
+				continue
+			default:
+			}
+			c.working.Store(false)
+			// A request queued between the empty read and the Store above
+			// would be stranded; take the work back if nobody else has.
+			if len(c.work) == 0 || !c.working.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+// writeLoop owns every write of data frames to the socket.
+func (c *Conn) writeLoop() {
+	cfg := c.b.cfg
+	ping := time.NewTicker(cfg.PingPeriod)
+	defer ping.Stop()
+	for {
+		// A pending close goes before queued frames only for a slow
+		// consumer; on shutdown the queue is flushed first.
+		select {
+		case cf := <-c.closeReq:
+			c.writeClose(cf)
+			return
+		default:
+		}
+		select {
+		case frame := <-c.send:
+			if err := c.write(websocket.TextMessage, frame); err != nil {
+				c.ws.UnderlyingConn().Close()
+				return
+			}
+		case cf := <-c.closeReq:
+			if cf.code != CloseSlowConsumer {
+				c.flush()
+			}
+			c.writeClose(cf)
+			return
+		case <-ping.C:
+			if err := c.write(websocket.PingMessage, nil); err != nil {
+				c.ws.UnderlyingConn().Close()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// flush writes the frames already queued, for a close that should lose nothing.
+func (c *Conn) flush() {
+	for {
+		select {
+		case frame := <-c.send:
+			if c.write(websocket.TextMessage, frame) != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (c *Conn) write(kind int, frame []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteWait))
+	return c.ws.WriteMessage(kind, frame)
+}
+
+// writeClose sends a close frame and gives the peer closeGrace to answer
+// before the socket is dropped; the reader sees the answer and ends.
+func (c *Conn) writeClose(cf closeFrame) {
+	_ = c.write(websocket.CloseMessage, websocket.FormatCloseMessage(cf.code, cf.reason))
+	time.AfterFunc(closeGrace, func() { c.ws.UnderlyingConn().Close() })
+}
+
+// sendError sends a SetAPIError on channel's error triple to this connection.
+func (c *Conn) sendError(channel string, e *APIError, correlationID string) {
+	if err := c.Send(errorEvent(channel, e, correlationID)); err != nil {
+		c.Logger().Error("encode error event", zap.Error(err))
+	}
+}
+
+// finish runs once the reader has stopped.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	c.doneOnce.Do(func() { close(c.done) })
+	callbacks := c.onClose
+	c.onClose = nil
+	c.mu.Unlock()
+	for _, f := range callbacks {
+		f()
+	}
+}

@@ -1,0 +1,257 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits on the envelope fields. The payload has no limit of its own: the
+// connection's read limit bounds the whole frame.
+const (
+	maxNameLen = 64  // channel, topic, subtopic, source
+	maxIDLen   = 128 // the app's request id
+)
+
+// Request is an envelope sent by an app: {"id"?, "channel", "topic",
+// "subtopic", "source"?, "data"?}.
+type Request struct {
+	ID       string          // chosen by the app; echoed as correlationId; may be empty
+	Channel  string          // as the app spelled it
+	Topic    string          // as the app spelled it
+	Subtopic string          // as the app spelled it
+	Source   string          // as the app wrote it; Conn.App is the name the bus trusts
+	Data     json.RawMessage // untouched payload; nil when absent or null
+
+	// Conn is the connection the request arrived on.
+	Conn *Conn
+}
+
+// Event is an envelope sent by the bus to apps. The bus stamps its id and
+// timestamp when it encodes it.
+type Event struct {
+	Channel  string
+	Topic    string
+	Subtopic string
+	// Source names the app that caused the event; the bus's own events say "ctibus".
+	Source string
+	// Message is the payload, encoded with encoding/json; a json.RawMessage
+	// passes through byte for byte.
+	Message any
+	// CorrelationID is the id of the request that caused the event, if it had one.
+	CorrelationID string
+}
+
+// busSource is the source of events that the bus and its handlers publish.
+const busSource = "ctibus"
+
+// timestampLayout is ISO-8601 in UTC with milliseconds, as Finesse writes times.
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
+// encodeEvent renders ev as one text frame, keys in the documented order:
+// {"id","channel","topic","subtopic","source","message","correlationId"?,"timestamp"}.
+// A json.RawMessage payload is copied byte for byte, as the app sent it. A
+// fan-out calls encodeEvent once and hands the bytes to every recipient.
+func encodeEvent(ev Event, now time.Time) ([]byte, error) {
+	var message []byte
+	switch m := ev.Message.(type) {
+	case json.RawMessage:
+		if m == nil {
+			message = []byte("null")
+		} else if !json.Valid(m) {
+			return nil, fmt.Errorf("encode %s/%s/%s event: message is not valid JSON", ev.Channel, ev.Topic, ev.Subtopic)
+		} else {
+			message = m
+		}
+	default:
+		var err error
+		if message, err = json.Marshal(m); err != nil {
+			return nil, fmt.Errorf("encode %s/%s/%s event: %w", ev.Channel, ev.Topic, ev.Subtopic, err)
+		}
+	}
+	source := ev.Source
+	if source == "" {
+		source = busSource
+	}
+
+	b := make([]byte, 0, 160+len(message))
+	b = append(b, `{"id":"`...)
+	b = append(b, uuid.NewString()...)
+	b = append(b, `","channel":`...)
+	b = appendString(b, ev.Channel)
+	b = append(b, `,"topic":`...)
+	b = appendString(b, ev.Topic)
+	b = append(b, `,"subtopic":`...)
+	b = appendString(b, ev.Subtopic)
+	b = append(b, `,"source":`...)
+	b = appendString(b, source)
+	b = append(b, `,"message":`...)
+	b = append(b, message...)
+	if ev.CorrelationID != "" {
+		b = append(b, `,"correlationId":`...)
+		b = appendString(b, ev.CorrelationID)
+	}
+	b = append(b, `,"timestamp":"`...)
+	b = now.UTC().AppendFormat(b, timestampLayout)
+	b = append(b, `"}`...)
+	return b, nil
+}
+
+// appendString appends s as a JSON string. The names it is given were
+// validated as printable on the way in, so the fast path is the common one.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// decodeRequest parses one text frame. Keys are matched after trimming white
+// space and ignoring case, because the published samples write "data " and
+// "ToAddress "; unknown keys are ignored so that apps may add their own.
+// "message" is accepted in place of "data", since the bus is symmetric and
+// apps copy event samples. On error the returned Request still carries the
+// id if one could be read, so that the error can be correlated.
+func decodeRequest(frame []byte) (Request, *APIError) {
+	var req Request
+	trimmed := bytes.TrimLeft(frame, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if !json.Valid(frame) {
+			return req, invalidJSON(frame)
+		}
+		return req, &APIError{
+			Type:    ErrTypeInvalidFrame,
+			Message: "frame is not a JSON object",
+			Msg:     `Send one JSON object per frame, such as {"channel":"Cisco","topic":"Agent","subtopic":"GetAgentState"}.`,
+		}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(frame, &raw); err != nil {
+		return req, invalidJSON(frame)
+	}
+
+	fields := make(map[string]json.RawMessage, len(raw))
+	for k, v := range raw {
+		key := strings.ToLower(strings.TrimSpace(k))
+		if key == "message" {
+			key = "data"
+		}
+		if _, dup := fields[key]; dup {
+			return req, invalidInput(key, fmt.Sprintf("the envelope has the key %q more than once (keys are matched ignoring case and spaces, and \"message\" counts as \"data\")", key))
+		}
+		fields[key] = v
+	}
+
+	var apiErr *APIError
+	if req.ID, apiErr = optionalString(fields, "id", maxIDLen); apiErr != nil {
+		return req, apiErr
+	}
+	if req.Channel, apiErr = requiredName(fields, "channel"); apiErr != nil {
+		return req, apiErr
+	}
+	if req.Topic, apiErr = requiredName(fields, "topic"); apiErr != nil {
+		return req, apiErr
+	}
+	if req.Subtopic, apiErr = requiredName(fields, "subtopic"); apiErr != nil {
+		return req, apiErr
+	}
+	if req.Source, apiErr = optionalString(fields, "source", maxNameLen); apiErr != nil {
+		return req, apiErr
+	}
+	if data, ok := fields["data"]; ok && !bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		req.Data = data
+	}
+	return req, nil
+}
+
+func invalidJSON(frame []byte) *APIError {
+	var v any
+	err := json.Unmarshal(frame, &v)
+	detail := "frame is not valid JSON"
+	if err != nil {
+		detail += ": " + err.Error()
+	}
+	return &APIError{
+		Type:    ErrTypeInvalidFrame,
+		Message: detail,
+		Msg:     "The message could not be read. Send one JSON object per text frame, with double-quoted keys and strings.",
+	}
+}
+
+func invalidInput(field, why string) *APIError {
+	return &APIError{
+		Type:    ErrTypeInvalidInput,
+		Message: fmt.Sprintf("%s: %s", field, why),
+		Msg:     fmt.Sprintf("The field %q is not valid: %s.", field, why),
+	}
+}
+
+// requiredName reads a channel, topic or subtopic.
+func requiredName(fields map[string]json.RawMessage, key string) (string, *APIError) {
+	raw, ok := fields[key]
+	if !ok {
+		return "", invalidInput(key, "it is missing")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidInput(key, "it must be a string")
+	}
+	if err := checkName(s); err != "" {
+		return "", invalidInput(key, err)
+	}
+	return s, nil
+}
+
+func optionalString(fields map[string]json.RawMessage, key string, maxLen int) (string, *APIError) {
+	raw, ok := fields[key]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidInput(key, "it must be a string")
+	}
+	if len(s) > maxLen {
+		return "", invalidInput(key, fmt.Sprintf("it is longer than %d bytes", maxLen))
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
+		return "", invalidInput(key, "it contains control characters")
+	}
+	return s, nil
+}
+
+// checkName says what is wrong with a channel, topic, subtopic or app name,
+// or returns "". Names are printable, so that they are safe in logs, and may
+// contain inner spaces ("SetBARGE CALL"); "*" and "/" are reserved for
+// subscription patterns and for writing triples as Channel/Topic/Subtopic.
+func checkName(s string) string {
+	switch {
+	case s == "":
+		return "it is empty"
+	case len(s) > maxNameLen:
+		return fmt.Sprintf("it is longer than %d bytes", maxNameLen)
+	case strings.TrimSpace(s) != s:
+		return "it starts or ends with a space"
+	}
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return "it may contain only printable ASCII characters"
+		}
+		if r == '*' || r == '/' {
+			return fmt.Sprintf("it may not contain %q", r)
+		}
+	}
+	return ""
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

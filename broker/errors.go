@@ -1,0 +1,55 @@
+package broker
+
+import "fmt"
+
+// The errorType values of the bus's own rules, sent on PubSub/Error/SetAPIError
+// (and on a handled channel's error triple for Unknown API and Not Registered).
+// Channels add their own types; these names are part of the wire protocol.
+const (
+	ErrTypeInvalidFrame   = "Invalid Frame"   // not JSON, not an object, or a binary frame
+	ErrTypeInvalidInput   = "Invalid Input"   // a missing, mistyped or over-long field
+	ErrTypeUnknownAPI     = "Unknown API"     // no handler for the triple on a handled channel
+	ErrTypeNotRegistered  = "Not Registered"  // the app has not registered (on that channel)
+	ErrTypeInvalidPattern = "Invalid Pattern" // a subscription pattern that cannot match
+	ErrTypeLimitExceeded  = "Limit Exceeded"  // too many subscriptions on one connection
+	ErrTypeUnavailable    = "Unavailable"     // the server is shutting down
+	ErrTypeInternal       = "Internal Error"  // a fault of the server, logged there
+)
+
+// APIError is an error that an app sees as a SetAPIError event. Handlers
+// return it (possibly wrapped); the broker puts it on the wire, on the
+// request's channel, to the requesting connection only.
+type APIError struct {
+	Type    string // errorType: the category, one of a small documented set
+	Message string // errorMessage: the technical detail
+	Msg     string // msg: what went wrong and what to do, for a person
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
+
+// errorPacket is the payload of SetAPIError, in the Acqueon shape.
+type errorPacket struct {
+	Packet string       `json:"packet"`
+	Data   errorDetails `json:"data"`
+}
+
+type errorDetails struct {
+	ErrorType    string `json:"errorType"`
+	ErrorMessage string `json:"errorMessage"`
+	Msg          string `json:"msg"`
+}
+
+// errorEvent renders e as channel/Error/SetAPIError.
+func errorEvent(channel string, e *APIError, correlationID string) Event {
+	return Event{
+		Channel:  channel,
+		Topic:    "Error",
+		Subtopic: "SetAPIError",
+		Message: errorPacket{Packet: "apierror", Data: errorDetails{
+			ErrorType:    e.Type,
+			ErrorMessage: e.Message,
+			Msg:          e.Msg,
+		}},
+		CorrelationID: correlationID,
+	}
+}

@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// The control plane is the PubSub channel, served by ordinary handlers so
+// that everything on the wire is an envelope.
+func (b *Broker) handlePubSub() {
+	b.Handle(busChannel, "App", "Register", HandlerFunc(b.register))
+	b.Handle(busChannel, "App", "Unregister", HandlerFunc(b.unregister))
+	b.Handle(busChannel, "Subscription", "Subscribe", HandlerFunc(b.subscribe))
+	b.Handle(busChannel, "Subscription", "Unsubscribe", HandlerFunc(b.unsubscribe))
+}
+
+// registration is the answer to Register and Unregister.
+type registration struct {
+	App      string   `json:"app"`
+	Channel  string   `json:"channel,omitempty"`
+	Channels []string `json:"channels"`
+}
+
+func (b *Broker) register(_ context.Context, req *Request) error {
+	if why := checkName(req.Source); why != "" {
+		return &APIError{
+			Type:    ErrTypeInvalidInput,
+			Message: "source: " + why,
+			Msg:     fmt.Sprintf(`Set "source" to your app's name (printable, at most %d characters, without "*" or "/").`, maxNameLen),
+		}
+	}
+	fields, err := decodeFields(req.Data)
+	if err != nil {
+		return err
+	}
+	channel, err := optionalField(fields, "channel", true)
+	if err != nil {
+		return err
+	}
+	channel = b.canonicalChannel(channel)
+	if strings.EqualFold(channel, busChannel) {
+		return invalidInput("data.channel", "PubSub is the bus's own channel and needs no registration")
+	}
+	app, channels, ok := req.Conn.registerApp(req.Source, channel)
+	if !ok {
+		return &APIError{
+			Type:    ErrTypeInvalidInput,
+			Message: fmt.Sprintf("source: this connection is registered as %q", app),
+			Msg:     fmt.Sprintf("This connection already belongs to the app %q; open another connection for another app.", app),
+		}
+	}
+	req.Conn.Logger().Debug("registered", zap.String("channel", channel))
+	return req.Conn.Send(Event{
+		Channel: busChannel, Topic: "App", Subtopic: "Registered",
+		Message:       registration{App: app, Channel: channel, Channels: channels},
+		CorrelationID: req.ID,
+	})
+}
+
+func (b *Broker) unregister(_ context.Context, req *Request) error {
+	fields, err := decodeFields(req.Data)
+	if err != nil {
+		return err
+	}
+	channel, err := optionalField(fields, "channel", true)
+	if err != nil {
+		return err
+	}
+	if channel == "" {
+		return invalidInput("data.channel", "it is missing")
+	}
+	channel = b.canonicalChannel(channel)
+	channels := req.Conn.unregisterChannel(channel)
+	return req.Conn.Send(Event{
+		Channel: busChannel, Topic: "App", Subtopic: "Unregistered",
+		Message:       registration{App: req.Conn.App(), Channel: channel, Channels: channels},
+		CorrelationID: req.ID,
+	})
+}
+
+// subscription is the data of Subscribe and Unsubscribe, and their answer.
+type subscription struct {
+	Channel  string `json:"channel"`
+	Topic    string `json:"topic"`
+	Subtopic string `json:"subtopic"`
+}
+
+func (b *Broker) subscribe(_ context.Context, req *Request) error {
+	s, p, err := parseSubscription(req.Data)
+	if err != nil {
+		return err
+	}
+	if !req.Conn.subscribe(p, b.cfg.MaxSubscriptions) {
+		return &APIError{
+			Type:    ErrTypeLimitExceeded,
+			Message: fmt.Sprintf("a connection may hold at most %d subscriptions", b.cfg.MaxSubscriptions),
+			Msg:     "This connection has too many subscriptions. Unsubscribe from some, or use a wider pattern with \"*\".",
+		}
+	}
+	return req.Conn.Send(Event{
+		Channel: busChannel, Topic: "Subscription", Subtopic: "Subscribed",
+		Message: s, CorrelationID: req.ID,
+	})
+}
+
+func (b *Broker) unsubscribe(_ context.Context, req *Request) error {
+	s, p, err := parseSubscription(req.Data)
+	if err != nil {
+		return err
+	}
+	req.Conn.unsubscribe(p)
+	return req.Conn.Send(Event{
+		Channel: busChannel, Topic: "Subscription", Subtopic: "Unsubscribed",
+		Message: s, CorrelationID: req.ID,
+	})
+}
+
+func parseSubscription(data json.RawMessage) (subscription, Pattern, error) {
+	fields, err := decodeFields(data)
+	if err != nil {
+		return subscription{}, Pattern{}, err
+	}
+	var s subscription
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"channel", &s.Channel}, {"topic", &s.Topic}, {"subtopic", &s.Subtopic}} {
+		if *f.dst, err = optionalField(fields, f.key, false); err != nil {
+			return s, Pattern{}, err
+		}
+		if *f.dst == "" {
+			return s, Pattern{}, &APIError{
+				Type:    ErrTypeInvalidPattern,
+				Message: "data." + f.key + ": it is missing",
+				Msg:     `Give the pattern as data {"channel","topic","subtopic"}; use "*" for any one segment.`,
+			}
+		}
+	}
+	p, perr := ParsePattern(s.Channel, s.Topic, s.Subtopic)
+	if perr != nil {
+		return s, Pattern{}, &APIError{
+			Type:    ErrTypeInvalidPattern,
+			Message: "data." + perr.Error(),
+			Msg:     `Each of channel, topic and subtopic must be a name or "*" alone, such as Cisco/Agent/*.`,
+		}
+	}
+	return s, p, nil
+}
+
+// canonicalChannel returns a handled channel's own spelling, or name as given.
+func (b *Broker) canonicalChannel(name string) string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if canonical, ok := b.channels[strings.ToLower(name)]; ok {
+		return canonical
+	}
+	return name
+}
+
+// decodeFields reads a control-plane payload: absent, or an object whose
+// keys are matched like envelope keys (ignoring case and spaces).
+func decodeFields(data json.RawMessage) (map[string]json.RawMessage, error) {
+	fields := map[string]json.RawMessage{}
+	if len(data) == 0 {
+		return fields, nil
+	}
+	var raw map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(data, &raw) != nil {
+		return nil, invalidInput("data", "it must be a JSON object")
+	}
+	for k, v := range raw {
+		fields[strings.ToLower(strings.TrimSpace(k))] = v
+	}
+	return fields, nil
+}
+
+// optionalField reads a string field of a control-plane payload; a present
+// value must be a valid name unless it may be a pattern segment ("*").
+func optionalField(fields map[string]json.RawMessage, key string, nameOnly bool) (string, error) {
+	raw, ok := fields[key]
+	if !ok {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidInput("data."+key, "it must be a string")
+	}
+	if nameOnly {
+		if why := checkName(s); why != "" {
+			return "", invalidInput("data."+key, why)
+		}
+	}
+	return s, nil
+}
+
+func asAPIError(err error) (*APIError, bool) {
+	var apiErr *APIError
+	ok := errors.As(err, &apiErr)
+	return apiErr, ok
+}

@@ -1,0 +1,86 @@
+package cisco
+
+import "context"
+
+// Connector is the agent API of a Cisco contact center, shaped by Finesse.
+// Implementations are safe for concurrent use.
+//
+// Methods fail with an *Error whose Type is a Finesse ErrorType (match it with
+// errors.Is against ErrAuthorization, ErrInvalidState, ...), or with the
+// context's error.
+type Connector interface {
+	// SignIn authenticates username (a loginId, or a loginName matched case-insensitively)
+	// with password and signs the agent in on extension.
+	SignIn(ctx context.Context, username, password, extension string) (SignedIn, error)
+	// User returns the agent's User object. Like Finesse on CCE, loginID may
+	// also be the agent's loginName.
+	User(ctx context.Context, loginID string) (User, error)
+	// SetState sets READY, NOT_READY (with a reason code) or LOGOUT (with a reason code) as the agent.
+	SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error)
+	// ForceLogout signs the agent out from any state with a system reason code (255 for a closed desktop).
+	ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error)
+	// ReasonCodes returns the reason codes of category that the agent may choose.
+	ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error)
+	// WrapUpReasons returns the wrap-up reasons that the agent may choose.
+	WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error)
+	// PhoneBooks returns the phone books the agent sees: global ones first,
+	// then those of the agent's team.
+	PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error)
+	// SystemInfo returns the state of the Finesse cluster.
+	SystemInfo(ctx context.Context) (SystemInfo, error)
+	// MediaRoutingDomains returns the media routing domains of the contact center.
+	MediaRoutingDomains(ctx context.Context) ([]MRD, error)
+	// Media returns the agent's Media object in each media routing domain.
+	Media(ctx context.Context, loginID string) ([]Media, error)
+	// Dialogs returns the agent's calls and tasks.
+	Dialogs(ctx context.Context, loginID string) ([]Dialog, error)
+}
+
+// SignedIn is the outcome of a successful SignIn.
+type SignedIn struct {
+	User    User // the agent after sign-in
+	Relogin bool // Relogin: the agent was already signed in; state kept
+}
+
+// State is a voice agent state of Finesse. An agent sets READY, NOT_READY and
+// LOGOUT; the contact center sets the others.
+type State string
+
+// The agent states of Finesse (CCE).
+const (
+	StateLogout                  State = "LOGOUT"
+	StateNotReady                State = "NOT_READY"
+	StateReady                   State = "READY"
+	StateReserved                State = "RESERVED"
+	StateReservedOutbound        State = "RESERVED_OUTBOUND"
+	StateReservedOutboundPreview State = "RESERVED_OUTBOUND_PREVIEW"
+	StateTalking                 State = "TALKING"
+	StateHold                    State = "HOLD"
+	StateWork                    State = "WORK"
+	StateWorkReady               State = "WORK_READY"
+	StateUnknown                 State = "UNKNOWN"
+)
+
+// known reports whether s is one of the Finesse agent states.
+func (s State) known() bool {
+	switch s {
+	case StateLogout, StateNotReady, StateReady, StateReserved, StateReservedOutbound,
+		StateReservedOutboundPreview, StateTalking, StateHold, StateWork, StateWorkReady, StateUnknown:
+		return true
+	}
+	return false
+}
+
+// Category is the category of a reason code: the state it explains.
+type Category string
+
+// The reason code categories of Finesse.
+const (
+	CategoryNotReady Category = "NOT_READY"
+	CategoryLogout   Category = "LOGOUT"
+)
+
+// known reports whether c is a reason code category.
+func (c Category) known() bool {
+	return c == CategoryNotReady || c == CategoryLogout
+}

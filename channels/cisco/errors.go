@@ -1,0 +1,79 @@
+package cisco
+
+// The Finesse ErrorTypes that a Connector returns.
+const (
+	ErrorTypeAuthorization = "Authorization Failure"
+	ErrorTypeInvalidDevice = "Invalid Device"
+	ErrorTypeDeviceBusy    = "Device Busy"
+	ErrorTypeInvalidState  = "Invalid State"
+	ErrorTypeInvalidInput  = "Invalid Input"
+	ErrorTypeNotFound      = "User Not Found"
+)
+
+// The Finesse ErrorMessages that go with them. Finesse mixes CTI constant
+// names and prose here; the simulator uses the ones Finesse sends.
+const (
+	msgUnauthorized      = "UNAUTHORIZED"
+	msgInvalidDevice     = "CF_INVALID_LOGON_DEVICE_SPECIFIED"
+	msgDeviceBusy        = "CF_DEVICE_BUSY"
+	msgInvalidState      = "CF_INVALID_OBJECT_STATE"
+	msgUnknownUser       = "UNKNOWN_USER"
+	msgInvalidStateInput = "Invalid State specified for user"
+	msgInvalidReasonCode = "Invalid reasonCodeId specified for user"
+	msgInvalidCategory   = "Invalid category specified"
+)
+
+// Error is a Finesse API error.
+type Error struct {
+	Type    string // Finesse ErrorType, e.g. "Invalid State"
+	Message string // Finesse ErrorMessage, e.g. "CF_INVALID_OBJECT_STATE"
+	Text    string // one sentence for a person: what went wrong and what to do
+}
+
+// Error returns "cisco: " + Type + ": " + Text, or "cisco: " + Type for a
+// sentinel, which has no Text.
+func (e *Error) Error() string {
+	if e.Text == "" {
+		return "cisco: " + e.Type
+	}
+	return "cisco: " + e.Type + ": " + e.Text
+}
+
+// Is reports whether target is an *Error of the same Type, so that
+// errors.Is(err, ErrInvalidState) matches every Invalid State error whatever
+// its Message and Text.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Type == e.Type
+}
+
+// Sentinels for errors.Is, one per ErrorType. They carry the Type only.
+var (
+	ErrAuthorization = &Error{Type: ErrorTypeAuthorization}
+	ErrInvalidDevice = &Error{Type: ErrorTypeInvalidDevice}
+	ErrDeviceBusy    = &Error{Type: ErrorTypeDeviceBusy}
+	ErrInvalidState  = &Error{Type: ErrorTypeInvalidState}
+	ErrInvalidInput  = &Error{Type: ErrorTypeInvalidInput}
+	ErrNotFound      = &Error{Type: ErrorTypeNotFound}
+)
+
+// errAuthorization is the one error for a wrong password and an unknown
+// user alike: telling them apart would let a caller list the valid usernames.
+func errAuthorization() *Error {
+	return &Error{
+		Type:    ErrorTypeAuthorization,
+		Message: msgUnauthorized,
+		Text:    "The username or password is wrong. Check both and try again.",
+	}
+}
+
+// clip shortens caller input quoted in an error Text, so that a huge or
+// hostile value cannot bloat an error sent on the wire.
+func clip(s string) string {
+	const maxRunes = 32
+	r := []rune(s)
+	if len(r) > maxRunes {
+		return string(r[:maxRunes]) + "…"
+	}
+	return s
+}
