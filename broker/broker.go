@@ -113,9 +113,9 @@ type Broker struct {
 	inflight sync.WaitGroup     // requests queued or running; Add only under mu while !draining
 	conns    sync.WaitGroup     // one per connection until its goroutines end
 
-	mu       sync.RWMutex              // guards the fields below and Conn.scope
-	handlers map[triple]Handler        //
-	channels map[string]string         // channels that have handlers, lowered -> canonical spelling
+	mu       sync.RWMutex       // guards the fields below and Conn.scope
+	handlers map[triple]Handler //
+	channels map[string]string  // channels that have handlers, lowered -> canonical spelling
 	scopes   map[Scope]map[*Conn]struct{}
 	draining bool
 }

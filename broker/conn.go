@@ -37,15 +37,15 @@ type Conn struct {
 	b   *Broker
 	own Scope // the scope the connection starts in and returns to
 
-	send      chan []byte        // frames for the writer; never closed
-	work      chan *Request      // requests for the dispatcher; bounded for backpressure
-	working   atomic.Bool        // a dispatcher goroutine is running
-	closeReq  chan closeFrame    // asks the writer to send a close frame; capacity 1
-	done      chan struct{}      // closed when the reader has stopped
-	doneOnce  sync.Once          //
-	slow      atomic.Bool        // the send queue overflowed
-	interest  atomic.Pointer[interest]
-	scope     Scope // the scope it is in now; guarded by Broker.mu
+	send     chan []byte     // frames for the writer; never closed
+	work     chan *Request   // requests for the dispatcher; bounded for backpressure
+	working  atomic.Bool     // a dispatcher goroutine is running
+	closeReq chan closeFrame // asks the writer to send a close frame; capacity 1
+	done     chan struct{}   // closed when the reader has stopped
+	doneOnce sync.Once       //
+	slow     atomic.Bool     // the send queue overflowed
+	interest atomic.Pointer[interest]
+	scope    Scope // the scope it is in now; guarded by Broker.mu
 
 	mu       sync.Mutex        // guards the fields below
 	app      string            // registered app name; "" until the first Register

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,15 +33,10 @@ func (b *Broker) register(_ context.Context, req *Request) error {
 			Msg:     fmt.Sprintf(`Set "source" to your app's name (printable, at most %d characters, without "*" or "/").`, maxNameLen),
 		}
 	}
-	fields, err := decodeFields(req.Data)
+	channel, err := b.channelField(req, false)
 	if err != nil {
 		return err
 	}
-	channel, err := optionalField(fields, "channel", true)
-	if err != nil {
-		return err
-	}
-	channel = b.canonicalChannel(channel)
 	if strings.EqualFold(channel, busChannel) {
 		return invalidInput("data.channel", "PubSub is the bus's own channel and needs no registration")
 	}
@@ -64,18 +57,10 @@ func (b *Broker) register(_ context.Context, req *Request) error {
 }
 
 func (b *Broker) unregister(_ context.Context, req *Request) error {
-	fields, err := decodeFields(req.Data)
+	channel, err := b.channelField(req, true)
 	if err != nil {
 		return err
 	}
-	channel, err := optionalField(fields, "channel", true)
-	if err != nil {
-		return err
-	}
-	if channel == "" {
-		return invalidInput("data.channel", "it is missing")
-	}
-	channel = b.canonicalChannel(channel)
 	channels := req.Conn.unregisterChannel(channel)
 	return req.Conn.Send(Event{
 		Channel: busChannel, Topic: "App", Subtopic: "Unregistered",
@@ -92,7 +77,7 @@ type subscription struct {
 }
 
 func (b *Broker) subscribe(_ context.Context, req *Request) error {
-	s, p, err := parseSubscription(req.Data)
+	s, p, err := parseSubscription(req)
 	if err != nil {
 		return err
 	}
@@ -110,7 +95,7 @@ func (b *Broker) subscribe(_ context.Context, req *Request) error {
 }
 
 func (b *Broker) unsubscribe(_ context.Context, req *Request) error {
-	s, p, err := parseSubscription(req.Data)
+	s, p, err := parseSubscription(req)
 	if err != nil {
 		return err
 	}
@@ -121,8 +106,8 @@ func (b *Broker) unsubscribe(_ context.Context, req *Request) error {
 	})
 }
 
-func parseSubscription(data json.RawMessage) (subscription, Pattern, error) {
-	fields, err := decodeFields(data)
+func parseSubscription(req *Request) (subscription, Pattern, error) {
+	fields, err := req.Fields()
 	if err != nil {
 		return subscription{}, Pattern{}, err
 	}
@@ -131,7 +116,7 @@ func parseSubscription(data json.RawMessage) (subscription, Pattern, error) {
 		key string
 		dst *string
 	}{{"channel", &s.Channel}, {"topic", &s.Topic}, {"subtopic", &s.Subtopic}} {
-		if *f.dst, err = optionalField(fields, f.key, false); err != nil {
+		if *f.dst, err = fields.String(f.key); err != nil {
 			return s, Pattern{}, err
 		}
 		if *f.dst == "" {
@@ -153,6 +138,28 @@ func parseSubscription(data json.RawMessage) (subscription, Pattern, error) {
 	return s, p, nil
 }
 
+// channelField reads data.channel of Register and Unregister and returns the
+// channel's canonical spelling.
+func (b *Broker) channelField(req *Request, required bool) (string, error) {
+	fields, err := req.Fields()
+	if err != nil {
+		return "", err
+	}
+	channel, err := fields.String("channel")
+	switch {
+	case err != nil:
+		return "", err
+	case channel == "" && required:
+		return "", invalidInput("data.channel", "it is missing")
+	case channel == "":
+		return "", nil
+	}
+	if why := checkName(channel); why != "" {
+		return "", invalidInput("data.channel", why)
+	}
+	return b.canonicalChannel(channel), nil
+}
+
 // canonicalChannel returns a handled channel's own spelling, or name as given.
 func (b *Broker) canonicalChannel(name string) string {
 	b.mu.RLock()
@@ -161,42 +168,6 @@ func (b *Broker) canonicalChannel(name string) string {
 		return canonical
 	}
 	return name
-}
-
-// decodeFields reads a control-plane payload: absent, or an object whose
-// keys are matched like envelope keys (ignoring case and spaces).
-func decodeFields(data json.RawMessage) (map[string]json.RawMessage, error) {
-	fields := map[string]json.RawMessage{}
-	if len(data) == 0 {
-		return fields, nil
-	}
-	var raw map[string]json.RawMessage
-	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(data, &raw) != nil {
-		return nil, invalidInput("data", "it must be a JSON object")
-	}
-	for k, v := range raw {
-		fields[strings.ToLower(strings.TrimSpace(k))] = v
-	}
-	return fields, nil
-}
-
-// optionalField reads a string field of a control-plane payload; a present
-// value must be a valid name unless it may be a pattern segment ("*").
-func optionalField(fields map[string]json.RawMessage, key string, nameOnly bool) (string, error) {
-	raw, ok := fields[key]
-	if !ok {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", invalidInput("data."+key, "it must be a string")
-	}
-	if nameOnly {
-		if why := checkName(s); why != "" {
-			return "", invalidInput("data."+key, why)
-		}
-	}
-	return s, nil
 }
 
 func asAPIError(err error) (*APIError, bool) {

@@ -1,0 +1,55 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Fields is a request's data object, with keys matched like envelope keys:
+// ignoring case and surrounding spaces, since the published samples write
+// "MediaAddress " and both "CallID" and "callID".
+type Fields map[string]json.RawMessage
+
+// Fields decodes the request's data as an object; absent data gives no
+// fields. Anything else is an Invalid Input error naming "data".
+func (r *Request) Fields() (Fields, error) {
+	fields := Fields{}
+	if len(r.Data) == 0 {
+		return fields, nil
+	}
+	var raw map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(r.Data); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(r.Data, &raw) != nil {
+		return nil, invalidInput("data", "it must be a JSON object")
+	}
+	for k, v := range raw {
+		fields[strings.ToLower(strings.TrimSpace(k))] = v
+	}
+	return fields, nil
+}
+
+// String returns the string field key ("" if absent or null). A present
+// value of another type is an Invalid Input error naming data.key.
+func (f Fields) String(key string) (string, error) {
+	raw, ok := f[strings.ToLower(key)]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidInput("data."+key, "it must be a string")
+	}
+	return s, nil
+}
+
+// Required returns the string field key, which must be present and not empty.
+func (f Fields) Required(key string) (string, error) {
+	s, err := f.String(key)
+	if err == nil && s == "" {
+		err = invalidInput("data."+key, "it is missing or empty")
+	}
+	return s, err
+}
+
+// InvalidInput returns the Invalid Input error for a request field.
+func InvalidInput(field, why string) *APIError { return invalidInput(field, why) }

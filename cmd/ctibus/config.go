@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// config is everything the flags set.
+type config struct {
+	addr             string
+	allowedOrigins   string
+	readLimit        int64
+	sendQueue        int
+	maxConnections   int
+	maxSubscriptions int
+	drainTimeout     time.Duration
+	agents           string
+	lockoutAttempts  int
+	lockoutDuration  time.Duration
+	gracePeriod      time.Duration
+	logLevel         string
+	logFormat        string
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("ctibus", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`address` to listen on; WebSocket at /ws, the test page at /")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) whose pages may connect besides the server's own; * allows any")
+	fs.Int64Var(&c.readLimit, "read-limit", 64<<10, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
+	fs.IntVar(&c.sendQueue, "send-queue", 256, "`frames` that may wait for a slow client before it is disconnected with 4008")
+	fs.IntVar(&c.maxConnections, "max-connections", 10_000, "open WebSocket connections at most; more get HTTP 503")
+	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", 100, "subscriptions one connection may hold")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take before connections are dropped")
+	fs.StringVar(&c.agents, "agents", "", "JSON agent directory `file` (bcrypt password hashes; see ctibus hash-password); empty uses the built-in demo agents")
+	fs.IntVar(&c.lockoutAttempts, "lockout-attempts", 5, "consecutive failed sign-ins that lock an account")
+	fs.DurationVar(&c.lockoutDuration, "lockout-duration", 5*time.Minute, "how long a locked account stays locked")
+	fs.DurationVar(&c.gracePeriod, "grace-period", 60*time.Second, "how long an agent stays signed in after its last connection closes")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
+
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: ctibus [flags]\n       ctibus hash-password < password\n\nFlags (a flag on the command line wins over its environment variable):\n")
+		fs.PrintDefaults()
+	}
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("environment %s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q; see ctibus -h", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	positive := []struct {
+		name  string
+		value int64
+	}{
+		{"read-limit", c.readLimit}, {"send-queue", int64(c.sendQueue)}, {"max-connections", int64(c.maxConnections)},
+		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
+		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
+	}
+	for _, p := range positive {
+		if p.value <= 0 {
+			errs = append(errs, fmt.Errorf("-%s must be positive", p.name))
+		}
+	}
+	if c.sendQueue < 16 {
+		errs = append(errs, errors.New("-send-queue must be at least 16: a sign-in alone sends 15 events"))
+	}
+	if c.logFormat != "json" && c.logFormat != "console" {
+		errs = append(errs, fmt.Errorf("-log-format %q: want json or console", c.logFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (c config) origins() []string {
+	var list []string
+	for _, o := range strings.Split(c.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			list = append(list, o)
+		}
+	}
+	return list
+}
+
+// envName is a flag's environment twin: -lockout-attempts is CTIBUS_LOCKOUT_ATTEMPTS.
+func envName(flagName string) string {
+	return "CTIBUS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/session"
+	"github.com/ctibus/ctibus/web"
+)
+
+func serve(ctx context.Context, cfg config, logOut io.Writer) error {
+	log, err := newLogger(cfg, logOut)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	dir, err := loadDirectory(cfg, log)
+	if err != nil {
+		return err
+	}
+	bus := broker.New(log.Named("broker"), broker.Config{
+		ReadLimit:        cfg.readLimit,
+		SendQueue:        cfg.sendQueue,
+		MaxConnections:   cfg.maxConnections,
+		MaxSubscriptions: cfg.maxSubscriptions,
+		AllowedOrigins:   cfg.origins(),
+	})
+	lockout := session.NewLockout(session.LockoutConfig{Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration})
+	handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, log.Named("cisco"),
+		handlers.Config{Grace: cfg.gracePeriod}).Register()
+
+	mux := http.NewServeMux()
+	mux.Handle("/ws", bus)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if bus.Draining() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/", web.Handler())
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("ctibus listening", zap.String("addr", addr),
+		zap.String("websocket", "ws://"+addr+"/ws"), zap.String("page", "http://"+addr+"/"))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("draining", zap.Duration("timeout", cfg.drainTimeout))
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
+	defer cancel()
+	busErr := bus.Shutdown(drainCtx)
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("http server shutdown", zap.Error(err))
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if busErr != nil {
+		log.Warn("drain timed out; remaining connections were dropped", zap.Error(busErr))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
+	if cfg.agents == "" {
+		log.Warn(`USING THE BUILT-IN DEMO DIRECTORY: anyone can sign in as the demo agents listed in the README section "Demo agents". Pass -agents FILE to use your own agents.`)
+		return cisco.DemoDirectory(), nil
+	}
+	dir, err := cisco.LoadDirectoryFile(cfg.agents)
+	if err != nil {
+		return nil, fmt.Errorf("-agents: %w", err)
+	}
+	log.Info("agent directory loaded", zap.String("file", cfg.agents))
+	return dir, nil
+}
+
+func newLogger(cfg config, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder
+	var enc zapcore.Encoder
+	if cfg.logFormat == "console" {
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+// hashPassword reads one password line from in and prints its bcrypt hash,
+// for the passwordHash fields of an -agents file. The password is read from
+// standard input, never from the command line, where other users could see it.
+func hashPassword(in io.Reader, out io.Writer) error {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read the password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return errors.New("hash-password: no password on standard input; try: printf '%s\\n' 'secret' | ctibus hash-password")
+	}
+	hash, err := cisco.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, hash)
+	return err
+}

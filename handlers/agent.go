@@ -1,0 +1,164 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
+)
+
+// setReadyState serves Cisco/Agent/SetReadyState.
+func (h *Cisco) setReadyState(ctx context.Context, req *broker.Request) error {
+	return h.setState(ctx, req, cisco.StateReady, "")
+}
+
+// setNotReadyState serves Cisco/Agent/SetNotReadyState {ReasonCodeId}, an
+// extension of the documented API: the docs give only the supervisor's
+// version (Team/SetTeamAgentNotReadyState).
+func (h *Cisco) setNotReadyState(ctx context.Context, req *broker.Request) error {
+	code, err := reasonCodeID(req)
+	if err != nil {
+		return err
+	}
+	return h.setState(ctx, req, cisco.StateNotReady, code)
+}
+
+func reasonCodeID(req *broker.Request) (string, error) {
+	fields, err := req.Fields()
+	if err != nil {
+		return "", err
+	}
+	return fields.String("ReasonCodeId")
+}
+
+// setState changes the signed-in agent's state and tells the workspace.
+func (h *Cisco) setState(ctx context.Context, req *broker.Request, state cisco.State, code string) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	u, err := h.cti.SetState(ctx, ws.AgentID, state, code)
+	if err != nil {
+		return h.apiError(err)
+	}
+	req.Conn.Logger().Info("agent state changed", zap.String("agent", ws.AgentID),
+		zap.String("state", string(u.State)), zap.String("reasonCodeId", u.ReasonCodeID))
+	return h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID)
+}
+
+// logout serves Cisco/Connection/Logout {ReasonCodeId}: allowed only from
+// NOT_READY, with a code of category LOGOUT. The workspace ends: every
+// connection in it gets the LOGOUT state, then returns to a scope of its own.
+func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
+	code, err := reasonCodeID(req)
+	if err != nil {
+		return err
+	}
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	unlock := h.workspaces.Lock(ws.AgentID)
+	defer unlock()
+	u, err := h.cti.SetState(ctx, ws.AgentID, cisco.StateLogout, code)
+	if err != nil {
+		return h.apiError(err)
+	}
+	if err := h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID); err != nil {
+		return err
+	}
+	conns := h.workspaces.End(ws.AgentID)
+	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
+		zap.String("reasonCodeId", code), zap.Int("connections", len(conns)))
+	return nil
+}
+
+// getAgentState serves Cisco/Agent/GetAgentState with SetAgentState.
+func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	u, err := h.cti.User(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	return h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID)
+}
+
+// getAppState serves GetAppState on topic General (the docs' sample) or Call
+// (the docs' table), answering on the triple it was asked on.
+func (h *Cisco) getAppState(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	u, err := h.cti.User(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	dialogs, err := h.cti.Dialogs(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	topic := "General"
+	if strings.EqualFold(req.Topic, "Call") {
+		topic = "Call"
+	}
+	return h.publish(ws.Scope, topic, "GetAppState", appState(u, dialogs), req.ID)
+}
+
+// getSystemInfo serves Cisco/General/GetSystemInfo with SetSystemInfo. It
+// needs registration on Cisco but no sign-in, so that a desktop can check
+// the CTI server before its agent signs in.
+func (h *Cisco) getSystemInfo(ctx context.Context, req *broker.Request) error {
+	info, err := h.cti.SystemInfo(ctx)
+	if err != nil {
+		return h.apiError(err)
+	}
+	return h.publish(req.Conn.Scope(), "General", "SetSystemInfo",
+		systemInfoPayload{Packet: "systeminfo", SystemInfo: info}, req.ID)
+}
+
+// getWrapupReasonCode serves Cisco/Agent/GetWrapupReasonCode with SetWrapupCode.
+func (h *Cisco) getWrapupReasonCode(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	reasons, err := h.cti.WrapUpReasons(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	return h.publish(ws.Scope, "Agent", "SetWrapupCode", packet{Packet: "WrapUpCodes", Data: reasons}, req.ID)
+}
+
+// getPhoneDirectory serves Cisco/Agent/GetPhoneDirectory with SetPhoneDirectory.
+func (h *Cisco) getPhoneDirectory(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	books, err := h.cti.PhoneBooks(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	return h.publish(ws.Scope, "Agent", "SetPhoneDirectory", packet{Packet: "phoneBook", Data: books}, req.ID)
+}
+
+// getCallState serves Cisco/Call/GetCallState with CallsStateChange; an
+// agent with no call gets an empty list.
+func (h *Cisco) getCallState(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	dialogs, err := h.cti.Dialogs(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	return h.publish(ws.Scope, "Call", "CallsStateChange", calls(dialogs), req.ID)
+}

@@ -1,0 +1,145 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/session"
+)
+
+// channel is the canonical spelling of the Cisco channel on the bus.
+const channel = "Cisco"
+
+// The errorType values the Cisco channel adds to Finesse's own.
+const (
+	ErrTypeAccountLocked = "Account Locked"
+)
+
+// forcedLogoutReason is the system reason code Finesse gives a sign-out
+// forced by a desktop that went away.
+const forcedLogoutReason = "255"
+
+// Config holds the Cisco handlers' tunables; zero values select defaults.
+type Config struct {
+	// Grace is how long an agent stays signed in after the last connection of
+	// its workspace closes. Default 60 s.
+	Grace time.Duration
+	// AfterFunc starts the grace timers; tests replace it. Default time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) session.Timer
+	// Now tells the time. Default time.Now.
+	Now func() time.Time
+}
+
+// Cisco serves the agent API of the Cisco channel on a broker.
+type Cisco struct {
+	bus        *broker.Broker
+	cti        cisco.Connector
+	lockout    *session.Lockout
+	workspaces *session.Workspaces
+	log        *zap.Logger
+	now        func() time.Time
+}
+
+// NewCisco returns the Cisco channel's handlers, backed by cti, with sign-ins
+// guarded by lockout. Call Register to put them on bus.
+func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout, log *zap.Logger, cfg Config) *Cisco {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Cisco{bus: bus, cti: cti, lockout: lockout, log: log, now: cfg.Now}
+	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
+		Grace:     cfg.Grace,
+		AfterFunc: cfg.AfterFunc,
+		OnExpire:  h.signOutAbandoned,
+	})
+	return h
+}
+
+// Register puts every Cisco API on the bus. The request triples are those of
+// the Acqueon documentation; both topics documented for GetAppState work.
+func (h *Cisco) Register() {
+	h.bus.Handle(channel, "Agent", "SetUserInfo", &SetUserInfo{h})
+	h.bus.Handle(channel, "Agent", "SetReadyState", broker.HandlerFunc(h.setReadyState))
+	h.bus.Handle(channel, "Agent", "SetNotReadyState", broker.HandlerFunc(h.setNotReadyState))
+	h.bus.Handle(channel, "Connection", "Logout", broker.HandlerFunc(h.logout))
+	h.bus.Handle(channel, "Agent", "GetAgentState", broker.HandlerFunc(h.getAgentState))
+	h.bus.Handle(channel, "General", "GetAppState", broker.HandlerFunc(h.getAppState))
+	h.bus.Handle(channel, "Call", "GetAppState", broker.HandlerFunc(h.getAppState))
+	h.bus.Handle(channel, "General", "GetSystemInfo", broker.HandlerFunc(h.getSystemInfo))
+	h.bus.Handle(channel, "Agent", "GetWrapupReasonCode", broker.HandlerFunc(h.getWrapupReasonCode))
+	h.bus.Handle(channel, "Agent", "GetPhoneDirectory", broker.HandlerFunc(h.getPhoneDirectory))
+	h.bus.Handle(channel, "Call", "GetCallState", broker.HandlerFunc(h.getCallState))
+}
+
+// signedIn returns the workspace of the agent signed in on the requesting
+// connection, or the error that says the connection must sign in first.
+func (h *Cisco) signedIn(req *broker.Request) (*session.Workspace, error) {
+	ws, ok := h.workspaces.Of(req.Conn)
+	if !ok {
+		return nil, &broker.APIError{
+			Type:    cisco.ErrorTypeInvalidState,
+			Message: "CF_INVALID_OBJECT_STATE: no agent is signed in on this connection",
+			Msg:     "Sign in first with Cisco/Agent/SetUserInfo (username, password, extension).",
+		}
+	}
+	return ws, nil
+}
+
+// publish sends an event of the Cisco channel into scope, correlated with
+// the request that caused it.
+func (h *Cisco) publish(scope broker.Scope, topic, subtopic string, message any, correlationID string) error {
+	return h.bus.Publish(scope, broker.Event{
+		Channel: channel, Topic: topic, Subtopic: subtopic,
+		Message: message, CorrelationID: correlationID,
+	})
+}
+
+// apiError translates an error of the CTI side or of the lockout into what
+// the app sees. Finesse errors keep their type and message.
+func (h *Cisco) apiError(err error) error {
+	var ce *cisco.Error
+	var locked *session.LockedError
+	switch {
+	case errors.As(err, &locked):
+		seconds := int(math.Ceil(locked.Until.Sub(h.now()).Seconds()))
+		return &broker.APIError{
+			Type:    ErrTypeAccountLocked,
+			Message: fmt.Sprintf("ACCOUNT_LOCKED: too many failed sign-ins; %d seconds left", seconds),
+			Msg:     fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d seconds.", seconds),
+		}
+	case errors.As(err, &ce):
+		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &broker.APIError{
+			Type:    broker.ErrTypeUnavailable,
+			Message: "the request was cancelled: " + err.Error(),
+			Msg:     "The server stopped before the request finished. Reconnect and send it again.",
+		}
+	}
+	return err // an Internal Error, logged by the broker
+}
+
+// signOutAbandoned signs out an agent whose desktop went away and did not
+// come back within the grace period, as Finesse does (reason code 255).
+func (h *Cisco) signOutAbandoned(agentID string) {
+	log := h.log.With(zap.String("agent", agentID))
+	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason)
+	if err != nil {
+		if !errors.Is(err, cisco.ErrInvalidState) { // already signed out
+			log.Error("sign out an abandoned agent", zap.Error(err))
+		}
+		return
+	}
+	log.Info("agent signed out: no connection came back within the grace period",
+		zap.String("reasonCodeId", forcedLogoutReason))
+	if err := h.publish(session.ScopeOf(agentID), "Agent", "SetAgentState", agentState(u), ""); err != nil {
+		log.Error("publish the forced sign-out", zap.Error(err))
+	}
+}

@@ -1,0 +1,9 @@
+// Package handlers turns requests on the bus into operations of a CTI
+// channel, and the outcomes into events for the agent's workspace.
+//
+// The Cisco channel's agent API is served by Cisco: sign-in (SetUserInfo),
+// the agent's state, logout, and the reads of reason codes, wrap-up reasons,
+// phone books, system information and calls. Every request runs on the
+// requesting connection's dispatcher (see package broker), so a sign-in that
+// waits for the CTI server holds up only its own connection.
+package handlers

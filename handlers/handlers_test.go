@@ -1,0 +1,643 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/session"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The agents of testdata/agents.json, which has cheap password hashes.
+var passwords = map[string]string{"ciscotest": "test@123", "102312778": "pqsup1", "jdoe": "agent@3", "supervisor1": "super@1"}
+
+// loginEvents are the 15 events of a sign-in, in the documented order.
+var loginEvents = []string{
+	"Cisco/Connection/OpenConnection",
+	"Cisco/Connection/SetConnectionStatus",
+	"Cisco/Agent/SetAgentState",
+	"Cisco/Agent/Login",
+	"Cisco/General/GetAppState",
+	"Cisco/Call/CallsStateChange",
+	"Cisco/Media/SetMRDList",
+	"Cisco/Media/GetMedia",
+	"Cisco/General/SetSystemInfo",
+	"Cisco/Media/SetMappedMRD",
+	"Cisco/Media/Map",
+	"Cisco/Agent/SetLogOutReasonCodes",
+	"Cisco/Agent/SetNotReadyReasonCodes",
+	"Cisco/Agent/SetPhoneBook",
+	"Cisco/Agent/SetWrapupCode",
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// timers replaces time.AfterFunc for grace periods: timers fire when told.
+type timers struct {
+	mu      sync.Mutex
+	pending []*timer
+}
+
+type timer struct {
+	d       time.Duration
+	f       func()
+	stopped bool
+}
+
+func (t *timer) Stop() bool {
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (ts *timers) AfterFunc(d time.Duration, f func()) session.Timer {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t := &timer{d: d, f: f}
+	ts.pending = append(ts.pending, t)
+	return t
+}
+
+// running returns the timers started and not stopped.
+func (ts *timers) running() []*timer {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var live []*timer
+	for _, t := range ts.pending {
+		if !t.stopped {
+			live = append(live, t)
+		}
+	}
+	return live
+}
+
+type env struct {
+	url    string
+	sim    *cisco.Simulator
+	clock  *clock
+	timers *timers
+	logs   *observer.ObservedLogs
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	ts := &timers{}
+
+	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
+	require.NoError(t, err)
+	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now})
+	bus := broker.New(log, broker.Config{Now: clk.Now})
+	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
+	handlers.NewCisco(bus, sim, lockout, log, handlers.Config{AfterFunc: ts.AfterFunc, Now: clk.Now}).Register()
+
+	mux := http.NewServeMux()
+	mux.Handle("/ws", bus)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, bus.Shutdown(ctx))
+		srv.Close()
+	})
+	return &env{url: brokertest.WSURL(srv.URL), sim: sim, clock: clk, timers: ts, logs: logs}
+}
+
+// desktop dials and registers an app on the Cisco channel.
+func (e *env) desktop(t *testing.T, app string) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, e.url)
+	c.Register(app, "Cisco")
+	return c
+}
+
+func signIn(c *brokertest.Client, id, username, password, extension string) {
+	c.Request(id, "Cisco", "Agent", "SetUserInfo",
+		map[string]string{"username": username, "password": password, "extension": extension})
+}
+
+// login signs in and returns the 15 events, checking their order.
+func login(t *testing.T, c *brokertest.Client, id, username, extension string) []brokertest.Frame {
+	t.Helper()
+	signIn(c, id, username, passwords[username], extension)
+	return expectLogin(t, c, id)
+}
+
+func expectLogin(t *testing.T, c *brokertest.Client, id string) []brokertest.Frame {
+	t.Helper()
+	var got []string
+	var frames []brokertest.Frame
+	for range loginEvents {
+		f := c.Next()
+		got = append(got, f.Triple())
+		frames = append(frames, f)
+		require.Equal(t, id, f.CorrelationID, "frame %s", f.Raw)
+		if f.Subtopic == "SetAPIError" {
+			break
+		}
+	}
+	require.Equal(t, loginEvents, got)
+	return frames
+}
+
+type userMessage struct {
+	Data struct {
+		LoginID      string `json:"loginId"`
+		State        string `json:"state"`
+		ReasonCodeID string `json:"reasonCodeId"`
+		Extension    string `json:"extension"`
+	} `json:"data"`
+}
+
+func agentStateOf(t *testing.T, f brokertest.Frame) userMessage {
+	t.Helper()
+	require.Equal(t, "Cisco/Agent/SetAgentState", f.Triple(), "frame %s", f.Raw)
+	var m userMessage
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	return m
+}
+
+func TestLoginPublishesFifteenEventsInOrder(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	events := login(t, c, "login-1", "ciscotest", "5064")
+
+	state := agentStateOf(t, events[2])
+	assert.Equal(t, "100501", state.Data.LoginID)
+	assert.Equal(t, "NOT_READY", state.Data.State, "a first sign-in lands in NOT_READY")
+	assert.Equal(t, "-1", state.Data.ReasonCodeID)
+	assert.Equal(t, "5064", state.Data.Extension)
+
+	var wrap struct {
+		Packet string `json:"packet"`
+		Data   []struct {
+			URI, Label, ForAll string
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(events[14].Message, &wrap))
+	assert.Equal(t, "WrapUpCodes", wrap.Packet)
+	assert.NotEmpty(t, wrap.Data)
+
+	var calls struct {
+		Source     string `json:"source"`
+		Calls      []any  `json:"calls"`
+		IsNonVoice *bool  `json:"isNonVoice"`
+	}
+	require.NoError(t, json.Unmarshal(events[5].Message, &calls))
+	assert.Equal(t, "api", calls.Source)
+	assert.NotNil(t, calls.Calls)
+	assert.NotNil(t, calls.IsNonVoice)
+
+	var app struct {
+		CTIState struct {
+			UserInfo map[string]any `json:"userInfo"`
+			State    string         `json:"State"`
+		} `json:"ctiState"`
+	}
+	require.NoError(t, json.Unmarshal(events[4].Message, &app))
+	assert.Equal(t, "NOT_READY", app.CTIState.State)
+	assert.Equal(t, "5064", app.CTIState.UserInfo["extension"])
+	assert.NotContains(t, app.CTIState.UserInfo, "password")
+
+	var codes struct {
+		Category string `json:"category"`
+		Data     []struct {
+			Category string `json:"category"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(events[11].Message, &codes))
+	assert.Equal(t, "LOGOUT", codes.Category)
+	require.NoError(t, json.Unmarshal(events[12].Message, &codes))
+	assert.Equal(t, "NOT_READY", codes.Category)
+	for _, code := range codes.Data {
+		assert.Equal(t, "NOT_READY", code.Category)
+	}
+	for _, f := range events {
+		assert.Equal(t, "ctibus", f.Source)
+	}
+}
+
+func TestLoginByLoginIDOrLoginNameInAnyCase(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	signIn(c, "a", "102312778", "pqsup1", "5069")
+	assert.Equal(t, "102312778", agentStateOf(t, expectLogin(t, c, "a")[2]).Data.LoginID)
+
+	d := e.desktop(t, "softphone")
+	signIn(d, "b", "CiscoTest", "test@123", "5064")
+	assert.Equal(t, "100501", agentStateOf(t, expectLogin(t, d, "b")[2]).Data.LoginID)
+}
+
+func TestReloginKeepsTheCurrentState(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	login(t, phone, "l1", "ciscotest", "5064")
+	phone.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, phone.Next()).Data.State)
+
+	crm := e.desktop(t, "crm")
+	events := login(t, crm, "l2", "ciscotest", "5064")
+	assert.Equal(t, "READY", agentStateOf(t, events[2]).Data.State, "a READY agent stays READY")
+	var loginMsg struct {
+		Relogin bool `json:"relogin"`
+	}
+	require.NoError(t, json.Unmarshal(events[3].Message, &loginMsg))
+	assert.True(t, loginMsg.Relogin)
+
+	// Both apps are in the workspace now: the first sees the re-login too.
+	expectLogin(t, phone, "l2")
+	crm.Request("n", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+	for _, c := range []*brokertest.Client{phone, crm} {
+		m := agentStateOf(t, c.Next())
+		assert.Equal(t, "NOT_READY", m.Data.State)
+		assert.Equal(t, "2", m.Data.ReasonCodeID)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	for i := range 5 {
+		id := fmt.Sprintf("bad-%d", i)
+		signIn(c, id, "ciscotest", "wrong", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	signIn(c, "right", "ciscotest", "test@123", "5064")
+	locked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "right")
+	assert.Contains(t, locked.ErrorMessage, "300 seconds left")
+	assert.Contains(t, locked.Msg, "300 seconds")
+
+	e.clock.Advance(4*time.Minute + 30*time.Second)
+	signIn(c, "still", "CISCOTEST", "test@123", "5064")
+	assert.Contains(t, c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "still").ErrorMessage, "30 seconds left")
+
+	e.clock.Advance(30 * time.Second)
+	login(t, c, "after", "ciscotest", "5064")
+}
+
+func TestUnknownUserLooksLikeAWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	signIn(c, "w", "ciscotest", "wrong", "5064")
+	wrong := c.ExpectError("Cisco", "Authorization Failure", "w")
+	signIn(c, "u", "nobody", "wrong", "5064")
+	unknown := c.ExpectError("Cisco", "Authorization Failure", "u")
+	assert.Equal(t, wrong, unknown)
+
+	for i := range 4 {
+		signIn(c, "u", "nobody", fmt.Sprint(i), "5064")
+		c.ExpectError("Cisco", "Authorization Failure", "u")
+	}
+	signIn(c, "u", "nobody", "x", "5064")
+	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "u")
+}
+
+func TestParallelWrongPasswordsVerifyAtMostFive(t *testing.T) {
+	e := newEnv(t)
+	const n = 50
+	clients := make([]*brokertest.Client, n)
+	for i := range clients {
+		clients[i] = e.desktop(t, "attacker")
+	}
+	for i, c := range clients {
+		signIn(c, fmt.Sprint(i), "ciscotest", "guess", "5064")
+	}
+	counts := map[string]int{}
+	for i, c := range clients {
+		f := c.Expect("Cisco/Error/SetAPIError")
+		assert.Equal(t, fmt.Sprint(i), f.CorrelationID)
+		counts[f.Error(t).ErrorType]++
+	}
+	// An Authorization Failure means a password was verified.
+	assert.Equal(t, map[string]int{"Authorization Failure": 5, handlers.ErrTypeAccountLocked: 45}, counts)
+
+	c := e.desktop(t, "softphone")
+	signIn(c, "right", "ciscotest", "test@123", "5064")
+	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "right")
+}
+
+func TestAgentsAreIsolated(t *testing.T) {
+	e := newEnv(t)
+	spyOf := func(app string) *brokertest.Client {
+		c := e.desktop(t, app)
+		c.Subscribe("*", "*", "*")
+		return c
+	}
+	a1, a2 := spyOf("a-phone"), spyOf("a-crm")
+	b1, b2 := spyOf("b-phone"), spyOf("b-crm")
+	nobody := spyOf("not-signed-in")
+
+	login(t, a1, "a1", "ciscotest", "5064")
+	login(t, a2, "a2", "ciscotest", "5064")
+	login(t, b1, "b1", "jdoe", "6123")
+	login(t, b2, "b2", "jdoe", "6123")
+	for _, c := range []*brokertest.Client{a1, a2, b1, b2} {
+		c.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+		c.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+		c.Send(map[string]any{"channel": "CRM", "topic": "Screenpop", "subtopic": "Show", "data": "from " + "x"})
+	}
+	a1.Request("lo", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	b1.Request("lo", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	for _, c := range []*brokertest.Client{a1, a2, b1, b2, nobody} {
+		c.Request("done", "Cisco", "General", "GetSystemInfo", nil)
+		for c.Next().CorrelationID != "done" {
+		}
+	}
+
+	for _, f := range append(b1.Seen, b2.Seen...) {
+		assert.NotContains(t, string(f.Raw), "100501", "agent B's app saw agent A: %s", f.Raw)
+		assert.NotContains(t, string(f.Raw), "5064")
+	}
+	for _, f := range append(a1.Seen, a2.Seen...) {
+		assert.NotContains(t, string(f.Raw), "100503", "agent A's app saw agent B: %s", f.Raw)
+		assert.NotContains(t, string(f.Raw), "6123")
+	}
+	var nobodySaw []string
+	for _, f := range nobody.Seen {
+		nobodySaw = append(nobodySaw, f.Triple())
+	}
+	assert.Equal(t, []string{"PubSub/App/Registered", "PubSub/Subscription/Subscribed", "Cisco/General/SetSystemInfo"}, nobodySaw)
+}
+
+func TestPasswordNeverLeavesTheLoginHandler(t *testing.T) {
+	e := newEnv(t)
+	spy := e.desktop(t, "spy")
+	spy.Subscribe("*", "*", "*")
+	phone := e.desktop(t, "softphone")
+	phone.Subscribe("*", "*", "*")
+	clients := []*brokertest.Client{spy, phone}
+
+	signIn(phone, "w", "ciscotest", "not-test@123", "5064") // a wrong one, close to the right one
+	phone.ExpectError("Cisco", "Authorization Failure", "w")
+	signIn(phone, "bad-device", "ciscotest", "test@123", "not-an-extension")
+	phone.ExpectError("Cisco", "Invalid Device", "bad-device")
+	login(t, phone, "l1", "ciscotest", "5064")
+	login(t, spy, "l2", "ciscotest", "5064") // the spy joins the workspace legitimately
+	expectLogin(t, phone, "l2")
+	for _, c := range clients {
+		c.Request("a", "Cisco", "General", "GetAppState", nil)
+		c.Request("b", "Cisco", "Call", "GetAppState", nil)
+	}
+	for _, c := range clients {
+		for range 4 {
+			c.Next()
+		}
+	}
+	signIn(phone, "num", "jdoe", "agent@3", "5064") // Device Busy, after a right password
+	phone.ExpectError("Cisco", "Device Busy", "num")
+
+	secrets := []string{"test@123", "agent@3", "not-test@123"}
+	for _, c := range clients {
+		require.NotEmpty(t, c.Seen)
+		for _, f := range c.Seen {
+			for _, s := range secrets {
+				assert.NotContains(t, string(f.Raw), s, "a frame carries a password")
+			}
+		}
+	}
+	require.NotZero(t, e.logs.Len())
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	for _, entry := range e.logs.All() {
+		buf, err := enc.EncodeEntry(entry.Entry, entry.Context)
+		require.NoError(t, err)
+		for _, s := range secrets {
+			assert.NotContains(t, buf.String(), s, "a log line carries a password")
+		}
+	}
+}
+
+func TestSignInErrors(t *testing.T) {
+	e := newEnv(t)
+	holder := e.desktop(t, "softphone")
+	login(t, holder, "h", "ciscotest", "5064")
+
+	tests := []struct {
+		name      string
+		register  bool
+		data      any
+		wantType  string
+		wantInMsg string
+	}{
+		{"not registered on Cisco", false, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5070"}, "Not Registered", "PubSub/App/Register"},
+		{"data is not an object", true, "jdoe", "Invalid Input", "data"},
+		{"username is a number", true, map[string]any{"username": 100503, "password": "agent@3", "extension": "5070"}, "Invalid Input", "username"},
+		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Invalid Input", "password"},
+		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
+		{"extension is a number", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070}, "Invalid Input", "extension"},
+		{"wrong password", true, map[string]string{"username": "jdoe", "password": "nope", "extension": "5070"}, "Authorization Failure", ""},
+		{"implausible extension", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "50a7"}, "Invalid Device", ""},
+		{"extension held by another agent", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5064"}, "Device Busy", ""},
+		{"signed in elsewhere", true, map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5099"}, "Invalid Device", "5064"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			if tt.register {
+				c.Register("app", "Cisco")
+			} else {
+				c.Register("app", "")
+			}
+			c.Request("x", "Cisco", "Agent", "SetUserInfo", tt.data)
+			got := c.ExpectError("Cisco", tt.wantType, "x")
+			assert.Contains(t, got.ErrorMessage+" "+got.Msg, tt.wantInMsg)
+
+			c.Request("y", "Cisco", "General", "GetSystemInfo", nil)
+			if tt.register {
+				c.Expect("Cisco/General/SetSystemInfo")
+			}
+		})
+	}
+}
+
+func TestAgentStateAPI(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+
+	c.Request("g0", "Cisco", "Agent", "GetAgentState", nil)
+	c.ExpectError("Cisco", "Invalid State", "g0")
+
+	login(t, c, "l", "ciscotest", "5064")
+	steps := []struct {
+		subtopic   string
+		topic      string
+		data       any
+		wantState  string
+		wantReason string
+		wantError  string
+	}{
+		{subtopic: "GetAgentState", topic: "Agent", wantState: "NOT_READY", wantReason: "-1"},
+		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"ReasonCodeId": "3"}, wantState: "NOT_READY", wantReason: "3"},
+		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"ReasonCodeId": "999"}, wantError: "Invalid Input"},
+		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"ReasonCodeId": "28"}, wantError: "Invalid Input"},
+		{subtopic: "SetReadyState", topic: "Agent", wantState: "READY", wantReason: "-1"},
+		{subtopic: "SetReadyState", topic: "Agent", wantError: "Invalid State"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantError: "Invalid State"},
+		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"reasoncodeid ": "1"}, wantState: "NOT_READY", wantReason: "1"},
+		{subtopic: "GetAgentState", topic: "Agent", wantState: "NOT_READY", wantReason: "1"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "2"}, wantError: "Invalid Input"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantState: "LOGOUT", wantReason: "28"},
+		{subtopic: "GetAgentState", topic: "Agent", wantError: "Invalid State"},
+	}
+	for i, s := range steps {
+		id := fmt.Sprintf("%d-%s", i, s.subtopic)
+		c.Request(id, "Cisco", s.topic, s.subtopic, s.data)
+		if s.wantError != "" {
+			c.ExpectError("Cisco", s.wantError, id)
+			continue
+		}
+		f := c.Next()
+		assert.Equal(t, id, f.CorrelationID)
+		m := agentStateOf(t, f)
+		assert.Equal(t, s.wantState, m.Data.State, "step %s", id)
+		assert.Equal(t, s.wantReason, m.Data.ReasonCodeID, "step %s", id)
+	}
+	// After the logout the extension is free for another agent.
+	login(t, c, "jdoe", "jdoe", "5064")
+}
+
+func TestLogoutEndsTheWorkspace(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	crm := e.desktop(t, "crm")
+	login(t, phone, "l1", "ciscotest", "5064")
+	login(t, crm, "l2", "ciscotest", "5064")
+	expectLogin(t, phone, "l2")
+
+	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
+	for _, c := range []*brokertest.Client{phone, crm} {
+		f := c.Next()
+		assert.Equal(t, "out", f.CorrelationID)
+		assert.Equal(t, "LOGOUT", agentStateOf(t, f).Data.State)
+	}
+	// Both apps are out of the workspace: a new agent on one of them is
+	// invisible to the other.
+	login(t, phone, "l3", "jdoe", "5070")
+	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+	crm.ExpectError("Cisco", "Invalid State", "g")
+}
+
+func TestReadAPIs(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	c.Request("s0", "Cisco", "General", "GetSystemInfo", nil)
+	info := c.Expect("Cisco/General/SetSystemInfo")
+	assert.Equal(t, "s0", info.CorrelationID)
+	var si struct {
+		Packet     string         `json:"packet"`
+		SystemInfo map[string]any `json:"systeminfo"`
+	}
+	require.NoError(t, json.Unmarshal(info.Message, &si))
+	assert.Equal(t, "IN_SERVICE", si.SystemInfo["status"])
+
+	for _, api := range [][2]string{{"Agent", "GetWrapupReasonCode"}, {"Agent", "GetPhoneDirectory"}, {"Call", "GetCallState"}, {"General", "GetAppState"}} {
+		c.Request("before", "Cisco", api[0], api[1], nil)
+		c.ExpectError("Cisco", "Invalid State", "before")
+	}
+
+	login(t, c, "l", "ciscotest", "5064")
+	tests := []struct {
+		topic, subtopic string
+		want            string
+		wantPacket      string
+	}{
+		{"Agent", "GetWrapupReasonCode", "Cisco/Agent/SetWrapupCode", "WrapUpCodes"},
+		{"Agent", "GetPhoneDirectory", "Cisco/Agent/SetPhoneDirectory", "phoneBook"},
+		{"Call", "GetCallState", "Cisco/Call/CallsStateChange", ""},
+		{"General", "GetAppState", "Cisco/General/GetAppState", ""},
+		{"Call", "GetAppState", "Cisco/Call/GetAppState", ""},
+		{"general", "getsysteminfo", "Cisco/General/SetSystemInfo", "systeminfo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.subtopic, func(t *testing.T) {
+			c.Request(tt.subtopic, "Cisco", tt.topic, tt.subtopic, nil)
+			f := c.Expect(tt.want)
+			assert.Equal(t, tt.subtopic, f.CorrelationID)
+			var p struct {
+				Packet string `json:"packet"`
+			}
+			require.NoError(t, json.Unmarshal(f.Message, &p))
+			assert.Equal(t, tt.wantPacket, p.Packet)
+		})
+	}
+}
+
+func TestGracePeriod(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+
+	t.Run("the agent rejoins within it and keeps its state", func(t *testing.T) {
+		c := e.desktop(t, "softphone")
+		login(t, c, "l", "ciscotest", "5064")
+		c.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+		c.Next()
+		c.Conn().Close()
+		require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+		assert.Equal(t, 60*time.Second, e.timers.running()[0].d)
+
+		d := e.desktop(t, "softphone")
+		events := login(t, d, "again", "ciscotest", "5064")
+		assert.Equal(t, "READY", agentStateOf(t, events[2]).Data.State)
+		assert.Empty(t, e.timers.running(), "the grace timer stopped")
+	})
+
+	t.Run("nobody comes back and the agent is signed out with 255", func(t *testing.T) {
+		c := e.desktop(t, "softphone")
+		login(t, c, "l", "jdoe", "5070")
+		c.Conn().Close()
+		require.Eventually(t, func() bool { return len(e.timers.running()) == 2 }, brokertest.Wait, time.Millisecond)
+		for _, tm := range e.timers.running() {
+			tm.f()
+		}
+		u, err := e.sim.User(ctx, "100503")
+		require.NoError(t, err)
+		assert.Equal(t, cisco.StateLogout, u.State)
+		assert.Equal(t, "255", u.ReasonCodeID)
+
+		d := e.desktop(t, "softphone")
+		events := login(t, d, "fresh", "jdoe", "5070")
+		assert.Equal(t, "NOT_READY", agentStateOf(t, events[2]).Data.State, "a new sign-in starts again")
+	})
+}
+
+func TestUnknownCiscoAPI(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	c.Request("x", "Cisco", "Agent", "SetAgentState", map[string]string{"state": "READY"})
+	assert.True(t, strings.Contains(c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "x").ErrorMessage, "SetAgentState"))
+}

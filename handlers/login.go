@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/session"
+)
+
+// SetUserInfo signs an agent in: Cisco/Agent/SetUserInfo with data
+// {username, password, extension}. On success the requesting connection
+// joins the agent's workspace, and 15 events describe the agent to every app
+// there. The password goes to the CTI server and nowhere else: not into a
+// log line, an event or an error.
+type SetUserInfo struct{ h *Cisco }
+
+var _ broker.Handler = (*SetUserInfo)(nil)
+
+// credentials are the fields of a sign-in request.
+type credentials struct {
+	username, password, extension string
+}
+
+func parseCredentials(req *broker.Request) (credentials, error) {
+	fields, err := req.Fields()
+	if err != nil {
+		return credentials{}, err
+	}
+	var c credentials
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"username", &c.username}, {"password", &c.password}, {"extension", &c.extension}} {
+		if *f.dst, err = fields.Required(f.key); err != nil {
+			return credentials{}, err
+		}
+	}
+	return c, nil
+}
+
+// ServeBus signs the agent in.
+func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
+	h := s.h
+	creds, err := parseCredentials(req)
+	if err != nil {
+		return err
+	}
+	log := req.Conn.Logger().With(zap.String("username", creds.username), zap.String("extension", creds.extension))
+
+	signed, err := h.signIn(ctx, creds)
+	if err != nil {
+		apiErr := h.apiError(err)
+		log.Info("sign-in refused", zap.Error(apiErr))
+		return apiErr
+	}
+	agentID := signed.User.LoginID
+
+	unlock := h.workspaces.Lock(agentID)
+	defer unlock()
+	// A grace period may have ended between the sign-in and the lock; the
+	// agent is then signed out and must be signed in again.
+	if u, err := h.cti.User(ctx, agentID); err != nil {
+		return h.apiError(err)
+	} else if u.State == cisco.StateLogout {
+		if signed, err = h.signIn(ctx, creds); err != nil {
+			return h.apiError(err)
+		}
+	}
+	ws := h.workspaces.Join(agentID, req.Conn)
+
+	events, err := h.loginEvents(ctx, req.Conn, signed)
+	if err != nil {
+		return h.apiError(err)
+	}
+	for _, ev := range events {
+		ev.CorrelationID = req.ID
+		if err := h.bus.Publish(ws.Scope, ev); err != nil {
+			return err
+		}
+	}
+	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
+		zap.String("state", string(signed.User.State)))
+	return nil
+}
+
+// signIn signs in through the lockout, which counts wrong credentials.
+func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
+	var signed cisco.SignedIn
+	err := h.lockout.Attempt(c.username, func() error {
+		var err error
+		signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
+		if errors.Is(err, cisco.ErrAuthorization) {
+			return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
+		}
+		return err
+	})
+	return signed, err
+}
+
+// loginEvents reads everything the 15 events of a sign-in describe, then
+// renders them in the documented order. Nothing is published unless all of
+// it could be read, so an app never sees half a sign-in.
+func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco.SignedIn) ([]broker.Event, error) {
+	u := signed.User
+	id := u.LoginID
+	dialogs, err := h.cti.Dialogs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	mrds, err := h.cti.MediaRoutingDomains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	media, err := h.cti.Media(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	info, err := h.cti.SystemInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	logoutCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryLogout)
+	if err != nil {
+		return nil, err
+	}
+	notReadyCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryNotReady)
+	if err != nil {
+		return nil, err
+	}
+	books, err := h.cti.PhoneBooks(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	wrapUps, err := h.cti.WrapUpReasons(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+
+	connection := connectionPayload{
+		Status:       "connected",
+		ResourceID:   "ctibus_" + u.Extension,
+		ConnectionID: conn.ID(),
+		LoginID:      id,
+		Extension:    u.Extension,
+	}
+	opened := connection
+	opened.Status = "opened"
+	mapped := make([]mappedMRD, 0, len(media))
+	byClass := make(map[string]string, len(mrds))
+	classOf := make(map[string]string, len(mrds))
+	for _, m := range mrds {
+		byClass[m.MediaClass] = m.ID
+		classOf[m.ID] = m.MediaClass
+	}
+	for _, m := range media {
+		mapped = append(mapped, mappedMRD{ID: m.ID, Name: m.Name, MediaClass: classOf[m.ID], State: m.State})
+	}
+
+	event := func(topic, subtopic string, message any) broker.Event {
+		return broker.Event{Channel: channel, Topic: topic, Subtopic: subtopic, Message: message}
+	}
+	return []broker.Event{
+		event("Connection", "OpenConnection", opened),
+		event("Connection", "SetConnectionStatus", connection),
+		event("Agent", "SetAgentState", agentState(u)),
+		event("Agent", "Login", loginPayload{Status: "success", Relogin: signed.Relogin, User: u}),
+		event("General", "GetAppState", appState(u, dialogs)),
+		event("Call", "CallsStateChange", calls(dialogs)),
+		event("Media", "SetMRDList", packet{Packet: "MRDList", Data: mrds}),
+		event("Media", "GetMedia", packet{Packet: "Media", Data: media}),
+		event("General", "SetSystemInfo", systemInfoPayload{Packet: "systeminfo", SystemInfo: info}),
+		event("Media", "SetMappedMRD", packet{Packet: "MappedMRD", Data: mapped}),
+		event("Media", "Map", packet{Packet: "Map", Data: byClass}),
+		event("Agent", "SetLogOutReasonCodes", reasonCodes{Packet: "ReasonCodes", Category: cisco.CategoryLogout, Data: logoutCodes}),
+		event("Agent", "SetNotReadyReasonCodes", reasonCodes{Packet: "ReasonCodes", Category: cisco.CategoryNotReady, Data: notReadyCodes}),
+		event("Agent", "SetPhoneBook", packet{Packet: "phoneBook", Data: books}),
+		event("Agent", "SetWrapupCode", packet{Packet: "WrapUpCodes", Data: wrapUps}),
+	}, nil
+}

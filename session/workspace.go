@@ -1,0 +1,180 @@
+package session
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ctibus/ctibus/broker"
+)
+
+// WorkspacesConfig holds the workspaces' tunables; zero values select defaults.
+type WorkspacesConfig struct {
+	// Grace is how long an agent stays signed in after the last connection
+	// of its workspace closes, as Finesse waits for a closed desktop.
+	// Default 60 s.
+	Grace time.Duration
+	// OnExpire is called, without locks held and under the agent's lock (see
+	// Lock), when a grace period ends with nobody back: it signs the agent
+	// out. Required.
+	OnExpire func(agentID string)
+	// AfterFunc starts a timer; tests replace it. Default time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) Timer
+}
+
+// Timer is the part of *time.Timer that workspaces use.
+type Timer interface{ Stop() bool }
+
+// Workspace is one signed-in agent's share of the bus: the connections of the
+// apps in the agent's desktop, which alone receive the agent's events.
+type Workspace struct {
+	AgentID string       // the agent's loginId
+	Scope   broker.Scope // where the agent's events are published
+
+	conns map[*broker.Conn]struct{} // guarded by Workspaces.mu
+	grace Timer                     // running while conns is empty; guarded by Workspaces.mu
+}
+
+// Workspaces keeps one Workspace per signed-in agent.
+type Workspaces struct {
+	cfg WorkspacesConfig
+
+	agentLocks sync.Map // agentID -> *sync.Mutex, serializing sign-in, sign-out and expiry
+
+	mu      sync.Mutex // guards the fields below and the Workspace fields it names
+	byAgent map[string]*Workspace
+	byConn  map[*broker.Conn]*Workspace
+}
+
+// NewWorkspaces returns an empty set of workspaces.
+func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
+	if cfg.Grace <= 0 {
+		cfg.Grace = 60 * time.Second
+	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+	}
+	if cfg.OnExpire == nil {
+		panic("session: WorkspacesConfig.OnExpire is required")
+	}
+	return &Workspaces{
+		cfg:     cfg,
+		byAgent: make(map[string]*Workspace),
+		byConn:  make(map[*broker.Conn]*Workspace),
+	}
+}
+
+// ScopeOf returns the scope of an agent's workspace.
+func ScopeOf(agentID string) broker.Scope { return broker.Scope("agent:" + agentID) }
+
+// Lock serializes what changes whether an agent is signed in: a sign-in
+// joining its workspace, a sign-out, and the end of a grace period. It
+// returns the unlock function.
+func (w *Workspaces) Lock(agentID string) (unlock func()) {
+	m, _ := w.agentLocks.LoadOrStore(agentID, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// Join binds c to agentID's workspace, creating it if the agent has none,
+// and moves c into the workspace's scope. A connection bound to another
+// agent leaves that workspace first. Call it under Lock(agentID).
+func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
+	w.mu.Lock()
+	if old := w.byConn[c]; old != nil && old.AgentID != agentID {
+		w.leaveLocked(old, c)
+	}
+	ws := w.byAgent[agentID]
+	if ws == nil {
+		ws = &Workspace{AgentID: agentID, Scope: ScopeOf(agentID), conns: make(map[*broker.Conn]struct{})}
+		w.byAgent[agentID] = ws
+	}
+	if ws.grace != nil {
+		ws.grace.Stop()
+		ws.grace = nil
+	}
+	_, already := ws.conns[c]
+	ws.conns[c] = struct{}{}
+	w.byConn[c] = ws
+	w.mu.Unlock()
+
+	c.SetScope(ws.Scope)
+	if !already {
+		c.OnClose(func() { w.Leave(c) })
+	}
+	return ws
+}
+
+// Of returns the workspace c is bound to, if any.
+func (w *Workspaces) Of(c *broker.Conn) (*Workspace, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws, ok := w.byConn[c]
+	return ws, ok
+}
+
+// Get returns agentID's workspace, if the agent is signed in here.
+func (w *Workspaces) Get(agentID string) (*Workspace, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws, ok := w.byAgent[agentID]
+	return ws, ok
+}
+
+// Leave unbinds c from its workspace. When the last connection leaves, the
+// grace period starts.
+func (w *Workspaces) Leave(c *broker.Conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ws := w.byConn[c]; ws != nil {
+		w.leaveLocked(ws, c)
+	}
+}
+
+func (w *Workspaces) leaveLocked(ws *Workspace, c *broker.Conn) {
+	delete(ws.conns, c)
+	delete(w.byConn, c)
+	if len(ws.conns) == 0 && w.byAgent[ws.AgentID] == ws && ws.grace == nil {
+		ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws) })
+	}
+}
+
+// expire ends ws if nobody came back during its grace period.
+func (w *Workspaces) expire(ws *Workspace) {
+	unlock := w.Lock(ws.AgentID)
+	defer unlock()
+	w.mu.Lock()
+	current := w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0
+	if current {
+		delete(w.byAgent, ws.AgentID)
+	}
+	w.mu.Unlock()
+	if current {
+		w.cfg.OnExpire(ws.AgentID)
+	}
+}
+
+// End closes agentID's workspace on sign-out: its connections go back to
+// scopes of their own, and they are returned. Call it under Lock(agentID).
+func (w *Workspaces) End(agentID string) []*broker.Conn {
+	w.mu.Lock()
+	ws := w.byAgent[agentID]
+	if ws == nil {
+		w.mu.Unlock()
+		return nil
+	}
+	delete(w.byAgent, agentID)
+	if ws.grace != nil {
+		ws.grace.Stop()
+	}
+	conns := make([]*broker.Conn, 0, len(ws.conns))
+	for c := range ws.conns {
+		delete(w.byConn, c)
+		conns = append(conns, c)
+	}
+	w.mu.Unlock()
+	for _, c := range conns {
+		c.ResetScope()
+	}
+	return conns
+}
