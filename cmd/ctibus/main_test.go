@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer collects the server's log lines; run writes them from its goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is ctibus started through run, as the binary starts it.
+type server struct {
+	URL  string // http://127.0.0.1:port
+	Logs *syncBuffer
+	stop context.CancelFunc
+	done chan struct{} // closed when run has returned err
+	err  error
+}
+
+// Stop sends the equivalent of SIGTERM and returns run's result.
+func (s *server) Stop() error {
+	s.stop()
+	<-s.done
+	return s.err
+}
+
+// startServer runs ctibus on a free port with args added, and stops it when
+// the test ends.
+func startServer(t testing.TB, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	s := &server{Logs: logs, stop: cancel, done: make(chan struct{})}
+	getenv := func(k string) string { return env[k] }
+	go func() {
+		defer close(s.done)
+		s.err = run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), io.Discard, logs)
+	}()
+
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var entry struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "ctibus listening" {
+				s.URL = "http://" + entry.Addr
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the server did not start: %s", logs)
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Error("the server did not stop")
+		}
+	})
+	return s
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+func TestServesHealthReadinessAndThePage(t *testing.T) {
+	s := startServer(t, nil)
+	code, body := get(t, s.URL+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok\n", body)
+	code, _ = get(t, s.URL+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	code, body = get(t, s.URL+"/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "ctibus")
+
+	logs := s.Logs.String()
+	assert.Contains(t, logs, "BUILT-IN DEMO DIRECTORY")
+	assert.Contains(t, logs, `Demo agents`)
+	assert.Equal(t, 1, strings.Count(logs, "ctibus listening"))
+}
+
+func TestDemoAgentSignsInThroughTheBinary(t *testing.T) {
+	s := startServer(t, nil, "-log-level", "debug")
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+	c.Request("login", "Cisco", "Agent", "SetUserInfo",
+		map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
+	var subtopics []string
+	for range 15 {
+		subtopics = append(subtopics, c.Next().Subtopic)
+	}
+	assert.Equal(t, "SetAgentState", subtopics[2])
+	assert.Equal(t, "SetWrapupCode", subtopics[14])
+	assert.NotContains(t, s.Logs.String(), "test@123", "the password is in a log line")
+}
+
+func TestShutdownDrainsAndClosesWith1001(t *testing.T) {
+	s := startServer(t, nil)
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+
+	require.NoError(t, s.Stop(), "a drain exits cleanly")
+	assert.Equal(t, websocket.CloseGoingAway, c.ExpectClose())
+	assert.Contains(t, s.Logs.String(), `"draining"`)
+	assert.Contains(t, s.Logs.String(), `"stopped"`)
+}
+
+func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-h"}, func(string) string { return "" }, nil, io.Discard, &out))
+	usage := out.String()
+	for _, name := range []string{"addr", "allowed-origins", "read-limit", "send-queue", "max-connections", "max-subscriptions",
+		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "log-level", "log-format"} {
+		assert.Contains(t, usage, "-"+name+" ", "flag %s is listed", name)
+		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
+	}
+	assert.Contains(t, usage, `(default "127.0.0.1:8080")`)
+
+	env := map[string]string{"CTIBUS_LOCKOUT_ATTEMPTS": "2", "CTIBUS_SEND_QUEUE": "64"}
+	cfg, err := parseConfig([]string{"-send-queue", "128"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 2, cfg.lockoutAttempts, "taken from the environment")
+	assert.Equal(t, 128, cfg.sendQueue, "the command line wins")
+
+	tests := []struct {
+		args   []string
+		env    map[string]string
+		wantIn string
+	}{
+		{[]string{"-send-queue", "4"}, nil, "at least 16"},
+		{[]string{"-log-format", "xml"}, nil, "want json or console"},
+		{[]string{"-grace-period", "0s"}, nil, "-grace-period must be positive"},
+		{nil, map[string]string{"CTIBUS_READ_LIMIT": "lots"}, "CTIBUS_READ_LIMIT"},
+		{[]string{"stray"}, nil, `unexpected argument "stray"`},
+		{[]string{"-log-level", "loud"}, nil, "-log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, nil, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantIn)
+		})
+	}
+}
+
+func TestBadAgentsFileStopsTheServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"teams":[{"id":"1","name":"A"}],
+"agents":[{"loginId":"7","loginName":"a","firstName":"A","lastName":"B","passwordHash":"plain-text","teamId":"1"}]}`), 0o600))
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-agents", path},
+		func(string) string { return "" }, nil, io.Discard, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "agents[0].passwordHash")
+	assert.Contains(t, err.Error(), "hash-password")
+}
+
+func TestHashPasswordAndAnAgentsFile(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"hash-password"}, func(string) string { return "" },
+		strings.NewReader("s3cret!\n"), &out, io.Discard))
+	hash := strings.TrimSpace(out.String())
+	assert.True(t, strings.HasPrefix(hash, "$2"), "a bcrypt hash: %q", hash)
+	assert.NotContains(t, hash, "s3cret!")
+
+	err := run(context.Background(), []string{"hash-password"}, func(string) string { return "" },
+		strings.NewReader(""), io.Discard, io.Discard)
+	require.Error(t, err)
+
+	path := filepath.Join(t.TempDir(), "agents.json")
+	file := `{"teams":[{"id":"9001","name":"Night"}],
+"agents":[{"loginId":"900001","loginName":"night1","firstName":"Nia","lastName":"Night","passwordHash":"` + hash + `","teamId":"9001"}]}`
+	require.NoError(t, os.WriteFile(path, []byte(file), 0o600))
+	s := startServer(t, map[string]string{"CTIBUS_AGENTS": path})
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+	c.Request("l", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "night1", "password": "s3cret!", "extension": "7001"})
+	c.Expect("Cisco/Connection/OpenConnection")
+	assert.NotContains(t, s.Logs.String(), "BUILT-IN DEMO DIRECTORY")
+	scanner := bufio.NewScanner(strings.NewReader(s.Logs.String()))
+	for scanner.Scan() {
+		assert.NotContains(t, scanner.Text(), "s3cret!")
+	}
+}
