@@ -277,9 +277,8 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.conns.Done()
 }
 
-// dispatch queues req for c's dispatcher. It reports false once the broker
-// is draining and the connection should stop reading.
-func (b *Broker) dispatch(c *Conn, req *Request) bool {
+// dispatch queues req for c's dispatcher, or refuses it while draining.
+func (b *Broker) dispatch(c *Conn, req *Request) {
 	b.mu.RLock()
 	if b.draining {
 		b.mu.RUnlock()
@@ -288,18 +287,14 @@ func (b *Broker) dispatch(c *Conn, req *Request) bool {
 			Message: "server shutting down",
 			Msg:     "The server is shutting down and took no action; reconnect and send it again.",
 		}, req.ID)
-		return true
+		return
 	}
 	b.inflight.Add(1)
 	b.mu.RUnlock()
-	select {
-	case c.work <- req:
-	case <-c.done:
-		b.inflight.Done()
-		return false
-	}
+	// Blocks while MaxPending requests wait: the dispatcher always drains
+	// the queue, and a full queue pushes back on the app through TCP.
+	c.work <- req
 	c.startDispatcher(b.ctx)
-	return true
 }
 
 // route runs one request: to its handler on a handled channel, or to the

@@ -274,9 +274,7 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		req.Conn = c
-		if !c.b.dispatch(c, &req) {
-			return
-		}
+		c.b.dispatch(c, &req)
 	}
 }
 
