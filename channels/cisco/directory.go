@@ -2,7 +2,6 @@ package cisco
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -255,7 +253,10 @@ func LoadDirectoryFile(path string) (*Directory, error) {
 func load(r io.Reader, name string) (*Directory, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxDirectorySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("cisco: load directory %s: %w", name, err)
+		if name != "" {
+			return nil, fmt.Errorf("cisco: load directory %s: %w", name, err)
+		}
+		return nil, fmt.Errorf("cisco: load directory: %w", err)
 	}
 	if len(data) > maxDirectorySize {
 		return nil, &DirectoryError{File: name, Msg: fmt.Sprintf("larger than %d MiB", maxDirectorySize>>20)}
@@ -284,8 +285,9 @@ func decodeDirectory(data []byte) (*fileDirectory, *DirectoryError) {
 	var f fileDirectory
 	err := dec.Decode(&f)
 	if err == nil {
+		end := skipSeparators(data, dec.InputOffset())
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			line, col := lineColumn(data, skipSeparators(data, dec.InputOffset()))
+			line, col := lineColumn(data, end)
 			return nil, &DirectoryError{Line: line, Column: col, Msg: "unexpected data after the directory object"}
 		}
 		return &f, nil
@@ -766,93 +768,4 @@ func HashPassword(password string) (string, error) {
 		return "", fmt.Errorf("cisco: hash password: %w", err)
 	}
 	return string(h), nil
-}
-
-//go:embed demo.json
-var demoJSON []byte
-
-// demoFile is the parsed demo directory; files without reason codes,
-// wrap-up reasons or phone books borrow its entries.
-var demoFile = sync.OnceValue(func() *fileDirectory {
-	f, err := decodeDirectory(demoJSON)
-	if err != nil {
-		panic("cisco: embedded demo.json: " + err.Error())
-	}
-	return f
-})
-
-var demoDirectory = sync.OnceValue(func() *Directory {
-	d, err := build(demoFile())
-	if err != nil {
-		panic("cisco: embedded demo.json: " + err.Error())
-	}
-	return d
-})
-
-// DemoDirectory returns the built-in directory, which lets ctibus run with no
-// configuration. Its password hashes are precomputed (bcrypt cost 10), so it
-// costs nothing to load. The README section "Demo agents" lists the
-// passwords; the agents are:
-//
-//	loginId    loginName    name           team           roles
-//	100501     ciscotest    Cisco Test     5004 RTTeam2   Agent
-//	102312778  pquser       Paul Quinn     5004 RTTeam2   Agent
-//	100503     jdoe         Jane Doe       5005 RTTeam3   Agent
-//	100600     supervisor1  Sam Rivera     5005 RTTeam3   Agent, Supervisor of 5004 and 5005
-//
-// NOT_READY reason codes (id = code): 1 Break, 2 Lunch, 3 Meeting,
-// 4 Training, 5 Coaching for everyone, and 6 Back Office for team 5005 only.
-// LOGOUT reason codes: 28 End of Shift, 29 Personal, 30 System Issue.
-// Wrap-up reasons: 1 Inprogress, 2 Completed, 3 Pending, 4 Clerical work,
-// 5 DataEntry. Phone books: 1 Company Directory (GLOBAL) and 2 RTTeam2
-// Escalations (TEAM, 5004).
-func DemoDirectory() *Directory {
-	return demoDirectory()
-}
-
-// The borrow functions copy the demo entries for a file that has none,
-// keeping only the team assignments to teams the file has, and dropping
-// team-only entries left with no team.
-
-func borrowReasonCodes(teams map[string]string) []fileReasonCode {
-	var out []fileReasonCode
-	for _, rc := range demoFile().ReasonCodes {
-		rc.Teams = keepTeams(rc.Teams, teams)
-		if rc.ForAll || len(rc.Teams) > 0 {
-			out = append(out, rc)
-		}
-	}
-	return out
-}
-
-func borrowWrapUpReasons(teams map[string]string) []fileWrapUpReason {
-	var out []fileWrapUpReason
-	for _, w := range demoFile().WrapUpReasons {
-		w.Teams = keepTeams(w.Teams, teams)
-		if w.ForAll || len(w.Teams) > 0 {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-func borrowPhoneBooks(teams map[string]string) []filePhoneBook {
-	var out []filePhoneBook
-	for _, pb := range demoFile().PhoneBooks {
-		pb.Teams = keepTeams(pb.Teams, teams)
-		if pb.Type == PhoneBookGlobal || len(pb.Teams) > 0 {
-			out = append(out, pb)
-		}
-	}
-	return out
-}
-
-func keepTeams(ids []string, teams map[string]string) []string {
-	var out []string
-	for _, id := range ids {
-		if _, ok := teams[id]; ok {
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -126,11 +126,11 @@ type Contact struct {
 // SystemInfo is the Finesse SystemInfo object, with the timeDiffSeconds field
 // that Acqueon adds.
 type SystemInfo struct {
-	URI                         string  `json:"uri"`                    // /finesse/api/SystemInfo
-	CurrentTimestamp            string  `json:"currentTimestamp"`       // TimeFormat
-	TimeDiffSeconds             float64 `json:"timeDiffSeconds"`        // a JSON number: the bus's clock minus Finesse's
-	DeploymentType              string  `json:"deploymentType"`         // UCCE or UCCX
-	LastCTIHeartbeatStatus      string  `json:"lastCTIHeartbeatStatus"` // Success or Failure
+	URI                         string  `json:"uri"`                                // /finesse/api/SystemInfo
+	CurrentTimestamp            string  `json:"currentTimestamp"`                   // TimeFormat
+	TimeDiffSeconds             float64 `json:"timeDiffSeconds"`                    // a JSON number: the bus's clock minus Finesse's
+	DeploymentType              string  `json:"deploymentType"`                     // UCCE or UCCX
+	LastCTIHeartbeatStatus      string  `json:"lastCTIHeartbeatStatus"`             // Success or Failure
 	LastSuccessCTIHeartbeatTime int64   `json:"lastSuccessCTIHeartbeatTime,string"` // Unix milliseconds
 	CTIVersion                  string  `json:"ctiVersion"`
 	CTIHeartbeatInterval        int     `json:"ctiHeartbeatInterval,string"` // seconds

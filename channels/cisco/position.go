@@ -53,7 +53,10 @@ func scanJSON(data []byte, root reflect.Type, visit func(jsonValue) bool) (strin
 		off := skipSeparators(data, dec.InputOffset())
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			return "", nil
+			if len(stack) == 0 {
+				return "", nil
+			}
+			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
 			if len(stack) == 0 {

@@ -1,0 +1,94 @@
+// Package ciscotest builds Cisco directories for tests of packages that use
+// a cisco.Simulator.
+package ciscotest
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+)
+
+// Agent is an agent of a test directory.
+type Agent struct {
+	LoginID         string   // digits
+	LoginName       string   // defaults to LoginID
+	FirstName       string   //
+	LastName        string   //
+	Password        string   // hashed by NewDirectory
+	TeamID          string   // defaults to "5004"
+	Supervisor      bool     //
+	SupervisedTeams []string // team ids; required for a supervisor
+}
+
+// NewDirectory returns a directory of agents whose passwords are hashed at
+// bcrypt.MinCost, so that a sign-in costs well under a millisecond even
+// under the race detector, where the demo directory's cost of 10 takes a
+// large fraction of a second.
+//
+// The teams are those of the demo directory, 5004 RTTeam2 and 5005 RTTeam3,
+// plus "Team <id>" for any other team an agent names. Reason codes, wrap-up
+// reasons and phone books are the demo directory's.
+func NewDirectory(tb testing.TB, agents ...Agent) *cisco.Directory {
+	tb.Helper()
+	type team struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	type agent struct {
+		LoginID         string   `json:"loginId"`
+		LoginName       string   `json:"loginName,omitempty"`
+		FirstName       string   `json:"firstName"`
+		LastName        string   `json:"lastName"`
+		PasswordHash    string   `json:"passwordHash"`
+		TeamID          string   `json:"teamId"`
+		Supervisor      bool     `json:"supervisor"`
+		SupervisedTeams []string `json:"supervisedTeams,omitempty"`
+	}
+	var file struct {
+		Teams  []team  `json:"teams"`
+		Agents []agent `json:"agents"`
+	}
+	file.Teams = []team{{"5004", "RTTeam2"}, {"5005", "RTTeam3"}}
+	addTeam := func(id string) {
+		if !slices.ContainsFunc(file.Teams, func(t team) bool { return t.ID == id }) {
+			file.Teams = append(file.Teams, team{id, "Team " + id})
+		}
+	}
+	for _, a := range agents {
+		hash, err := bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.MinCost)
+		if err != nil {
+			tb.Fatalf("ciscotest: hash the password of %s: %v", a.LoginID, err)
+		}
+		if a.TeamID == "" {
+			a.TeamID = "5004"
+		}
+		addTeam(a.TeamID)
+		for _, id := range a.SupervisedTeams {
+			addTeam(id)
+		}
+		file.Agents = append(file.Agents, agent{
+			LoginID:         a.LoginID,
+			LoginName:       a.LoginName,
+			FirstName:       a.FirstName,
+			LastName:        a.LastName,
+			PasswordHash:    string(hash),
+			TeamID:          a.TeamID,
+			Supervisor:      a.Supervisor,
+			SupervisedTeams: a.SupervisedTeams,
+		})
+	}
+	data, err := json.Marshal(file)
+	if err != nil {
+		tb.Fatalf("ciscotest: %v", err)
+	}
+	dir, err := cisco.LoadDirectory(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatalf("ciscotest: %v", err)
+	}
+	return dir
+}

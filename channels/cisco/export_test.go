@@ -1,0 +1,17 @@
+package cisco
+
+// PutState moves a signed-in agent straight into state, as the contact
+// center does when calls arrive, so that tests can start the state machine
+// from states an agent cannot request. LOGOUT also frees the extension.
+func PutState(s *Simulator, loginID string, state State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stateLocked(s.dir.byLoginID[loginID])
+	st.state = state
+	if state == StateLogout {
+		s.signOutLocked(st, s.now())
+	}
+}
+
+// DummyHash exposes the hash compared against for unknown users.
+func DummyHash(d *Directory) []byte { return d.dummyHash }

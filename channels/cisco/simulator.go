@@ -1,0 +1,587 @@
+package cisco
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+var _ Connector = (*Simulator)(nil)
+
+// SimulatorConfig holds the tunables of a Simulator. The zero value is ready
+// to use.
+type SimulatorConfig struct {
+	// Now returns the current time; nil means time.Now. Tests inject a fake
+	// clock to control stateChangeTime and agentTime.
+	Now func() time.Time
+}
+
+// Simulator is an embedded Cisco Finesse (CCE) that signs the agents of a
+// Directory in and out and runs their voice state machine in memory. It
+// follows the rules of Finesse's agent API: sign-in lands in NOT_READY, a
+// sign-in while signed in keeps the state, an agent may go READY only from
+// NOT_READY or wrap-up and sign out only from NOT_READY, and NOT_READY and
+// LOGOUT need a reason code when the agent's team has codes in that
+// category.
+//
+// A Simulator is safe for concurrent use. Every method takes one mutex for
+// its whole read or update, so each call sees and leaves a consistent state;
+// password checks run before the mutex is taken, so a slow bcrypt comparison
+// never holds up other agents. It starts no goroutines. Values it returns
+// are copies: changing them does not change the simulator.
+type Simulator struct {
+	dir *Directory // immutable
+	now func() time.Time
+
+	mu         sync.Mutex             // guards the fields below
+	agents     map[string]*agentState // by loginId; created on first use, so a missing agent is signed out
+	extensions map[string]string      // extension → loginId of the signed-in agent holding it
+}
+
+// agentState is what changes about an agent. An agent without one has never
+// signed in: LOGOUT, no reason code, no stateChangeTime.
+type agentState struct {
+	state           State
+	extension       string
+	reasonCodeID    string // "-1" for none
+	stateChangeTime time.Time
+	// mediaChangeTime is when the chat and email media last changed state:
+	// they follow sign-in and sign-out only.
+	mediaChangeTime time.Time
+}
+
+// noReasonCode is Finesse's reasonCodeId when a state has no reason code.
+const noReasonCode = "-1"
+
+// NewSimulator returns a Simulator serving dir, with every agent signed out.
+func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Simulator{
+		dir:        dir,
+		now:        now,
+		agents:     map[string]*agentState{},
+		extensions: map[string]string{},
+	}
+}
+
+// SignIn authenticates username (a loginId, or a loginName matched without
+// regard to case) with password and signs the agent in on extension, in
+// NOT_READY with reasonCodeId -1. If the agent is already signed in on that
+// extension, it succeeds with Relogin set and changes nothing.
+//
+// An unknown username and a wrong password fail alike, with
+// ErrAuthorization, after the same bcrypt work. SignIn does not count
+// failures: locking an account out after repeated failures is the caller's
+// job.
+func (s *Simulator) SignIn(ctx context.Context, username, password, extension string) (SignedIn, error) {
+	if err := ctx.Err(); err != nil {
+		return SignedIn{}, err
+	}
+	a := s.dir.lookup(username)
+	if a == nil {
+		// Spend the time a real comparison would, so that response time does
+		// not reveal which usernames exist.
+		_ = bcrypt.CompareHashAndPassword(s.dir.dummyHash, []byte(password))
+		return SignedIn{}, errAuthorization()
+	}
+	if bcrypt.CompareHashAndPassword(a.hash, []byte(password)) != nil {
+		return SignedIn{}, errAuthorization()
+	}
+	if !validExtension(extension) {
+		return SignedIn{}, &Error{
+			Type:    ErrorTypeInvalidDevice,
+			Message: msgInvalidDevice,
+			Text:    "The extension must be 3 to 15 digits; check it and sign in again.",
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if holder, ok := s.extensions[extension]; ok && holder != a.loginID {
+		return SignedIn{}, &Error{
+			Type:    ErrorTypeDeviceBusy,
+			Message: msgDeviceBusy,
+			Text:    fmt.Sprintf("Extension %s is in use by another agent; sign in on another extension.", extension),
+		}
+	}
+	st := s.stateLocked(a)
+	if st.state != StateLogout {
+		if st.extension != extension {
+			return SignedIn{}, &Error{
+				Type:    ErrorTypeInvalidDevice,
+				Message: msgInvalidDevice,
+				Text: fmt.Sprintf("You are already signed in on extension %s; sign out first to use extension %s.",
+					st.extension, extension),
+			}
+		}
+		// Finesse's forced sign-in: same credentials, same device, state kept.
+		return SignedIn{User: s.userLocked(a, st, now), Relogin: true}, nil
+	}
+	*st = agentState{
+		state:           StateNotReady,
+		extension:       extension,
+		reasonCodeID:    noReasonCode,
+		stateChangeTime: now,
+		mediaChangeTime: now,
+	}
+	s.extensions[extension] = a.loginID
+	return SignedIn{User: s.userLocked(a, st, now)}, nil
+}
+
+// validExtension reports whether ext is 3 to 15 ASCII digits: CCE signs
+// agents in on a dialable extension, never an E.164 number.
+func validExtension(ext string) bool {
+	return len(ext) >= 3 && len(ext) <= 15 && isDigits(ext)
+}
+
+// User returns the agent's User object, with agentTime computed now.
+// loginID may also be the agent's loginName, as Finesse on CCE allows.
+func (s *Simulator) User(ctx context.Context, loginID string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.dir.lookup(loginID)
+	if a == nil {
+		return User{}, errNotFound(loginID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userLocked(a, s.stateLocked(a), s.now()), nil
+}
+
+// SetState changes the agent's state as the agent would: READY, NOT_READY
+// with a reason code, or LOGOUT with a reason code. The transitions allowed
+// are those of Finesse on CCE:
+//
+//	to READY      from NOT_READY, WORK, WORK_READY, RESERVED_OUTBOUND
+//	to NOT_READY  from READY, NOT_READY (a new reason), WORK, WORK_READY, RESERVED_OUTBOUND
+//	to LOGOUT     from NOT_READY only
+//
+// A reason code is required for NOT_READY and LOGOUT when the agent's team
+// has codes in that category, and must be one of them; when it has none,
+// reasonCodeID may be "" or "-1". reasonCodeID is ignored for READY. LOGOUT
+// frees the extension.
+func (s *Simulator) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return User{}, errNotFound(loginID)
+	}
+	if !state.known() {
+		return User{}, &Error{
+			Type:    ErrorTypeInvalidInput,
+			Message: msgInvalidStateInput,
+			Text:    fmt.Sprintf("%q is not an agent state; an agent can set READY, NOT_READY or LOGOUT.", clip(string(state))),
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stateLocked(a)
+	if st.state == StateLogout {
+		return User{}, &Error{
+			Type:    ErrorTypeInvalidState,
+			Message: msgInvalidState,
+			Text:    "The agent is signed out; sign in before changing state.",
+		}
+	}
+	if err := checkTransition(st.state, state); err != nil {
+		return User{}, err
+	}
+	if state == StateReady {
+		reasonCodeID = noReasonCode
+	} else {
+		id, err := s.dir.checkReasonCode(a, Category(state), reasonCodeID)
+		if err != nil {
+			return User{}, err
+		}
+		reasonCodeID = id
+	}
+	now := s.now()
+	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now
+	if state == StateLogout {
+		s.signOutLocked(st, now)
+	}
+	return s.userLocked(a, st, now), nil
+}
+
+// agentTransitions lists, for each state an agent may request, the states
+// the agent may request it from (Finesse developer guide, CCE state table).
+var agentTransitions = map[State][]State{
+	StateReady:    {StateNotReady, StateWork, StateWorkReady, StateReservedOutbound},
+	StateNotReady: {StateReady, StateNotReady, StateWork, StateWorkReady, StateReservedOutbound},
+	StateLogout:   {StateNotReady},
+}
+
+func checkTransition(from, to State) *Error {
+	allowed, settable := agentTransitions[to]
+	switch {
+	case !settable:
+		return &Error{
+			Type:    ErrorTypeInvalidState,
+			Message: msgInvalidState,
+			Text:    fmt.Sprintf("%s is set by the contact center, not by the agent; an agent can set READY, NOT_READY or LOGOUT.", to),
+		}
+	case slices.Contains(allowed, from):
+		return nil
+	case to == StateLogout:
+		return &Error{
+			Type:    ErrorTypeInvalidState,
+			Message: msgInvalidState,
+			Text:    fmt.Sprintf("An agent cannot sign out from %s; go NOT_READY first.", from),
+		}
+	}
+	return &Error{
+		Type:    ErrorTypeInvalidState,
+		Message: msgInvalidState,
+		Text:    fmt.Sprintf("An agent cannot go from %s to %s.", from, to),
+	}
+}
+
+// ForceLogout signs the agent out from any state, as the contact center
+// does when the desktop is gone (reason code 255) or a supervisor signs the
+// agent out. reasonCodeID is the code reported: a system code, which
+// ReasonCodes never lists, or a LOGOUT code. It frees the extension.
+func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return User{}, errNotFound(loginID)
+	}
+	code, err := strconv.Atoi(reasonCodeID)
+	if err != nil || !isDigits(reasonCodeID) || code < 1 || code > 65535 {
+		return User{}, &Error{
+			Type:    ErrorTypeInvalidInput,
+			Message: msgInvalidReasonCode,
+			Text:    fmt.Sprintf("Reason code %q is not valid; a forced logout needs a reason code from 1 to 65535, such as 255.", clip(reasonCodeID)),
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stateLocked(a)
+	if st.state == StateLogout {
+		return User{}, &Error{
+			Type:    ErrorTypeInvalidState,
+			Message: msgInvalidState,
+			Text:    "The agent is already signed out.",
+		}
+	}
+	now := s.now()
+	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, strconv.Itoa(code), now
+	s.signOutLocked(st, now)
+	return s.userLocked(a, st, now), nil
+}
+
+// signOutLocked frees the agent's extension and signs the other media out.
+func (s *Simulator) signOutLocked(st *agentState, now time.Time) {
+	delete(s.extensions, st.extension)
+	st.extension = ""
+	st.mediaChangeTime = now
+}
+
+// ReasonCodes returns the reason codes of category that the agent's team
+// sees, in directory order. System codes are never listed.
+func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return nil, errNotFound(loginID)
+	}
+	if !category.known() {
+		return nil, &Error{
+			Type:    ErrorTypeInvalidInput,
+			Message: msgInvalidCategory,
+			Text:    fmt.Sprintf("%q is not a reason code category; use NOT_READY or LOGOUT.", clip(string(category))),
+		}
+	}
+	return s.dir.reasonCodesFor(a, category), nil
+}
+
+// WrapUpReasons returns the wrap-up reasons that the agent's team sees.
+func (s *Simulator) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return nil, errNotFound(loginID)
+	}
+	out := []WrapUpReason{}
+	for _, w := range s.dir.wrapUpReasons {
+		if visibleTo(w.forAll, w.teams, a.teamID) {
+			out = append(out, WrapUpReason{
+				URI:    "/finesse/api/User/" + a.loginID + "/WrapUpReason/" + w.id,
+				ID:     w.id,
+				Label:  w.label,
+				ForAll: w.forAll,
+			})
+		}
+	}
+	return out, nil
+}
+
+// PhoneBooks returns the global phone books, then those of the agent's
+// team, with their contacts.
+func (s *Simulator) PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return nil, errNotFound(loginID)
+	}
+	out := []PhoneBook{}
+	for _, pb := range s.dir.phoneBooks {
+		if pb.Type == PhoneBookGlobal || slices.Contains(pb.teams, a.teamID) {
+			book := pb.PhoneBook
+			book.Contacts = slices.Clone(pb.Contacts)
+			out = append(out, book)
+		}
+	}
+	return out, nil
+}
+
+// The simulated cluster, named in the ctibus.local domain that no real
+// network uses.
+const (
+	primaryHost          = "finesse-a.ctibus.local"
+	secondaryHost        = "finesse-b.ctibus.local"
+	ctiHeartbeatInterval = 2 // seconds
+)
+
+// SystemInfo returns the state of the simulated Finesse cluster, which is
+// always in service.
+func (s *Simulator) SystemInfo(ctx context.Context) (SystemInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return SystemInfo{}, err
+	}
+	now := s.now()
+	ms := now.UnixMilli()
+	node := func(host string) Node {
+		return Node{Host: host, HTTPSPort: 8445, XMPPPort: 5222, XMPPSecurePort: 5223}
+	}
+	return SystemInfo{
+		URI:                    "/finesse/api/SystemInfo",
+		CurrentTimestamp:       formatTime(now),
+		DeploymentType:         "UCCE",
+		LastCTIHeartbeatStatus: "Success",
+		// The heartbeat that last succeeded, on the heartbeat's 2-second beat.
+		LastSuccessCTIHeartbeatTime: ms - ms%(ctiHeartbeatInterval*1000),
+		CTIVersion:                  "23",
+		CTIHeartbeatInterval:        ctiHeartbeatInterval,
+		PeripheralID:                "5000",
+		PrimaryNode:                 node(primaryHost),
+		SecondaryNode:               node(secondaryHost),
+		Status:                      "IN_SERVICE",
+		SystemAuthMode:              "NON_SSO",
+		XMPPDomain:                  primaryHost,
+		XMPPPubSubDomain:            "pubsub." + primaryHost,
+	}, nil
+}
+
+// mrds are the media routing domains of the simulated contact center, with
+// the settings an agent's Media object has in each.
+var mrds = []struct {
+	MRD
+	maxDialogLimit int
+	interruptible  bool
+}{
+	{MRD{ID: "1", Name: "Cisco_Voice", Description: "Cisco Voice", MediaClass: "voice"}, 1, false},
+	{MRD{ID: "5001", Name: "Cisco_Chat_MRD", Description: "Chat MRD", MediaClass: "chat"}, 5, true},
+	{MRD{ID: "5002", Name: "Cisco_Email_MRD", Description: "Email MRD", MediaClass: "email"}, 3, true},
+}
+
+// MediaRoutingDomains returns voice (1), chat (5001) and email (5002).
+func (s *Simulator) MediaRoutingDomains(ctx context.Context) ([]MRD, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]MRD, len(mrds))
+	for i, m := range mrds {
+		out[i] = m.MRD
+	}
+	return out, nil
+}
+
+// Media returns the agent's Media object in each media routing domain. The
+// voice one mirrors the agent's state. The chat and email ones are
+// NOT_READY and routable while the agent is signed in, as after a Finesse
+// media sign-in, and LOGOUT otherwise.
+func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return nil, errNotFound(loginID)
+	}
+	s.mu.Lock()
+	st := *s.stateLocked(a)
+	s.mu.Unlock()
+
+	signedIn := st.state != StateLogout
+	out := make([]Media, len(mrds))
+	for i, m := range mrds {
+		md := Media{
+			URI:                "/finesse/api/User/" + a.loginID + "/Media/" + m.ID,
+			ID:                 m.ID,
+			Name:               m.Name,
+			Description:        m.Description,
+			State:              StateLogout,
+			StateChangeTime:    formatTime(st.mediaChangeTime),
+			ReasonCodeID:       noReasonCode,
+			Routable:           signedIn,
+			MaxDialogLimit:     m.maxDialogLimit,
+			InterruptAction:    "ACCEPT",
+			DialogLogoutAction: "CLOSE",
+			Interruptible:      m.interruptible,
+		}
+		switch {
+		case m.MediaClass == "voice":
+			md.State, md.StateChangeTime, md.ReasonCodeID = st.state, formatTime(st.stateChangeTime), st.reasonCodeID
+		case signedIn:
+			md.State = StateNotReady
+		}
+		out[i] = md
+	}
+	return out, nil
+}
+
+// Dialogs returns the agent's calls. The simulator does not place calls
+// yet, so the list is always empty.
+func (s *Simulator) Dialogs(ctx context.Context, loginID string) ([]Dialog, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.dir.byLoginID[loginID] == nil {
+		return nil, errNotFound(loginID)
+	}
+	return []Dialog{}, nil
+}
+
+// stateLocked returns the agent's state, creating the signed-out state of
+// an agent not seen before.
+func (s *Simulator) stateLocked(a *dirAgent) *agentState {
+	st, ok := s.agents[a.loginID]
+	if !ok {
+		st = &agentState{state: StateLogout, reasonCodeID: noReasonCode}
+		s.agents[a.loginID] = st
+	}
+	return st
+}
+
+// userLocked renders the agent's User object at time now.
+func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) User {
+	u := User{
+		URI:             "/finesse/api/User/" + a.loginID,
+		LoginID:         a.loginID,
+		LoginName:       a.loginName,
+		FirstName:       a.firstName,
+		LastName:        a.lastName,
+		Roles:           []string{"Agent"},
+		IsSupervisor:    a.supervisor,
+		TeamID:          a.teamID,
+		TeamName:        a.teamName,
+		Teams:           make([]Team, len(a.supervised)), // [] rather than null for an agent
+		Extension:       st.extension,
+		State:           st.state,
+		StateChangeTime: formatTime(st.stateChangeTime),
+		ReasonCodeID:    st.reasonCodeID,
+		Settings:        a.settings,
+		WrapUpTimer:     a.wrapUpTimer,
+		MediaType:       "1",
+		Dialogs:         "/finesse/api/User/" + a.loginID + "/Dialogs",
+		AgentTime:       "00:00",
+	}
+	copy(u.Teams, a.supervised)
+	if a.supervisor {
+		u.Roles = append(u.Roles, "Supervisor")
+	}
+	if !st.stateChangeTime.IsZero() {
+		u.AgentTime = formatAgentTime(now.Sub(st.stateChangeTime))
+	}
+	if st.state == StateNotReady || st.state == StateLogout {
+		if rc, ok := s.dir.reasonCode(a, Category(st.state), st.reasonCodeID); ok {
+			u.ReasonCode = &rc
+		}
+	}
+	return u
+}
+
+func errNotFound(loginID string) *Error {
+	return &Error{
+		Type:    ErrorTypeNotFound,
+		Message: msgUnknownUser,
+		Text:    fmt.Sprintf("There is no user %q; check the login ID.", clip(loginID)),
+	}
+}
+
+// lookup finds an agent by loginId, or else by loginName without regard to
+// case.
+func (d *Directory) lookup(username string) *dirAgent {
+	if a, ok := d.byLoginID[username]; ok {
+		return a
+	}
+	return d.byLoginName[nameKey(username)]
+}
+
+// reasonCodesFor returns the codes of category visible to the agent.
+func (d *Directory) reasonCodesFor(a *dirAgent, category Category) []ReasonCode {
+	out := []ReasonCode{}
+	for _, rc := range d.reasonCodes {
+		if rc.Category == category && visibleTo(rc.ForAll, rc.teams, a.teamID) {
+			out = append(out, rc.ReasonCode)
+		}
+	}
+	return out
+}
+
+// reasonCode finds the code with id in category, if the agent sees it.
+func (d *Directory) reasonCode(a *dirAgent, category Category, id string) (ReasonCode, bool) {
+	for _, rc := range d.reasonCodes {
+		if rc.ID == id && rc.Category == category && visibleTo(rc.ForAll, rc.teams, a.teamID) {
+			return rc.ReasonCode, true
+		}
+	}
+	return ReasonCode{}, false
+}
+
+// checkReasonCode validates the reason code an agent gave for NOT_READY or
+// LOGOUT and returns the reasonCodeId to record. As in Finesse, a code is
+// required only when the agent's team has codes in the category.
+func (d *Directory) checkReasonCode(a *dirAgent, category Category, id string) (string, *Error) {
+	if _, ok := d.reasonCode(a, category, id); ok {
+		return id, nil
+	}
+	if (id == "" || id == noReasonCode) && len(d.reasonCodesFor(a, category)) == 0 {
+		return noReasonCode, nil
+	}
+	if id == "" {
+		return "", &Error{
+			Type:    ErrorTypeInvalidInput,
+			Message: msgInvalidReasonCode,
+			Text:    fmt.Sprintf("A reason code is required for %s; choose one of the agent's %s reason codes.", category, category),
+		}
+	}
+	return "", &Error{
+		Type:    ErrorTypeInvalidInput,
+		Message: msgInvalidReasonCode,
+		Text:    fmt.Sprintf("Reason code %q is not one of the agent's %s reason codes; choose one of those.", clip(id), category),
+	}
+}
