@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -44,6 +45,22 @@ type Config struct {
 	PongWait time.Duration
 	// WriteWait bounds every write to a peer. Default 10 s.
 	WriteWait time.Duration
+	// RateLimit is how many frames per second one connection may send on
+	// average, with bursts of RateBurst. A frame over the limit is refused
+	// with Rate Limited; a connection that keeps sending at more than twice
+	// the limit for a second is closed with CloseRateLimited. Defaults 100
+	// and 200: far above what a person's desktop sends.
+	RateLimit float64
+	RateBurst int
+	// MaxConnectionsPerIP caps the connections of one client address; an
+	// upgrade beyond it gets HTTP 429. Zero, the default, means no cap: a
+	// contact center often puts a whole floor behind one NAT address.
+	MaxConnectionsPerIP int
+	// TrustedProxies are the proxies whose X-Forwarded-For header names the
+	// client's address. A request from anywhere else is the client itself.
+	TrustedProxies []netip.Prefix
+	// Metrics records the broker's Prometheus metrics; nil records nothing.
+	Metrics *Metrics
 	// Now tells the time for event timestamps. Default time.Now.
 	Now func() time.Time
 
@@ -72,6 +89,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteWait <= 0 {
 		c.WriteWait = 10 * time.Second
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = 100
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 200
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -113,10 +136,15 @@ type Broker struct {
 	inflight sync.WaitGroup     // requests queued or running; Add only under mu while !draining
 	conns    sync.WaitGroup     // one per connection until its goroutines end
 
-	mu       sync.RWMutex       // guards the fields below and Conn.scope
-	handlers map[triple]Handler //
-	channels map[string]string  // channels that have handlers, lowered -> canonical spelling
-	scopes   map[Scope]map[*Conn]struct{}
+	admitter Admitter        // set before serving
+	ips      clientAddresses // connections per client address
+
+	mu       sync.RWMutex                 // guards the fields below and Conn.scope, Conn.watching
+	handlers map[triple]Handler           //
+	channels map[string]string            // channels that have handlers, lowered -> canonical spelling
+	scopes   map[Scope]map[*Conn]struct{} // the connections in each scope
+	watchers map[Scope]map[*Conn]struct{} // granted connections watching each scope
+	watchAll map[*Conn]struct{}           // granted connections watching every scope
 	draining bool
 }
 
@@ -133,6 +161,9 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		handlers: make(map[triple]Handler),
 		channels: make(map[string]string),
 		scopes:   make(map[Scope]map[*Conn]struct{}),
+		watchers: make(map[Scope]map[*Conn]struct{}),
+		watchAll: make(map[*Conn]struct{}),
+		ips:      clientAddresses{limit: cfg.MaxConnectionsPerIP, count: make(map[netip.Addr]int)},
 	}
 	b.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
@@ -163,8 +194,9 @@ func (b *Broker) Handle(channel, topic, subtopic string, h Handler) {
 }
 
 // Publish sends ev to every connection in scope that registered on its
-// channel or subscribed to a pattern that matches it. The event is encoded
-// once, whatever the number of recipients.
+// channel or subscribed to a pattern that matches it, and to the granted
+// connections watching scope whose subscriptions match it. The event is
+// encoded once, whatever the number of recipients.
 func (b *Broker) Publish(scope Scope, ev Event) error {
 	return b.publish(scope, ev, nil)
 }
@@ -175,14 +207,41 @@ func (b *Broker) publish(scope Scope, ev Event, except *Conn) error {
 		return err
 	}
 	t := lowerTriple(ev.Channel, ev.Topic, ev.Subtopic)
+	n := 0
 	b.mu.RLock()
-	defer b.mu.RUnlock()
 	for c := range b.scopes[scope] {
 		if c != except && c.wants(t) {
 			c.enqueue(frame)
+			n++
 		}
 	}
+	for _, watchers := range [2]map[*Conn]struct{}{b.watchers[scope], b.watchAll} {
+		for c := range watchers {
+			if c != except && c.scope != scope && c.watches(t) {
+				c.enqueue(frame)
+				n++
+			}
+		}
+	}
+	label := b.channelLabelLocked(t.channel)
+	b.mu.RUnlock()
+	b.cfg.Metrics.delivered(label, n)
 	return nil
+}
+
+// channelLabel names a channel in metrics.
+func (b *Broker) channelLabel(channel string) string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.channelLabelLocked(strings.ToLower(channel))
+}
+
+// channelLabelLocked names a lowered channel in metrics.
+func (b *Broker) channelLabelLocked(lowered string) string {
+	if canonical, ok := b.channels[lowered]; ok {
+		return canonical
+	}
+	return appChannel
 }
 
 func (b *Broker) move(c *Conn, to Scope) {
@@ -220,15 +279,23 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ctibus is shutting down; connect to another node or retry shortly", http.StatusServiceUnavailable)
 		return
 	}
+	ip := clientIP(r, b.cfg.TrustedProxies)
 	if n := b.open.Add(1); n > int64(b.cfg.MaxConnections) {
 		b.open.Add(-1)
 		b.log.Warn("connection refused: at the connection limit", zap.Int("limit", b.cfg.MaxConnections))
 		http.Error(w, "ctibus has reached its connection limit; retry later", http.StatusServiceUnavailable)
 		return
 	}
+	if !b.ips.add(ip) {
+		b.open.Add(-1)
+		b.log.Warn("connection refused: at the per-address limit", zap.Stringer("client", ip), zap.Int("limit", b.cfg.MaxConnectionsPerIP))
+		http.Error(w, "too many connections from your address; close some and retry", http.StatusTooManyRequests)
+		return
+	}
 	ws, err := b.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		b.open.Add(-1)
+		b.ips.remove(ip)
 		b.log.Info("websocket upgrade refused", zap.Error(err), zap.String("origin", r.Header.Get("Origin")))
 		return // the upgrader has answered
 	}
@@ -238,6 +305,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws:       ws,
 		b:        b,
 		own:      Scope("conn:" + id),
+		clientIP: ip,
 		send:     make(chan []byte, b.cfg.SendQueue),
 		work:     make(chan *Request, b.cfg.MaxPending),
 		closeReq: make(chan closeFrame, 1),
@@ -251,6 +319,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b.draining {
 		b.mu.Unlock()
 		b.open.Add(-1)
+		b.ips.remove(ip)
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(b.cfg.WriteWait))
 		ws.Close()
 		return
@@ -259,7 +328,8 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.conns.Add(1)
 	b.mu.Unlock()
 
-	c.log.Debug("connection open", zap.String("remote", r.RemoteAddr))
+	b.cfg.Metrics.connectionOpened(1)
+	c.log.Debug("connection open", zap.String("remote", r.RemoteAddr), zap.Stringer("client", ip))
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -269,11 +339,14 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	b.mu.Lock()
 	b.leaveLocked(c)
+	b.unwatchLocked(c)
 	b.mu.Unlock()
 	c.finish()
 	<-writerDone
 	ws.Close()
 	b.open.Add(-1)
+	b.ips.remove(ip)
+	b.cfg.Metrics.connectionOpened(-1)
 	b.conns.Done()
 }
 
@@ -290,7 +363,9 @@ func (b *Broker) dispatch(c *Conn, req *Request) {
 		return
 	}
 	b.inflight.Add(1)
+	label := b.channelLabelLocked(strings.ToLower(req.Channel))
 	b.mu.RUnlock()
+	b.cfg.Metrics.frameIn(label)
 	// Blocks while MaxPending requests wait: the dispatcher always drains
 	// the queue, and a full queue pushes back on the app through TCP.
 	c.work <- req
@@ -328,7 +403,9 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 		return
 	}
 
+	start := time.Now()
 	err := h.ServeBus(ctx, req)
+	b.cfg.Metrics.handled(canonical+"/"+req.Topic+"/"+req.Subtopic, time.Since(start))
 	if err == nil {
 		return
 	}
@@ -350,12 +427,20 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 // speak for another. The sender does not get its own message back.
 func (b *Broker) relay(req *Request, t triple) {
 	c := req.Conn
-	app := c.App()
-	if app == "" {
+	app, mayPublish := c.publisher()
+	switch {
+	case app == "":
 		c.sendError(busChannel, &APIError{
 			Type:    ErrTypeNotRegistered,
 			Message: "the app has not registered",
 			Msg:     `Register before publishing: send PubSub/App/Register with "source" set to your app's name.`,
+		}, req.ID)
+		return
+	case !mayPublish:
+		c.sendError(busChannel, &APIError{
+			Type:    ErrTypeForbidden,
+			Message: "the app's grant does not allow publishing",
+			Msg:     "This app may not publish; ask the administrator to allow it in the apps file.",
 		}, req.ID)
 		return
 	}

@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +20,9 @@ const (
 	// CloseSlowConsumer closes a connection whose send queue is full: it
 	// reads slower than the bus publishes to it. Nothing else waits for it.
 	CloseSlowConsumer = 4008
+	// CloseRateLimited closes a connection that keeps sending at more than
+	// twice its rate limit.
+	CloseRateLimited = 4029
 )
 
 // closeGrace is how long the bus waits for the peer to answer a close frame
@@ -45,7 +50,10 @@ type Conn struct {
 	doneOnce sync.Once       //
 	slow     atomic.Bool     // the send queue overflowed
 	interest atomic.Pointer[interest]
-	scope    Scope // the scope it is in now; guarded by Broker.mu
+	scope    Scope       // the scope it is in now; guarded by Broker.mu
+	watching []Scope     // scopes it watches besides; guarded by Broker.mu
+	clientIP netip.Addr  //
+	limiter  rateLimiter // used by the reader only
 
 	mu       sync.Mutex        // guards the fields below
 	app      string            // registered app name; "" until the first Register
@@ -53,6 +61,7 @@ type Conn struct {
 	channels map[string]string // registered channels, lowered -> as spelled
 	patterns []Pattern         // subscriptions, lowered
 	onClose  []func()
+	grant    *Grant // nil: unrestricted
 }
 
 // interest is what a connection receives; replaced whole on each change so
@@ -126,6 +135,9 @@ func (c *Conn) Send(ev Event) error {
 		return err
 	}
 	c.enqueue(frame)
+	if m := c.b.cfg.Metrics; m != nil {
+		m.sent(c.b.channelLabel(ev.Channel))
+	}
 	return nil
 }
 
@@ -140,6 +152,7 @@ func (c *Conn) enqueue(frame []byte) {
 	case c.send <- frame:
 	default:
 		if c.slow.CompareAndSwap(false, true) {
+			c.b.cfg.Metrics.slowConsumer()
 			c.Logger().Warn("slow consumer: send queue full, disconnecting",
 				zap.Int("queue", cap(c.send)))
 			c.requestClose(CloseSlowConsumer, "slow consumer: send queue full")
@@ -259,8 +272,17 @@ func (c *Conn) readLoop() {
 			return
 		}
 		// Any frame shows the peer is alive, like a pong.
-		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		now := time.Now()
+		_ = c.ws.SetReadDeadline(now.Add(cfg.PongWait))
+		verdict := c.limiter.take(now, cfg.RateLimit, cfg.RateBurst)
+		if verdict == limitClose {
+			c.b.cfg.Metrics.limited()
+			c.Logger().Warn("rate limit: closing a connection that keeps flooding", zap.Float64("limit", cfg.RateLimit))
+			c.requestClose(CloseRateLimited, "rate limited")
+			continue
+		}
 		if kind != websocket.TextMessage {
+			c.b.cfg.Metrics.frameIn(invalidChannel)
 			c.sendError(busChannel, &APIError{
 				Type:    ErrTypeInvalidFrame,
 				Message: "binary frames are not accepted",
@@ -270,7 +292,17 @@ func (c *Conn) readLoop() {
 		}
 		req, apiErr := decodeRequest(frame)
 		if apiErr != nil {
+			c.b.cfg.Metrics.frameIn(invalidChannel)
 			c.sendError(busChannel, apiErr, req.ID)
+			continue
+		}
+		if verdict == limitRefuse {
+			c.b.cfg.Metrics.limited()
+			c.sendError(busChannel, &APIError{
+				Type:    ErrTypeRateLimited,
+				Message: fmt.Sprintf("rate limited: more than %g frames per second", cfg.RateLimit),
+				Msg:     "This app sends too many messages; this one was dropped. Slow down and send it again.",
+			}, req.ID)
 			continue
 		}
 		req.Conn = c

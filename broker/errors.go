@@ -6,14 +6,17 @@ import "fmt"
 // (and on a handled channel's error triple for Unknown API and Not Registered).
 // Channels add their own types; these names are part of the wire protocol.
 const (
-	ErrTypeInvalidFrame   = "Invalid Frame"   // not JSON, not an object, or a binary frame
-	ErrTypeInvalidInput   = "Invalid Input"   // a missing, mistyped or over-long field
-	ErrTypeUnknownAPI     = "Unknown API"     // no handler for the triple on a handled channel
-	ErrTypeNotRegistered  = "Not Registered"  // the app has not registered (on that channel)
-	ErrTypeInvalidPattern = "Invalid Pattern" // a subscription pattern that cannot match
-	ErrTypeLimitExceeded  = "Limit Exceeded"  // too many subscriptions on one connection
-	ErrTypeUnavailable    = "Unavailable"     // the server is shutting down
-	ErrTypeInternal       = "Internal Error"  // a fault of the server, logged there
+	ErrTypeInvalidFrame       = "Invalid Frame"       // not JSON, not an object, or a binary frame
+	ErrTypeInvalidInput       = "Invalid Input"       // a missing, mistyped or over-long field
+	ErrTypeUnknownAPI         = "Unknown API"         // no handler for the triple on a handled channel
+	ErrTypeNotRegistered      = "Not Registered"      // the app has not registered (on that channel)
+	ErrTypeInvalidPattern     = "Invalid Pattern"     // a subscription pattern that cannot match
+	ErrTypeLimitExceeded      = "Limit Exceeded"      // too many subscriptions on one connection
+	ErrTypeRateLimited        = "Rate Limited"        // frames sent faster than the connection's rate limit
+	ErrTypeForbidden          = "Forbidden"           // outside what the app's grant allows
+	ErrTypeInvalidCredentials = "Invalid Credentials" // a workspace token or app credential that admits nothing
+	ErrTypeUnavailable        = "Unavailable"         // the server is shutting down
+	ErrTypeInternal           = "Internal Error"      // a fault of the server, logged there
 )
 
 // APIError is an error that an app sees as a SetAPIError event. Handlers

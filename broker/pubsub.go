@@ -25,7 +25,15 @@ type registration struct {
 	Channels []string `json:"channels"`
 }
 
-func (b *Broker) register(_ context.Context, req *Request) error {
+func nameTaken(app string) *APIError {
+	return &APIError{
+		Type:    ErrTypeInvalidInput,
+		Message: fmt.Sprintf("source: this connection is registered as %q", app),
+		Msg:     fmt.Sprintf("This connection already belongs to the app %q; open another connection for another app.", app),
+	}
+}
+
+func (b *Broker) register(ctx context.Context, req *Request) error {
 	if why := checkName(req.Source); why != "" {
 		return &APIError{
 			Type:    ErrTypeInvalidInput,
@@ -40,13 +48,18 @@ func (b *Broker) register(_ context.Context, req *Request) error {
 	if strings.EqualFold(channel, busChannel) {
 		return invalidInput("data.channel", "PubSub is the bus's own channel and needs no registration")
 	}
+	if current := req.Conn.App(); current != "" && current != req.Source {
+		return nameTaken(current)
+	}
+	if b.admitter != nil {
+		fields, _ := req.Fields() // already checked by channelField
+		if err := b.admitter.Admit(ctx, req.Conn, Registration{App: req.Source, Channel: channel, Fields: fields}); err != nil {
+			return err
+		}
+	}
 	app, channels, ok := req.Conn.registerApp(req.Source, channel)
 	if !ok {
-		return &APIError{
-			Type:    ErrTypeInvalidInput,
-			Message: fmt.Sprintf("source: this connection is registered as %q", app),
-			Msg:     fmt.Sprintf("This connection already belongs to the app %q; open another connection for another app.", app),
-		}
+		return nameTaken(app)
 	}
 	req.Conn.Logger().Debug("registered", zap.String("channel", channel))
 	return req.Conn.Send(Event{
@@ -80,6 +93,13 @@ func (b *Broker) subscribe(_ context.Context, req *Request) error {
 	s, p, err := parseSubscription(req)
 	if err != nil {
 		return err
+	}
+	if !req.Conn.allows(p) {
+		return &APIError{
+			Type:    ErrTypeForbidden,
+			Message: fmt.Sprintf("the app's grant does not cover %s/%s/%s", s.Channel, s.Topic, s.Subtopic),
+			Msg:     "This app may not subscribe to that pattern; subscribe within its grant, or ask the administrator to widen it.",
+		}
 	}
 	if !req.Conn.subscribe(p, b.cfg.MaxSubscriptions) {
 		return &APIError{

@@ -1,0 +1,207 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+)
+
+// Admitter admits apps that present credentials in their Register: a
+// workspace token, an app secret, a JWT. It runs before the app is
+// registered and may bind the connection to a scope, grant it access to
+// others (SetGrant, Watch) or refuse it; an error refuses the whole
+// registration, as a SetAPIError to the app.
+type Admitter interface {
+	Admit(ctx context.Context, c *Conn, reg Registration) error
+}
+
+// Registration is a Register request, as an Admitter sees it.
+type Registration struct {
+	App     string // the app's name, from source
+	Channel string // data.channel in its canonical spelling; "" if none
+	Fields  Fields // all of data, credentials included
+}
+
+// SetAdmitter installs the Admitter. Call it before serving.
+func (b *Broker) SetAdmitter(a Admitter) { b.admitter = a }
+
+// Grant is what a server-side app admitted with credentials may do: which
+// patterns it may subscribe to, and whether it may publish. A connection
+// without a grant may subscribe to anything and publish within its own scope.
+type Grant struct {
+	Subscribe []Pattern // every subscription must fall within one of these
+	Publish   bool      // may publish app-to-app messages
+}
+
+// covers reports whether a subscription to p stays within g's pattern q:
+// each segment of q is a wildcard or equals p's.
+func covers(q, p Pattern) bool {
+	return (q.Channel == Wildcard || q.Channel == p.Channel) &&
+		(q.Topic == Wildcard || q.Topic == p.Topic) &&
+		(q.Subtopic == Wildcard || q.Subtopic == p.Subtopic)
+}
+
+// SetGrant restricts the connection to g from now on.
+func (c *Conn) SetGrant(g Grant) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.grant = &g
+}
+
+// allows reports whether the connection may subscribe to p.
+func (c *Conn) allows(p Pattern) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.grant == nil {
+		return true
+	}
+	for _, q := range c.grant.Subscribe {
+		if covers(q, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// publisher returns the app's name and whether it may publish.
+func (c *Conn) publisher() (app string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.app, c.grant == nil || c.grant.Publish
+}
+
+// Watch lets the connection receive, besides the events of its own scope,
+// those published in scopes that match its subscriptions; registration on
+// a channel does not reach into watched scopes. Admitters call it for apps
+// granted agents' events.
+func (c *Conn) Watch(scopes ...Scope) {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.openLocked(c) {
+		return
+	}
+	for _, s := range scopes {
+		w := b.watchers[s]
+		if w == nil {
+			w = make(map[*Conn]struct{})
+			b.watchers[s] = w
+		}
+		w[c] = struct{}{}
+		c.watching = append(c.watching, s)
+	}
+}
+
+// WatchAll is Watch for every scope, present and future.
+func (c *Conn) WatchAll() {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.openLocked(c) {
+		b.watchAll[c] = struct{}{}
+	}
+}
+
+// watches reports whether an event on t in a watched scope reaches c: only
+// through a subscription.
+func (c *Conn) watches(t triple) bool {
+	for _, p := range c.interest.Load().patterns {
+		if p.matches(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Broker) openLocked(c *Conn) bool {
+	_, open := b.scopes[c.scope][c]
+	return open
+}
+
+func (b *Broker) unwatchLocked(c *Conn) {
+	for _, s := range c.watching {
+		delete(b.watchers[s], c)
+		if len(b.watchers[s]) == 0 {
+			delete(b.watchers, s)
+		}
+	}
+	c.watching = nil
+	delete(b.watchAll, c)
+}
+
+// ClientIP returns the address of the app's machine, as far as the server
+// can tell (see Config.TrustedProxies).
+func (c *Conn) ClientIP() netip.Addr { return c.clientIP }
+
+// clientIP is the request's peer address, or, when the peer is a trusted
+// proxy, the address the proxies say they received it from: the right-most
+// address in X-Forwarded-For that is not itself a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a malformed chain proves nothing beyond the proxy
+		}
+		if addr = addr.Unmap(); !isTrusted(addr, trusted) {
+			return addr
+		}
+	}
+	return peer
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddresses counts connections per client address, against a limit.
+type clientAddresses struct {
+	limit int // 0: no limit, and no counting
+
+	mu    sync.Mutex // guards count
+	count map[netip.Addr]int
+}
+
+func (a *clientAddresses) add(ip netip.Addr) bool {
+	if a.limit <= 0 {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.count[ip] >= a.limit {
+		return false
+	}
+	a.count[ip]++
+	return true
+}
+
+func (a *clientAddresses) remove(ip netip.Addr) {
+	if a.limit <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.count[ip]--; a.count[ip] <= 0 {
+		delete(a.count, ip)
+	}
+}

@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the broker's Prometheus metrics. A nil *Metrics records
+// nothing, so that the broker works without them.
+type Metrics struct {
+	connections    prometheus.Gauge
+	framesIn       *prometheus.CounterVec
+	framesOut      *prometheus.CounterVec
+	deliveries     prometheus.Counter
+	slowConsumers  prometheus.Counter
+	rateLimited    prometheus.Counter
+	handlerSeconds *prometheus.HistogramVec
+}
+
+// appChannel labels the frames of channels without handlers: their names
+// are chosen by apps, and a label per name would let apps grow the metrics
+// without bound.
+const appChannel = "app"
+
+// invalidChannel labels frames that could not be read as envelopes.
+const invalidChannel = "invalid"
+
+// NewMetrics creates the broker's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ctibus_connections_open", Help: "WebSocket connections open.",
+		}),
+		framesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibus_frames_in_total",
+			Help: `Frames received, by channel: a channel with handlers by name, "app" for app-to-app channels, "invalid" for frames that could not be read.`,
+		}, []string{"channel"}),
+		framesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibus_frames_out_total",
+			Help: `Frames queued for apps, by channel (as for ctibus_frames_in_total).`,
+		}, []string{"channel"}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ctibus_fanout_deliveries_total", Help: "Published events queued for a recipient.",
+		}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ctibus_slow_consumer_disconnects_total", Help: "Connections closed because their send queue was full.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ctibus_rate_limited_frames_total", Help: "Frames refused by the per-connection rate limit.",
+		}),
+		handlerSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ctibus_handler_duration_seconds",
+			Help:    "Time handlers take, by API (Channel/Topic/Subtopic).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"api"}),
+	}
+	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.deliveries, m.slowConsumers, m.rateLimited, m.handlerSeconds)
+	return m
+}
+
+func (m *Metrics) connectionOpened(delta float64) {
+	if m != nil {
+		m.connections.Add(delta)
+	}
+}
+
+func (m *Metrics) frameIn(channel string) {
+	if m != nil {
+		m.framesIn.WithLabelValues(channel).Inc()
+	}
+}
+
+func (m *Metrics) delivered(channel string, n int) {
+	if m != nil && n > 0 {
+		m.framesOut.WithLabelValues(channel).Add(float64(n))
+		m.deliveries.Add(float64(n))
+	}
+}
+
+func (m *Metrics) sent(channel string) {
+	if m != nil {
+		m.framesOut.WithLabelValues(channel).Inc()
+	}
+}
+
+func (m *Metrics) slowConsumer() {
+	if m != nil {
+		m.slowConsumers.Inc()
+	}
+}
+
+func (m *Metrics) limited() {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+func (m *Metrics) handled(api string, took time.Duration) {
+	if m != nil {
+		m.handlerSeconds.WithLabelValues(api).Observe(took.Seconds())
+	}
+}
