@@ -544,3 +544,12 @@ func (b *Broker) checkOrigin(r *http.Request) bool {
 	}
 	return false
 }
+
+// Handled reports whether channel has handlers, and so is authoritative:
+// no app may publish events on it.
+func (b *Broker) Handled(channel string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, ok := b.channels[strings.ToLower(channel)]
+	return ok
+}

@@ -255,3 +255,14 @@ func checkName(s string) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ParseRequest decodes and checks an envelope as the bus reads one from a
+// frame, for envelopes that arrive another way (the HTTP publish API). The
+// error is an *APIError.
+func ParseRequest(frame []byte) (Request, error) {
+	req, err := decodeRequest(frame)
+	if err != nil {
+		return req, err
+	}
+	return req, nil
+}

@@ -70,6 +70,7 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	if err := h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID); err != nil {
 		return err
 	}
+	h.tokens.RevokeAgent(ws.AgentID)
 	conns := h.workspaces.End(ws.AgentID)
 	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
 		zap.String("reasonCodeId", code), zap.Int("connections", len(conns)))

@@ -33,6 +33,16 @@ type Config struct {
 	Grace time.Duration
 	// AfterFunc starts the grace timers; tests replace it. Default time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) session.Timer
+	// TokenTTL is how long a workspace token admits other apps. Default 12 h.
+	TokenTTL time.Duration
+	// LoginAttemptsPerIP caps sign-in attempts per client address and
+	// minute. Zero, the default, means no cap.
+	LoginAttemptsPerIP int
+	// Apps are the server-side apps allowed to register with credentials;
+	// nil allows none.
+	Apps *session.Apps
+	// Metrics records sign-ins; nil records nothing.
+	Metrics *Metrics
 	// Now tells the time. Default time.Now.
 	Now func() time.Time
 }
@@ -43,6 +53,10 @@ type Cisco struct {
 	cti        cisco.Connector
 	lockout    *session.Lockout
 	workspaces *session.Workspaces
+	tokens     *session.Tokens
+	addresses  *session.AddressLimiter
+	apps       *session.Apps
+	metrics    *Metrics
 	log        *zap.Logger
 	now        func() time.Time
 }
@@ -53,7 +67,17 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Cisco{bus: bus, cti: cti, lockout: lockout, log: log, now: cfg.Now}
+	h := &Cisco{
+		bus:       bus,
+		cti:       cti,
+		lockout:   lockout,
+		tokens:    session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now}),
+		addresses: session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
+		apps:      cfg.Apps,
+		metrics:   cfg.Metrics,
+		log:       log,
+		now:       cfg.Now,
+	}
 	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
 		Grace:     cfg.Grace,
 		AfterFunc: cfg.AfterFunc,
@@ -62,9 +86,12 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	return h
 }
 
-// Register puts every Cisco API on the bus. The request triples are those of
-// the Acqueon documentation; both topics documented for GetAppState work.
+// Register puts every Cisco API on the bus, and admits the apps that
+// present a workspace token or app credentials. The request triples are
+// those of the Acqueon documentation; both topics documented for
+// GetAppState work.
 func (h *Cisco) Register() {
+	h.bus.SetAdmitter(&admission{h})
 	h.bus.Handle(channel, "Agent", "SetUserInfo", &SetUserInfo{h})
 	h.bus.Handle(channel, "Agent", "SetReadyState", broker.HandlerFunc(h.setReadyState))
 	h.bus.Handle(channel, "Agent", "SetNotReadyState", broker.HandlerFunc(h.setNotReadyState))
@@ -137,6 +164,7 @@ func (h *Cisco) signOutAbandoned(agentID string) {
 		}
 		return
 	}
+	h.tokens.RevokeAgent(agentID)
 	log.Info("agent signed out: no connection came back within the grace period",
 		zap.String("reasonCodeId", forcedLogoutReason))
 	if err := h.publish(session.ScopeOf(agentID), "Agent", "SetAgentState", agentState(u), ""); err != nil {

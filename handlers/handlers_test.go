@@ -106,7 +106,8 @@ func (ts *timers) running() []*timer {
 }
 
 type env struct {
-	url    string
+	url    string // the WebSocket endpoint
+	http   string // the server's base URL
 	sim    *cisco.Simulator
 	clock  *clock
 	timers *timers
@@ -114,6 +115,13 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, handlers.Config{})
+}
+
+// newEnvWith is newEnv with handler settings; the clock and timers are the
+// env's own.
+func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
@@ -125,10 +133,13 @@ func newEnv(t *testing.T) *env {
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now})
 	bus := broker.New(log, broker.Config{Now: clk.Now})
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
-	handlers.NewCisco(bus, sim, lockout, log, handlers.Config{AfterFunc: ts.AfterFunc, Now: clk.Now}).Register()
+	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
+	h := handlers.NewCisco(bus, sim, lockout, log, cfg)
+	h.Register()
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
+	mux.Handle("/api/publish", h.PublishAPI())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -136,7 +147,7 @@ func newEnv(t *testing.T) *env {
 		assert.NoError(t, bus.Shutdown(ctx))
 		srv.Close()
 	})
-	return &env{url: brokertest.WSURL(srv.URL), sim: sim, clock: clk, timers: ts, logs: logs}
+	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: sim, clock: clk, timers: ts, logs: logs}
 }
 
 // desktop dials and registers an app on the Cisco channel.
@@ -152,11 +163,37 @@ func signIn(c *brokertest.Client, id, username, password, extension string) {
 		map[string]string{"username": username, "password": password, "extension": extension})
 }
 
-// login signs in and returns the 15 events, checking their order.
+// login signs in and returns the 15 events, checking their order, and
+// reads the workspace token that follows them.
 func login(t *testing.T, c *brokertest.Client, id, username, extension string) []brokertest.Frame {
 	t.Helper()
 	signIn(c, id, username, passwords[username], extension)
-	return expectLogin(t, c, id)
+	return expectSignedIn(t, c, id)
+}
+
+// expectSignedIn reads what the signing-in connection receives: the 15
+// events, then its workspace token.
+func expectSignedIn(t *testing.T, c *brokertest.Client, id string) []brokertest.Frame {
+	t.Helper()
+	events := expectLogin(t, c, id)
+	tok := c.Expect("PubSub/Workspace/Token")
+	assert.Equal(t, id, tok.CorrelationID)
+	return events
+}
+
+// token signs in and returns the workspace token the sign-in gives.
+func token(t *testing.T, c *brokertest.Client, username, extension string) string {
+	t.Helper()
+	signIn(c, "tok", username, passwords[username], extension)
+	expectLogin(t, c, "tok")
+	var p struct {
+		Token     string `json:"token"`
+		AgentID   string `json:"agentId"`
+		ExpiresAt string `json:"expiresAt"`
+	}
+	require.NoError(t, json.Unmarshal(c.Expect("PubSub/Workspace/Token").Message, &p))
+	require.NotEmpty(t, p.Token)
+	return p.Token
 }
 
 func expectLogin(t *testing.T, c *brokertest.Client, id string) []brokertest.Frame {
@@ -257,11 +294,11 @@ func TestLoginByLoginIDOrLoginNameInAnyCase(t *testing.T) {
 	e := newEnv(t)
 	c := e.desktop(t, "softphone")
 	signIn(c, "a", "102312778", "pqsup1", "5069")
-	assert.Equal(t, "102312778", agentStateOf(t, expectLogin(t, c, "a")[2]).Data.LoginID)
+	assert.Equal(t, "102312778", agentStateOf(t, expectSignedIn(t, c, "a")[2]).Data.LoginID)
 
 	d := e.desktop(t, "softphone")
 	signIn(d, "b", "CiscoTest", "test@123", "5064")
-	assert.Equal(t, "100501", agentStateOf(t, expectLogin(t, d, "b")[2]).Data.LoginID)
+	assert.Equal(t, "100501", agentStateOf(t, expectSignedIn(t, d, "b")[2]).Data.LoginID)
 }
 
 func TestReloginKeepsTheCurrentState(t *testing.T) {

@@ -51,9 +51,24 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		return err
 	}
 	log := req.Conn.Logger().With(zap.String("username", creds.username), zap.String("extension", creds.extension))
+	if !h.addresses.Allow(req.Conn.ClientIP()) {
+		h.metrics.login(loginFailed)
+		log.Warn("sign-in refused: too many attempts from the client's address", zap.Stringer("client", req.Conn.ClientIP()))
+		return &broker.APIError{
+			Type:    broker.ErrTypeRateLimited,
+			Message: "rate limited: too many sign-in attempts from this address in the last minute",
+			Msg:     "Too many sign-in attempts came from your network address. Wait a minute and try again.",
+		}
+	}
 
 	signed, err := h.signIn(ctx, creds)
 	if err != nil {
+		var locked *session.LockedError
+		if errors.As(err, &locked) {
+			h.metrics.login(loginLocked)
+		} else {
+			h.metrics.login(loginFailed)
+		}
 		apiErr := h.apiError(err)
 		log.Info("sign-in refused", zap.Error(apiErr))
 		return apiErr
@@ -83,9 +98,28 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 			return err
 		}
 	}
+	h.metrics.login(loginOK)
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
-	return nil
+	return h.sendToken(req, agentID)
+}
+
+// tokenPayload is the message of PubSub/Workspace/Token.
+type tokenPayload struct {
+	Token     string `json:"token"`
+	AgentID   string `json:"agentId"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// sendToken gives the signed-in connection, and it alone, a workspace token
+// that lets the agent's other apps join the workspace without the password.
+func (h *Cisco) sendToken(req *broker.Request, agentID string) error {
+	token, expires := h.tokens.Issue(agentID)
+	return req.Conn.Send(broker.Event{
+		Channel: "PubSub", Topic: "Workspace", Subtopic: "Token",
+		Message:       tokenPayload{Token: token, AgentID: agentID, ExpiresAt: expires.UTC().Format(cisco.TimeFormat)},
+		CorrelationID: req.ID,
+	})
 }
 
 // signIn signs in through the lockout, which counts wrong credentials.

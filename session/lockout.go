@@ -41,9 +41,10 @@ type LockoutConfig struct {
 type Lockout struct {
 	cfg LockoutConfig
 
-	mu        sync.Mutex          // guards the fields below and account.refs
-	accounts  map[string]*account //
-	lastSweep time.Time           //
+	mu        sync.Mutex           // guards the fields below and account.refs
+	accounts  map[string]*account  //
+	locks     map[string]time.Time // when each lock set ends, for ActiveLocks
+	lastSweep time.Time            //
 }
 
 type account struct {
@@ -66,7 +67,7 @@ func NewLockout(cfg LockoutConfig) *Lockout {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Lockout{cfg: cfg, accounts: make(map[string]*account)}
+	return &Lockout{cfg: cfg, accounts: make(map[string]*account), locks: make(map[string]time.Time)}
 }
 
 // Attempt calls signIn unless username's account is locked, in which case it
@@ -78,19 +79,25 @@ func NewLockout(cfg LockoutConfig) *Lockout {
 func (l *Lockout) Attempt(username string, signIn func() error) error {
 	key := strings.ToLower(username)
 	a := l.acquire(key)
-	defer l.release(key, a)
+	lockedUntil, err := l.attempt(a, signIn)
+	l.release(key, a, lockedUntil)
+	return err
+}
 
+// attempt runs one attempt under the account's lock and returns when the
+// lock it set ends (zero if it set none), and signIn's error.
+func (l *Lockout) attempt(a *account, signIn func() error) (lockedUntil time.Time, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := l.cfg.Now()
 	if now.Before(a.lockedUntil) {
-		return &LockedError{Until: a.lockedUntil}
+		return time.Time{}, &LockedError{Until: a.lockedUntil}
 	}
 	if a.expired(now, l.cfg.Duration) {
 		a.failures, a.lockedUntil = 0, time.Time{}
 	}
 
-	err := signIn()
+	err = signIn()
 	switch {
 	case err == nil:
 		a.failures = 0
@@ -99,16 +106,30 @@ func (l *Lockout) Attempt(username string, signIn func() error) error {
 		a.lastFailure = now
 		if a.failures >= l.cfg.Attempts {
 			a.lockedUntil = now.Add(l.cfg.Duration)
+			lockedUntil = a.lockedUntil
 		}
 	}
-	return err
+	return lockedUntil, err
+}
+
+// ActiveLocks returns how many accounts are locked now.
+func (l *Lockout) ActiveLocks() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.cfg.Now()
+	for key, until := range l.locks {
+		if !now.Before(until) {
+			delete(l.locks, key)
+		}
+	}
+	return len(l.locks)
 }
 
 // Locked reports when username's account unlocks, if it is locked now.
 func (l *Lockout) Locked(username string) (until time.Time, locked bool) {
 	key := strings.ToLower(username)
 	a := l.acquire(key)
-	defer l.release(key, a)
+	defer l.release(key, a, time.Time{})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.lockedUntil, l.cfg.Now().Before(a.lockedUntil)
@@ -136,9 +157,12 @@ func (l *Lockout) acquire(key string) *account {
 
 // release forgets an account nobody is using that holds no failures, so that
 // a stream of made-up usernames does not grow memory without bound.
-func (l *Lockout) release(key string, a *account) {
+func (l *Lockout) release(key string, a *account, lockedUntil time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !lockedUntil.IsZero() {
+		l.locks[key] = lockedUntil
+	}
 	a.refs--
 	// With refs at zero nobody holds a.mu, and the last holder released it
 	// before taking l.mu, so its fields are safe to read here.

@@ -139,3 +139,16 @@ func TestLockoutHoldsUnderConcurrency(t *testing.T) {
 	assert.Equal(t, 5, bad)
 	assert.Equal(t, 45, locked)
 }
+
+func TestActiveLocks(t *testing.T) {
+	l, clk := newLockout()
+	assert.Zero(t, l.ActiveLocks())
+	for _, user := range []string{"a", "b"} {
+		for range 5 {
+			require.Error(t, l.Attempt(user, wrong))
+		}
+	}
+	assert.Equal(t, 2, l.ActiveLocks())
+	clk.Advance(5 * time.Minute)
+	assert.Zero(t, l.ActiveLocks())
+}

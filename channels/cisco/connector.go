@@ -34,6 +34,11 @@ type Connector interface {
 	Media(ctx context.Context, loginID string) ([]Media, error)
 	// Dialogs returns the agent's calls and tasks.
 	Dialogs(ctx context.Context, loginID string) ([]Dialog, error)
+	// TeamAgents returns the loginIds of a team's agents, as Finesse's Team
+	// object lists its users. An unknown team has none.
+	TeamAgents(ctx context.Context, teamID string) ([]string, error)
+	// Agent reports whether loginID is an agent of the contact center.
+	Agent(ctx context.Context, loginID string) (bool, error)
 }
 
 // SignedIn is the outcome of a successful SignIn.

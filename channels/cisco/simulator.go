@@ -585,3 +585,26 @@ func (d *Directory) checkReasonCode(a *dirAgent, category Category, id string) (
 		Text:    fmt.Sprintf("Reason code %q is not one of the agent's %s reason codes; choose one of those.", clip(id), category),
 	}
 }
+
+// TeamAgents returns the loginIds of teamID's agents, in directory order.
+func (s *Simulator) TeamAgents(ctx context.Context, teamID string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	for _, a := range s.dir.agents {
+		if a.teamID == teamID {
+			ids = append(ids, a.loginID)
+		}
+	}
+	return ids, nil
+}
+
+// Agent reports whether loginID is in the directory.
+func (s *Simulator) Agent(ctx context.Context, loginID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	_, ok := s.dir.byLoginID[loginID]
+	return ok, nil
+}

@@ -1094,3 +1094,26 @@ func TestConcurrentSignInOneExtension(t *testing.T) {
 	}
 	assert.Equal(t, 1, signedIn, "exactly one agent holds the extension")
 }
+
+func TestTeamAgentsAndAgent(t *testing.T) {
+	sim := cisco.NewSimulator(cisco.DemoDirectory(), cisco.SimulatorConfig{})
+	ctx := context.Background()
+	tests := []struct {
+		team string
+		want []string
+	}{
+		{"5004", []string{"100501", "102312778"}},
+		{"5005", []string{"100503", "100600"}},
+		{"9999", []string{}},
+	}
+	for _, tt := range tests {
+		got, err := sim.TeamAgents(ctx, tt.team)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, "team %s", tt.team)
+	}
+	for id, want := range map[string]bool{"100501": true, "ciscotest": false, "1": false} {
+		got, err := sim.Agent(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "agent %s", id)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -22,6 +23,13 @@ type config struct {
 	lockoutAttempts  int
 	lockoutDuration  time.Duration
 	gracePeriod      time.Duration
+	apps             string
+	tokenTTL         time.Duration
+	rateLimit        float64
+	rateBurst        int
+	maxConnsPerIP    int
+	loginsPerIP      int
+	trustedProxies   string
 	logLevel         string
 	logFormat        string
 }
@@ -41,6 +49,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.lockoutAttempts, "lockout-attempts", 5, "consecutive failed sign-ins that lock an account")
 	fs.DurationVar(&c.lockoutDuration, "lockout-duration", 5*time.Minute, "how long a locked account stays locked")
 	fs.DurationVar(&c.gracePeriod, "grace-period", 60*time.Second, "how long an agent stays signed in after its last connection closes")
+	fs.StringVar(&c.apps, "apps", "", "JSON `file` of server-side apps: their credentials (bcrypt secret hash or JWT key) and grants; empty allows none")
+	fs.DurationVar(&c.tokenTTL, "token-ttl", 12*time.Hour, "how long a workspace token lets an agent's other apps join its workspace")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 100, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
+	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
+	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 0, "connections one client address may open; 0 for no cap (a contact center may put a whole floor behind one NAT address)")
+	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 0, "sign-in attempts one client address may make per minute; 0 for no cap")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy `addresses or CIDRs` whose X-Forwarded-For names the client")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
 
@@ -79,6 +94,7 @@ func (c config) validate() error {
 		{"read-limit", c.readLimit}, {"send-queue", int64(c.sendQueue)}, {"max-connections", int64(c.maxConnections)},
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
+		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
 	}
 	for _, p := range positive {
 		if p.value <= 0 {
@@ -88,17 +104,45 @@ func (c config) validate() error {
 	if c.sendQueue < 16 {
 		errs = append(errs, errors.New("-send-queue must be at least 16: a sign-in alone sends 15 events"))
 	}
+	if c.rateLimit <= 0 {
+		errs = append(errs, errors.New("-rate-limit must be positive"))
+	}
+	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
+		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))
+	}
+	if _, err := c.proxies(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		errs = append(errs, fmt.Errorf("-log-format %q: want json or console", c.logFormat))
 	}
 	return errors.Join(errs...)
 }
 
-func (c config) origins() []string {
+func (c config) origins() []string { return splitList(c.allowedOrigins) }
+
+// proxies parses -trusted-proxies: addresses or CIDR prefixes.
+func (c config) proxies() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, item := range splitList(c.trustedProxies) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is neither an address nor a CIDR prefix", item)
+		}
+		prefixes = append(prefixes, netip.PrefixFrom(addr, addr.BitLen()))
+	}
+	return prefixes, nil
+}
+
+func splitList(s string) []string {
 	var list []string
-	for _, o := range strings.Split(c.allowedOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			list = append(list, o)
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			list = append(list, item)
 		}
 	}
 	return list

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -32,19 +35,41 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	apps, err := loadApps(cfg, log)
+	if err != nil {
+		return err
+	}
+	proxies, _ := cfg.proxies() // checked by parseConfig
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bus := broker.New(log.Named("broker"), broker.Config{
-		ReadLimit:        cfg.readLimit,
-		SendQueue:        cfg.sendQueue,
-		MaxConnections:   cfg.maxConnections,
-		MaxSubscriptions: cfg.maxSubscriptions,
-		AllowedOrigins:   cfg.origins(),
+		ReadLimit:           cfg.readLimit,
+		SendQueue:           cfg.sendQueue,
+		MaxConnections:      cfg.maxConnections,
+		MaxSubscriptions:    cfg.maxSubscriptions,
+		AllowedOrigins:      cfg.origins(),
+		RateLimit:           cfg.rateLimit,
+		RateBurst:           cfg.rateBurst,
+		MaxConnectionsPerIP: cfg.maxConnsPerIP,
+		TrustedProxies:      proxies,
+		Metrics:             broker.NewMetrics(registry),
 	})
 	lockout := session.NewLockout(session.LockoutConfig{Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration})
-	handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, log.Named("cisco"),
-		handlers.Config{Grace: cfg.gracePeriod}).Register()
+	ciscoAPI := handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, log.Named("cisco"),
+		handlers.Config{
+			Grace:              cfg.gracePeriod,
+			TokenTTL:           cfg.tokenTTL,
+			LoginAttemptsPerIP: cfg.loginsPerIP,
+			Apps:               apps,
+			Metrics:            handlers.NewMetrics(registry, lockout),
+		})
+	ciscoAPI.Register()
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
+	mux.Handle("/api/publish", ciscoAPI.PublishAPI())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if bus.Draining() {
@@ -99,6 +124,18 @@ func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
 	}
 	log.Info("agent directory loaded", zap.String("file", cfg.agents))
 	return dir, nil
+}
+
+func loadApps(cfg config, log *zap.Logger) (*session.Apps, error) {
+	if cfg.apps == "" {
+		return nil, nil
+	}
+	apps, err := session.LoadAppsFile(cfg.apps)
+	if err != nil {
+		return nil, fmt.Errorf("-apps: %w", err)
+	}
+	log.Info("server-side apps loaded", zap.String("file", cfg.apps))
+	return apps, nil
 }
 
 func newLogger(cfg config, out io.Writer) (*zap.Logger, error) {

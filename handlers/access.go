@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/session"
+)
+
+// admission admits the apps that present credentials in their Register:
+// an agent's app with a workspace token joins the agent's workspace; a
+// server-side app with its secret or a JWT gets its grant. Credentials are
+// never logged.
+type admission struct{ h *Cisco }
+
+var _ broker.Admitter = (*admission)(nil)
+
+// The credential fields of Register's data.
+const (
+	fieldToken  = "token"
+	fieldSecret = "secret"
+	fieldJWT    = "jwt"
+)
+
+func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Registration) error {
+	var present []string
+	values := map[string]string{}
+	for _, key := range []string{fieldToken, fieldSecret, fieldJWT} {
+		v, err := reg.Fields.String(key)
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			present = append(present, key)
+			values[key] = v
+		}
+	}
+	switch len(present) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		return broker.InvalidInput("data", fmt.Sprintf("give one credential, not %v", present))
+	}
+	log := c.Logger().With(zap.String("app", reg.App))
+	if token, ok := values[fieldToken]; ok {
+		return a.joinWithToken(c, token, log)
+	}
+	app, err := a.authenticate(reg.App, values[fieldSecret], values[fieldJWT])
+	if err != nil {
+		log.Info("app credentials refused", zap.String("credential", present[0]))
+		return err
+	}
+	if err := a.grant(ctx, c, app); err != nil {
+		return err
+	}
+	log.Info("server-side app admitted", zap.Bool("allAgents", app.AllAgents),
+		zap.Strings("agents", app.Agents), zap.Strings("teams", app.Teams), zap.Bool("publish", app.Publish))
+	return nil
+}
+
+// errTokenRefused answers a workspace token that admits nothing.
+var errTokenRefused = &broker.APIError{
+	Type:    broker.ErrTypeInvalidCredentials,
+	Message: "the workspace token is unknown, expired or revoked",
+	Msg:     "This workspace token is not valid (it may have expired, or the agent signed out). Get a new one from the agent's desktop.",
+}
+
+func (a *admission) joinWithToken(c *broker.Conn, token string, log *zap.Logger) error {
+	h := a.h
+	agentID, err := h.tokens.Resolve(token)
+	if err != nil {
+		log.Info("workspace token refused")
+		return errTokenRefused
+	}
+	unlock := h.workspaces.Lock(agentID)
+	defer unlock()
+	if _, signedIn := h.workspaces.Get(agentID); !signedIn {
+		// Signed out between the two looks: the token went with the agent.
+		log.Info("workspace token refused: the agent has signed out")
+		return errTokenRefused
+	}
+	h.workspaces.Join(agentID, c)
+	log.Info("app joined a workspace with a token", zap.String("agent", agentID))
+	return nil
+}
+
+func (a *admission) authenticate(name, secret, jwt string) (*session.App, error) {
+	refused := &broker.APIError{
+		Type:    broker.ErrTypeInvalidCredentials,
+		Message: "the app credentials are not valid",
+		Msg:     `The app's name ("source") and credential do not match an app the server knows. Check both against the apps file.`,
+	}
+	if a.h.apps == nil {
+		return nil, refused
+	}
+	var app *session.App
+	var err error
+	if secret != "" {
+		app, err = a.h.apps.AuthenticateSecret(name, secret)
+	} else {
+		app, err = a.h.apps.AuthenticateJWT(jwt)
+	}
+	switch {
+	case errors.Is(err, session.ErrCredentials):
+		return nil, refused
+	case err != nil:
+		return nil, err
+	case app.Name != name:
+		return nil, refused
+	}
+	return app, nil
+}
+
+// grant restricts c to app's grant and lets it see the workspaces of the
+// agents the grant names.
+func (a *admission) grant(ctx context.Context, c *broker.Conn, app *session.App) error {
+	c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
+	if app.AllAgents {
+		c.WatchAll()
+		return nil
+	}
+	agents, err := a.h.grantedAgents(ctx, app)
+	if err != nil {
+		return a.h.apiError(err)
+	}
+	scopes := make([]broker.Scope, 0, len(agents))
+	for id := range agents {
+		scopes = append(scopes, session.ScopeOf(id))
+	}
+	c.Watch(scopes...)
+	return nil
+}
+
+// grantedAgents returns the loginIds an app's grant names, teams resolved.
+func (h *Cisco) grantedAgents(ctx context.Context, app *session.App) (map[string]bool, error) {
+	agents := make(map[string]bool, len(app.Agents))
+	for _, id := range app.Agents {
+		agents[id] = true
+	}
+	for _, team := range app.Teams {
+		ids, err := h.cti.TeamAgents(ctx, team)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			agents[id] = true
+		}
+	}
+	return agents, nil
+}

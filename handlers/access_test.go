@@ -1,0 +1,353 @@
+package handlers_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/session"
+)
+
+// testApps are the server-side apps of the access tests, with the keys
+// their credentials are made with.
+type testApps struct {
+	apps    *session.Apps
+	hmacKey []byte
+	rsaKey  *rsa.PrivateKey
+}
+
+func newTestApps(t *testing.T) *testApps {
+	t.Helper()
+	secretHash, err := bcrypt.GenerateFromPassword([]byte("wall-secret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	hmacKey := make([]byte, 32)
+	_, _ = rand.Read(hmacKey)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	require.NoError(t, err)
+	publicPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+
+	file := map[string]any{"apps": []any{
+		map[string]any{"name": "wallboard", "secretHash": string(secretHash), "grants": map[string]any{
+			"subscribe": []string{"Cisco/Agent/SetAgentState"}, "teams": []string{"5004"}}},
+		map[string]any{"name": "agent-a-crm", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
+			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "agents": []string{"100501"}, "publish": true}},
+		map[string]any{"name": "recorder", "jwt": map[string]any{"algorithm": "RS256", "publicKey": publicPEM},
+			"grants": map[string]any{"subscribe": []string{"Cisco/Call/*", "Cisco/Agent/SetAgentState"}, "allAgents": true, "publish": true}},
+	}}
+	b, err := json.Marshal(file)
+	require.NoError(t, err)
+	apps, err := session.LoadApps(bytes.NewReader(b))
+	require.NoError(t, err)
+	return &testApps{apps: apps, hmacKey: hmacKey, rsaKey: rsaKey}
+}
+
+func (a *testApps) hs256(t *testing.T, sub string, expires time.Time, key []byte) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(expires)}).SignedString(key)
+	require.NoError(t, err)
+	return s
+}
+
+func (a *testApps) rs256(t *testing.T, sub string, expires time.Time) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(expires)}).SignedString(a.rsaKey)
+	require.NoError(t, err)
+	return s
+}
+
+// registerWith sends a Register with data and returns the first answer.
+func registerWith(c *brokertest.Client, app string, data map[string]string) brokertest.Frame {
+	c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app, "data": data})
+	return c.Next()
+}
+
+func TestWorkspaceToken(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", "5064")
+	assert.GreaterOrEqual(t, len(tok), 22, "at least 128 bits")
+
+	crm := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(crm, "crm", map[string]string{"channel": "Cisco", "token": tok}).Triple())
+	crm.Subscribe("*", "*", "*")
+	phone.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, crm.Next()).Data.State, "the app joined the agent's workspace")
+	phone.Next()
+	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "g", crm.Next().CorrelationID)
+	phone.Next()
+
+	// A re-login from the phone gives a new token to the phone alone.
+	signIn(phone, "again", "ciscotest", passwords["ciscotest"], "5064")
+	expectSignedIn(t, phone, "again")
+	expectLogin(t, crm, "again")
+	crm.Request("m", "Cisco", "General", "GetSystemInfo", nil)
+	assert.Equal(t, "Cisco/General/SetSystemInfo", crm.Next().Triple(), "the crm app got no token")
+	phone.Next()
+
+	for _, bad := range []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", " ", tok + "x"} {
+		c := brokertest.Dial(t, e.url)
+		f := registerWith(c, "crm", map[string]string{"channel": "Cisco", "token": bad})
+		assert.Equal(t, broker.ErrTypeInvalidCredentials, f.Error(t).ErrorType, "token %q", bad)
+		c.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+		c.ExpectError("Cisco", broker.ErrTypeNotRegistered, "g") // joined nothing, registered nothing
+	}
+
+	// Sign-out revokes every token of the workspace.
+	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	phone.Next()
+	crm.Next()
+	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
+	phone.Next()
+	late := brokertest.Dial(t, e.url)
+	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"channel": "Cisco", "token": tok}).Error(t).ErrorType)
+
+	for _, entry := range e.logs.All() {
+		buf, err := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()).EncodeEntry(entry.Entry, entry.Context)
+		require.NoError(t, err)
+		assert.NotContains(t, buf.String(), tok, "a token is in a log line")
+	}
+}
+
+func TestWorkspaceTokenExpires(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{TokenTTL: time.Hour})
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", "5064")
+	e.clock.Advance(59 * time.Minute)
+	ok := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(ok, "crm", map[string]string{"token": tok}).Triple())
+	e.clock.Advance(time.Minute)
+	late := brokertest.Dial(t, e.url)
+	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"token": tok}).Error(t).ErrorType)
+}
+
+func TestServerSideAppsSeeOnlyTheirGrant(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+
+	wall := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+	wall.Request("wide", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "Cisco", "topic": "*", "subtopic": "*"})
+	wall.ExpectError("PubSub", broker.ErrTypeForbidden, "wide")
+	wall.Subscribe("Cisco", "Agent", "SetAgentState")
+
+	crmA := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crmA, "agent-a-crm",
+		map[string]string{"jwt": apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	crmA.Subscribe("*", "*", "*")
+
+	recorder := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(recorder, "recorder",
+		map[string]string{"channel": "Cisco", "jwt": apps.rs256(t, "recorder", time.Now().Add(time.Hour))}).Triple())
+	recorder.Subscribe("Cisco", "Agent", "SetAgentState")
+
+	// Agents A (100501, team 5004), P (102312778, team 5004), B (100503, team 5005).
+	a := e.desktop(t, "a-phone")
+	p := e.desktop(t, "p-phone")
+	b := e.desktop(t, "b-phone")
+	login(t, a, "a", "ciscotest", "5064")
+	login(t, p, "p", "102312778", "5069")
+	login(t, b, "b", "jdoe", "6123")
+	for _, c := range []*brokertest.Client{a, p, b} {
+		c.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+		c.Next()
+		c.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "note"})
+		c.Request("w", "Cisco", "Agent", "GetWrapupReasonCode", nil)
+		c.Next()
+	}
+	// Markers: the last event each watcher may see.
+	b.Request("end", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	b.Next()
+	a.Request("end", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	a.Next()
+	for range 8 { // three sign-ins, three Ready, two Not Ready
+		recorder.Expect("Cisco/Agent/SetAgentState")
+	}
+	for f := wall.Next(); f.CorrelationID != "end"; f = wall.Next() {
+	}
+	for f := crmA.Next(); f.CorrelationID != "end"; f = crmA.Next() {
+	}
+
+	agentsSeen := func(c *brokertest.Client) map[string]bool {
+		seen := map[string]bool{}
+		for _, f := range c.Seen {
+			for _, id := range []string{"100501", "102312778", "100503"} {
+				if strings.Contains(string(f.Raw), id) {
+					seen[id] = true
+				}
+			}
+		}
+		return seen
+	}
+	assert.Equal(t, map[string]bool{"100501": true, "102312778": true}, agentsSeen(wall), "team 5004 only")
+	for _, f := range wall.Seen[3:] { // after Registered, the refused subscription and Subscribed
+		assert.Equal(t, "Cisco/Agent/SetAgentState", f.Triple())
+	}
+	assert.Equal(t, map[string]bool{"100501": true}, agentsSeen(crmA), "agent A only, across every event type")
+	triples := map[string]bool{}
+	for _, f := range crmA.Seen {
+		triples[f.Triple()] = true
+	}
+	assert.True(t, triples["Cisco/Agent/SetWrapupCode"] && triples["CRM/Note/Added"] && triples["Cisco/Agent/SetAgentState"], "%v", triples)
+	assert.Equal(t, map[string]bool{"100501": true, "102312778": true, "100503": true}, agentsSeen(recorder), "all agents")
+
+	// Publishing over the socket follows the grant.
+	wall.Request("pub", "CRM", "Note", "Added", "from the wallboard")
+	wall.ExpectError("PubSub", broker.ErrTypeForbidden, "pub")
+}
+
+func TestAppCredentialsRefused(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	hour := time.Now().Add(time.Hour)
+	otherKey := bytes.Repeat([]byte{7}, 32)
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.RegisteredClaims{Subject: "agent-a-crm", ExpiresAt: jwt.NewNumericDate(hour)}).
+		SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	noExpiry, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "agent-a-crm"}).SignedString(apps.hmacKey)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		app  string
+		data map[string]string
+	}{
+		{"wrong secret", "wallboard", map[string]string{"secret": "guess"}},
+		{"unknown app", "nobody", map[string]string{"secret": "wall-secret"}},
+		{"secret of another app", "recorder", map[string]string{"secret": "wall-secret"}},
+		{"JWT signed with another key", "agent-a-crm", map[string]string{"jwt": apps.hs256(t, "agent-a-crm", hour, otherKey)}},
+		{"expired JWT", "agent-a-crm", map[string]string{"jwt": apps.hs256(t, "agent-a-crm", time.Now().Add(-time.Minute), apps.hmacKey)}},
+		{"JWT without expiry", "agent-a-crm", map[string]string{"jwt": noExpiry}},
+		{"JWT for another app", "recorder", map[string]string{"jwt": apps.hs256(t, "agent-a-crm", hour, apps.hmacKey)}},
+		{"JWT with alg none", "agent-a-crm", map[string]string{"jwt": none}},
+		{"HS256 JWT for an RS256 app", "recorder", map[string]string{"jwt": apps.hs256(t, "recorder", hour, apps.hmacKey)}},
+		{"not a JWT", "recorder", map[string]string{"jwt": "not.a.jwt"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			got := registerWith(c, tt.app, tt.data)
+			assert.Equal(t, broker.ErrTypeInvalidCredentials, got.Error(t).ErrorType)
+			c.Request("s", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "Cisco", "topic": "*", "subtopic": "*"})
+			c.Expect("PubSub/Subscription/Subscribed") // an ordinary, ungranted connection: its own scope only
+		})
+	}
+	c := brokertest.Dial(t, e.url)
+	f := registerWith(c, "wallboard", map[string]string{"secret": "wall-secret", "token": "x"})
+	assert.Equal(t, broker.ErrTypeInvalidInput, f.Error(t).ErrorType, "one credential at a time")
+}
+
+func TestPublishAPI(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	a := e.desktop(t, "a-phone")
+	login(t, a, "a", "ciscotest", "5064")
+	a.Subscribe("CRM", "*", "*")
+	crmJWT := apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)
+	recorderJWT := apps.rs256(t, "recorder", time.Now().Add(time.Hour))
+
+	post := func(auth func(*http.Request), body string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, e.http+"/api/publish", strings.NewReader(body))
+		require.NoError(t, err)
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		return resp.StatusCode, string(b)
+	}
+	bearer := func(token string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+	}
+	basic := func(name, secret string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(name, secret) }
+	}
+	popFor := func(agent string) string {
+		return fmt.Sprintf(`{"id":"pop-1","agent":%q,"channel":"CRM","topic":"Screenpop","subtopic":"Show","data":{"ani":"4085551234"}}`, agent)
+	}
+
+	code, body := post(bearer(crmJWT), popFor("100501"))
+	assert.Equal(t, http.StatusAccepted, code, body)
+	got := a.Expect("CRM/Screenpop/Show")
+	assert.Equal(t, "agent-a-crm", got.Source)
+	assert.Equal(t, "pop-1", got.CorrelationID)
+	assert.JSONEq(t, `{"ani":"4085551234"}`, string(got.Message))
+
+	tests := []struct {
+		name       string
+		auth       func(*http.Request)
+		body       string
+		want       int
+		wantInBody string
+	}{
+		{"no credentials", nil, popFor("100501"), http.StatusUnauthorized, "unauthorized"},
+		{"wrong secret", basic("wallboard", "nope"), popFor("100501"), http.StatusUnauthorized, "unauthorized"},
+		{"forged JWT", bearer(apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), bytes.Repeat([]byte{1}, 32))), popFor("100501"), http.StatusUnauthorized, "unauthorized"},
+		{"not JSON", bearer(crmJWT), `{"agent":`, http.StatusBadRequest, "invalid"},
+		{"no agent", bearer(crmJWT), `{"channel":"CRM","topic":"Screenpop","subtopic":"Show"}`, http.StatusBadRequest, "agent"},
+		{"bad envelope", bearer(crmJWT), `{"agent":"100501","channel":"CRM","topic":"Screen*","subtopic":"Show"}`, http.StatusBadRequest, "topic"},
+		{"may not publish", basic("wallboard", "wall-secret"), popFor("100501"), http.StatusForbidden, "grants.publish"},
+		{"agent outside the grant", bearer(crmJWT), popFor("100503"), http.StatusForbidden, "100503"},
+		{"on the Cisco channel", bearer(crmJWT), `{"agent":"100501","channel":"Cisco","topic":"Agent","subtopic":"SetAgentState"}`, http.StatusForbidden, "Cisco"},
+		{"unknown agent", bearer(recorderJWT), popFor("999"), http.StatusNotFound, "no agent"},
+		{"agent not signed in", bearer(recorderJWT), popFor("100503"), http.StatusNotFound, "not signed in"},
+		{"too large", bearer(crmJWT), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S","data":"` + strings.Repeat("x", 70<<10) + `"}`, http.StatusBadRequest, "larger"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := post(tt.auth, tt.body)
+			assert.Equal(t, tt.want, code, body)
+			assert.Contains(t, body, tt.wantInBody)
+			var refusal struct{ Error, Message string }
+			require.NoError(t, json.Unmarshal([]byte(body), &refusal))
+			assert.NotEmpty(t, refusal.Message)
+		})
+	}
+	resp, err := http.Get(e.http + "/api/publish")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+
+	a.Request("m", "Cisco", "General", "GetSystemInfo", nil)
+	assert.Equal(t, "m", a.Next().CorrelationID, "no refused envelope reached the workspace")
+}
+
+func TestLoginAttemptsPerAddress(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{LoginAttemptsPerIP: 3})
+	c := e.desktop(t, "softphone")
+	for i := range 3 {
+		signIn(c, fmt.Sprint(i), fmt.Sprintf("user%d", i), "x", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", fmt.Sprint(i))
+	}
+	signIn(c, "4", "ciscotest", "test@123", "5064")
+	e4 := c.ExpectError("Cisco", broker.ErrTypeRateLimited, "4")
+	assert.Contains(t, e4.Msg, "Wait a minute")
+	e.clock.Advance(time.Minute)
+	login(t, c, "5", "ciscotest", "5064")
+}

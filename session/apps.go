@@ -1,0 +1,241 @@
+package session
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/broker"
+)
+
+// ErrCredentials refuses an app credential: an unknown app, a wrong secret,
+// or a JWT that is forged, expired or for another app. The cases are not
+// told apart to the caller.
+var ErrCredentials = errors.New("session: app credentials refused")
+
+// App is a server-side app of the apps file, and what its grant allows.
+type App struct {
+	Name      string
+	Subscribe []broker.Pattern // the patterns it may subscribe to
+	Agents    []string         // loginIds whose workspaces it may see and publish into
+	Teams     []string         // teams whose agents it may see and publish into
+	AllAgents bool             // every agent
+	Publish   bool             // may publish
+
+	secretHash []byte         // bcrypt; nil for a JWT app
+	hmacKey    []byte         // HS256 key
+	rsaKey     *rsa.PublicKey // RS256 key
+}
+
+// Apps are the server-side apps allowed on the bus, from an apps file.
+type Apps struct {
+	byName map[string]*App
+
+	verified sync.Map // app name -> [32]byte SHA-256 of the last secret bcrypt accepted
+}
+
+// appsFile is the JSON format of -apps. docs/security.md has an example.
+type appsFile struct {
+	Apps []appSpec `json:"apps"`
+}
+
+type appSpec struct {
+	Name       string    `json:"name"`
+	SecretHash string    `json:"secretHash"`
+	JWT        *jwtSpec  `json:"jwt"`
+	Grants     grantSpec `json:"grants"`
+}
+
+type jwtSpec struct {
+	Algorithm string `json:"algorithm"` // HS256 or RS256
+	Secret    string `json:"secret"`    // HS256: the key, base64
+	PublicKey string `json:"publicKey"` // RS256: PEM
+}
+
+type grantSpec struct {
+	Subscribe []string `json:"subscribe"` // Channel/Topic/Subtopic patterns
+	Agents    []string `json:"agents"`
+	Teams     []string `json:"teams"`
+	AllAgents bool     `json:"allAgents"`
+	Publish   bool     `json:"publish"`
+}
+
+// LoadAppsFile reads an apps file; errors name the file and the field.
+func LoadAppsFile(path string) (*Apps, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	apps, err := LoadApps(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return apps, nil
+}
+
+// LoadApps reads an apps file from r.
+func LoadApps(r io.Reader) (*Apps, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var file appsFile
+	if err := dec.Decode(&file); err != nil {
+		return nil, describeJSONError(data, err)
+	}
+	if len(file.Apps) == 0 {
+		return nil, errors.New("apps: the file lists no apps")
+	}
+	apps := &Apps{byName: make(map[string]*App, len(file.Apps))}
+	for i, spec := range file.Apps {
+		app, err := spec.build()
+		if err != nil {
+			return nil, fmt.Errorf("apps[%d].%w", i, err)
+		}
+		if _, dup := apps.byName[app.Name]; dup {
+			return nil, fmt.Errorf("apps[%d].name: %q is listed twice", i, app.Name)
+		}
+		apps.byName[app.Name] = app
+	}
+	return apps, nil
+}
+
+func (s appSpec) build() (*App, error) {
+	app := &App{
+		Name:      s.Name,
+		Agents:    s.Grants.Agents,
+		Teams:     s.Grants.Teams,
+		AllAgents: s.Grants.AllAgents,
+		Publish:   s.Grants.Publish,
+	}
+	if s.Name == "" || strings.ContainsAny(s.Name, "*/") || strings.TrimSpace(s.Name) != s.Name {
+		return nil, fmt.Errorf("name: %q is not a valid app name", s.Name)
+	}
+	switch {
+	case (s.SecretHash == "") == (s.JWT == nil):
+		return nil, errors.New("secretHash: give exactly one of secretHash and jwt")
+	case s.SecretHash != "":
+		if _, err := bcrypt.Cost([]byte(s.SecretHash)); err != nil {
+			return nil, errors.New("secretHash: not a bcrypt hash; make one with: ctibus hash-password")
+		}
+		app.secretHash = []byte(s.SecretHash)
+	default:
+		if err := s.JWT.keys(app); err != nil {
+			return nil, fmt.Errorf("jwt.%w", err)
+		}
+	}
+	for j, p := range s.Grants.Subscribe {
+		segments := strings.Split(p, "/")
+		if len(segments) != 3 {
+			return nil, fmt.Errorf("grants.subscribe[%d]: %q: want Channel/Topic/Subtopic, with * for any one segment", j, p)
+		}
+		pattern, err := broker.ParsePattern(segments[0], segments[1], segments[2])
+		if err != nil {
+			return nil, fmt.Errorf("grants.subscribe[%d]: %q: %w", j, p, err)
+		}
+		app.Subscribe = append(app.Subscribe, pattern)
+	}
+	return app, nil
+}
+
+func (j *jwtSpec) keys(app *App) error {
+	switch j.Algorithm {
+	case "HS256":
+		key, err := base64.StdEncoding.DecodeString(j.Secret)
+		if err != nil || len(key) < 32 {
+			return errors.New("secret: want a base64 key of at least 32 bytes, such as the output of: openssl rand -base64 32")
+		}
+		app.hmacKey = key
+	case "RS256":
+		key, err := jwt.ParseRSAPublicKeyFromPEM([]byte(j.PublicKey))
+		if err != nil {
+			return fmt.Errorf("publicKey: %w", err)
+		}
+		app.rsaKey = key
+	default:
+		return fmt.Errorf("algorithm: %q: want HS256 or RS256", j.Algorithm)
+	}
+	return nil
+}
+
+// AuthenticateSecret returns the app named name if secret is its secret.
+// After the first bcrypt check, the same secret is accepted on a cheap
+// constant-time comparison of its SHA-256, so that a back end may present
+// it on every request.
+func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
+	app, ok := a.byName[name]
+	if !ok || app.secretHash == nil || secret == "" {
+		return nil, ErrCredentials
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if last, ok := a.verified.Load(name); ok {
+		want := last.([32]byte)
+		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			return app, nil
+		}
+	}
+	if bcrypt.CompareHashAndPassword(app.secretHash, []byte(secret)) != nil {
+		return nil, ErrCredentials
+	}
+	a.verified.Store(name, sum)
+	return app, nil
+}
+
+// AuthenticateJWT returns the app a JWT speaks for: the app named by its
+// "sub" claim, whose key must have signed it with the app's algorithm. The
+// token must carry an expiry ("exp") that has not passed.
+func (a *Apps) AuthenticateJWT(token string) (*App, error) {
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+		return nil, ErrCredentials
+	}
+	app, ok := a.byName[claims.Subject]
+	if !ok || app.secretHash != nil {
+		return nil, ErrCredentials
+	}
+	method, key := "HS256", any(app.hmacKey)
+	if app.rsaKey != nil {
+		method, key = "RS256", app.rsaKey
+	}
+	_, err := jwt.ParseWithClaims(token, &jwt.RegisteredClaims{},
+		func(*jwt.Token) (any, error) { return key, nil },
+		jwt.WithValidMethods([]string{method}), jwt.WithExpirationRequired(), jwt.WithSubject(app.Name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	return app, nil
+}
+
+// describeJSONError names the line and column of a syntax or type error.
+func describeJSONError(data []byte, err error) error {
+	var offset int64 = -1
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		offset = syntax.Offset
+	case errors.As(err, &typeErr):
+		offset = typeErr.Offset
+	}
+	if offset < 0 {
+		return err
+	}
+	line := 1 + bytes.Count(data[:offset], []byte("\n"))
+	column := int(offset) - bytes.LastIndexByte(data[:offset], '\n')
+	return fmt.Errorf("line %d, column %d: %w", line, column, err)
+}
