@@ -140,7 +140,7 @@ type Broker struct {
 	ips      clientAddresses // connections per client address
 
 	mu       sync.RWMutex                 // guards the fields below and Conn.scope, Conn.watching
-	handlers map[triple]Handler           //
+	handlers map[triple]route             //
 	channels map[string]string            // channels that have handlers, lowered -> canonical spelling
 	scopes   map[Scope]map[*Conn]struct{} // the connections in each scope
 	watchers map[Scope]map[*Conn]struct{} // granted connections watching each scope
@@ -158,7 +158,7 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		log:      log,
 		ctx:      ctx,
 		cancel:   cancel,
-		handlers: make(map[triple]Handler),
+		handlers: make(map[triple]route),
 		channels: make(map[string]string),
 		scopes:   make(map[Scope]map[*Conn]struct{}),
 		watchers: make(map[Scope]map[*Conn]struct{}),
@@ -189,7 +189,7 @@ func (b *Broker) Handle(channel, topic, subtopic string, h Handler) {
 	if _, dup := b.handlers[t]; dup {
 		panic(fmt.Sprintf("broker: Handle(%q, %q, %q): registered twice", channel, topic, subtopic))
 	}
-	b.handlers[t] = h
+	b.handlers[t] = route{h: h, api: channel + "/" + topic + "/" + subtopic}
 	b.channels[t.channel] = channel
 }
 
@@ -372,13 +372,20 @@ func (b *Broker) dispatch(c *Conn, req *Request) {
 	c.startDispatcher(b.ctx)
 }
 
+// route is a handler and the canonical name of its API, which names it in
+// logs and metrics whatever the spelling of the request.
+type route struct {
+	h   Handler
+	api string
+}
+
 // route runs one request: to its handler on a handled channel, or to the
 // subscribers in the sender's scope on a free one.
 func (b *Broker) route(ctx context.Context, req *Request) {
 	c := req.Conn
 	t := lowerTriple(req.Channel, req.Topic, req.Subtopic)
 	b.mu.RLock()
-	h := b.handlers[t]
+	r, found := b.handlers[t]
 	canonical, handled := b.channels[t.channel]
 	b.mu.RUnlock()
 
@@ -387,7 +394,7 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 		return
 	}
 	switch {
-	case h == nil:
+	case !found:
 		c.sendError(canonical, &APIError{
 			Type:    ErrTypeUnknownAPI,
 			Message: fmt.Sprintf("no API %s/%s/%s", req.Channel, req.Topic, req.Subtopic),
@@ -404,15 +411,14 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 	}
 
 	start := time.Now()
-	err := h.ServeBus(ctx, req)
-	b.cfg.Metrics.handled(canonical+"/"+req.Topic+"/"+req.Subtopic, time.Since(start))
+	err := r.h.ServeBus(ctx, req)
+	b.cfg.Metrics.handled(r.api, time.Since(start))
 	if err == nil {
 		return
 	}
 	apiErr, ok := asAPIError(err)
 	if !ok {
-		c.Logger().Error("handler failed",
-			zap.String("api", canonical+"/"+req.Topic+"/"+req.Subtopic), zap.Error(err))
+		c.Logger().Error("handler failed", zap.String("api", r.api), zap.Error(err))
 		apiErr = &APIError{
 			Type:    ErrTypeInternal,
 			Message: "the server failed to handle the request",

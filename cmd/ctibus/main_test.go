@@ -153,7 +153,8 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 	require.NoError(t, run(context.Background(), []string{"-h"}, func(string) string { return "" }, nil, io.Discard, &out))
 	usage := out.String()
 	for _, name := range []string{"addr", "allowed-origins", "read-limit", "send-queue", "max-connections", "max-subscriptions",
-		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "log-level", "log-format"} {
+		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "apps", "token-ttl",
+		"rate-limit", "rate-burst", "max-connections-per-ip", "login-attempts-per-ip", "trusted-proxies", "log-level", "log-format"} {
 		assert.Contains(t, usage, "-"+name+" ", "flag %s is listed", name)
 		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
 	}
@@ -176,6 +177,9 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		{nil, map[string]string{"CTIBUS_READ_LIMIT": "lots"}, "CTIBUS_READ_LIMIT"},
 		{[]string{"stray"}, nil, `unexpected argument "stray"`},
 		{[]string{"-log-level", "loud"}, nil, "-log-level"},
+		{[]string{"-trusted-proxies", "10.0.0.1,proxy.example"}, nil, `"proxy.example" is neither`},
+		{[]string{"-rate-limit", "0"}, nil, "-rate-limit must be positive"},
+		{[]string{"-max-connections-per-ip", "-1"}, nil, "0 (no cap) or more"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -223,4 +227,48 @@ func TestHashPasswordAndAnAgentsFile(t *testing.T) {
 	for scanner.Scan() {
 		assert.NotContains(t, scanner.Text(), "s3cret!")
 	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	s := startServer(t, nil)
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+	c.Request("bad", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest", "password": "nope", "extension": "5064"})
+	c.Expect("Cisco/Error/SetAPIError")
+	c.Request("ok", "cisco", "AGENT", "setuserinfo", map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
+	for range 16 { // the 15 events and the workspace token
+		c.Next()
+	}
+
+	// A handler's time is recorded once it returns, which may be after its
+	// last frame arrived.
+	var body string
+	require.Eventually(t, func() bool {
+		_, body = get(t, s.URL+"/metrics")
+		return strings.Contains(body, `ctibus_handler_duration_seconds_count{api="Cisco/Agent/SetUserInfo"} 2`)
+	}, brokertest.Wait, 10*time.Millisecond)
+	for _, want := range []string{
+		"ctibus_connections_open 1",
+		`ctibus_logins_total{result="ok"} 1`,
+		`ctibus_logins_total{result="failed"} 1`,
+		`ctibus_logins_total{result="locked"} 0`,
+		"ctibus_lockouts_active 0",
+		`ctibus_frames_in_total{channel="Cisco"} 2`,
+		`ctibus_frames_in_total{channel="PubSub"} 1`,
+		`ctibus_handler_duration_seconds_count{api="Cisco/Agent/SetUserInfo"} 2`,
+		"ctibus_slow_consumer_disconnects_total 0",
+		"go_goroutines",
+	} {
+		assert.Contains(t, body, want)
+	}
+}
+
+func TestBadAppsFileStopsTheServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apps.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"apps":[{"name":"crm","secretHash":"hunter2","grants":{}}]}`), 0o600))
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-apps", path},
+		func(string) string { return "" }, nil, io.Discard, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "apps[0].secretHash")
+	assert.NotContains(t, err.Error(), "hunter2")
 }
