@@ -1,4 +1,5 @@
-// Package web serves the pages the binary ships: the bundled test page.
+// Package web serves the pages the binary ships: the bundled test page and
+// ctibus.js, the browser client that widgets import.
 package web
 
 import (
@@ -10,11 +11,23 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves the embedded files, with index.html at "/".
+// clientPath is where the browser client is served.
+const clientPath = "/ctibus.js"
+
+// Handler serves the embedded files, with index.html at "/". ctibus.js may be
+// imported by a page of any origin: a module script from another origin
+// needs CORS, and the file is public. Whether that page may then open a
+// WebSocket is the bus's origin check, not this header.
 func Handler() http.Handler {
 	root, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	return http.FileServerFS(root)
+	files := http.FileServerFS(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == clientPath {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		files.ServeHTTP(w, r)
+	})
 }
