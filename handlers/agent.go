@@ -34,24 +34,27 @@ func reasonCodeID(req *broker.Request) (string, error) {
 	return fields.String("ReasonCodeId")
 }
 
-// setState changes the signed-in agent's state and tells the workspace.
+// setState changes the signed-in agent's state; the notifier tells the
+// workspace (and the team's supervisors).
 func (h *Cisco) setState(ctx context.Context, req *broker.Request, state cisco.State, code string) error {
 	ws, err := h.signedIn(req)
 	if err != nil {
 		return err
 	}
-	u, err := h.cti.SetState(ctx, ws.AgentID, state, code)
+	u, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, state, code)
 	if err != nil {
 		return h.apiError(err)
 	}
 	req.Conn.Logger().Info("agent state changed", zap.String("agent", ws.AgentID),
-		zap.String("state", string(u.State)), zap.String("reasonCodeId", u.ReasonCodeID))
-	return h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID)
+		zap.String("state", string(u.State)), zap.String("reasonCodeId", u.ReasonCodeID),
+		zap.String("pendingState", u.PendingState))
+	return nil
 }
 
 // logout serves Cisco/Connection/Logout {ReasonCodeId}: allowed only from
 // NOT_READY, with a code of category LOGOUT. The workspace ends: every
-// connection in it gets the LOGOUT state, then returns to a scope of its own.
+// connection in it gets the LOGOUT state (from the notifier, before the
+// workspace ends), then returns to a scope of its own.
 func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	code, err := reasonCodeID(req)
 	if err != nil {
@@ -63,12 +66,8 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	}
 	unlock := h.workspaces.Lock(ws.AgentID)
 	defer unlock()
-	u, err := h.cti.SetState(ctx, ws.AgentID, cisco.StateLogout, code)
-	if err != nil {
+	if _, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, cisco.StateLogout, code); err != nil {
 		return h.apiError(err)
-	}
-	if err := h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID); err != nil {
-		return err
 	}
 	h.tokens.RevokeAgent(ws.AgentID)
 	conns := h.workspaces.End(ws.AgentID)

@@ -31,7 +31,8 @@ type Config struct {
 	// Grace is how long an agent stays signed in after the last connection of
 	// its workspace closes. Default 60 s.
 	Grace time.Duration
-	// AfterFunc starts the grace timers; tests replace it. Default time.AfterFunc.
+	// AfterFunc starts the grace timers and the scenario player's waits;
+	// tests replace it. Default time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) session.Timer
 	// TokenTTL is how long a workspace token admits other apps. Default 12 h.
 	TokenTTL time.Duration
@@ -59,6 +60,10 @@ type Cisco struct {
 	metrics    *Metrics
 	log        *zap.Logger
 	now        func() time.Time
+	afterFunc  func(d time.Duration, f func()) session.Timer
+	// ringer is the simulator's incoming-call generator, nil when the
+	// connector is not a simulator.
+	ringer Ringer
 }
 
 // NewCisco returns the Cisco channel's handlers, backed by cti, with sign-ins
@@ -67,6 +72,10 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) session.Timer { return time.AfterFunc(d, f) }
+	}
+	ringer, _ := cti.(Ringer)
 	h := &Cisco{
 		bus:       bus,
 		cti:       cti,
@@ -77,6 +86,8 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		metrics:   cfg.Metrics,
 		log:       log,
 		now:       cfg.Now,
+		afterFunc: cfg.AfterFunc,
+		ringer:    ringer,
 	}
 	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
 		Grace:     cfg.Grace,
@@ -86,11 +97,13 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	return h
 }
 
-// Register puts every Cisco API on the bus, and admits the apps that
-// present a workspace token or app credentials. The request triples are
-// those of the Acqueon documentation; both topics documented for
-// GetAppState work.
+// Register puts every Cisco API on the bus, admits the apps that present a
+// workspace token or app credentials, and starts turning the connector's
+// notifications into events. The request triples are those of the Acqueon
+// documentation; both topics documented for GetAppState work, and so on
+// (see registerCalls and registerTeam).
 func (h *Cisco) Register() {
+	h.cti.Subscribe(h.notify)
 	h.bus.SetAdmitter(&admission{h})
 	h.bus.Handle(channel, "Agent", "SetUserInfo", &SetUserInfo{h})
 	h.bus.Handle(channel, "Agent", "SetReadyState", broker.HandlerFunc(h.setReadyState))
@@ -103,6 +116,11 @@ func (h *Cisco) Register() {
 	h.bus.Handle(channel, "Agent", "GetWrapupReasonCode", broker.HandlerFunc(h.getWrapupReasonCode))
 	h.bus.Handle(channel, "Agent", "GetPhoneDirectory", broker.HandlerFunc(h.getPhoneDirectory))
 	h.bus.Handle(channel, "Call", "GetCallState", broker.HandlerFunc(h.getCallState))
+	h.registerCalls()
+	h.registerTeam()
+	if h.ringer != nil {
+		h.bus.Handle(channel, "Simulator", "IncomingCall", broker.HandlerFunc(h.incomingCall))
+	}
 }
 
 // signedIn returns the workspace of the agent signed in on the requesting
@@ -157,7 +175,7 @@ func (h *Cisco) apiError(err error) error {
 // come back within the grace period, as Finesse does (reason code 255).
 func (h *Cisco) signOutAbandoned(agentID string) {
 	log := h.log.With(zap.String("agent", agentID))
-	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason)
+	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason) // the notifier publishes LOGOUT
 	if err != nil {
 		if !errors.Is(err, cisco.ErrInvalidState) { // already signed out
 			log.Error("sign out an abandoned agent", zap.Error(err))
@@ -166,8 +184,5 @@ func (h *Cisco) signOutAbandoned(agentID string) {
 	}
 	h.tokens.RevokeAgent(agentID)
 	log.Info("agent signed out: no connection came back within the grace period",
-		zap.String("reasonCodeId", forcedLogoutReason))
-	if err := h.publish(session.ScopeOf(agentID), "Agent", "SetAgentState", agentState(u), ""); err != nil {
-		log.Error("publish the forced sign-out", zap.Error(err))
-	}
+		zap.String("reasonCodeId", u.ReasonCodeID))
 }

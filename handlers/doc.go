@@ -2,8 +2,11 @@
 // channel, and the outcomes into events for the agent's workspace.
 //
 // The Cisco channel's agent API is served by Cisco: sign-in (SetUserInfo),
-// the agent's state, logout, and the reads of reason codes, wrap-up reasons,
-// phone books, system information and calls. Every request runs on the
+// the agent's state, logout, the reads of reason codes, wrap-up reasons,
+// phone books, system information and calls, call control (calls.go),
+// supervision (team.go), and the simulator's incoming calls (simulate.go).
+// Every change the connector notifies after sign-in becomes an event in
+// the workspaces concerned (notify.go). Every request runs on the
 // requesting connection's dispatcher (see package broker), so a sign-in that
 // waits for the CTI server holds up only its own connection.
 package handlers

@@ -28,7 +28,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The agents of testdata/agents.json, which has cheap password hashes.
-var passwords = map[string]string{"ciscotest": "test@123", "102312778": "pqsup1", "jdoe": "agent@3", "supervisor1": "super@1"}
+var passwords = map[string]string{"ciscotest": "test@123", "102312778": "pqsup1", "jdoe": "agent@3", "supervisor1": "super@1", "other": "other@7"}
 
 // loginEvents are the 15 events of a sign-in, in the documented order.
 var loginEvents = []string{
@@ -73,12 +73,15 @@ type timers struct {
 }
 
 type timer struct {
+	ts      *timers
 	d       time.Duration
 	f       func()
-	stopped bool
+	stopped bool // guarded by ts.mu
 }
 
 func (t *timer) Stop() bool {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
 	was := !t.stopped
 	t.stopped = true
 	return was
@@ -87,10 +90,13 @@ func (t *timer) Stop() bool {
 func (ts *timers) AfterFunc(d time.Duration, f func()) session.Timer {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	t := &timer{d: d, f: f}
+	t := &timer{ts: ts, d: d, f: f}
 	ts.pending = append(ts.pending, t)
 	return t
 }
+
+// simAfterFunc is AfterFunc for the simulator's timers.
+func (ts *timers) simAfterFunc(d time.Duration, f func()) cisco.Timer { return ts.AfterFunc(d, f) }
 
 // running returns the timers started and not stopped.
 func (ts *timers) running() []*timer {
@@ -109,6 +115,7 @@ type env struct {
 	url    string // the WebSocket endpoint
 	http   string // the server's base URL
 	sim    *cisco.Simulator
+	h      *handlers.Cisco
 	clock  *clock
 	timers *timers
 	logs   *observer.ObservedLogs
@@ -130,7 +137,7 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now})
+	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now, AfterFunc: ts.simAfterFunc})
 	bus := broker.New(log, broker.Config{Now: clk.Now})
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
@@ -140,6 +147,7 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
 	mux.Handle("/api/publish", h.PublishAPI())
+	mux.Handle("/api/simulator/calls", h.SimulatorAPI())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -147,7 +155,7 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 		assert.NoError(t, bus.Shutdown(ctx))
 		srv.Close()
 	})
-	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: sim, clock: clk, timers: ts, logs: logs}
+	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: sim, h: h, clock: clk, timers: ts, logs: logs}
 }
 
 // desktop dials and registers an app on the Cisco channel.

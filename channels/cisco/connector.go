@@ -39,6 +39,34 @@ type Connector interface {
 	TeamAgents(ctx context.Context, teamID string) ([]string, error)
 	// Agent reports whether loginID is an agent of the contact center.
 	Agent(ctx context.Context, loginID string) (bool, error)
+
+	// Subscribe delivers every change after sign-in (agent states, dialogs,
+	// supervisor actions, forced sign-outs) to f, in order, as Finesse
+	// pushes its notifications. f runs while the connector holds its lock:
+	// it must not block or call the connector. cancel stops the deliveries.
+	Subscribe(f func(Notification)) (cancel func())
+	// MakeCall places a call from the agent's extension to toAddress, with
+	// call variables (callVariable1..10 and user.<name> ECC variables).
+	MakeCall(ctx context.Context, loginID, toAddress string, vars []CallVariable) (Dialog, error)
+	// CallAction asks for action on the agent's participant in dialogID.
+	// toAddress is the destination of CONSULT_CALL and TRANSFER_SST, and
+	// ignored otherwise. TRANSFER and CONFERENCE complete the consult call of
+	// dialogID (either the held call or its consult leg may be named).
+	CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error
+	// WrapUp records reason as the wrap-up reason of dialogID; in wrap-up
+	// after the call, it also ends the wrap-up.
+	WrapUp(ctx context.Context, loginID, dialogID, reason string) error
+	// SupervisorSetState sets NOT_READY or LOGOUT for an agent of a team the
+	// supervisor supervises. reasonCodeID must be "" or "-1": the contact
+	// center records its own supervisor code.
+	SupervisorSetState(ctx context.Context, supervisorID, agentID string, state State, reasonCodeID string) (User, error)
+	// SilentMonitor starts the supervisor, signed in on fromAddress,
+	// listening to the active call of agentID, signed in on toAddress ("" to
+	// skip either check). It returns the supervisor's monitor dialog.
+	SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error)
+	// Barge joins the supervisor into the call it monitors with the monitor
+	// dialog dialogID, and returns that call.
+	Barge(ctx context.Context, supervisorID, fromAddress, agentID, dialogID string) (Dialog, error)
 }
 
 // SignedIn is the outcome of a successful SignIn.

@@ -8,6 +8,12 @@ const (
 	ErrorTypeInvalidState  = "Invalid State"
 	ErrorTypeInvalidInput  = "Invalid Input"
 	ErrorTypeNotFound      = "User Not Found"
+	// ErrorTypeDialogNotFound refuses a call that does not exist or that the
+	// agent is not on.
+	ErrorTypeDialogNotFound = "Not Found"
+	// ErrorTypeInvalidSupervisor refuses a supervisor acting on an agent
+	// outside the teams it supervises.
+	ErrorTypeInvalidSupervisor = "Invalid Supervisor"
 )
 
 // The Finesse ErrorMessages that go with them. Finesse mixes CTI constant
@@ -21,6 +27,12 @@ const (
 	msgInvalidStateInput = "Invalid State specified for user"
 	msgInvalidReasonCode = "Invalid reasonCodeId specified for user"
 	msgInvalidCategory   = "Invalid category specified"
+	msgInvalidDialog     = "Invalid dialogId specified for dialog"
+	msgInvalidAddress    = "Invalid address specified"
+	msgInvalidCallData   = "Invalid call variable specified"
+	msgNotSupervisor     = "The user is not a supervisor"
+	msgNotTeamMember     = "The agent is not on a team the supervisor supervises"
+	msgSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
 )
 
 // Error is a Finesse API error.
@@ -55,6 +67,10 @@ var (
 	ErrInvalidState  = &Error{Type: ErrorTypeInvalidState}
 	ErrInvalidInput  = &Error{Type: ErrorTypeInvalidInput}
 	ErrNotFound      = &Error{Type: ErrorTypeNotFound}
+	// ErrDialogNotFound matches a call that does not exist or that the agent is not on.
+	ErrDialogNotFound = &Error{Type: ErrorTypeDialogNotFound}
+	// ErrInvalidSupervisor matches a supervisor acting outside its teams.
+	ErrInvalidSupervisor = &Error{Type: ErrorTypeInvalidSupervisor}
 )
 
 // errAuthorization is the one error for a wrong password and an unknown

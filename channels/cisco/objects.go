@@ -55,7 +55,7 @@ type User struct {
 	Extension       string      `json:"extension"`    // empty while signed out
 	State           State       `json:"state"`
 	StateChangeTime string      `json:"stateChangeTime"` // TimeFormat; empty until the first state change
-	PendingState    string      `json:"pendingState"`    // always empty in the simulator
+	PendingState    string      `json:"pendingState"`    // READY or NOT_READY asked for during a call; "" otherwise
 	ReasonCodeID    string      `json:"reasonCodeId"`    // "-1" when the state has no reason code
 	ReasonCode      *ReasonCode `json:"ReasonCode,omitempty"`
 	Settings        Settings    `json:"settings"`
@@ -184,7 +184,7 @@ type Dialog struct {
 	URI             string          `json:"uri"` // /finesse/api/Dialog/{id}
 	ID              string          `json:"id"`
 	MediaType       string          `json:"mediaType"` // Voice
-	State           string          `json:"state"`     // INITIATING, INITIATED, ALERTING, ACTIVE, FAILED, DROPPED, ACCEPTED
+	State           string          `json:"state"`     // INITIATING, INITIATED, ALERTING, ACTIVE, FAILED, DROPPED
 	FromAddress     string          `json:"fromAddress"`
 	ToAddress       string          `json:"toAddress"`
 	MediaProperties MediaProperties `json:"mediaProperties"`
@@ -198,6 +198,7 @@ type MediaProperties struct {
 	DNIS          string         `json:"DNIS"`
 	CallType      string         `json:"callType"` // ACD_IN, OUT, AGENT_INSIDE, CONSULT, ...
 	CallVariables []CallVariable `json:"callvariables"`
+	WrapUpReason  string         `json:"wrapUpReason,omitempty"` // set by WrapUpCall
 }
 
 // CallVariable is a call variable (callVariable1..10) or an ECC variable

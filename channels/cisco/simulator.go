@@ -19,6 +19,15 @@ type SimulatorConfig struct {
 	// Now returns the current time; nil means time.Now. Tests inject a fake
 	// clock to control stateChangeTime and agentTime.
 	Now func() time.Time
+	// AfterFunc starts the simulator's timers (far ends answering, rings
+	// timing out, wrap-up); nil means time.AfterFunc. Tests fire them by hand.
+	AfterFunc func(d time.Duration, f func()) Timer
+	// AnswerDelay is how long a number outside rings before it answers.
+	// Default 2 s.
+	AnswerDelay time.Duration
+	// RingTimeout is how long a phone rings unanswered before the ringing
+	// stops. Default 20 s.
+	RingTimeout time.Duration
 }
 
 // Simulator is an embedded Cisco Finesse (CCE) that signs the agents of a
@@ -29,18 +38,33 @@ type SimulatorConfig struct {
 // LOGOUT need a reason code when the agent's team has codes in that
 // category.
 //
+// It also places and rings calls (calls.go) and serves supervisors
+// (supervisor.go), with the agent's state following its calls as Finesse's
+// CCE state table says, and reports every change after sign-in to its
+// subscribers (Subscribe).
+//
 // A Simulator is safe for concurrent use. Every method takes one mutex for
 // its whole read or update, so each call sees and leaves a consistent state;
 // password checks run before the mutex is taken, so a slow bcrypt comparison
-// never holds up other agents. It starts no goroutines. Values it returns
-// are copies: changing them does not change the simulator.
+// never holds up other agents. It starts no goroutines of its own: its
+// timers run through SimulatorConfig.AfterFunc. Values it returns are
+// copies: changing them does not change the simulator.
 type Simulator struct {
-	dir *Directory // immutable
-	now func() time.Time
+	dir         *Directory // immutable
+	now         func() time.Time
+	afterFunc   func(d time.Duration, f func()) Timer
+	answerDelay time.Duration
+	ringTimeout time.Duration
 
 	mu         sync.Mutex             // guards the fields below
 	agents     map[string]*agentState // by loginId; created on first use, so a missing agent is signed out
 	extensions map[string]string      // extension → loginId of the signed-in agent holding it
+	dialogs    map[string]*dialog     // calls by id, until nobody is on them or wrapping them up
+	lastDialog int64                  // the id of the last dialog created
+	subs       []subscriber           // in the order they subscribed
+	nextSub    int                    //
+	cur        origin                 // who caused the changes being made now
+	tick       int                    // counts locked operations, to tell what changed in this one
 }
 
 // agentState is what changes about an agent. An agent without one has never
@@ -53,6 +77,9 @@ type agentState struct {
 	// mediaChangeTime is when the chat and email media last changed state:
 	// they follow sign-in and sign-out only.
 	mediaChangeTime time.Time
+	// call is the agent's time on a call, from the first ring to the end of
+	// wrap-up; nil when the agent is free.
+	call *callSession
 }
 
 // noReasonCode is Finesse's reasonCodeId when a state has no reason code.
@@ -64,11 +91,26 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 	if now == nil {
 		now = time.Now
 	}
+	after := cfg.AfterFunc
+	if after == nil {
+		after = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+	}
+	if cfg.AnswerDelay <= 0 {
+		cfg.AnswerDelay = 2 * time.Second
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 20 * time.Second
+	}
 	return &Simulator{
-		dir:        dir,
-		now:        now,
-		agents:     map[string]*agentState{},
-		extensions: map[string]string{},
+		dir:         dir,
+		now:         now,
+		afterFunc:   after,
+		answerDelay: cfg.AnswerDelay,
+		ringTimeout: cfg.RingTimeout,
+		agents:      map[string]*agentState{},
+		extensions:  map[string]string{},
+		dialogs:     map[string]*dialog{},
+		lastDialog:  firstDialogID,
 	}
 }
 
@@ -170,6 +212,10 @@ func (s *Simulator) User(ctx context.Context, loginID string) (User, error) {
 // has codes in that category, and must be one of them; when it has none,
 // reasonCodeID may be "" or "-1". reasonCodeID is ignored for READY. LOGOUT
 // frees the extension.
+//
+// During a call READY and NOT_READY become the agent's pendingState, which
+// applies when the call ends; LOGOUT waits for the end of the call. In
+// wrap-up (WORK, WORK_READY) READY and NOT_READY end the wrap-up.
 func (s *Simulator) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
@@ -186,8 +232,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
 	if st.state == StateLogout {
 		return User{}, &Error{
@@ -195,6 +240,9 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 			Message: msgInvalidState,
 			Text:    "The agent is signed out; sign in before changing state.",
 		}
+	}
+	if cs := st.call; cs != nil && !cs.wrapping {
+		return s.pendLocked(a, st, state, reasonCodeID)
 	}
 	if err := checkTransition(st.state, state); err != nil {
 		return User{}, err
@@ -209,10 +257,37 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		reasonCodeID = id
 	}
 	now := s.now()
+	if st.call != nil {
+		s.endWrapUpLocked(a, st, now)
+	}
 	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now
 	if state == StateLogout {
 		s.signOutLocked(st, now)
 	}
+	s.emitUserLocked(a, st, now)
+	return s.userLocked(a, st, now), nil
+}
+
+// pendLocked records READY or NOT_READY, asked for during a call, as the
+// agent's pendingState.
+func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state State, reasonCodeID string) (User, error) {
+	switch state {
+	case StateLogout:
+		return User{}, errInvalidState("You are on a call; drop it, go NOT_READY, then sign out.")
+	case StateReady:
+		reasonCodeID = noReasonCode
+	case StateNotReady:
+		id, err := s.dir.checkReasonCode(a, CategoryNotReady, reasonCodeID)
+		if err != nil {
+			return User{}, err
+		}
+		reasonCodeID = id
+	default:
+		return User{}, checkTransition(st.state, state)
+	}
+	now := s.now()
+	st.call.pending, st.call.pendingCode = state, reasonCodeID
+	s.emitUserLocked(a, st, now)
 	return s.userLocked(a, st, now), nil
 }
 
@@ -252,7 +327,8 @@ func checkTransition(from, to State) *Error {
 // ForceLogout signs the agent out from any state, as the contact center
 // does when the desktop is gone (reason code 255) or a supervisor signs the
 // agent out. reasonCodeID is the code reported: a system code, which
-// ReasonCodes never lists, or a LOGOUT code. It frees the extension.
+// ReasonCodes never lists, or a LOGOUT code. It takes the agent off its
+// calls, without wrap-up, and frees the extension.
 func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
@@ -270,8 +346,7 @@ func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID strin
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx, "")()
 	st := s.stateLocked(a)
 	if st.state == StateLogout {
 		return User{}, &Error{
@@ -281,8 +356,10 @@ func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID strin
 		}
 	}
 	now := s.now()
+	s.dropAllLocked(a, st, now)
 	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, strconv.Itoa(code), now
 	s.signOutLocked(st, now)
+	s.emitUserLocked(a, st, now)
 	return s.userLocked(a, st, now), nil
 }
 
@@ -463,18 +540,6 @@ func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) 
 	return out, nil
 }
 
-// Dialogs returns the agent's calls. The simulator does not place calls
-// yet, so the list is always empty.
-func (s *Simulator) Dialogs(ctx context.Context, loginID string) ([]Dialog, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if s.dir.byLoginID[loginID] == nil {
-		return nil, errNotFound(loginID)
-	}
-	return []Dialog{}, nil
-}
-
 // stateLocked returns the agent's state, creating the signed-out state of
 // an agent not seen before.
 func (s *Simulator) stateLocked(a *dirAgent) *agentState {
@@ -503,6 +568,7 @@ func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) User 
 		State:           st.state,
 		StateChangeTime: formatTime(st.stateChangeTime),
 		ReasonCodeID:    st.reasonCodeID,
+		PendingState:    pendingState(st),
 		Settings:        a.settings,
 		WrapUpTimer:     a.wrapUpTimer,
 		MediaType:       "1",
@@ -607,4 +673,12 @@ func (s *Simulator) Agent(ctx context.Context, loginID string) (bool, error) {
 	}
 	_, ok := s.dir.byLoginID[loginID]
 	return ok, nil
+}
+
+// pendingState is the state the agent asked for during its call, or "".
+func pendingState(st *agentState) string {
+	if st.call == nil {
+		return ""
+	}
+	return string(st.call.pending)
 }

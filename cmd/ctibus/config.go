@@ -32,6 +32,9 @@ type config struct {
 	trustedProxies   string
 	logLevel         string
 	logFormat        string
+	simAnswerDelay   time.Duration
+	simRingTimeout   time.Duration
+	simScenario      string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -58,6 +61,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy `addresses or CIDRs` whose X-Forwarded-For names the client")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
+	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", 2*time.Second, "simulator: how long a number outside rings before it answers")
+	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", 20*time.Second, "simulator: how long a phone rings unanswered before the ringing stops")
+	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming calls to play (a timed list, optionally looped) for demos and load tests")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	fs.Usage = func() {
@@ -95,6 +101,7 @@ func (c config) validate() error {
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
+		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {
 		if p.value <= 0 {

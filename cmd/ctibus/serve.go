@@ -40,6 +40,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		return err
 	}
 	proxies, _ := cfg.proxies() // checked by parseConfig
+	scenario, err := loadScenario(cfg, log)
+	if err != nil {
+		return err
+	}
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -56,7 +60,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		Metrics:             broker.NewMetrics(registry),
 	})
 	lockout := session.NewLockout(session.LockoutConfig{Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration})
-	ciscoAPI := handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, log.Named("cisco"),
+	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout})
+	ciscoAPI := handlers.NewCisco(bus, sim, lockout, log.Named("cisco"),
 		handlers.Config{
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
@@ -69,6 +74,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
 	mux.Handle("/api/publish", ciscoAPI.PublishAPI())
+	mux.Handle("/api/simulator/calls", ciscoAPI.SimulatorAPI())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -90,6 +96,22 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	addr := ln.Addr().String()
 	log.Info("ctibus listening", zap.String("addr", addr),
 		zap.String("websocket", "ws://"+addr+"/ws"), zap.String("page", "http://"+addr+"/"))
+
+	// The scenario player is owned here: it stops when serve returns.
+	playCtx, stopPlaying := context.WithCancel(ctx)
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		if scenario != nil {
+			if err := ciscoAPI.PlayScenario(playCtx, scenario); err != nil {
+				log.Error("scenario", zap.Error(err))
+			}
+		}
+	}()
+	defer func() {
+		stopPlaying()
+		<-played
+	}()
 
 	select {
 	case err := <-served:
@@ -124,6 +146,19 @@ func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
 	}
 	log.Info("agent directory loaded", zap.String("file", cfg.agents))
 	return dir, nil
+}
+
+func loadScenario(cfg config, log *zap.Logger) (*handlers.Scenario, error) {
+	if cfg.simScenario == "" {
+		return nil, nil
+	}
+	sc, err := handlers.LoadScenarioFile(cfg.simScenario)
+	if err != nil {
+		return nil, fmt.Errorf("-sim-scenario: %w", err)
+	}
+	log.Info("simulator scenario loaded", zap.String("file", cfg.simScenario),
+		zap.Int("calls", len(sc.Calls)), zap.Bool("loop", sc.Loop))
+	return sc, nil
 }
 
 func loadApps(cfg config, log *zap.Logger) (*session.Apps, error) {

@@ -1,0 +1,643 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/handlers"
+)
+
+// The extensions of the call tests' agents.
+const (
+	extA = "5064" // ciscotest, 100501, team 5004: wrap-up on incoming calls (OPTIONAL), not on outgoing
+	extB = "6123" // jdoe, 100503, team 5005
+	extP = "5069" // 102312778, team 5004
+	extS = "5090" // supervisor1, 100600, team 5005, supervises 5004 and 5005
+	extO = "5077" // other, 100700, team 5006: outside supervisor1's teams
+)
+
+// The simulator's timers, as the tests fire them.
+const (
+	answerDelay = 2 * time.Second
+	ringTimeout = 20 * time.Second
+	wrapUpTimer = 60 * time.Second
+)
+
+type callsMessage struct {
+	Source     string       `json:"source"`
+	Calls      []dialogView `json:"calls"`
+	IsNonVoice *bool        `json:"isNonVoice"`
+}
+
+type dialogView struct {
+	ID              string `json:"id"`
+	State           string `json:"state"`
+	FromAddress     string `json:"fromAddress"`
+	ToAddress       string `json:"toAddress"`
+	MediaProperties struct {
+		CallType      string `json:"callType"`
+		DNIS          string `json:"DNIS"`
+		WrapUpReason  string `json:"wrapUpReason"`
+		CallVariables []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"callvariables"`
+	} `json:"mediaProperties"`
+	Participants []struct {
+		MediaAddress string   `json:"mediaAddress"`
+		State        string   `json:"state"`
+		StateCause   string   `json:"stateCause"`
+		Actions      []string `json:"actions"`
+	} `json:"participants"`
+}
+
+// participant returns the state of the participant on ext, or "".
+func (d dialogView) participant(ext string) string {
+	for _, p := range d.Participants {
+		if p.MediaAddress == ext {
+			return p.State
+		}
+	}
+	return ""
+}
+
+func (d dialogView) variable(name string) string {
+	for _, v := range d.MediaProperties.CallVariables {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func callsOf(t *testing.T, f brokertest.Frame) []dialogView {
+	t.Helper()
+	require.Equal(t, "Cisco/Call/CallsStateChange", f.Triple(), "frame %s", f.Raw)
+	var m callsMessage
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	assert.Equal(t, "api", m.Source)
+	require.NotNil(t, m.IsNonVoice)
+	require.NotNil(t, m.Calls)
+	return m.Calls
+}
+
+// summary renders a frame as the flows assert it: a SetAgentState as its
+// state (and reason code, and pending state, when there are), a
+// CallsStateChange as "dialog state/state of the participant on ext" per
+// call, "-" for none.
+func summary(t *testing.T, f brokertest.Frame, ext string) string {
+	t.Helper()
+	if f.Subtopic == "SetAgentState" {
+		var m struct {
+			Data struct {
+				State        string `json:"state"`
+				ReasonCodeID string `json:"reasonCodeId"`
+				PendingState string `json:"pendingState"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(f.Message, &m))
+		s := m.Data.State
+		if m.Data.ReasonCodeID != "-1" {
+			s += " " + m.Data.ReasonCodeID
+		}
+		if m.Data.PendingState != "" {
+			s += " (pending " + m.Data.PendingState + ")"
+		}
+		return s
+	}
+	var parts []string
+	for _, d := range callsOf(t, f) {
+		parts = append(parts, d.State+"/"+d.participant(ext))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+// flow reads n frames from c and summarizes them, checking that each
+// carries the correlation id wantID ("" for none). A supervisor's team feed
+// is skipped: it is checked where it matters.
+func flow(t *testing.T, c *brokertest.Client, ext string, n int, wantID string) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		f := c.Next()
+		for f.Subtopic == "SetTeamAgentState" {
+			f = c.Next()
+		}
+		assert.Equal(t, wantID, f.CorrelationID, "frame %s", f.Raw)
+		out = append(out, summary(t, f, ext))
+	}
+	return out
+}
+
+// agentOn signs an agent in on ext and returns its desktop.
+func (e *env) agentOn(t *testing.T, username, ext string) *brokertest.Client {
+	t.Helper()
+	c := e.desktop(t, username+"-phone")
+	login(t, c, "login", username, ext)
+	return c
+}
+
+func ready(t *testing.T, c *brokertest.Client) {
+	t.Helper()
+	c.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, c.Next()).Data.State)
+}
+
+// ring rings c's own agent with a call from outside and returns the
+// dialog, after reading what the agent sees (the call, and RESERVED if
+// the agent was READY).
+func ring(t *testing.T, c *brokertest.Client, from string, frames int) dialogView {
+	t.Helper()
+	c.Request("ring", "Cisco", "Simulator", "IncomingCall",
+		map[string]any{"from": from, "callVariables": map[string]string{"callVariable1": "ACC-42", "user.acct": "42"}})
+	calls := callsOf(t, c.Next())
+	require.Len(t, calls, 1)
+	for range frames - 1 {
+		c.Next()
+	}
+	return calls[0]
+}
+
+// fire fires the one running timer of duration d.
+func (e *env) fire(t *testing.T, d time.Duration) {
+	t.Helper()
+	var found []*timer
+	for _, tm := range e.timers.running() {
+		if tm.d == d {
+			found = append(found, tm)
+		}
+	}
+	require.Len(t, found, 1, "running timers of %s", d)
+	require.True(t, found[0].Stop())
+	found[0].f()
+}
+
+func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+
+	a.Request("ring", "Cisco", "Simulator", "IncomingCall",
+		map[string]any{"from": "4085551234", "dnis": "8005551000", "callVariables": map[string]string{"callVariable1": "ACC-42", "user.acct": "42"}})
+	first := a.Next()
+	call := callsOf(t, first)[0]
+	assert.Equal(t, "ACD_IN", call.MediaProperties.CallType)
+	assert.Equal(t, "4085551234", call.FromAddress)
+	assert.Equal(t, extA, call.ToAddress)
+	assert.Equal(t, "8005551000", call.MediaProperties.DNIS)
+	assert.Equal(t, "ACC-42", call.variable("callVariable1"))
+	assert.Equal(t, "42", call.variable("user.acct"))
+	assert.Len(t, call.MediaProperties.CallVariables, 11, "callVariable1..10 and the ECC variable")
+	assert.Equal(t, []string{"ANSWER"}, call.Participants[1].Actions)
+	got := []string{summary(t, first, extA)}
+	got = append(got, flow(t, a, extA, 1, "ring")...)
+
+	steps := []struct {
+		topic, subtopic string
+		data            map[string]any
+	}{
+		{"InboundCall", "SetANSWER", map[string]any{"MediaAddress ": extA, "CallID": call.ID}},
+		{"InboundCall", "SetHOLD", map[string]any{"MediaAddress": extA, "CallId": call.ID}},
+		{"OutboundCall", "SetRETRIEVE", map[string]any{"callID": call.ID}},
+		{"InboundCall", "SetDROP", map[string]any{"MediaAddress": extA, "CallID": call.ID}},
+		{"Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false}},
+	}
+	for _, s := range steps {
+		a.Request(s.subtopic, "Cisco", s.topic, s.subtopic, s.data)
+		got = append(got, flow(t, a, extA, 2, s.subtopic)...)
+	}
+	assert.Equal(t, []string{
+		"ALERTING/ALERTING", "RESERVED",
+		"ACTIVE/ACTIVE", "TALKING",
+		"ACTIVE/HELD", "HOLD",
+		"ACTIVE/ACTIVE", "TALKING",
+		"DROPPED/WRAP_UP", "WORK_READY",
+		"DROPPED/DROPPED", "READY",
+	}, got)
+	last := callsOf(t, a.Seen[len(a.Seen)-2])
+	require.Len(t, last, 1)
+	assert.Equal(t, "Completed", last[0].MediaProperties.WrapUpReason, "wrap-up reason 2, by its label")
+
+	a.Request("state", "Cisco", "Call", "GetCallState", nil)
+	assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
+	assert.Empty(t, e.timers.running(), "the wrap-up timer stopped")
+}
+
+func TestWrapUpTimer(t *testing.T) {
+	tests := []struct {
+		name   string
+		during []map[string]string // SetNotReadyState requests during the call
+		want   []string
+	}{
+		{
+			name: "READY before the call: WORK_READY, then READY",
+			want: []string{"DROPPED/WRAP_UP", "WORK_READY", "DROPPED/DROPPED", "READY"},
+		},
+		{
+			name:   "NOT_READY asked during the call: WORK, then NOT_READY",
+			during: []map[string]string{{"ReasonCodeId": "2"}},
+			want:   []string{"TALKING (pending NOT_READY)", "DROPPED/WRAP_UP", "WORK", "DROPPED/DROPPED", "NOT_READY 2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.agentOn(t, "ciscotest", extA)
+			ready(t, a)
+			call := ring(t, a, "4085551234", 2)
+			a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+			flow(t, a, extA, 2, "answer")
+
+			var got []string
+			for _, data := range tt.during {
+				a.Request("nr", "Cisco", "Agent", "SetNotReadyState", data)
+				got = append(got, flow(t, a, extA, 1, "nr")...)
+			}
+			a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+			got = append(got, flow(t, a, extA, 2, "drop")...)
+			e.fire(t, wrapUpTimer)
+			got = append(got, flow(t, a, extA, 2, "")...)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestRingingCallRejectedOrUnanswered(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(e *env, a *brokertest.Client, call dialogView)
+		id   string
+	}{
+		{"rejected", func(_ *env, a *brokertest.Client, call dialogView) {
+			a.Request("reject", "Cisco", "OutboundCall", "SetREJECT", map[string]string{"CallID": call.ID})
+		}, "reject"},
+		{"not answered in time", func(e *env, _ *brokertest.Client, _ dialogView) { e.fire(t, ringTimeout) }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.agentOn(t, "ciscotest", extA)
+			ready(t, a)
+			call := ring(t, a, "4085551234", 2)
+			tt.stop(e, a, call)
+			assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, tt.id), "no wrap-up for a call never answered")
+		})
+	}
+}
+
+func TestCallsToNumbersOutside(t *testing.T) {
+	tests := []struct {
+		name      string
+		to        string
+		fire      []time.Duration
+		want      []string
+		wantCause string
+	}{
+		{
+			name: "answers after the delay",
+			to:   "4085551234",
+			fire: []time.Duration{answerDelay},
+			want: []string{"INITIATED/INITIATED", "TALKING", "ALERTING/INITIATED", "ACTIVE/ACTIVE", "DROPPED/DROPPED", "NOT_READY 50006"},
+		},
+		{
+			name:      "busy",
+			to:        "4085550000",
+			want:      []string{"INITIATED/INITIATED", "TALKING", "FAILED/FAILED", "FAILED/DROPPED", "NOT_READY 50006"},
+			wantCause: "BUSY",
+		},
+		{
+			name:      "never answers",
+			to:        "4085559999",
+			fire:      []time.Duration{ringTimeout},
+			want:      []string{"INITIATED/INITIATED", "TALKING", "ALERTING/INITIATED", "FAILED/FAILED", "FAILED/DROPPED", "NOT_READY 50006"},
+			wantCause: "OTHER",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.agentOn(t, "ciscotest", extA)
+			ready(t, a)
+			a.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"ToAddress ": tt.to})
+			got := flow(t, a, extA, 3, "dial")
+			for _, d := range tt.fire {
+				e.fire(t, d)
+				got = append(got, flow(t, a, extA, 1, "")...)
+			}
+			call := callsOf(t, a.Seen[len(a.Seen)-1])[0]
+			assert.Equal(t, "OUT", call.MediaProperties.CallType)
+			assert.Equal(t, tt.wantCause, call.Participants[0].StateCause)
+			a.Request("drop", "Cisco", "OutboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+			got = append(got, flow(t, a, extA, 2, "drop")...)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestAgentToAgentCall(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	o := e.agentOn(t, "other", extO)
+	spy := e.desktop(t, "spy")
+	spy.Subscribe("*", "*", "*")
+	login(t, spy, "spy", "other", extO)
+	expectLogin(t, o, "spy")
+
+	a.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": extB})
+	gotA := flow(t, a, extA, 3, "dial")
+	gotB := flow(t, b, extB, 1, "")
+	call := callsOf(t, b.Seen[len(b.Seen)-1])[0]
+	assert.Equal(t, "AGENT_INSIDE", call.MediaProperties.CallType)
+	assert.Equal(t, extA, call.FromAddress)
+	assert.Equal(t, extB, call.ToAddress)
+
+	b.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extB, "CallID": call.ID})
+	gotA = append(gotA, flow(t, a, extA, 1, "")...)
+	gotB = append(gotB, flow(t, b, extB, 2, "answer")...)
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	gotA = append(gotA, flow(t, a, extA, 2, "drop")...)
+	gotB = append(gotB, flow(t, b, extB, 2, "")...)
+	e.fire(t, wrapUpTimer)
+	gotB = append(gotB, flow(t, b, extB, 2, "")...)
+
+	assert.Equal(t, []string{"INITIATED/INITIATED", "TALKING", "ALERTING/INITIATED", "ACTIVE/ACTIVE", "DROPPED/DROPPED", "NOT_READY"}, gotA,
+		"an outgoing call from NOT_READY returns there, without wrap-up")
+	assert.Equal(t, []string{"ALERTING/ALERTING", "ACTIVE/ACTIVE", "TALKING", "DROPPED/WRAP_UP", "WORK", "DROPPED/DROPPED", "NOT_READY"}, gotB,
+		"a direct call rings a NOT_READY agent without changing its state; wrap-up follows the incoming call")
+
+	// Nobody else heard of the call.
+	for _, c := range []*brokertest.Client{o, spy} {
+		c.Request("done", "Cisco", "General", "GetSystemInfo", nil)
+		for c.Next().CorrelationID != "done" {
+		}
+		for _, f := range c.Seen {
+			assert.NotContains(t, string(f.Raw), call.ID, "%s", f.Raw)
+			assert.NotContains(t, string(f.Raw), `"mediaAddress":"`+extA, "%s", f.Raw)
+		}
+	}
+}
+
+// consult puts a on a call from outside, answered, and consults b; it
+// returns the call and the consult leg once b's phone rings.
+func consult(t *testing.T, e *env, a, b *brokertest.Client) (call, leg dialogView) {
+	t.Helper()
+	ready(t, a)
+	call = ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	a.Next()
+	a.Next()
+	a.Request("consult", "Cisco", "InboundCall", "SetCONSULT", map[string]string{"MediaAddress ": extA, "CallID": call.ID, "toAddress": extB})
+	assert.Equal(t, []string{"ACTIVE/HELD,INITIATED/INITIATED", "ACTIVE/HELD,ALERTING/INITIATED"}, flow(t, a, extA, 2, "consult"))
+	legs := callsOf(t, b.Next())
+	require.Len(t, legs, 1)
+	assert.Equal(t, "CONSULT", legs[0].MediaProperties.CallType)
+	assert.Equal(t, "ACC-42", legs[0].variable("callVariable1"), "the consult carries the call's data")
+	return call, legs[0]
+}
+
+func TestConsultCompleted(t *testing.T) {
+	tests := []struct {
+		name         string
+		subtopic     string
+		callID       func(call, leg dialogView) string
+		wantA        []string
+		wantB        string
+		wantCallType string
+	}{
+		{
+			name:         "as a transfer",
+			subtopic:     "SetTRANSFER",
+			callID:       func(call, _ dialogView) string { return call.ID },
+			wantA:        []string{"ACTIVE/WRAP_UP,DROPPED/DROPPED", "WORK_READY"},
+			wantB:        "ACTIVE/ACTIVE",
+			wantCallType: "TRANSFER",
+		},
+		{
+			name:         "as a conference",
+			subtopic:     "SetCONFERENCE",
+			callID:       func(_, leg dialogView) string { return leg.ID },
+			wantA:        []string{"ACTIVE/ACTIVE,DROPPED/DROPPED"},
+			wantB:        "ACTIVE/ACTIVE",
+			wantCallType: "CONFERENCE",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.agentOn(t, "ciscotest", extA)
+			b := e.agentOn(t, "jdoe", extB)
+			call, leg := consult(t, e, a, b)
+			b.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": leg.ID})
+			assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, b, extB, 2, "answer"))
+			held := callsOf(t, a.Next())
+			assert.Contains(t, held[0].Participants[1].Actions, "TRANSFER")
+			assert.Contains(t, held[0].Participants[1].Actions, "CONFERENCE")
+
+			a.Request("complete", "Cisco", "InboundCall", tt.subtopic, map[string]string{"CallID": tt.callID(call, leg)})
+			assert.Equal(t, tt.wantA, flow(t, a, extA, len(tt.wantA), "complete"))
+			f := b.Next()
+			assert.Equal(t, tt.wantB, summary(t, f, extB))
+			now := callsOf(t, f)[0]
+			assert.Equal(t, call.ID, now.ID, "the call from outside survives")
+			assert.Equal(t, tt.wantCallType, now.MediaProperties.CallType)
+			assert.Equal(t, "ACTIVE", now.participant("4085551234"), "the caller is talking to B")
+		})
+	}
+}
+
+func TestConferenceLeftByItsHost(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	call, leg := consult(t, e, a, b)
+	b.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": leg.ID})
+	flow(t, b, extB, 2, "answer")
+	a.Next()
+	a.Request("conf", "Cisco", "InboundCall", "SetCONFERENCE", map[string]string{"CallID": call.ID})
+	a.Next()
+	b.Next()
+
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/WRAP_UP", "WORK_READY"}, flow(t, a, extA, 2, "drop"))
+	rest := callsOf(t, b.Next())[0]
+	assert.Equal(t, "ACTIVE", rest.State, "B and the caller talk on")
+	assert.Equal(t, "ACTIVE", rest.participant("4085551234"))
+}
+
+func TestBlindConferenceRefused(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	call, _ := consult(t, e, a, b)
+	a.Request("conf", "Cisco", "InboundCall", "SetCONFERENCE", map[string]string{"CallID": call.ID})
+	assert.Contains(t, a.ExpectError("Cisco", "Invalid State", "conf").Msg, "Blind conference is not supported")
+	a.Request("xfer", "Cisco", "InboundCall", "SetTRANSFER", map[string]string{"CallID": call.ID})
+	assert.Contains(t, a.ExpectError("Cisco", "Invalid State", "xfer").Msg, "SetTRANSFER_SST")
+}
+
+func TestSingleStepTransfer(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+
+	a.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]string{"MediaAddress ": extA, "CallID": call.ID, "ToAddress ": extB})
+	assert.Equal(t, []string{"ALERTING/WRAP_UP", "WORK_READY"}, flow(t, a, extA, 2, "sst"))
+	f := b.Next()
+	assert.Equal(t, "ALERTING/ALERTING", summary(t, f, extB))
+	assert.Equal(t, "TRANSFER", callsOf(t, f)[0].MediaProperties.CallType)
+	b.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, b, extB, 2, "answer"))
+}
+
+func TestCallErrors(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	stranger := e.desktop(t, "not-signed-in")
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+
+	tests := []struct {
+		name            string
+		by              *brokertest.Client
+		topic, subtopic string
+		data            any
+		wantType        string
+		wantIn          string
+	}{
+		{"not signed in", stranger, "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID}, "Invalid State", "Sign in"},
+		{"no CallID", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extA}, "Invalid Input", "CallID"},
+		{"unknown call", a, "InboundCall", "SetHOLD", map[string]string{"CallID": "42"}, "Not Found", "Invalid dialogId specified for dialog"},
+		{"another agent's call", b, "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID}, "Not Found", "CallID"},
+		{"hold a ringing call", a, "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
+		{"retrieve a ringing call", a, "OutboundCall", "SetRETRIEVE", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
+		{"drop a ringing call", a, "InboundCall", "SetDROP", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
+		{"transfer a ringing call", a, "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": extB}, "Invalid State", "ALERTING"},
+		{"consult without toAddress", a, "InboundCall", "SetCONSULT", map[string]string{"CallID": call.ID}, "Invalid Input", "toAddress"},
+		{"complete without a consult", a, "InboundCall", "SetTRANSFER", map[string]string{"CallID": call.ID}, "Invalid State", "SetCONSULT"},
+		{"not my extension", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extB, "CallID": call.ID}, "Invalid Input", "MediaAddress"},
+		{"make a call on a call", a, "InboundCall", "SetMakeCall", map[string]string{"toAddress": "4085551234"}, "Invalid State", "already"},
+		{"make a call to no number", b, "InboundCall", "SetMakeCall", map[string]string{"toAddress": "sales"}, "Invalid Input", "toAddress"},
+		{"make a call without toAddress", b, "InboundCall", "SetMakeCall", nil, "Invalid Input", "toAddress"},
+		{"bad call variable", b, "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085551234", "callVariables": map[string]string{"callVariable11": "x"}}, "Invalid Input", "callVariable11"},
+		{"unknown wrap-up reason", a, "Agent", "WrapUpCall", map[string]string{"callID": call.ID, "wrapup": "99"}, "Invalid Input", "wrapup"},
+		{"custom wrap-up that is not a boolean", a, "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "customwrapup": "x", "Iscustomwrapup": "maybe"}, "Invalid Input", "Iscustomwrapup"},
+		{"ring a busy agent", a, "Simulator", "IncomingCall", map[string]string{"from": "4085551234"}, "Device Busy", "on a call"},
+		{"ring from no number", b, "Simulator", "IncomingCall", map[string]string{"from": "anonymous"}, "Invalid Input", "from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.by.Request("x", "Cisco", tt.topic, tt.subtopic, tt.data)
+			got := tt.by.ExpectError("Cisco", tt.wantType, "x")
+			assert.Contains(t, got.ErrorMessage+" "+got.Msg, tt.wantIn)
+		})
+	}
+
+	// The refusals changed nothing.
+	a.Request("state", "Cisco", "Call", "GetCallState", nil)
+	assert.Equal(t, "ALERTING/ALERTING", summary(t, a.Next(), extA))
+}
+
+func TestWrapUpDuringTheCall(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	a.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "customwrapup": "Called back", "Iscustomwrapup": true})
+	f := a.Next()
+	assert.Equal(t, "wrap", f.CorrelationID)
+	assert.Equal(t, "Called back", callsOf(t, f)[0].MediaProperties.WrapUpReason)
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, f, extA), "the call goes on")
+}
+
+func TestSimulatorAPI(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	a := e.agentOn(t, "ciscotest", extA)
+	crmJWT := apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)
+	recorderJWT := apps.rs256(t, "recorder", time.Now().Add(time.Hour))
+	post := func(auth func(*http.Request), body string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, e.http+"/api/simulator/calls", strings.NewReader(body))
+		require.NoError(t, err)
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		return resp.StatusCode, string(b)
+	}
+	bearer := func(token string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+	}
+	basic := func(name, secret string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(name, secret) }
+	}
+
+	code, body := post(bearer(crmJWT), `{"agent":"100501","from":"4085551234","callVariables":{"callVariable2":"VIP"}}`)
+	require.Equal(t, 201, code, body)
+	var created struct {
+		DialogID string `json:"dialogId"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	f := a.Next()
+	assert.Empty(t, f.CorrelationID)
+	calls := callsOf(t, f)
+	require.Len(t, calls, 1)
+	assert.Equal(t, created.DialogID, calls[0].ID)
+	assert.Equal(t, "VIP", calls[0].variable("callVariable2"))
+
+	tests := []struct {
+		name   string
+		auth   func(*http.Request)
+		body   string
+		want   int
+		wantIn string
+	}{
+		{"no credentials", nil, `{"agent":"100501","from":"4085551234"}`, 401, "unauthorized"},
+		{"the agent is on a call", bearer(crmJWT), `{"agent":"100501","from":"4085551234"}`, 409, "on a call"},
+		{"not JSON", bearer(crmJWT), `{"agent":`, 400, "invalid"},
+		{"an unknown field", bearer(crmJWT), `{"agent":"100501","from":"4085551234","ani":"1"}`, 400, "ani"},
+		{"no caller", bearer(crmJWT), `{"agent":"100501"}`, 400, "from"},
+		{"bad call variables", bearer(crmJWT), `{"agent":"100501","from":"1","callVariables":[1]}`, 400, "callVariables"},
+		{"may not publish", basic("wallboard", "wall-secret"), `{"agent":"100501","from":"4085551234"}`, 403, "grants.publish"},
+		{"agent outside the grant", bearer(crmJWT), `{"agent":"100503","from":"4085551234"}`, 403, "100503"},
+		{"unknown agent", bearer(recorderJWT), `{"agent":"999","from":"4085551234"}`, 404, "no agent"},
+		{"agent not signed in", bearer(recorderJWT), `{"agent":"100503","from":"4085551234"}`, 404, "not signed in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := post(tt.auth, tt.body)
+			assert.Equal(t, tt.want, code, body)
+			assert.Contains(t, body, tt.wantIn)
+			var refusal struct{ Error, Message string }
+			require.NoError(t, json.Unmarshal([]byte(body), &refusal))
+			assert.NotEmpty(t, refusal.Message)
+		})
+	}
+	for _, entry := range e.logs.All() {
+		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Context), "4085551234", "a caller's number is in a log line")
+	}
+}

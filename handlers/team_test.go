@@ -1,0 +1,222 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
+)
+
+// teamFeed decodes a Cisco/Team/SetTeamAgentState event.
+func teamFeed(t *testing.T, f brokertest.Frame) (teamID, loginID, state, reason string) {
+	t.Helper()
+	require.Equal(t, "Cisco/Team/SetTeamAgentState", f.Triple(), "frame %s", f.Raw)
+	var m struct {
+		TeamID string `json:"teamId"`
+		Data   struct {
+			LoginID      string `json:"loginId"`
+			State        string `json:"state"`
+			ReasonCodeID string `json:"reasonCodeId"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	return m.TeamID, m.Data.LoginID, m.Data.State, m.Data.ReasonCodeID
+}
+
+// drain reads c up to the answer to a marker request, so that everything
+// sent to c before it has been seen.
+func drain(c *brokertest.Client) {
+	c.Request("marker", "Cisco", "General", "GetSystemInfo", nil)
+	for c.Next().CorrelationID != "marker" {
+	}
+}
+
+func TestSupervisorMovesAnAgentToNotReady(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	o := e.agentOn(t, "other", extO)
+	ready(t, a)
+	ready(t, o)
+	team, who, state, _ := teamFeed(t, s.Next())
+	assert.Equal(t, []string{"5004", "100501", "READY"}, []string{team, who, state}, "the team feed reports the agent's state")
+
+	s.Request("snr", "Cisco", "Team", "SetTeamAgentNotReadyState", map[string]string{"Username": "100501", "State": "NotReady", "ReasonCodeId": "-1"})
+	f := a.Next()
+	assert.Empty(t, f.CorrelationID, "the agent did not ask")
+	m := agentStateOf(t, f)
+	assert.Equal(t, "NOT_READY", m.Data.State)
+	assert.Equal(t, "999", m.Data.ReasonCodeID, "the supervisor reason code")
+	f = s.Next()
+	assert.Equal(t, "snr", f.CorrelationID)
+	_, who, state, reason := teamFeed(t, f)
+	assert.Equal(t, []string{"100501", "NOT_READY", "999"}, []string{who, state, reason})
+
+	drain(s)
+	for _, f := range s.Seen {
+		assert.NotContains(t, string(f.Raw), "100700", "the supervisor saw an agent of another team: %s", f.Raw)
+	}
+}
+
+func TestSupervisorRefusals(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	p := e.agentOn(t, "102312778", extP)
+	e.agentOn(t, "other", extO)
+	ready(t, a)
+	s.Next() // the team feed
+
+	tests := []struct {
+		name            string
+		by              *brokertest.Client
+		topic, subtopic string
+		data            map[string]string
+		wantType        string
+		wantMessage     string // the errorMessage, or a part of errorMessage+msg
+	}{
+		{"READY", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "Ready"}, "Invalid State", "Supervisor setting state to 'READY' is not allowed"},
+		{"an agent outside the teams", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100700", "State": "NotReady"}, "Invalid Supervisor", "100700"},
+		{"by an agent", p, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady"}, "Authorization Failure", "supervisor"},
+		{"from NOT_READY", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "102312778", "State": "NotReady"}, "Invalid State", "READY, WORK or WORK_READY"},
+		{"with a reason code", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady", "ReasonCodeId": "2"}, "Invalid Input", "999"},
+		{"without UserName", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"State": "NotReady"}, "Invalid Input", "UserName"},
+		{"an unknown state", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "Away"}, "Invalid Input", "State"},
+		{"an unknown agent", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "999", "State": "NotReady"}, "User Not Found", "999"},
+		{"sign out outside the teams", s, "Team", "SetTeamAgentLogout", map[string]string{"UserName": "100700", "State": "Logout"}, "Invalid Supervisor", "100700"},
+		{"sign out by an agent", p, "Team", "SetTeamAgentLogout", map[string]string{"UserName": "100501", "State": "Logout"}, "Authorization Failure", "supervisor"},
+		{"monitor outside the teams", s, "Team", "SetSilentMonitoring", map[string]string{"UserName": "100700"}, "Invalid Supervisor", "100700"},
+		{"monitor by an agent", p, "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"}, "Authorization Failure", "supervisor"},
+		{"monitor an agent not on a call", s, "Agent", "SetSilentMonitoring", map[string]string{"fromAddress": extS, "toAddress": extA, "UserName": "100501"}, "Invalid State", "active call"},
+		{"barge outside the teams", s, "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100700", "CallId": "1"}, "Invalid Supervisor", "100700"},
+		{"barge into an unknown call", s, "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "CallId": "1"}, "Not Found", "Invalid dialogId specified for dialog"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.by.Request("x", "Cisco", tt.topic, tt.subtopic, tt.data)
+			got := tt.by.ExpectError("Cisco", tt.wantType, "x")
+			assert.Contains(t, got.ErrorMessage+" "+got.Msg, tt.wantMessage)
+		})
+	}
+	a.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, a.Next()).Data.State, "nothing changed")
+}
+
+func TestSupervisorSignsAnAgentOut(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", extA)
+	crm := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crm, "crm", map[string]string{"channel": "Cisco", "token": tok}).Triple())
+	ready(t, phone)
+	crm.Next()
+	s.Next()
+	call := ring(t, phone, "4085551234", 2)
+	crm.Next()
+	crm.Next()
+	s.Next() // RESERVED
+
+	s.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName ": "ciscotest", "State": "Logout"})
+	for _, c := range []*brokertest.Client{phone, crm} {
+		assert.Equal(t, "DROPPED/DROPPED", summary(t, c.Next(), extA), "the agent leaves its call")
+		f := c.Next()
+		assert.Empty(t, f.CorrelationID)
+		m := agentStateOf(t, f)
+		assert.Equal(t, "LOGOUT", m.Data.State)
+		assert.Equal(t, "999", m.Data.ReasonCodeID)
+	}
+	f := s.Next()
+	assert.Equal(t, "out", f.CorrelationID)
+	_, who, state, _ := teamFeed(t, f)
+	assert.Equal(t, []string{"100501", "LOGOUT"}, []string{who, state})
+
+	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+	crm.ExpectError("Cisco", "Invalid State", "g")
+	late := brokertest.Dial(t, e.url)
+	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"token": tok}).Error(t).ErrorType, "the tokens are revoked")
+	left, err := e.sim.Dialogs(t.Context(), "100501")
+	require.NoError(t, err)
+	assert.Empty(t, left, "call %s is no longer the agent's", call.ID)
+}
+
+func TestSilentMonitoringAndBargeIn(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	drain(s)
+
+	s.Request("barge-first", "Cisco", "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "CallId": call.ID})
+	assert.Contains(t, s.ExpectError("Cisco", "Invalid State", "barge-first").Msg, "SetSilentMonitoring", "barge only into a monitored call")
+
+	s.Request("mon", "Cisco", "Agent", "SetSilentMonitoring", map[string]string{"fromAddress": extS, "toAddress": extA, "UserName": "100501"})
+	f := s.Next()
+	assert.Equal(t, "mon", f.CorrelationID)
+	monitor := callsOf(t, f)
+	require.Len(t, monitor, 1)
+	assert.Equal(t, "SUPERVISOR_MONITOR", monitor[0].MediaProperties.CallType)
+	assert.Equal(t, "ACC-42", monitor[0].variable("callVariable1"))
+	assert.Equal(t, "TALKING", agentStateOf(t, s.Next()).Data.State)
+	_, who, state, _ := teamFeed(t, s.Next())
+	assert.Equal(t, []string{"100600", "TALKING"}, []string{who, state}, "a supervisor of its own team sees itself")
+
+	s.Request("mon-again", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
+	s.ExpectError("Cisco", "Invalid State", "mon-again")
+
+	s.Request("barge", "Cisco", "OutboundCall", "SetBARGE CALL", map[string]string{"fromAddress": extS, "toAddress": extA, "Username": "100501", "CallId": monitor[0].ID})
+	f = s.Next()
+	assert.Equal(t, "barge", f.CorrelationID)
+	views := callsOf(t, f)
+	require.Len(t, views, 2)
+	assert.Equal(t, []string{call.ID, "ACTIVE", "BARGE_IN"}, []string{views[0].ID, views[0].participant(extS), views[0].MediaProperties.CallType})
+	assert.Equal(t, "DROPPED", views[1].State, "the monitor dialog ends")
+
+	f = a.Next()
+	assert.Empty(t, f.CorrelationID)
+	mine := callsOf(t, f)[0]
+	assert.Equal(t, "ACTIVE", mine.participant(extS), "the supervisor joined the agent's call")
+	assert.Equal(t, "ACD_IN", mine.MediaProperties.CallType)
+	for _, f := range a.Seen[:len(a.Seen)-1] {
+		assert.NotContains(t, string(f.Raw), extS, "the agent heard of the monitoring: %s", f.Raw)
+	}
+
+	// The agent leaves; the supervisor and the caller talk on.
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/WRAP_UP", "WORK_READY"}, flow(t, a, extA, 2, "drop"))
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, s.Next(), extS))
+	s.Request("sdrop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY"}, flow(t, s, extS, 2, "sdrop"), "no wrap-up after supervising")
+	drain(a)
+	assert.Equal(t, "DROPPED/WRAP_UP", summary(t, a.Seen[len(a.Seen)-2], extA), "the agent in wrap-up saw the call end")
+}
+
+func TestMonitoringEndsWhenTheAgentLeaves(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	drain(s)
+	s.Request("mon", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "ciscotest"})
+	assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, s, extS, 2, "mon"))
+	s.Next() // the supervisor's own state on its team feed
+
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	var got []string
+	for len(got) < 2 {
+		if f := s.Next(); f.Subtopic != "SetTeamAgentState" {
+			got = append(got, summary(t, f, extS))
+		}
+	}
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY"}, got)
+}
