@@ -426,12 +426,12 @@ func TestAgentsAreIsolated(t *testing.T) {
 	}
 
 	for _, f := range append(b1.Seen, b2.Seen...) {
-		assert.NotContains(t, string(f.Raw), "100501", "agent B's app saw agent A: %s", f.Raw)
-		assert.NotContains(t, string(f.Raw), "5064")
+		assert.NotContains(t, string(f.Message), "100501", "agent B's app saw agent A: %s", f.Raw)
+		assert.NotContains(t, string(f.Message), "5064")
 	}
 	for _, f := range append(a1.Seen, a2.Seen...) {
-		assert.NotContains(t, string(f.Raw), "100503", "agent A's app saw agent B: %s", f.Raw)
-		assert.NotContains(t, string(f.Raw), "6123")
+		assert.NotContains(t, string(f.Message), "100503", "agent A's app saw agent B: %s", f.Raw)
+		assert.NotContains(t, string(f.Message), "6123")
 	}
 	var nobodySaw []string
 	for _, f := range nobody.Seen {

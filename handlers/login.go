@@ -56,7 +56,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		log.Warn("sign-in refused: too many attempts from the client's address", zap.Stringer("client", req.Conn.ClientIP()))
 		return &broker.APIError{
 			Type:    broker.ErrTypeRateLimited,
-			Message: "rate limited: too many sign-in attempts from this address in the last minute",
+			Message: "rate limited: too many sign-in attempts from this address in the current minute",
 			Msg:     "Too many sign-in attempts came from your network address. Wait a minute and try again.",
 		}
 	}
@@ -86,12 +86,13 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 			return h.apiError(err)
 		}
 	}
-	ws := h.workspaces.Join(agentID, req.Conn)
-
+	// Read everything first, so that a failure leaves the connection out of
+	// the workspace rather than in it with no events.
 	events, err := h.loginEvents(ctx, req.Conn, signed)
 	if err != nil {
 		return h.apiError(err)
 	}
+	ws := h.workspaces.Join(agentID, req.Conn)
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
 		if err := h.bus.Publish(ws.Scope, ev); err != nil {

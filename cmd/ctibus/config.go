@@ -109,7 +109,7 @@ func (c config) validate() error {
 		}
 	}
 	if c.sendQueue < 16 {
-		errs = append(errs, errors.New("-send-queue must be at least 16: a sign-in alone sends 15 events"))
+		errs = append(errs, errors.New("-send-queue must be at least 16: a sign-in alone queues 16 frames for the signing-in connection (15 events and the workspace token)"))
 	}
 	if c.rateLimit <= 0 {
 		errs = append(errs, errors.New("-rate-limit must be positive"))

@@ -154,7 +154,8 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 	usage := out.String()
 	for _, name := range []string{"addr", "allowed-origins", "read-limit", "send-queue", "max-connections", "max-subscriptions",
 		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "apps", "token-ttl",
-		"rate-limit", "rate-burst", "max-connections-per-ip", "login-attempts-per-ip", "trusted-proxies", "log-level", "log-format"} {
+		"rate-limit", "rate-burst", "max-connections-per-ip", "login-attempts-per-ip", "trusted-proxies",
+		"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "log-level", "log-format"} {
 		assert.Contains(t, usage, "-"+name+" ", "flag %s is listed", name)
 		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
 	}
