@@ -17,6 +17,7 @@ import (
 func (h *Cisco) registerTeam() {
 	h.bus.Handle(channel, "Team", "SetTeamAgentNotReadyState", broker.HandlerFunc(h.teamAgentNotReady))
 	h.bus.Handle(channel, "Team", "SetTeamAgentLogout", broker.HandlerFunc(h.teamAgentLogout))
+	h.bus.Handle(channel, "Team", "GetTeamState", broker.HandlerFunc(h.teamState))
 	h.bus.Handle(channel, "Team", "SetSilentMonitoring", broker.HandlerFunc(h.silentMonitoring))
 	h.bus.Handle(channel, "Agent", "SetSilentMonitoring", broker.HandlerFunc(h.silentMonitoring))
 	for _, topic := range callTopics {
@@ -193,4 +194,43 @@ func parseSupervision(req *broker.Request, needCall bool) (supervision, error) {
 	}
 	p.from, p.to = strings.TrimSpace(p.from), strings.TrimSpace(p.to)
 	return p, nil
+}
+
+// teamState serves Cisco/Team/GetTeamState, an extension: the supervisor's
+// workspace gets one Cisco/Team/SetTeamAgentState per agent of each team it
+// supervises, so that a supervisor's desktop can show its teams at once
+// rather than as their states change. Finesse reads the same with
+// GET Team/{id}/Users.
+func (h *Cisco) teamState(ctx context.Context, req *broker.Request) error {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return err
+	}
+	sup, err := h.cti.User(ctx, ws.AgentID)
+	if err != nil {
+		return h.apiError(err)
+	}
+	if !sup.IsSupervisor {
+		return &broker.APIError{
+			Type:    cisco.ErrorTypeAuthorization,
+			Message: "The user is not a supervisor",
+			Msg:     "Only a supervisor can read the state of a team; sign in as a supervisor.",
+		}
+	}
+	for _, team := range sup.Teams {
+		ids, err := h.cti.TeamAgents(ctx, team.ID)
+		if err != nil {
+			return h.apiError(err)
+		}
+		for _, id := range ids {
+			u, err := h.cti.User(ctx, id)
+			if err != nil {
+				return h.apiError(err)
+			}
+			if err := h.publish(ws.Scope, "Team", "SetTeamAgentState", teamAgentState{TeamID: team.ID, Data: u}, req.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

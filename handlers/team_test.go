@@ -220,3 +220,33 @@ func TestMonitoringEndsWhenTheAgentLeaves(t *testing.T) {
 	}
 	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY"}, got)
 }
+
+func TestSupervisorReadsItsTeams(t *testing.T) {
+	e := newEnv(t)
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	teamFeed(t, s.Next())
+
+	s.Request("team", "Cisco", "Team", "GetTeamState", nil)
+	var got [][4]string
+	for range 4 { // teams 5004 and 5005: ciscotest, pquser, jdoe, supervisor1
+		f := s.Next()
+		assert.Equal(t, "team", f.CorrelationID)
+		team, who, state, _ := teamFeed(t, f)
+		got = append(got, [4]string{team, who, state})
+	}
+	assert.Equal(t, [][4]string{
+		{"5004", "100501", "READY", ""},
+		{"5004", "102312778", "LOGOUT", ""},
+		{"5005", "100503", "LOGOUT", ""},
+		{"5005", "100600", "NOT_READY", ""},
+	}, got)
+	drain(s)
+	for _, f := range s.Seen {
+		assert.NotContains(t, string(f.Message), `"loginId":"100700"`, "an agent of another team")
+	}
+
+	a.Request("no", "Cisco", "Team", "GetTeamState", nil)
+	a.ExpectError("Cisco", "Authorization Failure", "no")
+}

@@ -293,8 +293,9 @@ func TestCallPageSupervisor(t *testing.T) {
 	signInAs(t, b, "supervisor1", "super@1", "5090")
 	b.waitFor(t, "the team panel", `!document.getElementById("team-card").hidden`)
 	assert.Equal(t, "Supervising RTTeam2 (5004), RTTeam3 (5005)", eval[string](t, b, `document.getElementById("team-teams").textContent`))
-	assert.Contains(t, eval[string](t, b, `document.getElementById("team-hint").textContent`), "no snapshot of the team")
-	assert.Zero(t, eval[int](t, b, `document.querySelectorAll("[data-testid=team-agent]").length`), "nobody has changed state yet")
+	assert.Contains(t, eval[string](t, b, `document.getElementById("team-hint").textContent`), "as of your sign-in")
+	// The teams' state at sign-in: ciscotest and pquser (5004), jdoe and the supervisor (5005).
+	b.waitFor(t, "the team's agents", `document.querySelectorAll("[data-testid=team-agent]").length === 4`)
 	assert.NotContains(t, eval[string](t, b, "document.body.innerText"), "super@1", "the password shows on the page")
 
 	agent := goAgent(t, s, "ciscotest", "test@123", "5064")

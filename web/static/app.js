@@ -129,6 +129,10 @@ bus.on("Cisco/Agent/SetAgentState", (ev) => {
   }
   if (!agent.joined || team.owner !== user.loginId) {
     resetTeam(agent.joined ? user.loginId : "");
+    if (agent.joined && user.issupervisor === true) {
+      // The current state of the supervised teams; changes follow on their own.
+      bus.request("Cisco", "Team", "GetTeamState").catch(requestFailed);
+    }
   }
   renderAgent();
 });
@@ -914,8 +918,8 @@ el.dialForm.addEventListener("submit", (e) => {
 // ---- team (supervisors) -----------------------------------------------------
 
 /**
- * The agents of the supervisor's teams. Finesse sends no snapshot of a
- * team, so the list holds the agents whose state changed since sign-in.
+ * The agents of the supervisor's teams: filled by Cisco/Team/GetTeamState
+ * when a supervisor signs in, then kept current by the team feed.
  */
 const team = {
   /** the loginId of the supervisor the list belongs to */
