@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -10,52 +12,57 @@ import (
 )
 
 // newTestConns returns a broker with n connections in scope "ws", each
-// subscribed to Feed/*/* and, if drain, with a goroutine emptying its queue
-// as its writer would. They have no socket: the fan-out never touches one.
+// subscribed to Feed/*/*. With drain, each has a real writer, which writes
+// its frames to a socket that discards them; without, each acts as if its
+// writer were busy, so that frames stay queued and no goroutine runs.
 func newTestConns(tb testing.TB, n int, drain bool) (*Broker, func()) {
-	b := New(zap.NewNop(), Config{})
 	p, err := ParsePattern("Feed", "*", "*")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{}, n)
+	return newTestConnsWith(tb, n, drain, func(int) Pattern { return p })
+}
+
+// newTestConnsWith is newTestConns with the pattern of connection i.
+func newTestConnsWith(tb testing.TB, n int, drain bool, pattern func(i int) Pattern) (*Broker, func()) {
+	b := New(zap.NewNop(), Config{SendQueue: 1024})
+	conns := make([]*Conn, n)
 	b.mu.Lock()
 	for i := range n {
 		c := &Conn{
 			id:       strconv.Itoa(i),
 			b:        b,
-			send:     make(chan []byte, b.cfg.SendQueue),
-			channels: map[string]string{},
-			patterns: []Pattern{p},
+			nc:       discardConn{},
+			patterns: []Pattern{pattern(i)},
 			log:      zap.NewNop(),
+		}
+		c.writer = c.writeLoop
+		if !drain {
+			c.out.running = true
+			c.out.frames = make([][]byte, 0, b.cfg.SendQueue)
 		}
 		c.publishInterestLocked()
 		b.joinLocked(c, "ws")
-		if !drain {
-			done <- struct{}{}
-			continue
-		}
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-c.send:
-				case <-stop:
-					return
-				}
-			}
-		}()
+		conns[i] = c
 	}
 	b.mu.Unlock()
 	return b, func() {
-		close(stop)
-		for range n {
-			<-done
+		for _, c := range conns {
+			if drain {
+				c.endWrites()
+			}
 		}
 		b.cancel()
 	}
 }
+
+// discardConn is a socket that accepts every write.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (discardConn) Close() error                     { return nil }
+func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 
 var benchEvent = Event{Channel: "Feed", Topic: "Call", Subtopic: "Ringing", Source: "softphone",
 	Message: json.RawMessage(`{"ani":"4085551234","dnis":"8005550100","callVariable1":"account 42"}`)}
@@ -71,6 +78,21 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	}
 }
 
+func BenchmarkRouteMatch(b *testing.B) {
+	bus := New(zap.NewNop(), Config{})
+	defer bus.cancel()
+	for _, api := range []string{"SetUserInfo", "SetReadyState", "SetNotReadyState", "GetAgentState", "GetAppState", "Logout"} {
+		bus.Handle("Cisco", "Agent", api, HandlerFunc(func(context.Context, *Request) error { return nil }))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		t := lowerTriple("Cisco", "Agent", "GetAgentState")
+		if _, _, found, _ := bus.lookup(t); !found {
+			b.Fatal("no route")
+		}
+	}
+}
+
 func BenchmarkPatternMatch(b *testing.B) {
 	p, _ := ParsePattern("Cisco", "*", "SetAgentState")
 	t := lowerTriple("Cisco", "Agent", "SetAgentState")
@@ -82,6 +104,28 @@ func BenchmarkPatternMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkSubscriptionMatch10000 publishes into a scope whose 10,000
+// connections each subscribed to a pattern of their own; one matches.
+func BenchmarkSubscriptionMatch10000(b *testing.B) {
+	bus, stop := newTestConnsWith(b, 10_000, true, func(i int) Pattern {
+		p, err := ParsePattern("Feed", "T"+strconv.Itoa(i), "*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	})
+	defer stop()
+	ev := benchEvent
+	ev.Topic = "T5000"
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := bus.Publish("ws", ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*10_000)/b.Elapsed().Seconds(), "patterns/s")
+}
+
 func BenchmarkEncodeEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
@@ -91,6 +135,8 @@ func BenchmarkEncodeEvent(b *testing.B) {
 	}
 }
 
+// BenchmarkFanOut1000 publishes to 1,000 subscribers whose writers frame
+// and write each event to a socket that discards it.
 func BenchmarkFanOut1000(b *testing.B) {
 	bus, stop := newTestConns(b, 1000, true)
 	defer stop()
@@ -101,6 +147,48 @@ func BenchmarkFanOut1000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkFanOutEnqueue1000 is the publisher's share of a fan-out to
+// 1,000 subscribers: encode once, match and queue for each.
+func BenchmarkFanOutEnqueue1000(b *testing.B) {
+	bus, stop := newTestConns(b, 1000, false)
+	defer stop()
+	conns := bus.connsLocked()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := bus.Publish("ws", benchEvent); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range conns {
+			c.out.frames = c.out.frames[:0]
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+var benchFrame, _ = encodeEvent(benchEvent, time.Time{})
+
+// BenchmarkWriteFrames is a writer's work for 64 queued events: frame them
+// and hand them to the socket in one write.
+func BenchmarkWriteFrames(b *testing.B) {
+	for _, batch := range []bool{false, true} {
+		b.Run(map[bool]string{false: "frame-each", true: "batch"}[batch], func(b *testing.B) {
+			frames := make([][]byte, 64)
+			for i := range frames {
+				frames[i] = benchFrame
+			}
+			var w frameWriter
+			var conn net.Conn = discardConn{}
+			b.ReportAllocs()
+			b.SetBytes(int64(64 * len(benchFrame)))
+			for b.Loop() {
+				if err := w.write(conn, time.Second, frames, false, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // TestFanOutEncodesOnce checks that publishing to 1,000 subscribers costs

@@ -138,6 +138,7 @@ type Broker struct {
 
 	admitter Admitter        // set before serving
 	ips      clientAddresses // connections per client address
+	pings    pinger          // pings every open connection
 
 	mu       sync.RWMutex                 // guards the fields below and Conn.scope, Conn.watching
 	handlers map[triple]route             //
@@ -165,9 +166,18 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		watchAll: make(map[*Conn]struct{}),
 		ips:      clientAddresses{limit: cfg.MaxConnectionsPerIP, count: make(map[netip.Addr]int)},
 	}
+	b.pings.period = cfg.PingPeriod
 	b.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
 		CheckOrigin:      b.checkOrigin,
+		// A reader buffer of its own, rather than the 4 KiB one net/http
+		// hands over, which every idle connection would keep: envelopes
+		// are small, and a larger frame is read in several calls.
+		ReadBufferSize: readBufferSize,
+		// The writer frames data itself (writer.go); gorilla's own writer
+		// serves only control frames, which need no buffer. A pool keeps
+		// gorilla from allocating one per connection.
+		WriteBufferPool: &sync.Pool{},
 	}
 	b.handlePubSub()
 	return b
@@ -272,8 +282,14 @@ func (b *Broker) leaveLocked(c *Conn) {
 	}
 }
 
-// ServeHTTP upgrades the request to a WebSocket connection and serves it
-// until it closes.
+// readBufferSize is the size of each connection's read buffer.
+const readBufferSize = 1024
+
+// ServeHTTP upgrades the request to a WebSocket connection, which is then
+// served on a goroutine of its own until it closes; Shutdown waits for it.
+// Returning lets net/http release what it kept for the request (its
+// buffered writer, the request and response), which an idle connection
+// would otherwise hold for its whole life.
 func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b.Draining() {
 		http.Error(w, "ctibus is shutting down; connect to another node or retry shortly", http.StatusServiceUnavailable)
@@ -303,17 +319,16 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &Conn{
 		id:       id,
 		ws:       ws,
+		nc:       ws.NetConn(),
 		b:        b,
 		own:      Scope("conn:" + id),
 		clientIP: ip,
-		send:     make(chan []byte, b.cfg.SendQueue),
 		work:     make(chan *Request, b.cfg.MaxPending),
-		closeReq: make(chan closeFrame, 1),
 		done:     make(chan struct{}),
-		log:      b.log.With(zap.String("conn", id)),
-		channels: make(map[string]string),
+		log:      b.log.WithLazy(zap.String("conn", id)),
 	}
-	c.publishInterestLocked()
+	c.writer = c.writeLoop
+	c.interest.Store(noInterest)
 
 	b.mu.Lock()
 	if b.draining {
@@ -329,23 +344,27 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Unlock()
 
 	b.cfg.Metrics.connectionOpened(1)
-	c.log.Debug("connection open", zap.String("remote", r.RemoteAddr), zap.Stringer("client", ip))
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
+	if ce := c.log.Check(zap.DebugLevel, "connection open"); ce != nil {
+		ce.Write(zap.String("remote", r.RemoteAddr), zap.Stringer("client", ip))
+	}
+	b.pings.add(c)
+	go b.serveConn(c)
+}
+
+// serveConn reads from c until it closes, then ends the connection.
+func (b *Broker) serveConn(c *Conn) {
 	c.readLoop()
 
 	b.mu.Lock()
 	b.leaveLocked(c)
 	b.unwatchLocked(c)
 	b.mu.Unlock()
+	b.pings.remove(c)
 	c.finish()
-	<-writerDone
-	ws.Close()
+	c.endWrites()
+	c.ws.Close()
 	b.open.Add(-1)
-	b.ips.remove(ip)
+	b.ips.remove(c.clientIP)
 	b.cfg.Metrics.connectionOpened(-1)
 	b.conns.Done()
 }
@@ -384,10 +403,7 @@ type route struct {
 func (b *Broker) route(ctx context.Context, req *Request) {
 	c := req.Conn
 	t := lowerTriple(req.Channel, req.Topic, req.Subtopic)
-	b.mu.RLock()
-	r, found := b.handlers[t]
-	canonical, handled := b.channels[t.channel]
-	b.mu.RUnlock()
+	r, canonical, found, handled := b.lookup(t)
 
 	if !handled {
 		b.relay(req, t)
@@ -426,6 +442,16 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 		}
 	}
 	c.sendError(canonical, apiErr, req.ID)
+}
+
+// lookup finds the handler of t: found when there is one, handled when t's
+// channel has handlers at all, and then its canonical spelling.
+func (b *Broker) lookup(t triple) (r route, canonical string, found, handled bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	r, found = b.handlers[t]
+	canonical, handled = b.channels[t.channel]
+	return r, canonical, found, handled
 }
 
 // relay delivers an app-to-app message to the subscribers in the sender's
@@ -493,10 +519,11 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if connErr := waitCtx(ctx, &b.conns); connErr != nil {
 		err = connErr
 		for _, c := range all {
-			c.ws.UnderlyingConn().Close()
+			c.nc.Close()
 		}
 		b.conns.Wait()
 	}
+	b.pings.done.Wait()
 	b.cancel()
 	return err
 }

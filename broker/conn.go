@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -42,14 +43,15 @@ type Conn struct {
 	b   *Broker
 	own Scope // the scope the connection starts in and returns to
 
-	send     chan []byte     // frames for the writer; never closed
-	work     chan *Request   // requests for the dispatcher; bounded for backpressure
-	working  atomic.Bool     // a dispatcher goroutine is running
-	closeReq chan closeFrame // asks the writer to send a close frame; capacity 1
-	done     chan struct{}   // closed when the reader has stopped
-	doneOnce sync.Once       //
-	slow     atomic.Bool     // the send queue overflowed
+	nc       net.Conn      // the socket under ws, which the writer writes frames to
+	work     chan *Request // requests for the dispatcher; bounded for backpressure
+	working  atomic.Bool   // a dispatcher goroutine is running
+	done     chan struct{} // closed when the reader has stopped
+	doneOnce sync.Once     //
 	interest atomic.Pointer[interest]
+	out      outbox      // frames waiting for the writer; see writer.go
+	writer   func()      // writeLoop, bound once: go c.writer() allocates nothing
+	pingSlot int         // the pinger's slot; guarded by pinger.mu
 	scope    Scope       // the scope it is in now; guarded by Broker.mu
 	watching []Scope     // scopes it watches besides; guarded by Broker.mu
 	clientIP netip.Addr  //
@@ -58,7 +60,7 @@ type Conn struct {
 	mu       sync.Mutex        // guards the fields below
 	app      string            // registered app name; "" until the first Register
 	log      *zap.Logger       // carries the connection id and, once known, the app name
-	channels map[string]string // registered channels, lowered -> as spelled
+	channels map[string]string // registered channels, lowered -> as spelled; nil until the first
 	patterns []Pattern         // subscriptions, lowered
 	onClose  []func()
 	grant    *Grant // nil: unrestricted
@@ -141,37 +143,6 @@ func (c *Conn) Send(ev Event) error {
 	return nil
 }
 
-// enqueue hands a frame to the writer without ever blocking the caller: a
-// connection whose queue is full is a slow consumer and is disconnected, so
-// that it never holds up the publisher or the other recipients.
-func (c *Conn) enqueue(frame []byte) {
-	if c.slow.Load() {
-		return
-	}
-	select {
-	case c.send <- frame:
-	default:
-		if c.slow.CompareAndSwap(false, true) {
-			c.b.cfg.Metrics.slowConsumer()
-			c.Logger().Warn("slow consumer: send queue full, disconnecting",
-				zap.Int("queue", cap(c.send)))
-			c.requestClose(CloseSlowConsumer, "slow consumer: send queue full")
-			// The writer may be stuck in a write to a peer that reads
-			// nothing; the write deadline ends that, and this ends the rest.
-			time.AfterFunc(c.b.cfg.WriteWait+closeGrace, func() { c.ws.UnderlyingConn().Close() })
-		}
-	}
-}
-
-// requestClose asks the writer to send a close frame after the frame it is
-// writing; the first request wins.
-func (c *Conn) requestClose(code int, reason string) {
-	select {
-	case c.closeReq <- closeFrame{code, reason}:
-	default:
-	}
-}
-
 func (c *Conn) registerApp(name, channel string) (app string, channels []string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -180,9 +151,12 @@ func (c *Conn) registerApp(name, channel string) (app string, channels []string,
 	}
 	if c.app == "" {
 		c.app = name
-		c.log = c.log.With(zap.String("app", name))
+		c.log = c.log.WithLazy(zap.String("app", name))
 	}
 	if channel != "" {
+		if c.channels == nil {
+			c.channels = make(map[string]string)
+		}
 		c.channels[lowerTriple(channel, "", "").channel] = channel
 	}
 	c.publishInterestLocked()
@@ -219,7 +193,15 @@ func (c *Conn) unsubscribe(p Pattern) {
 	c.publishInterestLocked()
 }
 
+// noInterest is the interest of a connection that has registered on no
+// channel and subscribed to nothing, shared so that it costs nothing.
+var noInterest = &interest{}
+
 func (c *Conn) publishInterestLocked() {
+	if len(c.channels) == 0 && len(c.patterns) == 0 {
+		c.interest.Store(noInterest)
+		return
+	}
 	in := &interest{
 		channels: make(map[string]struct{}, len(c.channels)),
 		patterns: slices.Clone(c.patterns),
@@ -322,13 +304,26 @@ func (c *Conn) logReadError(err error) {
 	}
 }
 
+// dispatcherLinger is how long an idle dispatcher waits for the next
+// request before it ends: an app that sends requests back to back reuses
+// one goroutine, whose stack has grown to what handlers need, instead of
+// starting one per request.
+const dispatcherLinger = time.Millisecond
+
 // startDispatcher runs queued requests in order on one goroutine, which
-// exists only while there is work, so an idle connection costs none.
+// exists only while there is work (and dispatcherLinger after), so an idle
+// connection costs none.
 func (c *Conn) startDispatcher(ctx context.Context) {
 	if !c.working.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
+		var linger *time.Timer
+		defer func() {
+			if linger != nil {
+				linger.Stop()
+			}
+		}()
 		for {
 			select {
 			case req := <-c.work:
@@ -336,6 +331,19 @@ func (c *Conn) startDispatcher(ctx context.Context) {
 				c.b.inflight.Done()
 				continue
 			default:
+			}
+			if linger == nil {
+				linger = time.NewTimer(dispatcherLinger)
+			} else {
+				linger.Reset(dispatcherLinger)
+			}
+			select {
+			case req := <-c.work:
+				c.b.route(ctx, req)
+				c.b.inflight.Done()
+				continue
+			case <-linger.C:
+			case <-c.done:
 			}
 			c.working.Store(false)
 			// A request queued between the empty read and the Store above
@@ -345,69 +353,6 @@ func (c *Conn) startDispatcher(ctx context.Context) {
 			}
 		}
 	}()
-}
-
-// writeLoop owns every write of data frames to the socket.
-func (c *Conn) writeLoop() {
-	cfg := c.b.cfg
-	ping := time.NewTicker(cfg.PingPeriod)
-	defer ping.Stop()
-	for {
-		// A pending close goes before queued frames only for a slow
-		// consumer; on shutdown the queue is flushed first.
-		select {
-		case cf := <-c.closeReq:
-			c.writeClose(cf)
-			return
-		default:
-		}
-		select {
-		case frame := <-c.send:
-			if err := c.write(websocket.TextMessage, frame); err != nil {
-				c.ws.UnderlyingConn().Close()
-				return
-			}
-		case cf := <-c.closeReq:
-			if cf.code != CloseSlowConsumer {
-				c.flush()
-			}
-			c.writeClose(cf)
-			return
-		case <-ping.C:
-			if err := c.write(websocket.PingMessage, nil); err != nil {
-				c.ws.UnderlyingConn().Close()
-				return
-			}
-		case <-c.done:
-			return
-		}
-	}
-}
-
-// flush writes the frames already queued, for a close that should lose nothing.
-func (c *Conn) flush() {
-	for {
-		select {
-		case frame := <-c.send:
-			if c.write(websocket.TextMessage, frame) != nil {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (c *Conn) write(kind int, frame []byte) error {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteWait))
-	return c.ws.WriteMessage(kind, frame)
-}
-
-// writeClose sends a close frame and gives the peer closeGrace to answer
-// before the socket is dropped; the reader sees the answer and ends.
-func (c *Conn) writeClose(cf closeFrame) {
-	_ = c.write(websocket.CloseMessage, websocket.FormatCloseMessage(cf.code, cf.reason))
-	time.AfterFunc(closeGrace, func() { c.ws.UnderlyingConn().Close() })
 }
 
 // sendError sends a SetAPIError on channel's error triple to this connection.

@@ -11,12 +11,26 @@
 //
 // # Goroutines of one connection
 //
-//   - The reader (the HTTP handler's goroutine) reads and decodes frames and
-//     queues them for the dispatcher, waiting when MaxPending are queued.
+//   - The reader, started by ServeHTTP once the connection is upgraded,
+//     reads and decodes frames and queues them for the dispatcher, waiting
+//     when MaxPending are queued.
 //   - The dispatcher runs the queued requests one at a time, in order; it
-//     exists only while there is work. Handlers run here.
-//   - The writer owns every data write to the socket, sends pings, and ends
-//     the connection with a close frame when asked.
+//     exists only while there is work (and a millisecond after, for the
+//     next request of a busy app). Handlers run here.
+//   - The writer owns every data write to the socket and ends the
+//     connection with a close frame when asked. It exists only while frames
+//     are queued, and writes all of them with one system call.
+//
+// One pinger goroutine for the whole broker asks each connection's writer
+// for a ping once per PingPeriod, so an idle connection holds no goroutine
+// but its reader, and no timer.
+//
+// # Batching
+//
+// An app that registers with data "batch": true may receive several
+// envelopes in one text frame, as a JSON array, in order; any frame may
+// still hold one envelope as a plain object. An app that does not opt in
+// receives exactly one envelope per frame.
 //
 // # Concurrency contract
 //

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +24,7 @@ type registration struct {
 	App      string   `json:"app"`
 	Channel  string   `json:"channel,omitempty"`
 	Channels []string `json:"channels"`
+	Batch    bool     `json:"batch,omitempty"` // the connection receives batched frames
 }
 
 func nameTaken(app string) *APIError {
@@ -45,6 +47,10 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	if err != nil {
 		return err
 	}
+	batch, err := batchField(req)
+	if err != nil {
+		return err
+	}
 	if strings.EqualFold(channel, busChannel) {
 		return invalidInput("data.channel", "PubSub is the bus's own channel and needs no registration")
 	}
@@ -61,12 +67,34 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	if !ok {
 		return nameTaken(app)
 	}
+	if batch != nil {
+		req.Conn.setBatch(*batch)
+	}
 	req.Conn.Logger().Debug("registered", zap.String("channel", channel))
 	return req.Conn.Send(Event{
 		Channel: busChannel, Topic: "App", Subtopic: "Registered",
-		Message:       registration{App: app, Channel: channel, Channels: channels},
+		Message:       registration{App: app, Channel: channel, Channels: channels, Batch: req.Conn.batching()},
 		CorrelationID: req.ID,
 	})
+}
+
+// batchField reads data.batch of Register: true lets the bus put several
+// envelopes in one frame, as a JSON array; false stops it; nil leaves the
+// connection as it is.
+func batchField(req *Request) (*bool, error) {
+	fields, err := req.Fields()
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := fields["batch"]
+	if !ok {
+		return nil, nil
+	}
+	var on bool
+	if err := json.Unmarshal(raw, &on); err != nil {
+		return nil, invalidInput("data.batch", "it must be true or false")
+	}
+	return &on, nil
 }
 
 func (b *Broker) unregister(_ context.Context, req *Request) error {

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/session"
+)
+
+// startServer serves the real broker and Cisco channel, wired as
+// cmd/ctibus wires them, with a directory of agents at bcrypt's lowest
+// cost, and returns its address.
+func startServer(tb testing.TB, agents int) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "agents.json")
+	require.NoError(tb, writeAgentsFile(path, agents, bcrypt.MinCost))
+	dir, err := cisco.LoadDirectoryFile(path)
+	require.NoError(tb, err)
+	bus := broker.New(zap.NewNop(), broker.Config{RateLimit: 1e6, RateBurst: 1_000_000, MaxConnections: 100_000})
+	lockout := session.NewLockout(session.LockoutConfig{})
+	api := handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, zap.NewNop(), handlers.Config{})
+	api.Register()
+	mux := http.NewServeMux()
+	mux.Handle("/ws", bus)
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(tb, bus.Shutdown(ctx))
+		srv.Close()
+	})
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// runLine runs ctibench with args against addr and returns its result
+// line, parsed.
+func runLine(t *testing.T, addr string, args ...string) map[string]string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"-addr", addr, "-pid", strconv.Itoa(os.Getpid()), "-quiet"}, args...)
+	require.NoError(t, run(context.Background(), args, &stdout, &stderr), stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 1, stdout.String())
+	got, err := parseLine(lines[0])
+	require.NoError(t, err)
+	return got
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err, "want an integer, got %q", s)
+	return n
+}
+
+func TestScenarios(t *testing.T) {
+	addr := startServer(t, 8)
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, got map[string]string)
+	}{
+		{
+			name: "connect",
+			args: []string{"-scenario", "connect", "-conns", "20", "-settle", "10ms"},
+			check: func(t *testing.T, got map[string]string) {
+				assert.Equal(t, "20", got["opened"])
+				assert.Equal(t, "0", got["errors"])
+				assert.Contains(t, got, "rss_per_conn_kb")
+				assert.Contains(t, got, "setup_p99_ms")
+			},
+		},
+		{
+			name: "fanout",
+			args: []string{"-scenario", "fanout", "-conns", "5", "-rate", "200", "-duration", "300ms"},
+			check: func(t *testing.T, got map[string]string) {
+				published := atoi(t, got["published"])
+				assert.Positive(t, published)
+				assert.Equal(t, published*5, atoi(t, got["delivered"]))
+				assert.Equal(t, "0", got["lost"])
+				assert.Equal(t, "0", got["dup"])
+			},
+		},
+		{
+			name: "fanout saturated and batched",
+			args: []string{"-scenario", "fanout", "-conns", "4", "-rate", "0", "-window", "20", "-batch", "-duration", "300ms"},
+			check: func(t *testing.T, got map[string]string) {
+				published := atoi(t, got["published"])
+				assert.Positive(t, published)
+				assert.Equal(t, published*4, atoi(t, got["delivered"]))
+				assert.Equal(t, "0", got["lost"])
+				assert.Equal(t, "0", got["dup"])
+				assert.Equal(t, "true", got["batch"])
+			},
+		},
+		{
+			name: "login",
+			args: []string{"-scenario", "login", "-conns", "3", "-bcrypt-cost", "4", "-duration", "100ms"},
+			check: func(t *testing.T, got map[string]string) {
+				assert.Equal(t, "3", got["ok"])
+				assert.Equal(t, "0", got["errors"])
+				assert.Contains(t, got, "bcrypt_limit_per_s")
+			},
+		},
+		{
+			name: "request",
+			args: []string{"-scenario", "request", "-conns", "2", "-duration", "200ms"},
+			check: func(t *testing.T, got map[string]string) {
+				assert.Positive(t, atoi(t, got["requests"]))
+			},
+		},
+		{
+			name: "contact-center",
+			args: []string{"-scenario", "contact-center", "-agents", "3", "-apps", "2", "-interval", "100ms", "-duration", "500ms"},
+			check: func(t *testing.T, got map[string]string) {
+				changes := atoi(t, got["changes"])
+				assert.Positive(t, changes)
+				assert.Equal(t, 2*changes, atoi(t, got["delivered"]))
+				assert.Equal(t, "0", got["lost"])
+				assert.Equal(t, "0", got["errors"])
+				assert.Equal(t, "6", got["conns"])
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runLine(t, addr, tt.args...)
+			assert.Equal(t, tt.args[1], got["scenario"])
+			assert.Equal(t, "1", got["run"])
+			tt.check(t, got)
+		})
+	}
+}
+
+func TestJSONAndMedians(t *testing.T) {
+	addr := startServer(t, 1)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-addr", addr, "-scenario", "connect", "-conns", "3",
+		"-settle", "1ms", "-runs", "3", "-json", "-quiet"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 4, "one object per run and the medians")
+	var keys []string
+	for i, line := range lines {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj), line)
+		assert.Equal(t, "connect", obj["scenario"])
+		assert.EqualValues(t, 3, obj["opened"])
+		if i == 0 {
+			for k := range obj {
+				keys = append(keys, k)
+			}
+		}
+		if i == 3 {
+			assert.Equal(t, "median", obj["run"])
+		}
+		assert.Len(t, obj, len(keys), "every line has the same keys")
+	}
+}
+
+func TestOptionsRejects(t *testing.T) {
+	tests := []struct {
+		give []string
+		want string
+	}{
+		{[]string{"-scenario", "nope"}, "-scenario"},
+		{[]string{"-conns", "-1"}, "-conns"},
+		{[]string{"-scenario", "fanout", "-rate", "-1"}, "-rate"},
+		{[]string{"-bcrypt-cost", "3"}, "-bcrypt-cost"},
+		{[]string{"-pid", "1", "-spawn", "/bin/true"}, "-pid and -spawn"},
+		{[]string{"-addr", "nohost"}, "-addr"},
+		{[]string{"extra"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.give, &bytes.Buffer{}, &bytes.Buffer{})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestWriteAgentsFileLoads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.json")
+	require.NoError(t, run(context.Background(), []string{"-write-agents", path, "-agents", "5"}, &bytes.Buffer{}, &bytes.Buffer{}))
+	_, err := cisco.LoadDirectoryFile(path)
+	require.NoError(t, err)
+}
+
+func TestEachEnvelope(t *testing.T) {
+	tests := []struct {
+		give string
+		want []string
+	}{
+		{`{"a":1}`, []string{`{"a":1}`}},
+		{`[{"a":1}]`, []string{`{"a":1}`}},
+		{`[{"a":"x]},{"},{"b":[1,{"c":2}]}]`, []string{`{"a":"x]},{"}`, `{"b":[1,{"c":2}]}`}},
+		{`[{"a":"\"}"},{"b":2}]`, []string{`{"a":"\"}"}`, `{"b":2}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			var got []string
+			eachEnvelope([]byte(tt.give), func(env []byte) { got = append(got, string(env)) })
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestFields(t *testing.T) {
+	env := []byte(`{"id":"x","channel":"Bench","topic":"Msg","subtopic":"Tick","source":"p","message":{"seq":42,"t":17,"correlationId":"inner"},"correlationId":"c123","timestamp":"t"}`)
+	assert.Equal(t, "Tick", string(stringField(env, "subtopic")))
+	assert.Equal(t, "c123", string(correlationID(env)), "the envelope's, not the message's")
+	seq, ok := intField(env, "seq")
+	assert.True(t, ok)
+	assert.EqualValues(t, 42, seq)
+	_, ok = intField(env, "missing")
+	assert.False(t, ok)
+}
+
+func TestHistQuantiles(t *testing.T) {
+	var h hist
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Microsecond)
+	}
+	assert.InEpsilon(t, 500e3, float64(h.quantile(.5)), 0.02)
+	assert.InEpsilon(t, 990e3, float64(h.quantile(.99)), 0.02)
+	assert.Equal(t, time.Millisecond, h.max)
+	assert.Equal(t, time.Millisecond, h.quantile(1))
+}
+
+func TestTickFrameSize(t *testing.T) {
+	frame := tickFrame(nil, 123, time.Unix(0, 1_700_000_000_000_000_000), 200)
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(frame, &env))
+	assert.Len(t, env.Data, 200)
+}
+
+// BenchmarkLogin measures a sign-in over a real WebSocket against the real
+// server, from SetUserInfo to the 15th event, with a directory at bcrypt's
+// lowest cost; the metric ns-without-bcrypt/op subtracts the comparison
+// that cost takes (BenchmarkBcrypt).
+func BenchmarkLogin(b *testing.B) {
+	const agents = 2000
+	addr := startServer(b, agents)
+	d := newDialer(addr, 0)
+	ctx := context.Background()
+	bcryptTime := compareTime(b, bcrypt.MinCost)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c, _, err := d.dial(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.register("bench", map[string]any{"channel": "Cisco"}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := c.sendSignIn(i%agents, "login"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.await(lastLoginEvent, "login"); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		c.close()
+		b.StartTimer()
+	}
+	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perOp-float64(bcryptTime.Nanoseconds()), "ns-without-bcrypt/op")
+}
+
+// compareTime is the time of one bcrypt comparison at cost.
+func compareTime(tb testing.TB, cost int) time.Duration {
+	hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), cost)
+	require.NoError(tb, err)
+	const n = 20
+	start := time.Now()
+	for range n {
+		_ = bcrypt.CompareHashAndPassword(hash, []byte(benchPassword))
+	}
+	return time.Since(start) / n
+}
+
+// BenchmarkBcrypt is the limit bcrypt alone sets on sign-ins: one
+// comparison per sign-in. With -cpu 2 (RunParallel on both cores), its
+// inverse is the machine's sign-ins per second.
+func BenchmarkBcrypt(b *testing.B) {
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.DefaultCost} {
+		b.Run("cost="+strconv.Itoa(cost), func(b *testing.B) {
+			hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), cost)
+			require.NoError(b, err)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_ = bcrypt.CompareHashAndPassword(hash, []byte(benchPassword))
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
+		})
+	}
+}

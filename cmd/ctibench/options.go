@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// options are the flags.
+type options struct {
+	scenario    string
+	addr        string        // host:port of the server
+	pid         int           // the server's process, for its CPU and RSS; 0 for none
+	spawn       string        // a ctibus binary to start for each run
+	serverArgs  string        // more flags for the spawned server
+	runs        int           // runs of the scenario
+	conns       int           // connections (connect, fanout subscribers, login agents, request connections)
+	agents      int           // contact-center agents; agents in a written file
+	apps        int           // contact-center apps per agent
+	rate        float64       // fanout messages per second; 0 saturates
+	size        int           // fanout message payload in bytes
+	window      int           // saturated fanout: messages ahead of the slowest subscriber
+	batch       bool          // fanout subscribers opt in to batched frames
+	interval    time.Duration // contact-center: time between an agent's state changes
+	duration    time.Duration // how long the measured phase lasts
+	settle      time.Duration // connect: wait before reading the server's RSS
+	concurrency int           // connections set up at once
+	sources     int           // loopback source addresses to spread connections over
+	bcryptCost  int           // cost of the hashes in a written agents file; 0 picks by scenario
+	writeAgents string        // write an agents file and exit
+	json        bool
+	quiet       bool
+}
+
+// target is the server under load.
+type target struct {
+	addr string
+	pid  int
+}
+
+func (o options) target() target { return target{addr: o.addr, pid: o.pid} }
+
+// scenarioNames lists the scenarios, in the order the usage gives them.
+var scenarioNames = []string{"connect", "fanout", "login", "request", "contact-center"}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("ctibench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.scenario, "scenario", "connect", "`name`: "+strings.Join(scenarioNames, ", "))
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server `host:port` (WebSocket at /ws)")
+	fs.IntVar(&o.pid, "pid", 0, "the server's process id, to report its CPU and RSS from /proc")
+	fs.StringVar(&o.spawn, "spawn", "", "`path` of a ctibus binary to start for each run, on a free loopback port, with an agents file and limits the scenario needs")
+	fs.StringVar(&o.serverArgs, "server-args", "", "more `flags` for the spawned server, space-separated")
+	fs.IntVar(&o.runs, "runs", 1, "runs of the scenario; with more than one, a last line gives the medians")
+	fs.IntVar(&o.conns, "conns", 0, "connections: connect 1000, fanout subscribers 1000, login agents 100, request connections 1")
+	fs.IntVar(&o.agents, "agents", 10_000, "contact-center agents, or agents in the file of -write-agents")
+	fs.IntVar(&o.apps, "apps", 3, "contact-center apps (connections) per agent")
+	fs.Float64Var(&o.rate, "rate", 100, "fanout messages per second from the publisher; 0 publishes as fast as the slowest subscriber allows")
+	fs.IntVar(&o.size, "size", 200, "fanout message payload in `bytes`")
+	fs.IntVar(&o.window, "window", 100, "saturated fanout: messages the publisher may be ahead of the slowest subscriber (keep it under the server's -send-queue)")
+	fs.BoolVar(&o.batch, "batch", false, `fanout subscribers register with "batch": true, receiving several envelopes per frame`)
+	fs.DurationVar(&o.interval, "interval", 5*time.Second, "contact-center: time between two state changes of one agent")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the measured phase")
+	fs.DurationVar(&o.settle, "settle", 5*time.Second, "connect: wait after the last connection before reading the server's RSS")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "connections and sign-ins set up at once")
+	fs.IntVar(&o.sources, "sources", 8, "loopback source addresses (127.0.0.2 and up) to spread connections over, 28,000 ephemeral ports each")
+	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 0, "bcrypt cost of the agents file written for -spawn or -write-agents; 0: 10 (the default of ctibus hash-password) for login, 4 otherwise")
+	fs.StringVar(&o.writeAgents, "write-agents", "", "write an agents `file` of -agents agents (password "+benchPassword+") and exit")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per run instead of key=value lines")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no readable summary")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: ctibench -scenario NAME [flags]\n       ctibench -write-agents FILE -agents N [-bcrypt-cost C]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q; see ctibench -h", fs.Arg(0))
+	}
+	if o.conns == 0 {
+		o.conns = map[string]int{"connect": 1000, "fanout": 1000, "login": 100, "request": 1}[o.scenario]
+	}
+	return o, o.validate()
+}
+
+func (o options) validate() error {
+	var errs []error
+	if o.writeAgents == "" && !slices.Contains(scenarioNames, o.scenario) {
+		errs = append(errs, fmt.Errorf("-scenario %q: want one of %s", o.scenario, strings.Join(scenarioNames, ", ")))
+	}
+	if o.runs < 1 || o.concurrency < 1 || o.sources < 0 || o.agents < 1 || o.apps < 1 {
+		errs = append(errs, errors.New("-runs, -concurrency, -agents and -apps must be positive"))
+	}
+	if o.conns < 1 && o.scenario != "contact-center" {
+		errs = append(errs, errors.New("-conns must be positive"))
+	}
+	if o.rate < 0 || o.window < 1 || o.size < 32 {
+		errs = append(errs, errors.New("-rate must be 0 or more, -window positive, -size at least 32"))
+	}
+	if o.duration <= 0 || o.interval <= 0 {
+		errs = append(errs, errors.New("-duration and -interval must be positive"))
+	}
+	if o.bcryptCost != 0 && (o.bcryptCost < 4 || o.bcryptCost > 31) {
+		errs = append(errs, errors.New("-bcrypt-cost must be 4 to 31"))
+	}
+	if o.pid != 0 && o.spawn != "" {
+		errs = append(errs, errors.New("-pid and -spawn exclude each other: a spawned server's process is known"))
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		errs = append(errs, fmt.Errorf("-addr %q: %w", o.addr, err))
+	}
+	return errors.Join(errs...)
+}
+
+// cost is the bcrypt cost of a written agents file.
+func (o options) cost() int {
+	switch {
+	case o.bcryptCost != 0:
+		return o.bcryptCost
+	case o.scenario == "login" && o.writeAgents == "":
+		return 10
+	default:
+		return 4
+	}
+}
+
+// agentsNeeded is how many agents a scenario signs in.
+func (o options) agentsNeeded() int {
+	switch o.scenario {
+	case "contact-center":
+		return o.agents
+	case "login", "request":
+		return o.conns
+	default:
+		return 1
+	}
+}

@@ -1,0 +1,712 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+type scenarioFunc func(ctx context.Context, opts options, tg target, log io.Writer) (Result, error)
+
+var scenarios = map[string]scenarioFunc{
+	"connect":        connectScenario,
+	"fanout":         fanoutScenario,
+	"login":          loginScenario,
+	"request":        requestScenario,
+	"contact-center": contactCenterScenario,
+}
+
+// checkFiles fails early when the open-file limit cannot hold n connections.
+func checkFiles(n int) error {
+	if lim := fileLimit(); lim != 0 && uint64(n)+64 > lim {
+		return fmt.Errorf("%d connections need more open files than the limit of %d; raise it (ulimit -n) for this tool and the server", n, lim)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func closeAll(conns []*client) {
+	var wg sync.WaitGroup
+	for chunk := range slicesChunk(conns, 256) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range chunk {
+				if c != nil {
+					c.close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func slicesChunk(conns []*client, n int) func(func([]*client) bool) {
+	return func(yield func([]*client) bool) {
+		for i := 0; i < len(conns); i += n {
+			if !yield(conns[i:min(i+n, len(conns))]) {
+				return
+			}
+		}
+	}
+}
+
+// usage samples the server and this tool together.
+type usage struct {
+	server, self meter
+}
+
+func newUsage(tg target) usage { return usage{server: meter{tg.pid}, self: meter{os.Getpid()}} }
+
+type usageSample struct{ server, self procSample }
+
+func (u usage) sample() usageSample { return usageSample{u.server.sample(), u.self.sample()} }
+
+func (u usage) set(r *Result, from, to usageSample) {
+	u.server.setUsage(r, "server", from.server, to.server)
+	if wall := to.self.at.Sub(from.self.at); wall > 0 {
+		r.set("bench_cpu_pct", 100*float64(to.self.cpu-from.self.cpu)/float64(wall))
+	}
+}
+
+// connect opens N connections and holds them idle: connections per second,
+// setup latency, and the server's RSS per connection.
+func connectScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+	n := opts.conns
+	if err := checkFiles(n); err != nil {
+		return Result{}, err
+	}
+	u := newUsage(tg)
+	d := newDialer(tg.addr, opts.sources)
+	conns := make([]*client, n)
+	defer func() { closeAll(conns) }()
+	var lat lockedHist
+	var failed atomic.Int64
+	var lastErr atomic.Value
+	before := u.sample()
+	start := time.Now()
+	err := parallel(ctx, n, opts.concurrency, func(i int) error {
+		c, took, err := d.dial(ctx)
+		if err != nil {
+			lastErr.Store(err.Error())
+			if failed.Add(1) > int64(n/100+10) {
+				return fmt.Errorf("more than 1%% of the connections failed; last: %w", err)
+			}
+			return nil
+		}
+		conns[i] = c
+		lat.add(took)
+		return nil
+	})
+	elapsed := time.Since(start)
+	opened := u.sample()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := sleepCtx(ctx, opts.settle); err != nil {
+		return Result{}, err
+	}
+	idle := u.sample()
+	ok := n - int(failed.Load())
+
+	r := newResult("connect")
+	r.set("conns", n)
+	r.set("opened", ok)
+	r.set("errors", int(failed.Load()))
+	r.set("conns_per_s", float64(ok)/elapsed.Seconds())
+	lat.h.setLatency(&r, "setup")
+	u.set(&r, before, opened)
+	if tg.pid != 0 && ok > 0 {
+		r.set("server_rss_before_mb", float64(before.server.rssKB)/1024)
+		r.set("server_rss_mb", float64(idle.server.rssKB)/1024)
+		r.set("rss_per_conn_kb", float64(idle.server.rssKB-before.server.rssKB)/float64(ok))
+	}
+	if e, _ := lastErr.Load().(string); e != "" && !opts.quiet {
+		fmt.Fprintln(log, "ctibench: last connection error:", e)
+	}
+	return r, nil
+}
+
+// subscriber is one fanout subscriber and what it received.
+type subscriber struct {
+	c      *client
+	last   atomic.Int64 // highest sequence number received; -1 before any
+	seen   []uint64     // bit set of sequence numbers received
+	got    int64        // distinct messages
+	dups   int64        // messages received more than once
+	frames int64        // frames read, batched or not
+	lat    hist
+}
+
+func (s *subscriber) readLoop(done chan<- struct{}) {
+	defer close(done)
+	for {
+		frame, err := s.c.read()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		s.frames++
+		eachEnvelope(frame, func(env []byte) {
+			if !bytes.Equal(stringField(env, "subtopic"), []byte("Tick")) {
+				return
+			}
+			seq, ok1 := intField(env, "seq")
+			sent, ok2 := intField(env, "t")
+			if !ok1 || !ok2 {
+				return
+			}
+			word := int(seq / 64)
+			for word >= len(s.seen) {
+				s.seen = append(s.seen, 0)
+			}
+			if bit := uint64(1) << (seq % 64); s.seen[word]&bit != 0 {
+				s.dups++
+			} else {
+				s.seen[word] |= bit
+				s.got++
+			}
+			s.lat.add(now.Sub(time.Unix(0, sent)))
+			if seq > s.last.Load() {
+				s.last.Store(seq)
+			}
+		})
+	}
+}
+
+// tickFrame renders the publisher's message: data of size bytes that
+// carries the sequence number and the send time.
+func tickFrame(buf []byte, seq int64, now time.Time, size int) []byte {
+	buf = append(buf[:0], `{"channel":"Bench","topic":"Msg","subtopic":"Tick","data":{"seq":`...)
+	dataStart := len(buf) - len(`{"seq":`)
+	buf = strconv.AppendInt(buf, seq, 10)
+	buf = append(buf, `,"t":`...)
+	buf = strconv.AppendInt(buf, now.UnixNano(), 10)
+	buf = append(buf, `,"pad":"`...)
+	pad := size - (len(buf) - dataStart) - 2
+	for range max(pad, 0) {
+		buf = append(buf, 'x')
+	}
+	return append(buf, `"}}`...)
+}
+
+// fanout: N subscribers in one workspace on one pattern, one publisher.
+func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+	n := opts.conns
+	if err := checkFiles(n + 1); err != nil {
+		return Result{}, err
+	}
+	u := newUsage(tg)
+	d := newDialer(tg.addr, opts.sources)
+	subs := make([]*subscriber, n)
+	conns := make([]*client, n+1)
+	defer func() { closeAll(conns) }()
+
+	// One sign-in, then everyone joins with the workspace token: faster
+	// than bcrypt for each.
+	first, _, err := d.dial(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	conns[0] = first
+	token, err := first.signIn(0, "sub-0")
+	if err != nil {
+		return Result{}, err
+	}
+	if opts.batch {
+		if err := first.join("sub-0", token, true); err != nil {
+			return Result{}, err
+		}
+	}
+	setupStart := time.Now()
+	err = parallel(ctx, n, opts.concurrency, func(i int) error {
+		c := first
+		if i > 0 {
+			var err error
+			if c, _, err = d.dial(ctx); err != nil {
+				return err
+			}
+			conns[i] = c
+			if err := c.join("sub-"+strconv.Itoa(i), token, opts.batch); err != nil {
+				return err
+			}
+		}
+		if err := c.subscribe("Bench", "Msg", "*"); err != nil {
+			return err
+		}
+		subs[i] = &subscriber{c: c}
+		subs[i].last.Store(-1)
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("set up subscribers: %w", err)
+	}
+	pub, _, err := d.dial(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	conns[n] = pub
+	if err := pub.join("publisher", token, false); err != nil {
+		return Result{}, err
+	}
+	if !opts.quiet {
+		fmt.Fprintf(log, "ctibench: %d subscribers ready in %s\n", n, time.Since(setupStart).Round(time.Millisecond))
+	}
+	readers := make([]chan struct{}, n)
+	for i, s := range subs {
+		readers[i] = make(chan struct{})
+		go s.readLoop(readers[i])
+	}
+	// The publisher reads nothing it needs, but must read to answer pings.
+	go func() {
+		for {
+			if _, err := pub.read(); err != nil {
+				return
+			}
+		}
+	}()
+
+	minLast := func() int64 {
+		m := int64(1<<63 - 1)
+		for _, s := range subs {
+			m = min(m, s.last.Load())
+		}
+		return m
+	}
+	var interval time.Duration
+	if opts.rate > 0 {
+		interval = time.Duration(float64(time.Second) / opts.rate)
+	}
+	before := u.sample()
+	start := time.Now()
+	end := start.Add(opts.duration)
+	next := start
+	var buf []byte
+	var seq, slowest int64 = 0, -1
+	for ctx.Err() == nil {
+		now := time.Now()
+		if now.After(end) {
+			break
+		}
+		if interval > 0 {
+			if wait := next.Sub(now); wait > 0 {
+				time.Sleep(wait)
+				now = time.Now()
+			} else if -wait > 100*time.Millisecond {
+				next = now // fell behind: skip rather than burst
+			}
+			next = next.Add(interval)
+		} else {
+			for seq-slowest > int64(opts.window) {
+				if slowest = minLast(); seq-slowest > int64(opts.window) {
+					time.Sleep(100 * time.Microsecond)
+					if time.Now().After(end) {
+						break
+					}
+				}
+			}
+			now = time.Now()
+		}
+		buf = tickFrame(buf, seq, now, opts.size)
+		if err := pub.send(buf); err != nil {
+			return Result{}, fmt.Errorf("publish: %w", err)
+		}
+		seq++
+	}
+	published := seq
+	pubElapsed := time.Since(start)
+	// The tail: wait for the last message to reach everyone, or give up.
+	deadline := time.Now().Add(5 * time.Second)
+	for minLast() < published-1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	drained := time.Since(start)
+	after := u.sample()
+	closeAll(conns)
+	for _, done := range readers {
+		<-done
+	}
+
+	var lat hist
+	var got, dups, frames int64
+	for _, s := range subs {
+		lat.merge(&s.lat)
+		got += s.got
+		dups += s.dups
+		frames += s.frames
+	}
+	r := newResult("fanout")
+	r.set("subscribers", n)
+	r.set("rate", opts.rate)
+	r.set("size", opts.size)
+	r.set("batch", opts.batch)
+	r.set("published", int(published))
+	r.set("expected", int(published)*n)
+	r.set("delivered", int(got))
+	r.set("lost", int(published)*n-int(got))
+	r.set("dup", int(dups))
+	r.set("publish_per_s", float64(published)/pubElapsed.Seconds())
+	r.set("deliveries_per_s", float64(got)/drained.Seconds())
+	if frames > 0 {
+		r.set("envelopes_per_frame", float64(got+dups)/float64(frames))
+	}
+	lat.setLatency(&r, "latency")
+	u.set(&r, before, after)
+	return r, nil
+}
+
+// bcryptLimit measures sign-ins per second that bcrypt alone allows on
+// this machine at cost: one comparison per sign-in, on every core.
+func bcryptLimit(cost int, d time.Duration) (float64, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), cost)
+	if err != nil {
+		return 0, err
+	}
+	var n atomic.Int64
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				_ = bcrypt.CompareHashAndPassword(hash, []byte(benchPassword))
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// login: N agents sign in at once.
+func loginScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+	n := opts.conns
+	if err := checkFiles(n); err != nil {
+		return Result{}, err
+	}
+	u := newUsage(tg)
+	d := newDialer(tg.addr, opts.sources)
+	conns := make([]*client, n)
+	defer func() { closeAll(conns) }()
+	err := parallel(ctx, n, opts.concurrency, func(i int) error {
+		c, _, err := d.dial(ctx)
+		if err != nil {
+			return err
+		}
+		conns[i] = c
+		return c.register("agent-"+strconv.Itoa(i), map[string]any{"channel": "Cisco"})
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("set up: %w", err)
+	}
+	var lat lockedHist
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	var lastDone atomic.Int64
+	ready := make(chan struct{})
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			sent := time.Now()
+			id := string(timeID('l', sent))
+			if err := c.sendSignIn(i, id); err != nil {
+				failed.Add(1)
+				return
+			}
+			if _, err := c.await(lastLoginEvent, id); err != nil {
+				failed.Add(1)
+				return
+			}
+			done := time.Now()
+			lat.add(done.Sub(sent))
+			for {
+				prev := lastDone.Load()
+				if done.UnixNano() <= prev || lastDone.CompareAndSwap(prev, done.UnixNano()) {
+					break
+				}
+			}
+		}()
+	}
+	before := u.sample()
+	start := time.Now()
+	close(ready)
+	wg.Wait()
+	after := u.sample()
+	elapsed := time.Unix(0, lastDone.Load()).Sub(start)
+
+	r := newResult("login")
+	r.set("agents", n)
+	r.set("bcrypt_cost", opts.cost())
+	r.set("ok", int(lat.h.n))
+	r.set("errors", int(failed.Load()))
+	r.set("logins_per_s", float64(lat.h.n)/elapsed.Seconds())
+	lat.h.setLatency(&r, "login")
+	u.set(&r, before, after)
+	// The same machine's limit, measured with the server idle.
+	limit, err := bcryptLimit(opts.cost(), min(2*time.Second, max(opts.duration, 200*time.Millisecond)))
+	if err != nil {
+		return Result{}, err
+	}
+	r.set("bcrypt_limit_per_s", limit)
+	r.set("of_limit_pct", 100*r.get("logins_per_s")/limit)
+	return r, nil
+}
+
+// request: GetAgentState to SetAgentState round trips, one at a time on
+// each connection, each connection an agent of its own.
+func requestScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+	n := opts.conns
+	if err := checkFiles(n); err != nil {
+		return Result{}, err
+	}
+	u := newUsage(tg)
+	d := newDialer(tg.addr, opts.sources)
+	conns := make([]*client, n)
+	defer func() { closeAll(conns) }()
+	err := parallel(ctx, n, opts.concurrency, func(i int) error {
+		c, _, err := d.dial(ctx)
+		if err != nil {
+			return err
+		}
+		conns[i] = c
+		_, err = c.signIn(i, "agent-"+strconv.Itoa(i))
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("set up: %w", err)
+	}
+	hists := make([]hist, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	before := u.sample()
+	start := time.Now()
+	end := start.Add(opts.duration)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = roundTrips(ctx, c, end, &hists[i])
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after := u.sample()
+	for _, err := range errs {
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	var lat hist
+	for i := range hists {
+		lat.merge(&hists[i])
+	}
+	r := newResult("request")
+	r.set("conns", n)
+	r.set("requests", int(lat.n))
+	r.set("requests_per_s", float64(lat.n)/elapsed.Seconds())
+	lat.setLatency(&r, "rtt")
+	u.set(&r, before, after)
+	return r, nil
+}
+
+func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error {
+	var buf []byte
+	for ctx.Err() == nil && time.Now().Before(end) {
+		sent := time.Now()
+		id := timeID('q', sent)
+		buf = append(buf[:0], `{"id":"`...)
+		buf = append(buf, id...)
+		buf = append(buf, `","channel":"Cisco","topic":"Agent","subtopic":"GetAgentState"}`...)
+		if err := c.send(buf); err != nil {
+			return err
+		}
+		for answered := false; !answered; {
+			frame, err := c.read()
+			if err != nil {
+				return err
+			}
+			eachEnvelope(frame, func(env []byte) {
+				if bytes.Equal(correlationID(env), id) {
+					if bytes.Equal(stringField(env, "subtopic"), []byte("SetAPIError")) {
+						return
+					}
+					answered = true
+				}
+			})
+		}
+		lat.add(time.Since(sent))
+	}
+	return nil
+}
+
+// contact-center: A agents with W apps each; every agent changes state
+// every interval, and each change reaches the agent's W apps.
+func contactCenterScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+	a, w := opts.agents, opts.apps
+	n := a * w
+	if err := checkFiles(n); err != nil {
+		return Result{}, err
+	}
+	u := newUsage(tg)
+	d := newDialer(tg.addr, opts.sources)
+	conns := make([]*client, n) // agent i's apps are conns[i*w : i*w+w]
+	defer func() { closeAll(conns) }()
+	idle := u.sample()
+	setupStart := time.Now()
+	err := parallel(ctx, a, opts.concurrency, func(i int) error {
+		c, _, err := d.dial(ctx)
+		if err != nil {
+			return err
+		}
+		conns[i*w] = c
+		token, err := c.signIn(i, "softphone")
+		if err != nil {
+			return err
+		}
+		for j := 1; j < w; j++ {
+			c, _, err := d.dial(ctx)
+			if err != nil {
+				return err
+			}
+			conns[i*w+j] = c
+			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
+				return err
+			}
+		}
+		if !opts.quiet && (i+1)%1000 == 0 {
+			fmt.Fprintf(log, "ctibench: %d agents signed in\n", i+1)
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("set up: %w", err)
+	}
+	setup := time.Since(setupStart)
+	if !opts.quiet {
+		fmt.Fprintf(log, "ctibench: %d agents, %d connections ready in %s\n", a, n, setup.Round(time.Millisecond))
+	}
+
+	const shards = 64
+	var lats [shards]lockedHist
+	var delivered, apiErrors atomic.Int64
+	var readers sync.WaitGroup
+	for k, c := range conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var local hist
+			defer lats[k%shards].merge(&local)
+			for {
+				frame, err := c.read()
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				eachEnvelope(frame, func(env []byte) {
+					switch string(stringField(env, "subtopic")) {
+					case "SetAgentState":
+						if id := correlationID(env); len(id) > 0 && id[0] == 'c' {
+							if d, ok := sinceID(id, now); ok {
+								local.add(d)
+								delivered.Add(1)
+							}
+						}
+					case "SetAPIError":
+						apiErrors.Add(1)
+					}
+				})
+			}
+		}()
+	}
+
+	var changes atomic.Int64
+	var drivers sync.WaitGroup
+	before := u.sample()
+	start := time.Now()
+	end := start.Add(opts.duration)
+	for i := range a {
+		drivers.Add(1)
+		go func() {
+			defer drivers.Done()
+			c := conns[i*w]
+			next := start.Add(time.Duration(rand.Int64N(int64(opts.interval))))
+			ready := true
+			var buf []byte
+			for {
+				if next.After(end) || sleepCtx(ctx, time.Until(next)) != nil {
+					return
+				}
+				id := timeID('c', time.Now())
+				buf = append(buf[:0], `{"id":"`...)
+				buf = append(buf, id...)
+				if ready {
+					buf = append(buf, `","channel":"Cisco","topic":"Agent","subtopic":"SetReadyState"}`...)
+				} else {
+					buf = append(buf, `","channel":"Cisco","topic":"Agent","subtopic":"SetNotReadyState","data":{"ReasonCodeId":"1"}}`...)
+				}
+				if c.send(buf) != nil {
+					return
+				}
+				changes.Add(1)
+				ready = !ready
+				next = next.Add(opts.interval)
+			}
+		}()
+	}
+	drivers.Wait()
+	measured := u.sample()
+	want := changes.Load() * int64(w)
+	deadline := time.Now().Add(5 * time.Second)
+	for delivered.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	closeAll(conns)
+	readers.Wait()
+
+	var lat hist
+	for i := range lats {
+		lat.merge(&lats[i].h)
+	}
+	r := newResult("contact-center")
+	r.set("agents", a)
+	r.set("apps", w)
+	r.set("conns", n)
+	r.set("interval_ms", float64(opts.interval)/float64(time.Millisecond))
+	r.set("setup_s", setup.Seconds())
+	r.set("changes", int(changes.Load()))
+	r.set("expected", int(want))
+	r.set("delivered", int(delivered.Load()))
+	r.set("lost", int(want-delivered.Load()))
+	r.set("errors", int(apiErrors.Load()))
+	r.set("events_per_s", float64(delivered.Load())/opts.duration.Seconds())
+	lat.setLatency(&r, "event")
+	u.set(&r, before, measured)
+	if tg.pid != 0 {
+		r.set("rss_per_conn_kb", float64(measured.server.rssKB-idle.server.rssKB)/float64(n))
+	}
+	return r, nil
+}
