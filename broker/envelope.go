@@ -124,6 +124,16 @@ func appendString(b []byte, s string) []byte {
 // id if one could be read, so that the error can be correlated.
 func decodeRequest(frame []byte) (Request, *APIError) {
 	var req Request
+	if !utf8.Valid(frame) {
+		// A text frame must be UTF-8 (RFC 6455), and a browser drops a
+		// connection that receives one that is not: relayed as it is, the
+		// frame would cut the other apps of the workspace off the bus.
+		return req, &APIError{
+			Type:    ErrTypeInvalidFrame,
+			Message: "frame is not valid UTF-8",
+			Msg:     "Send text frames in UTF-8.",
+		}
+	}
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if !json.Valid(frame) {
@@ -141,20 +151,27 @@ func decodeRequest(frame []byte) (Request, *APIError) {
 	}
 
 	fields := make(map[string]json.RawMessage, len(raw))
+	duplicate := ""
 	for k, v := range raw {
 		key := strings.ToLower(strings.TrimSpace(k))
 		if key == "message" {
 			key = "data"
 		}
 		if _, dup := fields[key]; dup {
-			return req, invalidInput(key, fmt.Sprintf("the envelope has the key %q more than once (keys are matched ignoring case and spaces, and \"message\" counts as \"data\")", key))
+			duplicate = key
 		}
 		fields[key] = v
 	}
 
 	var apiErr *APIError
-	if req.ID, apiErr = optionalString(fields, "id", maxIDLen); apiErr != nil {
-		return req, apiErr
+	if duplicate != "id" {
+		// Read the id first, so that any later error can be correlated.
+		if req.ID, apiErr = optionalString(fields, "id", maxIDLen); apiErr != nil {
+			return req, apiErr
+		}
+	}
+	if duplicate != "" {
+		return req, invalidInput(duplicate, fmt.Sprintf("the envelope has the key %q more than once (keys are matched ignoring case and spaces, and \"message\" counts as \"data\")", duplicate))
 	}
 	if req.Channel, apiErr = requiredName(fields, "channel"); apiErr != nil {
 		return req, apiErr

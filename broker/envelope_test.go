@@ -106,6 +106,9 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{"object source", `{"channel":"C","topic":"T","subtopic":"S","source":{}}`, ErrTypeInvalidInput, "source: it must be a string", ""},
 		{"data and message", `{"channel":"C","topic":"T","subtopic":"S","data":1,"message":2}`, ErrTypeInvalidInput, "more than once", ""},
 		{"key twice by spacing", `{"channel":"C","topic":"T","subtopic":"S","data":1,"data ":2}`, ErrTypeInvalidInput, "more than once", ""},
+		{"key twice, id kept", `{"id":"r7","channel":"C","Channel":"D","topic":"T","subtopic":"S"}`, ErrTypeInvalidInput, "more than once", "r7"},
+		{"id twice", `{"id":"a","ID ":"b","channel":"C","topic":"T","subtopic":"S"}`, ErrTypeInvalidInput, `"id" more than once`, ""},
+		{"not UTF-8", "{\"channel\":\"C\",\"topic\":\"T\",\"subtopic\":\"S\",\"data\":\"\xff\"}", ErrTypeInvalidFrame, "not valid UTF-8", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,4 +220,20 @@ func TestParsePatternRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantIn)
 		})
 	}
+}
+
+func TestFieldsRefusesAKeyTwice(t *testing.T) {
+	req := Request{Data: json.RawMessage(`{"ReasonCodeId":"1","reasoncodeid ":"2"}`)}
+	_, err := req.Fields()
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, ErrTypeInvalidInput, apiErr.Type)
+	assert.Contains(t, apiErr.Message, "data.reasoncodeid")
+
+	req.Data = json.RawMessage(`{"ReasonCodeId":"1","CallID":"2"}`)
+	fields, err := req.Fields()
+	require.NoError(t, err)
+	code, err := fields.Required("reasonCodeId")
+	require.NoError(t, err)
+	assert.Equal(t, "1", code)
 }

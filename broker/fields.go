@@ -23,7 +23,12 @@ func (r *Request) Fields() (Fields, error) {
 		return nil, invalidInput("data", "it must be a JSON object")
 	}
 	for k, v := range raw {
-		fields[strings.ToLower(strings.TrimSpace(k))] = v
+		key := strings.ToLower(strings.TrimSpace(k))
+		if _, dup := fields[key]; dup {
+			// Which of the two would win is not defined: refuse both.
+			return nil, invalidInput("data."+key, "the key appears more than once (keys are matched ignoring case and spaces)")
+		}
+		fields[key] = v
 	}
 	return fields, nil
 }
