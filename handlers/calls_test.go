@@ -384,8 +384,8 @@ func TestAgentToAgentCall(t *testing.T) {
 		for c.Next().CorrelationID != "done" {
 		}
 		for _, f := range c.Seen {
-			assert.NotContains(t, string(f.Raw), call.ID, "%s", f.Raw)
-			assert.NotContains(t, string(f.Raw), `"mediaAddress":"`+extA, "%s", f.Raw)
+			assert.NotContains(t, string(f.Message), call.ID, "%s", f.Raw)
+			assert.NotContains(t, string(f.Message), `"mediaAddress":"`+extA, "%s", f.Raw)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestSupervisorMovesAnAgentToNotReady(t *testing.T) {
 
 	drain(s)
 	for _, f := range s.Seen {
-		assert.NotContains(t, string(f.Raw), "100700", "the supervisor saw an agent of another team: %s", f.Raw)
+		assert.NotContains(t, string(f.Message), "100700", "the supervisor saw an agent of another team: %s", f.Raw)
 	}
 }
 
@@ -185,7 +185,7 @@ func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	assert.Equal(t, "ACTIVE", mine.participant(extS), "the supervisor joined the agent's call")
 	assert.Equal(t, "ACD_IN", mine.MediaProperties.CallType)
 	for _, f := range a.Seen[:len(a.Seen)-1] {
-		assert.NotContains(t, string(f.Raw), extS, "the agent heard of the monitoring: %s", f.Raw)
+		assert.NotContains(t, string(f.Message), extS, "the agent heard of the monitoring: %s", f.Raw)
 	}
 
 	// The agent leaves; the supervisor and the caller talk on.
