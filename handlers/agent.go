@@ -76,39 +76,44 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	return nil
 }
 
-// getAgentState serves Cisco/Agent/GetAgentState with SetAgentState.
-func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
+// answer serves a read request of the signed-in agent: read gets what to
+// tell, from the agent's loginId, and the workspace receives it as
+// Cisco/topic/subtopic, correlated with the request.
+func (h *Cisco) answer(req *broker.Request, topic, subtopic string, read func(agentID string) (any, error)) error {
 	ws, err := h.signedIn(req)
 	if err != nil {
 		return err
 	}
-	u, err := h.cti.User(ctx, ws.AgentID)
+	message, err := read(ws.AgentID)
 	if err != nil {
 		return h.apiError(err)
 	}
-	return h.publish(ws.Scope, "Agent", "SetAgentState", agentState(u), req.ID)
+	return h.publish(ws.Scope, topic, subtopic, message, req.ID)
+}
+
+// getAgentState serves Cisco/Agent/GetAgentState with SetAgentState.
+func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
+	return h.answer(req, "Agent", "SetAgentState", func(id string) (any, error) {
+		u, err := h.cti.User(ctx, id)
+		return agentState(u), err
+	})
 }
 
 // getAppState serves GetAppState on topic General (the docs' sample) or Call
 // (the docs' table), answering on the triple it was asked on.
 func (h *Cisco) getAppState(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	u, err := h.cti.User(ctx, ws.AgentID)
-	if err != nil {
-		return h.apiError(err)
-	}
-	dialogs, err := h.cti.Dialogs(ctx, ws.AgentID)
-	if err != nil {
-		return h.apiError(err)
-	}
 	topic := "General"
 	if strings.EqualFold(req.Topic, "Call") {
 		topic = "Call"
 	}
-	return h.publish(ws.Scope, topic, "GetAppState", appState(u, dialogs), req.ID)
+	return h.answer(req, topic, "GetAppState", func(id string) (any, error) {
+		u, err := h.cti.User(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		dialogs, err := h.cti.Dialogs(ctx, id)
+		return appState(u, dialogs), err
+	})
 }
 
 // getSystemInfo serves Cisco/General/GetSystemInfo with SetSystemInfo. It
@@ -125,40 +130,25 @@ func (h *Cisco) getSystemInfo(ctx context.Context, req *broker.Request) error {
 
 // getWrapupReasonCode serves Cisco/Agent/GetWrapupReasonCode with SetWrapupCode.
 func (h *Cisco) getWrapupReasonCode(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	reasons, err := h.cti.WrapUpReasons(ctx, ws.AgentID)
-	if err != nil {
-		return h.apiError(err)
-	}
-	return h.publish(ws.Scope, "Agent", "SetWrapupCode", packet{Packet: "WrapUpCodes", Data: reasons}, req.ID)
+	return h.answer(req, "Agent", "SetWrapupCode", func(id string) (any, error) {
+		reasons, err := h.cti.WrapUpReasons(ctx, id)
+		return packet{Packet: "WrapUpCodes", Data: reasons}, err
+	})
 }
 
 // getPhoneDirectory serves Cisco/Agent/GetPhoneDirectory with SetPhoneDirectory.
 func (h *Cisco) getPhoneDirectory(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	books, err := h.cti.PhoneBooks(ctx, ws.AgentID)
-	if err != nil {
-		return h.apiError(err)
-	}
-	return h.publish(ws.Scope, "Agent", "SetPhoneDirectory", packet{Packet: "phoneBook", Data: books}, req.ID)
+	return h.answer(req, "Agent", "SetPhoneDirectory", func(id string) (any, error) {
+		books, err := h.cti.PhoneBooks(ctx, id)
+		return packet{Packet: "phoneBook", Data: books}, err
+	})
 }
 
 // getCallState serves Cisco/Call/GetCallState with CallsStateChange; an
 // agent with no call gets an empty list.
 func (h *Cisco) getCallState(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	dialogs, err := h.cti.Dialogs(ctx, ws.AgentID)
-	if err != nil {
-		return h.apiError(err)
-	}
-	return h.publish(ws.Scope, "Call", "CallsStateChange", calls(dialogs), req.ID)
+	return h.answer(req, "Call", "CallsStateChange", func(id string) (any, error) {
+		dialogs, err := h.cti.Dialogs(ctx, id)
+		return calls(dialogs), err
+	})
 }

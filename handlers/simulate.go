@@ -15,6 +15,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/session"
 )
 
 // Ringer rings an agent's phone with a call from outside: what the
@@ -72,22 +73,8 @@ type incomingCallBody struct {
 // body is {"agent", "from", "dnis"?, "callVariables"?}; the answer is 201
 // {"dialogId"}. Without a simulator behind the bus it answers 404.
 func (h *Cisco) SimulatorAPI() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, publishError{"method_not_allowed", "Use POST."})
-			return
-		}
-		app, err := h.authenticateHTTP(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="ctibus", Bearer realm="ctibus"`)
-			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
-				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
-			return
-		}
-		id, status, refusal := h.ringFromHTTP(r, app.Name, app.Publish, app.AllAgents, func(ctx context.Context) (map[string]bool, error) {
-			return h.grantedAgents(ctx, app)
-		})
+	return h.appAPI(func(w http.ResponseWriter, r *http.Request, app *session.App) {
+		id, status, refusal := h.ringFromHTTP(r, app)
 		if status != http.StatusCreated {
 			h.log.Info("simulated call refused", zap.String("app", app.Name), zap.Int("status", status), zap.String("error", refusal.Error))
 			writeError(w, status, refusal)
@@ -100,8 +87,7 @@ func (h *Cisco) SimulatorAPI() http.Handler {
 }
 
 // ringFromHTTP rings the agent the body names, or says why not.
-func (h *Cisco) ringFromHTTP(r *http.Request, app string, mayPublish, allAgents bool,
-	granted func(context.Context) (map[string]bool, error)) (string, int, publishError) {
+func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, publishError) {
 	if h.ringer == nil {
 		return "", http.StatusNotFound, publishError{"not_found", "This server is connected to a real contact center, not the simulator: calls come from phones."}
 	}
@@ -127,29 +113,14 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app string, mayPublish, allAgents 
 		}
 	}
 	ctx := r.Context()
-	if !mayPublish {
-		return "", http.StatusForbidden, publishError{"forbidden", "This app may not ring agents; allow it in the apps file (grants.publish)."}
-	}
-	if !allAgents {
-		agents, err := granted(ctx)
-		if err != nil {
-			return "", http.StatusInternalServerError, publishError{"internal", "The server could not check the app's grant; try again."}
-		}
-		if !agents[b.Agent] {
-			return "", http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip(b.Agent))}
-		}
-	}
-	if known, err := h.cti.Agent(ctx, b.Agent); err != nil || !known {
-		return "", http.StatusNotFound, publishError{"not_found", fmt.Sprintf("There is no agent %q.", clip(b.Agent))}
-	}
-	if _, signedIn := h.workspaces.Get(b.Agent); !signedIn {
-		return "", http.StatusNotFound, publishError{"not_found", fmt.Sprintf("Agent %q is not signed in; ring them once they are.", b.Agent)}
+	if ws, status, refusal := h.reachAgent(ctx, app, b.Agent, "ring agents"); ws == nil {
+		return "", status, refusal
 	}
 	d, err := h.ringer.Ring(ctx, b.Agent, call)
 	var ce *cisco.Error
 	switch {
 	case err == nil:
-		h.log.Info("simulated incoming call", zap.String("app", app), zap.String("agent", b.Agent), zap.String("dialog", d.ID))
+		h.log.Info("simulated incoming call", zap.String("app", app.Name), zap.String("agent", b.Agent), zap.String("dialog", d.ID))
 		return d.ID, http.StatusCreated, publishError{}
 	case errors.Is(err, cisco.ErrDeviceBusy), errors.Is(err, cisco.ErrInvalidState):
 		errors.As(err, &ce)

@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/ctibus/ctibus/session"
+)
+
+// The HTTP endpoints for back-end systems (POST /api/publish, POST
+// /api/simulator/calls) share their authentication, their grant checks and
+// the shape of their refusals.
+
+// publishError is the JSON body of a refused request to an HTTP endpoint.
+type publishError struct {
+	Error   string `json:"error"`   // a short code: unauthorized, invalid, forbidden, not_found, conflict
+	Message string `json:"message"` // what went wrong and what to do
+}
+
+// appAPI serves a POST endpoint for the apps of the apps file: it refuses
+// other methods and missing or wrong credentials, then calls serve with
+// the app the request authenticated as.
+func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *session.App)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, publishError{"method_not_allowed", "Use POST."})
+			return
+		}
+		app, err := h.authenticateHTTP(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ctibus", Bearer realm="ctibus"`)
+			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
+				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
+			return
+		}
+		serve(w, r, app)
+	})
+}
+
+func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
+	if h.apps == nil {
+		return nil, session.ErrCredentials
+	}
+	if name, secret, ok := r.BasicAuth(); ok {
+		return h.apps.AuthenticateSecret(name, secret)
+	}
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return h.apps.AuthenticateJWT(strings.TrimSpace(token))
+	}
+	return nil, session.ErrCredentials
+}
+
+// reachAgent checks that app may act on agent's workspace (what it may do
+// is named by action, such as "publish"): the app has the right, the agent
+// is in its grant, exists, and is signed in. It returns the workspace, or
+// nil with the HTTP status and the refusal.
+func (h *Cisco) reachAgent(ctx context.Context, app *session.App, agent, action string) (*session.Workspace, int, publishError) {
+	if !app.Publish {
+		return nil, http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app may not %s; allow it in the apps file (grants.publish).", action)}
+	}
+	if !app.AllAgents {
+		granted, err := h.grantedAgents(ctx, app)
+		if err != nil {
+			return nil, http.StatusInternalServerError, publishError{"internal", "The server could not check the app's grant; try again."}
+		}
+		if !granted[agent] {
+			return nil, http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip(agent))}
+		}
+	}
+	if known, err := h.cti.Agent(ctx, agent); err != nil || !known {
+		return nil, http.StatusNotFound, publishError{"not_found", fmt.Sprintf("There is no agent %q.", clip(agent))}
+	}
+	ws, signedIn := h.workspaces.Get(agent)
+	if !signedIn {
+		return nil, http.StatusNotFound, publishError{"not_found", fmt.Sprintf("Agent %q is not signed in, so nobody would receive it; try again once the agent is signed in.", agent)}
+	}
+	return ws, 0, publishError{}
+}
+
+func writeError(w http.ResponseWriter, status int, refusal publishError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(refusal)
+}
