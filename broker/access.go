@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -44,17 +45,25 @@ func covers(q, p Pattern) bool {
 		(q.Subtopic == Wildcard || q.Subtopic == p.Subtopic)
 }
 
-// SetGrant restricts the connection to g from now on.
+// SetGrant restricts the connection to g from now on. Subscriptions it
+// made before and g does not cover are dropped, so that subscribing first
+// and presenting a credential after cannot widen a grant.
 func (c *Conn) SetGrant(g Grant) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.grant = &g
+	c.patterns = slices.DeleteFunc(c.patterns, func(p Pattern) bool { return !c.allowsLocked(p) })
+	c.publishInterestLocked()
 }
 
 // allows reports whether the connection may subscribe to p.
 func (c *Conn) allows(p Pattern) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.allowsLocked(p)
+}
+
+func (c *Conn) allowsLocked(p Pattern) bool {
 	if c.grant == nil {
 		return true
 	}

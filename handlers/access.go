@@ -46,9 +46,18 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 	default:
 		return broker.InvalidInput("data", fmt.Sprintf("give one credential, not %v", present))
 	}
-	log := c.Logger().With(zap.String("app", reg.App))
+	log := c.Logger()
+	if c.App() == "" { // the connection's logger names the app once it is registered
+		log = log.With(zap.String("app", reg.App))
+	}
 	if token, ok := values[fieldToken]; ok {
 		return a.joinWithToken(c, token, log)
+	}
+	if c.App() != "" {
+		// An app's grant is fixed when the connection is admitted; a second
+		// admission would add watched workspaces to a connection that
+		// already has some.
+		return broker.InvalidInput("data", "present an app credential in the connection's first Register")
 	}
 	app, err := a.authenticate(reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
@@ -101,11 +110,18 @@ func (a *admission) authenticate(name, secret, jwt string) (*session.App, error)
 	var app *session.App
 	var err error
 	if secret != "" {
-		app, err = a.h.apps.AuthenticateSecret(name, secret)
+		app, err = a.h.authenticateSecret(name, secret)
 	} else {
 		app, err = a.h.apps.AuthenticateJWT(jwt)
 	}
+	var locked *session.LockedError
 	switch {
+	case errors.As(err, &locked):
+		return nil, &broker.APIError{
+			Type:    broker.ErrTypeInvalidCredentials,
+			Message: "too many wrong secrets for this app: locked",
+			Msg:     "Too many wrong secrets were given for this app; it is locked for a few minutes. Check the secret, then retry.",
+		}
 	case errors.Is(err, session.ErrCredentials):
 		return nil, refused
 	case err != nil:
@@ -119,15 +135,16 @@ func (a *admission) authenticate(name, secret, jwt string) (*session.App, error)
 // grant restricts c to app's grant and lets it see the workspaces of the
 // agents the grant names.
 func (a *admission) grant(ctx context.Context, c *broker.Conn, app *session.App) error {
-	c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
 	if app.AllAgents {
+		c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
 		c.WatchAll()
 		return nil
 	}
 	agents, err := a.h.grantedAgents(ctx, app)
 	if err != nil {
-		return a.h.apiError(err)
+		return a.h.apiError(err) // before the grant: a refused Register changes nothing
 	}
+	c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
 	scopes := make([]broker.Scope, 0, len(agents))
 	for id := range agents {
 		scopes = append(scopes, session.ScopeOf(id))

@@ -351,3 +351,52 @@ func TestLoginAttemptsPerAddress(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	login(t, c, "5", "ciscotest", "5064")
 }
+
+func TestSubscribingBeforeTheCredentialDoesNotWidenTheGrant(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	wall := brokertest.Dial(t, e.url)
+	wall.Subscribe("*", "*", "*") // before any Register: an ordinary connection may
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+	wall.Subscribe("Cisco", "Agent", "SetAgentState")
+
+	a := e.desktop(t, "a-phone")
+	login(t, a, "a", "ciscotest", "5064")
+	a.Send(map[string]any{"channel": "CRM", "topic": "Screenpop", "subtopic": "Show", "data": "customer data"})
+	a.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+	a.Next()
+	f := wall.Next() // the sign-in's SetAgentState: the */*/* subscription is gone
+	assert.Equal(t, "NOT_READY", agentStateOf(t, f).Data.State, "only what the grant covers: %s", f.Raw)
+	assert.Equal(t, "READY", agentStateOf(t, wall.Next()).Data.State, "the CRM message and the other sign-in events never came")
+
+	again := registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"})
+	assert.Equal(t, broker.ErrTypeInvalidInput, again.Error(t).ErrorType, "one admission per connection")
+}
+
+func TestWrongAppSecretsLockTheApp(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	post := func(secret string) (int, http.Header) {
+		req, err := http.NewRequest(http.MethodPost, e.http+"/api/publish", strings.NewReader(`{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`))
+		require.NoError(t, err)
+		req.SetBasicAuth("wallboard", secret)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	for range 5 {
+		code, _ := post("guess")
+		assert.Equal(t, http.StatusUnauthorized, code)
+	}
+	code, header := post("wall-secret")
+	assert.Equal(t, http.StatusTooManyRequests, code, "locked, even with the right secret")
+	assert.Equal(t, "300", header.Get("Retry-After"))
+
+	c := brokertest.Dial(t, e.url)
+	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(c, "wallboard", map[string]string{"secret": "wall-secret"}).Error(t).ErrorType)
+
+	e.clock.Advance(5 * time.Minute)
+	code, _ = post("wall-secret")
+	assert.Equal(t, http.StatusForbidden, code, "unlocked: the wallboard may not publish, but it is let in")
+}

@@ -53,6 +53,7 @@ type Cisco struct {
 	bus        *broker.Broker
 	cti        cisco.Connector
 	lockout    *session.Lockout
+	appLockout *session.Lockout // app secrets, by app name
 	workspaces *session.Workspaces
 	tokens     *session.Tokens
 	addresses  *session.AddressLimiter
@@ -77,17 +78,20 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	}
 	ringer, _ := cti.(Ringer)
 	h := &Cisco{
-		bus:       bus,
-		cti:       cti,
-		lockout:   lockout,
-		tokens:    session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now}),
-		addresses: session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
-		apps:      cfg.Apps,
-		metrics:   cfg.Metrics,
-		log:       log,
-		now:       cfg.Now,
-		afterFunc: cfg.AfterFunc,
-		ringer:    ringer,
+		bus:     bus,
+		cti:     cti,
+		lockout: lockout,
+		// Wrong app secrets are locked out like wrong passwords: each costs
+		// a bcrypt comparison, and nothing else would limit them.
+		appLockout: session.NewLockout(session.LockoutConfig{Now: cfg.Now}),
+		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now}),
+		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
+		apps:       cfg.Apps,
+		metrics:    cfg.Metrics,
+		log:        log,
+		now:        cfg.Now,
+		afterFunc:  cfg.AfterFunc,
+		ringer:     ringer,
 	}
 	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
 		Grace:     cfg.Grace,

@@ -505,6 +505,7 @@ func TestSignInErrors(t *testing.T) {
 		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Invalid Input", "password"},
 		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
 		{"extension is a number", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070}, "Invalid Input", "extension"},
+		{"username too long", true, map[string]string{"username": strings.Repeat("u", 129), "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it is longer than 128 bytes"},
 		{"wrong password", true, map[string]string{"username": "jdoe", "password": "nope", "extension": "5070"}, "Authorization Failure", ""},
 		{"implausible extension", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "50a7"}, "Invalid Device", ""},
 		{"extension held by another agent", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5064"}, "Device Busy", ""},

@@ -3,8 +3,11 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ctibus/ctibus/session"
@@ -31,6 +34,14 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 			return
 		}
 		app, err := h.authenticateHTTP(r)
+		var locked *session.LockedError
+		if errors.As(err, &locked) {
+			seconds := int(math.Ceil(locked.Until.Sub(h.now()).Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(seconds))
+			writeError(w, http.StatusTooManyRequests, publishError{"locked",
+				fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)})
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ctibus", Bearer realm="ctibus"`)
 			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
@@ -46,7 +57,7 @@ func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
 		return nil, session.ErrCredentials
 	}
 	if name, secret, ok := r.BasicAuth(); ok {
-		return h.apps.AuthenticateSecret(name, secret)
+		return h.authenticateSecret(name, secret)
 	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return h.apps.AuthenticateJWT(strings.TrimSpace(token))
@@ -79,6 +90,20 @@ func (h *Cisco) reachAgent(ctx context.Context, app *session.App, agent, action 
 		return nil, http.StatusNotFound, publishError{"not_found", fmt.Sprintf("Agent %q is not signed in, so nobody would receive it; try again once the agent is signed in.", agent)}
 	}
 	return ws, 0, publishError{}
+}
+
+// authenticateSecret checks an app's secret through the app lockout.
+func (h *Cisco) authenticateSecret(name, secret string) (*session.App, error) {
+	var app *session.App
+	err := h.appLockout.Attempt(name, func() error {
+		var err error
+		app, err = h.apps.AuthenticateSecret(name, secret)
+		if errors.Is(err, session.ErrCredentials) {
+			return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
+		}
+		return err
+	})
+	return app, err
 }
 
 func writeError(w http.ResponseWriter, status int, refusal publishError) {

@@ -33,15 +33,28 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 	}
 	var c credentials
 	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"username", &c.username}, {"password", &c.password}, {"extension", &c.extension}} {
+		key    string
+		dst    *string
+		maxLen int
+	}{{"username", &c.username, maxUsername}, {"password", &c.password, maxPassword}, {"extension", &c.extension, maxExtension}} {
 		if *f.dst, err = fields.Required(f.key); err != nil {
 			return credentials{}, err
+		}
+		if len(*f.dst) > f.maxLen {
+			return credentials{}, broker.InvalidInput("data."+f.key, fmt.Sprintf("it is longer than %d bytes", f.maxLen))
 		}
 	}
 	return c, nil
 }
+
+// Bounds on sign-in fields: far above real ones, and low enough that the
+// lockout's table, keyed by username, and the log lines stay small whatever
+// an attacker sends.
+const (
+	maxUsername  = 128
+	maxPassword  = 256
+	maxExtension = 32
+)
 
 // ServeBus signs the agent in.
 func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {

@@ -42,6 +42,9 @@ type App struct {
 // Apps are the server-side apps allowed on the bus, from an apps file.
 type Apps struct {
 	byName map[string]*App
+	// dummyHash is compared against for an unknown app name, so that the
+	// time of an answer does not tell which names exist.
+	dummyHash []byte
 
 	verified sync.Map // app name -> [32]byte SHA-256 of the last secret bcrypt accepted
 }
@@ -102,6 +105,7 @@ func LoadApps(r io.Reader) (*Apps, error) {
 		return nil, errors.New("apps: the file lists no apps")
 	}
 	apps := &Apps{byName: make(map[string]*App, len(file.Apps))}
+	cost := bcrypt.MinCost
 	for i, spec := range file.Apps {
 		app, err := spec.build()
 		if err != nil {
@@ -111,6 +115,12 @@ func LoadApps(r io.Reader) (*Apps, error) {
 			return nil, fmt.Errorf("apps[%d].name: %q is listed twice", i, app.Name)
 		}
 		apps.byName[app.Name] = app
+		if c, err := bcrypt.Cost(app.secretHash); err == nil {
+			cost = max(cost, c)
+		}
+	}
+	if apps.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not an app secret"), cost); err != nil {
+		return nil, err
 	}
 	return apps, nil
 }
@@ -179,7 +189,11 @@ func (j *jwtSpec) keys(app *App) error {
 // it on every request.
 func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	app, ok := a.byName[name]
-	if !ok || app.secretHash == nil || secret == "" {
+	if !ok || app.secretHash == nil {
+		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(secret))
+		return nil, ErrCredentials
+	}
+	if secret == "" {
 		return nil, ErrCredentials
 	}
 	sum := sha256.Sum256([]byte(secret))

@@ -116,12 +116,7 @@ func (l *Lockout) attempt(a *account, signIn func() error) (lockedUntil time.Tim
 func (l *Lockout) ActiveLocks() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.cfg.Now()
-	for key, until := range l.locks {
-		if !now.Before(until) {
-			delete(l.locks, key)
-		}
-	}
+	l.forgetExpiredLocksLocked(l.cfg.Now())
 	return len(l.locks)
 }
 
@@ -177,6 +172,15 @@ func (l *Lockout) sweepLocked(now time.Time) {
 	for key, a := range l.accounts {
 		if a.refs == 0 && a.expired(now, l.cfg.Duration) {
 			delete(l.accounts, key)
+		}
+	}
+	l.forgetExpiredLocksLocked(now)
+}
+
+func (l *Lockout) forgetExpiredLocksLocked(now time.Time) {
+	for key, until := range l.locks {
+		if !now.Before(until) {
+			delete(l.locks, key)
 		}
 	}
 }

@@ -152,3 +152,15 @@ func TestActiveLocks(t *testing.T) {
 	clk.Advance(5 * time.Minute)
 	assert.Zero(t, l.ActiveLocks())
 }
+
+func TestLockoutForgetsExpiredLocks(t *testing.T) {
+	l, clk := newLockout()
+	for i := range 100 {
+		for range 5 {
+			require.Error(t, l.Attempt(fmt.Sprint("made-up-", i), wrong))
+		}
+	}
+	clk.Advance(10 * time.Minute)
+	require.NoError(t, l.Attempt("someone", right)) // any attempt sweeps
+	assert.Zero(t, session.LockoutSize(l), "nothing is kept for locks and streaks that are over")
+}
