@@ -183,7 +183,7 @@ func BenchmarkWriteFrames(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(64 * len(benchFrame)))
 			for b.Loop() {
-				if err := w.write(conn, time.Second, frames, false, batch); err != nil {
+				if err := w.write(conn, time.Second, frames, false, nil, batch); err != nil {
 					b.Fatal(err)
 				}
 			}

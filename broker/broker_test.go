@@ -426,3 +426,21 @@ func TestShutdownClosesClientsWith1001(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	resp.Body.Close()
 }
+
+func TestPingIsAnsweredWithPong(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	c := brokertest.Dial(t, s.url)
+	pongs := make(chan string, 1)
+	c.Conn().SetPongHandler(func(payload string) error {
+		pongs <- payload
+		return nil
+	})
+	require.NoError(t, c.Conn().WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second)))
+	c.Register("app", "") // reading the answer lets the client see the pong before it
+	select {
+	case got := <-pongs:
+		assert.Equal(t, "are you there", got)
+	case <-time.After(brokertest.Wait):
+		t.Fatal("no pong")
+	}
+}

@@ -247,17 +247,27 @@ func (c *Conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
 	})
+	c.ws.SetPingHandler(func(payload string) error {
+		c.pong(payload)
+		return nil
+	})
+	flooding := false // closing for flooding: read on for the close, ignore the rest
 	for {
 		kind, frame, err := c.ws.ReadMessage()
 		if err != nil {
 			c.logReadError(err)
 			return
 		}
+		if flooding {
+			c.b.cfg.Metrics.limited()
+			continue
+		}
 		// Any frame shows the peer is alive, like a pong.
 		now := time.Now()
 		_ = c.ws.SetReadDeadline(now.Add(cfg.PongWait))
 		verdict := c.limiter.take(now, cfg.RateLimit, cfg.RateBurst)
 		if verdict == limitClose {
+			flooding = true
 			c.b.cfg.Metrics.limited()
 			c.Logger().Warn("rate limit: closing a connection that keeps flooding", zap.Float64("limit", cfg.RateLimit))
 			c.requestClose(CloseRateLimited, "rate limited")

@@ -29,6 +29,7 @@ type outbox struct {
 	spare   [][]byte      // the writer's emptied queue, kept for reuse
 	closing *closeFrame   // a close frame asked for; the first request wins
 	ping    bool          // the pinger asked for a ping
+	pong    []byte        // the payload of a ping to answer; nil when none waits
 	running bool          // a writer goroutine is running, or stopped for good
 	stopped bool          // nothing more is written: a close frame went out, a write failed, or the connection ended
 	slow    bool          // the queue overflowed
@@ -118,6 +119,28 @@ func (c *Conn) requestClose(code int, reason string) {
 	}
 }
 
+// pong asks the writer to answer the peer's ping. The writer sends it,
+// rather than gorilla's default handler, because gorilla's control writes
+// set the socket's write deadline to a second from now, which would cut
+// short a large write of the writer's in progress.
+func (c *Conn) pong(payload string) {
+	o := &c.out
+	o.mu.Lock()
+	if o.stopped {
+		o.mu.Unlock()
+		return
+	}
+	o.pong = append(o.pong[:0], payload...)
+	if o.pong == nil {
+		o.pong = []byte{}
+	}
+	start := o.wakeLocked()
+	o.mu.Unlock()
+	if start {
+		go c.writer()
+	}
+}
+
 // ping asks the writer to send a ping.
 func (c *Conn) ping() {
 	o := &c.out
@@ -179,13 +202,13 @@ func (c *Conn) writeLoop() {
 		if cf == nil || cf.code != CloseSlowConsumer {
 			frames, o.frames = o.frames, nil
 		}
-		ping, batch := o.ping, o.batch
-		o.ping = false
+		ping, pong, batch := o.ping, o.pong, o.batch
+		o.ping, o.pong = false, nil
 		if cf != nil {
 			o.stopped = true
 			o.frames, o.spare = nil, nil
 		}
-		if len(frames) == 0 && !ping && cf == nil {
+		if len(frames) == 0 && !ping && pong == nil && cf == nil {
 			// While the app's requests are being served, their answers
 			// follow one another closely: wait a moment for the next
 			// rather than end and start another goroutine for it.
@@ -209,8 +232,8 @@ func (c *Conn) writeLoop() {
 		lingered = false
 		o.mu.Unlock()
 
-		if len(frames) > 0 || ping {
-			err := w.write(c.nc, c.b.cfg.WriteWait, frames, ping, batch)
+		if len(frames) > 0 || ping || pong != nil {
+			err := w.write(c.nc, c.b.cfg.WriteWait, frames, ping, pong, batch)
 			clear(frames)
 			if err != nil {
 				c.stopWrites()
@@ -290,9 +313,10 @@ var (
 // maxHeader is the longest header of a server's frame: opcode, 127, 8 bytes.
 const maxHeader = 10
 
-// write sends a ping if asked, then frames, each in a text frame of its own
-// or, when batch is set, several in one frame as a JSON array.
-func (w *frameWriter) write(nc net.Conn, wait time.Duration, frames [][]byte, ping, batch bool) error {
+// write sends a ping if asked and a pong if one is due (pong non-nil), then
+// frames, each in a text frame of its own or, when batch is set, several in
+// one frame as a JSON array.
+func (w *frameWriter) write(nc net.Conn, wait time.Duration, frames [][]byte, ping bool, pong []byte, batch bool) error {
 	if cap(w.headers) < maxHeader*len(frames) {
 		w.headers = make([]byte, 0, max(maxHeader*len(frames), maxHeader*maxSpare))
 	}
@@ -300,6 +324,12 @@ func (w *frameWriter) write(nc net.Conn, wait time.Duration, frames [][]byte, pi
 	bufs := w.bufs[:0]
 	if ping {
 		bufs = append(bufs, pingFrame)
+	}
+	if pong != nil {
+		// A ping's payload is at most 125 bytes, so the header is two.
+		at := len(headers)
+		headers = append(headers, 0x80|websocket.PongMessage, byte(len(pong)))
+		bufs = append(bufs, headers[at:], pong)
 	}
 	for len(frames) > 0 {
 		n, size := 1, len(frames[0])

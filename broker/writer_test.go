@@ -55,7 +55,7 @@ func TestFrameWriterFramesEachEnvelope(t *testing.T) {
 	}
 	var conn recordConn
 	var w frameWriter
-	require.NoError(t, w.write(&conn, time.Second, frames, true, false))
+	require.NoError(t, w.write(&conn, time.Second, frames, true, nil, false))
 	opcodes, payloads := readFrames(t, conn.buf.Bytes())
 	require.Len(t, payloads, len(sizes)+1)
 	assert.Equal(t, byte(0x9), opcodes[0], "the ping goes first")
@@ -75,7 +75,7 @@ func TestFrameWriterBatches(t *testing.T) {
 	frames = append(frames, big, []byte(`{"after":true}`))
 	var conn recordConn
 	var w frameWriter
-	require.NoError(t, w.write(&conn, time.Second, frames, false, true))
+	require.NoError(t, w.write(&conn, time.Second, frames, false, nil, true))
 	_, payloads := readFrames(t, conn.buf.Bytes())
 
 	var got [][]byte
@@ -128,7 +128,7 @@ func TestFrameWriterAllocatesNothingOnceWarm(t *testing.T) {
 	var w frameWriter
 	var conn net.Conn = discardConn{}
 	allocs := testing.AllocsPerRun(100, func() {
-		if err := w.write(conn, time.Second, frames, true, false); err != nil {
+		if err := w.write(conn, time.Second, frames, true, nil, false); err != nil {
 			t.Fatal(err)
 		}
 	})

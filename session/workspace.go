@@ -40,7 +40,10 @@ type Workspaces struct {
 
 	agentLocks sync.Map // agentID -> *sync.Mutex, serializing sign-in, sign-out and expiry
 
-	mu      sync.Mutex // guards the fields below and the Workspace fields it names
+	// mu guards the fields below, the Workspace fields it names, and the
+	// scope of the connections they bind: it is held while moving one (it
+	// is taken before the broker's lock, never after).
+	mu      sync.Mutex
 	byAgent map[string]*Workspace
 	byConn  map[*broker.Conn]*Workspace
 }
@@ -96,9 +99,11 @@ func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 	_, already := ws.conns[c]
 	ws.conns[c] = struct{}{}
 	w.byConn[c] = ws
+	// Moved under the lock, so that the connection's scope and byConn agree
+	// whatever End runs at the same time for another agent.
+	c.SetScope(ws.Scope)
 	w.mu.Unlock()
 
-	c.SetScope(ws.Scope)
 	if !already {
 		c.OnClose(func() { w.Leave(c) })
 	}
@@ -170,11 +175,9 @@ func (w *Workspaces) End(agentID string) []*broker.Conn {
 	conns := make([]*broker.Conn, 0, len(ws.conns))
 	for c := range ws.conns {
 		delete(w.byConn, c)
+		c.ResetScope()
 		conns = append(conns, c)
 	}
 	w.mu.Unlock()
-	for _, c := range conns {
-		c.ResetScope()
-	}
 	return conns
 }
