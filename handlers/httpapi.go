@@ -33,6 +33,10 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 			writeError(w, http.StatusMethodNotAllowed, publishError{"method_not_allowed", "Use POST."})
 			return
 		}
+		if h.bus.Draining() {
+			writeError(w, http.StatusServiceUnavailable, publishError{"unavailable", "The server is shutting down; send it to another node or retry shortly."})
+			return
+		}
 		app, err := h.authenticateHTTP(r)
 		var locked *session.LockedError
 		if errors.As(err, &locked) {

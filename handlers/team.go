@@ -197,10 +197,11 @@ func parseSupervision(req *broker.Request, needCall bool) (supervision, error) {
 }
 
 // teamState serves Cisco/Team/GetTeamState, an extension: the supervisor's
-// workspace gets one Cisco/Team/SetTeamAgentState per agent of each team it
-// supervises, so that a supervisor's desktop can show its teams at once
-// rather than as their states change. Finesse reads the same with
-// GET Team/{id}/Users.
+// workspace gets one Cisco/Team/SetTeamState per team it supervises, with
+// the User of every agent of the team, so that a supervisor's desktop can
+// show its teams at once rather than as their states change. It is one
+// event per team, not per agent, so that a large team cannot overflow the
+// supervisor's send queue. Finesse reads the same with GET Team/{id}/Users.
 func (h *Cisco) teamState(ctx context.Context, req *broker.Request) error {
 	ws, err := h.signedIn(req)
 	if err != nil {
@@ -222,15 +223,24 @@ func (h *Cisco) teamState(ctx context.Context, req *broker.Request) error {
 		if err != nil {
 			return h.apiError(err)
 		}
+		state := teamStatePayload{TeamID: team.ID, TeamName: team.Name, Agents: make([]cisco.User, 0, len(ids))}
 		for _, id := range ids {
 			u, err := h.cti.User(ctx, id)
 			if err != nil {
 				return h.apiError(err)
 			}
-			if err := h.publish(ws.Scope, "Team", "SetTeamAgentState", teamAgentState{TeamID: team.ID, Data: u}, req.ID); err != nil {
-				return err
-			}
+			state.Agents = append(state.Agents, u)
+		}
+		if err := h.publish(ws.Scope, "Team", "SetTeamState", state, req.ID); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// teamStatePayload is the message of Cisco/Team/SetTeamState.
+type teamStatePayload struct {
+	TeamID   string       `json:"teamId"`
+	TeamName string       `json:"teamName"`
+	Agents   []cisco.User `json:"agents"`
 }

@@ -119,6 +119,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("draining", zap.Duration("timeout", cfg.drainTimeout))
+	stopPlaying() // no new calls while draining
+	<-played
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 	defer cancel()
 	busErr := bus.Shutdown(drainCtx)

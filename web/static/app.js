@@ -946,6 +946,18 @@ const team = {
  * @property {any} user
  */
 
+// The teams' state at sign-in (the answer to Cisco/Team/GetTeamState).
+bus.on("Cisco/Team/SetTeamState", (ev) => {
+  const m = ev.message || {};
+  for (const u of Array.isArray(m.agents) ? m.agents : []) {
+    if (u && u.loginId) {
+      team.agents.set(String(u.loginId), { teamId: String(m.teamId || u.teamId || ""), user: u });
+    }
+  }
+  renderTeam();
+  renderCalls();
+});
+
 bus.on("Cisco/Team/SetTeamAgentState", (ev) => {
   const m = ev.message || {};
   const u = m.data;
