@@ -405,18 +405,43 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 
 func TestShutdownClosesClientsWith1001(t *testing.T) {
 	b := broker.New(zaptest.NewLogger(t), broker.Config{})
+	// Burst publishes 50 events to the caller, then waits until released:
+	// a request in flight when the drain starts.
+	started, release := make(chan struct{}), make(chan struct{})
+	b.Handle("Test", "Burst", "Send", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
+		for i := range 50 {
+			if err := req.Conn.Send(broker.Event{Channel: "Test", Topic: "Burst", Subtopic: "Item", Message: i}); err != nil {
+				return err
+			}
+		}
+		close(started)
+		<-release
+		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Burst", Subtopic: "Done"})
+	}))
 	srv := httptest.NewServer(b)
 	defer srv.Close()
-	url := brokertest.WSURL(srv.URL)
-	url = strings.TrimSuffix(url, "/ws")
+	url := strings.TrimSuffix(brokertest.WSURL(srv.URL), "/ws")
 	clients := []*brokertest.Client{brokertest.Dial(t, url), brokertest.Dial(t, url)}
 	for i, c := range clients {
-		c.Register("app"+string(rune('a'+i)), "")
+		c.Register("app"+string(rune('a'+i)), "Test")
 	}
+	clients[0].Request("burst", "Test", "Burst", "Send", nil)
+	<-started
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, b.Shutdown(ctx))
+	shut := make(chan error, 1)
+	go func() { shut <- b.Shutdown(ctx) }()
+	require.Eventually(t, b.Draining, brokertest.Wait, time.Millisecond)
+	close(release)
+	require.NoError(t, <-shut)
+
+	// Nothing queued before the close is lost: the burst, then the answer
+	// of the request that was in flight, then 1001.
+	for i := range 50 {
+		assert.Equal(t, strconv.Itoa(i), string(clients[0].Expect("Test/Burst/Item").Message))
+	}
+	clients[0].Expect("Test/Burst/Done")
 	for _, c := range clients {
 		assert.Equal(t, websocket.CloseGoingAway, c.ExpectClose())
 	}

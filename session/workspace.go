@@ -46,6 +46,7 @@ type Workspaces struct {
 	mu      sync.Mutex
 	byAgent map[string]*Workspace
 	byConn  map[*broker.Conn]*Workspace
+	closing map[*broker.Conn]struct{} // connections whose close already leaves their workspace
 }
 
 // NewWorkspaces returns an empty set of workspaces.
@@ -63,6 +64,7 @@ func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 		cfg:     cfg,
 		byAgent: make(map[string]*Workspace),
 		byConn:  make(map[*broker.Conn]*Workspace),
+		closing: make(map[*broker.Conn]struct{}),
 	}
 }
 
@@ -96,7 +98,8 @@ func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 		ws.grace.Stop()
 		ws.grace = nil
 	}
-	_, already := ws.conns[c]
+	_, watched := w.closing[c]
+	w.closing[c] = struct{}{}
 	ws.conns[c] = struct{}{}
 	w.byConn[c] = ws
 	// Moved under the lock, so that the connection's scope and byConn agree
@@ -104,8 +107,13 @@ func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 	c.SetScope(ws.Scope)
 	w.mu.Unlock()
 
-	if !already {
-		c.OnClose(func() { w.Leave(c) })
+	if !watched { // once per connection, however often it signs in
+		c.OnClose(func() {
+			w.Leave(c)
+			w.mu.Lock()
+			delete(w.closing, c)
+			w.mu.Unlock()
+		})
 	}
 	return ws
 }

@@ -214,7 +214,7 @@ func (s *Simulator) User(ctx context.Context, loginID string) (User, error) {
 // frees the extension.
 //
 // During a call READY and NOT_READY become the agent's pendingState, which
-// applies when the call ends; LOGOUT waits for the end of the call. In
+// applies when the call ends; LOGOUT is refused during a call. In
 // wrap-up (WORK, WORK_READY) READY and NOT_READY end the wrap-up.
 func (s *Simulator) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
 	if err := ctx.Err(); err != nil {

@@ -47,7 +47,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	bus := broker.New(log.Named("broker"), broker.Config{
+	bus := broker.New(log, broker.Config{ // unnamed: connection loggers, which handlers use too, derive from it
 		ReadLimit:           cfg.readLimit,
 		SendQueue:           cfg.sendQueue,
 		MaxConnections:      cfg.maxConnections,
