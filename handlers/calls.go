@@ -50,11 +50,7 @@ func (h *Cisco) registerCalls() {
 // phone dials toAddress. callVariables is an object of name → value
 // (callVariable1..10, user.<name>) or Finesse's list of {name, value}.
 func (h *Cisco) makeCall(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}
@@ -91,11 +87,7 @@ var _ broker.Handler = (*CallAction)(nil)
 // ServeBus asks the connector for the action.
 func (c *CallAction) ServeBus(ctx context.Context, req *broker.Request) error {
 	h := c.h
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}
@@ -143,11 +135,7 @@ func (h *Cisco) checkMediaAddress(ctx context.Context, agentID string, fields br
 // the text customwrapup. During the call it is recorded on the dialog; in
 // wrap-up after the call it is recorded and the wrap-up ends.
 func (h *Cisco) wrapUpCall(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}

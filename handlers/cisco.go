@@ -141,6 +141,19 @@ func (h *Cisco) signedIn(req *broker.Request) (*session.Workspace, error) {
 	return ws, nil
 }
 
+// signedInWith is signedIn for a request whose data it also reads.
+func (h *Cisco) signedInWith(req *broker.Request) (*session.Workspace, broker.Fields, error) {
+	ws, err := h.signedIn(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, err := req.Fields()
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, fields, nil
+}
+
 // publish sends an event of the Cisco channel into scope, correlated with
 // the request that caused it.
 func (h *Cisco) publish(scope broker.Scope, topic, subtopic string, message any, correlationID string) error {

@@ -32,11 +32,7 @@ var _ Ringer = (*cisco.Simulator)(nil)
 // callVariables?}, an extension present only on the simulator: it rings
 // the requesting connection's own signed-in agent.
 func (h *Cisco) incomingCall(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}

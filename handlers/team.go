@@ -30,11 +30,7 @@ func (h *Cisco) registerTeam() {
 // refuses it: Invalid State, "Supervisor setting state to 'READY' is not
 // allowed".
 func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}
@@ -67,11 +63,7 @@ func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) erro
 // "Logout"}. The agent's workspace ends as after its own Logout: every app
 // in it gets the LOGOUT state, and its workspace tokens are revoked.
 func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error {
-	ws, err := h.signedIn(req)
-	if err != nil {
-		return err
-	}
-	fields, err := req.Fields()
+	ws, fields, err := h.signedInWith(req)
 	if err != nil {
 		return err
 	}
