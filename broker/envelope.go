@@ -145,22 +145,14 @@ func decodeRequest(frame []byte) (Request, *APIError) {
 			Msg:     `Send one JSON object per frame, such as {"channel":"Cisco","topic":"Agent","subtopic":"GetAgentState"}.`,
 		}
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(frame, &raw); err != nil {
+	fields, duplicate, ok := readObject(frame, func(k string) string {
+		if k == "message" {
+			return "data"
+		}
+		return k
+	})
+	if !ok {
 		return req, invalidJSON(frame)
-	}
-
-	fields := make(map[string]json.RawMessage, len(raw))
-	duplicate := ""
-	for k, v := range raw {
-		key := strings.ToLower(strings.TrimSpace(k))
-		if key == "message" {
-			key = "data"
-		}
-		if _, dup := fields[key]; dup {
-			duplicate = key
-		}
-		fields[key] = v
 	}
 
 	var apiErr *APIError
@@ -282,4 +274,79 @@ func ParseRequest(frame []byte) (Request, error) {
 		return req, err
 	}
 	return req, nil
+}
+
+// readObject reads a JSON object's members, with keys lowered, trimmed of
+// white space and then passed through alias. It reports a key that appears
+// twice, exactly or after folding: a plain decode into a map would keep one
+// of them silently. ok is false if b is not a valid JSON object.
+func readObject(b []byte, alias func(string) string) (fields map[string]json.RawMessage, duplicate string, ok bool) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		return nil, "", false
+	}
+	fields = make(map[string]json.RawMessage, len(raw))
+	for k, v := range raw {
+		key := alias(strings.ToLower(strings.TrimSpace(k)))
+		if _, dup := fields[key]; dup {
+			duplicate = key
+		}
+		fields[key] = v
+	}
+	if duplicate == "" && countMembers(b) != len(raw) {
+		duplicate = exactDuplicate(b)
+	}
+	return fields, duplicate, true
+}
+
+// countMembers counts the members of the valid JSON object b, without
+// decoding it: the colons at its top level, outside strings.
+func countMembers(b []byte) int {
+	n, depth, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' && depth == 1:
+			n++
+		}
+	}
+	return n
+}
+
+// exactDuplicate names a key that b, a valid JSON object, holds twice to
+// the letter. It is the slow path of readObject, for frames that have one.
+func exactDuplicate(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	_, _ = dec.Token() // '{'
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return strings.ToLower(strings.TrimSpace(key))
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }

@@ -108,6 +108,8 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{"key twice by spacing", `{"channel":"C","topic":"T","subtopic":"S","data":1,"data ":2}`, ErrTypeInvalidInput, "more than once", ""},
 		{"key twice, id kept", `{"id":"r7","channel":"C","Channel":"D","topic":"T","subtopic":"S"}`, ErrTypeInvalidInput, "more than once", "r7"},
 		{"id twice", `{"id":"a","ID ":"b","channel":"C","topic":"T","subtopic":"S"}`, ErrTypeInvalidInput, `"id" more than once`, ""},
+		{"exact key twice", `{"id":"r8","channel":"C","channel":"D","topic":"T","subtopic":"S"}`, ErrTypeInvalidInput, `"channel" more than once`, "r8"},
+		{"trailing garbage", `{"channel":"C","topic":"T","subtopic":"S"} x`, ErrTypeInvalidFrame, "not valid JSON", ""},
 		{"not UTF-8", "{\"channel\":\"C\",\"topic\":\"T\",\"subtopic\":\"S\",\"data\":\"\xff\"}", ErrTypeInvalidFrame, "not valid UTF-8", ""},
 	}
 	for _, tt := range tests {
@@ -230,10 +232,31 @@ func TestFieldsRefusesAKeyTwice(t *testing.T) {
 	assert.Equal(t, ErrTypeInvalidInput, apiErr.Type)
 	assert.Contains(t, apiErr.Message, "data.reasoncodeid")
 
+	req.Data = json.RawMessage(`{"CallID":"1","CallID":"2"}`)
+	_, err = req.Fields()
+	require.ErrorAs(t, err, &apiErr, "the same key twice, exactly")
+
 	req.Data = json.RawMessage(`{"ReasonCodeId":"1","CallID":"2"}`)
 	fields, err := req.Fields()
 	require.NoError(t, err)
 	code, err := fields.Required("reasonCodeId")
 	require.NoError(t, err)
 	assert.Equal(t, "1", code)
+}
+
+func TestCountMembers(t *testing.T) {
+	tests := []struct {
+		give string
+		want int
+	}{
+		{`{}`, 0},
+		{`{"a":1}`, 1},
+		{`{"a":{"b":1,"c":[{"d":2}]},"e":"x:y"}`, 2},
+		{`{"a\\":1,"b":"\"}:"}`, 2},
+		{`{"a":1,"a":2}`, 2},
+	}
+	for _, tt := range tests {
+		require.True(t, json.Valid([]byte(tt.give)), tt.give)
+		assert.Equal(t, tt.want, countMembers([]byte(tt.give)), tt.give)
+	}
 }

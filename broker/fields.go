@@ -14,21 +14,20 @@ type Fields map[string]json.RawMessage
 // Fields decodes the request's data as an object; absent data gives no
 // fields. Anything else is an Invalid Input error naming "data".
 func (r *Request) Fields() (Fields, error) {
-	fields := Fields{}
 	if len(r.Data) == 0 {
-		return fields, nil
+		return Fields{}, nil
 	}
-	var raw map[string]json.RawMessage
-	if trimmed := bytes.TrimSpace(r.Data); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(r.Data, &raw) != nil {
+	trimmed := bytes.TrimSpace(r.Data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, invalidInput("data", "it must be a JSON object")
 	}
-	for k, v := range raw {
-		key := strings.ToLower(strings.TrimSpace(k))
-		if _, dup := fields[key]; dup {
-			// Which of the two would win is not defined: refuse both.
-			return nil, invalidInput("data."+key, "the key appears more than once (keys are matched ignoring case and spaces)")
-		}
-		fields[key] = v
+	fields, duplicate, ok := readObject(r.Data, func(k string) string { return k })
+	switch {
+	case !ok:
+		return nil, invalidInput("data", "it must be a JSON object")
+	case duplicate != "":
+		// Which of the two would win is not defined: refuse both.
+		return nil, invalidInput("data."+duplicate, "the key appears more than once (keys are matched ignoring case and spaces)")
 	}
 	return fields, nil
 }

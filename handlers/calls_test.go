@@ -488,6 +488,20 @@ func TestBlindConferenceRefused(t *testing.T) {
 	assert.Contains(t, a.ExpectError("Cisco", "Invalid State", "xfer").Msg, "SetTRANSFER_SST")
 }
 
+func TestSingleStepTransferToABusyNumber(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+
+	a.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": "4085550000"})
+	assert.Contains(t, a.ExpectError("Cisco", "Device Busy", "sst").Msg, "the call stays with you")
+	a.Request("state", "Cisco", "Call", "GetCallState", nil)
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, a.Next(), extA), "the call is still the agent's")
+}
+
 func TestSingleStepTransfer(t *testing.T) {
 	e := newEnv(t)
 	a := e.agentOn(t, "ciscotest", extA)

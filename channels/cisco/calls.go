@@ -434,7 +434,7 @@ func (s *Simulator) transferSSTLocked(st *agentState, d *dialog, p *participant,
 		return errInvalidAddress("toAddress", "That is your own extension; transfer to another number.")
 	}
 	if _, busy := s.targetLocked(toAddress); busy {
-		return &Error{Type: ErrorTypeInvalidState, Message: msgDeviceBusy,
+		return &Error{Type: ErrorTypeDeviceBusy, Message: msgDeviceBusy,
 			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress)}
 	}
 	s.leaveLocked(d, p, now)
