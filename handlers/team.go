@@ -150,7 +150,7 @@ func (h *Cisco) barge(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.cti.Barge(cisco.WithRequestID(ctx, req.ID), ws.AgentID, p.from, p.agent, p.callID)
+	d, err := h.cti.Barge(cisco.WithRequestID(ctx, req.ID), ws.AgentID, p.from, p.agent, p.to, p.callID)
 	if err != nil {
 		return h.apiError(err)
 	}

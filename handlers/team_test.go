@@ -94,6 +94,7 @@ func TestSupervisorRefusals(t *testing.T) {
 		{"monitor an agent not on a call", s, "Agent", "SetSilentMonitoring", map[string]string{"fromAddress": extS, "toAddress": extA, "UserName": "100501"}, "Invalid State", "active call"},
 		{"barge outside the teams", s, "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100700", "CallId": "1"}, "Invalid Supervisor", "100700"},
 		{"barge into an unknown call", s, "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "CallId": "1"}, "Not Found", "Invalid dialogId specified for dialog"},
+		{"barge naming the wrong extension", s, "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "toAddress": extP, "CallId": "1"}, "Invalid Input", "toAddress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,9 +64,10 @@ type Connector interface {
 	// listening to the active call of agentID, signed in on toAddress ("" to
 	// skip either check). It returns the supervisor's monitor dialog.
 	SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error)
-	// Barge joins the supervisor into the call it monitors with the monitor
-	// dialog dialogID, and returns that call.
-	Barge(ctx context.Context, supervisorID, fromAddress, agentID, dialogID string) (Dialog, error)
+	// Barge joins the supervisor, signed in on fromAddress, into the call of
+	// agentID, signed in on toAddress ("" to skip either check), that it
+	// monitors with the monitor dialog dialogID, and returns that call.
+	Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error)
 }
 
 // SignedIn is the outcome of a successful SignIn.

@@ -108,7 +108,7 @@ func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 // participant of callType BARGE_IN; the monitor dialog ends. It fails with
 // ErrInvalidState unless dialogID is the supervisor's monitor dialog of
 // agentID's call.
-func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentID, dialogID string) (Dialog, error) {
+func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error) {
 	if err := ctx.Err(); err != nil {
 		return Dialog{}, err
 	}
@@ -117,7 +117,7 @@ func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentI
 		return Dialog{}, err
 	}
 	defer s.lock(ctx, sup.loginID)()
-	sst, _, err := s.monitorPartiesLocked(sup, a, fromAddress, "")
+	sst, _, err := s.monitorPartiesLocked(sup, a, fromAddress, toAddress)
 	if err != nil {
 		return Dialog{}, err
 	}
