@@ -83,7 +83,7 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		lockout: lockout,
 		// Wrong app secrets are locked out like wrong passwords: each costs
 		// a bcrypt comparison, and nothing else would limit them.
-		appLockout: session.NewLockout(session.LockoutConfig{Now: cfg.Now}),
+		appLockout: session.NewLockout(lockout.Config()),
 		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now}),
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
 		apps:       cfg.Apps,

@@ -70,6 +70,10 @@ func NewLockout(cfg LockoutConfig) *Lockout {
 	return &Lockout{cfg: cfg, accounts: make(map[string]*account), locks: make(map[string]time.Time)}
 }
 
+// Config returns the lockout's settings, defaults filled in, so that
+// another lockout can follow the same rules.
+func (l *Lockout) Config() LockoutConfig { return l.cfg }
+
 // Attempt calls signIn unless username's account is locked, in which case it
 // returns a *LockedError without calling it; a locked account stays locked
 // for the same time whatever is tried. An error from signIn that wraps
