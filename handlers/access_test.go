@@ -77,6 +77,32 @@ func (a *testApps) rs256(t *testing.T, sub string, expires time.Time) string {
 	return s
 }
 
+// postJSON posts body to url, authenticated by auth (nil for none), and
+// returns the status and body of the answer, which must be JSON.
+func postJSON(t *testing.T, url string, auth func(*http.Request), body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	return resp.StatusCode, string(b)
+}
+
+func bearer(token string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+}
+
+func basic(name, secret string) func(*http.Request) {
+	return func(r *http.Request) { r.SetBasicAuth(name, secret) }
+}
+
 // registerWith sends a Register with data and returns the first answer.
 func registerWith(c *brokertest.Client, app string, data map[string]string) brokertest.Frame {
 	c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app, "data": data})
@@ -269,24 +295,7 @@ func TestPublishAPI(t *testing.T) {
 	recorderJWT := apps.rs256(t, "recorder", time.Now().Add(time.Hour))
 
 	post := func(auth func(*http.Request), body string) (int, string) {
-		req, err := http.NewRequest(http.MethodPost, e.http+"/api/publish", strings.NewReader(body))
-		require.NoError(t, err)
-		if auth != nil {
-			auth(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		return resp.StatusCode, string(b)
-	}
-	bearer := func(token string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
-	}
-	basic := func(name, secret string) func(*http.Request) {
-		return func(r *http.Request) { r.SetBasicAuth(name, secret) }
+		return postJSON(t, e.http+"/api/publish", auth, body)
 	}
 	popFor := func(agent string) string {
 		return fmt.Sprintf(`{"id":"pop-1","agent":%q,"channel":"CRM","topic":"Screenpop","subtopic":"Show","data":{"ani":"4085551234"}}`, agent)

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -590,24 +589,7 @@ func TestSimulatorAPI(t *testing.T) {
 	crmJWT := apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)
 	recorderJWT := apps.rs256(t, "recorder", time.Now().Add(time.Hour))
 	post := func(auth func(*http.Request), body string) (int, string) {
-		req, err := http.NewRequest(http.MethodPost, e.http+"/api/simulator/calls", strings.NewReader(body))
-		require.NoError(t, err)
-		if auth != nil {
-			auth(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		return resp.StatusCode, string(b)
-	}
-	bearer := func(token string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
-	}
-	basic := func(name, secret string) func(*http.Request) {
-		return func(r *http.Request) { r.SetBasicAuth(name, secret) }
+		return postJSON(t, e.http+"/api/simulator/calls", auth, body)
 	}
 
 	code, body := post(bearer(crmJWT), `{"agent":"100501","from":"4085551234","callVariables":{"callVariable2":"VIP"}}`)
