@@ -1,8 +1,13 @@
 package session
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +26,28 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("session: account locked until %s", e.Until.UTC().Format(time.RFC3339))
 }
 
+const (
+	// reservationTimeout is how long an attempt's slot is held if the
+	// attempt never records its outcome (its node died): longer than any
+	// sign-in takes.
+	reservationTimeout = 30 * time.Second
+	// reservationPoll is how often an attempt waiting for a free slot
+	// looks again: every slot is taken by attempts verifying a password.
+	reservationPoll = 20 * time.Millisecond
+	// recordTimeout bounds the writing of an attempt's outcome, which goes
+	// on after the attempt's context ends: a client that goes away must
+	// not leave a failure uncounted.
+	recordTimeout = 5 * time.Second
+	// activeLocksMaxAge is how long ActiveLocks may answer from the locks
+	// it last read; a lock set by this Lockout refreshes them at once.
+	activeLocksMaxAge = 10 * time.Second
+	// activeLocksTimeout bounds the reading of every lock for ActiveLocks.
+	activeLocksTimeout = 5 * time.Second
+	// storeMargin is how much longer than the lock duration a store keeps
+	// a record: a little, for the clocks of the nodes to disagree.
+	storeMargin = time.Minute
+)
+
 // LockoutConfig holds the lockout's tunables; zero values select defaults.
 type LockoutConfig struct {
 	// Attempts is how many consecutive failures lock an account. Default 5.
@@ -28,6 +55,10 @@ type LockoutConfig struct {
 	// Duration is how long a lock lasts; a failure streak with no new
 	// failure for this long is forgotten too. Default 5 minutes.
 	Duration time.Duration
+	// Store keeps the accounts' records. Lockouts sharing one store (the
+	// nodes of a cluster) count and lock together. Default: a store of
+	// this Lockout's own, in memory.
+	Store LockoutStore
 	// Now tells the time. Default time.Now.
 	Now func() time.Time
 }
@@ -35,25 +66,23 @@ type LockoutConfig struct {
 // Lockout locks an account after Attempts consecutive failed sign-ins, for
 // Duration. Accounts are keyed by the username as typed, ignoring case; an
 // unknown username is counted and locked exactly like a known one, so the
-// lockout tells nobody which accounts exist. Attempts on one account are
-// serialized, so that parallel attempts cannot verify more passwords than
-// the limit allows.
+// lockout tells nobody which accounts exist.
+//
+// Parallel attempts on one account, on every node sharing the store, verify
+// at most as many passwords as the account has failures left: an attempt
+// first reserves a slot in the account's record by compare-and-set, waits
+// while every slot is taken, then verifies the password without any lock
+// held, and records its outcome, releasing the slot.
 type Lockout struct {
-	cfg LockoutConfig
+	cfg   LockoutConfig // as given, for Config
+	store LockoutStore
 
-	mu        sync.Mutex           // guards the fields below and account.refs
-	accounts  map[string]*account  //
-	locks     map[string]time.Time // when each lock set ends, for ActiveLocks
-	lastSweep time.Time            //
-}
-
-type account struct {
-	refs int // attempts waiting or running; guarded by Lockout.mu
-
-	mu          sync.Mutex // held for a whole attempt; guards the fields below
-	failures    int
-	lastFailure time.Time
-	lockedUntil time.Time
+	mu           sync.Mutex  // guards the fields below
+	locksSet     uint64      // locks this Lockout has set
+	locksSeen    uint64      // locksSet when lockEnds was read
+	lockEnds     []time.Time // when each lock read at locksRead ends
+	locksRead    time.Time   //
+	locksReadYet bool        //
 }
 
 // NewLockout returns a Lockout with cfg's defaults filled in.
@@ -67,11 +96,25 @@ func NewLockout(cfg LockoutConfig) *Lockout {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Lockout{cfg: cfg, accounts: make(map[string]*account), locks: make(map[string]time.Time)}
+	store := cfg.Store
+	if store == nil {
+		store = newMemoryLockoutStore(recordMaxAge(cfg.Duration), cfg.Now)
+	}
+	return &Lockout{cfg: cfg, store: store}
+}
+
+// recordMaxAge is how long a store must keep a record after its last write
+// for a lockout of lock duration d: by then its lock, its streak and its
+// reservations are over.
+func recordMaxAge(d time.Duration) time.Duration {
+	return max(d, reservationTimeout) + storeMargin
 }
 
 // Config returns the lockout's settings, defaults filled in, so that
-// another lockout can follow the same rules.
+// another lockout can follow the same rules. Its Store is the one given to
+// NewLockout: nil gives the other lockout a memory of its own, but a shared
+// store is shared, so a lockout of other names (app names rather than
+// usernames) needs its Store replaced by one of its own.
 func (l *Lockout) Config() LockoutConfig { return l.cfg }
 
 // Attempt calls signIn unless username's account is locked, in which case it
@@ -80,111 +123,182 @@ func (l *Lockout) Config() LockoutConfig { return l.cfg }
 // ErrBadCredentials counts a failure, and the last allowed failure locks the
 // account; success resets the count; other errors leave it as it is. The
 // error of signIn is returned as it is.
-func (l *Lockout) Attempt(username string, signIn func() error) error {
-	key := strings.ToLower(username)
-	a := l.acquire(key)
-	lockedUntil, err := l.attempt(a, signIn)
-	l.release(key, a, lockedUntil)
+//
+// While every slot of the account is taken by attempts in flight, Attempt
+// waits for one, until ctx ends. A store that cannot be reached refuses the
+// attempt with an error wrapping ErrUnavailable.
+func (l *Lockout) Attempt(ctx context.Context, username string, signIn func() error) error {
+	key := lockoutKey(username)
+	id, err := l.reserve(ctx, key)
+	if err != nil {
+		return err
+	}
+	err = signIn()
+	// If the outcome cannot be written, the reservation keeps its slot
+	// until it times out, and a failure goes uncounted: the store is down,
+	// and the next attempts are refused with ErrUnavailable anyway.
+	_ = l.record(ctx, key, id, err)
 	return err
 }
 
-// attempt runs one attempt under the account's lock and returns when the
-// lock it set ends (zero if it set none), and signIn's error.
-func (l *Lockout) attempt(a *account, signIn func() error) (lockedUntil time.Time, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := l.cfg.Now()
-	if now.Before(a.lockedUntil) {
-		return time.Time{}, &LockedError{Until: a.lockedUntil}
-	}
-	if a.expired(now, l.cfg.Duration) {
-		a.failures, a.lockedUntil = 0, time.Time{}
-	}
-
-	err = signIn()
-	switch {
-	case err == nil:
-		a.failures = 0
-	case errors.Is(err, ErrBadCredentials):
-		a.failures++
-		a.lastFailure = now
-		if a.failures >= l.cfg.Attempts {
-			a.lockedUntil = now.Add(l.cfg.Duration)
-			lockedUntil = a.lockedUntil
-		}
-	}
-	return lockedUntil, err
+// lockoutKey is the store key of username's account: a hash, valid as a KV
+// key whatever the username holds, and naming nobody in a listing.
+func lockoutKey(username string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(username)))
+	return hex.EncodeToString(h[:])
 }
 
-// ActiveLocks returns how many accounts are locked now.
-func (l *Lockout) ActiveLocks() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.forgetExpiredLocksLocked(l.cfg.Now())
-	return len(l.locks)
+// reserve takes a slot in key's account for one attempt and returns its ID.
+func (l *Lockout) reserve(ctx context.Context, key string) (uint64, error) {
+	id := rand.Uint64()
+	for {
+		now := l.cfg.Now()
+		rec, rev, err := l.store.Get(ctx, key)
+		if err != nil {
+			return 0, fmt.Errorf("lockout: read account: %w", err)
+		}
+		l.forgetOver(&rec, now)
+		if now.Before(rec.LockedUntil) {
+			return 0, &LockedError{Until: rec.LockedUntil}
+		}
+		if rec.Failures+len(rec.Pending) < l.cfg.Attempts {
+			rec.Pending = append(rec.Pending, Reservation{ID: id, Until: now.Add(reservationTimeout)})
+			_, err := l.store.Put(ctx, key, rec, rev)
+			switch {
+			case err == nil:
+				return id, nil
+			case !errors.Is(err, ErrConflict):
+				return 0, fmt.Errorf("lockout: reserve an attempt: %w", err)
+			}
+			continue // another attempt wrote first: look again
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("lockout: wait for a free attempt: %w", ctx.Err())
+		case <-time.After(reservationPoll):
+		}
+	}
+}
+
+// record writes the outcome of reservation id's attempt into key's account.
+func (l *Lockout) record(ctx context.Context, key string, id uint64, outcome error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	for {
+		now := l.cfg.Now()
+		rec, rev, err := l.store.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("lockout: read account: %w", err)
+		}
+		l.forgetOver(&rec, now)
+		rec.Pending = slices.DeleteFunc(rec.Pending, func(r Reservation) bool { return r.ID == id })
+		locks := false
+		switch {
+		case outcome == nil:
+			rec.Failures = 0
+		case errors.Is(outcome, ErrBadCredentials):
+			rec.Failures++
+			rec.LastFailure = now
+			if rec.Failures >= l.cfg.Attempts && !now.Before(rec.LockedUntil) {
+				rec.LockedUntil = now.Add(l.cfg.Duration)
+				locks = true
+			}
+		}
+		if rec.empty() {
+			if rev == 0 {
+				return nil
+			}
+			err = l.store.Delete(ctx, key, rev)
+		} else {
+			_, err = l.store.Put(ctx, key, rec, rev)
+		}
+		switch {
+		case err == nil:
+			if locks {
+				l.mu.Lock()
+				l.locksSet++
+				l.mu.Unlock()
+			}
+			return nil
+		case !errors.Is(err, ErrConflict):
+			return fmt.Errorf("lockout: record an attempt: %w", err)
+		}
+	}
+}
+
+// forgetOver drops from rec the reservations that timed out, and the lock
+// and failure streak if they are over.
+func (l *Lockout) forgetOver(rec *LockoutRecord, now time.Time) {
+	rec.Pending = slices.DeleteFunc(rec.Pending, func(r Reservation) bool { return !now.Before(r.Until) })
+	if !now.Before(rec.LockedUntil) && now.Sub(rec.LastFailure) >= l.cfg.Duration {
+		rec.Failures, rec.LastFailure, rec.LockedUntil = 0, time.Time{}, time.Time{}
+	}
+}
+
+// empty reports whether rec holds nothing to remember, so that its account
+// can be forgotten.
+func (rec *LockoutRecord) empty() bool {
+	return rec.Failures == 0 && rec.LockedUntil.IsZero() && len(rec.Pending) == 0
 }
 
 // Locked reports when username's account unlocks, if it is locked now.
-func (l *Lockout) Locked(username string) (until time.Time, locked bool) {
-	key := strings.ToLower(username)
-	a := l.acquire(key)
-	defer l.release(key, a, time.Time{})
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lockedUntil, l.cfg.Now().Before(a.lockedUntil)
+func (l *Lockout) Locked(ctx context.Context, username string) (until time.Time, locked bool, err error) {
+	rec, _, err := l.store.Get(ctx, lockoutKey(username))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("lockout: read account: %w", err)
+	}
+	return rec.LockedUntil, l.cfg.Now().Before(rec.LockedUntil), nil
 }
 
-// expired reports whether the account's lock and failure streak are over.
-func (a *account) expired(now time.Time, d time.Duration) bool {
-	return !now.Before(a.lockedUntil) && now.Sub(a.lastFailure) >= d
-}
+// ActiveLocks returns how many accounts are locked now. It reads every
+// record of the store, so it answers from the locks it last read if they
+// are less than 10 s old and this Lockout has set no lock since: a lock set
+// by another node sharing the store may show that much later. If the store
+// cannot be read it answers from the last locks it read.
+func (l *Lockout) ActiveLocks() int {
+	now := l.cfg.Now()
+	l.mu.Lock()
+	fresh := l.locksReadYet && l.locksSeen == l.locksSet && now.Sub(l.locksRead) < activeLocksMaxAge
+	seen := l.locksSet
+	l.mu.Unlock()
 
-func (l *Lockout) acquire(key string) *account {
+	if !fresh {
+		ends, err := l.readLockEnds()
+		l.mu.Lock()
+		if err == nil {
+			l.lockEnds, l.locksRead, l.locksSeen, l.locksReadYet = ends, now, seen, true
+		}
+		l.mu.Unlock()
+	}
+
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now := l.cfg.Now(); now.Sub(l.lastSweep) >= l.cfg.Duration {
-		l.sweepLocked(now)
-	}
-	a := l.accounts[key]
-	if a == nil {
-		a = &account{}
-		l.accounts[key] = a
-	}
-	a.refs++
-	return a
-}
-
-// release forgets an account nobody is using that holds no failures, so that
-// a stream of made-up usernames does not grow memory without bound.
-func (l *Lockout) release(key string, a *account, lockedUntil time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !lockedUntil.IsZero() {
-		l.locks[key] = lockedUntil
-	}
-	a.refs--
-	// With refs at zero nobody holds a.mu, and the last holder released it
-	// before taking l.mu, so its fields are safe to read here.
-	if a.refs == 0 && a.failures == 0 && a.lockedUntil.IsZero() {
-		delete(l.accounts, key)
-	}
-}
-
-// sweepLocked drops the accounts whose lock and streak are over.
-func (l *Lockout) sweepLocked(now time.Time) {
-	l.lastSweep = now
-	for key, a := range l.accounts {
-		if a.refs == 0 && a.expired(now, l.cfg.Duration) {
-			delete(l.accounts, key)
+	n := 0
+	for _, until := range l.lockEnds {
+		if now.Before(until) {
+			n++
 		}
 	}
-	l.forgetExpiredLocksLocked(now)
+	return n
 }
 
-func (l *Lockout) forgetExpiredLocksLocked(now time.Time) {
-	for key, until := range l.locks {
-		if !now.Before(until) {
-			delete(l.locks, key)
+// readLockEnds returns when each lock in the store ends.
+func (l *Lockout) readLockEnds() ([]time.Time, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), activeLocksTimeout)
+	defer cancel()
+	keys, err := l.store.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lockout: list accounts: %w", err)
+	}
+	var ends []time.Time
+	for _, key := range keys {
+		rec, _, err := l.store.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("lockout: read account: %w", err)
+		}
+		if !rec.LockedUntil.IsZero() {
+			ends = append(ends, rec.LockedUntil)
 		}
 	}
+	return ends, nil
 }

@@ -1,15 +1,18 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibus/ctibus/internal/natstest"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -31,136 +34,176 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newLockout() (*session.Lockout, *clock) {
-	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
-	return session.NewLockout(session.LockoutConfig{Now: clk.Now}), clk
+// lockoutStores are the stores the lockout's rules are tested on: each
+// returns the LockoutConfig.Store of a new lockout.
+var lockoutStores = []struct {
+	name string
+	open func(t *testing.T) session.LockoutStore
+}{
+	{"memory", func(*testing.T) session.LockoutStore { return nil }},
+	{"kv", func(t *testing.T) session.LockoutStore {
+		return openLockoutStore(t, node(t, natstest.Start(t, "")))
+	}},
+}
+
+func openLockoutStore(t *testing.T, js jetstream.JetStream) *session.KVLockoutStore {
+	t.Helper()
+	store, err := session.NewKVLockoutStore(setupContext(t), js, "lockout", 5*time.Minute)
+	require.NoError(t, err)
+	return store
+}
+
+// eachLockoutStore runs test on a new lockout on each store.
+func eachLockoutStore(t *testing.T, test func(t *testing.T, l *session.Lockout, clk *clock)) {
+	for _, st := range lockoutStores {
+		t.Run(st.name, func(t *testing.T) {
+			clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+			test(t, session.NewLockout(session.LockoutConfig{Now: clk.Now, Store: st.open(t)}), clk)
+		})
+	}
+}
+
+// attempt is Lockout.Attempt with a background context.
+func attempt(l *session.Lockout, username string, signIn func() error) error {
+	return l.Attempt(context.Background(), username, signIn)
+}
+
+func isLocked(t *testing.T, l *session.Lockout, username string) bool {
+	t.Helper()
+	_, isLocked, err := l.Locked(context.Background(), username)
+	require.NoError(t, err)
+	return isLocked
 }
 
 func wrong() error { return fmt.Errorf("sign in: %w", session.ErrBadCredentials) }
 func right() error { return nil }
 
 func TestLockoutLocksAfterFiveFailures(t *testing.T) {
-	l, clk := newLockout()
-	for i := range 5 {
-		require.ErrorIs(t, l.Attempt("CiscoTest", wrong), session.ErrBadCredentials, "attempt %d", i+1)
-	}
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+		for i := range 5 {
+			require.ErrorIs(t, attempt(l, "CiscoTest", wrong), session.ErrBadCredentials, "attempt %d", i+1)
+		}
 
-	called := false
-	err := l.Attempt("ciscotest", func() error { called = true; return nil })
-	var locked *session.LockedError
-	require.ErrorAs(t, err, &locked, "the right password is refused while locked, in any case")
-	assert.False(t, called, "a locked account verifies no password")
-	assert.Equal(t, clk.Now().Add(5*time.Minute), locked.Until)
+		called := false
+		err := attempt(l, "ciscotest", func() error { called = true; return nil })
+		var locked *session.LockedError
+		require.ErrorAs(t, err, &locked, "the right password is refused while locked, in any case")
+		assert.False(t, called, "a locked account verifies no password")
+		assert.Equal(t, clk.Now().Add(5*time.Minute), locked.Until)
 
-	clk.Advance(4 * time.Minute)
-	require.ErrorAs(t, l.Attempt("ciscotest", wrong), &locked)
-	assert.Equal(t, clk.Now().Add(time.Minute), locked.Until, "attempts while locked do not extend the lock")
+		clk.Advance(4 * time.Minute)
+		require.ErrorAs(t, attempt(l, "ciscotest", wrong), &locked)
+		assert.Equal(t, clk.Now().Add(time.Minute), locked.Until, "attempts while locked do not extend the lock")
 
-	clk.Advance(time.Minute)
-	require.NoError(t, l.Attempt("ciscotest", right), "unlocked after the duration")
-	_, isLocked := l.Locked("ciscotest")
-	assert.False(t, isLocked)
+		clk.Advance(time.Minute)
+		require.NoError(t, attempt(l, "ciscotest", right), "unlocked after the duration")
+		assert.False(t, isLocked(t, l, "ciscotest"))
+	})
 }
 
 func TestLockoutSuccessResetsTheCount(t *testing.T) {
-	l, _ := newLockout()
-	for range 4 {
-		require.Error(t, l.Attempt("a", wrong))
-	}
-	require.NoError(t, l.Attempt("a", right))
-	for range 4 {
-		require.ErrorIs(t, l.Attempt("a", wrong), session.ErrBadCredentials)
-	}
-	_, locked := l.Locked("a")
-	assert.False(t, locked, "four failures after a success do not lock")
-	require.ErrorIs(t, l.Attempt("a", wrong), session.ErrBadCredentials)
-	_, locked = l.Locked("a")
-	assert.True(t, locked)
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+		for range 4 {
+			require.Error(t, attempt(l, "a", wrong))
+		}
+		require.NoError(t, attempt(l, "a", right))
+		for range 4 {
+			require.ErrorIs(t, attempt(l, "a", wrong), session.ErrBadCredentials)
+		}
+		assert.False(t, isLocked(t, l, "a"), "four failures after a success do not lock")
+		require.ErrorIs(t, attempt(l, "a", wrong), session.ErrBadCredentials)
+		assert.True(t, isLocked(t, l, "a"))
+	})
 }
 
 func TestLockoutOtherErrorsDoNotCount(t *testing.T) {
-	l, _ := newLockout()
-	other := fmt.Errorf("device busy")
-	for range 10 {
-		require.ErrorIs(t, l.Attempt("a", func() error { return other }), other)
-	}
-	_, locked := l.Locked("a")
-	assert.False(t, locked)
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+		other := fmt.Errorf("device busy")
+		for range 10 {
+			require.ErrorIs(t, attempt(l, "a", func() error { return other }), other)
+		}
+		assert.False(t, isLocked(t, l, "a"))
+	})
 }
 
 func TestLockoutAccountsAreSeparate(t *testing.T) {
-	l, _ := newLockout()
-	for range 5 {
-		require.Error(t, l.Attempt("a", wrong))
-	}
-	require.NoError(t, l.Attempt("b", right))
-	_, locked := l.Locked("nobody-by-this-name")
-	assert.False(t, locked)
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+		for range 5 {
+			require.Error(t, attempt(l, "a", wrong))
+		}
+		require.NoError(t, attempt(l, "b", right))
+		assert.False(t, isLocked(t, l, "nobody-by-this-name"))
+	})
 }
 
 func TestLockoutForgetsAnOldStreak(t *testing.T) {
-	l, clk := newLockout()
-	for range 4 {
-		require.Error(t, l.Attempt("a", wrong))
-	}
-	clk.Advance(5 * time.Minute)
-	require.ErrorIs(t, l.Attempt("a", wrong), session.ErrBadCredentials)
-	_, locked := l.Locked("a")
-	assert.False(t, locked, "a streak idle for the lock duration starts again")
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+		for range 4 {
+			require.Error(t, attempt(l, "a", wrong))
+		}
+		clk.Advance(5 * time.Minute)
+		require.ErrorIs(t, attempt(l, "a", wrong), session.ErrBadCredentials)
+		assert.False(t, isLocked(t, l, "a"), "a streak idle for the lock duration starts again")
+	})
 }
 
 func TestLockoutHoldsUnderConcurrency(t *testing.T) {
-	l, _ := newLockout()
-	var verified atomic.Int32
-	var wg sync.WaitGroup
-	errs := make([]error, 50)
-	for i := range errs {
-		wg.Go(func() {
-			errs[i] = l.Attempt("ciscotest", func() error {
-				verified.Add(1)
-				time.Sleep(time.Millisecond) // a password check takes time
-				return wrong()
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+		var verified atomic.Int32
+		var wg sync.WaitGroup
+		errs := make([]error, 50)
+		for i := range errs {
+			wg.Go(func() {
+				errs[i] = attempt(l, "ciscotest", func() error {
+					verified.Add(1)
+					time.Sleep(time.Millisecond) // a password check takes time
+					return wrong()
+				})
 			})
-		})
-	}
-	wg.Wait()
-
-	assert.Equal(t, int32(5), verified.Load(), "at most 5 passwords are verified")
-	var bad, locked int
-	for _, err := range errs {
-		var le *session.LockedError
-		switch {
-		case assert.Error(t, err) && err.Error() == wrong().Error():
-			bad++
-		case assert.ErrorAs(t, err, &le):
-			locked++
 		}
-	}
-	assert.Equal(t, 5, bad)
-	assert.Equal(t, 45, locked)
+		wg.Wait()
+
+		assert.Equal(t, int32(5), verified.Load(), "at most 5 passwords are verified")
+		var bad, locked int
+		for _, err := range errs {
+			var le *session.LockedError
+			switch {
+			case assert.Error(t, err) && err.Error() == wrong().Error():
+				bad++
+			case assert.ErrorAs(t, err, &le):
+				locked++
+			}
+		}
+		assert.Equal(t, 5, bad)
+		assert.Equal(t, 45, locked)
+	})
 }
 
 func TestActiveLocks(t *testing.T) {
-	l, clk := newLockout()
-	assert.Zero(t, l.ActiveLocks())
-	for _, user := range []string{"a", "b"} {
-		for range 5 {
-			require.Error(t, l.Attempt(user, wrong))
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+		assert.Zero(t, l.ActiveLocks())
+		for _, user := range []string{"a", "b"} {
+			for range 5 {
+				require.Error(t, attempt(l, user, wrong))
+			}
 		}
-	}
-	assert.Equal(t, 2, l.ActiveLocks())
-	clk.Advance(5 * time.Minute)
-	assert.Zero(t, l.ActiveLocks())
+		assert.Equal(t, 2, l.ActiveLocks())
+		clk.Advance(5 * time.Minute)
+		assert.Zero(t, l.ActiveLocks())
+	})
 }
 
+// TestLockoutForgetsExpiredLocks checks the memory store only: a KV bucket
+// forgets by its own MaxAge.
 func TestLockoutForgetsExpiredLocks(t *testing.T) {
-	l, clk := newLockout()
+	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	l := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	for i := range 100 {
 		for range 5 {
-			require.Error(t, l.Attempt(fmt.Sprint("made-up-", i), wrong))
+			require.Error(t, attempt(l, fmt.Sprint("made-up-", i), wrong))
 		}
 	}
 	clk.Advance(10 * time.Minute)
-	require.NoError(t, l.Attempt("someone", right)) // any attempt sweeps
+	require.NoError(t, attempt(l, "someone", right)) // any write sweeps
 	assert.Zero(t, session.LockoutSize(l), "nothing is kept for locks and streaks that are over")
 }

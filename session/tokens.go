@@ -1,10 +1,12 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -17,16 +19,86 @@ var ErrTokenInvalid = errors.New("session: workspace token unknown, expired or r
 type TokensConfig struct {
 	// TTL is how long a token admits apps after its sign-in. Default 12 h.
 	TTL time.Duration
+	// Store keeps the tokens. Tokens sharing one store (the nodes of a
+	// cluster) resolve and revoke each other's. Default: a store of this
+	// Tokens' own, in memory.
+	Store TokenStore
 	// Now tells the time. Default time.Now.
 	Now func() time.Time
 }
 
+// TokenStore keeps the hashes of the issued workspace tokens. Errors other
+// than ErrTokenInvalid wrap ErrUnavailable.
+type TokenStore interface {
+	// Add keeps hash as a token of agentID's workspace until expires.
+	Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time) error
+	// Lookup returns the agent of the token hashed to hash and when the
+	// token expires, or ErrTokenInvalid if it is unknown or revoked.
+	Lookup(ctx context.Context, hash [32]byte) (agentID string, expires time.Time, err error)
+	// RevokeAgent revokes every token of agentID's workspace added so far.
+	RevokeAgent(ctx context.Context, agentID string) error
+}
+
 // Tokens issues the workspace tokens that let another app of an agent join
 // the agent's workspace without the password. A token is 256 random bits,
-// opaque to apps; only its SHA-256 is kept, so the table holds nothing that
+// opaque to apps; only its SHA-256 is kept, so the store holds nothing that
 // admits anyone.
 type Tokens struct {
 	cfg TokensConfig
+}
+
+// NewTokens returns the tokens kept in cfg.Store.
+func NewTokens(cfg TokensConfig) *Tokens {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Store == nil {
+		cfg.Store = newMemoryTokenStore(cfg.Now)
+	}
+	return &Tokens{cfg: cfg}
+}
+
+// Issue returns a new token for agentID's workspace and when it expires.
+func (t *Tokens) Issue(ctx context.Context, agentID string) (token string, expires time.Time, err error) {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // never fails: crypto/rand panics rather than return short
+	token = base64.RawURLEncoding.EncodeToString(raw[:])
+	expires = t.cfg.Now().Add(t.cfg.TTL)
+	if err := t.cfg.Store.Add(ctx, sha256.Sum256([]byte(token)), agentID, expires); err != nil {
+		return "", time.Time{}, fmt.Errorf("issue a workspace token: %w", err)
+	}
+	return token, expires, nil
+}
+
+// Resolve returns the agent whose workspace token admits, or ErrTokenInvalid.
+func (t *Tokens) Resolve(ctx context.Context, token string) (agentID string, err error) {
+	agentID, expires, err := t.cfg.Store.Lookup(ctx, sha256.Sum256([]byte(token)))
+	if err != nil {
+		if errors.Is(err, ErrTokenInvalid) {
+			return "", err
+		}
+		return "", fmt.Errorf("resolve a workspace token: %w", err)
+	}
+	if !t.cfg.Now().Before(expires) {
+		return "", ErrTokenInvalid
+	}
+	return agentID, nil
+}
+
+// RevokeAgent revokes every token of agentID's workspace, at sign-out.
+func (t *Tokens) RevokeAgent(ctx context.Context, agentID string) error {
+	if err := t.cfg.Store.RevokeAgent(ctx, agentID); err != nil {
+		return fmt.Errorf("revoke the workspace tokens of %s: %w", agentID, err)
+	}
+	return nil
+}
+
+// memoryTokenStore is the TokenStore of a single node.
+type memoryTokenStore struct {
+	now func() time.Time
 
 	mu      sync.Mutex              // guards the fields below
 	byHash  map[[32]byte]tokenEntry //
@@ -38,68 +110,51 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-// NewTokens returns an empty token table.
-func NewTokens(cfg TokensConfig) *Tokens {
-	if cfg.TTL <= 0 {
-		cfg.TTL = 12 * time.Hour
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Tokens{cfg: cfg, byHash: make(map[[32]byte]tokenEntry), byAgent: make(map[string]map[[32]byte]struct{})}
+func newMemoryTokenStore(now func() time.Time) *memoryTokenStore {
+	return &memoryTokenStore{now: now, byHash: make(map[[32]byte]tokenEntry), byAgent: make(map[string]map[[32]byte]struct{})}
 }
 
-// Issue returns a new token for agentID's workspace and when it expires.
-func (t *Tokens) Issue(agentID string) (token string, expires time.Time) {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:]) // never fails: crypto/rand panics rather than return short
-	token = base64.RawURLEncoding.EncodeToString(raw[:])
-	now := t.cfg.Now()
-	expires = now.Add(t.cfg.TTL)
-	h := sha256.Sum256([]byte(token))
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweepLocked(now)
-	t.byHash[h] = tokenEntry{agentID: agentID, expires: expires}
-	if t.byAgent[agentID] == nil {
-		t.byAgent[agentID] = make(map[[32]byte]struct{})
+func (s *memoryTokenStore) Add(_ context.Context, h [32]byte, agentID string, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(s.now())
+	s.byHash[h] = tokenEntry{agentID: agentID, expires: expires}
+	if s.byAgent[agentID] == nil {
+		s.byAgent[agentID] = make(map[[32]byte]struct{})
 	}
-	t.byAgent[agentID][h] = struct{}{}
-	return token, expires
+	s.byAgent[agentID][h] = struct{}{}
+	return nil
 }
 
-// Resolve returns the agent whose workspace token admits, or ErrTokenInvalid.
-func (t *Tokens) Resolve(token string) (agentID string, err error) {
-	h := sha256.Sum256([]byte(token))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.byHash[h]
-	if !ok || !t.cfg.Now().Before(e.expires) {
-		return "", ErrTokenInvalid
+func (s *memoryTokenStore) Lookup(_ context.Context, h [32]byte) (string, time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byHash[h]
+	if !ok {
+		return "", time.Time{}, ErrTokenInvalid
 	}
-	return e.agentID, nil
+	return e.agentID, e.expires, nil
 }
 
-// RevokeAgent revokes every token of agentID's workspace, at sign-out.
-func (t *Tokens) RevokeAgent(agentID string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for h := range t.byAgent[agentID] {
-		delete(t.byHash, h)
+func (s *memoryTokenStore) RevokeAgent(_ context.Context, agentID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h := range s.byAgent[agentID] {
+		delete(s.byHash, h)
 	}
-	delete(t.byAgent, agentID)
+	delete(s.byAgent, agentID)
+	return nil
 }
 
 // sweepLocked forgets expired tokens, so that the table does not grow with
 // every sign-in of a long-running server.
-func (t *Tokens) sweepLocked(now time.Time) {
-	for h, e := range t.byHash {
+func (s *memoryTokenStore) sweepLocked(now time.Time) {
+	for h, e := range s.byHash {
 		if !now.Before(e.expires) {
-			delete(t.byHash, h)
-			delete(t.byAgent[e.agentID], h)
-			if len(t.byAgent[e.agentID]) == 0 {
-				delete(t.byAgent, e.agentID)
+			delete(s.byHash, h)
+			delete(s.byAgent[e.agentID], h)
+			if len(s.byAgent[e.agentID]) == 0 {
+				delete(s.byAgent, e.agentID)
 			}
 		}
 	}

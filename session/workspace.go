@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -19,7 +20,31 @@ type WorkspacesConfig struct {
 	OnExpire func(agentID string)
 	// AfterFunc starts a timer; tests replace it. Default time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) Timer
+	// Presence tells the other nodes of a cluster which workspaces have
+	// connections here, and tells this node of theirs, so that a grace
+	// period ends in a sign-out only when no node holds a connection of
+	// the agent. Default: this node alone.
+	Presence Presence
 }
+
+// Presence is how many connections each node holds of each workspace.
+type Presence interface {
+	// Set records how many connections of agentID's workspace this node
+	// holds (0 removes it).
+	Set(ctx context.Context, agentID string, conns int) error
+	// Elsewhere reports whether another node holds a connection of
+	// agentID's workspace.
+	Elsewhere(ctx context.Context, agentID string) (bool, error)
+}
+
+// alone is the Presence of a node without peers.
+type alone struct{}
+
+func (alone) Set(context.Context, string, int) error          { return nil }
+func (alone) Elsewhere(context.Context, string) (bool, error) { return false, nil }
+
+// presenceTimeout bounds each call to the Presence.
+const presenceTimeout = 5 * time.Second
 
 // Timer is the part of *time.Timer that workspaces use.
 type Timer interface{ Stop() bool }
@@ -39,6 +64,9 @@ type Workspaces struct {
 	cfg WorkspacesConfig
 
 	agentLocks sync.Map // agentID -> *sync.Mutex, serializing sign-in, sign-out and expiry
+	// presenceLocks serializes the Presence.Set calls of each agent, so
+	// that an older count is never written after a newer one.
+	presenceLocks sync.Map // agentID -> *sync.Mutex
 
 	// mu guards the fields below, the Workspace fields it names, and the
 	// scope of the connections they bind: it is held while moving one (it
@@ -56,6 +84,9 @@ func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 	}
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+	}
+	if cfg.Presence == nil {
+		cfg.Presence = alone{}
 	}
 	if cfg.OnExpire == nil {
 		panic("session: WorkspacesConfig.OnExpire is required")
@@ -86,8 +117,10 @@ func (w *Workspaces) Lock(agentID string) (unlock func()) {
 // agent leaves that workspace first. Call it under Lock(agentID).
 func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 	w.mu.Lock()
+	var left string // the agent c leaves, if any
 	if old := w.byConn[c]; old != nil && old.AgentID != agentID {
 		w.leaveLocked(old, c)
+		left = old.AgentID
 	}
 	ws := w.byAgent[agentID]
 	if ws == nil {
@@ -106,6 +139,10 @@ func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 	// whatever End runs at the same time for another agent.
 	c.SetScope(ws.Scope)
 	w.mu.Unlock()
+	if left != "" {
+		w.syncPresence(left)
+	}
+	w.syncPresence(agentID)
 
 	if !watched { // once per connection, however often it signs in
 		c.OnClose(func() {
@@ -138,33 +175,92 @@ func (w *Workspaces) Get(agentID string) (*Workspace, bool) {
 // grace period starts.
 func (w *Workspaces) Leave(c *broker.Conn) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if ws := w.byConn[c]; ws != nil {
+	ws := w.byConn[c]
+	if ws != nil {
 		w.leaveLocked(ws, c)
 	}
+	w.mu.Unlock()
+	if ws != nil {
+		w.syncPresence(ws.AgentID)
+	}
+}
+
+// syncPresence tells the Presence how many connections of agentID's
+// workspace this node holds now. The count is read under the agent's
+// presence lock, so that the last call writes the latest count whatever
+// order the callers came in. It runs without w.mu: the Presence may be a
+// network away.
+func (w *Workspaces) syncPresence(agentID string) {
+	m, _ := w.presenceLocks.LoadOrStore(agentID, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	w.mu.Lock()
+	n := 0
+	if ws := w.byAgent[agentID]; ws != nil {
+		n = len(ws.conns)
+	}
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+	defer cancel()
+	// A count that could not be written is the Presence's to write again
+	// (KVPresence does at its next heartbeat); nothing here can do better.
+	_ = w.cfg.Presence.Set(ctx, agentID, n)
 }
 
 func (w *Workspaces) leaveLocked(ws *Workspace, c *broker.Conn) {
 	delete(ws.conns, c)
 	delete(w.byConn, c)
 	if len(ws.conns) == 0 && w.byAgent[ws.AgentID] == ws && ws.grace == nil {
-		ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws) })
+		ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws, false) })
 	}
 }
 
-// expire ends ws if nobody came back during its grace period.
-func (w *Workspaces) expire(ws *Workspace) {
+// expire ends ws if nobody came back during its grace period, here or on
+// another node. If another node holds a connection of the agent, ws ends
+// here without a sign-out: that node's own grace period decides.
+//
+// If the Presence cannot tell, the agent stays signed in and the grace
+// period runs once more (retried). If it still cannot tell, the agent is
+// signed out as a node alone would: an agent left signed in with no
+// desktop is offered calls that nobody answers, and a cluster that has
+// lost its Presence for two grace periods has lost its NATS too.
+func (w *Workspaces) expire(ws *Workspace, retried bool) {
 	unlock := w.Lock(ws.AgentID)
 	defer unlock()
+	// Under the agent's lock nothing joins ws, so its connections can only
+	// go; ws stays current while the Presence is asked.
+	if !w.abandoned(ws) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+	elsewhere, err := w.cfg.Presence.Elsewhere(ctx, ws.AgentID)
+	cancel()
+	if err != nil && !retried {
+		w.mu.Lock()
+		if w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0 {
+			ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws, true) })
+		}
+		w.mu.Unlock()
+		return
+	}
 	w.mu.Lock()
 	current := w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0
 	if current {
 		delete(w.byAgent, ws.AgentID)
 	}
 	w.mu.Unlock()
-	if current {
+	if current && (err != nil || !elsewhere) {
 		w.cfg.OnExpire(ws.AgentID)
 	}
+}
+
+// abandoned reports whether ws is still the agent's workspace, with no
+// connection here.
+func (w *Workspaces) abandoned(ws *Workspace) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0
 }
 
 // End closes agentID's workspace on sign-out: its connections go back to
@@ -187,5 +283,6 @@ func (w *Workspaces) End(agentID string) []*broker.Conn {
 		conns = append(conns, c)
 	}
 	w.mu.Unlock()
+	w.syncPresence(agentID)
 	return conns
 }

@@ -1,0 +1,432 @@
+package session
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KVLockoutStore is a LockoutStore in a JetStream KV bucket, shared by the
+// nodes of a cluster. Keys are hashes of usernames (see Lockout), so the
+// bucket lists nobody.
+type KVLockoutStore struct {
+	kv jetstream.KeyValue
+}
+
+var _ LockoutStore = (*KVLockoutStore)(nil)
+
+// NewKVLockoutStore opens the KV bucket named bucket, creating it if need
+// be, for lockouts whose locks last lockDuration (LockoutConfig.Duration):
+// a record not written for a little longer than that is over, and the
+// bucket drops it by itself.
+func NewKVLockoutStore(ctx context.Context, js jetstream.JetStream, bucket string, lockDuration time.Duration) (*KVLockoutStore, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "ctibus sign-in lockout: failures and locks per account",
+		History:     1,
+		TTL:         recordMaxAge(lockDuration),
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open lockout bucket %s: %w: %w", bucket, ErrUnavailable, err)
+	}
+	return &KVLockoutStore{kv: kv}, nil
+}
+
+// Get returns key's record and its revision, or the zero record and 0.
+func (s *KVLockoutStore) Get(ctx context.Context, key string) (LockoutRecord, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return LockoutRecord{}, 0, nil
+	}
+	if err != nil {
+		return LockoutRecord{}, 0, unavailable("get", err)
+	}
+	var rec LockoutRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return LockoutRecord{}, 0, unavailable("decode", err)
+	}
+	return rec, e.Revision(), nil
+}
+
+// Put stores rec under key if key's revision is still rev.
+func (s *KVLockoutStore) Put(ctx context.Context, key string, rec LockoutRecord, rev uint64) (uint64, error) {
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode lockout record: %w", err)
+	}
+	return casPut(ctx, s.kv, key, value, rev)
+}
+
+// Delete removes key's record if its revision is still rev.
+func (s *KVLockoutStore) Delete(ctx context.Context, key string, rev uint64) error {
+	err := s.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	if err != nil {
+		if isConflict(err) {
+			return ErrConflict
+		}
+		return unavailable("delete", err)
+	}
+	return nil
+}
+
+// Keys returns the keys that have a record.
+func (s *KVLockoutStore) Keys(ctx context.Context) ([]string, error) {
+	keys, err := s.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable("list keys", err)
+	}
+	return keys, nil
+}
+
+// KVTokenStore is a TokenStore in a JetStream KV bucket, shared by the nodes
+// of a cluster. A token's key is "t.<hex SHA-256 of the token>", holding the
+// agent, the expiry and the agent's generation when it was issued; the
+// agent's key "g.<hex agentID>" holds its current generation. Revoking
+// bumps the generation, which refuses every older token at once, on every
+// node.
+type KVTokenStore struct {
+	kv jetstream.KeyValue
+}
+
+var _ TokenStore = (*KVTokenStore)(nil)
+
+// NewKVTokenStore opens the KV bucket named bucket, creating it if need be,
+// for tokens that live ttl (TokensConfig.TTL): the bucket drops them a
+// little after they expire.
+func NewKVTokenStore(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration) (*KVTokenStore, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "ctibus workspace tokens: hashes and revocations",
+		History:     1,
+		// A generation is written at every issue, so it outlives the
+		// tokens it revokes and those it admits: once it is dropped, every
+		// token of the agent has expired.
+		TTL:     ttl + storeMargin,
+		Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open token bucket %s: %w: %w", bucket, ErrUnavailable, err)
+	}
+	return &KVTokenStore{kv: kv}, nil
+}
+
+type kvToken struct {
+	AgentID    string    `json:"agentId"`
+	Expires    time.Time `json:"expires"`
+	Generation uint64    `json:"generation"`
+}
+
+// Add keeps hash as a token of agentID's current generation.
+func (s *KVTokenStore) Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time) error {
+	gen, err := s.touchGeneration(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	value, err := json.Marshal(kvToken{AgentID: agentID, Expires: expires, Generation: gen})
+	if err != nil {
+		return fmt.Errorf("encode token: %w", err)
+	}
+	if _, err := s.kv.Create(ctx, tokenKey(hash), value); err != nil {
+		return unavailable("add token", err)
+	}
+	return nil
+}
+
+// Lookup returns the agent of the token and its expiry, unless the agent's
+// generation moved on since it was issued.
+func (s *KVTokenStore) Lookup(ctx context.Context, hash [32]byte) (string, time.Time, error) {
+	e, err := s.kv.Get(ctx, tokenKey(hash))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", time.Time{}, ErrTokenInvalid
+	}
+	if err != nil {
+		return "", time.Time{}, unavailable("get token", err)
+	}
+	var tok kvToken
+	if err := json.Unmarshal(e.Value(), &tok); err != nil {
+		return "", time.Time{}, unavailable("decode token", err)
+	}
+	gen, _, err := s.generation(ctx, tok.AgentID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if gen != tok.Generation {
+		return "", time.Time{}, ErrTokenInvalid
+	}
+	return tok.AgentID, tok.Expires, nil
+}
+
+// RevokeAgent bumps agentID's generation.
+func (s *KVTokenStore) RevokeAgent(ctx context.Context, agentID string) error {
+	for {
+		gen, rev, err := s.generation(ctx, agentID)
+		if err != nil {
+			return err
+		}
+		_, err = casPut(ctx, s.kv, generationKey(agentID), strconv.AppendUint(nil, gen+1, 10), rev)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+}
+
+// touchGeneration rewrites agentID's generation as it is, so that it stays
+// in the bucket as long as the token about to be added, and returns it.
+func (s *KVTokenStore) touchGeneration(ctx context.Context, agentID string) (uint64, error) {
+	for {
+		gen, rev, err := s.generation(ctx, agentID)
+		if err != nil {
+			return 0, err
+		}
+		_, err = casPut(ctx, s.kv, generationKey(agentID), strconv.AppendUint(nil, gen, 10), rev)
+		if !errors.Is(err, ErrConflict) {
+			return gen, err
+		}
+	}
+}
+
+// generation returns agentID's generation and its revision; 0 and 0 if the
+// agent has none.
+func (s *KVTokenStore) generation(ctx context.Context, agentID string) (gen, rev uint64, err error) {
+	e, err := s.kv.Get(ctx, generationKey(agentID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, unavailable("get generation", err)
+	}
+	gen, err = strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return 0, 0, unavailable("decode generation", err)
+	}
+	return gen, e.Revision(), nil
+}
+
+func tokenKey(hash [32]byte) string { return "t." + hex.EncodeToString(hash[:]) }
+
+func generationKey(agentID string) string { return "g." + hex.EncodeToString([]byte(agentID)) }
+
+const (
+	// PresenceHeartbeat is how often a KVPresence rewrites its entries.
+	PresenceHeartbeat = 5 * time.Second
+	// presenceMaxAgeBeats is how many heartbeats an entry outlives the
+	// last write of its node by: a few, so that a dead node's entries
+	// vanish but a late heartbeat does not drop a live one.
+	presenceMaxAgeBeats = 3
+	// presenceWriteTimeout bounds each write of a heartbeat, and the
+	// deletes of Close when its context has no deadline.
+	presenceWriteTimeout = 2 * time.Second
+)
+
+// nodeName is what a node may be called: one token of a KV key.
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// KVPresence is a Presence in a JetStream KV bucket shared by the nodes of a
+// cluster. The key "<hex agentID>.<node>" holds how many connections of the
+// agent's workspace node holds. A heartbeat goroutine rewrites this node's
+// entries every PresenceHeartbeat, and the bucket drops an entry three
+// heartbeats after its last write, so the entries of a node that died
+// vanish by themselves. Close stops the heartbeat.
+type KVPresence struct {
+	kv        jetstream.KeyValue
+	node      string
+	heartbeat time.Duration
+	stop      context.CancelFunc // stops the heartbeat
+	done      chan struct{}      // closed when the heartbeat has stopped
+
+	// mu guards the fields below. It is held across each write, so that
+	// the bucket follows the changes of conns in their order.
+	mu     sync.Mutex
+	conns  map[string]int // agentID -> connections here; 0: an entry to delete
+	closed bool
+}
+
+var _ Presence = (*KVPresence)(nil)
+
+// NewKVPresence opens the KV bucket named bucket, creating it if need be,
+// and starts the heartbeat of node's entries. node names this node among
+// those sharing the bucket: letters, digits, '-' and '_'.
+func NewKVPresence(ctx context.Context, js jetstream.JetStream, bucket, node string) (*KVPresence, error) {
+	return newKVPresence(ctx, js, bucket, node, PresenceHeartbeat)
+}
+
+func newKVPresence(ctx context.Context, js jetstream.JetStream, bucket, node string, heartbeat time.Duration) (*KVPresence, error) {
+	if !nodeName.MatchString(node) {
+		return nil, fmt.Errorf("presence: node name %q: use letters, digits, '-' and '_'", node)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "ctibus presence: connections of each agent's workspace per node",
+		History:     1,
+		TTL:         presenceMaxAgeBeats * heartbeat,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open presence bucket %s: %w: %w", bucket, ErrUnavailable, err)
+	}
+	hbCtx, stop := context.WithCancel(context.Background())
+	p := &KVPresence{kv: kv, node: node, heartbeat: heartbeat, stop: stop, done: make(chan struct{}), conns: make(map[string]int)}
+	go p.beat(hbCtx)
+	return p, nil
+}
+
+// Set records how many connections of agentID's workspace this node holds.
+// A write that fails is tried again at the next heartbeat. After Close it
+// does nothing.
+func (p *KVPresence) Set(ctx context.Context, agentID string, conns int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.conns[agentID] = conns
+	return p.writeLocked(ctx, agentID)
+}
+
+// Elsewhere reports whether another node holds a connection of agentID's
+// workspace.
+func (p *KVPresence) Elsewhere(ctx context.Context, agentID string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
+	defer cancel()
+	lister, err := p.kv.ListKeysFiltered(ctx, hex.EncodeToString([]byte(agentID))+".*")
+	if err != nil {
+		return false, unavailable("list presence", err)
+	}
+	defer lister.Stop()
+	own := p.key(agentID)
+	elsewhere := false
+	for key := range lister.Keys() { // read to the end: the lister blocks otherwise
+		if key != own {
+			elsewhere = true
+		}
+	}
+	if ctx.Err() != nil {
+		return false, unavailable("list presence", ctx.Err())
+	}
+	return elsewhere, nil
+}
+
+// Close stops the heartbeat and deletes this node's entries, so that the
+// other nodes stop counting its connections at once.
+func (p *KVPresence) Close(ctx context.Context) error {
+	p.stop()
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, presenceWriteTimeout)
+		defer cancel()
+	}
+	var errs []error
+	for agentID := range p.conns {
+		if err := p.kv.Delete(ctx, p.key(agentID)); err != nil {
+			errs = append(errs, unavailable("delete presence", err))
+		}
+	}
+	clear(p.conns)
+	return errors.Join(errs...)
+}
+
+func (p *KVPresence) key(agentID string) string {
+	return hex.EncodeToString([]byte(agentID)) + "." + p.node
+}
+
+// writeLocked writes agentID's entry as conns has it: the count, or a
+// delete, after which the agent is forgotten.
+func (p *KVPresence) writeLocked(ctx context.Context, agentID string) error {
+	n := p.conns[agentID]
+	if n > 0 {
+		if _, err := p.kv.Put(ctx, p.key(agentID), strconv.AppendInt(nil, int64(n), 10)); err != nil {
+			return unavailable("put presence", err)
+		}
+		return nil
+	}
+	if err := p.kv.Delete(ctx, p.key(agentID)); err != nil {
+		return unavailable("delete presence", err)
+	}
+	delete(p.conns, agentID)
+	return nil
+}
+
+// beat rewrites this node's entries every heartbeat until ctx ends.
+func (p *KVPresence) beat(ctx context.Context) {
+	defer close(p.done)
+	tick := time.NewTicker(p.heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		agents := make([]string, 0, len(p.conns))
+		for agentID := range p.conns {
+			agents = append(agents, agentID)
+		}
+		p.mu.Unlock()
+		for _, agentID := range agents {
+			p.rewrite(ctx, agentID)
+		}
+	}
+}
+
+// rewrite writes agentID's entry again, if it is still kept. A failure is
+// left to the next heartbeat.
+func (p *KVPresence) rewrite(ctx context.Context, agentID string) {
+	ctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
+	defer cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, kept := p.conns[agentID]; kept {
+		_ = p.writeLocked(ctx, agentID)
+	}
+}
+
+// casPut writes value under key if key's revision is still rev (0: if key
+// has no value), and returns the new revision or ErrConflict.
+func casPut(ctx context.Context, kv jetstream.KeyValue, key string, value []byte, rev uint64) (uint64, error) {
+	var err error
+	var newRev uint64
+	if rev == 0 {
+		newRev, err = kv.Create(ctx, key, value)
+	} else {
+		newRev, err = kv.Update(ctx, key, value, rev)
+	}
+	switch {
+	case err == nil:
+		return newRev, nil
+	case isConflict(err):
+		return 0, ErrConflict
+	}
+	return 0, unavailable("write", err)
+}
+
+// isConflict reports whether err refuses a write for a revision that moved.
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+}

@@ -1,0 +1,183 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/session"
+)
+
+func TestLockoutHoldsAcrossNodes(t *testing.T) {
+	s := natstest.Start(t, "")
+	var nodes []*session.Lockout
+	for range 3 {
+		nodes = append(nodes, session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))}))
+	}
+
+	var verified atomic.Int32
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = attempt(nodes[i%len(nodes)], "CiscoTest", func() error {
+				verified.Add(1)
+				time.Sleep(time.Millisecond) // a password check takes time
+				return wrong()
+			})
+		})
+	}
+	wg.Wait()
+
+	assert.Equal(t, int32(5), verified.Load(), "at most 5 passwords are verified, whatever node they reach")
+	var bad, refused int
+	for _, err := range errs {
+		var le *session.LockedError
+		switch {
+		case errors.Is(err, session.ErrBadCredentials):
+			bad++
+		case errors.As(err, &le):
+			refused++
+		}
+	}
+	assert.Equal(t, 5, bad)
+	assert.Equal(t, 45, refused)
+	for i, l := range nodes {
+		assert.True(t, isLocked(t, l, "ciscotest"), "node %d sees the lock", i)
+		assert.Equal(t, 1, l.ActiveLocks(), "node %d counts the lock", i)
+	}
+}
+
+func TestLockSetOnOneNodeIsSeenOnAnother(t *testing.T) {
+	s := natstest.Start(t, "")
+	a := session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))})
+	b := session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))})
+	for range 4 {
+		require.ErrorIs(t, attempt(a, "ciscotest", wrong), session.ErrBadCredentials)
+	}
+	require.ErrorIs(t, attempt(b, "ciscotest", wrong), session.ErrBadCredentials, "the fifth failure, on another node")
+
+	called := false
+	err := attempt(a, "ciscotest", func() error { called = true; return nil })
+	var le *session.LockedError
+	require.ErrorAs(t, err, &le, "the lock set by one node refuses on the other")
+	assert.False(t, called)
+}
+
+func TestLockoutRefusesWhenTheStoreIsDown(t *testing.T) {
+	s := natstest.Start(t, "")
+	l := session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))})
+	s.Shutdown()
+	s.WaitForShutdown()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	called := false
+	err := l.Attempt(ctx, "ciscotest", func() error { called = true; return nil })
+	assert.ErrorIs(t, err, session.ErrUnavailable)
+	assert.False(t, called, "no password is verified uncounted")
+}
+
+func TestLockAndTokensSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	s := natstest.Start(t, dir)
+	port := s.Addr().(*net.TCPAddr).Port
+	js := node(t, s)
+	l := session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, js)})
+	tokens := session.NewTokens(session.TokensConfig{Store: openTokenStore(t, js)})
+	ctx := setupContext(t)
+
+	for range 5 {
+		require.ErrorIs(t, attempt(l, "ciscotest", wrong), session.ErrBadCredentials)
+	}
+	revoked, _, err := tokens.Issue(ctx, "ciscotest")
+	require.NoError(t, err)
+	require.NoError(t, tokens.RevokeAgent(ctx, "ciscotest"))
+	valid, _, err := tokens.Issue(ctx, "ciscotest")
+	require.NoError(t, err)
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	natstest.StartOn(t, dir, port)
+
+	// The client reconnects by itself; until it has, the stores are down.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, locked, err := l.Locked(ctx, "ciscotest")
+		require.NoError(c, err)
+		assert.True(c, locked, "the lock is still there")
+	}, 5*time.Second, 20*time.Millisecond)
+	got, err := tokens.Resolve(ctx, valid)
+	require.NoError(t, err)
+	assert.Equal(t, "ciscotest", got)
+	_, err = tokens.Resolve(ctx, revoked)
+	assert.ErrorIs(t, err, session.ErrTokenInvalid, "a revoked token stays revoked")
+}
+
+func TestPresenceAcrossNodes(t *testing.T) {
+	s := natstest.Start(t, "")
+	ctx := setupContext(t)
+	a, err := session.NewKVPresence(ctx, node(t, s), "presence", "node-a")
+	require.NoError(t, err)
+	b, err := session.NewKVPresence(ctx, node(t, s), "presence", "node-b")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
+	elsewhere := func(p *session.KVPresence, agentID string) bool {
+		t.Helper()
+		got, err := p.Elsewhere(ctx, agentID)
+		require.NoError(t, err)
+		return got
+	}
+
+	assert.False(t, elsewhere(b, "ciscotest"), "nobody holds the agent")
+	require.NoError(t, a.Set(ctx, "ciscotest", 2))
+	assert.True(t, elsewhere(b, "ciscotest"), "node a holds the agent")
+	assert.False(t, elsewhere(a, "ciscotest"), "node a's own connections are not elsewhere")
+	assert.False(t, elsewhere(b, "jdoe"), "another agent")
+
+	require.NoError(t, b.Set(ctx, "ciscotest", 1))
+	assert.True(t, elsewhere(a, "ciscotest"))
+	require.NoError(t, a.Set(ctx, "ciscotest", 0))
+	assert.False(t, elsewhere(b, "ciscotest"), "node a holds no more")
+
+	require.NoError(t, a.Set(ctx, "jdoe", 1))
+	assert.True(t, elsewhere(b, "jdoe"))
+	require.NoError(t, a.Close(ctx))
+	assert.False(t, elsewhere(b, "jdoe"), "a closed node holds nothing")
+	assert.True(t, elsewhere(a, "ciscotest"), "node b still holds the agent")
+}
+
+func TestPresenceOfADeadNodeVanishes(t *testing.T) {
+	s := natstest.Start(t, "")
+	ctx := setupContext(t)
+	const heartbeat = 100 * time.Millisecond
+	nc := natstest.Connect(t, s)
+	jsA, err := jetstream.New(nc)
+	require.NoError(t, err)
+	a, err := session.NewKVPresenceBeating(ctx, jsA, "presence", "node-a", heartbeat)
+	require.NoError(t, err)
+	b, err := session.NewKVPresenceBeating(ctx, node(t, s), "presence", "node-b", heartbeat)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
+
+	require.NoError(t, a.Set(ctx, "ciscotest", 1))
+	time.Sleep(5 * heartbeat) // longer than the bucket keeps an entry
+	got, err := b.Elsewhere(ctx, "ciscotest")
+	require.NoError(t, err)
+	assert.True(t, got, "node a's heartbeat keeps its entry")
+
+	nc.Close() // node a dies: its heartbeat writes no more
+	assert.Eventually(t, func() bool {
+		got, err := b.Elsewhere(ctx, "ciscotest")
+		return err == nil && !got
+	}, 20*heartbeat, heartbeat/2, "a dead node's entries vanish")
+	assert.Error(t, a.Close(ctx), "a dead node cannot delete its entries")
+}

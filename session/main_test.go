@@ -1,0 +1,36 @@
+package session_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ctibus/ctibus/internal/natstest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// setupTimeout bounds a test's setup calls to NATS.
+const setupTimeout = 10 * time.Second
+
+// node is one cluster node's client of s: a connection that reconnects
+// quickly and for ever, as a server restart needs.
+func node(t *testing.T, s *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc := natstest.Connect(t, s, nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
+
+func setupContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
