@@ -16,6 +16,23 @@
 // mutex, and starts no goroutines of its own: its timers (far ends
 // answering, rings timing out, wrap-up) run through an injected AfterFunc.
 //
+// Cluster shares one simulated contact center among several ctibus nodes
+// on NATS. Each node has a Simulator on the same directory; the node that
+// holds a lease in JetStream KV (the leader) runs its own, and the others
+// send it their requests over NATS request/reply. The leader stores each
+// agent's AgentRecord in JetStream KV with a compare-and-set before it
+// replies, and broadcasts every Notification, which each node delivers to
+// its own subscribers. When the leader goes, another node takes the lease,
+// restores the records and carries on; calls do not survive, so agents that
+// were on one come back NOT_READY. Requests made meanwhile wait for it, up
+// to a timeout, then fail with ErrUnavailable. Passwords never cross NATS:
+// the node that receives a sign-in checks the password itself
+// (Simulator.Authenticate) and asks the leader to sign in the loginId
+// (Simulator.SignInAs). As with a Simulator, a call returns once the
+// calling node has delivered the notifications the leader sent before
+// answering it; a request sent again because its answer was slow is not
+// applied twice.
+//
 // Passwords are never stored: a Directory holds bcrypt hashes, made with
 // HashPassword (the "ctibus hash-password" subcommand).
 package cisco

@@ -14,6 +14,10 @@ const (
 	// ErrorTypeInvalidSupervisor refuses a supervisor acting on an agent
 	// outside the teams it supervises.
 	ErrorTypeInvalidSupervisor = "Invalid Supervisor"
+	// ErrorTypeUnavailable reports that the contact center could not be
+	// reached in time, as during a cluster's failover; trying again later
+	// may succeed.
+	ErrorTypeUnavailable = "Unavailable"
 )
 
 // The Finesse ErrorMessages that go with them. Finesse mixes CTI constant
@@ -33,6 +37,7 @@ const (
 	msgNotSupervisor     = "The user is not a supervisor"
 	msgNotTeamMember     = "The agent is not on a team the supervisor supervises"
 	msgSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
+	msgUnavailable       = "SERVICE_UNAVAILABLE"
 )
 
 // Error is a Finesse API error.
@@ -71,6 +76,8 @@ var (
 	ErrDialogNotFound = &Error{Type: ErrorTypeDialogNotFound}
 	// ErrInvalidSupervisor matches a supervisor acting outside its teams.
 	ErrInvalidSupervisor = &Error{Type: ErrorTypeInvalidSupervisor}
+	// ErrUnavailable matches a contact center that could not be reached in time.
+	ErrUnavailable = &Error{Type: ErrorTypeUnavailable}
 )
 
 // errAuthorization is the one error for a wrong password and an unknown

@@ -90,6 +90,7 @@ func (s *Simulator) lock(ctx context.Context, by string) (unlock func()) {
 	s.cur = origin{requestID: requestID(ctx), by: by}
 	s.tick++
 	return func() {
+		s.saveLocked()
 		s.cur = origin{}
 		s.mu.Unlock()
 	}
@@ -141,5 +142,6 @@ func (s *Simulator) afterFuncLocked(d time.Duration, current *int, f func(now ti
 		s.cur = origin{}
 		s.tick++
 		f(s.now())
+		s.saveLocked()
 	})
 }

@@ -28,6 +28,27 @@ type SimulatorConfig struct {
 	// RingTimeout is how long a phone rings unanswered before the ringing
 	// stops. Default 20 s.
 	RingTimeout time.Duration
+	// OnAgentChange, if set, is called with an agent's AgentRecord whenever
+	// one of its fields changes, sign-in included, before the change is
+	// released to other callers: it runs with the simulator's mutex held, so
+	// it must not call the simulator. A store that persists the record there
+	// makes every reply mean the change is durable.
+	OnAgentChange func(AgentRecord)
+}
+
+// AgentRecord is the part of an agent's state that outlives the process
+// serving it: what a cluster stores so that another node can take over.
+type AgentRecord struct {
+	LoginID         string    `json:"loginId"`
+	State           State     `json:"state"`
+	Extension       string    `json:"extension,omitempty"` // "" while signed out
+	ReasonCodeID    string    `json:"reasonCodeId"`        // "-1" for none
+	StateChangeTime time.Time `json:"stateChangeTime"`
+	MediaChangeTime time.Time `json:"mediaChangeTime"`
+	// PendingState and PendingReasonCodeID are the state the agent asked for
+	// during its call, and its reason code; "" when none.
+	PendingState        State  `json:"pendingState,omitempty"`
+	PendingReasonCodeID string `json:"pendingReasonCodeId,omitempty"`
 }
 
 // Simulator is an embedded Cisco Finesse (CCE) that signs the agents of a
@@ -55,6 +76,7 @@ type Simulator struct {
 	afterFunc   func(d time.Duration, f func()) Timer
 	answerDelay time.Duration
 	ringTimeout time.Duration
+	onChange    func(AgentRecord) // nil: nobody stores agents; set once, before use
 
 	mu         sync.Mutex             // guards the fields below
 	agents     map[string]*agentState // by loginId; created on first use, so a missing agent is signed out
@@ -80,6 +102,40 @@ type agentState struct {
 	// call is the agent's time on a call, from the first ring to the end of
 	// wrap-up; nil when the agent is free.
 	call *callSession
+	// saved is the record last handed to OnAgentChange, or restored: a
+	// change is what differs from it.
+	saved AgentRecord
+}
+
+// record returns the agent's AgentRecord.
+func (st *agentState) record(loginID string) AgentRecord {
+	r := AgentRecord{
+		LoginID:         loginID,
+		State:           st.state,
+		Extension:       st.extension,
+		ReasonCodeID:    st.reasonCodeID,
+		StateChangeTime: st.stateChangeTime,
+		MediaChangeTime: st.mediaChangeTime,
+	}
+	if st.call != nil {
+		r.PendingState, r.PendingReasonCodeID = st.call.pending, st.call.pendingCode
+	}
+	return r
+}
+
+// saveLocked hands OnAgentChange the record of every agent that changed
+// since it was last saved. It compares every agent seen rather than tracking
+// each write, because the state machine changes agents in many places.
+func (s *Simulator) saveLocked() {
+	if s.onChange == nil {
+		return
+	}
+	for id, st := range s.agents {
+		if r := st.record(id); r != st.saved {
+			st.saved = r
+			s.onChange(r)
+		}
+	}
 }
 
 // noReasonCode is Finesse's reasonCodeId when a state has no reason code.
@@ -107,6 +163,7 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 		afterFunc:   after,
 		answerDelay: cfg.AnswerDelay,
 		ringTimeout: cfg.RingTimeout,
+		onChange:    cfg.OnAgentChange,
 		agents:      map[string]*agentState{},
 		extensions:  map[string]string{},
 		dialogs:     map[string]*dialog{},
@@ -117,7 +174,8 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 // SignIn authenticates username (a loginId, or a loginName matched without
 // regard to case) with password and signs the agent in on extension, in
 // NOT_READY with reasonCodeId -1. If the agent is already signed in on that
-// extension, it succeeds with Relogin set and changes nothing.
+// extension, it succeeds with Relogin set and changes nothing. It is
+// Authenticate followed by SignInAs.
 //
 // An unknown username and a wrong password fail alike, with
 // ErrAuthorization, after the same bcrypt work. SignIn does not count
@@ -127,15 +185,41 @@ func (s *Simulator) SignIn(ctx context.Context, username, password, extension st
 	if err := ctx.Err(); err != nil {
 		return SignedIn{}, err
 	}
+	loginID, err := s.Authenticate(username, password)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	return s.SignInAs(ctx, loginID, extension)
+}
+
+// Authenticate checks username (a loginId, or a loginName matched without
+// regard to case) and password against the directory and returns the
+// agent's loginId. An unknown username and a wrong password fail alike, with
+// ErrAuthorization, after the same bcrypt work. It takes no lock and changes
+// nothing, so a cluster checks passwords on the node that received them.
+func (s *Simulator) Authenticate(username, password string) (loginID string, err error) {
 	a := s.dir.lookup(username)
 	if a == nil {
 		// Spend the time a real comparison would, so that response time does
 		// not reveal which usernames exist.
 		_ = bcrypt.CompareHashAndPassword(s.dir.dummyHash, []byte(password))
-		return SignedIn{}, errAuthorization()
+		return "", errAuthorization()
 	}
 	if bcrypt.CompareHashAndPassword(a.hash, []byte(password)) != nil {
-		return SignedIn{}, errAuthorization()
+		return "", errAuthorization()
+	}
+	return a.loginID, nil
+}
+
+// SignInAs signs in the agent loginID, already authenticated, on extension:
+// SignIn without the password check. The caller vouches for the agent.
+func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (SignedIn, error) {
+	if err := ctx.Err(); err != nil {
+		return SignedIn{}, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return SignedIn{}, errNotFound(loginID)
 	}
 	if !validExtension(extension) {
 		return SignedIn{}, &Error{
@@ -145,8 +229,7 @@ func (s *Simulator) SignIn(ctx context.Context, username, password, extension st
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx, a.loginID)()
 	now := s.now()
 	if holder, ok := s.extensions[extension]; ok && holder != a.loginID {
 		return SignedIn{}, &Error{
@@ -546,6 +629,7 @@ func (s *Simulator) stateLocked(a *dirAgent) *agentState {
 	st, ok := s.agents[a.loginID]
 	if !ok {
 		st = &agentState{state: StateLogout, reasonCodeID: noReasonCode}
+		st.saved = st.record(a.loginID) // an agent never seen is no change
 		s.agents[a.loginID] = st
 	}
 	return st
@@ -681,4 +765,62 @@ func pendingState(st *agentState) string {
 		return ""
 	}
 	return string(st.call.pending)
+}
+
+// Restore replaces every agent's state with records, as a node taking over
+// a cluster's contact center does: it drops all calls (stopping their
+// timers), signs every agent out, then applies records, skipping agents
+// the directory does not have. Calls do not survive a takeover, so an agent
+// recorded in a call state (RESERVED, TALKING, HOLD, WORK, WORK_READY, ...)
+// comes back NOT_READY with reasonCodeId -1, its pending state dropped, and
+// its new User is notified; nothing else is. Restore(nil) leaves the
+// simulator idle, with nothing running.
+//
+// The records restored count as saved: OnAgentChange sees only the agents
+// that Restore changed, so a store learns the call states it rewrote.
+func (s *Simulator) Restore(records []AgentRecord) {
+	defer s.lock(context.Background(), "")()
+	for _, d := range s.dialogs {
+		for _, p := range d.parts {
+			s.stopLocked(p)
+		}
+	}
+	for _, st := range s.agents {
+		if st.call != nil && st.call.wrapTimer != nil {
+			st.call.wrapTimer.Stop()
+			st.call.wrapGen++ // a timer already waiting for the mutex is void
+		}
+	}
+	clear(s.agents)
+	clear(s.extensions)
+	clear(s.dialogs)
+
+	now := s.now()
+	for _, r := range records {
+		a := s.dir.byLoginID[r.LoginID]
+		if a == nil {
+			continue
+		}
+		st := &agentState{
+			state:           r.State,
+			extension:       r.Extension,
+			reasonCodeID:    r.ReasonCodeID,
+			stateChangeTime: r.StateChangeTime,
+			mediaChangeTime: r.MediaChangeTime,
+		}
+		st.saved = r
+		s.agents[a.loginID] = st
+		if st.state != StateLogout {
+			s.extensions[st.extension] = a.loginID
+		}
+	}
+	// Every agent is back before any is notified, so that the notices name
+	// the signed-in supervisors.
+	for _, a := range s.dir.agents {
+		st, ok := s.agents[a.loginID]
+		if ok && st.state != StateLogout && st.state != StateReady && st.state != StateNotReady {
+			st.state, st.reasonCodeID, st.stateChangeTime = StateNotReady, noReasonCode, now
+			s.emitUserLocked(a, st, now)
+		}
+	}
 }

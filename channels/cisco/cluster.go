@@ -1,0 +1,598 @@
+package cisco
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+var _ Connector = (*Cluster)(nil)
+
+// Defaults of ClusterConfig.
+const (
+	DefaultLeaseTTL       = 3 * time.Second
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultClusterPrefix  = "ctibus"
+)
+
+const (
+	// leaderKey is the key of the lease in the leader bucket.
+	leaderKey = "leader"
+	// attemptTimeout bounds one request to the leader; a request unanswered
+	// by then (the leader died holding it) is sent again.
+	attemptTimeout = time.Second
+	// retryBackoff is the pause between attempts while no node leads.
+	retryBackoff = 50 * time.Millisecond
+	// requestQueue is how many requests the leader holds before NATS drops
+	// new ones as a slow consumer; their senders retry.
+	requestQueue = 256
+	// queueGroup makes a request reach one node, should two briefly lead.
+	queueGroup = "leader"
+	// deliveryTimeout bounds how long a call waits, after the leader's
+	// answer, for this node to deliver the notifications broadcast before
+	// it. It runs out only if a broadcast was lost; the call then returns
+	// anyway.
+	deliveryTimeout = 2 * time.Second
+	// replyCacheSize and replyCacheAge bound the replies the leader keeps to
+	// answer a repeated request without applying it again. A request is
+	// repeated within RequestTimeout; the age leaves ample room.
+	replyCacheSize = 4096
+	replyCacheAge  = 30 * time.Second
+)
+
+// ClusterConfig holds the tunables of a Cluster. Zero values select the
+// defaults.
+type ClusterConfig struct {
+	// Node names this node in the lease and in logs. Required.
+	Node string
+	// Prefix starts the NATS subjects and the KV bucket names; it must be a
+	// valid bucket name ([A-Za-z0-9_-]). Default "ctibus".
+	Prefix string
+	// LeaseTTL is how long leadership lasts unless renewed; the leader
+	// renews it every LeaseTTL/3. A dead leader is replaced within about
+	// LeaseTTL. Default 3 s.
+	LeaseTTL time.Duration
+	// RequestTimeout bounds a request, retries included, while no node
+	// answers. Default 5 s.
+	RequestTimeout time.Duration
+	// Log receives leadership changes and failures. Default zap.NewNop().
+	Log *zap.Logger
+}
+
+// Cluster is a Connector shared by several ctibus nodes on one NATS system.
+// Each node has its own Simulator on the same directory; the node holding
+// the lease in JetStream KV (the leader) runs its simulator and serves the
+// others' requests over NATS request/reply, while theirs stay idle.
+//
+// The leader stores every agent's AgentRecord in JetStream KV, within the
+// request, with a compare-and-set on the revision it last read or wrote: a
+// reply means the change is durable, and a deposed leader cannot overwrite
+// a newer record (it steps down instead). A node taking over restores the
+// records (see Simulator.Restore: calls do not survive). The leader
+// broadcasts every Notification on NATS, and every node, the leader
+// included, delivers them to its own subscribers, once each, in the
+// leader's order.
+//
+// A call returns only once the calling node has delivered every
+// notification the leader broadcast before answering it (or after 2 s,
+// should a broadcast be lost), as with a plain Simulator:
+// a handler that changes a state and then acts on it finds the change's
+// notification already delivered. To that end the leader numbers its
+// broadcasts within its term (the revision of its lease, which grows from
+// term to term), and its answers carry the term and the last number sent.
+//
+// Each request carries a call id, and the leader answers a repeated id (a
+// request sent again because its answer was slow or lost) with the reply it
+// gave, without applying the request again. A leader that dies after
+// applying a request but before answering it leaves the request to the next
+// leader, which applies it again only if its effect did not survive the
+// failover: calls do not survive, while states are restored from KV, so a
+// repeated SetState changes nothing.
+//
+// Passwords never cross NATS: SignIn checks the password against the
+// receiving node's directory, and asks the leader to sign in the loginId.
+// Requests made while no node leads are retried until RequestTimeout, then
+// fail with ErrUnavailable.
+//
+// Directory lookups (reason codes, wrap-up reasons, phone books, teams,
+// system info) are answered by the receiving node's own simulator.
+type Cluster struct {
+	sim      *Simulator
+	nc       *nats.Conn
+	cfg      ClusterConfig
+	log      *zap.Logger
+	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
+	records  jetstream.KeyValue // AgentRecords by agentKey
+	subject  string             // request subjects: subject + "." + method
+	notifies string             // the broadcast subject of notifications
+
+	// serving is the current leadership term while this node serves
+	// requests, 0 otherwise. A call that sees the same term before and after
+	// its change knows every write of the change succeeded.
+	serving  atomic.Uint64
+	conflict chan struct{} // a write lost a compare-and-set: step down
+
+	mu   sync.Mutex        // guards revs
+	revs map[string]uint64 // KV revision of each agent's record; nil while not leading
+
+	subMu   sync.Mutex   // guards the fields below; held while delivering
+	subs    []subscriber // in the order they subscribed
+	nextSub int          //
+	closed  bool         // Close has run: deliver nothing more
+
+	sentMu sync.Mutex // guards sent; taken under the simulator's mutex
+	sent   mark       // the last notification this node broadcast while leading
+
+	seenMu   sync.Mutex    // guards the fields below; never held while delivering
+	seen     mark          // the newest notification delivered here
+	seenMore chan struct{} // closed, and replaced, when seen advances
+	quit     chan struct{} // closed by Close: stop waiting for deliveries
+
+	unreachable bool // the last attempt to take the lease failed; owned by run
+
+	beforeReply atomic.Pointer[func(method string)] // tests only: runs before the leader answers
+
+	notifySub *nats.Subscription
+	stop      context.CancelFunc
+	wg        sync.WaitGroup // the leadership loop
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewCluster joins the cluster on nc with sim, which must have been built
+// from the same directory as the other nodes' and with OnAgentChange nil:
+// NewCluster installs its own. It creates the KV buckets if needed and starts
+// competing for leadership; requests made before a leader emerges wait for
+// one. ctx bounds the setup only. Close stops it; nc stays the caller's.
+func NewCluster(ctx context.Context, sim *Simulator, nc *nats.Conn, cfg ClusterConfig) (*Cluster, error) {
+	if cfg.Node == "" {
+		return nil, errors.New("cisco: cluster: Node is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultClusterPrefix
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: jetstream: %w", err)
+	}
+	leases, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Prefix + "_cisco_leader",
+		Description: "the node that runs the Cisco contact center",
+		TTL:         cfg.LeaseTTL,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: leader bucket: %w", err)
+	}
+	records, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Prefix + "_cisco_agents",
+		Description: "Cisco agents' states, by loginId",
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: agents bucket: %w", err)
+	}
+	c := &Cluster{
+		sim:      sim,
+		nc:       nc,
+		cfg:      cfg,
+		log:      cfg.Log.With(zap.String("node", cfg.Node)),
+		leases:   leases,
+		records:  records,
+		subject:  cfg.Prefix + ".cti.call",
+		notifies: cfg.Prefix + ".cti.notify",
+		conflict: make(chan struct{}, 1),
+		seenMore: make(chan struct{}),
+		quit:     make(chan struct{}),
+	}
+	sim.mu.Lock()
+	if sim.onChange != nil {
+		sim.mu.Unlock()
+		return nil, errors.New("cisco: cluster: the simulator already has an OnAgentChange")
+	}
+	sim.onChange = c.save
+	sim.mu.Unlock()
+
+	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: subscribe to %s: %w", c.notifies, err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	c.wg.Go(func() { c.run(runCtx) })
+	return c, nil
+}
+
+// Leader reports whether this node runs the contact center now.
+func (c *Cluster) Leader() bool { return c.serving.Load() != 0 }
+
+// Close leaves the cluster: it stops competing for leadership, hands the
+// lease over at once if it holds it, and stops delivering notifications.
+// The simulator is left idle. Calling Close again does nothing.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		c.stop()
+		c.wg.Wait()
+		c.subMu.Lock()
+		c.closed = true
+		c.subMu.Unlock()
+		close(c.quit)
+		if err := c.notifySub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			c.closeErr = fmt.Errorf("cisco: cluster: unsubscribe: %w", err)
+		}
+	})
+	return c.closeErr
+}
+
+// Subscribe delivers every change after sign-in to f, in the order the
+// leader made them. f runs on the goroutine that receives the broadcasts,
+// with the subscription lock held: it must not block for long, and must not
+// call the connector (nor cancel).
+func (c *Cluster) Subscribe(f func(Notification)) (cancel func()) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	c.nextSub++
+	id := c.nextSub
+	c.subs = append(c.subs, subscriber{id: id, f: f})
+	return func() {
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		for i, s := range c.subs {
+			if s.id == id {
+				c.subs = append(c.subs[:i], c.subs[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// mark places a broadcast notification: the leadership term it was sent in
+// (the lease's revision when the term began) and its number in the term,
+// from 1.
+type mark struct {
+	term, seq uint64
+}
+
+// notifyMsg is a notification as broadcast.
+type notifyMsg struct {
+	Term         uint64       `json:"term"`
+	Seq          uint64       `json:"seq"`
+	Notification Notification `json:"notification"`
+}
+
+// deliver hands a broadcast notification to this node's subscribers, then
+// records that it did, for the calls waiting for it.
+func (c *Cluster) deliver(m *nats.Msg) {
+	var msg notifyMsg
+	if err := json.Unmarshal(m.Data, &msg); err != nil {
+		c.log.Error("undecodable cisco notification", zap.Error(err))
+		return
+	}
+	c.subMu.Lock()
+	if c.closed {
+		c.subMu.Unlock()
+		return
+	}
+	for _, s := range c.subs {
+		s.f(msg.Notification)
+	}
+	c.subMu.Unlock()
+
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	// A straggler from an older term is delivered, but moves nothing back.
+	if msg.Term > c.seen.term || msg.Term == c.seen.term && msg.Seq > c.seen.seq {
+		c.seen = mark{term: msg.Term, seq: msg.Seq}
+		close(c.seenMore)
+		c.seenMore = make(chan struct{})
+	}
+}
+
+// awaitDelivery waits until this node has delivered notification `to` of
+// term, or one of a later term (whose leader does not send the rest of
+// term), or deliveryTimeout passes. from is the last number sent before the
+// leader took up the request: the ones after it were sent after this node
+// subscribed, so they come, while the earlier ones may predate its
+// subscription and never come to a node that has delivered nothing of term
+// yet. The leader itself, subscribed before leading, passes 0.
+func (c *Cluster) awaitDelivery(term, from, to uint64) {
+	if to == 0 {
+		return
+	}
+	timer := time.NewTimer(deliveryTimeout)
+	defer timer.Stop()
+	for {
+		c.seenMu.Lock()
+		seen, more := c.seen, c.seenMore
+		c.seenMu.Unlock()
+		switch {
+		case seen.term > term, seen.term == term && seen.seq >= to:
+			return
+		case seen.term < term && to == from:
+			return // nothing was sent for the request, and what came before may never come
+		}
+		select {
+		case <-more:
+		case <-c.quit:
+			return
+		case <-timer.C:
+			c.log.Warn("cisco notifications not delivered in time; answering anyway",
+				zap.Uint64("term", term), zap.Uint64("want", to), zap.Uint64("delivered", seen.seq))
+			return
+		}
+	}
+}
+
+// lastSent returns the last notification this node broadcast.
+func (c *Cluster) lastSent() mark {
+	c.sentMu.Lock()
+	defer c.sentMu.Unlock()
+	return c.sent
+}
+
+// broadcast sends one of the leader's notifications to every node, numbered
+// in term. It runs under the simulator's mutex, so the broadcasts are
+// numbered and leave in the order of the changes; Publish only buffers.
+func (c *Cluster) broadcast(term uint64, n Notification) {
+	c.sentMu.Lock()
+	c.sent = mark{term: term, seq: c.sent.seq + 1}
+	seq := c.sent.seq
+	c.sentMu.Unlock()
+	data, err := json.Marshal(notifyMsg{Term: term, Seq: seq, Notification: n})
+	if err == nil {
+		err = c.nc.Publish(c.notifies, data)
+	}
+	if err != nil {
+		c.log.Error("broadcast cisco notification", zap.Error(err))
+	}
+}
+
+// save is the simulator's OnAgentChange: it stores the record with a
+// compare-and-set, under the simulator's mutex, so that a reply follows the
+// write. A node that is not leading stores nothing: its simulator is idle.
+func (c *Cluster) save(r AgentRecord) {
+	key := agentKey(r.LoginID)
+	c.mu.Lock()
+	if c.revs == nil {
+		c.mu.Unlock()
+		return
+	}
+	rev, known := c.revs[key]
+	c.mu.Unlock()
+
+	data, err := json.Marshal(r)
+	if err != nil {
+		c.log.Error("encode agent record", zap.String("agent", r.LoginID), zap.Error(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL)
+	defer cancel()
+	if known {
+		rev, err = c.records.Update(ctx, key, data, rev)
+	} else {
+		rev, err = c.records.Create(ctx, key, data)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && c.revs != nil {
+		c.revs[key] = rev
+		return
+	}
+	// Someone else wrote the record (a newer leader), or the store is out of
+	// reach: either way this node can no longer vouch for the state.
+	c.log.Warn("agent record not stored; stepping down", zap.String("agent", r.LoginID), zap.Error(err))
+	c.revs = nil
+	c.serving.Store(0)
+	select {
+	case c.conflict <- struct{}{}:
+	default:
+	}
+}
+
+// agentKey is the KV key of an agent's record: the loginId itself when it
+// is letters and digits, as loginIds are, else "_" and its hex, which no
+// plain key starts with.
+func agentKey(loginID string) string {
+	for _, r := range loginID {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return "_" + hex.EncodeToString([]byte(loginID))
+		}
+	}
+	if loginID == "" {
+		return "_"
+	}
+	return loginID
+}
+
+// term is what a node holds while it leads. The leadership loop owns it.
+type term struct {
+	id     uint64             // the lease's revision when taken: grows from term to term
+	rev    uint64             // the lease's revision
+	unsub  func()             // stops the simulator's broadcasts
+	reqs   *nats.Subscription // the requests
+	cancel context.CancelFunc // stops the request worker
+	wg     sync.WaitGroup     // the request worker
+}
+
+// run is the leadership loop: it takes the lease when free, renews it
+// every LeaseTTL/3 while held, and steps down when that fails.
+func (c *Cluster) run(ctx context.Context) {
+	var t *term
+	tick := time.NewTicker(c.cfg.LeaseTTL / 3)
+	defer tick.Stop()
+	for {
+		switch {
+		case t == nil:
+			t = c.lead(ctx)
+		case c.serving.Load() == 0: // a record write lost its compare-and-set
+			c.stepDown(t)
+			t = nil
+		default:
+			opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
+			rev, err := c.leases.Update(opCtx, leaderKey, []byte(c.cfg.Node), t.rev)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
+				}
+				c.stepDown(t)
+				t = nil
+				break
+			}
+			t.rev = rev
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				c.stepDown(t)
+			}
+			return
+		case <-tick.C:
+		case <-c.conflict:
+		}
+	}
+}
+
+// lead takes the lease if it is free and starts a term: it restores the
+// stored agents into the simulator, then serves requests. It returns nil if
+// the lease is held elsewhere or the takeover failed.
+func (c *Cluster) lead(ctx context.Context) *term {
+	opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
+	defer cancel()
+	rev, err := c.leases.Create(opCtx, leaderKey, []byte(c.cfg.Node))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyExists) || ctx.Err() != nil:
+		c.unreachable = false
+		return nil
+	case err != nil:
+		// Log an outage once, not on every attempt.
+		level := zap.WarnLevel
+		if c.unreachable {
+			level = zap.DebugLevel
+		}
+		c.unreachable = true
+		c.log.Log(level, "take cisco lease", zap.Error(err))
+		return nil
+	}
+	c.unreachable = false
+	t := &term{id: rev, rev: rev}
+	// The takeover must be done before the lease, not renewed meanwhile, expires.
+	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
+	defer cancelLoad()
+	records, revs, err := c.load(loadCtx)
+	if err != nil {
+		c.log.Error("load agent records; giving the lease up", zap.Error(err))
+		c.release(t)
+		return nil
+	}
+	c.mu.Lock()
+	c.revs = revs
+	c.mu.Unlock()
+	c.sentMu.Lock()
+	c.sent = mark{term: t.id}
+	c.sentMu.Unlock()
+	t.unsub = c.sim.Subscribe(func(n Notification) { c.broadcast(t.id, n) })
+	c.sim.Restore(records)
+	c.mu.Lock()
+	stored := c.revs != nil // else a record Restore rewrote was not stored
+	c.mu.Unlock()
+	if !stored {
+		c.stepDown(t)
+		return nil
+	}
+
+	reqs := make(chan *nats.Msg, requestQueue)
+	t.reqs, err = c.nc.ChanQueueSubscribe(c.subject+".*", queueGroup, reqs)
+	if err != nil {
+		c.log.Error("subscribe to cisco requests; giving the lease up", zap.Error(err))
+		c.stepDown(t)
+		return nil
+	}
+	workCtx, stop := context.WithCancel(context.Background())
+	t.cancel = stop
+	t.wg.Go(func() { c.work(workCtx, reqs) })
+	c.serving.Store(t.id)
+	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)))
+	return t
+}
+
+// stepDown ends a term: no more requests, broadcasts or writes, the
+// simulator idle, the lease released if still held.
+func (c *Cluster) stepDown(t *term) {
+	c.serving.Store(0)
+	c.mu.Lock()
+	c.revs = nil
+	c.mu.Unlock()
+	if t.reqs != nil {
+		_ = t.reqs.Unsubscribe() // fails only on a closed connection, which delivers nothing more
+	}
+	if t.cancel != nil {
+		t.cancel()
+		t.wg.Wait()
+	}
+	if t.unsub != nil {
+		t.unsub()
+	}
+	c.sim.Restore(nil)
+	c.release(t)
+	c.log.Info("no longer leading the cisco contact center")
+}
+
+// release deletes the lease if it is still this term's, so that another
+// node takes over without waiting for it to expire.
+func (c *Cluster) release(t *term) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL/3)
+	defer cancel()
+	err := c.leases.Delete(ctx, leaderKey, jetstream.LastRevision(t.rev))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, nats.ErrConnectionClosed) {
+		c.log.Debug("release cisco lease", zap.Error(err))
+	}
+}
+
+// load reads every stored agent record with its revision.
+func (c *Cluster) load(ctx context.Context) ([]AgentRecord, map[string]uint64, error) {
+	w, err := c.records.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("watch agent records: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var records []AgentRecord
+	revs := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, nil, errors.New("agent records: watch closed")
+			}
+			if e == nil { // all current records seen
+				return records, revs, nil
+			}
+			var r AgentRecord
+			if err := json.Unmarshal(e.Value(), &r); err != nil {
+				return nil, nil, fmt.Errorf("agent record %s: %w", e.Key(), err)
+			}
+			records = append(records, r)
+			revs[e.Key()] = e.Revision()
+		}
+	}
+}

@@ -1,0 +1,643 @@
+package cisco_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/internal/natstest"
+)
+
+// testLease is short so that failovers take a fraction of a second.
+const testLease = 300 * time.Millisecond
+
+// clusterNode is one ctibus node of a test cluster.
+type clusterNode struct {
+	*cisco.Cluster
+	nc  *nats.Conn
+	got *recorder
+}
+
+// startNode joins a node to the cluster on s, with its own connection and
+// simulator on dir, and records the notifications it delivers.
+func startNode(t *testing.T, s *server.Server, dir *cisco.Directory, name string, cfg cisco.ClusterConfig) *clusterNode {
+	t.Helper()
+	nc := natstest.Connect(t, s)
+	cfg.Node = name
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = testLease
+	}
+	cfg.Log = zaptest.NewLogger(t).Named(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cisco.NewCluster(ctx, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), nc, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	n := &clusterNode{Cluster: c, nc: nc, got: &recorder{}}
+	c.Subscribe(n.got.add)
+	return n
+}
+
+// startCluster starts count nodes and waits until one leads; it returns
+// the leader first.
+func startCluster(t *testing.T, s *server.Server, dir *cisco.Directory, count int) []*clusterNode {
+	t.Helper()
+	var nodes []*clusterNode
+	for i := range count {
+		nodes = append(nodes, startNode(t, s, dir, fmt.Sprint("node", i), cisco.ClusterConfig{}))
+	}
+	i := waitLeader(t, nodes)
+	nodes[0], nodes[i] = nodes[i], nodes[0]
+	return nodes
+}
+
+// waitLeader waits until exactly one of nodes leads, and returns its index.
+func waitLeader(t *testing.T, nodes []*clusterNode) int {
+	t.Helper()
+	leader := -1
+	require.Eventually(t, func() bool {
+		leader = -1
+		for i, n := range nodes {
+			if n.Leader() {
+				if leader >= 0 {
+					return false
+				}
+				leader = i
+			}
+		}
+		return leader >= 0
+	}, 10*testLease, testLease/10, "no single leader")
+	return leader
+}
+
+// recorder keeps the notifications a node delivers.
+type recorder struct {
+	mu  sync.Mutex
+	got []cisco.Notification
+}
+
+func (r *recorder) add(n cisco.Notification) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, n)
+}
+
+func (r *recorder) all() []cisco.Notification {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]cisco.Notification(nil), r.got...)
+}
+
+// storedRecord reads an agent's record as the cluster stored it.
+func storedRecord(t *testing.T, s *server.Server, loginID string) cisco.AgentRecord {
+	t.Helper()
+	js, err := jetstream.New(natstest.Connect(t, s))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "ctibus_cisco_agents")
+	require.NoError(t, err)
+	e, err := kv.Get(ctx, loginID)
+	require.NoError(t, err)
+	var r cisco.AgentRecord
+	require.NoError(t, json.Unmarshal(e.Value(), &r))
+	return r
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestClusterSignInThroughFollower(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	// A raw client sees every message on the NATS system.
+	var (
+		wireMu sync.Mutex
+		wire   [][]byte
+	)
+	spy := natstest.Connect(t, s)
+	_, err := spy.Subscribe(">", func(m *nats.Msg) {
+		wireMu.Lock()
+		defer wireMu.Unlock()
+		wire = append(wire, append([]byte(m.Subject+" "), m.Data...))
+	})
+	require.NoError(t, err)
+	require.NoError(t, spy.Flush())
+
+	nodes := startCluster(t, s, dir, 3)
+	leader, follower := nodes[0], nodes[1]
+	ctx := testContext(t)
+
+	_, err = follower.SignIn(ctx, "ciscotest", "wrong-secret", "1001")
+	assert.ErrorIs(t, err, cisco.ErrAuthorization)
+	in, err := follower.SignIn(ctx, "ciscotest", "test@123", "1001")
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateNotReady, in.User.State)
+	assert.False(t, in.Relogin)
+
+	for _, n := range nodes {
+		u, err := n.User(ctx, "100501")
+		require.NoError(t, err)
+		assert.Equal(t, cisco.StateNotReady, u.State)
+		assert.Equal(t, "1001", u.Extension)
+	}
+	r := storedRecord(t, s, "100501")
+	assert.Equal(t, cisco.StateNotReady, r.State)
+	assert.Equal(t, "1001", r.Extension)
+	assert.True(t, leader.Leader())
+
+	// Every message the sign-ins caused has reached the spy by now.
+	require.NoError(t, spy.Flush())
+	wireMu.Lock()
+	defer wireMu.Unlock()
+	assert.NotEmpty(t, wire)
+	for _, m := range wire {
+		assert.False(t, bytes.Contains(m, []byte("wrong-secret")), "a password crossed NATS: %s", m)
+		assert.False(t, bytes.Contains(m, []byte("test@123")), "a password crossed NATS: %s", m)
+	}
+	assert.True(t, bytesContainAny(wire, []byte(`"loginId":"100501"`)), "the sign-in went to the leader")
+}
+
+func bytesContainAny(msgs [][]byte, sub []byte) bool {
+	for _, m := range msgs {
+		if bytes.Contains(m, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestClusterErrorsRoundTrip(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	nodes := startCluster(t, s, dir, 2)
+	follower := nodes[1]
+	ctx := testContext(t)
+	_, err := follower.SignIn(ctx, "jdoe", "agent@3", "1003")
+	require.NoError(t, err)
+
+	// The same requests to a lone simulator give the errors to expect.
+	alone := cisco.NewSimulator(dir, cisco.SimulatorConfig{})
+	_, err = alone.SignIn(ctx, "jdoe", "agent@3", "1003")
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		call   func(c cisco.Connector) error
+		wantIs error
+	}{
+		{
+			name: "signed out agent goes READY",
+			call: func(c cisco.Connector) error {
+				_, err := c.SetState(ctx, "100501", cisco.StateReady, "")
+				return err
+			},
+			wantIs: cisco.ErrInvalidState,
+		},
+		{
+			name: "unknown agent",
+			call: func(c cisco.Connector) error {
+				_, err := c.User(ctx, "999999")
+				return err
+			},
+			wantIs: cisco.ErrNotFound,
+		},
+		{
+			name: "missing reason code",
+			call: func(c cisco.Connector) error {
+				_, err := c.SetState(ctx, "100503", cisco.StateLogout, "")
+				return err
+			},
+			wantIs: cisco.ErrInvalidInput,
+		},
+		{
+			name: "extension in use",
+			call: func(c cisco.Connector) error {
+				_, err := c.SignIn(ctx, "ciscotest", "test@123", "1003")
+				return err
+			},
+			wantIs: cisco.ErrDeviceBusy,
+		},
+		{
+			name: "unknown dialog",
+			call: func(c cisco.Connector) error {
+				return c.CallAction(ctx, "100503", "12345", cisco.ActionAnswer, "")
+			},
+			wantIs: cisco.ErrDialogNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.call(alone)
+			require.Error(t, want)
+			err := tt.call(follower)
+			assert.ErrorIs(t, err, tt.wantIs)
+			assert.Equal(t, want, err, "Type, Message and Text survive the trip")
+		})
+	}
+
+	t.Run("cancelled context", func(t *testing.T) {
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := follower.User(cancelled, "100503")
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+}
+
+func TestClusterConcurrentSetState(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	nodes := startCluster(t, s, dir, 3)
+	ctx := testContext(t)
+	_, err := nodes[1].SignIn(ctx, "100501", "test@123", "1001")
+	require.NoError(t, err)
+
+	const perNode = 25
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		succeeded = map[string]bool{} // request ids
+		failures  []error
+	)
+	for k, n := range nodes[:2] { // the leader and a follower
+		wg.Go(func() {
+			for i := range perNode {
+				state, reason := cisco.StateReady, ""
+				if i%2 == 1 {
+					state, reason = cisco.StateNotReady, "1"
+				}
+				id := fmt.Sprintf("node%d-%d", k, i)
+				_, err := n.SetState(cisco.WithRequestID(ctx, id), "100501", state, reason)
+				mu.Lock()
+				switch {
+				case err == nil:
+					succeeded[id] = true
+				case !errors.Is(err, cisco.ErrInvalidState): // READY while READY is refused
+					failures = append(failures, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, failures)
+	require.NotEmpty(t, succeeded)
+
+	// Each change reaches every node exactly once, in the same order.
+	for _, n := range nodes {
+		require.Eventually(t, func() bool { return len(n.got.all()) >= len(succeeded) }, 5*time.Second, 10*time.Millisecond)
+	}
+	time.Sleep(testLease) // room for a duplicate to show up
+	want := nodes[0].got.all()
+	require.Len(t, want, len(succeeded))
+	ids := map[string]bool{}
+	for _, n := range want {
+		require.NotNil(t, n.User)
+		assert.Equal(t, "100501", n.RequestedBy)
+		ids[n.RequestID] = true
+	}
+	assert.Equal(t, succeeded, ids)
+	for _, n := range nodes[1:] {
+		assert.Equal(t, want, n.got.all())
+	}
+
+	// No update was lost: the store, every node and the last notification agree.
+	last := want[len(want)-1].User.User
+	r := storedRecord(t, s, "100501")
+	assert.Equal(t, last.State, r.State)
+	assert.Equal(t, last.ReasonCodeID, r.ReasonCodeID)
+	assert.Equal(t, last.StateChangeTime, r.StateChangeTime.UTC().Format(cisco.TimeFormat))
+	for _, n := range nodes {
+		u, err := n.User(ctx, "100501")
+		require.NoError(t, err)
+		assert.Equal(t, last.State, u.State)
+		assert.Equal(t, last.ReasonCodeID, u.ReasonCodeID)
+		assert.Equal(t, last.StateChangeTime, u.StateChangeTime)
+	}
+}
+
+func TestClusterFailover(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(t *testing.T, leader *clusterNode)
+	}{
+		{
+			name: "leader closes",
+			stop: func(t *testing.T, leader *clusterNode) { require.NoError(t, leader.Close()) },
+		},
+		{
+			name: "leader loses NATS",
+			stop: func(t *testing.T, leader *clusterNode) { leader.nc.Close() },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := natstest.Start(t, "")
+			dir := ciscotest.NewDirectory(t, testAgents...)
+			nodes := startCluster(t, s, dir, 3)
+			ctx := testContext(t)
+			_, err := nodes[1].SignIn(ctx, "100501", "test@123", "1001")
+			require.NoError(t, err)
+			ready, err := nodes[2].SetState(ctx, "100501", cisco.StateReady, "")
+			require.NoError(t, err)
+
+			start := time.Now()
+			tt.stop(t, nodes[0])
+			// Made at once, during the failover: it waits for the new leader.
+			u, err := nodes[1].SetState(ctx, "100501", cisco.StateNotReady, "2")
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), 5*testLease, "taken over within a few leases")
+			assert.Equal(t, cisco.StateNotReady, u.State)
+
+			survivors := nodes[1:]
+			next := survivors[waitLeader(t, survivors)]
+			assert.False(t, nodes[0].Leader())
+			got, err := next.User(ctx, "100501")
+			require.NoError(t, err)
+			assert.Equal(t, "2", got.ReasonCodeID)
+			assert.Equal(t, "1001", got.Extension)
+			assert.NotEqual(t, ready.StateChangeTime, got.StateChangeTime)
+			assert.Equal(t, cisco.StateNotReady, storedRecord(t, s, "100501").State)
+		})
+	}
+}
+
+func TestClusterUnavailable(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	ctx := testContext(t)
+
+	// A node that died holding the lease keeps every other from leading
+	// until the lease expires.
+	const deadLease = 2 * time.Second
+	js, err := jetstream.New(natstest.Connect(t, s))
+	require.NoError(t, err)
+	leases, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "ctibus_cisco_leader", TTL: deadLease, Storage: jetstream.FileStorage,
+	})
+	require.NoError(t, err)
+	_, err = leases.Create(ctx, "leader", []byte("dead"))
+	require.NoError(t, err)
+
+	const timeout = 300 * time.Millisecond
+	n := startNode(t, s, dir, "node0", cisco.ClusterConfig{LeaseTTL: deadLease, RequestTimeout: timeout})
+	start := time.Now()
+	_, err = n.User(ctx, "100501")
+	elapsed := time.Since(start)
+	assert.ErrorIs(t, err, cisco.ErrUnavailable)
+	var ce *cisco.Error
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, ce.Text, "try again")
+	assert.GreaterOrEqual(t, elapsed, timeout)
+	assert.Less(t, elapsed, deadLease)
+
+	// Once the dead node's lease expires, this one leads and answers.
+	n2 := startNode(t, s, dir, "node1", cisco.ClusterConfig{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
+	u, err := n2.User(ctx, "100501")
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateLogout, u.State)
+}
+
+func TestClusterRestartRestoresAgents(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	ctx := testContext(t)
+
+	first := startCluster(t, s, dir, 2)
+	_, err := first[1].SignIn(ctx, "100501", "test@123", "1001")
+	require.NoError(t, err)
+	ready, err := first[1].SetState(ctx, "100501", cisco.StateReady, "")
+	require.NoError(t, err)
+	_, err = first[1].SignIn(ctx, "100503", "agent@3", "1003")
+	require.NoError(t, err)
+	d, err := first[1].Ring(ctx, "100503", cisco.IncomingCall{From: "5551234"})
+	require.NoError(t, err)
+	require.NoError(t, first[1].CallAction(ctx, "100503", d.ID, cisco.ActionAnswer, ""))
+	talking, err := first[0].User(ctx, "100503")
+	require.NoError(t, err)
+	require.Equal(t, cisco.StateTalking, talking.State)
+	require.Equal(t, cisco.StateTalking, storedRecord(t, s, "100503").State)
+	for _, n := range first {
+		require.NoError(t, n.Close())
+	}
+
+	second := startCluster(t, s, dir, 2)
+	for _, n := range second {
+		u, err := n.User(ctx, "100501")
+		require.NoError(t, err)
+		assert.Equal(t, cisco.StateReady, u.State)
+		assert.Equal(t, "1001", u.Extension)
+		assert.Equal(t, ready.StateChangeTime, u.StateChangeTime)
+
+		// Calls do not survive: the agent on one comes back NOT_READY.
+		u, err = n.User(ctx, "100503")
+		require.NoError(t, err)
+		assert.Equal(t, cisco.StateNotReady, u.State)
+		assert.Equal(t, "-1", u.ReasonCodeID)
+		assert.Equal(t, "1003", u.Extension)
+		calls, err := n.Dialogs(ctx, "100503")
+		require.NoError(t, err)
+		assert.Empty(t, calls)
+	}
+	assert.Equal(t, cisco.StateNotReady, storedRecord(t, s, "100503").State)
+
+	// The extensions came back too: another agent cannot take 1003.
+	_, err = second[1].SignIn(ctx, "pquser", "pqsup1", "1003")
+	assert.ErrorIs(t, err, cisco.ErrDeviceBusy)
+}
+
+func TestClusterStaleLeaderStepsDown(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	nodes := startCluster(t, s, dir, 2)
+	ctx := testContext(t)
+	_, err := nodes[1].SignIn(ctx, "100501", "test@123", "1001")
+	require.NoError(t, err)
+
+	// A newer leader signed the agent out behind this one's back.
+	js, err := jetstream.New(natstest.Connect(t, s))
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx, "ctibus_cisco_agents")
+	require.NoError(t, err)
+	out := storedRecord(t, s, "100501")
+	out.State, out.Extension, out.ReasonCodeID = cisco.StateLogout, "", "28"
+	data, err := json.Marshal(out)
+	require.NoError(t, err)
+	_, err = kv.Put(ctx, "100501", data)
+	require.NoError(t, err)
+
+	// The stale leader's write loses; the request goes to a leader that
+	// knows the agent is signed out.
+	_, err = nodes[1].SetState(ctx, "100501", cisco.StateReady, "")
+	assert.ErrorIs(t, err, cisco.ErrInvalidState)
+	u, err := nodes[1].User(ctx, "100501")
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateLogout, u.State)
+	assert.Equal(t, cisco.StateLogout, storedRecord(t, s, "100501").State)
+}
+
+func TestSimulatorOnAgentChange(t *testing.T) {
+	var got []cisco.AgentRecord
+	sim := cisco.NewSimulator(ciscotest.NewDirectory(t, testAgents...), cisco.SimulatorConfig{
+		OnAgentChange: func(r cisco.AgentRecord) { got = append(got, r) },
+	})
+	ctx := context.Background()
+	_, err := sim.SignIn(ctx, "ciscotest", "test@123", "1001")
+	require.NoError(t, err)
+	_, err = sim.User(ctx, "100503") // reading an agent changes nothing
+	require.NoError(t, err)
+	_, err = sim.SetState(ctx, "100501", cisco.StateReady, "")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, cisco.StateNotReady, got[0].State)
+	assert.Equal(t, "1001", got[0].Extension)
+	assert.Equal(t, cisco.StateReady, got[1].State)
+	assert.Equal(t, "-1", got[1].ReasonCodeID)
+
+	// Restore counts what it restores as saved, and reports what it changed.
+	got = nil
+	talking := recordOf(t, sim, "100501")
+	talking.State = cisco.StateTalking
+	ready := cisco.AgentRecord{LoginID: "100503", State: cisco.StateReady, Extension: "1003", ReasonCodeID: "-1"}
+	sim.Restore([]cisco.AgentRecord{talking, ready, {LoginID: "nobody", State: cisco.StateReady}})
+	require.Len(t, got, 1)
+	assert.Equal(t, "100501", got[0].LoginID)
+	assert.Equal(t, cisco.StateNotReady, got[0].State)
+	assert.Equal(t, "-1", got[0].ReasonCodeID)
+	u, err := sim.User(ctx, "100503")
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateReady, u.State)
+	_, err = sim.SignIn(ctx, "pquser", "pqsup1", "1003")
+	assert.ErrorIs(t, err, cisco.ErrDeviceBusy, "Restore took the extensions back")
+
+	id, err := sim.Authenticate("JDOE", "agent@3")
+	require.NoError(t, err)
+	assert.Equal(t, "100503", id)
+	_, err = sim.Authenticate("jdoe", "nope")
+	assert.ErrorIs(t, err, cisco.ErrAuthorization)
+}
+
+// recordOf returns the agent's current record, as a store would hold it.
+func recordOf(t *testing.T, sim *cisco.Simulator, loginID string) cisco.AgentRecord {
+	t.Helper()
+	u, err := sim.User(context.Background(), loginID)
+	require.NoError(t, err)
+	at, err := time.Parse(cisco.TimeFormat, u.StateChangeTime)
+	require.NoError(t, err)
+	return cisco.AgentRecord{LoginID: loginID, State: u.State, Extension: u.Extension, ReasonCodeID: u.ReasonCodeID, StateChangeTime: at}
+}
+
+func TestClusterReplyFollowsNotifications(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	nodes := startCluster(t, s, dir, 2)
+	ctx := testContext(t)
+	_, err := nodes[1].SignIn(ctx, "100501", "test@123", "1001")
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		node *clusterNode
+	}{
+		{name: "follower", node: nodes[1]},
+		{name: "leader", node: nodes[0]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const rounds = 200
+			for i := range rounds {
+				state, reason := cisco.StateReady, ""
+				if i%2 == 1 {
+					state, reason = cisco.StateNotReady, "1"
+				}
+				id := fmt.Sprintf("%s-%d", tt.name, i)
+				_, err := tt.node.SetState(cisco.WithRequestID(ctx, id), "100501", state, reason)
+				require.NoError(t, err)
+				// As with a plain simulator, the change is delivered before the call returns.
+				require.True(t, delivered(tt.node.got.all(), id, state), "round %d: %s not delivered before the reply", i, state)
+			}
+		})
+	}
+}
+
+// delivered reports whether got holds the User notification of request id
+// with state.
+func delivered(got []cisco.Notification, id string, state cisco.State) bool {
+	for _, n := range got {
+		if n.RequestID == id && n.User != nil && n.User.User.State == state {
+			return true
+		}
+	}
+	return false
+}
+
+func TestClusterRepeatedRequestAppliedOnce(t *testing.T) {
+	s := natstest.Start(t, "")
+	dir := ciscotest.NewDirectory(t, testAgents...)
+	nodes := startCluster(t, s, dir, 2)
+	leader, follower := nodes[0], nodes[1]
+	ctx := testContext(t)
+	_, err := follower.SignIn(ctx, "100501", "test@123", "1001")
+	require.NoError(t, err)
+
+	// Count the MakeCall requests on the wire.
+	var (
+		sentMu   sync.Mutex
+		sent     int
+		repeated = make(chan struct{})
+	)
+	spy := natstest.Connect(t, s)
+	_, err = spy.Subscribe("ctibus.cti.call.makeCall", func(*nats.Msg) {
+		sentMu.Lock()
+		defer sentMu.Unlock()
+		sent++
+		if sent == 2 {
+			close(repeated)
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, spy.Flush())
+
+	// The leader applies the first attempt, but answers only once the
+	// follower has given up waiting and sent it again.
+	var slowed sync.Once
+	cisco.SetBeforeReply(leader.Cluster, func(method string) {
+		if method != "makeCall" {
+			return
+		}
+		slowed.Do(func() {
+			select {
+			case <-repeated:
+			case <-time.After(5 * time.Second):
+			}
+		})
+	})
+
+	d, err := follower.MakeCall(cisco.WithRequestID(ctx, "call-1"), "100501", "5551234", nil)
+	require.NoError(t, err, "the repeat must not be applied as a second call")
+	sentMu.Lock()
+	assert.Equal(t, 2, sent, "the request was sent again")
+	sentMu.Unlock()
+
+	calls, err := follower.Dialogs(ctx, "100501")
+	require.NoError(t, err)
+	require.Len(t, calls, 1)
+	assert.Equal(t, d.ID, calls[0].ID)
+}

@@ -1,0 +1,461 @@
+package cisco
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// The methods a node asks the leader for, as the last token of the request
+// subject. Directory lookups are not among them: every node answers those.
+const (
+	methodSignIn             = "signIn" // loginId and extension: the password stays where it was checked
+	methodUser               = "user"
+	methodSetState           = "setState"
+	methodForceLogout        = "forceLogout"
+	methodMedia              = "media"
+	methodDialogs            = "dialogs"
+	methodMakeCall           = "makeCall"
+	methodCallAction         = "callAction"
+	methodWrapUp             = "wrapUp"
+	methodSupervisorSetState = "supervisorSetState"
+	methodSilentMonitor      = "silentMonitor"
+	methodBarge              = "barge"
+	methodRing               = "ring"
+)
+
+// rpcRequest is a request to the leader.
+type rpcRequest struct {
+	ID   string  `json:"id,omitempty"` // the bus request id, for Notification.RequestID
+	Call string  `json:"call"`         // unique to the call, the same in every attempt
+	Args rpcArgs `json:"args"`
+}
+
+// rpcArgs are the arguments of every method; each uses some.
+type rpcArgs struct {
+	LoginID      string         `json:"loginId,omitempty"` // the agent, or the supervisor
+	AgentID      string         `json:"agentId,omitempty"` // the agent a supervisor acts on
+	Extension    string         `json:"extension,omitempty"`
+	State        State          `json:"state,omitempty"`
+	ReasonCodeID string         `json:"reasonCodeId,omitempty"`
+	DialogID     string         `json:"dialogId,omitempty"`
+	Action       Action         `json:"action,omitempty"`
+	FromAddress  string         `json:"fromAddress,omitempty"`
+	ToAddress    string         `json:"toAddress,omitempty"`
+	Reason       string         `json:"reason,omitempty"`
+	Vars         []CallVariable `json:"vars,omitempty"`
+	Call         *IncomingCall  `json:"call,omitempty"`
+}
+
+// rpcReply is the leader's answer: a result, an error, or Retry when the
+// node stopped leading before it could answer. Term, From and To say which
+// notifications the caller must deliver before it returns (see
+// Cluster.awaitDelivery).
+type rpcReply struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *rpcError       `json:"error,omitempty"`
+	Retry  bool            `json:"retry,omitempty"`
+	Term   uint64          `json:"term,omitempty"` // the leader's term
+	From   uint64          `json:"from,omitempty"` // the last notification sent before the request was taken up
+	To     uint64          `json:"to,omitempty"`   // the last notification sent before the reply
+}
+
+// rpcError carries an error across NATS: an *Error field by field, a
+// context error by name, anything else as text.
+type rpcError struct {
+	Type    string `json:"type,omitempty"`
+	Message string `json:"message,omitempty"`
+	Text    string `json:"text,omitempty"`
+	Context string `json:"context,omitempty"` // "canceled" or "deadline"
+	Other   string `json:"other,omitempty"`
+}
+
+func encodeError(err error) *rpcError {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text}
+	case errors.Is(err, context.Canceled):
+		return &rpcError{Context: "canceled"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &rpcError{Context: "deadline"}
+	}
+	return &rpcError{Other: err.Error()}
+}
+
+func (w *rpcError) err() error {
+	switch {
+	case w.Type != "":
+		return &Error{Type: w.Type, Message: w.Message, Text: w.Text}
+	case w.Context == "canceled":
+		return context.Canceled
+	case w.Context == "deadline":
+		return context.DeadlineExceeded
+	}
+	return fmt.Errorf("cisco: leader: %s", w.Other)
+}
+
+func errUnavailable() *Error {
+	return &Error{
+		Type:    ErrorTypeUnavailable,
+		Message: msgUnavailable,
+		Text:    "The contact center is not reachable right now; try again in a few seconds.",
+	}
+}
+
+// call runs method on the leader's simulator: directly when this node
+// leads, else by a NATS request. While no node answers (a failover), it
+// tries again every retryBackoff until RequestTimeout, then fails with
+// ErrUnavailable; a cancelled ctx ends it with ctx's error. Every attempt
+// carries the same call id, so that the leader applies the request once.
+// Before returning the leader's answer, it waits until this node has
+// delivered the notifications sent before it.
+func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	body, err := json.Marshal(rpcRequest{ID: requestID(ctx), Call: rand.Text(), Args: args})
+	if err != nil {
+		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	for {
+		if term := c.serving.Load(); term != 0 {
+			v, err := c.dispatch(rctx, method, args)
+			if c.serving.Load() == term { // else the change may not be stored: ask the next leader
+				// This node's subscribers get its broadcasts through NATS too.
+				if sent := c.lastSent(); sent.term == term {
+					c.awaitDelivery(term, 0, sent.seq)
+				}
+				t, _ := v.(T)
+				return t, err
+			}
+		} else if rep, ok := c.ask(rctx, method, body); ok && !rep.Retry {
+			c.awaitDelivery(rep.Term, rep.From, rep.To)
+			if rep.Error != nil {
+				return zero, rep.Error.err()
+			}
+			var t T
+			if err := json.Unmarshal(rep.Result, &t); err != nil {
+				return zero, fmt.Errorf("cisco: decode %s reply: %w", method, err)
+			}
+			return t, nil
+		}
+		select {
+		case <-rctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return zero, ctx.Err()
+			}
+			return zero, errUnavailable()
+		case <-time.After(retryBackoff):
+		}
+	}
+}
+
+// ask sends one request to the leader. It reports false when none
+// answered: none leads, or the leader died holding the request.
+func (c *Cluster) ask(ctx context.Context, method string, body []byte) (rpcReply, bool) {
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(ctx, c.subject+"."+method, body)
+	if err != nil {
+		return rpcReply{}, false
+	}
+	var rep rpcReply
+	if err := json.Unmarshal(m.Data, &rep); err != nil {
+		c.log.Error("undecodable reply from the cisco leader", zap.String("method", method), zap.Error(err))
+		return rpcReply{}, false
+	}
+	return rep, true
+}
+
+// work serves the requests of one term, one at a time, until ctx is done;
+// then it tells the senders of those left to try the next leader. Being one
+// at a time, a request sent again while its first attempt runs is taken up
+// after that attempt has answered, and gets the same answer from replies.
+func (c *Cluster) work(ctx context.Context, reqs <-chan *nats.Msg) {
+	replies := newReplyCache()
+	for {
+		select {
+		case m := <-reqs:
+			c.serve(m, replies)
+		case <-ctx.Done():
+			for {
+				select {
+				case m := <-reqs:
+					c.respond(m, rpcReply{Retry: true})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// serve answers one request on the leader, with the reply it gave before
+// if the request is a repeat.
+func (c *Cluster) serve(m *nats.Msg, replies *replyCache) {
+	method := strings.TrimPrefix(m.Subject, c.subject+".")
+	var req rpcRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		c.respond(m, rpcReply{Error: &rpcError{Other: "undecodable request: " + err.Error()}})
+		return
+	}
+	now := time.Now()
+	if data, ok := replies.get(req.Call, now); ok {
+		c.respondData(m, data)
+		return
+	}
+	term := c.serving.Load()
+	if term == 0 {
+		c.respond(m, rpcReply{Retry: true})
+		return
+	}
+	from := c.lastSent()
+	ctx, cancel := context.WithTimeout(WithRequestID(context.Background(), req.ID), c.cfg.RequestTimeout)
+	v, err := c.dispatch(ctx, method, req.Args)
+	cancel()
+	if c.serving.Load() != term {
+		c.respond(m, rpcReply{Retry: true})
+		return
+	}
+	rep := rpcReply{Term: term, From: from.seq, To: c.lastSent().seq}
+	if err != nil {
+		rep.Error = encodeError(err)
+	} else if rep.Result, err = json.Marshal(v); err != nil {
+		rep.Error = &rpcError{Other: fmt.Sprintf("encode %s result: %v", method, err)}
+	}
+	data, err := json.Marshal(rep)
+	if err != nil {
+		c.log.Error("encode cisco reply", zap.String("method", method), zap.Error(err))
+		return
+	}
+	replies.put(req.Call, data, now)
+	if f := c.beforeReply.Load(); f != nil {
+		(*f)(method)
+	}
+	c.respondData(m, data)
+}
+
+func (c *Cluster) respond(m *nats.Msg, rep rpcReply) {
+	data, err := json.Marshal(rep)
+	if err != nil {
+		c.log.Error("encode cisco reply", zap.String("subject", m.Subject), zap.Error(err))
+		return
+	}
+	c.respondData(m, data)
+}
+
+func (c *Cluster) respondData(m *nats.Msg, data []byte) {
+	if err := m.Respond(data); err != nil {
+		c.log.Warn("answer cisco request", zap.String("subject", m.Subject), zap.Error(err))
+	}
+}
+
+// replyCache holds the leader's recent replies by call id, at most
+// replyCacheSize of them and none older than replyCacheAge, so that a
+// repeated request is answered without being applied again. The request
+// worker of a term owns it: a new leader starts empty.
+type replyCache struct {
+	byCall map[string]cachedReply
+	order  []string // call ids, oldest first
+}
+
+type cachedReply struct {
+	data []byte
+	at   time.Time
+}
+
+func newReplyCache() *replyCache {
+	return &replyCache{byCall: map[string]cachedReply{}}
+}
+
+// get returns the reply given to call, unless it is too old.
+func (r *replyCache) get(call string, now time.Time) ([]byte, bool) {
+	e, ok := r.byCall[call]
+	if !ok || now.Sub(e.at) > replyCacheAge {
+		return nil, false
+	}
+	return e.data, true
+}
+
+// put remembers the reply given to call, and forgets the oldest replies
+// beyond the bounds. A request without a call id is not remembered.
+func (r *replyCache) put(call string, data []byte, now time.Time) {
+	if call == "" {
+		return
+	}
+	if _, ok := r.byCall[call]; !ok {
+		r.order = append(r.order, call)
+	}
+	r.byCall[call] = cachedReply{data: data, at: now}
+	for len(r.order) > 0 {
+		oldest := r.order[0]
+		if len(r.order) <= replyCacheSize && now.Sub(r.byCall[oldest].at) <= replyCacheAge {
+			break
+		}
+		delete(r.byCall, oldest)
+		r.order = r.order[1:]
+	}
+}
+
+// dispatch runs method on this node's simulator.
+func (c *Cluster) dispatch(ctx context.Context, method string, a rpcArgs) (any, error) {
+	s := c.sim
+	switch method {
+	case methodSignIn:
+		return s.SignInAs(ctx, a.LoginID, a.Extension)
+	case methodUser:
+		return s.User(ctx, a.LoginID)
+	case methodSetState:
+		return s.SetState(ctx, a.LoginID, a.State, a.ReasonCodeID)
+	case methodForceLogout:
+		return s.ForceLogout(ctx, a.LoginID, a.ReasonCodeID)
+	case methodMedia:
+		return s.Media(ctx, a.LoginID)
+	case methodDialogs:
+		return s.Dialogs(ctx, a.LoginID)
+	case methodMakeCall:
+		return s.MakeCall(ctx, a.LoginID, a.ToAddress, a.Vars)
+	case methodCallAction:
+		return struct{}{}, s.CallAction(ctx, a.LoginID, a.DialogID, a.Action, a.ToAddress)
+	case methodWrapUp:
+		return struct{}{}, s.WrapUp(ctx, a.LoginID, a.DialogID, a.Reason)
+	case methodSupervisorSetState:
+		return s.SupervisorSetState(ctx, a.LoginID, a.AgentID, a.State, a.ReasonCodeID)
+	case methodSilentMonitor:
+		return s.SilentMonitor(ctx, a.LoginID, a.FromAddress, a.AgentID, a.ToAddress)
+	case methodBarge:
+		return s.Barge(ctx, a.LoginID, a.FromAddress, a.AgentID, a.ToAddress, a.DialogID)
+	case methodRing:
+		if a.Call == nil {
+			return Dialog{}, &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidAddress, Text: "The incoming call is missing."}
+		}
+		return s.Ring(ctx, a.LoginID, *a.Call)
+	}
+	return nil, fmt.Errorf("cisco: unknown cluster request %q", clip(method))
+}
+
+// SignIn checks the password against this node's directory, then has the
+// leader sign the agent in: the password never leaves this node.
+func (c *Cluster) SignIn(ctx context.Context, username, password, extension string) (SignedIn, error) {
+	if err := ctx.Err(); err != nil {
+		return SignedIn{}, err
+	}
+	loginID, err := c.sim.Authenticate(username, password)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	return call[SignedIn](c, ctx, methodSignIn, rpcArgs{LoginID: loginID, Extension: extension})
+}
+
+// User returns the agent's User object from the leader.
+func (c *Cluster) User(ctx context.Context, loginID string) (User, error) {
+	return call[User](c, ctx, methodUser, rpcArgs{LoginID: loginID})
+}
+
+// SetState sets the agent's state on the leader.
+func (c *Cluster) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
+	return call[User](c, ctx, methodSetState, rpcArgs{LoginID: loginID, State: state, ReasonCodeID: reasonCodeID})
+}
+
+// ForceLogout signs the agent out on the leader.
+func (c *Cluster) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
+	return call[User](c, ctx, methodForceLogout, rpcArgs{LoginID: loginID, ReasonCodeID: reasonCodeID})
+}
+
+// ReasonCodes returns the agent's reason codes from this node's directory.
+func (c *Cluster) ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error) {
+	return c.sim.ReasonCodes(ctx, loginID, category)
+}
+
+// WrapUpReasons returns the agent's wrap-up reasons from this node's directory.
+func (c *Cluster) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error) {
+	return c.sim.WrapUpReasons(ctx, loginID)
+}
+
+// PhoneBooks returns the agent's phone books from this node's directory.
+func (c *Cluster) PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error) {
+	return c.sim.PhoneBooks(ctx, loginID)
+}
+
+// SystemInfo returns the simulated Finesse cluster's state, which every
+// node knows.
+func (c *Cluster) SystemInfo(ctx context.Context) (SystemInfo, error) {
+	return c.sim.SystemInfo(ctx)
+}
+
+// MediaRoutingDomains returns the media routing domains, which every node knows.
+func (c *Cluster) MediaRoutingDomains(ctx context.Context) ([]MRD, error) {
+	return c.sim.MediaRoutingDomains(ctx)
+}
+
+// Media returns the agent's Media objects from the leader.
+func (c *Cluster) Media(ctx context.Context, loginID string) ([]Media, error) {
+	return call[[]Media](c, ctx, methodMedia, rpcArgs{LoginID: loginID})
+}
+
+// Dialogs returns the agent's calls from the leader.
+func (c *Cluster) Dialogs(ctx context.Context, loginID string) ([]Dialog, error) {
+	return call[[]Dialog](c, ctx, methodDialogs, rpcArgs{LoginID: loginID})
+}
+
+// TeamAgents returns a team's agents from this node's directory.
+func (c *Cluster) TeamAgents(ctx context.Context, teamID string) ([]string, error) {
+	return c.sim.TeamAgents(ctx, teamID)
+}
+
+// Agent reports whether loginID is in this node's directory.
+func (c *Cluster) Agent(ctx context.Context, loginID string) (bool, error) {
+	return c.sim.Agent(ctx, loginID)
+}
+
+// MakeCall places a call on the leader.
+func (c *Cluster) MakeCall(ctx context.Context, loginID, toAddress string, vars []CallVariable) (Dialog, error) {
+	return call[Dialog](c, ctx, methodMakeCall, rpcArgs{LoginID: loginID, ToAddress: toAddress, Vars: vars})
+}
+
+// CallAction acts on a call on the leader.
+func (c *Cluster) CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error {
+	_, err := call[struct{}](c, ctx, methodCallAction, rpcArgs{LoginID: loginID, DialogID: dialogID, Action: action, ToAddress: toAddress})
+	return err
+}
+
+// WrapUp records a wrap-up reason on the leader.
+func (c *Cluster) WrapUp(ctx context.Context, loginID, dialogID, reason string) error {
+	_, err := call[struct{}](c, ctx, methodWrapUp, rpcArgs{LoginID: loginID, DialogID: dialogID, Reason: reason})
+	return err
+}
+
+// SupervisorSetState sets an agent's state for a supervisor on the leader.
+func (c *Cluster) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state State, reasonCodeID string) (User, error) {
+	return call[User](c, ctx, methodSupervisorSetState,
+		rpcArgs{LoginID: supervisorID, AgentID: agentID, State: state, ReasonCodeID: reasonCodeID})
+}
+
+// SilentMonitor starts a supervisor's monitoring on the leader.
+func (c *Cluster) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error) {
+	return call[Dialog](c, ctx, methodSilentMonitor,
+		rpcArgs{LoginID: supervisorID, FromAddress: fromAddress, AgentID: agentID, ToAddress: toAddress})
+}
+
+// Barge joins a supervisor into a call on the leader.
+func (c *Cluster) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error) {
+	return call[Dialog](c, ctx, methodBarge,
+		rpcArgs{LoginID: supervisorID, FromAddress: fromAddress, AgentID: agentID, ToAddress: toAddress, DialogID: dialogID})
+}
+
+// Ring rings the agent's phone with a call from outside, on the leader, as
+// Simulator.Ring does.
+func (c *Cluster) Ring(ctx context.Context, loginID string, in IncomingCall) (Dialog, error) {
+	return call[Dialog](c, ctx, methodRing, rpcArgs{LoginID: loginID, Call: &in})
+}
