@@ -137,6 +137,7 @@ type Broker struct {
 	conns    sync.WaitGroup     // one per connection until its goroutines end
 
 	admitter Admitter        // set before serving
+	engine   Engine          // set before serving; nil: one node alone
 	ips      clientAddresses // connections per client address
 	pings    pinger          // pings every open connection
 
@@ -205,8 +206,10 @@ func (b *Broker) Handle(channel, topic, subtopic string, h Handler) {
 
 // Publish sends ev to every connection in scope that registered on its
 // channel or subscribed to a pattern that matches it, and to the granted
-// connections watching scope whose subscriptions match it. The event is
-// encoded once, whatever the number of recipients.
+// connections watching scope whose subscriptions match it, on this node
+// and, through the Engine, on the others. The event is encoded once,
+// whatever the number of recipients and nodes. An error from the Engine is
+// returned once the local connections have the event.
 func (b *Broker) Publish(scope Scope, ev Event) error {
 	return b.publish(scope, ev, nil)
 }
@@ -216,26 +219,14 @@ func (b *Broker) publish(scope Scope, ev Event, except *Conn) error {
 	if err != nil {
 		return err
 	}
-	t := lowerTriple(ev.Channel, ev.Topic, ev.Subtopic)
-	n := 0
-	b.mu.RLock()
-	for c := range b.scopes[scope] {
-		if c != except && c.wants(t) {
-			c.enqueue(frame)
-			n++
-		}
+	m := Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, Frame: frame}
+	b.deliver(m, except)
+	if b.engine == nil || nodeLocal(scope) {
+		return nil
 	}
-	for _, watchers := range [2]map[*Conn]struct{}{b.watchers[scope], b.watchAll} {
-		for c := range watchers {
-			if c != except && c.scope != scope && c.watches(t) {
-				c.enqueue(frame)
-				n++
-			}
-		}
+	if err := b.engine.Publish(m); err != nil {
+		return fmt.Errorf("publish %s/%s/%s to the other nodes: %w", ev.Channel, ev.Topic, ev.Subtopic, err)
 	}
-	label := b.channelLabelLocked(t.channel)
-	b.mu.RUnlock()
-	b.cfg.Metrics.delivered(label, n)
 	return nil
 }
 
@@ -321,7 +312,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws:       ws,
 		nc:       ws.NetConn(),
 		b:        b,
-		own:      Scope("conn:" + id),
+		own:      Scope(connScopePrefix + id),
 		clientIP: ip,
 		work:     make(chan *Request, b.cfg.MaxPending),
 		done:     make(chan struct{}),

@@ -32,11 +32,26 @@
 // still hold one envelope as a plain object. An app that does not opt in
 // receives exactly one envelope per frame.
 //
+// # Between nodes
+//
+// One node alone delivers every event to its own connections. In a
+// cluster, an Engine (SetEngine; broker/natsbus over NATS) carries each
+// published event to the other nodes, which hand it to Broker.Deliver for
+// their connections in the same scope and their watchers: Publish encodes
+// the event once, delivers it here, then gives the engine the same bytes.
+// An app-to-app message crosses nodes within its sender's scope, like any
+// other event. Two kinds of events stay on their node: those published
+// into a connection's own scope ("conn:<id>"), whose one connection lives
+// there, and those published with PublishLocal.
+//
 // # Concurrency contract
 //
-// Broker.Publish, Conn.Send, Conn.SetScope, Conn.ResetScope and Conn.OnClose
-// are safe to call from any goroutine, including handlers. None of them
-// blocks on a peer: an event is encoded once and queued for each recipient;
-// a recipient whose queue is full is disconnected (CloseSlowConsumer).
-// Handle must be called before the broker serves connections.
+// Broker.Publish, Broker.PublishLocal, Broker.Deliver, Conn.Send,
+// Conn.SetScope, Conn.ResetScope and Conn.OnClose are safe to call from any
+// goroutine, including handlers. None of them blocks on a peer (an Engine
+// buffers what it sends): an event is encoded once and queued for each
+// recipient; a recipient whose queue is full is disconnected
+// (CloseSlowConsumer).
+// Handle, SetAdmitter and SetEngine must be called before the broker
+// serves connections.
 package broker

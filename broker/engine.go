@@ -1,0 +1,79 @@
+package broker
+
+import "strings"
+
+// Message is an event on its way between nodes: already encoded, once.
+type Message struct {
+	Scope                    Scope
+	Channel, Topic, Subtopic string // as published (canonical spelling)
+	// Frame is the encoded event frame, exactly what connections receive.
+	// It is shared with the queues of this node's connections: an Engine
+	// must not modify it, and Deliver keeps it.
+	Frame []byte
+}
+
+// Engine carries events between the nodes of a cluster.
+type Engine interface {
+	// Publish sends m to the other nodes, which deliver it to their own
+	// connections (Broker.Deliver). It must not block on the network for
+	// long (NATS publishes are buffered).
+	Publish(m Message) error
+}
+
+// SetEngine makes the broker publish through e, besides delivering to its
+// own connections. Call it before serving. Nil, the default, is one node
+// alone: there is nothing to carry.
+func (b *Broker) SetEngine(e Engine) { b.engine = e }
+
+// Deliver delivers a message from another node to this node's connections
+// in m.Scope and to the granted connections watching it, as Publish does
+// for a local event. It is safe to call from any goroutine and does not
+// block on a peer.
+func (b *Broker) Deliver(m Message) {
+	b.deliver(m, nil)
+}
+
+// PublishLocal is Publish to this node's connections only, never through
+// the engine: for events every node produces itself.
+func (b *Broker) PublishLocal(scope Scope, ev Event) error {
+	frame, err := encodeEvent(ev, b.cfg.Now())
+	if err != nil {
+		return err
+	}
+	b.deliver(Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, Frame: frame}, nil)
+	return nil
+}
+
+// deliver queues m.Frame for every connection of this node in m.Scope that
+// wants it and for the granted connections watching m.Scope whose
+// subscriptions match it, except the sender.
+func (b *Broker) deliver(m Message, except *Conn) {
+	t := lowerTriple(m.Channel, m.Topic, m.Subtopic)
+	n := 0
+	b.mu.RLock()
+	for c := range b.scopes[m.Scope] {
+		if c != except && c.wants(t) {
+			c.enqueue(m.Frame)
+			n++
+		}
+	}
+	for _, watchers := range [2]map[*Conn]struct{}{b.watchers[m.Scope], b.watchAll} {
+		for c := range watchers {
+			if c != except && c.scope != m.Scope && c.watches(t) {
+				c.enqueue(m.Frame)
+				n++
+			}
+		}
+	}
+	label := b.channelLabelLocked(t.channel)
+	b.mu.RUnlock()
+	b.cfg.Metrics.delivered(label, n)
+}
+
+// connScopePrefix starts the scope each connection is born in. Such a
+// scope holds one connection, on the node that accepted it, so its events
+// never leave the node.
+const connScopePrefix = "conn:"
+
+// nodeLocal reports whether events in s concern this node only.
+func nodeLocal(s Scope) bool { return strings.HasPrefix(string(s), connScopePrefix) }

@@ -1,0 +1,113 @@
+package broker_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
+)
+
+// recorder is an Engine that keeps what it is given, and fails with err.
+type recorder struct {
+	mu   sync.Mutex // guards the fields below
+	sent []broker.Message
+	err  error
+}
+
+func (r *recorder) Publish(m broker.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, m)
+	return r.err
+}
+
+func (r *recorder) messages() []broker.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]broker.Message(nil), r.sent...)
+}
+
+func TestPublishGivesTheEngineTheDeliveredFrame(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	engine := &recorder{}
+	s.b.SetEngine(engine)
+	sender := s.app(t, "softphone", "ws-1")
+	peer := s.app(t, "crm", "ws-1")
+	peer.Subscribe("CRM", "*", "*")
+	alone := brokertest.Dial(t, s.url) // in its own scope
+	alone.Register("alone", "Test")
+
+	sender.Request("e", "test", "echo", "echo", "hello")
+	echoed := peer.Expect("Test/Echo/Echoed")
+	sender.Send(map[string]any{"channel": "crm", "topic": "Screenpop", "subtopic": "Show", "data": "relayed"})
+	relayed := peer.Expect("crm/Screenpop/Show")
+	alone.Request("o", "Test", "Echo", "Echo", "own scope")
+	alone.Expect("Test/Echo/Echoed")
+	require.NoError(t, s.b.PublishLocal("ws-1", broker.Event{Channel: "Test", Topic: "Local", Subtopic: "Only"}))
+	peer.Expect("Test/Local/Only")
+
+	assert.Equal(t, []broker.Message{
+		{Scope: "ws-1", Channel: "Test", Topic: "Echo", Subtopic: "Echoed", Frame: echoed.Raw},
+		{Scope: "ws-1", Channel: "crm", Topic: "Screenpop", Subtopic: "Show", Frame: relayed.Raw},
+	}, engine.messages(), "own-scope and local events stay on the node")
+}
+
+func TestPublishReturnsTheEngineError(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	errDown := errors.New("down")
+	s.b.SetEngine(&recorder{err: errDown})
+	member := s.app(t, "crm", "ws-1")
+
+	err := s.b.Publish("ws-1", broker.Event{Channel: "Test", Topic: "Echo", Subtopic: "Echoed", Message: "x"})
+	assert.ErrorIs(t, err, errDown)
+	assert.ErrorContains(t, err, "Test/Echo/Echoed")
+	member.Expect("Test/Echo/Echoed") // delivered here all the same
+}
+
+func TestDeliverReachesScopeAndWatchers(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newServer(t, broker.Config{Metrics: broker.NewMetrics(reg)})
+	s.b.SetAdmitter(admitter{})
+	engine := &recorder{}
+	s.b.SetEngine(engine)
+	member := s.app(t, "crm", "ws-1")
+	outsider := s.app(t, "crm", "ws-2")
+	watcher := brokertest.Dial(t, s.url)
+	watcher.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
+		"data": map[string]string{"key": "watcher"}})
+	watcher.Expect("PubSub/App/Registered")
+	watcher.Subscribe("Feed", "Agent", "*")
+	member.Subscribe("Feed", "*", "*")
+	outsider.Subscribe("Feed", "*", "*")
+
+	frame := []byte(`{"id":"1","channel":"Feed","topic":"Agent","subtopic":"State","source":"node-b","message":"ready","timestamp":"2026-01-02T03:04:05.000Z"}`)
+	s.b.Deliver(broker.Message{Scope: "ws-1", Channel: "Feed", Topic: "Agent", Subtopic: "State", Frame: frame})
+	assert.Equal(t, 2.0, deliveries(t, reg), "Deliver counts its deliveries")
+
+	assert.Equal(t, string(frame), string(member.Expect("Feed/Agent/State").Raw))
+	assert.Equal(t, string(frame), string(watcher.Expect("Feed/Agent/State").Raw))
+	outsider.Request("m", "Test", "Echo", "Echo", "marker")
+	assert.JSONEq(t, `"marker"`, string(outsider.Expect("Test/Echo/Echoed").Message), "nothing crossed into ws-2")
+	sent := engine.messages()
+	require.Len(t, sent, 1, "a delivered message is not sent on")
+	assert.Equal(t, broker.Scope("ws-2"), sent[0].Scope)
+}
+
+// deliveries reads ctibus_fanout_deliveries_total.
+func deliveries(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "ctibus_fanout_deliveries_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
