@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -51,7 +52,7 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 		log = log.With(zap.String("app", reg.App))
 	}
 	if token, ok := values[fieldToken]; ok {
-		return a.joinWithToken(c, token, log)
+		return a.joinWithToken(ctx, c, token, log)
 	}
 	if c.App() != "" {
 		// An app's grant is fixed when the connection is admitted; a second
@@ -59,7 +60,7 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 		// already has some.
 		return broker.InvalidInput("data", "present an app credential in the connection's first Register")
 	}
-	app, err := a.authenticate(reg.App, values[fieldSecret], values[fieldJWT])
+	app, err := a.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
 		log.Info("app credentials refused", zap.String("credential", present[0]))
 		return err
@@ -79,16 +80,25 @@ var errTokenRefused = &broker.APIError{
 	Msg:     "This workspace token is not valid (it may have expired, or the agent signed out). Get a new one from the agent's desktop.",
 }
 
-func (a *admission) joinWithToken(c *broker.Conn, token string, log *zap.Logger) error {
+func (a *admission) joinWithToken(ctx context.Context, c *broker.Conn, token string, log *zap.Logger) error {
 	h := a.h
-	agentID, err := h.tokens.Resolve(token)
-	if err != nil {
+	agentID, err := h.tokens.Resolve(ctx, token)
+	if errors.Is(err, session.ErrTokenInvalid) {
 		log.Info("workspace token refused")
+		return errTokenRefused
+	}
+	if err != nil {
+		log.Error("workspace token not checked", zap.Error(err))
 		return errTokenRefused
 	}
 	unlock := h.workspaces.Lock(agentID)
 	defer unlock()
-	if _, signedIn := h.workspaces.Get(agentID); !signedIn {
+	// The workspace may live on other nodes only, or on none after a
+	// restart of every node: the contact center says whether the agent is
+	// still signed in.
+	if u, err := h.cti.User(ctx, agentID); err != nil {
+		return h.apiError(err)
+	} else if u.State == cisco.StateLogout {
 		// Signed out between the two looks: the token went with the agent.
 		log.Info("workspace token refused: the agent has signed out")
 		return errTokenRefused
@@ -98,7 +108,7 @@ func (a *admission) joinWithToken(c *broker.Conn, token string, log *zap.Logger)
 	return nil
 }
 
-func (a *admission) authenticate(name, secret, jwt string) (*session.App, error) {
+func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) (*session.App, error) {
 	refused := &broker.APIError{
 		Type:    broker.ErrTypeInvalidCredentials,
 		Message: "the app credentials are not valid",
@@ -110,7 +120,7 @@ func (a *admission) authenticate(name, secret, jwt string) (*session.App, error)
 	var app *session.App
 	var err error
 	if secret != "" {
-		app, err = a.h.authenticateSecret(name, secret)
+		app, err = a.h.authenticateSecret(ctx, name, secret)
 	} else {
 		app, err = a.h.apps.AuthenticateJWT(jwt)
 	}

@@ -69,7 +69,9 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	if _, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, cisco.StateLogout, code); err != nil {
 		return h.apiError(err)
 	}
-	h.tokens.RevokeAgent(ws.AgentID)
+	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), ws.AgentID); err != nil {
+		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.Error(err))
+	}
 	conns := h.workspaces.End(ws.AgentID)
 	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
 		zap.String("reasonCodeId", code), zap.Int("connections", len(conns)))

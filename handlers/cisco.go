@@ -46,6 +46,17 @@ type Config struct {
 	Metrics *Metrics
 	// Now tells the time. Default time.Now.
 	Now func() time.Time
+
+	// The stores a cluster shares; nil keeps each in this node's memory.
+
+	// TokenStore keeps the workspace tokens.
+	TokenStore session.TokenStore
+	// AppLockoutStore keeps the lockout of app secrets, apart from the
+	// agents' so that an app and an agent of one name do not share a count.
+	AppLockoutStore session.LockoutStore
+	// Presence tells which nodes hold connections of an agent's workspace,
+	// so that a grace period signs an agent out only when none does.
+	Presence session.Presence
 }
 
 // Cisco serves the agent API of the Cisco channel on a broker.
@@ -83,8 +94,8 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		lockout: lockout,
 		// Wrong app secrets are locked out like wrong passwords: each costs
 		// a bcrypt comparison, and nothing else would limit them.
-		appLockout: session.NewLockout(lockout.Config()),
-		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now}),
+		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
+		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now, Store: cfg.TokenStore}),
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
 		apps:       cfg.Apps,
 		metrics:    cfg.Metrics,
@@ -97,8 +108,15 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		Grace:     cfg.Grace,
 		AfterFunc: cfg.AfterFunc,
 		OnExpire:  h.signOutAbandoned,
+		Presence:  cfg.Presence,
 	})
 	return h
+}
+
+// appLockoutConfig is the agents' lockout rules with a store of the apps' own.
+func appLockoutConfig(agents session.LockoutConfig, store session.LockoutStore) session.LockoutConfig {
+	agents.Store = store
+	return agents
 }
 
 // Register puts every Cisco API on the bus, admits the apps that present a
@@ -178,6 +196,12 @@ func (h *Cisco) apiError(err error) error {
 		}
 	case errors.As(err, &ce):
 		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+	case errors.Is(err, session.ErrUnavailable):
+		return &broker.APIError{
+			Type:    broker.ErrTypeUnavailable,
+			Message: "the cluster's shared state is unreachable",
+			Msg:     "The server cannot reach the state it shares with its cluster. Try again in a few seconds.",
+		}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &broker.APIError{
 			Type:    broker.ErrTypeUnavailable,
@@ -199,7 +223,9 @@ func (h *Cisco) signOutAbandoned(agentID string) {
 		}
 		return
 	}
-	h.tokens.RevokeAgent(agentID)
+	if err := h.tokens.RevokeAgent(context.Background(), agentID); err != nil {
+		log.Error("agent signed out with workspace tokens left valid", zap.Error(err))
+	}
 	log.Info("agent signed out: no connection came back within the grace period",
 		zap.String("reasonCodeId", u.ReasonCodeID))
 }

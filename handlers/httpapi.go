@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -61,7 +63,7 @@ func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
 		return nil, session.ErrCredentials
 	}
 	if name, secret, ok := r.BasicAuth(); ok {
-		return h.authenticateSecret(name, secret)
+		return h.authenticateSecret(r.Context(), name, secret)
 	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return h.apps.AuthenticateJWT(strings.TrimSpace(token))
@@ -71,35 +73,37 @@ func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
 
 // reachAgent checks that app may act on agent's workspace (what it may do
 // is named by action, such as "publish"): the app has the right, the agent
-// is in its grant, exists, and is signed in. It returns the workspace, or
-// nil with the HTTP status and the refusal.
-func (h *Cisco) reachAgent(ctx context.Context, app *session.App, agent, action string) (*session.Workspace, int, publishError) {
+// is in its grant, exists, and is signed in. It returns the scope of the
+// agent's workspace (on whichever nodes it lives), or "" with the HTTP
+// status and the refusal.
+func (h *Cisco) reachAgent(ctx context.Context, app *session.App, agent, action string) (broker.Scope, int, publishError) {
 	if !app.Publish {
-		return nil, http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app may not %s; allow it in the apps file (grants.publish).", action)}
+		return "", http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app may not %s; allow it in the apps file (grants.publish).", action)}
 	}
 	if !app.AllAgents {
 		granted, err := h.grantedAgents(ctx, app)
 		if err != nil {
-			return nil, http.StatusInternalServerError, publishError{"internal", "The server could not check the app's grant; try again."}
+			return "", http.StatusInternalServerError, publishError{"internal", "The server could not check the app's grant; try again."}
 		}
 		if !granted[agent] {
-			return nil, http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip(agent))}
+			return "", http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip(agent))}
 		}
 	}
 	if known, err := h.cti.Agent(ctx, agent); err != nil || !known {
-		return nil, http.StatusNotFound, publishError{"not_found", fmt.Sprintf("There is no agent %q.", clip(agent))}
+		return "", http.StatusNotFound, publishError{"not_found", fmt.Sprintf("There is no agent %q.", clip(agent))}
 	}
-	ws, signedIn := h.workspaces.Get(agent)
-	if !signedIn {
-		return nil, http.StatusNotFound, publishError{"not_found", fmt.Sprintf("Agent %q is not signed in, so nobody would receive it; try again once the agent is signed in.", agent)}
+	if u, err := h.cti.User(ctx, agent); err != nil {
+		return "", http.StatusServiceUnavailable, publishError{"unavailable", "The server could not reach the contact center; try again in a few seconds."}
+	} else if u.State == cisco.StateLogout {
+		return "", http.StatusNotFound, publishError{"not_found", fmt.Sprintf("Agent %q is not signed in, so nobody would receive it; try again once the agent is signed in.", agent)}
 	}
-	return ws, 0, publishError{}
+	return session.ScopeOf(agent), 0, publishError{}
 }
 
 // authenticateSecret checks an app's secret through the app lockout.
-func (h *Cisco) authenticateSecret(name, secret string) (*session.App, error) {
+func (h *Cisco) authenticateSecret(ctx context.Context, name, secret string) (*session.App, error) {
 	var app *session.App
-	err := h.appLockout.Attempt(name, func() error {
+	err := h.appLockout.Attempt(ctx, name, func() error {
 		var err error
 		app, err = h.apps.AuthenticateSecret(name, secret)
 		if errors.Is(err, session.ErrCredentials) {

@@ -115,7 +115,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	h.metrics.login(loginOK)
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
-	return h.sendToken(req, agentID)
+	return h.sendToken(ctx, req, agentID)
 }
 
 // tokenPayload is the message of PubSub/Workspace/Token.
@@ -127,8 +127,11 @@ type tokenPayload struct {
 
 // sendToken gives the signed-in connection, and it alone, a workspace token
 // that lets the agent's other apps join the workspace without the password.
-func (h *Cisco) sendToken(req *broker.Request, agentID string) error {
-	token, expires := h.tokens.Issue(agentID)
+func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID string) error {
+	token, expires, err := h.tokens.Issue(ctx, agentID)
+	if err != nil {
+		return err
+	}
 	return req.Conn.Send(broker.Event{
 		Channel: "PubSub", Topic: "Workspace", Subtopic: "Token",
 		Message:       tokenPayload{Token: token, AgentID: agentID, ExpiresAt: expires.UTC().Format(cisco.TimeFormat)},
@@ -139,7 +142,7 @@ func (h *Cisco) sendToken(req *broker.Request, agentID string) error {
 // signIn signs in through the lockout, which counts wrong credentials.
 func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
 	var signed cisco.SignedIn
-	err := h.lockout.Attempt(c.username, func() error {
+	err := h.lockout.Attempt(ctx, c.username, func() error {
 		var err error
 		signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
 		if errors.Is(err, cisco.ErrAuthorization) {

@@ -1,8 +1,12 @@
 package handlers
 
 import (
+	"context"
+	"time"
+
 	"go.uber.org/zap"
 
+	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/session"
 )
@@ -25,6 +29,10 @@ type teamAgentState struct {
 // An event carries the request's id as correlationId only in the workspace
 // of whoever made the request. notify runs under the connector's lock, so
 // it only publishes, which never blocks.
+//
+// Every node of a cluster receives every notification (see cisco.Cluster),
+// so each publishes the events to its own connections only. A sign-out
+// ends the agent's workspace on every node, whichever node it came from.
 func (h *Cisco) notify(n cisco.Notification) {
 	correlation := func(recipient string) string {
 		if n.RequestedBy == recipient {
@@ -36,18 +44,62 @@ func (h *Cisco) notify(n cisco.Notification) {
 	switch {
 	case n.User != nil:
 		u := n.User.User
-		err = h.publish(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
+		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
-				err = h.publish(session.ScopeOf(sup), "Team", "SetTeamAgentState",
+				err = h.publishHere(session.ScopeOf(sup), "Team", "SetTeamAgentState",
 					teamAgentState{TeamID: u.TeamID, Data: u}, correlation(sup))
 			}
 		}
+		if u.State == cisco.StateLogout {
+			// Not here: the connector's lock is held, and ending a workspace
+			// waits for the agent's lock, which a sign-out holds while it
+			// calls the connector.
+			go h.endSignedOut(u.LoginID)
+		}
 	case n.Calls != nil:
-		err = h.publish(session.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
+		err = h.publishHere(session.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
 			calls(n.Calls.Dialogs), correlation(n.Calls.LoginID))
 	}
 	if err != nil {
 		h.log.Error("publish a notification", zap.Error(err))
 	}
 }
+
+// publishHere is publish to this node's connections only.
+func (h *Cisco) publishHere(scope broker.Scope, topic, subtopic string, message any, correlationID string) error {
+	return h.bus.PublishLocal(scope, broker.Event{
+		Channel: channel, Topic: topic, Subtopic: subtopic,
+		Message: message, CorrelationID: correlationID,
+	})
+}
+
+// endSignedOut ends the agent's workspace on this node after a sign-out made
+// anywhere: its connections go back to scopes of their own. The node that
+// served the sign-out has done so already. An agent signed in again since
+// (the notification may arrive after a new sign-in here) keeps its
+// workspace.
+func (h *Cisco) endSignedOut(agentID string) {
+	unlock := h.workspaces.Lock(agentID)
+	defer unlock()
+	if _, here := h.workspaces.Get(agentID); !here {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), endSignedOutTimeout)
+	defer cancel()
+	u, err := h.cti.User(ctx, agentID)
+	if err != nil {
+		h.log.Warn("workspace kept: cannot tell whether its agent is signed out",
+			zap.String("agent", agentID), zap.Error(err))
+		return
+	}
+	if u.State != cisco.StateLogout {
+		return
+	}
+	conns := h.workspaces.End(agentID)
+	h.log.Info("workspace ended: its agent signed out", zap.String("agent", agentID),
+		zap.Int("connections", len(conns)))
+}
+
+// endSignedOutTimeout bounds the check of an agent's state after a sign-out.
+const endSignedOutTimeout = 10 * time.Second

@@ -60,11 +60,11 @@ func (h *Cisco) publishFromHTTP(r *http.Request, app *session.App) (int, publish
 	if h.bus.Handled(req.Channel) {
 		return http.StatusForbidden, publishError{"forbidden", fmt.Sprintf("No app may publish on the %s channel: its events come from the server. Use a channel of your own, such as CRM.", req.Channel)}
 	}
-	ws, status, refusal := h.reachAgent(r.Context(), app, target.Agent, "publish")
-	if ws == nil {
+	scope, status, refusal := h.reachAgent(r.Context(), app, target.Agent, "publish")
+	if scope == "" {
 		return status, refusal
 	}
-	if err := h.bus.Publish(ws.Scope, broker.Event{
+	if err := h.bus.Publish(scope, broker.Event{
 		Channel: req.Channel, Topic: req.Topic, Subtopic: req.Subtopic,
 		Source: app.Name, Message: req.Data, CorrelationID: req.ID,
 	}); err != nil {

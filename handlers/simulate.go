@@ -109,7 +109,7 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, pu
 		}
 	}
 	ctx := r.Context()
-	if ws, status, refusal := h.reachAgent(ctx, app, b.Agent, "ring agents"); ws == nil {
+	if scope, status, refusal := h.reachAgent(ctx, app, b.Agent, "ring agents"); scope == "" {
 		return "", status, refusal
 	}
 	d, err := h.ringer.Ring(ctx, b.Agent, call)

@@ -95,7 +95,9 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if _, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, ""); err != nil {
 		return h.apiError(err)
 	}
-	h.tokens.RevokeAgent(target.LoginID)
+	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
+		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
+	}
 	conns := h.workspaces.End(target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
 		zap.String("agent", target.LoginID), zap.Int("connections", len(conns)))
