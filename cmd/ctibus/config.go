@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -35,7 +36,17 @@ type config struct {
 	simAnswerDelay   time.Duration
 	simRingTimeout   time.Duration
 	simScenario      string
+	nats             string
+	natsEmbedded     bool
+	natsListen       string
+	natsStore        string
+	natsPrefix       string
+	natsLease        time.Duration
+	node             string
 }
+
+// clustered reports whether the node shares its bus and state through NATS.
+func (c config) clustered() bool { return c.nats != "" || c.natsEmbedded }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
@@ -64,6 +75,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", 2*time.Second, "simulator: how long a number outside rings before it answers")
 	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", 20*time.Second, "simulator: how long a phone rings unanswered before the ringing stops")
 	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming calls to play (a timed list, optionally looped) for demos and load tests")
+
+	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
+	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node, for persistence or a quick local cluster; other nodes reach it with -nats nats://<-nats-listen>")
+	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4222", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes")
+	fs.StringVar(&c.natsStore, "nats-store", "ctibus-data", "with -nats-embedded: `directory` where the embedded NATS server keeps JetStream's data")
+	fs.StringVar(&c.natsPrefix, "nats-prefix", "ctibus", "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
+	fs.DurationVar(&c.natsLease, "nats-lease", 3*time.Second, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
+	fs.StringVar(&c.node, "node", "", "`name` of this node in the cluster (letters, digits, - and _); empty picks the host name and a random suffix")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	fs.Usage = func() {
@@ -101,7 +120,7 @@ func (c config) validate() error {
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
-		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
+		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"nats-lease", int64(c.natsLease)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {
 		if p.value <= 0 {
@@ -119,6 +138,17 @@ func (c config) validate() error {
 	}
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
+	}
+	if !validClusterName(c.natsPrefix) {
+		errs = append(errs, fmt.Errorf("-nats-prefix %q: use 1 to 32 letters, digits, - or _", c.natsPrefix))
+	}
+	if c.node != "" && !validClusterName(c.node) {
+		errs = append(errs, fmt.Errorf("-node %q: use 1 to 32 letters, digits, - or _", c.node))
+	}
+	if c.natsEmbedded && c.natsListen != "" {
+		if _, _, err := net.SplitHostPort(c.natsListen); err != nil {
+			errs = append(errs, fmt.Errorf("-nats-listen %q: want host:port", c.natsListen))
+		}
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		errs = append(errs, fmt.Errorf("-log-format %q: want json or console", c.logFormat))
@@ -153,6 +183,21 @@ func splitList(s string) []string {
 		}
 	}
 	return list
+}
+
+// validClusterName reports whether s may name a cluster or a node: it
+// becomes part of NATS subjects and JetStream bucket names, which allow
+// little else.
+func validClusterName(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // envName is a flag's environment twin: -lockout-attempts is CTIBUS_LOCKOUT_ATTEMPTS.

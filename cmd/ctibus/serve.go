@@ -59,15 +59,29 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		TrustedProxies:      proxies,
 		Metrics:             broker.NewMetrics(registry),
 	})
-	lockout := session.NewLockout(session.LockoutConfig{Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration})
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout})
-	ciscoAPI := handlers.NewCisco(bus, sim, lockout, log.Named("cisco"),
+	shared := sharedState{cti: sim}
+	if cfg.clustered() {
+		var leave func()
+		shared, leave, err = joinCluster(cfg, log, bus, sim)
+		if err != nil {
+			return err
+		}
+		defer leave() // after the drain below: the others take over at once
+	}
+	lockout := session.NewLockout(session.LockoutConfig{
+		Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration, Store: shared.lockout,
+	})
+	ciscoAPI := handlers.NewCisco(bus, shared.cti, lockout, log.Named("cisco"),
 		handlers.Config{
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
 			Apps:               apps,
 			Metrics:            handlers.NewMetrics(registry, lockout),
+			TokenStore:         shared.tokens,
+			AppLockoutStore:    shared.appLockout,
+			Presence:           shared.presence,
 		})
 	ciscoAPI.Register()
 

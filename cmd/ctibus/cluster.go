@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/natsbus"
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/session"
+)
+
+// natsConnectTimeout bounds how long a starting node waits for NATS: a node
+// that cannot reach its cluster should say so, not hang.
+const natsConnectTimeout = 10 * time.Second
+
+// natsLink is this node's share of NATS: the embedded server if it runs one,
+// and its two client connections.
+type natsLink struct {
+	embedded *natsserver.Server // nil unless -nats-embedded
+	// bus carries the broker's events. It is opened with NoEcho, so that a
+	// node does not receive its own events back: they are delivered locally
+	// before they are published.
+	bus *nats.Conn
+	// state carries everything else: JetStream's buckets, the contact
+	// center's requests and notifications.
+	state *nats.Conn
+	js    jetstream.JetStream
+	node  string // this node's name in the cluster
+}
+
+// connectNATS starts the embedded server if asked to, and connects to NATS.
+func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
+	link := &natsLink{node: cfg.node}
+	if link.node == "" {
+		host, _ := os.Hostname()
+		link.node = nodeName(host)
+	}
+	var opts []nats.Option
+	urls := cfg.nats
+	if cfg.natsEmbedded {
+		srv, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		link.embedded = srv
+		urls = srv.ClientURL()
+		opts = append(opts, nats.InProcessServer(srv))
+		log.Info("embedded NATS server running", zap.String("listen", cfg.natsListen), zap.String("store", cfg.natsStore))
+	}
+	opts = append(opts,
+		nats.Timeout(natsConnectTimeout),
+		nats.MaxReconnects(-1), // a node outlives a NATS restart
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("lost NATS; reconnecting", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
+		}),
+	)
+	var err error
+	link.state, err = nats.Connect(urls, append(opts, nats.Name("ctibus "+link.node))...)
+	if err == nil {
+		link.bus, err = nats.Connect(urls, append(opts, nats.Name("ctibus "+link.node+" bus"), nats.NoEcho())...)
+	}
+	if err == nil {
+		link.js, err = jetstream.New(link.state)
+	}
+	if err != nil {
+		link.close()
+		return nil, fmt.Errorf("connect to NATS at %s: %w (is the server running, with JetStream enabled?)", redact(urls), err)
+	}
+	log.Info("joined the cluster", zap.String("node", link.node), zap.String("nats", link.state.ConnectedUrlRedacted()))
+	return link, nil
+}
+
+// nodeName makes a node name from the host's: unique, since two nodes may
+// run on one host, and valid in subjects and keys.
+func nodeName(host string) string {
+	clean := make([]rune, 0, len(host))
+	for _, r := range host {
+		if len(clean) == 20 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			clean = append(clean, r)
+		}
+	}
+	if len(clean) == 0 {
+		clean = []rune("node")
+	}
+	return string(clean) + "-" + uuid.NewString()[:8]
+}
+
+// startEmbedded runs the NATS server of -nats-embedded.
+func startEmbedded(cfg config) (*natsserver.Server, error) {
+	opts := &natsserver.Options{
+		JetStream:  true,
+		StoreDir:   cfg.natsStore,
+		NoSigs:     true, // ctibus handles the signals and stops the server itself
+		NoLog:      true,
+		DontListen: cfg.natsListen == "",
+	}
+	if cfg.natsListen != "" {
+		host, port, _ := net.SplitHostPort(cfg.natsListen) // checked by validate
+		opts.Host = host
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("-nats-listen %q: bad port", cfg.natsListen)
+		}
+		opts.Port = n
+	}
+	srv, err := natsserver.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(natsConnectTimeout) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded NATS server: not ready after %s (is %s in use?)", natsConnectTimeout, cfg.natsListen)
+	}
+	return srv, nil
+}
+
+// close drains the connections, so that what was published is sent, and
+// stops the embedded server last.
+func (l *natsLink) close() {
+	for _, nc := range []*nats.Conn{l.bus, l.state} {
+		if nc != nil {
+			if err := nc.Drain(); err != nil {
+				nc.Close()
+			}
+			waitClosed(nc)
+		}
+	}
+	if l.embedded != nil {
+		l.embedded.Shutdown()
+		l.embedded.WaitForShutdown()
+	}
+}
+
+// waitClosed waits for a draining connection to finish, a bounded time.
+func waitClosed(nc *nats.Conn) {
+	deadline := time.Now().Add(natsConnectTimeout)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc.Close()
+}
+
+// redact hides passwords in NATS URLs before they reach a message.
+func redact(urls string) string {
+	var out []string
+	for _, u := range splitList(urls) {
+		out = append(out, redactURL(u))
+	}
+	return fmt.Sprint(out)
+}
+
+// redactURL hides the password of one NATS URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
+// sharedState is what the nodes of a cluster share. A node alone keeps
+// everything in its memory: its simulator is the contact center and the
+// nil stores select the in-memory ones.
+type sharedState struct {
+	cti        cisco.Connector
+	lockout    session.LockoutStore
+	appLockout session.LockoutStore
+	tokens     session.TokenStore
+	presence   session.Presence
+}
+
+// joinCluster connects the node to NATS, carries the bus's events through
+// it and opens the shared stores. leave undoes it all, in the reverse order.
+func joinCluster(cfg config, log *zap.Logger, bus *broker.Broker, sim *cisco.Simulator) (shared sharedState, leave func(), err error) {
+	link, err := connectNATS(cfg, log)
+	if err != nil {
+		return shared, nil, err
+	}
+	var undo []func()
+	leave = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		link.close()
+	}
+	defer func() {
+		if err != nil {
+			leave()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
+	defer cancel()
+
+	engine, err := natsbus.New(link.bus, bus.Deliver, natsbus.Options{Prefix: cfg.natsPrefix, Log: log.Named("natsbus")})
+	if err != nil {
+		return shared, nil, fmt.Errorf("carry the bus over NATS: %w", err)
+	}
+	bus.SetEngine(engine)
+	undo = append(undo, func() {
+		if err := engine.Close(); err != nil {
+			log.Warn("stop carrying the bus over NATS", zap.Error(err))
+		}
+	})
+
+	bucket := func(name string) string { return cfg.natsPrefix + "_" + name }
+	if shared.lockout, err = session.NewKVLockoutStore(ctx, link.js, bucket("lockout"), cfg.lockoutDuration); err == nil {
+		shared.appLockout, err = session.NewKVLockoutStore(ctx, link.js, bucket("app_lockout"), cfg.lockoutDuration)
+	}
+	if err == nil {
+		shared.tokens, err = session.NewKVTokenStore(ctx, link.js, bucket("tokens"), cfg.tokenTTL)
+	}
+	if err != nil {
+		return shared, nil, fmt.Errorf("open the cluster's buckets: %w", err)
+	}
+	presence, err := session.NewKVPresence(ctx, link.js, bucket("presence"), link.node)
+	if err != nil {
+		return shared, nil, fmt.Errorf("open the cluster's presence bucket: %w", err)
+	}
+	shared.presence = presence
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
+		defer cancel()
+		if err := presence.Close(ctx); err != nil {
+			log.Warn("withdraw this node's presence", zap.Error(err))
+		}
+	})
+
+	cluster, err := cisco.NewCluster(ctx, sim, link.state, cisco.ClusterConfig{
+		Node: link.node, Prefix: cfg.natsPrefix, LeaseTTL: cfg.natsLease, Log: log.Named("cluster"),
+	})
+	if err != nil {
+		return shared, nil, fmt.Errorf("join the contact center's cluster: %w", err)
+	}
+	shared.cti = cluster
+	undo = append(undo, func() {
+		if err := cluster.Close(); err != nil {
+			log.Warn("leave the contact center's cluster", zap.Error(err))
+		}
+	})
+	return shared, leave, nil
+}

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/internal/natstest"
+)
+
+// clusterArgs are the flags of a node of a test cluster: a lease short
+// enough that a failover takes a fraction of a second.
+func clusterArgs(natsURL string, extra ...string) []string {
+	return append([]string{"-nats", natsURL, "-log-level", "debug"}, extra...)
+}
+
+// startNodes starts n ctibus nodes, in this process, sharing the NATS
+// server at natsURL.
+func startNodes(t *testing.T, n int, natsURL string, extra ...string) []*server {
+	t.Helper()
+	nodes := make([]*server, n)
+	for i := range nodes {
+		nodes[i] = startServer(t, nil, clusterArgs(natsURL, append([]string{"-node", fmt.Sprintf("n%d", i+1)}, extra...)...)...)
+	}
+	return nodes
+}
+
+// signInOn signs the agent in on c, reads the 15 events, and returns the
+// agent's state in them and the workspace token.
+func signInOn(t *testing.T, c *brokertest.Client, id, username, password, extension string) (state, token string) {
+	t.Helper()
+	c.Request(id, "Cisco", "Agent", "SetUserInfo",
+		map[string]string{"username": username, "password": password, "extension": extension})
+	for range 15 {
+		f := c.Next()
+		require.NotEqual(t, "Error", f.Topic, "sign-in refused: %s", f.Raw)
+		if f.Triple() == "Cisco/Agent/SetAgentState" {
+			state = agentStateIn(t, f)
+		}
+	}
+	f := c.Expect("PubSub/Workspace/Token")
+	var p struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &p))
+	return state, p.Token
+}
+
+// agentStateIn returns the state in a SetAgentState frame.
+func agentStateIn(t *testing.T, f brokertest.Frame) string {
+	t.Helper()
+	var m struct {
+		Data struct {
+			State string `json:"state"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m), "%s", f.Raw)
+	return m.Data.State
+}
+
+// joinWith connects app to the node at url, joins a workspace with token and
+// subscribes to everything.
+func joinWith(t *testing.T, url, app, token string) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, brokertest.WSURL(url))
+	c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register",
+		"source": app, "data": map[string]string{"channel": "Cisco", "token": token}})
+	expectAfterSignIn(t, c, "PubSub/App/Registered")
+	c.Request("", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "*", "topic": "*", "subtopic": "*"})
+	expectAfterSignIn(t, c, "PubSub/Subscription/Subscribed")
+	return c
+}
+
+// expectAfterSignIn reads frames until one of triple, skipping the events of
+// the sign-in (correlationId "login"). Published on another node just
+// before the app joined, they may reach it after: a node delivers an event
+// to the connections in the workspace when the event arrives.
+func expectAfterSignIn(t *testing.T, c *brokertest.Client, triple string) brokertest.Frame {
+	t.Helper()
+	for {
+		f := c.Next()
+		if f.Triple() == triple {
+			return f
+		}
+		require.Equal(t, "login", f.CorrelationID, "want %s, got %s", triple, f.Raw)
+	}
+}
+
+func TestClusterNodesShareOneBus(t *testing.T) {
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 3, ns.ClientURL())
+
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	state, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	assert.Equal(t, "NOT_READY", state)
+	crm := joinWith(t, nodes[1].URL, "crm", token)      // the same agent's apps, on the other nodes
+	recorder := joinWith(t, nodes[2].URL, "rec", token) //
+	other := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	other.Register("softphone", "Cisco")
+	signInOn(t, other, "login", "jdoe", "agent@3", "5066")
+	other.Subscribe("*", "*", "*")
+
+	// An event of the agent reaches its apps on every node, and only them.
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	for _, c := range []*brokertest.Client{phone, crm, recorder} {
+		f := c.Expect("Cisco/Agent/SetAgentState")
+		assert.Equal(t, "READY", agentStateIn(t, f))
+	}
+
+	// App-to-app messages cross nodes within the workspace, never out of it.
+	crm.Request("pop", "CRM", "Screen", "Pop", map[string]string{"ani": "5551234"})
+	f := recorder.Expect("CRM/Screen/Pop")
+	assert.Equal(t, "crm", f.Source)
+	other.ExpectNothing(300 * time.Millisecond)
+
+	// A sign-in on another node keeps the agent's state.
+	desk := brokertest.Dial(t, brokertest.WSURL(nodes[2].URL))
+	desk.Register("softphone", "Cisco")
+	state, _ = signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
+	assert.Equal(t, "READY", state, "a re-login on another node keeps the state")
+	for _, c := range []*brokertest.Client{phone, crm, recorder} {
+		for range 15 { // the workspace sees the sign-in's events; the crm app, not its own message
+			assert.Equal(t, "again", c.Next().CorrelationID)
+		}
+	}
+
+	// A sign-out on one node ends the workspace on every node.
+	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"reasonCodeId": "1"})
+	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
+	for _, c := range []*brokertest.Client{phone, crm} {
+		assert.Equal(t, "NOT_READY", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+		assert.Equal(t, "LOGOUT", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+	}
+	crm.Request("r", "Cisco", "Agent", "SetReadyState", nil)
+	crm.ExpectError("Cisco", "Invalid State", "r")
+	late := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	late.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
+		"source": "late", "data": map[string]string{"token": token}})
+	assert.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "sign-out revoked the token on every node")
+}
+
+func TestClusterLockoutIsShared(t *testing.T) {
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 3, ns.ClientURL())
+	clients := make([]*brokertest.Client, len(nodes))
+	for i, n := range nodes {
+		clients[i] = brokertest.Dial(t, brokertest.WSURL(n.URL))
+		clients[i].Register("softphone", "Cisco")
+	}
+
+	// Five failures spread over three nodes lock the account on all of them.
+	for i := range 5 {
+		c := clients[i%3]
+		id := "bad" + strconv.Itoa(i)
+		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest", "password": "wrong", "extension": "5064"})
+		assert.Equal(t, "Authorization Failure", c.ExpectError("Cisco", "Authorization Failure", id).ErrorType)
+	}
+	for i, c := range clients {
+		id := "right" + strconv.Itoa(i)
+		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
+		c.ExpectError("Cisco", "Account Locked", id)
+	}
+
+	// Fifty wrong attempts in parallel over the nodes verify at most five
+	// passwords: the others are refused as locked without a check.
+	var mu sync.Mutex
+	answers := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		url := brokertest.WSURL(nodes[i%3].URL)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errorType, err := attemptSignIn(url, "jdoe", "wrong")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				answers["error: "+err.Error()]++
+				return
+			}
+			answers[errorType]++
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, map[string]int{"Authorization Failure": 5, "Account Locked": 45}, answers)
+}
+
+// attemptSignIn signs in once on a connection of its own, and returns the
+// errorType of the answer ("" for a success). It does not use testing.T: it
+// runs on goroutines of its own.
+func attemptSignIn(url, username, password string) (string, error) {
+	ws, _, err := brokertest.DialHeader(url, nil)
+	if err != nil {
+		return "", err
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(brokertest.Wait))
+	if err := ws.WriteJSON(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
+		"source": "softphone", "data": map[string]string{"channel": "Cisco"}}); err != nil {
+		return "", err
+	}
+	var registered struct {
+		Subtopic string `json:"subtopic"`
+	}
+	if err := ws.ReadJSON(&registered); err != nil || registered.Subtopic != "Registered" {
+		return "", fmt.Errorf("register: %v %q", err, registered.Subtopic)
+	}
+	if err := ws.WriteJSON(map[string]any{"id": "a", "channel": "Cisco", "topic": "Agent", "subtopic": "SetUserInfo",
+		"data": map[string]string{"username": username, "password": password, "extension": "5066"}}); err != nil {
+		return "", err
+	}
+	var f struct {
+		Subtopic string `json:"subtopic"`
+		Message  struct {
+			Data brokertest.APIError `json:"data"`
+		} `json:"message"`
+	}
+	if err := ws.ReadJSON(&f); err != nil {
+		return "", err
+	}
+	return f.Message.Data.ErrorType, nil
+}
+
+func TestClusterStateSurvivesARestartOfAllNodes(t *testing.T) {
+	ns := natstest.Start(t, "")
+	first := startNodes(t, 2, ns.ClientURL())
+	phone := brokertest.Dial(t, brokertest.WSURL(first[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")))
+	intruder := brokertest.Dial(t, brokertest.WSURL(first[1].URL))
+	intruder.Register("softphone", "Cisco")
+	for i := range 5 {
+		id := "bad" + strconv.Itoa(i)
+		intruder.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "jdoe", "password": "wrong", "extension": "5066"})
+		intruder.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	for _, n := range first {
+		require.NoError(t, n.Stop())
+	}
+
+	second := startNodes(t, 2, ns.ClientURL())
+	crm := joinWith(t, second[1].URL, "crm", token)
+	crm.Request("get", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "READY", agentStateIn(t, crm.Expect("Cisco/Agent/SetAgentState")), "the state outlived every node")
+	desk := brokertest.Dial(t, brokertest.WSURL(second[0].URL))
+	desk.Register("softphone", "Cisco")
+	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
+	assert.Equal(t, "READY", state)
+	desk.Request("jdoe", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5066"})
+	desk.ExpectError("Cisco", "Account Locked", "jdoe")
+}
+
+func TestEmbeddedNATSServesAClusterAndKeepsState(t *testing.T) {
+	store := t.TempDir()
+	listen := freeAddr(t)
+	hub := startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
+	peer := startServer(t, nil, "-nats", "nats://"+listen)
+
+	phone := brokertest.Dial(t, brokertest.WSURL(hub.URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	crm := joinWith(t, peer.URL, "crm", token)
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateIn(t, crm.Expect("Cisco/Agent/SetAgentState")))
+
+	// One node with its embedded server keeps the state over a restart.
+	require.NoError(t, peer.Stop())
+	require.NoError(t, hub.Stop())
+	again := startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
+	desk := brokertest.Dial(t, brokertest.WSURL(again.URL))
+	desk.Register("softphone", "Cisco")
+	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
+	assert.Equal(t, "READY", state)
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// process is a ctibus binary running in a process of its own, which a test
+// can kill without warning.
+type process struct {
+	URL  string
+	Logs *syncBuffer
+	cmd  *exec.Cmd
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// buildBinary builds ctibus once for the tests that need a real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ctibus-test-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "ctibus")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binary
+}
+
+// startProcess runs the ctibus binary with args and returns once it listens.
+// The process is killed when the test ends, if it still runs.
+func startProcess(t *testing.T, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &process{cmd: cmd, Logs: &syncBuffer{}}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	listening := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stderr)
+		for scanner.Scan() {
+			p.Logs.Write(append(scanner.Bytes(), '\n'))
+			var entry struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(scanner.Bytes(), &entry) == nil && entry.Msg == "ctibus listening" {
+				listening <- entry.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case addr := <-listening:
+		p.URL = "http://" + addr
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ctibus process did not start")
+	}
+	return p
+}
+
+// kill ends the process at once, as a crash or a lost machine would.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	_ = p.cmd.Wait()
+}
+
+func TestClusterOutlivesAKilledNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills ctibus processes")
+	}
+	ns := natstest.Start(t, "")
+	var nodes []*process
+	for i := range 3 {
+		nodes = append(nodes, startProcess(t, clusterArgs(ns.ClientURL(), "-node", fmt.Sprintf("p%d", i+1), "-nats-lease", "500ms")...))
+	}
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	phone.Expect("Cisco/Agent/SetAgentState")
+	crm := joinWith(t, nodes[2].URL, "crm", token)
+	const leading = "leading the cisco contact center"
+	require.Contains(t, nodes[0].Logs.String(), leading, "the first node started leads")
+
+	// The first node, which took the contact center's lease, dies. The
+	// phone reconnects to another node and rejoins with its token, as the
+	// browser client does.
+	nodes[0].kill(t)
+	phone.ExpectClose()
+	phone = joinWith(t, nodes[1].URL, "softphone", token)
+	phone.Request("get", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "READY", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")), "the state outlived its node")
+	assert.True(t, strings.Contains(nodes[1].Logs.String(), leading) || strings.Contains(nodes[2].Logs.String(), leading),
+		"another node took over")
+
+	// Nothing published after the reconnect is lost.
+	crm.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"reasonCodeId": "1"})
+	assert.Equal(t, "NOT_READY", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")))
+	crm.Expect("Cisco/Agent/SetAgentState")
+	for i := range 100 {
+		crm.Request(strconv.Itoa(i), "CRM", "Screen", "Pop", map[string]int{"n": i})
+	}
+	for i := range 100 {
+		f := phone.Expect("CRM/Screen/Pop")
+		require.Equal(t, strconv.Itoa(i), f.CorrelationID, "in order, none lost")
+	}
+}
