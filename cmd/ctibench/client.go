@@ -19,21 +19,26 @@ import (
 // setupWait bounds every answer awaited while setting a scenario up.
 const setupWait = 30 * time.Second
 
-// dialer opens connections to the server, spreading them over loopback
-// source addresses so that no one address runs out of ephemeral ports
-// (32768-60999 on Linux: about 28,000 per address).
+// dialer opens connections to the server's nodes, spreading them over
+// loopback source addresses so that no one address runs out of ephemeral
+// ports (32768-60999 on Linux: about 28,000 per address).
 type dialer struct {
-	url     string
+	urls    []string // each node's WebSocket
 	dialers []websocket.Dialer
 	next    atomic.Uint64
 }
 
-func newDialer(addr string, sources int) *dialer {
-	d := &dialer{url: "ws://" + addr + "/ws"}
-	host, _, _ := net.SplitHostPort(addr)
-	ip := net.ParseIP(host)
+func newDialer(addrs []string, sources int) *dialer {
+	d := &dialer{}
+	loopback := true
+	for _, addr := range addrs {
+		d.urls = append(d.urls, "ws://"+addr+"/ws")
+		host, _, _ := net.SplitHostPort(addr)
+		ip := net.ParseIP(host)
+		loopback = loopback && ip != nil && ip.IsLoopback() && ip.To4() != nil
+	}
 	base := websocket.Dialer{HandshakeTimeout: setupWait, ReadBufferSize: 4096, WriteBufferSize: 1024}
-	if ip == nil || !ip.IsLoopback() || ip.To4() == nil || sources == 0 {
+	if !loopback || sources == 0 {
 		d.dialers = []websocket.Dialer{base}
 		return d
 	}
@@ -47,12 +52,16 @@ func newDialer(addr string, sources int) *dialer {
 	return d
 }
 
-// dial opens one connection and returns it with the time the dial and
-// WebSocket handshake took.
-func (d *dialer) dial(ctx context.Context) (*client, time.Duration, error) {
+// node is the node connection i goes to: round robin, as a load balancer
+// without sticky sessions would spread them.
+func (d *dialer) node(i int) int { return i % len(d.urls) }
+
+// dial opens connection i, to its node, and returns it with the time the
+// dial and WebSocket handshake took.
+func (d *dialer) dial(ctx context.Context, i int) (*client, time.Duration, error) {
 	wd := &d.dialers[d.next.Add(1)%uint64(len(d.dialers))]
 	start := time.Now()
-	ws, resp, err := wd.DialContext(ctx, d.url, nil)
+	ws, resp, err := wd.DialContext(ctx, d.urls[d.node(i)], nil)
 	took := time.Since(start)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

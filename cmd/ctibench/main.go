@@ -4,9 +4,16 @@
 // in a stable key=value format, a readable summary, or with -json one JSON
 // object per run.
 //
+// Against a cluster, -addr lists the nodes and connection i goes to node
+// i mod N, as through a load balancer without sticky sessions; the result
+// adds nodes=N, the share of deliveries that crossed from one node to
+// another (crossed, crossed_pct) where a scenario has one, and with -pid
+// (one id per node) each node's CPU and RSS besides their sum.
+//
 // Usage:
 //
 //	ctibench -scenario connect -conns 10000 -pid $(pidof ctibus)
+//	ctibench -scenario fanout -addr 10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080
 //	ctibench -scenario fanout -spawn /tmp/ctibus -conns 1000 -rate 100
 //	ctibench -scenario login -spawn /tmp/ctibus -conns 200
 //	ctibench -scenario request -spawn /tmp/ctibus -conns 1
@@ -84,18 +91,23 @@ func runOnce(ctx context.Context, opts options, log io.Writer) (Result, error) {
 			return Result{}, err
 		}
 		defer srv.stop()
-		target.addr, target.pid = srv.addr, srv.pid
+		target.addrs, target.pids = []string{srv.addr}, []int{srv.pid}
 	}
 	scenario, ok := scenarios[opts.scenario]
 	if !ok {
 		return Result{}, fmt.Errorf("unknown scenario %q", opts.scenario)
 	}
-	load := loadAverage()
-	res, err := scenario(ctx, opts, target, log)
+	l, err := newLoad(opts, target, opts.connsNeeded())
+	if err != nil {
+		return Result{}, err
+	}
+	defer l.close()
+	load1 := loadAverage()
+	res, err := scenario(ctx, l, log)
 	if err != nil {
 		return Result{}, err
 	}
 	// Other work on the machine skews every number: say how busy it was.
-	res.set("load1_before", load)
+	res.set("load1_before", load1)
 	return res, nil
 }

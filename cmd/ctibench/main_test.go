@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,37 +25,69 @@ import (
 	"github.com/ctibus/ctibus/session"
 )
 
+// node is one address of a test server, as one node of a cluster.
+type node struct {
+	addr  string
+	conns atomic.Int64 // WebSocket connections it has been asked for
+}
+
 // startServer serves the real broker and Cisco channel, wired as
 // cmd/ctibus wires them, with a directory of agents at bcrypt's lowest
-// cost, and returns its address.
-func startServer(tb testing.TB, agents int) string {
+// cost, on as many addresses as nodes. One broker behind several
+// addresses acts as a cluster whose nodes share one bus and one Cisco
+// channel.
+func startServer(tb testing.TB, agents, nodes int) []*node {
+	tb.Helper()
+	return startServerWith(tb, broker.Config{RateLimit: 1e6, RateBurst: 1_000_000, MaxConnections: 100_000}, agents, nodes)
+}
+
+// startServerWith is startServer with the broker's settings.
+func startServerWith(tb testing.TB, cfg broker.Config, agents, nodes int) []*node {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "agents.json")
 	require.NoError(tb, writeAgentsFile(path, agents, bcrypt.MinCost))
 	dir, err := cisco.LoadDirectoryFile(path)
 	require.NoError(tb, err)
-	bus := broker.New(zap.NewNop(), broker.Config{RateLimit: 1e6, RateBurst: 1_000_000, MaxConnections: 100_000})
+	bus := broker.New(zap.NewNop(), cfg)
 	lockout := session.NewLockout(session.LockoutConfig{})
 	api := handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, zap.NewNop(), handlers.Config{})
 	api.Register()
-	mux := http.NewServeMux()
-	mux.Handle("/ws", bus)
-	srv := httptest.NewServer(mux)
+	var servers []*httptest.Server
+	var out []*node
+	for range nodes {
+		n := &node{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+			n.conns.Add(1)
+			bus.ServeHTTP(w, r)
+		})
+		srv := httptest.NewServer(mux)
+		n.addr = strings.TrimPrefix(srv.URL, "http://")
+		servers = append(servers, srv)
+		out = append(out, n)
+	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		assert.NoError(tb, bus.Shutdown(ctx))
-		srv.Close()
+		for _, srv := range servers {
+			srv.Close()
+		}
 	})
-	return strings.TrimPrefix(srv.URL, "http://")
+	return out
 }
 
-// runLine runs ctibench with args against addr and returns its result
-// line, parsed.
-func runLine(t *testing.T, addr string, args ...string) map[string]string {
+// runLine runs ctibench with args against the nodes, with this process
+// as each node's for /proc, and returns its result line, parsed.
+func runLine(t *testing.T, nodes []*node, args ...string) map[string]string {
 	t.Helper()
+	var addrs, pids []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.addr)
+		pids = append(pids, strconv.Itoa(os.Getpid()))
+	}
 	var stdout, stderr bytes.Buffer
-	args = append([]string{"-addr", addr, "-pid", strconv.Itoa(os.Getpid()), "-quiet"}, args...)
+	args = append([]string{"-addr", strings.Join(addrs, ","), "-pid", strings.Join(pids, ","), "-quiet"}, args...)
 	require.NoError(t, run(context.Background(), args, &stdout, &stderr), stderr.String())
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	require.Len(t, lines, 1, stdout.String())
@@ -71,7 +104,7 @@ func atoi(t *testing.T, s string) int {
 }
 
 func TestScenarios(t *testing.T) {
-	addr := startServer(t, 8)
+	nodes := startServer(t, 8, 1)
 	tests := []struct {
 		name  string
 		args  []string
@@ -141,16 +174,119 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := runLine(t, addr, tt.args...)
+			got := runLine(t, nodes, tt.args...)
 			assert.Equal(t, tt.args[1], got["scenario"])
 			assert.Equal(t, "1", got["run"])
+			for _, key := range []string{"nodes", "crossed", "crossed_pct", "node1_cpu_pct", "node1_rss_mb"} {
+				assert.NotContains(t, got, key, "one node's output is as it was before clusters")
+			}
 			tt.check(t, got)
 		})
 	}
 }
 
+// connsPerNode returns how many connections each node was asked for.
+func connsPerNode(nodes []*node) []int64 {
+	var out []int64
+	for _, n := range nodes {
+		out = append(out, n.conns.Load())
+	}
+	return out
+}
+
+func TestNodesShareTheConnections(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		wantKey   string // a value that says every connection did its part
+		want      string
+		wantConns []int64 // connection i on node i mod 2
+	}{
+		{"connect", []string{"-scenario", "connect", "-conns", "10", "-settle", "10ms"}, "opened", "10", []int64{5, 5}},
+		{"login", []string{"-scenario", "login", "-conns", "3", "-bcrypt-cost", "4", "-duration", "100ms"}, "ok", "3", []int64{2, 1}},
+		{"request", []string{"-scenario", "request", "-conns", "2", "-duration", "200ms"}, "conns", "2", []int64{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Two brokers of their own share no bus, but hold the same
+			// agents: a scenario whose connections stand alone runs on both.
+			nodes := append(startServer(t, 4, 1), startServer(t, 4, 1)...)
+			got := runLine(t, nodes, tt.args...)
+			assert.Equal(t, tt.wantConns, connsPerNode(nodes))
+			assert.Equal(t, tt.want, got[tt.wantKey])
+			assert.Equal(t, "2", got["nodes"])
+			assert.NotContains(t, got, "crossed", "no connection's message reaches another")
+			// -pid gave this process for both nodes: the server is their
+			// sum (connect reads the server's once more, after -settle).
+			node1, err := strconv.ParseFloat(got["node1_rss_mb"], 64)
+			require.NoError(t, err)
+			node2, err := strconv.ParseFloat(got["node2_rss_mb"], 64)
+			require.NoError(t, err)
+			server, err := strconv.ParseFloat(got["server_rss_mb"], 64)
+			require.NoError(t, err)
+			assert.Positive(t, node1)
+			assert.InEpsilon(t, node1+node2, server, 0.02)
+			assert.Contains(t, got, "node2_cpu_pct")
+		})
+	}
+}
+
+func TestClusterDeliveriesCross(t *testing.T) {
+	tests := []struct {
+		name           string
+		args           []string
+		wantCrossedPct int
+	}{
+		{
+			// Subscribers 0-4 on nodes 0, 1, 2, 0, 1; the publisher,
+			// connection 5, on node 2: 4 subscribers of 5 are elsewhere.
+			name:           "fanout",
+			args:           []string{"-scenario", "fanout", "-conns", "5", "-rate", "200", "-duration", "300ms"},
+			wantCrossedPct: 80,
+		},
+		{
+			// Agent i's softphone is connection 2i and its other app 2i+1,
+			// always on the next node.
+			name:           "contact-center",
+			args:           []string{"-scenario", "contact-center", "-agents", "3", "-apps", "2", "-interval", "100ms", "-duration", "500ms"},
+			wantCrossedPct: 50,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nodes := startServer(t, 4, 3)
+			got := runLine(t, nodes, tt.args...)
+			assert.Equal(t, []int64{2, 2, 2}, connsPerNode(nodes))
+			assert.Equal(t, "3", got["nodes"])
+			assert.Equal(t, "0", got["lost"])
+			delivered := atoi(t, got["delivered"])
+			assert.Positive(t, delivered)
+			assert.Equal(t, delivered*tt.wantCrossedPct, 100*atoi(t, got["crossed"]))
+			assert.Equal(t, strconv.Itoa(tt.wantCrossedPct), got["crossed_pct"])
+		})
+	}
+}
+
+func TestRequestRefusedEndsTheRun(t *testing.T) {
+	// The burst lets the agent sign in and ask a few times; then the rate
+	// limit refuses a request, long before it would close the connection.
+	nodes := startServerWith(t, broker.Config{RateLimit: 100, RateBurst: 4}, 1, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"-addr", nodes[0].addr, "-scenario", "request",
+			"-conns", "1", "-duration", "5s", "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{})
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "GetAgentState refused")
+	case <-time.After(4 * time.Second):
+		t.Fatal("the run still waits for an answer after its request was refused")
+	}
+}
+
 func TestJSONAndMedians(t *testing.T) {
-	addr := startServer(t, 1)
+	addr := startServer(t, 1, 1)[0].addr
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-addr", addr, "-scenario", "connect", "-conns", "3",
 		"-settle", "1ms", "-runs", "3", "-json", "-quiet"}, &stdout, &stderr)
@@ -186,6 +322,11 @@ func TestOptionsRejects(t *testing.T) {
 		{[]string{"-bcrypt-cost", "3"}, "-bcrypt-cost"},
 		{[]string{"-pid", "1", "-spawn", "/bin/true"}, "-pid and -spawn"},
 		{[]string{"-addr", "nohost"}, "-addr"},
+		{[]string{"-addr", "127.0.0.1:1,nohost"}, "-addr \"nohost\""},
+		{[]string{"-pid", "12,x"}, "-pid"},
+		{[]string{"-pid", "-3"}, "-pid"},
+		{[]string{"-addr", "127.0.0.1:1", "-pid", "1,2"}, "2 process ids for 1 nodes"},
+		{[]string{"-addr", "127.0.0.1:1,127.0.0.1:2", "-spawn", "/bin/true"}, "-spawn starts one node"},
 		{[]string{"extra"}, "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -260,15 +401,15 @@ func TestTickFrameSize(t *testing.T) {
 // that cost takes (BenchmarkBcrypt).
 func BenchmarkLogin(b *testing.B) {
 	const agents = 2000
-	addr := startServer(b, agents)
-	d := newDialer(addr, 0)
+	addr := startServer(b, agents, 1)[0].addr
+	d := newDialer([]string{addr}, 0)
 	ctx := context.Background()
 	bcryptTime := compareTime(b, bcrypt.MinCost)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		c, _, err := d.dial(ctx)
+		c, _, err := d.dial(ctx, i)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -14,8 +15,10 @@ import (
 // options are the flags.
 type options struct {
 	scenario    string
-	addr        string        // host:port of the server
-	pid         int           // the server's process, for its CPU and RSS; 0 for none
+	addr        string        // host:port of the server, or of each node of a cluster, comma-separated
+	pid         string        // the server's process ids, one per node, comma-separated; "" or "0" for none
+	addrs       []string      // addr, split: the nodes
+	pids        []int         // pid, split: the nodes' processes, in the order of addrs
 	spawn       string        // a ctibus binary to start for each run
 	serverArgs  string        // more flags for the spawned server
 	runs        int           // runs of the scenario
@@ -37,13 +40,14 @@ type options struct {
 	quiet       bool
 }
 
-// target is the server under load.
+// target is the server under load: one node, or the nodes of a cluster
+// behind what would be a load balancer.
 type target struct {
-	addr string
-	pid  int
+	addrs []string // host:port of each node
+	pids  []int    // each node's process, in the order of addrs; none to read no /proc
 }
 
-func (o options) target() target { return target{addr: o.addr, pid: o.pid} }
+func (o options) target() target { return target{addrs: o.addrs, pids: o.pids} }
 
 // scenarioNames lists the scenarios, in the order the usage gives them.
 var scenarioNames = []string{"connect", "fanout", "login", "request", "contact-center"}
@@ -53,8 +57,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("ctibench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.scenario, "scenario", "connect", "`name`: "+strings.Join(scenarioNames, ", "))
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server `host:port` (WebSocket at /ws)")
-	fs.IntVar(&o.pid, "pid", 0, "the server's process id, to report its CPU and RSS from /proc")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server `host:port` (WebSocket at /ws); for a cluster, its nodes' comma-separated: connection i goes to node i mod N, as through a load balancer without sticky sessions")
+	fs.StringVar(&o.pid, "pid", "", "the server's process `ids`, to report its CPU and RSS from /proc; for a cluster, one per node in the order of -addr, comma-separated: the sum and each node's")
 	fs.StringVar(&o.spawn, "spawn", "", "`path` of a ctibus binary to start for each run, on a free loopback port, with an agents file and limits the scenario needs")
 	fs.StringVar(&o.serverArgs, "server-args", "", "more `flags` for the spawned server, space-separated")
 	fs.IntVar(&o.runs, "runs", 1, "runs of the scenario; with more than one, a last line gives the medians")
@@ -75,7 +79,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run instead of key=value lines")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no readable summary")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: ctibench -scenario NAME [flags]\n       ctibench -write-agents FILE -agents N [-bcrypt-cost C]\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: ctibench -scenario NAME [flags]\n"+
+			"       ctibench -scenario NAME -addr HOST:PORT,HOST:PORT,... [-pid PID,PID,...] [flags]   (a cluster: connections round-robin over the nodes)\n"+
+			"       ctibench -write-agents FILE -agents N [-bcrypt-cost C]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -87,7 +93,29 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.conns == 0 {
 		o.conns = map[string]int{"connect": 1000, "fanout": 1000, "login": 100, "request": 1}[o.scenario]
 	}
+	o.addrs = strings.Split(o.addr, ",")
+	var err error
+	if o.pids, err = parsePids(o.pid); err != nil {
+		return o, err
+	}
 	return o, o.validate()
+}
+
+// parsePids reads -pid: process ids, comma-separated. A lone 0, like
+// none, reads no process.
+func parsePids(s string) ([]int, error) {
+	if s == "" || s == "0" {
+		return nil, nil
+	}
+	var pids []int
+	for field := range strings.SplitSeq(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("-pid %q: want process ids, comma-separated", s)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 func (o options) validate() error {
@@ -110,11 +138,19 @@ func (o options) validate() error {
 	if o.bcryptCost != 0 && (o.bcryptCost < 4 || o.bcryptCost > 31) {
 		errs = append(errs, errors.New("-bcrypt-cost must be 4 to 31"))
 	}
-	if o.pid != 0 && o.spawn != "" {
+	if len(o.pids) > 0 && o.spawn != "" {
 		errs = append(errs, errors.New("-pid and -spawn exclude each other: a spawned server's process is known"))
 	}
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		errs = append(errs, fmt.Errorf("-addr %q: %w", o.addr, err))
+	if len(o.addrs) > 1 && o.spawn != "" {
+		errs = append(errs, errors.New("-spawn starts one node: give the nodes of a running cluster with -addr instead"))
+	}
+	if len(o.pids) > 0 && len(o.pids) != len(o.addrs) {
+		errs = append(errs, fmt.Errorf("-pid gives %d process ids for %d nodes in -addr: want one per node", len(o.pids), len(o.addrs)))
+	}
+	for _, addr := range o.addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("-addr %q: %w", addr, err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -140,5 +176,17 @@ func (o options) agentsNeeded() int {
 		return o.conns
 	default:
 		return 1
+	}
+}
+
+// connsNeeded is how many connections a scenario opens.
+func (o options) connsNeeded() int {
+	switch o.scenario {
+	case "contact-center":
+		return o.agents * o.apps
+	case "fanout":
+		return o.conns + 1 // the subscribers and the publisher
+	default:
+		return o.conns
 	}
 }

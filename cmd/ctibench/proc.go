@@ -90,26 +90,59 @@ func readProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// meter samples a process, if there is one to sample.
-type meter struct{ pid int }
+// usage samples the server's processes, one per node, and this tool's.
+type usage struct {
+	pids []int // the nodes' processes; none to sample only this tool
+}
 
-func (m meter) sample() procSample {
-	if m.pid == 0 {
-		return procSample{at: time.Now()}
+// usageSample is one moment's CPU and memory.
+type usageSample struct {
+	server procSample   // the nodes' processes together
+	nodes  []procSample // each node's process, in the order of pids
+	self   procSample
+}
+
+func (u usage) sample() usageSample {
+	s := usageSample{server: procSample{at: time.Now()}, self: sampleProc(os.Getpid())}
+	for _, pid := range u.pids {
+		p := sampleProc(pid)
+		s.nodes = append(s.nodes, p)
+		s.server.cpu += p.cpu
+		s.server.rssKB += p.rssKB
 	}
-	s, err := readProc(m.pid)
+	return s
+}
+
+// set records the server's CPU between two samples and its RSS at the
+// second: the nodes' sum, then each node's when there are several, then
+// this tool's CPU.
+func (u usage) set(r *Result, from, to usageSample) {
+	if len(u.pids) > 0 {
+		setProcUsage(r, "server", from.server, to.server)
+	}
+	if len(u.pids) > 1 {
+		for i := range u.pids {
+			setProcUsage(r, "node"+strconv.Itoa(i+1), from.nodes[i], to.nodes[i])
+		}
+	}
+	if wall := to.self.at.Sub(from.self.at); wall > 0 {
+		r.set("bench_cpu_pct", 100*float64(to.self.cpu-from.self.cpu)/float64(wall))
+	}
+}
+
+// sampleProc samples a process; one that cannot be read counts as idle
+// and empty rather than failing the run.
+func sampleProc(pid int) procSample {
+	s, err := readProc(pid)
 	if err != nil {
 		return procSample{at: time.Now()}
 	}
 	return s
 }
 
-// setUsage records the process's CPU between two samples, in percent of
+// setProcUsage records a process's CPU between two samples, in percent of
 // one core, and its RSS at the second, under prefix.
-func (m meter) setUsage(r *Result, prefix string, from, to procSample) {
-	if m.pid == 0 {
-		return
-	}
+func setProcUsage(r *Result, prefix string, from, to procSample) {
 	if wall := to.at.Sub(from.at); wall > 0 {
 		r.set(prefix+"_cpu_pct", 100*float64(to.cpu-from.cpu)/float64(wall))
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -16,7 +16,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-type scenarioFunc func(ctx context.Context, opts options, tg target, log io.Writer) (Result, error)
+// scenarioFunc runs a scenario on the connections of l, which its caller
+// closes.
+type scenarioFunc func(ctx context.Context, l *load, log io.Writer) (Result, error)
 
 var scenarios = map[string]scenarioFunc{
 	"connect":        connectScenario,
@@ -71,42 +73,89 @@ func slicesChunk(conns []*client, n int) func(func([]*client) bool) {
 	}
 }
 
-// usage samples the server and this tool together.
-type usage struct {
-	server, self meter
+// load is what every scenario sets up: a dialer over the nodes, the
+// connections it opens, and the meter of the server's and this tool's usage.
+type load struct {
+	opts  options
+	d     *dialer
+	u     usage
+	conns []*client // connection i goes to node d.node(i); nil until opened
 }
 
-func newUsage(tg target) usage { return usage{server: meter{tg.pid}, self: meter{os.Getpid()}} }
+// newLoad prepares n connections, failing early when the open-file limit
+// cannot hold them. Its caller closes it.
+func newLoad(opts options, tg target, n int) (*load, error) {
+	if err := checkFiles(n); err != nil {
+		return nil, err
+	}
+	return &load{
+		opts: opts, d: newDialer(tg.addrs, opts.sources),
+		u: usage{pids: tg.pids}, conns: make([]*client, n),
+	}, nil
+}
 
-type usageSample struct{ server, self procSample }
+// close closes the connections opened.
+func (l *load) close() { closeAll(l.conns) }
 
-func (u usage) sample() usageSample { return usageSample{u.server.sample(), u.self.sample()} }
+// open opens connection i.
+func (l *load) open(ctx context.Context, i int) (*client, error) {
+	c, _, err := l.d.dial(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	l.conns[i] = c
+	return c, nil
+}
 
-func (u usage) set(r *Result, from, to usageSample) {
-	u.server.setUsage(r, "server", from.server, to.server)
-	if wall := to.self.at.Sub(from.self.at); wall > 0 {
-		r.set("bench_cpu_pct", 100*float64(to.self.cpu-from.self.cpu)/float64(wall))
+// openAll opens every connection, -concurrency at once, and sets each up.
+func (l *load) openAll(ctx context.Context, setup func(i int, c *client) error) error {
+	err := parallel(ctx, len(l.conns), l.opts.concurrency, func(i int) error {
+		c, err := l.open(ctx, i)
+		if err != nil {
+			return err
+		}
+		return setup(i, c)
+	})
+	if err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
+	return nil
+}
+
+// nodes is how many nodes the connections are spread over.
+func (l *load) nodes() int { return len(l.d.urls) }
+
+// result starts the scenario's result; with several nodes, it says how many.
+func (l *load) result(scenario string) Result {
+	r := newResult(scenario)
+	if l.nodes() > 1 {
+		r.set("nodes", l.nodes())
+	}
+	return r
+}
+
+// setCrossed records, with several nodes, how many deliveries crossed
+// from one node to another: those to a connection on another node than
+// the connection whose message caused them.
+func (l *load) setCrossed(r *Result, crossed, delivered int64) {
+	if l.nodes() > 1 {
+		r.set("crossed", int(crossed))
+		r.set("crossed_pct", 100*float64(crossed)/float64(delivered))
 	}
 }
 
 // connect opens N connections and holds them idle: connections per second,
 // setup latency, and the server's RSS per connection.
-func connectScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
-	n := opts.conns
-	if err := checkFiles(n); err != nil {
-		return Result{}, err
-	}
-	u := newUsage(tg)
-	d := newDialer(tg.addr, opts.sources)
-	conns := make([]*client, n)
-	defer func() { closeAll(conns) }()
+func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
+	opts := l.opts
+	n, u := opts.conns, l.u
 	var lat lockedHist
 	var failed atomic.Int64
 	var lastErr atomic.Value
 	before := u.sample()
 	start := time.Now()
 	err := parallel(ctx, n, opts.concurrency, func(i int) error {
-		c, took, err := d.dial(ctx)
+		c, took, err := l.d.dial(ctx, i)
 		if err != nil {
 			lastErr.Store(err.Error())
 			if failed.Add(1) > int64(n/100+10) {
@@ -114,7 +163,7 @@ func connectScenario(ctx context.Context, opts options, tg target, log io.Writer
 			}
 			return nil
 		}
-		conns[i] = c
+		l.conns[i] = c
 		lat.add(took)
 		return nil
 	})
@@ -129,14 +178,14 @@ func connectScenario(ctx context.Context, opts options, tg target, log io.Writer
 	idle := u.sample()
 	ok := n - int(failed.Load())
 
-	r := newResult("connect")
+	r := l.result("connect")
 	r.set("conns", n)
 	r.set("opened", ok)
 	r.set("errors", int(failed.Load()))
 	r.set("conns_per_s", float64(ok)/elapsed.Seconds())
 	lat.h.setLatency(&r, "setup")
 	u.set(&r, before, opened)
-	if tg.pid != 0 && ok > 0 {
+	if len(u.pids) > 0 && ok > 0 {
 		r.set("server_rss_before_mb", float64(before.server.rssKB)/1024)
 		r.set("server_rss_mb", float64(idle.server.rssKB)/1024)
 		r.set("rss_per_conn_kb", float64(idle.server.rssKB-before.server.rssKB)/float64(ok))
@@ -211,24 +260,20 @@ func tickFrame(buf []byte, seq int64, now time.Time, size int) []byte {
 }
 
 // fanout: N subscribers in one workspace on one pattern, one publisher.
-func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
-	n := opts.conns
-	if err := checkFiles(n + 1); err != nil {
-		return Result{}, err
-	}
-	u := newUsage(tg)
-	d := newDialer(tg.addr, opts.sources)
+func fanoutScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
+	opts := l.opts
+	// Subscriber i is connection i, the publisher connection n: with
+	// several nodes, each node's subscribers receive what the publisher's
+	// node carries over to theirs.
+	n, u := opts.conns, l.u
 	subs := make([]*subscriber, n)
-	conns := make([]*client, n+1)
-	defer func() { closeAll(conns) }()
 
 	// One sign-in, then everyone joins with the workspace token: faster
 	// than bcrypt for each.
-	first, _, err := d.dial(ctx)
+	first, err := l.open(ctx, 0)
 	if err != nil {
 		return Result{}, err
 	}
-	conns[0] = first
 	token, err := first.signIn(0, "sub-0")
 	if err != nil {
 		return Result{}, err
@@ -243,10 +288,9 @@ func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer)
 		c := first
 		if i > 0 {
 			var err error
-			if c, _, err = d.dial(ctx); err != nil {
+			if c, err = l.open(ctx, i); err != nil {
 				return err
 			}
-			conns[i] = c
 			if err := c.join("sub-"+strconv.Itoa(i), token, opts.batch); err != nil {
 				return err
 			}
@@ -261,11 +305,10 @@ func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer)
 	if err != nil {
 		return Result{}, fmt.Errorf("set up subscribers: %w", err)
 	}
-	pub, _, err := d.dial(ctx)
+	pub, err := l.open(ctx, n)
 	if err != nil {
 		return Result{}, err
 	}
-	conns[n] = pub
 	if err := pub.join("publisher", token, false); err != nil {
 		return Result{}, err
 	}
@@ -342,20 +385,23 @@ func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer)
 	}
 	drained := time.Since(start)
 	after := u.sample()
-	closeAll(conns)
+	l.close()
 	for _, done := range readers {
 		<-done
 	}
 
 	var lat hist
-	var got, dups, frames int64
-	for _, s := range subs {
+	var got, dups, frames, crossed int64
+	for i, s := range subs {
 		lat.merge(&s.lat)
 		got += s.got
 		dups += s.dups
 		frames += s.frames
+		if l.d.node(i) != l.d.node(n) {
+			crossed += s.got
+		}
 	}
-	r := newResult("fanout")
+	r := l.result("fanout")
 	r.set("subscribers", n)
 	r.set("rate", opts.rate)
 	r.set("size", opts.size)
@@ -365,6 +411,7 @@ func fanoutScenario(ctx context.Context, opts options, tg target, log io.Writer)
 	r.set("delivered", int(got))
 	r.set("lost", int(published)*n-int(got))
 	r.set("dup", int(dups))
+	l.setCrossed(&r, crossed, got)
 	r.set("publish_per_s", float64(published)/pubElapsed.Seconds())
 	r.set("deliveries_per_s", float64(got)/drained.Seconds())
 	if frames > 0 {
@@ -401,32 +448,21 @@ func bcryptLimit(cost int, d time.Duration) (float64, error) {
 }
 
 // login: N agents sign in at once.
-func loginScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
-	n := opts.conns
-	if err := checkFiles(n); err != nil {
-		return Result{}, err
-	}
-	u := newUsage(tg)
-	d := newDialer(tg.addr, opts.sources)
-	conns := make([]*client, n)
-	defer func() { closeAll(conns) }()
-	err := parallel(ctx, n, opts.concurrency, func(i int) error {
-		c, _, err := d.dial(ctx)
-		if err != nil {
-			return err
-		}
-		conns[i] = c
+func loginScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
+	opts := l.opts
+	n, u := opts.conns, l.u
+	err := l.openAll(ctx, func(i int, c *client) error {
 		return c.register("agent-"+strconv.Itoa(i), map[string]any{"channel": "Cisco"})
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("set up: %w", err)
+		return Result{}, err
 	}
 	var lat lockedHist
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	var lastDone atomic.Int64
 	ready := make(chan struct{})
-	for i, c := range conns {
+	for i, c := range l.conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -458,7 +494,7 @@ func loginScenario(ctx context.Context, opts options, tg target, log io.Writer) 
 	after := u.sample()
 	elapsed := time.Unix(0, lastDone.Load()).Sub(start)
 
-	r := newResult("login")
+	r := l.result("login")
 	r.set("agents", n)
 	r.set("bcrypt_cost", opts.cost())
 	r.set("ok", int(lat.h.n))
@@ -478,26 +514,15 @@ func loginScenario(ctx context.Context, opts options, tg target, log io.Writer) 
 
 // request: GetAgentState to SetAgentState round trips, one at a time on
 // each connection, each connection an agent of its own.
-func requestScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
-	n := opts.conns
-	if err := checkFiles(n); err != nil {
-		return Result{}, err
-	}
-	u := newUsage(tg)
-	d := newDialer(tg.addr, opts.sources)
-	conns := make([]*client, n)
-	defer func() { closeAll(conns) }()
-	err := parallel(ctx, n, opts.concurrency, func(i int) error {
-		c, _, err := d.dial(ctx)
-		if err != nil {
-			return err
-		}
-		conns[i] = c
-		_, err = c.signIn(i, "agent-"+strconv.Itoa(i))
+func requestScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
+	opts := l.opts
+	n, u := opts.conns, l.u
+	err := l.openAll(ctx, func(i int, c *client) error {
+		_, err := c.signIn(i, "agent-"+strconv.Itoa(i))
 		return err
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("set up: %w", err)
+		return Result{}, err
 	}
 	hists := make([]hist, n)
 	errs := make([]error, n)
@@ -505,7 +530,7 @@ func requestScenario(ctx context.Context, opts options, tg target, log io.Writer
 	before := u.sample()
 	start := time.Now()
 	end := start.Add(opts.duration)
-	for i, c := range conns {
+	for i, c := range l.conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -524,7 +549,7 @@ func requestScenario(ctx context.Context, opts options, tg target, log io.Writer
 	for i := range hists {
 		lat.merge(&hists[i])
 	}
-	r := newResult("request")
+	r := l.result("request")
 	r.set("conns", n)
 	r.set("requests", int(lat.n))
 	r.set("requests_per_s", float64(lat.n)/elapsed.Seconds())
@@ -544,6 +569,7 @@ func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error 
 		if err := c.send(buf); err != nil {
 			return err
 		}
+		var refused error
 		for answered := false; !answered; {
 			frame, err := c.read()
 			if err != nil {
@@ -551,12 +577,18 @@ func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error 
 			}
 			eachEnvelope(frame, func(env []byte) {
 				if bytes.Equal(correlationID(env), id) {
-					if bytes.Equal(stringField(env, "subtopic"), []byte("SetAPIError")) {
-						return
-					}
 					answered = true
+					// An error is the only answer: no state follows it.
+					if bytes.Equal(stringField(env, "subtopic"), []byte("SetAPIError")) {
+						var e envelope
+						_ = json.Unmarshal(env, &e)
+						refused = fmt.Errorf("GetAgentState refused (is the server's -rate-limit above the load?): %s", e.Message)
+					}
 				}
 			})
+		}
+		if refused != nil {
+			return refused
 		}
 		lat.add(time.Since(sent))
 	}
@@ -565,34 +597,32 @@ func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error 
 
 // contact-center: A agents with W apps each; every agent changes state
 // every interval, and each change reaches the agent's W apps.
-func contactCenterScenario(ctx context.Context, opts options, tg target, log io.Writer) (Result, error) {
+func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
+	opts := l.opts
 	a, w := opts.agents, opts.apps
 	n := a * w
-	if err := checkFiles(n); err != nil {
-		return Result{}, err
-	}
-	u := newUsage(tg)
-	d := newDialer(tg.addr, opts.sources)
-	conns := make([]*client, n) // agent i's apps are conns[i*w : i*w+w]
-	defer func() { closeAll(conns) }()
+	// Agent i's apps are connections i*w to i*w+w-1, the softphone first:
+	// with several nodes, round robin puts its next apps on the next nodes
+	// (all away from the softphone's while W <= N), where they receive what
+	// the softphone's node carries over.
+	u, conns := l.u, l.conns
+	softphone := func(k int) int { return k / w * w }
 	idle := u.sample()
 	setupStart := time.Now()
 	err := parallel(ctx, a, opts.concurrency, func(i int) error {
-		c, _, err := d.dial(ctx)
+		c, err := l.open(ctx, i*w)
 		if err != nil {
 			return err
 		}
-		conns[i*w] = c
 		token, err := c.signIn(i, "softphone")
 		if err != nil {
 			return err
 		}
 		for j := 1; j < w; j++ {
-			c, _, err := d.dial(ctx)
+			c, err := l.open(ctx, i*w+j)
 			if err != nil {
 				return err
 			}
-			conns[i*w+j] = c
 			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
 				return err
 			}
@@ -612,9 +642,10 @@ func contactCenterScenario(ctx context.Context, opts options, tg target, log io.
 
 	const shards = 64
 	var lats [shards]lockedHist
-	var delivered, apiErrors atomic.Int64
+	var delivered, crossed, apiErrors atomic.Int64
 	var readers sync.WaitGroup
 	for k, c := range conns {
+		crosses := l.d.node(k) != l.d.node(softphone(k))
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
@@ -633,6 +664,9 @@ func contactCenterScenario(ctx context.Context, opts options, tg target, log io.
 							if d, ok := sinceID(id, now); ok {
 								local.add(d)
 								delivered.Add(1)
+								if crosses {
+									crossed.Add(1)
+								}
 							}
 						}
 					case "SetAPIError":
@@ -684,14 +718,14 @@ func contactCenterScenario(ctx context.Context, opts options, tg target, log io.
 	for delivered.Load() < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	closeAll(conns)
+	l.close()
 	readers.Wait()
 
 	var lat hist
 	for i := range lats {
 		lat.merge(&lats[i].h)
 	}
-	r := newResult("contact-center")
+	r := l.result("contact-center")
 	r.set("agents", a)
 	r.set("apps", w)
 	r.set("conns", n)
@@ -702,10 +736,11 @@ func contactCenterScenario(ctx context.Context, opts options, tg target, log io.
 	r.set("delivered", int(delivered.Load()))
 	r.set("lost", int(want-delivered.Load()))
 	r.set("errors", int(apiErrors.Load()))
+	l.setCrossed(&r, crossed.Load(), delivered.Load())
 	r.set("events_per_s", float64(delivered.Load())/opts.duration.Seconds())
 	lat.setLatency(&r, "event")
 	u.set(&r, before, measured)
-	if tg.pid != 0 {
+	if len(u.pids) > 0 {
 		r.set("rss_per_conn_kb", float64(measured.server.rssKB-idle.server.rssKB)/float64(n))
 	}
 	return r, nil
