@@ -235,21 +235,22 @@ var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // KVPresence is a Presence in a JetStream KV bucket shared by the nodes of a
 // cluster. The key "<hex agentID>.<node>" holds how many connections of the
-// agent's workspace node holds. A heartbeat goroutine rewrites this node's
-// entries every PresenceHeartbeat, and the bucket drops an entry three
-// heartbeats after its last write, so the entries of a node that died
-// vanish by themselves. Close stops the heartbeat.
+// agent's workspace node holds. One writer goroutine writes the counts Set
+// records, at once, and rewrites all of this node's entries every
+// PresenceHeartbeat; the bucket drops an entry three heartbeats after its
+// last write, so the entries of a node that died vanish by themselves.
+// Close stops the writer.
 type KVPresence struct {
 	kv        jetstream.KeyValue
 	node      string
 	heartbeat time.Duration
-	stop      context.CancelFunc // stops the heartbeat
-	done      chan struct{}      // closed when the heartbeat has stopped
+	stop      context.CancelFunc // stops the writer
+	done      chan struct{}      // closed when the writer has stopped
+	poke      chan struct{}      // capacity 1: Set wakes the writer
 
-	// mu guards the fields below. It is held across each write, so that
-	// the bucket follows the changes of conns in their order.
-	mu     sync.Mutex
-	conns  map[string]int // agentID -> connections here; 0: an entry to delete
+	mu     sync.Mutex          // guards the fields below; never held across a write
+	conns  map[string]int      // agentID -> connections here; 0: an entry to delete
+	dirty  map[string]struct{} // agents whose count changed since the writer last wrote it
 	closed bool
 }
 
@@ -277,22 +278,33 @@ func newKVPresence(ctx context.Context, js jetstream.JetStream, bucket, node str
 		return nil, fmt.Errorf("open presence bucket %s: %w: %w", bucket, ErrUnavailable, err)
 	}
 	hbCtx, stop := context.WithCancel(context.Background())
-	p := &KVPresence{kv: kv, node: node, heartbeat: heartbeat, stop: stop, done: make(chan struct{}), conns: make(map[string]int)}
+	p := &KVPresence{
+		kv: kv, node: node, heartbeat: heartbeat, stop: stop,
+		done: make(chan struct{}), poke: make(chan struct{}, 1),
+		conns: make(map[string]int), dirty: make(map[string]struct{}),
+	}
 	go p.beat(hbCtx)
 	return p, nil
 }
 
-// Set records how many connections of agentID's workspace this node holds.
-// A write that fails is tried again at the next heartbeat. After Close it
-// does nothing.
-func (p *KVPresence) Set(ctx context.Context, agentID string, conns int) error {
+// Set records how many connections of agentID's workspace this node holds,
+// for the writer to write at once. It never waits for NATS: it runs when a
+// connection closes. A write that fails is tried again at the next
+// heartbeat. After Close it does nothing.
+func (p *KVPresence) Set(_ context.Context, agentID string, conns int) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.conns[agentID] = conns
-	return p.writeLocked(ctx, agentID)
+	p.dirty[agentID] = struct{}{}
+	p.mu.Unlock()
+	select {
+	case p.poke <- struct{}{}:
+	default: // the writer is already woken
+	}
+	return nil
 }
 
 // Elsewhere reports whether another node holds a connection of agentID's
@@ -318,29 +330,36 @@ func (p *KVPresence) Elsewhere(ctx context.Context, agentID string) (bool, error
 	return elsewhere, nil
 }
 
-// Close stops the heartbeat and deletes this node's entries, so that the
-// other nodes stop counting its connections at once.
+// Close stops the writer and deletes this node's entries, so that the
+// other nodes stop counting its connections at once. Without a deadline in
+// ctx, it gives the deletes presenceWriteTimeout in all.
 func (p *KVPresence) Close(ctx context.Context) error {
 	p.stop()
 	<-p.done
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	agents := make([]string, 0, len(p.conns))
+	for agentID := range p.conns {
+		agents = append(agents, agentID)
+	}
+	clear(p.conns)
+	p.mu.Unlock()
+
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, presenceWriteTimeout)
 		defer cancel()
 	}
 	var errs []error
-	for agentID := range p.conns {
+	for _, agentID := range agents {
 		if err := p.kv.Delete(ctx, p.key(agentID)); err != nil {
 			errs = append(errs, unavailable("delete presence", err))
 		}
 	}
-	clear(p.conns)
 	return errors.Join(errs...)
 }
 
@@ -348,10 +367,19 @@ func (p *KVPresence) key(agentID string) string {
 	return hex.EncodeToString([]byte(agentID)) + "." + p.node
 }
 
-// writeLocked writes agentID's entry as conns has it: the count, or a
-// delete, after which the agent is forgotten.
-func (p *KVPresence) writeLocked(ctx context.Context, agentID string) error {
-	n := p.conns[agentID]
+// write writes agentID's entry as conns has it: the count, or a delete,
+// after which the agent is forgotten unless its count changed meanwhile.
+// Only the writer calls it, so writes reach the bucket in the order of the
+// counts they write.
+func (p *KVPresence) write(ctx context.Context, agentID string) error {
+	p.mu.Lock()
+	n, kept := p.conns[agentID]
+	p.mu.Unlock()
+	if !kept {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
+	defer cancel()
 	if n > 0 {
 		if _, err := p.kv.Put(ctx, p.key(agentID), strconv.AppendInt(nil, int64(n), 10)); err != nil {
 			return unavailable("put presence", err)
@@ -361,42 +389,46 @@ func (p *KVPresence) writeLocked(ctx context.Context, agentID string) error {
 	if err := p.kv.Delete(ctx, p.key(agentID)); err != nil {
 		return unavailable("delete presence", err)
 	}
-	delete(p.conns, agentID)
+	p.mu.Lock()
+	if _, changed := p.dirty[agentID]; !changed && p.conns[agentID] == 0 {
+		delete(p.conns, agentID)
+	}
+	p.mu.Unlock()
 	return nil
 }
 
-// beat rewrites this node's entries every heartbeat until ctx ends.
+// beat is the writer: it writes the counts Set changes as they change, and
+// every entry every heartbeat, until ctx ends. A failed write is left to
+// the next heartbeat.
 func (p *KVPresence) beat(ctx context.Context) {
 	defer close(p.done)
 	tick := time.NewTicker(p.heartbeat)
 	defer tick.Stop()
 	for {
+		all := false
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.poke:
 		case <-tick.C:
+			all = true
 		}
 		p.mu.Lock()
-		agents := make([]string, 0, len(p.conns))
-		for agentID := range p.conns {
+		agents := make([]string, 0, len(p.dirty))
+		for agentID := range p.dirty {
 			agents = append(agents, agentID)
 		}
+		if all {
+			agents = agents[:0]
+			for agentID := range p.conns {
+				agents = append(agents, agentID)
+			}
+		}
+		clear(p.dirty)
 		p.mu.Unlock()
 		for _, agentID := range agents {
-			p.rewrite(ctx, agentID)
+			_ = p.write(ctx, agentID)
 		}
-	}
-}
-
-// rewrite writes agentID's entry again, if it is still kept. A failure is
-// left to the next heartbeat.
-func (p *KVPresence) rewrite(ctx context.Context, agentID string) {
-	ctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-	defer cancel()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, kept := p.conns[agentID]; kept {
-		_ = p.writeLocked(ctx, agentID)
 	}
 }
 

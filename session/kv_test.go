@@ -130,29 +130,32 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	b, err := session.NewKVPresence(ctx, node(t, s), "presence", "node-b")
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
-	elsewhere := func(p *session.KVPresence, agentID string) bool {
+	// Set returns before its write: the writer writes at once, but on its
+	// own goroutine.
+	elsewhere := func(p *session.KVPresence, agentID string, want bool, msg string) {
 		t.Helper()
-		got, err := p.Elsewhere(ctx, agentID)
-		require.NoError(t, err)
-		return got
+		assert.Eventually(t, func() bool {
+			got, err := p.Elsewhere(ctx, agentID)
+			return err == nil && got == want
+		}, 2*time.Second, 5*time.Millisecond, msg)
 	}
 
-	assert.False(t, elsewhere(b, "ciscotest"), "nobody holds the agent")
+	elsewhere(b, "ciscotest", false, "nobody holds the agent")
 	require.NoError(t, a.Set(ctx, "ciscotest", 2))
-	assert.True(t, elsewhere(b, "ciscotest"), "node a holds the agent")
-	assert.False(t, elsewhere(a, "ciscotest"), "node a's own connections are not elsewhere")
-	assert.False(t, elsewhere(b, "jdoe"), "another agent")
+	elsewhere(b, "ciscotest", true, "node a holds the agent")
+	elsewhere(a, "ciscotest", false, "node a's own connections are not elsewhere")
+	elsewhere(b, "jdoe", false, "another agent")
 
 	require.NoError(t, b.Set(ctx, "ciscotest", 1))
-	assert.True(t, elsewhere(a, "ciscotest"))
+	elsewhere(a, "ciscotest", true, "")
 	require.NoError(t, a.Set(ctx, "ciscotest", 0))
-	assert.False(t, elsewhere(b, "ciscotest"), "node a holds no more")
+	elsewhere(b, "ciscotest", false, "node a holds no more")
 
 	require.NoError(t, a.Set(ctx, "jdoe", 1))
-	assert.True(t, elsewhere(b, "jdoe"))
+	elsewhere(b, "jdoe", true, "")
 	require.NoError(t, a.Close(ctx))
-	assert.False(t, elsewhere(b, "jdoe"), "a closed node holds nothing")
-	assert.True(t, elsewhere(a, "ciscotest"), "node b still holds the agent")
+	elsewhere(b, "jdoe", false, "a closed node holds nothing")
+	elsewhere(a, "ciscotest", true, "node b still holds the agent")
 }
 
 func TestPresenceOfADeadNodeVanishes(t *testing.T) {

@@ -138,10 +138,13 @@ func startEmbedded(cfg config) (*natsserver.Server, error) {
 // stops the embedded server last.
 func (l *natsLink) close() {
 	for _, nc := range []*nats.Conn{l.bus, l.state} {
-		if nc != nil {
-			if err := nc.Drain(); err != nil {
-				nc.Close()
-			}
+		switch {
+		case nc == nil:
+		case !nc.IsConnected():
+			nc.Close() // nothing to drain to: don't wait for NATS to come back
+		case nc.Drain() != nil:
+			nc.Close()
+		default:
 			waitClosed(nc)
 		}
 	}
@@ -238,9 +241,7 @@ func joinCluster(cfg config, log *zap.Logger, bus *broker.Broker, sim *cisco.Sim
 	}
 	shared.presence = presence
 	undo = append(undo, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
-		defer cancel()
-		if err := presence.Close(ctx); err != nil {
+		if err := presence.Close(context.Background()); err != nil {
 			log.Warn("withdraw this node's presence", zap.Error(err))
 		}
 	})

@@ -419,3 +419,56 @@ func TestClusterOutlivesAKilledNode(t *testing.T) {
 		require.Equal(t, strconv.Itoa(i), f.CorrelationID, "in order, none lost")
 	}
 }
+
+func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
+	dir := t.TempDir()
+	ns := natstest.Start(t, dir)
+	port := ns.Addr().(*net.TCPAddr).Port
+	nodes := startNodes(t, 2, ns.ClientURL())
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	desk.Register("softphone", "Cisco")
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "SERVICE_UNAVAILABLE", slowError(t, phone).ErrorMessage, "the contact center is unreachable")
+	desk.Request("login", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5066"})
+	e := slowError(t, desk)
+	assert.Equal(t, "Unavailable", e.ErrorType, "the lockout is unreachable")
+	assert.Contains(t, e.Msg, "Try again")
+
+	// NATS comes back where it was: the nodes reconnect by themselves.
+	natstest.StartOn(t, dir, port)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+		f := slowFrame(t, phone)
+		if f.Triple() == "Cisco/Agent/SetAgentState" {
+			assert.Equal(t, "READY", agentStateIn(t, f))
+			break
+		}
+		require.Equal(t, "Unavailable", f.Error(t).ErrorType)
+		require.True(t, time.Now().Before(deadline), "the nodes did not reconnect to NATS")
+	}
+}
+
+// slowFrame reads the next frame, waiting longer than brokertest does: a
+// request to an unreachable cluster takes its whole timeout.
+func slowFrame(t *testing.T, c *brokertest.Client) brokertest.Frame {
+	t.Helper()
+	require.NoError(t, c.Conn().SetReadDeadline(time.Now().Add(3*brokertest.Wait)))
+	var f brokertest.Frame
+	_, b, err := c.Conn().ReadMessage()
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &f))
+	f.Raw = b
+	return f
+}
+
+// slowError is slowFrame for an error of the Cisco channel.
+func slowError(t *testing.T, c *brokertest.Client) brokertest.APIError {
+	t.Helper()
+	return slowFrame(t, c).Error(t)
+}
