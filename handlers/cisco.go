@@ -73,6 +73,8 @@ type Cisco struct {
 	log        *zap.Logger
 	now        func() time.Time
 	afterFunc  func(d time.Duration, f func()) session.Timer
+	grace      time.Duration    // how long an agent may stay without a connection
+	presence   session.Presence // which nodes hold connections of a workspace
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer
@@ -86,6 +88,12 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 	}
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) session.Timer { return time.AfterFunc(d, f) }
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = session.DefaultGrace
+	}
+	if cfg.Presence == nil {
+		cfg.Presence = session.Alone
 	}
 	ringer, _ := cti.(Ringer)
 	h := &Cisco{
@@ -102,6 +110,8 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		log:        log,
 		now:        cfg.Now,
 		afterFunc:  cfg.AfterFunc,
+		grace:      cfg.Grace,
+		presence:   cfg.Presence,
 		ringer:     ringer,
 	}
 	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{

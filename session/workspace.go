@@ -37,11 +37,16 @@ type Presence interface {
 	Elsewhere(ctx context.Context, agentID string) (bool, error)
 }
 
-// alone is the Presence of a node without peers.
+// Alone is the Presence of a node without peers: nobody is elsewhere.
+var Alone Presence = alone{}
+
 type alone struct{}
 
 func (alone) Set(context.Context, string, int) error          { return nil }
 func (alone) Elsewhere(context.Context, string) (bool, error) { return false, nil }
+
+// DefaultGrace is the grace period of WorkspacesConfig.Grace.
+const DefaultGrace = 60 * time.Second
 
 // presenceTimeout bounds each call to the Presence.
 const presenceTimeout = 5 * time.Second
@@ -80,13 +85,13 @@ type Workspaces struct {
 // NewWorkspaces returns an empty set of workspaces.
 func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 	if cfg.Grace <= 0 {
-		cfg.Grace = 60 * time.Second
+		cfg.Grace = DefaultGrace
 	}
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 	}
 	if cfg.Presence == nil {
-		cfg.Presence = alone{}
+		cfg.Presence = Alone
 	}
 	if cfg.OnExpire == nil {
 		panic("session: WorkspacesConfig.OnExpire is required")

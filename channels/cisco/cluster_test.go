@@ -641,3 +641,29 @@ func TestClusterRepeatedRequestAppliedOnce(t *testing.T) {
 	require.Len(t, calls, 1)
 	assert.Equal(t, d.ID, calls[0].ID)
 }
+
+func TestClusterSignedInAgents(t *testing.T) {
+	s := natstest.Start(t, "")
+	nodes := startCluster(t, s, ciscotest.NewDirectory(t, testAgents...), 2)
+	leader, follower := nodes[0], nodes[1]
+	ctx := testContext(t)
+	for _, n := range nodes {
+		ids, err := n.SignedInAgents(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, ids)
+	}
+	_, err := follower.SignIn(ctx, "jdoe", "agent@3", "1003")
+	require.NoError(t, err)
+	_, err = leader.SignIn(ctx, "ciscotest", "test@123", "1001")
+	require.NoError(t, err)
+	for _, n := range nodes {
+		ids, err := n.SignedInAgents(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"100501", "100503"}, ids, "sorted, on every node")
+	}
+	_, err = follower.ForceLogout(ctx, "100503", "255")
+	require.NoError(t, err)
+	ids, err := follower.SignedInAgents(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"100501"}, ids)
+}

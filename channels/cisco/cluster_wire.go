@@ -29,6 +29,7 @@ const (
 	methodSilentMonitor      = "silentMonitor"
 	methodBarge              = "barge"
 	methodRing               = "ring"
+	methodSignedInAgents     = "signedInAgents"
 )
 
 // rpcRequest is a request to the leader.
@@ -336,6 +337,8 @@ func (c *Cluster) dispatch(ctx context.Context, method string, a rpcArgs) (any, 
 		return s.SilentMonitor(ctx, a.LoginID, a.FromAddress, a.AgentID, a.ToAddress)
 	case methodBarge:
 		return s.Barge(ctx, a.LoginID, a.FromAddress, a.AgentID, a.ToAddress, a.DialogID)
+	case methodSignedInAgents:
+		return s.SignedInAgents(ctx)
 	case methodRing:
 		if a.Call == nil {
 			return Dialog{}, &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidAddress, Text: "The incoming call is missing."}
@@ -417,6 +420,12 @@ func (c *Cluster) TeamAgents(ctx context.Context, teamID string) ([]string, erro
 // Agent reports whether loginID is in this node's directory.
 func (c *Cluster) Agent(ctx context.Context, loginID string) (bool, error) {
 	return c.sim.Agent(ctx, loginID)
+}
+
+// SignedInAgents returns the loginIds of the agents signed in, from the
+// leader.
+func (c *Cluster) SignedInAgents(ctx context.Context) ([]string, error) {
+	return call[[]string](c, ctx, methodSignedInAgents, rpcArgs{})
 }
 
 // MakeCall places a call on the leader.

@@ -759,6 +759,23 @@ func (s *Simulator) Agent(ctx context.Context, loginID string) (bool, error) {
 	return ok, nil
 }
 
+// SignedInAgents returns the loginIds of the agents signed in, sorted.
+func (s *Simulator) SignedInAgents(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := []string{}
+	for id, st := range s.agents {
+		if st.state != StateLogout {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
 // pendingState is the state the agent asked for during its call, or "".
 func pendingState(st *agentState) string {
 	if st.call == nil {

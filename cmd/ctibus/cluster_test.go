@@ -472,3 +472,32 @@ func slowError(t *testing.T, c *brokertest.Client) brokertest.APIError {
 	t.Helper()
 	return slowFrame(t, c).Error(t)
 }
+
+func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills ctibus processes")
+	}
+	ns := natstest.Start(t, "")
+	args := func(node string) []string {
+		return clusterArgs(ns.ClientURL(), "-node", node, "-nats-lease", "500ms", "-grace-period", "1s")
+	}
+	doomed := startProcess(t, args("doomed")...)
+	survivor := startProcess(t, args("survivor")...)
+	phone := brokertest.Dial(t, brokertest.WSURL(doomed.URL))
+	phone.Register("softphone", "Cisco")
+	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	phone.Expect("Cisco/Agent/SetAgentState")
+
+	// The agent's only app was on the node that dies, and does not come
+	// back: no grace timer runs anywhere, yet the survivor signs the agent
+	// out once a grace period has passed without a connection.
+	doomed.kill(t)
+	desk := brokertest.Dial(t, brokertest.WSURL(survivor.URL))
+	desk.Register("softphone", "Cisco")
+	require.Eventually(t, func() bool {
+		return strings.Contains(survivor.Logs.String(), "no connection came back within the grace period")
+	}, 30*time.Second, 50*time.Millisecond, "the abandoned agent was not signed out")
+	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
+	assert.Equal(t, "NOT_READY", state, "a new sign-in, not a re-login that keeps READY")
+}

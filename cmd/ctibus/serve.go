@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,20 +112,23 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	log.Info("ctibus listening", zap.String("addr", addr),
 		zap.String("websocket", "ws://"+addr+"/ws"), zap.String("page", "http://"+addr+"/"))
 
-	// The scenario player is owned here: it stops when serve returns.
-	playCtx, stopPlaying := context.WithCancel(ctx)
-	played := make(chan struct{})
-	go func() {
-		defer close(played)
-		if scenario != nil {
-			if err := ciscoAPI.PlayScenario(playCtx, scenario); err != nil {
+	// The scenario player and the sweeper of abandoned agents are owned
+	// here: they stop when the drain begins, or when serve returns.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	if scenario != nil {
+		background.Go(func() {
+			if err := ciscoAPI.PlayScenario(bgCtx, scenario); err != nil {
 				log.Error("scenario", zap.Error(err))
 			}
-		}
-	}()
+		})
+	}
+	if cfg.clustered() {
+		background.Go(func() { ciscoAPI.SweepAbandoned(bgCtx, sweepPeriod(cfg.gracePeriod)) })
+	}
 	defer func() {
-		stopPlaying()
-		<-played
+		stopBackground()
+		background.Wait()
 	}()
 
 	select {
@@ -133,8 +137,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("draining", zap.Duration("timeout", cfg.drainTimeout))
-	stopPlaying() // no new calls while draining
-	<-played
+	stopBackground() // no new calls while draining
+	background.Wait()
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 	defer cancel()
 	busErr := bus.Shutdown(drainCtx)
@@ -149,6 +153,13 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sweepPeriod is how often a node of a cluster looks for abandoned agents:
+// often enough that one is signed out at most a quarter of a grace period
+// late.
+func sweepPeriod(grace time.Duration) time.Duration {
+	return max(grace/4, 250*time.Millisecond)
 }
 
 func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
