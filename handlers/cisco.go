@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -78,6 +79,10 @@ type Cisco struct {
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer
+
+	stopping   context.Context    // ends at Close: the work in background stops
+	stop       context.CancelFunc //
+	background sync.WaitGroup     // the work in background, which Close waits for
 }
 
 // NewCisco returns the Cisco channel's handlers, backed by cti, with sign-ins
@@ -96,10 +101,13 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		cfg.Presence = session.Alone
 	}
 	ringer, _ := cti.(Ringer)
+	stopping, stop := context.WithCancel(context.Background())
 	h := &Cisco{
-		bus:     bus,
-		cti:     cti,
-		lockout: lockout,
+		stopping: stopping,
+		stop:     stop,
+		bus:      bus,
+		cti:      cti,
+		lockout:  lockout,
 		// Wrong app secrets are locked out like wrong passwords: each costs
 		// a bcrypt comparison, and nothing else would limit them.
 		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
@@ -153,6 +161,14 @@ func (h *Cisco) Register() {
 	if h.ringer != nil {
 		h.bus.Handle(channel, "Simulator", "IncomingCall", broker.HandlerFunc(h.incomingCall))
 	}
+}
+
+// Close stops the work the handlers do in background, such as ending the
+// workspaces of agents signed out on other nodes, and waits for it. Call it
+// once the broker has drained.
+func (h *Cisco) Close() {
+	h.stop()
+	h.background.Wait()
 }
 
 // signedIn returns the workspace of the agent signed in on the requesting

@@ -153,6 +153,7 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		assert.NoError(t, bus.Shutdown(ctx))
+		h.Close()
 		srv.Close()
 	})
 	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: sim, h: h, clock: clk, timers: ts, logs: logs}

@@ -55,7 +55,7 @@ func (h *Cisco) notify(n cisco.Notification) {
 			// Not here: the connector's lock is held, and ending a workspace
 			// waits for the agent's lock, which a sign-out holds while it
 			// calls the connector.
-			go h.endSignedOut(u.LoginID)
+			h.background.Go(func() { h.endSignedOut(u.LoginID) })
 		}
 	case n.Calls != nil:
 		err = h.publishHere(session.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
@@ -85,7 +85,7 @@ func (h *Cisco) endSignedOut(agentID string) {
 	if _, here := h.workspaces.Get(agentID); !here {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), endSignedOutTimeout)
+	ctx, cancel := context.WithTimeout(h.stopping, endSignedOutTimeout)
 	defer cancel()
 	u, err := h.cti.User(ctx, agentID)
 	if err != nil {

@@ -198,8 +198,10 @@ func TestOrderAcrossNodes(t *testing.T) {
 
 func TestNodeLocalEventsStayOffNATS(t *testing.T) {
 	nodeA, nodeB, s := twoNodes(t, broker.Config{})
-	sub, err := natstest.Connect(t, s).SubscribeSync("ctibus.ev.>")
+	spy := natstest.Connect(t, s)
+	sub, err := spy.SubscribeSync("ctibus.ev.>")
 	require.NoError(t, err)
+	require.NoError(t, spy.Flush(), "the server has the subscription before anything is published")
 	alone := brokertest.Dial(t, nodeA.url) // in its own conn:<id> scope
 	alone.Register("alone", "Test")
 	member := nodeA.app(t, "a1", "S")

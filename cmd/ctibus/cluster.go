@@ -64,7 +64,9 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 		nats.MaxReconnects(-1), // a node outlives a NATS restart
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("lost NATS; reconnecting", zap.Error(err))
+			if err != nil { // nil: this node closed the connection
+				log.Warn("lost NATS; reconnecting", zap.Error(err))
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", zap.String("server", nc.ConnectedUrlRedacted()))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -500,4 +501,76 @@ func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the abandoned agent was not signed out")
 	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
 	assert.Equal(t, "NOT_READY", state, "a new sign-in, not a re-login that keeps READY")
+}
+
+func TestUnreachableNATSStopsTheNodeWithoutItsPassword(t *testing.T) {
+	var logs syncBuffer
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-nats", "nats://ops:hunter2@" + freeAddr(t)},
+		func(string) string { return "" }, nil, io.Discard, &logs)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connect to NATS at [nats://ops:xxxxx@127.0.0.1:")
+	assert.Contains(t, err.Error(), "JetStream")
+	assert.NotContains(t, err.Error()+logs.String(), "hunter2")
+}
+
+func TestClusterConcurrentChangesOfOneAgentAgree(t *testing.T) {
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 2, ns.ClientURL())
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	crm := joinWith(t, nodes[1].URL, "crm", token)
+
+	// Two apps on two nodes change the agent's state at once. Some changes
+	// are refused (the agent is READY already, say); those that are made
+	// must reach both apps in one order, and the last must be the state.
+	const changes = 40
+	for i := range changes {
+		for _, app := range []struct {
+			c      *brokertest.Client
+			prefix string
+		}{{phone, "p"}, {crm, "c"}} {
+			id := fmt.Sprint(app.prefix, i)
+			if i%2 == 0 {
+				app.c.Request(id, "Cisco", "Agent", "SetReadyState", nil)
+			} else {
+				app.c.Request(id, "Cisco", "Agent", "SetNotReadyState", map[string]string{"reasonCodeId": "1"})
+			}
+		}
+	}
+	// changesSeen reads until the app has the answers to wantOwn of its
+	// requests (ids starting with prefix), at least min state changes, and
+	// the answer to id if not "".
+	changesSeen := func(c *brokertest.Client, prefix string, wantOwn, min int, id string) (seen []string, last string) {
+		t.Helper()
+		own, done := 0, id == ""
+		for own < wantOwn || len(seen) < min || !done {
+			f := c.Next()
+			switch {
+			case f.CorrelationID == id:
+				done, last = true, agentStateIn(t, f)
+			case f.Triple() == "Cisco/Agent/SetAgentState":
+				seen = append(seen, f.CorrelationID+" "+agentStateIn(t, f))
+				if strings.HasPrefix(f.CorrelationID, prefix) {
+					own++
+				}
+			case f.Topic == "Error" && strings.HasPrefix(f.CorrelationID, prefix):
+				own++
+			default:
+				t.Fatalf("unexpected frame %s", f.Raw)
+			}
+		}
+		return seen, last
+	}
+	phoneSaw, _ := changesSeen(phone, "p", changes, 0, "")
+	crmSaw, _ := changesSeen(crm, "c", changes, 0, "")
+	phone.Request("final", "Cisco", "Agent", "GetAgentState", nil)
+	more, state := changesSeen(phone, "p", 0, len(crmSaw)-len(phoneSaw), "final")
+	phoneSaw = append(phoneSaw, more...)
+	more, _ = changesSeen(crm, "c", 0, len(phoneSaw)-len(crmSaw), "final")
+	crmSaw = append(crmSaw, more...)
+
+	require.NotEmpty(t, phoneSaw)
+	assert.Equal(t, phoneSaw, crmSaw, "one order on both nodes")
+	assert.True(t, strings.HasSuffix(phoneSaw[len(phoneSaw)-1], " "+state), "the last change is the state: %s, %s", phoneSaw[len(phoneSaw)-1], state)
 }

@@ -145,6 +145,9 @@ func (c config) validate() error {
 	if c.node != "" && !validClusterName(c.node) {
 		errs = append(errs, fmt.Errorf("-node %q: use 1 to 32 letters, digits, - or _", c.node))
 	}
+	if c.natsEmbedded && c.nats != "" {
+		errs = append(errs, errors.New("-nats and -nats-embedded exclude each other: a node either runs the NATS server or joins one"))
+	}
 	if c.natsEmbedded && c.natsListen != "" {
 		if _, _, err := net.SplitHostPort(c.natsListen); err != nil {
 			errs = append(errs, fmt.Errorf("-nats-listen %q: want host:port", c.natsListen))

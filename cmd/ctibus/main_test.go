@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -155,8 +156,9 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 	for _, name := range []string{"addr", "allowed-origins", "read-limit", "send-queue", "max-connections", "max-subscriptions",
 		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "apps", "token-ttl",
 		"rate-limit", "rate-burst", "max-connections-per-ip", "login-attempts-per-ip", "trusted-proxies",
-		"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "log-level", "log-format"} {
-		assert.Contains(t, usage, "-"+name+" ", "flag %s is listed", name)
+		"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "log-level", "log-format",
+		"nats", "nats-embedded", "nats-listen", "nats-store", "nats-prefix", "nats-lease", "node"} {
+		assert.Regexp(t, "\n  -"+regexp.QuoteMeta(name)+"[ \n]", usage, "flag %s is listed", name)
 		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
 	}
 	assert.Contains(t, usage, `(default "127.0.0.1:8080")`)
@@ -181,6 +183,12 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		{[]string{"-trusted-proxies", "10.0.0.1,proxy.example"}, nil, `"proxy.example" is neither`},
 		{[]string{"-rate-limit", "0"}, nil, "-rate-limit must be positive"},
 		{[]string{"-max-connections-per-ip", "-1"}, nil, "0 (no cap) or more"},
+		{[]string{"-nats", "nats://127.0.0.1:4222", "-nats-embedded"}, nil, "exclude each other"},
+		{[]string{"-nats-prefix", "a.b"}, nil, "-nats-prefix"},
+		{[]string{"-node", "node 1"}, nil, "-node"},
+		{[]string{"-nats-embedded", "-nats-listen", "4222"}, nil, "want host:port"},
+		{[]string{"-nats-lease", "0s"}, nil, "-nats-lease must be positive"},
+		{nil, map[string]string{"CTIBUS_NATS": "nats://127.0.0.1:1"}, "connect to NATS"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			Presence:           shared.presence,
 		})
 	ciscoAPI.Register()
+	defer ciscoAPI.Close() // before the cluster is left
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
