@@ -62,13 +62,15 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	})
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout})
 	shared := sharedState{cti: sim}
+	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {
-		var leave func()
-		shared, leave, err = joinCluster(cfg, log, bus, sim)
+		var leaveCluster func()
+		shared, leaveCluster, err = joinCluster(cfg, log, bus, sim)
 		if err != nil {
 			return err
 		}
-		defer leave() // after the drain below: the others take over at once
+		leave = sync.OnceFunc(leaveCluster)
+		defer leave()
 	}
 	lockout := session.NewLockout(session.LockoutConfig{
 		Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration, Store: shared.lockout,
@@ -85,7 +87,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			Presence:           shared.presence,
 		})
 	ciscoAPI.Register()
-	defer ciscoAPI.Close() // before the cluster is left
+	closeHandlers := sync.OnceFunc(ciscoAPI.Close)
+	defer closeHandlers() // before the cluster is left
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
@@ -152,6 +155,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if busErr != nil {
 		log.Warn("drain timed out; remaining connections were dropped", zap.Error(busErr))
 	}
+	closeHandlers()
+	leave() // at once, rather than when the lease runs out: another node takes over
 	log.Info("stopped")
 	return nil
 }
