@@ -164,9 +164,11 @@ func (h *Cisco) Register() {
 }
 
 // Close stops the work the handlers do in background, such as ending the
-// workspaces of agents signed out on other nodes, and waits for it. Call it
-// once the broker has drained.
+// workspaces of agents signed out on other nodes, and waits for it; and it
+// stops the grace periods, so that a node that stops signs nobody out. Call
+// it once the broker has drained.
 func (h *Cisco) Close() {
+	h.workspaces.Close()
 	h.stop()
 	h.background.Wait()
 }

@@ -80,6 +80,7 @@ type Workspaces struct {
 	byAgent map[string]*Workspace
 	byConn  map[*broker.Conn]*Workspace
 	closing map[*broker.Conn]struct{} // connections whose close already leaves their workspace
+	closed  bool                      // Close has run: no grace period starts or ends
 }
 
 // NewWorkspaces returns an empty set of workspaces.
@@ -216,7 +217,7 @@ func (w *Workspaces) syncPresence(agentID string) {
 func (w *Workspaces) leaveLocked(ws *Workspace, c *broker.Conn) {
 	delete(ws.conns, c)
 	delete(w.byConn, c)
-	if len(ws.conns) == 0 && w.byAgent[ws.AgentID] == ws && ws.grace == nil {
+	if len(ws.conns) == 0 && w.byAgent[ws.AgentID] == ws && ws.grace == nil && !w.closed {
 		ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws, false) })
 	}
 }
@@ -243,14 +244,14 @@ func (w *Workspaces) expire(ws *Workspace, retried bool) {
 	cancel()
 	if err != nil && !retried {
 		w.mu.Lock()
-		if w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0 {
+		if w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0 && !w.closed {
 			ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws, true) })
 		}
 		w.mu.Unlock()
 		return
 	}
 	w.mu.Lock()
-	current := w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0
+	current := w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0 && !w.closed
 	if current {
 		delete(w.byAgent, ws.AgentID)
 	}
@@ -261,11 +262,27 @@ func (w *Workspaces) expire(ws *Workspace, retried bool) {
 }
 
 // abandoned reports whether ws is still the agent's workspace, with no
-// connection here.
+// connection here, and the workspaces still open.
 func (w *Workspaces) abandoned(ws *Workspace) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0
+	return w.byAgent[ws.AgentID] == ws && len(ws.conns) == 0 && !w.closed
+}
+
+// Close stops every grace period, running or to come: a node that stops
+// signs nobody out. Its agents stay signed in, for the other nodes of its
+// cluster or for its own restart, whose sweep of abandoned agents (or a
+// returning app) decides.
+func (w *Workspaces) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for _, ws := range w.byAgent {
+		if ws.grace != nil {
+			ws.grace.Stop()
+			ws.grace = nil
+		}
+	}
 }
 
 // End closes agentID's workspace on sign-out: its connections go back to

@@ -144,3 +144,25 @@ func TestGraceRunsOnceMoreWhenPresenceCannotTell(t *testing.T) {
 	n.fireGrace(t)
 	assert.Equal(t, []string{"ciscotest"}, n.signedOut(), "signed out after a second grace period")
 }
+
+func TestClosedWorkspacesSignNobodyOut(t *testing.T) {
+	n := newClusterNode(t, nil)
+	app := n.join(t)
+	require.NoError(t, app.Conn().Close())
+
+	// The grace period started before Close ends after it, as a timer
+	// already waiting may; nobody is signed out.
+	var fire func()
+	require.Eventually(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if len(n.timers) == 0 {
+			return false
+		}
+		fire = n.timers[0]
+		return true
+	}, 5*time.Second, 5*time.Millisecond, "a grace period starts")
+	n.workspaces.Close()
+	fire()
+	assert.Empty(t, n.signedOut(), "a stopping node signs nobody out")
+}
