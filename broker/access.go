@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,13 @@ import (
 type Admitter interface {
 	Admit(ctx context.Context, c *Conn, reg Registration) error
 }
+
+// ErrTryAgainLater, wrapped in an Admitter's error, says that the
+// credential could not be checked now, its store being out of reach. The
+// bus then closes the connection with CloseTryAgainLater instead of
+// refusing the registration: a client that was refused forgets the
+// channel, one whose connection closed reconnects and registers again.
+var ErrTryAgainLater = errors.New("broker: the credential cannot be checked now")
 
 // Registration is a Register request, as an Admitter sees it.
 type Registration struct {

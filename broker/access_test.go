@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -37,6 +38,8 @@ func (admitter) Admit(_ context.Context, c *broker.Conn, reg broker.Registration
 	switch {
 	case token == "ws-1":
 		c.SetScope("ws-1")
+	case token == "unreachable":
+		return fmt.Errorf("check the token: %w", broker.ErrTryAgainLater)
 	case key == "watcher":
 		p, _ := broker.ParsePattern("Feed", "Agent", "*")
 		c.SetGrant(broker.Grant{Subscribe: []broker.Pattern{p}})
@@ -62,6 +65,17 @@ func TestAdmitterAndGrants(t *testing.T) {
 	refused.ExpectError("PubSub", broker.ErrTypeInvalidCredentials, "r")
 	refused.Request("p", "Feed", "Agent", "State", nil)
 	refused.ExpectError("PubSub", broker.ErrTypeNotRegistered, "p") // a refused Register registers nothing
+
+	// A credential that cannot be checked now closes the connection, with
+	// no answer, so that the app reconnects rather than give up.
+	later := brokertest.Dial(t, s.url)
+	later.Send(map[string]any{"id": "l", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm",
+		"data": map[string]string{"channel": "Feed", "token": "unreachable"}})
+	require.NoError(t, later.Conn().SetReadDeadline(time.Now().Add(brokertest.Wait)))
+	_, frame, err := later.Conn().ReadMessage()
+	var closed *websocket.CloseError
+	require.ErrorAs(t, err, &closed, "no answer before the close: %s", frame)
+	assert.Equal(t, broker.CloseTryAgainLater, closed.Code)
 
 	watcher := brokertest.Dial(t, s.url)
 	watcher.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",

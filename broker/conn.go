@@ -24,6 +24,10 @@ const (
 	// CloseRateLimited closes a connection that keeps sending at more than
 	// twice its rate limit.
 	CloseRateLimited = 4029
+	// CloseTryAgainLater (the standard 1013) closes a connection whose
+	// Register carried a credential the server cannot check now, rather
+	// than refuse it: the app reconnects and registers again.
+	CloseTryAgainLater = 1013
 )
 
 // closeGrace is how long the bus waits for the peer to answer a close frame

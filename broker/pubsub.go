@@ -59,7 +59,13 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	}
 	if b.admitter != nil {
 		fields, _ := req.Fields() // already checked by channelField
-		if err := b.admitter.Admit(ctx, req.Conn, Registration{App: req.Source, Channel: channel, Fields: fields}); err != nil {
+		err := b.admitter.Admit(ctx, req.Conn, Registration{App: req.Source, Channel: channel, Fields: fields})
+		if errors.Is(err, ErrTryAgainLater) {
+			req.Conn.Logger().Info("credential not checked; closing so that the app tries again", zap.Error(err))
+			req.Conn.requestClose(CloseTryAgainLater, "credentials cannot be checked now; reconnect shortly")
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -62,7 +62,9 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 	}
 	app, err := a.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
-		log.Info("app credentials refused", zap.String("credential", present[0]))
+		if !errors.Is(err, broker.ErrTryAgainLater) {
+			log.Info("app credentials refused", zap.String("credential", present[0]))
+		}
 		return err
 	}
 	if err := a.grant(ctx, c, app); err != nil {
@@ -88,15 +90,16 @@ func (a *admission) joinWithToken(ctx context.Context, c *broker.Conn, token str
 		return errTokenRefused
 	}
 	if err != nil {
-		log.Error("workspace token not checked", zap.Error(err))
-		return errTokenRefused
+		return tryAgainLater("check the workspace token", err)
 	}
 	unlock := h.workspaces.Lock(agentID)
 	defer unlock()
 	// The workspace may live on other nodes only, or on none after a
 	// restart of every node: the contact center says whether the agent is
 	// still signed in.
-	if u, err := h.cti.User(ctx, agentID); err != nil {
+	if u, err := h.cti.User(ctx, agentID); errors.Is(err, cisco.ErrUnavailable) {
+		return tryAgainLater("check that the agent is signed in", err)
+	} else if err != nil {
 		return h.apiError(err)
 	} else if u.State == cisco.StateLogout {
 		// Signed out between the two looks: the token went with the agent.
@@ -106,6 +109,14 @@ func (a *admission) joinWithToken(ctx context.Context, c *broker.Conn, token str
 	h.workspaces.Join(agentID, c)
 	log.Info("app joined a workspace with a token", zap.String("agent", agentID))
 	return nil
+}
+
+// tryAgainLater is the error of a credential that could not be checked,
+// its store (or the contact center) being out of reach in a cluster: the
+// bus closes the connection, and the app reconnects and presents it again,
+// where a refusal would make it give the credential up.
+func tryAgainLater(what string, err error) error {
+	return fmt.Errorf("%s: %w: %w", what, broker.ErrTryAgainLater, err)
 }
 
 func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) (*session.App, error) {
@@ -134,6 +145,8 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 		}
 	case errors.Is(err, session.ErrCredentials):
 		return nil, refused
+	case errors.Is(err, session.ErrUnavailable):
+		return nil, tryAgainLater("check the app's secret", err)
 	case err != nil:
 		return nil, err
 	case app.Name != name:

@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
@@ -428,7 +430,7 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 	nodes := startNodes(t, 2, ns.ClientURL())
 	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
 	phone.Register("softphone", "Cisco")
-	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
 	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
 	desk.Register("softphone", "Cisco")
 
@@ -440,6 +442,16 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 	e := slowError(t, desk)
 	assert.Equal(t, "Unavailable", e.ErrorType, "the lockout is unreachable")
 	assert.Contains(t, e.Msg, "Try again")
+	// A token that cannot be checked is not refused, which would make the
+	// app give it up: the connection closes, for the app to come back.
+	crm := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	crm.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
+		"source": "crm", "data": map[string]string{"channel": "Cisco", "token": token}})
+	require.NoError(t, crm.Conn().SetReadDeadline(time.Now().Add(3*brokertest.Wait)))
+	_, frame, err := crm.Conn().ReadMessage()
+	var closed *websocket.CloseError
+	require.ErrorAs(t, err, &closed, "no answer before the close: %s", frame)
+	assert.Equal(t, broker.CloseTryAgainLater, closed.Code)
 
 	// NATS comes back where it was: the nodes reconnect by themselves.
 	natstest.StartOn(t, dir, port)
