@@ -35,10 +35,12 @@
 // # Between nodes
 //
 // One node alone delivers every event to its own connections. In a
-// cluster, an Engine (SetEngine; broker/natsbus over NATS) carries each
-// published event to the other nodes, which hand it to Broker.Deliver for
-// their connections in the same scope and their watchers: Publish encodes
-// the event once, delivers it here, then gives the engine the same bytes.
+// cluster, an Engine (SetEngine) carries each published event to the other
+// nodes: broker/natsbus over NATS between processes, or a Hub in memory
+// between the brokers of one process. The other nodes hand it to
+// Broker.Deliver for their connections in the same scope and their
+// watchers: Publish encodes the event once, delivers it here, then gives
+// the engine the same bytes.
 // An app-to-app message crosses nodes within its sender's scope, like any
 // other event. Two kinds of events stay on their node: those published
 // into a connection's own scope ("conn:<id>"), whose one connection lives

@@ -1,6 +1,9 @@
 package broker
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Message is an event on its way between nodes: already encoded, once.
 type Message struct {
@@ -24,6 +27,43 @@ type Engine interface {
 // own connections. Call it before serving. Nil, the default, is one node
 // alone: there is nothing to carry.
 func (b *Broker) SetEngine(e Engine) { b.engine = e }
+
+// Hub is the in-memory Engine: it carries events between the brokers of one
+// process that join it, as NATS carries them between processes. A broker
+// alone needs none (it is a hub of one); a hub serves to run several nodes
+// in one process, and to test what crosses nodes without a NATS server.
+type Hub struct {
+	mu      sync.RWMutex // guards brokers
+	brokers []*Broker
+}
+
+// Join makes b publish through h: its events reach the other brokers of h,
+// and theirs reach b. Call it before b serves.
+func (h *Hub) Join(b *Broker) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.brokers = append(h.brokers, b)
+	b.SetEngine(hubMember{h, b})
+}
+
+// hubMember is one broker's Engine on a Hub.
+type hubMember struct {
+	hub  *Hub
+	self *Broker
+}
+
+// Publish delivers m to every other broker of the hub, at once: Deliver
+// only queues, so the publisher's order is every receiver's.
+func (m hubMember) Publish(msg Message) error {
+	m.hub.mu.RLock()
+	defer m.hub.mu.RUnlock()
+	for _, b := range m.hub.brokers {
+		if b != m.self {
+			b.Deliver(msg)
+		}
+	}
+	return nil
+}
 
 // Deliver delivers a message from another node to this node's connections
 // in m.Scope and to the granted connections watching it, as Publish does

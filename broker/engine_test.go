@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -110,4 +111,33 @@ func deliveries(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+func TestHubCarriesEventsBetweenBrokers(t *testing.T) {
+	var hub broker.Hub
+	a, b, apart := newServer(t, broker.Config{}), newServer(t, broker.Config{}), newServer(t, broker.Config{})
+	hub.Join(a.b)
+	hub.Join(b.b)
+
+	sender := a.app(t, "softphone", "S")
+	peer := b.app(t, "crm", "S")
+	stranger := b.app(t, "crm", "T")
+	outsider := apart.app(t, "crm", "S") // a broker off the hub
+	for _, c := range []*brokertest.Client{sender, peer, stranger, outsider} {
+		c.Subscribe("CRM", "*", "*")
+	}
+
+	// An app-to-app message crosses to the other broker's scope S, not to
+	// its sender, another scope or a broker off the hub.
+	sender.Send(map[string]any{"id": "pop", "channel": "CRM", "topic": "Screen", "subtopic": "Pop", "data": "call"})
+	got := peer.Expect("CRM/Screen/Pop")
+	assert.Equal(t, "softphone", got.Source)
+	assert.Equal(t, "pop", got.CorrelationID)
+
+	// The peer's answer crosses back; had the sender's own message come
+	// back to it, it would have come first.
+	peer.Send(map[string]any{"channel": "CRM", "topic": "Screen", "subtopic": "Marker", "data": "m"})
+	assert.Equal(t, "CRM/Screen/Marker", sender.Expect("CRM/Screen/Marker").Triple(), "the sender got no echo of its own message")
+	stranger.ExpectNothing(200 * time.Millisecond)
+	outsider.ExpectNothing(50 * time.Millisecond)
 }
