@@ -2,10 +2,7 @@ package session_test
 
 import (
 	"context"
-	"errors"
 	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,31 +21,8 @@ func TestLockoutHoldsAcrossNodes(t *testing.T) {
 		nodes = append(nodes, session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))}))
 	}
 
-	var verified atomic.Int32
-	var wg sync.WaitGroup
-	errs := make([]error, 50)
-	for i := range errs {
-		wg.Go(func() {
-			errs[i] = attempt(nodes[i%len(nodes)], "CiscoTest", func() error {
-				verified.Add(1)
-				time.Sleep(time.Millisecond) // a password check takes time
-				return wrong()
-			})
-		})
-	}
-	wg.Wait()
-
-	assert.Equal(t, int32(5), verified.Load(), "at most 5 passwords are verified, whatever node they reach")
-	var bad, refused int
-	for _, err := range errs {
-		var le *session.LockedError
-		switch {
-		case errors.Is(err, session.ErrBadCredentials):
-			bad++
-		case errors.As(err, &le):
-			refused++
-		}
-	}
+	verified, bad, refused := wrongInParallel(t, nodes, "CiscoTest")
+	assert.Equal(t, 5, verified, "at most 5 passwords are verified, whatever node they reach")
 	assert.Equal(t, 5, bad)
 	assert.Equal(t, 45, refused)
 	for i, l := range nodes {

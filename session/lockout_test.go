@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -149,34 +150,44 @@ func TestLockoutForgetsAnOldStreak(t *testing.T) {
 
 func TestLockoutHoldsUnderConcurrency(t *testing.T) {
 	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
-		var verified atomic.Int32
-		var wg sync.WaitGroup
-		errs := make([]error, 50)
-		for i := range errs {
-			wg.Go(func() {
-				errs[i] = attempt(l, "ciscotest", func() error {
-					verified.Add(1)
-					time.Sleep(time.Millisecond) // a password check takes time
-					return wrong()
-				})
-			})
-		}
-		wg.Wait()
-
-		assert.Equal(t, int32(5), verified.Load(), "at most 5 passwords are verified")
-		var bad, locked int
-		for _, err := range errs {
-			var le *session.LockedError
-			switch {
-			case assert.Error(t, err) && err.Error() == wrong().Error():
-				bad++
-			case assert.ErrorAs(t, err, &le):
-				locked++
-			}
-		}
+		verified, bad, locked := wrongInParallel(t, []*session.Lockout{l}, "ciscotest")
+		assert.Equal(t, 5, verified, "at most 5 passwords are verified")
 		assert.Equal(t, 5, bad)
 		assert.Equal(t, 45, locked)
 	})
+}
+
+// wrongInParallel makes 50 attempts with a wrong password at once, spread
+// over lockouts (the nodes of a cluster, or one), and returns how many
+// passwords were verified and how the attempts ended: refused as wrong, or
+// as locked without a check. Any other end fails t.
+func wrongInParallel(t *testing.T, lockouts []*session.Lockout, username string) (verified, bad, locked int) {
+	t.Helper()
+	var checks atomic.Int32
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = attempt(lockouts[i%len(lockouts)], username, func() error {
+				checks.Add(1)
+				time.Sleep(time.Millisecond) // a password check takes time
+				return wrong()
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var le *session.LockedError
+		switch {
+		case errors.Is(err, session.ErrBadCredentials):
+			bad++
+		case errors.As(err, &le):
+			locked++
+		default:
+			t.Errorf("an attempt ended otherwise: %v", err)
+		}
+	}
+	return int(checks.Load()), bad, locked
 }
 
 func TestActiveLocks(t *testing.T) {
