@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,21 @@ type natsLink struct {
 	state *nats.Conn
 	js    jetstream.JetStream
 	node  string // this node's name in the cluster
+	// closed has, for each connection, a channel closed once the
+	// connection is, its drain done.
+	closed map[*nats.Conn]chan struct{}
+}
+
+// connect opens one connection with opts and more, and notes when it closes.
+func (l *natsLink) connect(urls string, opts []nats.Option, more ...nats.Option) (*nats.Conn, error) {
+	closed := make(chan struct{})
+	all := append(slices.Clone(opts), more...)
+	all = append(all, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := nats.Connect(urls, all...)
+	if err == nil {
+		l.closed[nc] = closed
+	}
+	return nc, err
 }
 
 // connectNATS starts the embedded server if asked to, and connects to NATS.
@@ -73,9 +89,10 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 		}),
 	)
 	var err error
-	link.state, err = nats.Connect(urls, append(opts, nats.Name("ctibus "+link.node))...)
+	link.closed = map[*nats.Conn]chan struct{}{}
+	link.state, err = link.connect(urls, opts, nats.Name("ctibus "+link.node))
 	if err == nil {
-		link.bus, err = nats.Connect(urls, append(opts, nats.Name("ctibus "+link.node+" bus"), nats.NoEcho())...)
+		link.bus, err = link.connect(urls, opts, nats.Name("ctibus "+link.node+" bus"), nats.NoEcho())
 	}
 	if err == nil {
 		link.js, err = jetstream.New(link.state)
@@ -147,7 +164,7 @@ func (l *natsLink) close() {
 		case nc.Drain() != nil:
 			nc.Close()
 		default:
-			waitClosed(nc)
+			l.waitClosed(nc)
 		}
 	}
 	if l.embedded != nil {
@@ -157,12 +174,12 @@ func (l *natsLink) close() {
 }
 
 // waitClosed waits for a draining connection to finish, a bounded time.
-func waitClosed(nc *nats.Conn) {
-	deadline := time.Now().Add(natsConnectTimeout)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+func (l *natsLink) waitClosed(nc *nats.Conn) {
+	select {
+	case <-l.closed[nc]:
+	case <-time.After(natsConnectTimeout):
+		nc.Close()
 	}
-	nc.Close()
 }
 
 // redact hides passwords in NATS URLs before they reach a message.
