@@ -369,7 +369,10 @@ func TestOriginCheck(t *testing.T) {
 }
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
-	s := newServer(t, broker.Config{SendQueue: 8})
+	const n = 300
+	// The publisher's burst covers every frame it sends, so the rate limit
+	// cannot refuse one however fast this machine runs the loop below.
+	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n})
 	publisher := s.app(t, "publisher", "ws")
 	fast := s.app(t, "fast", "ws")
 	fast.Subscribe("Feed", "*", "*")
@@ -378,7 +381,6 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 
 	// The slow app reads nothing while the publisher sends far more than
 	// the socket buffers and its queue can hold; the fast one keeps up.
-	const n = 300
 	payload := strings.Repeat("x", 48<<10)
 	for i := range n {
 		publisher.Send(map[string]any{"channel": "Feed", "topic": "T", "subtopic": "S", "id": strconv.Itoa(i), "data": payload})
