@@ -135,7 +135,9 @@ func TestPresenceAcrossNodes(t *testing.T) {
 func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	s := natstest.Start(t, "")
 	ctx := setupContext(t)
-	const heartbeat = 100 * time.Millisecond
+	// Long enough that a busy machine still writes every heartbeat well
+	// within the three the bucket keeps an entry for.
+	const heartbeat = 250 * time.Millisecond
 	nc := natstest.Connect(t, s)
 	jsA, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -145,8 +147,24 @@ func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
 
+	// Watch node a write its entry: after more rewrites than the bucket
+	// keeps an entry for, only the heartbeat can have kept it.
+	kv, err := jsA.KeyValue(ctx, "presence")
+	require.NoError(t, err)
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Stop() })
 	require.NoError(t, a.Set(ctx, "ciscotest", 1))
-	time.Sleep(5 * heartbeat) // longer than the bucket keeps an entry
+	for writes := 0; writes < 5; {
+		select {
+		case e := <-w.Updates():
+			if e != nil && e.Operation() == jetstream.KeyValuePut {
+				writes++
+			}
+		case <-ctx.Done():
+			require.FailNow(t, "node a stopped writing its entry", "after %d writes", writes)
+		}
+	}
 	got, err := b.Elsewhere(ctx, "ciscotest")
 	require.NoError(t, err)
 	assert.True(t, got, "node a's heartbeat keeps its entry")
