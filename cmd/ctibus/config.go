@@ -15,6 +15,7 @@ import (
 type config struct {
 	addr             string
 	allowedOrigins   string
+	publicOrigin     string
 	readLimit        int64
 	sendQueue        int
 	maxConnections   int
@@ -53,7 +54,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("ctibus", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`address` to listen on; WebSocket at /ws, the test page at /")
-	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) whose pages may connect besides the server's own; * allows any")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) of other sites whose pages may connect and call the HTTP APIs; * allows any")
+	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated `origins` at which browsers reach this server (https://ctibus.example.com), whose pages may connect; on a loopback -addr, loopback pages of its port may too")
 	fs.Int64Var(&c.readLimit, "read-limit", 64<<10, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
 	fs.IntVar(&c.sendQueue, "send-queue", 256, "`frames` that may wait for a slow client before it is disconnected with 4008")
 	fs.IntVar(&c.maxConnections, "max-connections", 10_000, "open WebSocket connections at most; more get HTTP 503")
@@ -136,6 +138,7 @@ func (c config) validate() error {
 	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
 		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))
 	}
+	errs = append(errs, c.checkOrigins()...)
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
@@ -158,8 +161,6 @@ func (c config) validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-func (c config) origins() []string { return splitList(c.allowedOrigins) }
 
 // proxies parses -trusted-proxies: addresses or CIDR prefixes.
 func (c config) proxies() ([]netip.Prefix, error) {
