@@ -40,6 +40,8 @@ type config struct {
 	nats             string
 	natsEmbedded     bool
 	natsListen       string
+	natsCreds        string
+	natsTokenFile    string
 	natsStore        string
 	natsPrefix       string
 	natsLease        time.Duration
@@ -80,7 +82,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
 	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node, for persistence or a quick local cluster; other nodes reach it with -nats nats://<-nats-listen>")
-	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4222", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes")
+	fs.StringVar(&c.natsListen, "nats-listen", "", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes (they authenticate with -nats-token-file); empty serves this node alone, without listening")
+	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed) this node authenticates to -nats with")
+	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "`file` of the token nodes present to an embedded NATS server: -nats-embedded with -nats-listen reads it, or creates it (default nats-token in -nats-store); a node joining it with -nats reads it")
 	fs.StringVar(&c.natsStore, "nats-store", "ctibus-data", "with -nats-embedded: `directory` where the embedded NATS server keeps JetStream's data")
 	fs.StringVar(&c.natsPrefix, "nats-prefix", "ctibus", "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
 	fs.DurationVar(&c.natsLease, "nats-lease", 3*time.Second, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
@@ -151,6 +155,7 @@ func (c config) validate() error {
 	if c.natsEmbedded && c.nats != "" {
 		errs = append(errs, errors.New("-nats and -nats-embedded exclude each other: a node either runs the NATS server or joins one"))
 	}
+	errs = append(errs, c.checkNATSAuth()...)
 	if c.natsEmbedded && c.natsListen != "" {
 		if _, _, err := net.SplitHostPort(c.natsListen); err != nil {
 			errs = append(errs, fmt.Errorf("-nats-listen %q: want host:port", c.natsListen))

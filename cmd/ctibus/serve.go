@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {
 		var leaveCluster func()
-		shared, leaveCluster, err = joinCluster(cfg, log, bus, sim)
+		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, sim)
 		if err != nil {
 			return err
 		}
