@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -49,7 +51,22 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 
 	nc, err := nats.Connect("nats://"+listen, nats.Token(token))
 	require.NoError(t, err, "the token of the file admits")
-	nc.Close()
+	defer nc.Close()
+
+	// A holder of the token who publishes a frame no node would is
+	// counted, not delivered.
+	require.NoError(t, nc.Publish("ctibus.ev.agent:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
+	require.NoError(t, nc.Flush())
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(hub.URL + "/metrics") // no require: Eventually runs this on a goroutine of its own
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return err == nil && strings.Contains(string(body), "\nctibus_cluster_frames_dropped_total 1\n")
+	}, 10*time.Second, 20*time.Millisecond, "the dropped frame is counted")
+	assert.NotContains(t, hub.Logs.String(), "FORGED")
 }
 
 func TestEmbeddedNATSForANodeAloneDoesNotListen(t *testing.T) {

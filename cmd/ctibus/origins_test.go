@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
 )
@@ -133,6 +137,26 @@ func TestOriginFlags(t *testing.T) {
 			_, err := parseConfig(tt.args, func(string) string { return "" }, io.Discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantIn)
+		})
+	}
+}
+
+func TestWarnsWhenBrowsersCannotReachTheTestPage(t *testing.T) {
+	tests := []struct {
+		name      string
+		public    string
+		listening net.Addr
+		warn      bool
+	}{
+		{"loopback", "", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, false},
+		{"every address, no public origin", "", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, true},
+		{"every address, a public origin", "https://ctibus.example.com", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.WarnLevel)
+			warnWithoutPublicOrigin(config{publicOrigin: tt.public}, tt.listening, zap.New(core))
+			assert.Equal(t, tt.warn, logs.FilterMessageSnippet("-public-origin").Len() == 1)
 		})
 	}
 }
