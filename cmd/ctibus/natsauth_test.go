@@ -67,6 +67,17 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 		return err == nil && strings.Contains(string(body), "\nctibus_cluster_frames_dropped_total 1\n")
 	}, 10*time.Second, 20*time.Millisecond, "the dropped frame is counted")
 	assert.NotContains(t, hub.Logs.String(), "FORGED")
+
+	// A restart keeps the token, so that the other nodes get back in.
+	nc.Close()
+	require.NoError(t, hub.Stop())
+	startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
+	again, err := readToken(tokenFile)
+	require.NoError(t, err)
+	assert.Equal(t, token, again)
+	nc, err = nats.Connect("nats://"+listen, nats.Token(token))
+	require.NoError(t, err, "the old token still admits")
+	nc.Close()
 }
 
 func TestEmbeddedNATSForANodeAloneDoesNotListen(t *testing.T) {
