@@ -81,7 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming calls to play (a timed list, optionally looped) for demos and load tests")
 
 	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
-	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node, for persistence or a quick local cluster; other nodes reach it with -nats nats://<-nats-listen>")
+	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node: alone, for persistence; with -nats-listen, for a quick local cluster whose other nodes join with -nats nats://<-nats-listen> -nats-token-file")
 	fs.StringVar(&c.natsListen, "nats-listen", "", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes (they authenticate with -nats-token-file); empty serves this node alone, without listening")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed) this node authenticates to -nats with")
 	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "`file` of the token nodes present to an embedded NATS server: -nats-embedded with -nats-listen reads it, or creates it (default nats-token in -nats-store); a node joining it with -nats reads it")

@@ -110,6 +110,7 @@ func TestPageMayNotBeFramedOrSniffed(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, "frame-ancestors 'self'", resp.Header.Get("Content-Security-Policy"), path)
 		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+		assert.Equal(t, "SAMEORIGIN", resp.Header.Get("X-Frame-Options"), "%s: for browsers without frame-ancestors", path)
 	}
 }
 
