@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ctibus/ctibus/internal/logbound"
 )
 
 // Config holds the broker's tunables. The zero value of each field selects
@@ -36,9 +37,12 @@ type Config struct {
 	// MaxSubscriptions caps the patterns one connection may subscribe to.
 	// Default 100.
 	MaxSubscriptions int
-	// AllowedOrigins lists the Origin values (scheme://host[:port]) that may
-	// open a WebSocket besides the server's own origin; "*" allows any.
-	// Clients that send no Origin header (not browsers) are always allowed.
+	// AllowedOrigins lists the Origin values (scheme://host[:port]) whose
+	// pages may open a WebSocket and call the HTTP APIs: the server's
+	// public origins and other sites' pages; "*" allows any. The request's
+	// own Host is not trusted (DNS rebinding): a request that arrived on a
+	// loopback address also admits the loopback pages of its port. Clients
+	// that send no Origin header (not browsers) are always allowed.
 	AllowedOrigins []string
 	// PongWait is how long a silent peer is kept before it counts as dead.
 	// Default 60 s; pings go out every 9/10 of it.
@@ -61,7 +65,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Metrics records the broker's Prometheus metrics; nil records nothing.
 	Metrics *Metrics
-	// Now tells the time for event timestamps. Default time.Now.
+	// Now tells the time for event timestamps and for the rate of refusal
+	// log lines. Default time.Now.
 	Now func() time.Time
 
 	// PingPeriod is derived from PongWait.
@@ -141,6 +146,9 @@ type Broker struct {
 	ips      clientAddresses // connections per client address
 	pings    pinger          // pings every open connection
 
+	origins  originPolicy      // the pages that may use the bus
+	refusals *logbound.Limiter // log lines about refused connections
+
 	mu       sync.RWMutex                 // guards the fields below and Conn.scope, Conn.watching
 	handlers map[triple]route             //
 	channels map[string]string            // channels that have handlers, lowered -> canonical spelling
@@ -166,6 +174,8 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		watchers: make(map[Scope]map[*Conn]struct{}),
 		watchAll: make(map[*Conn]struct{}),
 		ips:      clientAddresses{limit: cfg.MaxConnectionsPerIP, count: make(map[netip.Addr]int)},
+		origins:  newOriginPolicy(cfg.AllowedOrigins),
+		refusals: logbound.NewLimiter(logbound.DefaultPerSecond, logbound.DefaultBurst, cfg.Now),
 	}
 	b.pings.period = cfg.PingPeriod
 	b.upgrader = websocket.Upgrader{
@@ -289,13 +299,13 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r, b.cfg.TrustedProxies)
 	if n := b.open.Add(1); n > int64(b.cfg.MaxConnections) {
 		b.open.Add(-1)
-		b.log.Warn("connection refused: at the connection limit", zap.Int("limit", b.cfg.MaxConnections))
+		b.logRefusal(zap.WarnLevel, "connection refused: at the connection limit", zap.Int("limit", b.cfg.MaxConnections))
 		http.Error(w, "ctibus has reached its connection limit; retry later", http.StatusServiceUnavailable)
 		return
 	}
 	if !b.ips.add(ip) {
 		b.open.Add(-1)
-		b.log.Warn("connection refused: at the per-address limit", zap.Stringer("client", ip), zap.Int("limit", b.cfg.MaxConnectionsPerIP))
+		b.logRefusal(zap.WarnLevel, "connection refused: at the per-address limit", zap.Stringer("client", ip), zap.Int("limit", b.cfg.MaxConnectionsPerIP))
 		http.Error(w, "too many connections from your address; close some and retry", http.StatusTooManyRequests)
 		return
 	}
@@ -303,7 +313,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		b.open.Add(-1)
 		b.ips.remove(ip)
-		b.log.Info("websocket upgrade refused", zap.Error(err), zap.String("origin", r.Header.Get("Origin")))
+		b.logRefusal(zap.InfoLevel, "websocket upgrade refused", zap.Error(err), zap.String("origin", logbound.Clip(r.Header.Get("Origin"))))
 		return // the upgrader has answered
 	}
 	id := uuid.NewString()
@@ -543,32 +553,6 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 }
 
-// checkOrigin allows the server's own origin, the configured ones, and
-// clients that send no Origin (not browsers, which always send one), so that
-// a page on another site cannot ride a user's browser into the bus.
-func (b *Broker) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if slices.Contains(b.cfg.AllowedOrigins, "*") {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, allowed := range b.cfg.AllowedOrigins {
-		if strings.EqualFold(strings.TrimRight(allowed, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
-
 // Handled reports whether channel has handlers, and so is authoritative:
 // no app may publish events on it.
 func (b *Broker) Handled(channel string) bool {
@@ -576,4 +560,20 @@ func (b *Broker) Handled(channel string) bool {
 	defer b.mu.RUnlock()
 	_, ok := b.channels[strings.ToLower(channel)]
 	return ok
+}
+
+// logRefusal logs a refused connection, unless refusals come too fast to
+// log each: a flood of them writes a few lines a second, each counting the
+// lines left out before it.
+func (b *Broker) logRefusal(level zapcore.Level, msg string, fields ...zap.Field) {
+	ok, suppressed := b.refusals.Allow()
+	if !ok {
+		return
+	}
+	if ce := b.log.Check(level, msg); ce != nil {
+		if suppressed > 0 {
+			fields = append(fields, zap.Int("suppressed", suppressed))
+		}
+		ce.Write(fields...)
+	}
 }

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -338,22 +339,39 @@ func TestConnectionLimit(t *testing.T) {
 	resp.Body.Close()
 }
 
+// TestOriginCheck: the origins allowed are the configured ones and, since
+// the test server listens on loopback, the loopback pages of its own port.
+// The request's own Host header no longer admits its origin, as it did
+// before: a site that rebinds its DNS name to the server's address makes
+// the browser send that name as both (the "rebinding" row).
 func TestOriginCheck(t *testing.T) {
-	s := newServer(t, broker.Config{AllowedOrigins: []string{"https://crm.example.com"}})
+	s := newServer(t, broker.Config{AllowedOrigins: []string{"https://CRM.example.com:443/"}})
 	host := strings.TrimPrefix(strings.TrimSuffix(s.url, "/ws"), "ws://")
+	_, port, err := net.SplitHostPort(host)
+	require.NoError(t, err)
+	otherPort := "9" // the discard port: nothing of ours
 	tests := []struct {
+		name   string
 		origin string
+		header http.Header
 		want   int
 	}{
-		{"", http.StatusSwitchingProtocols},
-		{"http://" + host, http.StatusSwitchingProtocols},
-		{"https://crm.example.com", http.StatusSwitchingProtocols},
-		{"https://evil.example.com", http.StatusForbidden},
-		{"null", http.StatusForbidden},
+		{"no origin", "", nil, http.StatusSwitchingProtocols},
+		{"this loopback page", "http://" + host, nil, http.StatusSwitchingProtocols},
+		{"localhost, this port", "http://localhost:" + port, nil, http.StatusSwitchingProtocols},
+		{"configured", "https://crm.example.com", nil, http.StatusSwitchingProtocols},
+		{"another site", "https://evil.example.com", nil, http.StatusForbidden},
+		{"rebinding", "http://evil.example:" + port, http.Header{"Host": {"evil.example:" + port}}, http.StatusForbidden},
+		{"loopback, another port", "http://localhost:" + otherPort, nil, http.StatusForbidden},
+		{"loopback through a proxy", "http://localhost:" + port, http.Header{"X-Forwarded-For": {"203.0.113.9"}}, http.StatusForbidden},
+		{"opaque", "null", nil, http.StatusForbidden},
 	}
 	for _, tt := range tests {
-		t.Run(tt.origin, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
+			for k, v := range tt.header {
+				h[k] = v
+			}
 			if tt.origin != "" {
 				h.Set("Origin", tt.origin)
 			}

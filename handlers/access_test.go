@@ -83,6 +83,7 @@ func postJSON(t *testing.T, url string, auth func(*http.Request), body string) (
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	if auth != nil {
 		auth(req)
 	}
@@ -388,6 +389,7 @@ func TestWrongAppSecretsLockTheApp(t *testing.T) {
 	post := func(secret string) (int, http.Header) {
 		req, err := http.NewRequest(http.MethodPost, e.http+"/api/publish", strings.NewReader(`{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`))
 		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
 		req.SetBasicAuth("wallboard", secret)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,18 +22,37 @@ import (
 
 // publishError is the JSON body of a refused request to an HTTP endpoint.
 type publishError struct {
-	Error   string `json:"error"`   // a short code: unauthorized, invalid, forbidden, not_found, conflict
+	Error   string `json:"error"`   // a short code: unauthorized, invalid, forbidden, not_found, conflict, unsupported_media_type
 	Message string `json:"message"` // what went wrong and what to do
 }
 
 // appAPI serves a POST endpoint for the apps of the apps file: it refuses
-// other methods and missing or wrong credentials, then calls serve with
-// the app the request authenticated as.
+// other methods, pages of origins the bus does not allow, bodies that are
+// not declared JSON, and missing or wrong credentials, then calls serve
+// with the app the request authenticated as.
+//
+// The origin and the content type are checked before the credential: a
+// page of another site can make a browser post a form, with the Basic
+// credentials it cached for this server, but only as a form or plain text
+// (application/json needs a CORS preflight, which nothing here answers)
+// and always with its own Origin. For the same reason a refused credential
+// gets no WWW-Authenticate: Basic challenge, which would have a browser
+// ask for credentials and cache them.
 func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *session.App)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			writeError(w, http.StatusMethodNotAllowed, publishError{"method_not_allowed", "Use POST."})
+			return
+		}
+		if !h.bus.OriginAllowed(r) {
+			writeError(w, http.StatusForbidden, publishError{"forbidden",
+				"Pages of this origin may not call this API. Call it from a back-end system (which sends no Origin header), or list the page's origin in -allowed-origins."})
+			return
+		}
+		if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, publishError{"unsupported_media_type",
+				"Send the body as JSON, with the header Content-Type: application/json."})
 			return
 		}
 		if h.bus.Draining() {
@@ -49,7 +69,6 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 			return
 		}
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="ctibus", Bearer realm="ctibus"`)
 			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
 				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
 			return

@@ -14,6 +14,10 @@ var static embed.FS
 // clientPath is where the browser client is served.
 const clientPath = "/ctibus.js"
 
+// contentSecurityPolicy is the Content-Security-Policy of every file
+// served: pages of this origin only may frame them.
+const contentSecurityPolicy = "frame-ancestors 'self'"
+
 // Handler serves the embedded files, with index.html at "/". ctibus.js may be
 // imported by a page of any origin: a module script from another origin
 // needs CORS, and the file is public. Whether that page may then open a
@@ -25,6 +29,12 @@ func Handler() http.Handler {
 	}
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The test page signs agents in: no other site may frame it (to
+		// trick an agent into clicking), and no response may be sniffed
+		// into a type other than the one it declares.
+		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.URL.Path == clientPath {
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 		}

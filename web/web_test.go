@@ -38,6 +38,8 @@ func TestHandlerServesThePageAndTheClient(t *testing.T) {
 			assert.Equal(t, tt.wantType, resp.Header.Get("Content-Type"), "a module script needs a JavaScript type")
 			assert.Contains(t, string(body), tt.wantIn)
 			assert.Equal(t, tt.wantCORS, resp.Header.Get("Access-Control-Allow-Origin"))
+			assert.Equal(t, "frame-ancestors 'self'", resp.Header.Get("Content-Security-Policy"), "no other site may frame the page")
+			assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 		})
 	}
 }

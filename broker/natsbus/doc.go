@@ -52,6 +52,12 @@
 //
 // # Delivery
 //
+// A frame is delivered only if it is one JSON object in UTF-8, which is
+// all a node ever publishes: anything else came from something that got
+// access to the cluster's subjects, and is dropped, counted
+// (Engine.Dropped) and logged without its payload, a few lines a second
+// at most.
+//
 // Delivery is at most once, like NATS core: an event published while the
 // NATS connection is down is buffered by the client (nats.ReconnectBufSize)
 // and sent on reconnection, or refused with an error when the buffer is

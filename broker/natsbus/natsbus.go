@@ -1,16 +1,21 @@
 package natsbus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/internal/logbound"
 )
 
 // DefaultPrefix starts every subject unless Options.Prefix says otherwise.
@@ -42,6 +47,9 @@ type Engine struct {
 	log     *zap.Logger
 	sub     *nats.Subscription
 	done    chan struct{} // closed when receive has returned
+
+	dropped  atomic.Uint64     // incoming frames that were not JSON objects
+	dropLogs *logbound.Limiter // log lines about them
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -72,6 +80,8 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 		deliver: deliver,
 		log:     opts.Log,
 		done:    make(chan struct{}),
+
+		dropLogs: logbound.NewLimiter(logbound.DefaultPerSecond, logbound.DefaultBurst, nil),
 	}
 	var err error
 	if e.sub, err = nc.SubscribeSync(e.prefix + ">"); err != nil {
@@ -129,10 +139,49 @@ func (e *Engine) receive() {
 			e.log.Warn("event from another node dropped", zap.String("subject", msg.Subject), zap.Error(err))
 			continue
 		}
+		if why := checkFrame(msg.Data); why != "" {
+			e.drop(msg.Subject, len(msg.Data), why)
+			continue
+		}
 		m.Frame = msg.Data
 		e.deliver(m)
 	}
 }
+
+// checkFrame says why an incoming frame may not reach connections, or ""
+// if it may: every frame a node publishes is one JSON object in UTF-8, so
+// anything else was not published by a node. Connections are promised
+// exactly that (docs/protocol.md 1.1), whoever got access to NATS.
+func checkFrame(frame []byte) string {
+	switch {
+	case !utf8.Valid(frame):
+		return "not UTF-8"
+	case !json.Valid(frame):
+		return "not JSON"
+	case bytes.TrimLeft(frame, " \t\r\n")[0] != '{':
+		return "not a JSON object"
+	}
+	return ""
+}
+
+// drop counts a frame that checkFrame refused and logs it, without its
+// payload, a few lines a second at most.
+func (e *Engine) drop(subject string, size int, why string) {
+	e.dropped.Add(1)
+	ok, suppressed := e.dropLogs.Allow()
+	if !ok {
+		return
+	}
+	fields := []zap.Field{zap.String("subject", logbound.Clip(subject)), zap.Int("bytes", size), zap.String("reason", why)}
+	if suppressed > 0 {
+		fields = append(fields, zap.Int("suppressed", suppressed))
+	}
+	e.log.Warn("frame from NATS dropped: no node sends that; is something else publishing on the cluster's subjects?", fields...)
+}
+
+// Dropped returns how many incoming frames were dropped because they were
+// not JSON objects in UTF-8.
+func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
 
 // Close unsubscribes and returns once the event being delivered, if any,
 // is delivered; events received but not yet delivered are dropped. It does

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
@@ -66,14 +66,29 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 	var opts []nats.Option
 	urls := cfg.nats
 	if cfg.natsEmbedded {
-		srv, err := startEmbedded(cfg)
+		token, tokenFile, err := embeddedToken(cfg)
+		if err != nil {
+			return nil, err
+		}
+		srv, err := startEmbedded(cfg, token)
 		if err != nil {
 			return nil, err
 		}
 		link.embedded = srv
 		urls = srv.ClientURL()
-		opts = append(opts, nats.InProcessServer(srv))
-		log.Info("embedded NATS server running", zap.String("listen", cfg.natsListen), zap.String("store", cfg.natsStore))
+		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
+		if tokenFile == "" {
+			log.Info("embedded NATS server running for this node alone: it does not listen", zap.String("store", cfg.natsStore))
+		} else {
+			log.Info("embedded NATS server running; other nodes join with -nats and -nats-token-file",
+				zap.String("nats", "nats://"+srv.Addr().String()), zap.String("token_file", tokenFile), zap.String("store", cfg.natsStore))
+		}
+	} else {
+		auth, err := clientAuth(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, auth...)
 	}
 	opts = append(opts,
 		nats.Timeout(natsConnectTimeout),
@@ -85,7 +100,7 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("NATS reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
+			log.Info("NATS reconnected", zap.String("server", redactURL(nc.ConnectedUrl())))
 		}),
 	)
 	var err error
@@ -101,7 +116,7 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 		link.close()
 		return nil, fmt.Errorf("connect to NATS at %s: %w (is the server running, with JetStream enabled?)", redact(urls), err)
 	}
-	log.Info("joined the cluster", zap.String("node", link.node), zap.String("nats", link.state.ConnectedUrlRedacted()))
+	log.Info("joined the cluster", zap.String("node", link.node), zap.String("nats", redactURL(link.state.ConnectedUrl())))
 	return link, nil
 }
 
@@ -123,14 +138,16 @@ func nodeName(host string) string {
 	return string(clean) + "-" + uuid.NewString()[:8]
 }
 
-// startEmbedded runs the NATS server of -nats-embedded.
-func startEmbedded(cfg config) (*natsserver.Server, error) {
+// startEmbedded runs the NATS server of -nats-embedded, which admits the
+// clients that present token.
+func startEmbedded(cfg config, token string) (*natsserver.Server, error) {
 	opts := &natsserver.Options{
-		JetStream:  true,
-		StoreDir:   cfg.natsStore,
-		NoSigs:     true, // ctibus handles the signals and stops the server itself
-		NoLog:      true,
-		DontListen: cfg.natsListen == "",
+		JetStream:     true,
+		StoreDir:      cfg.natsStore,
+		NoSigs:        true, // ctibus handles the signals and stops the server itself
+		NoLog:         true,
+		DontListen:    cfg.natsListen == "", // a node alone connects in process
+		Authorization: token,
 	}
 	if cfg.natsListen != "" {
 		host, port, _ := net.SplitHostPort(cfg.natsListen) // checked by validate
@@ -182,24 +199,6 @@ func (l *natsLink) waitClosed(nc *nats.Conn) {
 	}
 }
 
-// redact hides passwords in NATS URLs before they reach a message.
-func redact(urls string) string {
-	var out []string
-	for _, u := range splitList(urls) {
-		out = append(out, redactURL(u))
-	}
-	return fmt.Sprint(out)
-}
-
-// redactURL hides the password of one NATS URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	return u.Redacted()
-}
-
 // sharedState is what the nodes of a cluster share. A node alone keeps
 // everything in its memory: its simulator is the contact center and the
 // nil stores select the in-memory ones.
@@ -213,7 +212,7 @@ type sharedState struct {
 
 // joinCluster connects the node to NATS, carries the bus's events through
 // it and opens the shared stores. leave undoes it all, in the reverse order.
-func joinCluster(cfg config, log *zap.Logger, bus *broker.Broker, sim *cisco.Simulator) (shared sharedState, leave func(), err error) {
+func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *broker.Broker, sim *cisco.Simulator) (shared sharedState, leave func(), err error) {
 	link, err := connectNATS(cfg, log)
 	if err != nil {
 		return shared, nil, err
@@ -238,6 +237,10 @@ func joinCluster(cfg config, log *zap.Logger, bus *broker.Broker, sim *cisco.Sim
 		return shared, nil, fmt.Errorf("carry the bus over NATS: %w", err)
 	}
 	bus.SetEngine(engine)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ctibus_cluster_frames_dropped_total",
+		Help: "Frames received from NATS that were not JSON objects in UTF-8, so no node sent them: dropped.",
+	}, func() float64 { return float64(engine.Dropped()) }))
 	undo = append(undo, func() {
 		if err := engine.Close(); err != nil {
 			log.Warn("stop carrying the bus over NATS", zap.Error(err))

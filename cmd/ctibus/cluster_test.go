@@ -267,7 +267,7 @@ func TestEmbeddedNATSServesAClusterAndKeepsState(t *testing.T) {
 	store := t.TempDir()
 	listen := freeAddr(t)
 	hub := startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
-	peer := startServer(t, nil, "-nats", "nats://"+listen)
+	peer := startServer(t, nil, "-nats", "nats://"+listen, "-nats-token-file", filepath.Join(store, "nats-token"))
 
 	phone := brokertest.Dial(t, brokertest.WSURL(hub.URL))
 	phone.Register("softphone", "Cisco")

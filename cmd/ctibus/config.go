@@ -15,6 +15,7 @@ import (
 type config struct {
 	addr             string
 	allowedOrigins   string
+	publicOrigin     string
 	readLimit        int64
 	sendQueue        int
 	maxConnections   int
@@ -39,6 +40,8 @@ type config struct {
 	nats             string
 	natsEmbedded     bool
 	natsListen       string
+	natsCreds        string
+	natsTokenFile    string
 	natsStore        string
 	natsPrefix       string
 	natsLease        time.Duration
@@ -53,7 +56,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("ctibus", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`address` to listen on; WebSocket at /ws, the test page at /")
-	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) whose pages may connect besides the server's own; * allows any")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) of other sites whose pages may connect and call the HTTP APIs; * allows any")
+	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated `origins` at which browsers reach this server (https://ctibus.example.com), whose pages may connect; on a loopback -addr, loopback pages of its port may too")
 	fs.Int64Var(&c.readLimit, "read-limit", 64<<10, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
 	fs.IntVar(&c.sendQueue, "send-queue", 256, "`frames` that may wait for a slow client before it is disconnected with 4008")
 	fs.IntVar(&c.maxConnections, "max-connections", 10_000, "open WebSocket connections at most; more get HTTP 503")
@@ -77,8 +81,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming calls to play (a timed list, optionally looped) for demos and load tests")
 
 	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
-	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node, for persistence or a quick local cluster; other nodes reach it with -nats nats://<-nats-listen>")
-	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4222", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes")
+	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node: alone, for persistence; with -nats-listen, for a quick local cluster whose other nodes join with -nats nats://<-nats-listen> -nats-token-file")
+	fs.StringVar(&c.natsListen, "nats-listen", "", "with -nats-embedded: `address` where the embedded NATS server accepts other nodes (they authenticate with -nats-token-file); empty serves this node alone, without listening")
+	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed) this node authenticates to -nats with")
+	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "`file` of the token nodes present to an embedded NATS server: -nats-embedded with -nats-listen reads it, or creates it (default nats-token in -nats-store); a node joining it with -nats reads it")
 	fs.StringVar(&c.natsStore, "nats-store", "ctibus-data", "with -nats-embedded: `directory` where the embedded NATS server keeps JetStream's data")
 	fs.StringVar(&c.natsPrefix, "nats-prefix", "ctibus", "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
 	fs.DurationVar(&c.natsLease, "nats-lease", 3*time.Second, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
@@ -136,6 +142,7 @@ func (c config) validate() error {
 	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
 		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))
 	}
+	errs = append(errs, c.checkOrigins()...)
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
@@ -148,6 +155,7 @@ func (c config) validate() error {
 	if c.natsEmbedded && c.nats != "" {
 		errs = append(errs, errors.New("-nats and -nats-embedded exclude each other: a node either runs the NATS server or joins one"))
 	}
+	errs = append(errs, c.checkNATSAuth()...)
 	if c.natsEmbedded && c.natsListen != "" {
 		if _, _, err := net.SplitHostPort(c.natsListen); err != nil {
 			errs = append(errs, fmt.Errorf("-nats-listen %q: want host:port", c.natsListen))
@@ -158,8 +166,6 @@ func (c config) validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-func (c config) origins() []string { return splitList(c.allowedOrigins) }
 
 // proxies parses -trusted-proxies: addresses or CIDR prefixes.
 func (c config) proxies() ([]netip.Prefix, error) {

@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {
 		var leaveCluster func()
-		shared, leaveCluster, err = joinCluster(cfg, log, bus, sim)
+		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, sim)
 		if err != nil {
 			return err
 		}
@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	addr := ln.Addr().String()
 	log.Info("ctibus listening", zap.String("addr", addr),
 		zap.String("websocket", "ws://"+addr+"/ws"), zap.String("page", "http://"+addr+"/"))
+	warnWithoutPublicOrigin(cfg, ln.Addr(), log)
 
 	// The scenario player and the sweeper of abandoned agents are owned
 	// here: they stop when the drain begins, or when serve returns.
