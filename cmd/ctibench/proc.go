@@ -130,6 +130,17 @@ func (u usage) set(r *Result, from, to usageSample) {
 	}
 }
 
+// setRSS records the RSS of the nodes together and, when there are several,
+// of each node, all from the one sample s.
+func (u usage) setRSS(r *Result, s usageSample) {
+	r.set("server_rss_mb", float64(s.server.rssKB)/1024)
+	if len(u.pids) > 1 {
+		for i, p := range s.nodes {
+			r.set("node"+strconv.Itoa(i+1)+"_rss_mb", float64(p.rssKB)/1024)
+		}
+	}
+}
+
 // sampleProc samples a process; one that cannot be read counts as idle
 // and empty rather than failing the run.
 func sampleProc(pid int) procSample {

@@ -187,7 +187,7 @@ func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 	u.set(&r, before, opened)
 	if len(u.pids) > 0 && ok > 0 {
 		r.set("server_rss_before_mb", float64(before.server.rssKB)/1024)
-		r.set("server_rss_mb", float64(idle.server.rssKB)/1024)
+		u.setRSS(&r, idle) // the idle connections' memory, not the storm's
 		r.set("rss_per_conn_kb", float64(idle.server.rssKB-before.server.rssKB)/float64(ok))
 	}
 	if e, _ := lastErr.Load().(string); e != "" && !opts.quiet {
