@@ -15,8 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Wait bounds every read of an expected frame.
-const Wait = 5 * time.Second
+// Wait bounds every read of an expected frame. A passing test never waits
+// this long, since a read returns with its frame; the bound only ends a
+// test whose frame will never come, so it is generous enough for a busy
+// machine under the race detector.
+const Wait = 15 * time.Second
 
 // Frame is one event as received, with its raw bytes.
 type Frame struct {
