@@ -143,6 +143,8 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 			Message: "too many wrong secrets for this app: locked",
 			Msg:     "Too many wrong secrets were given for this app; it is locked for a few minutes. Check the secret, then retry.",
 		}
+	case errors.Is(err, session.ErrBusy):
+		return nil, errBusy
 	case errors.Is(err, session.ErrCredentials):
 		return nil, refused
 	case errors.Is(err, session.ErrUnavailable):

@@ -409,3 +409,31 @@ func TestWrongAppSecretsLockTheApp(t *testing.T) {
 	code, _ = post("wall-secret")
 	assert.Equal(t, http.StatusForbidden, code, "unlocked: the wallboard may not publish, but it is let in")
 }
+
+func TestWrongSecretsDoNotLockOutTheAppThatHoldsTheRightOne(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	// The wallboard's back end connects, and its secret is proven.
+	wall := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+
+	// An attacker locks the name with five wrong secrets, then keeps guessing.
+	for range 5 {
+		c := brokertest.Dial(t, e.url)
+		assert.Equal(t, "the app credentials are not valid", registerWith(c, "wallboard", map[string]string{"secret": "guess"}).Error(t).ErrorMessage)
+	}
+	code, body := postJSON(t, e.http+"/api/publish", basic("wallboard", "another guess"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusTooManyRequests, code, "guesses are refused while locked: %s", body)
+	guess := brokertest.Dial(t, e.url)
+	assert.Equal(t, "too many wrong secrets for this app: locked", registerWith(guess, "wallboard", map[string]string{"secret": "guess"}).Error(t).ErrorMessage)
+
+	// The back end reconnects with its secret, over WebSocket and HTTP.
+	again := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(again, "wallboard", map[string]string{"secret": "wall-secret"}).Triple(), "the proven secret still connects")
+	code, body = postJSON(t, e.http+"/api/publish", basic("wallboard", "wall-secret"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusForbidden, code, "let in (the wallboard may not publish): %s", body)
+
+	// The guesses were counted: the lock is still there for the next guess.
+	code, _ = postJSON(t, e.http+"/api/publish", basic("wallboard", "guess"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusTooManyRequests, code)
+}

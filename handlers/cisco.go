@@ -40,6 +40,9 @@ type Config struct {
 	// LoginAttemptsPerIP caps sign-in attempts per client address and
 	// minute. Zero, the default, means no cap.
 	LoginAttemptsPerIP int
+	// PasswordChecks bounds the password and app-secret checks running or
+	// waiting at once; its zero value selects its defaults.
+	PasswordChecks session.PasswordChecksConfig
 	// Apps are the server-side apps allowed to register with credentials;
 	// nil allows none.
 	Apps *session.Apps
@@ -69,6 +72,7 @@ type Cisco struct {
 	workspaces *session.Workspaces
 	tokens     *session.Tokens
 	addresses  *session.AddressLimiter
+	checks     *session.PasswordChecks // every bcrypt check, agents' and apps'
 	apps       *session.Apps
 	metrics    *Metrics
 	log        *zap.Logger
@@ -113,6 +117,7 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
 		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now, Store: cfg.TokenStore}),
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
+		checks:     session.NewPasswordChecks(cfg.PasswordChecks),
 		apps:       cfg.Apps,
 		metrics:    cfg.Metrics,
 		log:        log,
@@ -224,6 +229,8 @@ func (h *Cisco) apiError(err error) error {
 		}
 	case errors.As(err, &ce):
 		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+	case errors.Is(err, session.ErrBusy):
+		return errBusy
 	case errors.Is(err, session.ErrUnavailable):
 		return &broker.APIError{
 			Type:    broker.ErrTypeUnavailable,
@@ -238,6 +245,14 @@ func (h *Cisco) apiError(err error) error {
 		}
 	}
 	return err // an Internal Error, logged by the broker
+}
+
+// errBusy answers a sign-in or an app secret that could not be checked in
+// time: too many checks were running or waiting.
+var errBusy = &broker.APIError{
+	Type:    broker.ErrTypeUnavailable,
+	Message: "too many sign-ins are being checked: try again shortly",
+	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
 }
 
 // signOutAbandoned signs out an agent whose desktop went away and did not

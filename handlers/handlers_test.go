@@ -130,6 +130,13 @@ func newEnv(t *testing.T) *env {
 // env's own.
 func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	t.Helper()
+	return newEnvOn(t, cfg, nil)
+}
+
+// newEnvOn is newEnvWith on the connector that wrap makes of the simulator
+// (nil: the simulator itself).
+func newEnvOn(t *testing.T, cfg handlers.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
@@ -141,7 +148,11 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	bus := broker.New(log, broker.Config{Now: clk.Now})
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
-	h := handlers.NewCisco(bus, sim, lockout, log, cfg)
+	var cti cisco.Connector = sim
+	if wrap != nil {
+		cti = wrap(sim)
+	}
+	h := handlers.NewCisco(bus, cti, lockout, log, cfg)
 	h.Register()
 
 	mux := http.NewServeMux()

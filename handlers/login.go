@@ -143,12 +143,15 @@ func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID stri
 func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
 	var signed cisco.SignedIn
 	err := h.lockout.Attempt(ctx, c.username, func() error {
-		var err error
-		signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
-		if errors.Is(err, cisco.ErrAuthorization) {
-			return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
-		}
-		return err
+		// Known and unknown usernames alike take a slot: both cost a bcrypt.
+		return h.checks.Do(ctx, func() error {
+			var err error
+			signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
+			if errors.Is(err, cisco.ErrAuthorization) {
+				return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
+			}
+			return err
+		})
 	})
 	return signed, err
 }

@@ -2,9 +2,10 @@ package session
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -46,7 +47,12 @@ type Apps struct {
 	// time of an answer does not tell which names exist.
 	dummyHash []byte
 
-	verified sync.Map // app name -> [32]byte SHA-256 of the last secret bcrypt accepted
+	// rememberKey keys the HMACs of remembered secrets: random, made at
+	// start and never stored, so that what is remembered is no use to
+	// anyone who reads the process's memory or guesses offline.
+	rememberKey []byte
+	mu          sync.Mutex        // guards remembered
+	remembered  map[string][]byte // app name -> HMAC of the last secret bcrypt accepted
 }
 
 // appsFile is the JSON format of -apps. docs/security.md has an example.
@@ -104,7 +110,9 @@ func LoadApps(r io.Reader) (*Apps, error) {
 	if len(file.Apps) == 0 {
 		return nil, errors.New("apps: the file lists no apps")
 	}
-	apps := &Apps{byName: make(map[string]*App, len(file.Apps))}
+	apps := &Apps{byName: make(map[string]*App, len(file.Apps)), remembered: make(map[string][]byte)}
+	apps.rememberKey = make([]byte, 32)
+	_, _ = rand.Read(apps.rememberKey) // never fails: crypto/rand panics rather than return short
 	cost := bcrypt.MinCost
 	for i, spec := range file.Apps {
 		app, err := spec.build()
@@ -183,30 +191,48 @@ func (j *jwtSpec) keys(app *App) error {
 	return nil
 }
 
-// AuthenticateSecret returns the app named name if secret is its secret.
-// After the first bcrypt check, the same secret is accepted on a cheap
-// constant-time comparison of its SHA-256, so that a back end may present
-// it on every request.
+// Remembered returns the app named name if secret is the secret bcrypt
+// last accepted for it, compared in constant time through an HMAC keyed
+// by this process. It costs no bcrypt, so that a back end may present its
+// secret on every request, and it holds while the app is locked out: the
+// lockout refuses guesses, not the secret already proven.
+func (a *Apps) Remembered(name, secret string) (*App, bool) {
+	sum := a.rememberMAC(name, secret)
+	a.mu.Lock()
+	want, ok := a.remembered[name]
+	a.mu.Unlock()
+	if !ok || !hmac.Equal(sum, want) {
+		return nil, false
+	}
+	return a.byName[name], true
+}
+
+func (a *Apps) rememberMAC(name, secret string) []byte {
+	mac := hmac.New(sha256.New, a.rememberKey)
+	mac.Write([]byte(name))
+	mac.Write([]byte{0}) // names hold no NUL: name and secret cannot run into each other
+	mac.Write([]byte(secret))
+	return mac.Sum(nil)
+}
+
+// AuthenticateSecret returns the app named name if secret is its secret,
+// checked with bcrypt, and remembers the secret for Remembered. An unknown
+// name, an app with a JWT key and an empty secret cost the same bcrypt
+// work as a wrong secret, against a hash of the highest cost in the file,
+// so that the time of an answer does not tell which names exist.
 func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	app, ok := a.byName[name]
-	if !ok || app.secretHash == nil {
+	if !ok || app.secretHash == nil || secret == "" {
 		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(secret))
 		return nil, ErrCredentials
-	}
-	if secret == "" {
-		return nil, ErrCredentials
-	}
-	sum := sha256.Sum256([]byte(secret))
-	if last, ok := a.verified.Load(name); ok {
-		want := last.([32]byte)
-		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
-			return app, nil
-		}
 	}
 	if bcrypt.CompareHashAndPassword(app.secretHash, []byte(secret)) != nil {
 		return nil, ErrCredentials
 	}
-	a.verified.Store(name, sum)
+	sum := a.rememberMAC(name, secret)
+	a.mu.Lock()
+	a.remembered[name] = sum
+	a.mu.Unlock()
 	return app, nil
 }
 

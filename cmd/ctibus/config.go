@@ -30,6 +30,9 @@ type config struct {
 	rateBurst        int
 	maxConnsPerIP    int
 	loginsPerIP      int
+	passwordChecks   int
+	checkQueue       int
+	checkWait        time.Duration
 	trustedProxies   string
 	logLevel         string
 	logFormat        string
@@ -69,6 +72,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
 	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 0, "connections one client address may open; 0 for no cap (a contact center may put a whole floor behind one NAT address)")
 	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 0, "sign-in attempts one client address may make per minute; 0 for no cap")
+	fs.IntVar(&c.passwordChecks, "password-checks", 0, "password and app-secret checks (bcrypt) that may run at once; 0 for the number of CPUs")
+	fs.IntVar(&c.checkQueue, "password-check-queue", 128, "password checks that may wait for a free slot; more are refused at once with Unavailable")
+	fs.DurationVar(&c.checkWait, "password-check-wait", 5*time.Second, "how long a password check may wait for a free slot before it is refused with Unavailable")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy `addresses or CIDRs` whose X-Forwarded-For names the client")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
@@ -120,6 +126,7 @@ func (c config) validate() error {
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
+		{"password-check-queue", int64(c.checkQueue)}, {"password-check-wait", int64(c.checkWait)},
 		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"nats-lease", int64(c.natsLease)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {
@@ -132,6 +139,9 @@ func (c config) validate() error {
 	}
 	if c.rateLimit <= 0 {
 		errs = append(errs, errors.New("-rate-limit must be positive"))
+	}
+	if c.passwordChecks < 0 {
+		errs = append(errs, errors.New("-password-checks must be 0 (the number of CPUs) or more"))
 	}
 	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
 		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))

@@ -80,11 +80,14 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
-			Apps:               apps,
-			Metrics:            handlers.NewMetrics(registry, lockout),
-			TokenStore:         shared.tokens,
-			AppLockoutStore:    shared.appLockout,
-			Presence:           shared.presence,
+			PasswordChecks: session.PasswordChecksConfig{
+				Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
+			},
+			Apps:            apps,
+			Metrics:         handlers.NewMetrics(registry, lockout),
+			TokenStore:      shared.tokens,
+			AppLockoutStore: shared.appLockout,
+			Presence:        shared.presence,
 		})
 	ciscoAPI.Register()
 	closeHandlers := sync.OnceFunc(ciscoAPI.Close)
