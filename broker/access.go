@@ -112,13 +112,15 @@ func (c *Conn) Watch(scopes ...Scope) {
 	}
 }
 
-// WatchAll is Watch for every scope, present and future.
-func (c *Conn) WatchAll() {
+// WatchAll is Watch for every scope whose name starts with prefix,
+// present and future. The prefix keeps other kinds of scope out: the scope
+// a connection starts in is private to it, whatever it sends there.
+func (c *Conn) WatchAll(prefix string) {
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openLocked(c) {
-		b.watchAll[c] = struct{}{}
+		b.watchAll[c] = prefix
 	}
 }
 

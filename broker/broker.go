@@ -146,7 +146,7 @@ type Broker struct {
 	channels map[string]string            // channels that have handlers, lowered -> canonical spelling
 	scopes   map[Scope]map[*Conn]struct{} // the connections in each scope
 	watchers map[Scope]map[*Conn]struct{} // granted connections watching each scope
-	watchAll map[*Conn]struct{}           // granted connections watching every scope
+	watchAll map[*Conn]string             // granted connections watching every scope of a prefix, and the prefix
 	draining bool
 }
 
@@ -164,7 +164,7 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		channels: make(map[string]string),
 		scopes:   make(map[Scope]map[*Conn]struct{}),
 		watchers: make(map[Scope]map[*Conn]struct{}),
-		watchAll: make(map[*Conn]struct{}),
+		watchAll: make(map[*Conn]string),
 		ips:      clientAddresses{limit: cfg.MaxConnectionsPerIP, count: make(map[netip.Addr]int)},
 	}
 	b.pings.period = cfg.PingPeriod

@@ -97,12 +97,16 @@ func (b *Broker) deliver(m Message, except *Conn) {
 			n++
 		}
 	}
-	for _, watchers := range [2]map[*Conn]struct{}{b.watchers[m.Scope], b.watchAll} {
-		for c := range watchers {
-			if c != except && c.scope != m.Scope && c.watches(t) {
-				c.enqueue(m.Frame)
-				n++
-			}
+	for c := range b.watchers[m.Scope] {
+		if c != except && c.scope != m.Scope && c.watches(t) {
+			c.enqueue(m.Frame)
+			n++
+		}
+	}
+	for c, prefix := range b.watchAll {
+		if c != except && c.scope != m.Scope && strings.HasPrefix(string(m.Scope), prefix) && c.watches(t) {
+			c.enqueue(m.Frame)
+			n++
 		}
 	}
 	label := b.channelLabelLocked(t.channel)

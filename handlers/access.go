@@ -162,7 +162,7 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 func (a *admission) grant(ctx context.Context, c *broker.Conn, app *session.App) error {
 	if app.AllAgents {
 		c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
-		c.WatchAll()
+		c.WatchAll(session.WorkspacePrefix)
 		return nil
 	}
 	agents, err := a.h.grantedAgents(ctx, app)

@@ -55,6 +55,8 @@ func newTestApps(t *testing.T) *testApps {
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "agents": []string{"100501"}, "publish": true}},
 		map[string]any{"name": "recorder", "jwt": map[string]any{"algorithm": "RS256", "publicKey": publicPEM},
 			"grants": map[string]any{"subscribe": []string{"Cisco/Call/*", "Cisco/Agent/SetAgentState"}, "allAgents": true, "publish": true}},
+		map[string]any{"name": "monitor", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
+			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "allAgents": true}},
 	}}
 	b, err := json.Marshal(file)
 	require.NoError(t, err)
@@ -436,4 +438,41 @@ func TestWrongSecretsDoNotLockOutTheAppThatHoldsTheRightOne(t *testing.T) {
 	// The guesses were counted: the lock is still there for the next guess.
 	code, _ = postJSON(t, e.http+"/api/publish", basic("wallboard", "guess"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
 	assert.Equal(t, http.StatusTooManyRequests, code)
+}
+
+func TestAllAgentsWatcherSeesAgentsWorkspacesOnly(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	monitor := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(monitor, "monitor",
+		map[string]string{"jwt": apps.hs256(t, "monitor", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	monitor.Subscribe("*", "*", "*")
+
+	// A connection that never signs in publishes in its own scope, and so
+	// does another server-side app over its socket; a Subscribe answered
+	// after each publish shows it was delivered to whoever would get it.
+	anon := brokertest.Dial(t, e.url)
+	anon.Register("anon", "")
+	anon.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "anon's own"})
+	anon.Subscribe("X", "Y", "Z")
+	crmA := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crmA, "agent-a-crm",
+		map[string]string{"jwt": apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	crmA.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "the app's own"})
+	crmA.Subscribe("X", "Y", "Z")
+
+	// An agent's workspace is watched; its last event is the marker.
+	a := e.desktop(t, "a-phone")
+	login(t, a, "a", "ciscotest", "5064")
+	a.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "in the workspace"})
+	a.Request("end", "Cisco", "Agent", "SetReadyState", nil)
+	a.Next()
+
+	var notes []string
+	for f := monitor.Next(); f.CorrelationID != "end"; f = monitor.Next() {
+		if f.Channel == "CRM" {
+			notes = append(notes, string(f.Message)+" from "+f.Source)
+		}
+	}
+	assert.Equal(t, []string{`"in the workspace" from a-phone`}, notes)
 }

@@ -100,7 +100,7 @@ func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration
 	case "watcher":
 		c.Watch("ws-1")
 	case "supervisor":
-		c.WatchAll()
+		c.WatchAll("ws-")
 	}
 	return nil
 }
