@@ -40,6 +40,14 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 			values[key] = v
 		}
 	}
+	if _, hasToken := values[fieldToken]; (len(present) == 0 || len(present) == 1 && hasToken) && a.h.apps != nil &&
+		a.h.apps.Reserved(reg.App) && c.App() != reg.App {
+		return &broker.APIError{
+			Type:    broker.ErrTypeInvalidCredentials,
+			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip(reg.App)),
+			Msg:     "This name belongs to a server-side app: register with its secret or JWT, or under another name.",
+		}
+	}
 	switch len(present) {
 	case 0:
 		return nil

@@ -476,3 +476,38 @@ func TestAllAgentsWatcherSeesAgentsWorkspacesOnly(t *testing.T) {
 	}
 	assert.Equal(t, []string{`"in the workspace" from a-phone`}, notes)
 }
+
+func TestReservedNamesNeedTheirCredential(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", "5064")
+
+	tests := []struct {
+		give     string
+		data     map[string]string
+		wantType string
+	}{
+		{"wallboard", map[string]string{"channel": "Cisco"}, broker.ErrTypeInvalidCredentials},
+		{"WallBoard", nil, broker.ErrTypeInvalidCredentials},
+		{"recorder", map[string]string{"token": tok}, broker.ErrTypeInvalidCredentials},
+		{"ctibus", nil, broker.ErrTypeInvalidInput},
+		{"CTIBUS", map[string]string{"token": tok}, broker.ErrTypeInvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			got := registerWith(c, tt.give, tt.data).Error(t)
+			assert.Equal(t, tt.wantType, got.ErrorType)
+			assert.Contains(t, got.ErrorMessage, tt.give)
+			// Not registered: it cannot speak under that name.
+			c.Send(map[string]any{"id": "pub", "channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "x"})
+			c.ExpectError("PubSub", broker.ErrTypeNotRegistered, "pub")
+		})
+	}
+
+	// The app itself registers, and may register again on a channel.
+	wall := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+	assert.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"channel": "CRM"}).Triple())
+}

@@ -43,6 +43,7 @@ type App struct {
 // Apps are the server-side apps allowed on the bus, from an apps file.
 type Apps struct {
 	byName map[string]*App
+	byFold map[string]*App // by name in lower case, for Reserved
 	// dummyHash is compared against for an unknown app name, so that the
 	// time of an answer does not tell which names exist.
 	dummyHash []byte
@@ -110,7 +111,8 @@ func LoadApps(r io.Reader) (*Apps, error) {
 	if len(file.Apps) == 0 {
 		return nil, errors.New("apps: the file lists no apps")
 	}
-	apps := &Apps{byName: make(map[string]*App, len(file.Apps)), remembered: make(map[string][]byte)}
+	apps := &Apps{byName: make(map[string]*App, len(file.Apps)), byFold: make(map[string]*App, len(file.Apps)),
+		remembered: make(map[string][]byte)}
 	apps.rememberKey = make([]byte, 32)
 	_, _ = rand.Read(apps.rememberKey) // never fails: crypto/rand panics rather than return short
 	cost := bcrypt.MinCost
@@ -122,7 +124,11 @@ func LoadApps(r io.Reader) (*Apps, error) {
 		if _, dup := apps.byName[app.Name]; dup {
 			return nil, fmt.Errorf("apps[%d].name: %q is listed twice", i, app.Name)
 		}
+		if other, dup := apps.byFold[strings.ToLower(app.Name)]; dup {
+			return nil, fmt.Errorf("apps[%d].name: %q differs from %q only in case; names are reserved ignoring case", i, app.Name, other.Name)
+		}
 		apps.byName[app.Name] = app
+		apps.byFold[strings.ToLower(app.Name)] = app
 		if c, err := bcrypt.Cost(app.secretHash); err == nil {
 			cost = max(cost, c)
 		}
@@ -189,6 +195,14 @@ func (j *jwtSpec) keys(app *App) error {
 		return fmt.Errorf("algorithm: %q: want HS256 or RS256", j.Algorithm)
 	}
 	return nil
+}
+
+// Reserved reports whether name, ignoring case, is the name of an app of
+// the file: only a connection that presents that app's credential may
+// register under it, so that nobody else's messages carry it as source.
+func (a *Apps) Reserved(name string) bool {
+	_, ok := a.byFold[strings.ToLower(name)]
+	return ok
 }
 
 // Remembered returns the app named name if secret is the secret bcrypt
