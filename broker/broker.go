@@ -219,7 +219,7 @@ func (b *Broker) publish(scope Scope, ev Event, except *Conn) error {
 	if err != nil {
 		return err
 	}
-	m := Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, Frame: frame}
+	m := Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, About: ev.About, Frame: frame}
 	b.deliver(m, except)
 	if b.engine == nil || nodeLocal(scope) {
 		return nil

@@ -55,6 +55,8 @@ func newTestApps(t *testing.T) *testApps {
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "agents": []string{"100501"}, "publish": true}},
 		map[string]any{"name": "recorder", "jwt": map[string]any{"algorithm": "RS256", "publicKey": publicPEM},
 			"grants": map[string]any{"subscribe": []string{"Cisco/Call/*", "Cisco/Agent/SetAgentState"}, "allAgents": true, "publish": true}},
+		map[string]any{"name": "team-5005", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
+			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "teams": []string{"5005"}}},
 		map[string]any{"name": "monitor", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "allAgents": true}},
 	}}
