@@ -46,8 +46,8 @@ type dialogView struct {
 		CallType          string `json:"callType"`
 		CallVariablesFrom string `json:"callVariablesFrom"`
 		DNIS              string `json:"DNIS"`
-		WrapUpReason  string `json:"wrapUpReason"`
-		CallVariables []struct {
+		WrapUpReason      string `json:"wrapUpReason"`
+		CallVariables     []struct {
 			Name  string `json:"name"`
 			Value string `json:"value"`
 		} `json:"callvariables"`
