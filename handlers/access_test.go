@@ -513,3 +513,24 @@ func TestReservedNamesNeedTheirCredential(t *testing.T) {
 	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
 	assert.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"channel": "CRM"}).Triple())
 }
+
+func TestReloginsDisplaceTheOldestTokens(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{TokensPerAgent: 2})
+	phone := e.desktop(t, "softphone")
+	var issued []string
+	for range 3 {
+		issued = append(issued, token(t, phone, "ciscotest", "5064"))
+	}
+	tests := []struct {
+		give string
+		want string
+	}{
+		{issued[0], "PubSub/Error/SetAPIError"},
+		{issued[1], "PubSub/App/Registered"},
+		{issued[2], "PubSub/App/Registered"},
+	}
+	for i, tt := range tests {
+		c := brokertest.Dial(t, e.url)
+		assert.Equal(t, tt.want, registerWith(c, "crm", map[string]string{"channel": "Cisco", "token": tt.give}).Triple(), "token %d of 3", i)
+	}
+}

@@ -37,6 +37,9 @@ type Config struct {
 	AfterFunc func(d time.Duration, f func()) session.Timer
 	// TokenTTL is how long a workspace token admits other apps. Default 12 h.
 	TokenTTL time.Duration
+	// TokensPerAgent is how many workspace tokens of one agent admit apps
+	// at once; each sign-in displaces the oldest beyond it. Default 32.
+	TokensPerAgent int
 	// LoginAttemptsPerIP caps sign-in attempts per client address and
 	// minute. Zero, the default, means no cap.
 	LoginAttemptsPerIP int
@@ -115,7 +118,7 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		// Wrong app secrets are locked out like wrong passwords: each costs
 		// a bcrypt comparison, and nothing else would limit them.
 		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
-		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now, Store: cfg.TokenStore}),
+		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, PerAgent: cfg.TokensPerAgent, Now: cfg.Now, Store: cfg.TokenStore}),
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
 		checks:     session.NewPasswordChecks(cfg.PasswordChecks),
 		apps:       cfg.Apps,

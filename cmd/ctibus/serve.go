@@ -79,6 +79,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		handlers.Config{
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
+			TokensPerAgent:     cfg.tokensPerAgent,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
 			PasswordChecks: session.PasswordChecksConfig{
 				Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
