@@ -141,7 +141,7 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 	if secret != "" {
 		app, err = a.h.authenticateSecret(ctx, name, secret)
 	} else {
-		app, err = a.h.apps.AuthenticateJWT(jwt)
+		app, err = a.h.apps.AuthenticateJWT(jwt, a.h.jwtMaxLife)
 	}
 	var locked *session.LockedError
 	switch {

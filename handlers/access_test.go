@@ -534,3 +534,40 @@ func TestReloginsDisplaceTheOldestTokens(t *testing.T) {
 		assert.Equal(t, tt.want, registerWith(c, "crm", map[string]string{"channel": "Cisco", "token": tt.give}).Triple(), "token %d of 3", i)
 	}
 }
+
+func TestLongLivedJWTsAreRefused(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps, JWTMaxLifetime: 24 * time.Hour})
+	signed := func(issued, expires time.Time) string {
+		claims := jwt.RegisteredClaims{Subject: "agent-a-crm", ExpiresAt: jwt.NewNumericDate(expires)}
+		if !issued.IsZero() {
+			claims.IssuedAt = jwt.NewNumericDate(issued)
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(apps.hmacKey)
+		require.NoError(t, err)
+		return s
+	}
+	now := time.Now()
+	// Agent 100599 is outside the grant: an app let in gets 403.
+	tests := []struct {
+		name     string
+		give     string
+		want     string
+		wantCode int
+	}{
+		{"a day less a minute, no iat", signed(time.Time{}, now.Add(24*time.Hour-time.Minute)), "PubSub/App/Registered", http.StatusForbidden},
+		{"an hour, issued now", signed(now, now.Add(time.Hour)), "PubSub/App/Registered", http.StatusForbidden},
+		{"a year, no iat", signed(time.Time{}, now.Add(365*24*time.Hour)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+		{"25 hours from its iat, 23 left", signed(now.Add(-2*time.Hour), now.Add(23*time.Hour)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+		{"a day and a minute from now, iat in the future", signed(now.Add(time.Hour), now.Add(24*time.Hour+time.Minute)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			f := registerWith(c, "agent-a-crm", map[string]string{"jwt": tt.give})
+			assert.Equal(t, tt.want, f.Triple(), "%s", f.Raw)
+			code, _ := postJSON(t, e.http+"/api/publish", bearer(tt.give), `{"agent":"100599","channel":"CRM","topic":"T","subtopic":"S"}`)
+			assert.Equal(t, tt.wantCode, code)
+		})
+	}
+}

@@ -152,6 +152,14 @@ func TestPasswordCheckThatWaitsTooLongIsRefused(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &refusal))
 	assert.Equal(t, "unavailable", refusal.Error)
 
+	// An empty secret for a known app, a secret for a JWT app and an
+	// unknown name all cost a bcrypt: they wait for the slot like the rest.
+	for _, name := range []string{"wallboard", "recorder", "nobody"} {
+		secret := map[string]string{"wallboard": "", "recorder": "x", "nobody": "x"}[name]
+		code, _ := postJSON(t, e.http+"/api/publish", basic(name, secret), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+		assert.Equal(t, http.StatusServiceUnavailable, code, "app %q, secret %q", name, secret)
+	}
+
 	close(gate.release)
 	assert.Equal(t, "signed in", <-first)
 	assert.Equal(t, "signed in", signInAnswer(e.url, "jdoe", passwords["jdoe"], "5065"), "a refusal for a busy server counts no failure")

@@ -46,6 +46,9 @@ type Config struct {
 	// PasswordChecks bounds the password and app-secret checks running or
 	// waiting at once; its zero value selects its defaults.
 	PasswordChecks session.PasswordChecksConfig
+	// JWTMaxLifetime is the longest an app's JWT may live, from its issue
+	// or from now; a longer-lived one is refused. Default 24 h.
+	JWTMaxLifetime time.Duration
 	// Apps are the server-side apps allowed to register with credentials;
 	// nil allows none.
 	Apps *session.Apps
@@ -77,6 +80,7 @@ type Cisco struct {
 	addresses  *session.AddressLimiter
 	checks     *session.PasswordChecks // every bcrypt check, agents' and apps'
 	apps       *session.Apps
+	jwtMaxLife time.Duration // the longest an app's JWT may live
 	metrics    *Metrics
 	log        *zap.Logger
 	now        func() time.Time
@@ -122,6 +126,7 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
 		checks:     session.NewPasswordChecks(cfg.PasswordChecks),
 		apps:       cfg.Apps,
+		jwtMaxLife: cfg.JWTMaxLifetime,
 		metrics:    cfg.Metrics,
 		log:        log,
 		now:        cfg.Now,

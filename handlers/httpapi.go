@@ -72,7 +72,7 @@ func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
 		return h.authenticateSecret(r.Context(), name, secret)
 	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return h.apps.AuthenticateJWT(strings.TrimSpace(token))
+		return h.apps.AuthenticateJWT(strings.TrimSpace(token), h.jwtMaxLife)
 	}
 	return nil, session.ErrCredentials
 }

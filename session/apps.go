@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -115,7 +116,7 @@ func LoadApps(r io.Reader) (*Apps, error) {
 		remembered: make(map[string][]byte)}
 	apps.rememberKey = make([]byte, 32)
 	_, _ = rand.Read(apps.rememberKey) // never fails: crypto/rand panics rather than return short
-	cost := bcrypt.MinCost
+	cost, secretApps := bcrypt.MinCost, 0
 	for i, spec := range file.Apps {
 		app, err := spec.build()
 		if err != nil {
@@ -130,7 +131,12 @@ func LoadApps(r io.Reader) (*Apps, error) {
 		apps.byName[app.Name] = app
 		apps.byFold[strings.ToLower(app.Name)] = app
 		if c, err := bcrypt.Cost(app.secretHash); err == nil {
-			cost = max(cost, c)
+			// One cost for all, as for agents: the time of an answer then
+			// tells no app from another or from an unknown name.
+			if secretApps > 0 && c != cost {
+				return nil, fmt.Errorf("apps[%d].secretHash: bcrypt cost %d differs from cost %d of the apps before; hash every secret at one cost (ctibus hash-password uses %d)", i, c, cost, bcrypt.DefaultCost)
+			}
+			cost, secretApps = c, secretApps+1
 		}
 	}
 	if apps.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not an app secret"), cost); err != nil {
@@ -250,10 +256,23 @@ func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	return app, nil
 }
 
+// DefaultJWTMaxLifetime is the longest a JWT may live by default: a token
+// that lives longer is refused, so that a leaked one cannot admit for ever.
+const DefaultJWTMaxLifetime = 24 * time.Hour
+
+// ErrJWTLifetime refuses a JWT that would live longer than allowed; it is
+// wrapped with ErrCredentials.
+var ErrJWTLifetime = errors.New("session: the JWT lives longer than allowed")
+
 // AuthenticateJWT returns the app a JWT speaks for: the app named by its
 // "sub" claim, whose key must have signed it with the app's algorithm. The
-// token must carry an expiry ("exp") that has not passed.
-func (a *Apps) AuthenticateJWT(token string) (*App, error) {
+// token must carry an expiry ("exp") that has not passed and that is at
+// most maxLifetime after its issue ("iat", if it has one) and after now;
+// maxLifetime zero or less is DefaultJWTMaxLifetime.
+func (a *Apps) AuthenticateJWT(token string, maxLifetime time.Duration) (*App, error) {
+	if maxLifetime <= 0 {
+		maxLifetime = DefaultJWTMaxLifetime
+	}
 	var claims jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
 		return nil, ErrCredentials
@@ -266,11 +285,17 @@ func (a *Apps) AuthenticateJWT(token string) (*App, error) {
 	if app.rsaKey != nil {
 		method, key = "RS256", app.rsaKey
 	}
-	_, err := jwt.ParseWithClaims(token, &jwt.RegisteredClaims{},
+	var verified jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &verified,
 		func(*jwt.Token) (any, error) { return key, nil },
 		jwt.WithValidMethods([]string{method}), jwt.WithExpirationRequired(), jwt.WithSubject(app.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	expires := verified.ExpiresAt.Time
+	if expires.Sub(time.Now()) > maxLifetime ||
+		verified.IssuedAt != nil && expires.Sub(verified.IssuedAt.Time) > maxLifetime {
+		return nil, fmt.Errorf("%w: %w: at most %s", ErrCredentials, ErrJWTLifetime, maxLifetime)
 	}
 	return app, nil
 }

@@ -27,6 +27,7 @@ type config struct {
 	apps             string
 	tokenTTL         time.Duration
 	tokensPerAgent   int
+	jwtMaxLifetime   time.Duration
 	rateLimit        float64
 	rateBurst        int
 	maxConnsPerIP    int
@@ -69,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.gracePeriod, "grace-period", 60*time.Second, "how long an agent stays signed in after its last connection closes")
 	fs.StringVar(&c.apps, "apps", "", "JSON `file` of server-side apps: their credentials (bcrypt secret hash or JWT key) and grants; empty allows none")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", 12*time.Hour, "how long a workspace token lets an agent's other apps join its workspace")
+	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", 24*time.Hour, "longest an app's JWT may live (exp after iat, and after now); a longer-lived one is refused")
 	fs.IntVar(&c.tokensPerAgent, "tokens-per-agent", 32, "workspace tokens of one agent that admit apps at once; each sign-in displaces the oldest beyond it")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 100, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
 	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
@@ -128,7 +130,8 @@ func (c config) validate() error {
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
-		{"password-check-queue", int64(c.checkQueue)}, {"tokens-per-agent", int64(c.tokensPerAgent)}, {"password-check-wait", int64(c.checkWait)},
+		{"password-check-queue", int64(c.checkQueue)}, {"tokens-per-agent", int64(c.tokensPerAgent)},
+		{"jwt-max-lifetime", int64(c.jwtMaxLifetime)}, {"password-check-wait", int64(c.checkWait)},
 		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"nats-lease", int64(c.natsLease)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {

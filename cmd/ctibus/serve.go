@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
 			TokensPerAgent:     cfg.tokensPerAgent,
+			JWTMaxLifetime:     cfg.jwtMaxLifetime,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
 			PasswordChecks: session.PasswordChecksConfig{
 				Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
