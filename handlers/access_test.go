@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -361,8 +362,44 @@ func TestLoginAttemptsPerAddress(t *testing.T) {
 	signIn(c, "4", "ciscotest", "test@123", "5064")
 	e4 := c.ExpectError("Cisco", broker.ErrTypeRateLimited, "4")
 	assert.Contains(t, e4.Msg, "Wait a minute")
-	e.clock.Advance(time.Minute)
+	e.clock.Advance(2 * time.Minute) // the sliding minute forgets the attempts
 	login(t, c, "5", "ciscotest", "5064")
+}
+
+func TestLoginAttemptsPerAddressSlide(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{LoginAttemptsPerIP: 3})
+	c := e.desktop(t, "softphone")
+	e.clock.Advance(50 * time.Second) // 09:00:50
+	for i := range 3 {
+		signIn(c, fmt.Sprint(i), fmt.Sprintf("user%d", i), "x", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", fmt.Sprint(i))
+	}
+	// A new minute of the clock is not a new window: three attempts came
+	// 15 s ago.
+	e.clock.Advance(15 * time.Second) // 09:01:05
+	signIn(c, "burst", "ciscotest", "test@123", "5064")
+	c.ExpectError("Cisco", broker.ErrTypeRateLimited, "burst")
+	e.clock.Advance(2 * time.Minute)
+	login(t, c, "later", "ciscotest", "5064")
+}
+
+func TestLoginAttemptsPerIPv6AddressCountTheSlash64(t *testing.T) {
+	e := newEnvOn(t, handlers.Config{LoginAttemptsPerIP: 2}, behindProxy, nil)
+	from := func(addr string) *brokertest.Client {
+		c := dialFrom(t, e, addr)
+		c.Register("softphone", "Cisco")
+		return c
+	}
+	for i, addr := range []string{"2001:db8:0:1::1", "2001:db8:0:1::2"} {
+		c := from(addr)
+		signIn(c, "in", fmt.Sprintf("user%d", i), "x", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", "in")
+	}
+	third := from("2001:db8:0:1:ffff::3")
+	signIn(third, "in", "ciscotest", "test@123", "5064")
+	third.ExpectError("Cisco", broker.ErrTypeRateLimited, "in")
+	other := from("2001:db8:0:2::1") // another /64
+	login(t, other, "in", "ciscotest", "5064")
 }
 
 func TestSubscribingBeforeTheCredentialDoesNotWidenTheGrant(t *testing.T) {
@@ -570,4 +607,32 @@ func TestLongLivedJWTsAreRefused(t *testing.T) {
 			assert.Equal(t, tt.wantCode, code)
 		})
 	}
+}
+
+// behindProxy is a bus behind a proxy on the loopback address, which says
+// in X-Forwarded-For which client it speaks for.
+var behindProxy = broker.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+
+// dialFrom connects through the proxy as the client at addr.
+func dialFrom(t *testing.T, e *env, addr string) *brokertest.Client {
+	t.Helper()
+	ws, resp, err := brokertest.DialHeader(e.url, http.Header{"X-Forwarded-For": {addr}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	return brokertest.Wrap(t, ws)
+}
+
+func TestConnectionsPerIPv6AddressCountTheSlash64(t *testing.T) {
+	busCfg := behindProxy
+	busCfg.MaxConnectionsPerIP = 2
+	e := newEnvOn(t, handlers.Config{}, busCfg, nil)
+	dialFrom(t, e, "2001:db8:0:1::1")
+	dialFrom(t, e, "2001:db8:0:1::2")
+	_, resp, err := brokertest.DialHeader(e.url, http.Header{"X-Forwarded-For": {"2001:db8:0:1:ffff::3"}})
+	require.Error(t, err, "a third address of the same /64")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	dialFrom(t, e, "2001:db8:0:2::1") // another /64
+	dialFrom(t, e, "192.0.2.1")
+	dialFrom(t, e, "192.0.2.2") // IPv4 addresses count one by one
 }

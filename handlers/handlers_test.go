@@ -130,12 +130,13 @@ func newEnv(t *testing.T) *env {
 // env's own.
 func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	t.Helper()
-	return newEnvOn(t, cfg, nil)
+	return newEnvOn(t, cfg, broker.Config{}, nil)
 }
 
-// newEnvOn is newEnvWith on the connector that wrap makes of the simulator
-// (nil: the simulator itself).
-func newEnvOn(t *testing.T, cfg handlers.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
+// newEnvOn is newEnvWith with broker settings (the env's clock replaces
+// their Now), on the connector that wrap makes of the simulator (nil: the
+// simulator itself).
+func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
@@ -145,7 +146,8 @@ func newEnvOn(t *testing.T, cfg handlers.Config, wrap func(*cisco.Simulator) cis
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now, AfterFunc: ts.simAfterFunc})
-	bus := broker.New(log, broker.Config{Now: clk.Now})
+	busCfg.Now = clk.Now
+	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
 	var cti cisco.Connector = sim

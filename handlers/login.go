@@ -69,8 +69,8 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		log.Warn("sign-in refused: too many attempts from the client's address", zap.Stringer("client", req.Conn.ClientIP()))
 		return &broker.APIError{
 			Type:    broker.ErrTypeRateLimited,
-			Message: "rate limited: too many sign-in attempts from this address in the current minute",
-			Msg:     "Too many sign-in attempts came from your network address. Wait a minute and try again.",
+			Message: "rate limited: too many sign-in attempts from this address in the last minute",
+			Msg:     "Too many sign-in attempts came from your network address. Wait a minute or two, then try again.",
 		}
 	}
 
