@@ -70,7 +70,11 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 	}
 	app, err := a.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
-		if !errors.Is(err, broker.ErrTryAgainLater) {
+		switch {
+		case errors.Is(err, broker.ErrTryAgainLater):
+		case err == errBusy:
+			log.Warn("app credentials not checked: too many password checks waiting", zap.String("credential", present[0]))
+		default:
 			log.Info("app credentials refused", zap.String("credential", present[0]))
 		}
 		return err
