@@ -77,9 +77,12 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	signed, err := h.signIn(ctx, creds)
 	if err != nil {
 		var locked *session.LockedError
-		if errors.As(err, &locked) {
+		switch {
+		case errors.As(err, &locked):
 			h.metrics.login(loginLocked)
-		} else {
+		case errors.Is(err, session.ErrBusy):
+			h.metrics.login(loginBusy)
+		default:
 			h.metrics.login(loginFailed)
 		}
 		apiErr := h.apiError(err)

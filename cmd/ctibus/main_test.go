@@ -261,6 +261,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ctibus_logins_total{result="ok"} 1`,
 		`ctibus_logins_total{result="failed"} 1`,
 		`ctibus_logins_total{result="locked"} 0`,
+		`ctibus_logins_total{result="busy"} 0`,
 		"ctibus_lockouts_active 0",
 		`ctibus_frames_in_total{channel="Cisco"} 2`,
 		`ctibus_frames_in_total{channel="PubSub"} 1`,
