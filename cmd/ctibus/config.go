@@ -145,6 +145,9 @@ func (c config) validate() error {
 	if c.rateLimit <= 0 {
 		errs = append(errs, errors.New("-rate-limit must be positive"))
 	}
+	if c.checkWait > maxCheckWait {
+		errs = append(errs, fmt.Errorf("-password-check-wait must be at most %s: a sign-in holds its try of the lockout while it waits, for 30 s at most", maxCheckWait))
+	}
 	if c.passwordChecks < 0 {
 		errs = append(errs, errors.New("-password-checks must be 0 (the number of CPUs) or more"))
 	}
@@ -173,6 +176,11 @@ func (c config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxCheckWait bounds -password-check-wait well under the 30 s for which
+// the lockout keeps an attempt's try reserved: a try that timed out while
+// its password waited would let one more password be checked.
+const maxCheckWait = 20 * time.Second
 
 func (c config) origins() []string { return splitList(c.allowedOrigins) }
 

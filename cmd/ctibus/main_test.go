@@ -188,6 +188,10 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		{[]string{"-node", "node 1"}, nil, "-node"},
 		{[]string{"-nats-embedded", "-nats-listen", "4222"}, nil, "want host:port"},
 		{[]string{"-nats-lease", "0s"}, nil, "-nats-lease must be positive"},
+		{[]string{"-password-check-wait", "1m"}, nil, "-password-check-wait must be at most 20s"},
+		{[]string{"-password-checks", "-1"}, nil, "-password-checks must be 0 (the number of CPUs) or more"},
+		{[]string{"-tokens-per-agent", "0"}, nil, "-tokens-per-agent must be positive"},
+		{[]string{"-jwt-max-lifetime", "0s"}, nil, "-jwt-max-lifetime must be positive"},
 		{nil, map[string]string{"CTIBUS_NATS": "nats://127.0.0.1:1"}, "connect to NATS"},
 	}
 	for _, tt := range tests {
