@@ -48,7 +48,7 @@ type Event struct {
 	// About, when set, is the scope of whom the event tells, if not of the
 	// scope it is published in (a supervisor's team feed tells of other
 	// agents): a watcher of the scope then receives it only if it watches
-	// About too. Not on the wire.
+	// About too. Not in the frame that apps receive.
 	About Scope
 }
 
