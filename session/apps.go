@@ -46,7 +46,8 @@ type Apps struct {
 	byName map[string]*App
 	byFold map[string]*App // by name in lower case, for Reserved
 	// dummyHash is compared against for an unknown app name, so that the
-	// time of an answer does not tell which names exist.
+	// time of an answer does not tell which names exist. Its cost is that
+	// of every secret hash in the file.
 	dummyHash []byte
 
 	// rememberKey keys the HMACs of remembered secrets: random, made at
@@ -217,7 +218,7 @@ func (a *Apps) Reserved(name string) bool {
 // secret on every request, and it holds while the app is locked out: the
 // lockout refuses guesses, not the secret already proven.
 func (a *Apps) Remembered(name, secret string) (*App, bool) {
-	sum := a.rememberMAC(name, secret)
+	sum := a.rememberMAC(secret)
 	a.mu.Lock()
 	want, ok := a.remembered[name]
 	a.mu.Unlock()
@@ -227,10 +228,8 @@ func (a *Apps) Remembered(name, secret string) (*App, bool) {
 	return a.byName[name], true
 }
 
-func (a *Apps) rememberMAC(name, secret string) []byte {
+func (a *Apps) rememberMAC(secret string) []byte {
 	mac := hmac.New(sha256.New, a.rememberKey)
-	mac.Write([]byte(name))
-	mac.Write([]byte{0}) // names hold no NUL: name and secret cannot run into each other
 	mac.Write([]byte(secret))
 	return mac.Sum(nil)
 }
@@ -238,8 +237,8 @@ func (a *Apps) rememberMAC(name, secret string) []byte {
 // AuthenticateSecret returns the app named name if secret is its secret,
 // checked with bcrypt, and remembers the secret for Remembered. An unknown
 // name, an app with a JWT key and an empty secret cost the same bcrypt
-// work as a wrong secret, against a hash of the highest cost in the file,
-// so that the time of an answer does not tell which names exist.
+// work as a wrong secret, against a dummy hash of the file's one cost, so
+// that the time of an answer does not tell which names exist.
 func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	app, ok := a.byName[name]
 	if !ok || app.secretHash == nil || secret == "" {
@@ -249,7 +248,7 @@ func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	if bcrypt.CompareHashAndPassword(app.secretHash, []byte(secret)) != nil {
 		return nil, ErrCredentials
 	}
-	sum := a.rememberMAC(name, secret)
+	sum := a.rememberMAC(secret)
 	a.mu.Lock()
 	a.remembered[name] = sum
 	a.mu.Unlock()
