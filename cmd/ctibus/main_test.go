@@ -286,3 +286,28 @@ func TestBadAppsFileStopsTheServer(t *testing.T) {
 	assert.Contains(t, err.Error(), "apps[0].secretHash")
 	assert.NotContains(t, err.Error(), "hunter2")
 }
+
+func TestTokensPerAgentFlag(t *testing.T) {
+	s := startServer(t, nil, "-tokens-per-agent", "1")
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+	var tokens []string
+	for _, id := range []string{"first", "second"} {
+		c.Request(id, "Cisco", "Agent", "SetUserInfo",
+			map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
+		for f := c.Next(); ; f = c.Next() {
+			if f.Triple() == "PubSub/Workspace/Token" {
+				var p struct{ Token string }
+				require.NoError(t, json.Unmarshal(f.Message, &p))
+				tokens = append(tokens, p.Token)
+				break
+			}
+		}
+	}
+	for i, want := range []string{"PubSub/Error/SetAPIError", "PubSub/App/Registered"} {
+		app := brokertest.Dial(t, brokertest.WSURL(s.URL))
+		app.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm",
+			"data": map[string]string{"token": tokens[i]}})
+		assert.Equal(t, want, app.Next().Triple(), "token %d of 2", i+1)
+	}
+}
