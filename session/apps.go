@@ -51,8 +51,8 @@ type Apps struct {
 	dummyHash []byte
 
 	// rememberKey keys the HMACs of remembered secrets: random, made at
-	// start and never stored, so that what is remembered is no use to
-	// anyone who reads the process's memory or guesses offline.
+	// start and never stored, so that what is remembered cannot be tested
+	// against guesses anywhere but in this process.
 	rememberKey []byte
 	mu          sync.Mutex        // guards remembered
 	remembered  map[string][]byte // app name -> HMAC of the last secret bcrypt accepted
