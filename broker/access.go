@@ -112,13 +112,15 @@ func (c *Conn) Watch(scopes ...Scope) {
 	}
 }
 
-// WatchAll is Watch for every scope, present and future.
-func (c *Conn) WatchAll() {
+// WatchAll is Watch for every scope whose name starts with prefix,
+// present and future. The prefix keeps other kinds of scope out: the scope
+// a connection starts in is private to it, whatever it sends there.
+func (c *Conn) WatchAll(prefix string) {
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openLocked(c) {
-		b.watchAll[c] = struct{}{}
+		b.watchAll[c] = prefix
 	}
 }
 
@@ -191,6 +193,17 @@ func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
+// AddressKey is what per-address limits count by: an IPv4 address as it
+// is, an IPv6 address by its /64, since one IPv6 client commonly holds a
+// whole /64 and could otherwise take a new address for every attempt.
+func AddressKey(ip netip.Addr) netip.Addr {
+	if ip.Is6() && !ip.Is4In6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
 // clientAddresses counts connections per client address, against a limit.
 type clientAddresses struct {
 	limit int // 0: no limit, and no counting
@@ -203,6 +216,7 @@ func (a *clientAddresses) add(ip netip.Addr) bool {
 	if a.limit <= 0 {
 		return true
 	}
+	ip = AddressKey(ip)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.count[ip] >= a.limit {
@@ -216,6 +230,7 @@ func (a *clientAddresses) remove(ip netip.Addr) {
 	if a.limit <= 0 {
 		return
 	}
+	ip = AddressKey(ip)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.count[ip]--; a.count[ip] <= 0 {

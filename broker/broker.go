@@ -154,7 +154,7 @@ type Broker struct {
 	channels map[string]string            // channels that have handlers, lowered -> canonical spelling
 	scopes   map[Scope]map[*Conn]struct{} // the connections in each scope
 	watchers map[Scope]map[*Conn]struct{} // granted connections watching each scope
-	watchAll map[*Conn]struct{}           // granted connections watching every scope
+	watchAll map[*Conn]string             // granted connections watching every scope of a prefix, and the prefix
 	draining bool
 }
 
@@ -172,7 +172,7 @@ func New(log *zap.Logger, cfg Config) *Broker {
 		channels: make(map[string]string),
 		scopes:   make(map[Scope]map[*Conn]struct{}),
 		watchers: make(map[Scope]map[*Conn]struct{}),
-		watchAll: make(map[*Conn]struct{}),
+		watchAll: make(map[*Conn]string),
 		ips:      clientAddresses{limit: cfg.MaxConnectionsPerIP, count: make(map[netip.Addr]int)},
 		origins:  newOriginPolicy(cfg.AllowedOrigins),
 		refusals: logbound.NewLimiter(logbound.DefaultPerSecond, logbound.DefaultBurst, cfg.Now),
@@ -229,7 +229,7 @@ func (b *Broker) publish(scope Scope, ev Event, except *Conn) error {
 	if err != nil {
 		return err
 	}
-	m := Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, Frame: frame}
+	m := Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, About: ev.About, Frame: frame}
 	b.deliver(m, except)
 	if b.engine == nil || nodeLocal(scope) {
 		return nil

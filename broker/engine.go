@@ -9,6 +9,7 @@ import (
 type Message struct {
 	Scope                    Scope
 	Channel, Topic, Subtopic string // as published (canonical spelling)
+	About                    Scope  // the Event's About: "" for Scope itself
 	// Frame is the encoded event frame, exactly what connections receive.
 	// It is shared with the queues of this node's connections: an Engine
 	// must not modify it, and Deliver keeps it.
@@ -80,7 +81,7 @@ func (b *Broker) PublishLocal(scope Scope, ev Event) error {
 	if err != nil {
 		return err
 	}
-	b.deliver(Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, Frame: frame}, nil)
+	b.deliver(Message{Scope: scope, Channel: ev.Channel, Topic: ev.Topic, Subtopic: ev.Subtopic, About: ev.About, Frame: frame}, nil)
 	return nil
 }
 
@@ -97,17 +98,34 @@ func (b *Broker) deliver(m Message, except *Conn) {
 			n++
 		}
 	}
-	for _, watchers := range [2]map[*Conn]struct{}{b.watchers[m.Scope], b.watchAll} {
-		for c := range watchers {
-			if c != except && c.scope != m.Scope && c.watches(t) {
-				c.enqueue(m.Frame)
-				n++
-			}
+	for c := range b.watchers[m.Scope] {
+		if c != except && c.scope != m.Scope && b.watchesLocked(c, m.About) && c.watches(t) {
+			c.enqueue(m.Frame)
+			n++
+		}
+	}
+	for c, prefix := range b.watchAll {
+		if c != except && c.scope != m.Scope && strings.HasPrefix(string(m.Scope), prefix) && b.watchesLocked(c, m.About) && c.watches(t) {
+			c.enqueue(m.Frame)
+			n++
 		}
 	}
 	label := b.channelLabelLocked(t.channel)
 	b.mu.RUnlock()
 	b.cfg.Metrics.delivered(label, n)
+}
+
+// watchesLocked reports whether the watcher c watches the scope an event
+// is about; an event about nothing ("") is about the scope it is in.
+func (b *Broker) watchesLocked(c *Conn, about Scope) bool {
+	if about == "" {
+		return true
+	}
+	if _, ok := b.watchers[about][c]; ok {
+		return true
+	}
+	prefix, ok := b.watchAll[c]
+	return ok && strings.HasPrefix(string(about), prefix)
 }
 
 // connScopePrefix starts the scope each connection is born in. Such a

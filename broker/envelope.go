@@ -45,6 +45,11 @@ type Event struct {
 	Message any
 	// CorrelationID is the id of the request that caused the event, if it had one.
 	CorrelationID string
+	// About, when set, is the scope of whom the event tells, if not of the
+	// scope it is published in (a supervisor's team feed tells of other
+	// agents): a watcher of the scope then receives it only if it watches
+	// About too. Not in the frame that apps receive.
+	About Scope
 }
 
 // busSource is the source of events that the bus and its handlers publish.

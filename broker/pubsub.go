@@ -43,6 +43,13 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 			Msg:     fmt.Sprintf(`Set "source" to your app's name (printable, at most %d characters, without "*" or "/").`, maxNameLen),
 		}
 	}
+	if strings.EqualFold(req.Source, busSource) {
+		return &APIError{
+			Type:    ErrTypeInvalidInput,
+			Message: fmt.Sprintf("source: %q is the bus's own name", req.Source),
+			Msg:     fmt.Sprintf(`The bus signs its own events %q, so no app may take that name; register under your app's own name.`, busSource),
+		}
+	}
 	channel, err := b.channelField(req, false)
 	if err != nil {
 		return err

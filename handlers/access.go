@@ -40,6 +40,14 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 			values[key] = v
 		}
 	}
+	if _, hasToken := values[fieldToken]; (len(present) == 0 || len(present) == 1 && hasToken) && a.h.apps != nil &&
+		a.h.apps.Reserved(reg.App) && c.App() != reg.App {
+		return &broker.APIError{
+			Type:    broker.ErrTypeInvalidCredentials,
+			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip(reg.App)),
+			Msg:     "This name belongs to a server-side app: register with its secret or JWT, or under another name.",
+		}
+	}
 	switch len(present) {
 	case 0:
 		return nil
@@ -62,7 +70,11 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 	}
 	app, err := a.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
-		if !errors.Is(err, broker.ErrTryAgainLater) {
+		switch {
+		case errors.Is(err, broker.ErrTryAgainLater):
+		case err == errBusy:
+			log.Warn("app credentials not checked: too many password checks waiting", zap.String("credential", present[0]))
+		default:
 			log.Info("app credentials refused", zap.String("credential", present[0]))
 		}
 		return err
@@ -133,7 +145,7 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 	if secret != "" {
 		app, err = a.h.authenticateSecret(ctx, name, secret)
 	} else {
-		app, err = a.h.apps.AuthenticateJWT(jwt)
+		app, err = a.h.apps.AuthenticateJWT(jwt, a.h.jwtMaxLife)
 	}
 	var locked *session.LockedError
 	switch {
@@ -143,6 +155,8 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 			Message: "too many wrong secrets for this app: locked",
 			Msg:     "Too many wrong secrets were given for this app; it is locked for a few minutes. Check the secret, then retry.",
 		}
+	case errors.Is(err, session.ErrBusy):
+		return nil, errBusy
 	case errors.Is(err, session.ErrCredentials):
 		return nil, refused
 	case errors.Is(err, session.ErrUnavailable):
@@ -160,7 +174,7 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 func (a *admission) grant(ctx context.Context, c *broker.Conn, app *session.App) error {
 	if app.AllAgents {
 		c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
-		c.WatchAll()
+		c.WatchAll(session.WorkspacePrefix)
 		return nil
 	}
 	agents, err := a.h.grantedAgents(ctx, app)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,10 @@ func newTestApps(t *testing.T) *testApps {
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "agents": []string{"100501"}, "publish": true}},
 		map[string]any{"name": "recorder", "jwt": map[string]any{"algorithm": "RS256", "publicKey": publicPEM},
 			"grants": map[string]any{"subscribe": []string{"Cisco/Call/*", "Cisco/Agent/SetAgentState"}, "allAgents": true, "publish": true}},
+		map[string]any{"name": "team-5005", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
+			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "teams": []string{"5005"}}},
+		map[string]any{"name": "monitor", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
+			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "allAgents": true}},
 	}}
 	b, err := json.Marshal(file)
 	require.NoError(t, err)
@@ -358,8 +363,44 @@ func TestLoginAttemptsPerAddress(t *testing.T) {
 	signIn(c, "4", "ciscotest", "test@123", "5064")
 	e4 := c.ExpectError("Cisco", broker.ErrTypeRateLimited, "4")
 	assert.Contains(t, e4.Msg, "Wait a minute")
-	e.clock.Advance(time.Minute)
+	e.clock.Advance(2 * time.Minute) // the sliding minute forgets the attempts
 	login(t, c, "5", "ciscotest", "5064")
+}
+
+func TestLoginAttemptsPerAddressSlide(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{LoginAttemptsPerIP: 3})
+	c := e.desktop(t, "softphone")
+	e.clock.Advance(50 * time.Second) // 09:00:50
+	for i := range 3 {
+		signIn(c, fmt.Sprint(i), fmt.Sprintf("user%d", i), "x", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", fmt.Sprint(i))
+	}
+	// A new minute of the clock is not a new window: three attempts came
+	// 15 s ago.
+	e.clock.Advance(15 * time.Second) // 09:01:05
+	signIn(c, "burst", "ciscotest", "test@123", "5064")
+	c.ExpectError("Cisco", broker.ErrTypeRateLimited, "burst")
+	e.clock.Advance(2 * time.Minute)
+	login(t, c, "later", "ciscotest", "5064")
+}
+
+func TestLoginAttemptsPerIPv6AddressCountTheSlash64(t *testing.T) {
+	e := newEnvOn(t, handlers.Config{LoginAttemptsPerIP: 2}, behindProxy, nil)
+	from := func(addr string) *brokertest.Client {
+		c := dialFrom(t, e, addr)
+		c.Register("softphone", "Cisco")
+		return c
+	}
+	for i, addr := range []string{"2001:db8:0:1::1", "2001:db8:0:1::2"} {
+		c := from(addr)
+		signIn(c, "in", fmt.Sprintf("user%d", i), "x", "5064")
+		c.ExpectError("Cisco", "Authorization Failure", "in")
+	}
+	third := from("2001:db8:0:1:ffff::3")
+	signIn(third, "in", "ciscotest", "test@123", "5064")
+	third.ExpectError("Cisco", broker.ErrTypeRateLimited, "in")
+	other := from("2001:db8:0:2::1") // another /64
+	login(t, other, "in", "ciscotest", "5064")
 }
 
 func TestSubscribingBeforeTheCredentialDoesNotWidenTheGrant(t *testing.T) {
@@ -410,4 +451,190 @@ func TestWrongAppSecretsLockTheApp(t *testing.T) {
 	e.clock.Advance(5 * time.Minute)
 	code, _ = post("wall-secret")
 	assert.Equal(t, http.StatusForbidden, code, "unlocked: the wallboard may not publish, but it is let in")
+}
+
+func TestWrongSecretsDoNotLockOutTheAppThatHoldsTheRightOne(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	// The wallboard's back end connects, and its secret is proven.
+	wall := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+
+	// An attacker locks the name with five wrong secrets, then keeps guessing.
+	for range 5 {
+		c := brokertest.Dial(t, e.url)
+		assert.Equal(t, "the app credentials are not valid", registerWith(c, "wallboard", map[string]string{"secret": "guess"}).Error(t).ErrorMessage)
+	}
+	code, body := postJSON(t, e.http+"/api/publish", basic("wallboard", "another guess"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusTooManyRequests, code, "guesses are refused while locked: %s", body)
+	guess := brokertest.Dial(t, e.url)
+	assert.Equal(t, "too many wrong secrets for this app: locked", registerWith(guess, "wallboard", map[string]string{"secret": "guess"}).Error(t).ErrorMessage)
+
+	// The back end reconnects with its secret, over WebSocket and HTTP.
+	again := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(again, "wallboard", map[string]string{"secret": "wall-secret"}).Triple(), "the proven secret still connects")
+	code, body = postJSON(t, e.http+"/api/publish", basic("wallboard", "wall-secret"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusForbidden, code, "let in (the wallboard may not publish): %s", body)
+
+	// The guesses were counted: the lock is still there for the next guess.
+	code, _ = postJSON(t, e.http+"/api/publish", basic("wallboard", "guess"), `{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`)
+	assert.Equal(t, http.StatusTooManyRequests, code)
+}
+
+func TestAllAgentsWatcherSeesAgentsWorkspacesOnly(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	monitor := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(monitor, "monitor",
+		map[string]string{"jwt": apps.hs256(t, "monitor", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	monitor.Subscribe("*", "*", "*")
+
+	// A connection that never signs in publishes in its own scope, and so
+	// does another server-side app over its socket; a Subscribe answered
+	// after each publish shows it was delivered to whoever would get it.
+	anon := brokertest.Dial(t, e.url)
+	anon.Register("anon", "")
+	anon.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "anon's own"})
+	anon.Subscribe("X", "Y", "Z")
+	crmA := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crmA, "agent-a-crm",
+		map[string]string{"jwt": apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	crmA.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "the app's own"})
+	crmA.Subscribe("X", "Y", "Z")
+
+	// An agent's workspace is watched; its last event is the marker.
+	a := e.desktop(t, "a-phone")
+	login(t, a, "a", "ciscotest", "5064")
+	a.Send(map[string]any{"channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "in the workspace"})
+	a.Request("end", "Cisco", "Agent", "SetReadyState", nil)
+	a.Next()
+
+	var notes []string
+	for f := monitor.Next(); f.CorrelationID != "end"; f = monitor.Next() {
+		if f.Channel == "CRM" {
+			notes = append(notes, string(f.Message)+" from "+f.Source)
+		}
+	}
+	assert.Equal(t, []string{`"in the workspace" from a-phone`}, notes)
+}
+
+func TestReservedNamesNeedTheirCredential(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", "5064")
+
+	tests := []struct {
+		give     string
+		data     map[string]string
+		wantType string
+	}{
+		{"wallboard", map[string]string{"channel": "Cisco"}, broker.ErrTypeInvalidCredentials},
+		{"WallBoard", nil, broker.ErrTypeInvalidCredentials},
+		{"recorder", map[string]string{"token": tok}, broker.ErrTypeInvalidCredentials},
+		{"ctibus", nil, broker.ErrTypeInvalidInput},
+		{"CTIBUS", map[string]string{"token": tok}, broker.ErrTypeInvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			got := registerWith(c, tt.give, tt.data).Error(t)
+			assert.Equal(t, tt.wantType, got.ErrorType)
+			assert.Contains(t, got.ErrorMessage, tt.give)
+			// Not registered: it cannot speak under that name.
+			c.Send(map[string]any{"id": "pub", "channel": "CRM", "topic": "Note", "subtopic": "Added", "data": "x"})
+			c.ExpectError("PubSub", broker.ErrTypeNotRegistered, "pub")
+		})
+	}
+
+	// The app itself registers, and may register again on a channel.
+	wall := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
+	assert.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"channel": "CRM"}).Triple())
+}
+
+func TestReloginsDisplaceTheOldestTokens(t *testing.T) {
+	e := newEnvWith(t, handlers.Config{TokensPerAgent: 2})
+	phone := e.desktop(t, "softphone")
+	var issued []string
+	for range 3 {
+		issued = append(issued, token(t, phone, "ciscotest", "5064"))
+	}
+	tests := []struct {
+		give string
+		want string
+	}{
+		{issued[0], "PubSub/Error/SetAPIError"},
+		{issued[1], "PubSub/App/Registered"},
+		{issued[2], "PubSub/App/Registered"},
+	}
+	for i, tt := range tests {
+		c := brokertest.Dial(t, e.url)
+		assert.Equal(t, tt.want, registerWith(c, "crm", map[string]string{"channel": "Cisco", "token": tt.give}).Triple(), "token %d of 3", i)
+	}
+}
+
+func TestLongLivedJWTsAreRefused(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps, JWTMaxLifetime: 24 * time.Hour})
+	signed := func(issued, expires time.Time) string {
+		claims := jwt.RegisteredClaims{Subject: "agent-a-crm", ExpiresAt: jwt.NewNumericDate(expires)}
+		if !issued.IsZero() {
+			claims.IssuedAt = jwt.NewNumericDate(issued)
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(apps.hmacKey)
+		require.NoError(t, err)
+		return s
+	}
+	now := time.Now()
+	// Agent 100599 is outside the grant: an app let in gets 403.
+	tests := []struct {
+		name     string
+		give     string
+		want     string
+		wantCode int
+	}{
+		{"a day less a minute, no iat", signed(time.Time{}, now.Add(24*time.Hour-time.Minute)), "PubSub/App/Registered", http.StatusForbidden},
+		{"an hour, issued now", signed(now, now.Add(time.Hour)), "PubSub/App/Registered", http.StatusForbidden},
+		{"a year, no iat", signed(time.Time{}, now.Add(365*24*time.Hour)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+		{"25 hours from its iat, 23 left", signed(now.Add(-2*time.Hour), now.Add(23*time.Hour)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+		{"a day and a minute from now, iat in the future", signed(now.Add(time.Hour), now.Add(24*time.Hour+time.Minute)), "PubSub/Error/SetAPIError", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := brokertest.Dial(t, e.url)
+			f := registerWith(c, "agent-a-crm", map[string]string{"jwt": tt.give})
+			assert.Equal(t, tt.want, f.Triple(), "%s", f.Raw)
+			code, _ := postJSON(t, e.http+"/api/publish", bearer(tt.give), `{"agent":"100599","channel":"CRM","topic":"T","subtopic":"S"}`)
+			assert.Equal(t, tt.wantCode, code)
+		})
+	}
+}
+
+// behindProxy is a bus behind a proxy on the loopback address, which says
+// in X-Forwarded-For which client it speaks for.
+var behindProxy = broker.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+
+// dialFrom connects through the proxy as the client at addr.
+func dialFrom(t *testing.T, e *env, addr string) *brokertest.Client {
+	t.Helper()
+	ws, resp, err := brokertest.DialHeader(e.url, http.Header{"X-Forwarded-For": {addr}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	return brokertest.Wrap(t, ws)
+}
+
+func TestConnectionsPerIPv6AddressCountTheSlash64(t *testing.T) {
+	busCfg := behindProxy
+	busCfg.MaxConnectionsPerIP = 2
+	e := newEnvOn(t, handlers.Config{}, busCfg, nil)
+	dialFrom(t, e, "2001:db8:0:1::1")
+	dialFrom(t, e, "2001:db8:0:1::2")
+	_, resp, err := brokertest.DialHeader(e.url, http.Header{"X-Forwarded-For": {"2001:db8:0:1:ffff::3"}})
+	require.Error(t, err, "a third address of the same /64")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	dialFrom(t, e, "2001:db8:0:2::1") // another /64
+	dialFrom(t, e, "192.0.2.1")
+	dialFrom(t, e, "192.0.2.2") // IPv4 addresses count one by one
 }

@@ -43,10 +43,11 @@ type dialogView struct {
 	FromAddress     string `json:"fromAddress"`
 	ToAddress       string `json:"toAddress"`
 	MediaProperties struct {
-		CallType      string `json:"callType"`
-		DNIS          string `json:"DNIS"`
-		WrapUpReason  string `json:"wrapUpReason"`
-		CallVariables []struct {
+		CallType          string `json:"callType"`
+		CallVariablesFrom string `json:"callVariablesFrom"`
+		DNIS              string `json:"DNIS"`
+		WrapUpReason      string `json:"wrapUpReason"`
+		CallVariables     []struct {
 			Name  string `json:"name"`
 			Value string `json:"value"`
 		} `json:"callvariables"`
@@ -636,4 +637,37 @@ func TestSimulatorAPI(t *testing.T) {
 	for _, entry := range e.logs.All() {
 		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Context), "4085551234", "a caller's number is in a log line")
 	}
+}
+
+func TestAgentCannotPutCallDataIntoAColleaguesScreenPop(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	b := e.agentOn(t, "jdoe", extB)
+	forged := map[string]string{"callVariable1": "ACC-VIP", "user.acct": "1"}
+
+	a.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": extB, "callVariables": forged})
+	refusal := a.ExpectError("Cisco", "Invalid Input", "dial")
+	assert.Equal(t, "Invalid call variable specified", refusal.ErrorMessage)
+	assert.Contains(t, refusal.Msg, "number outside")
+	b.Request("nothing", "Cisco", "Call", "GetCallState", nil)
+	assert.Empty(t, callsOf(t, b.Next()), "the colleague's phone never rang")
+
+	// On a call to a number outside the desktop's data is taken, and it
+	// says whose it is wherever it goes: here, onto a consult leg.
+	a.Request("out", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085551234", "callVariables": forged})
+	flow(t, a, extA, 3, "out")
+	e.fire(t, answerDelay)
+	out := callsOf(t, a.Next())[0]
+	assert.Equal(t, "ACC-VIP", out.variable("callVariable1"))
+	assert.Equal(t, "100501", out.MediaProperties.CallVariablesFrom)
+	a.Request("consult", "Cisco", "InboundCall", "SetCONSULT", map[string]string{"CallID": out.ID, "toAddress": extB})
+	legs := callsOf(t, b.Next())
+	require.Len(t, legs, 1)
+	assert.Equal(t, "ACC-VIP", legs[0].variable("callVariable1"))
+	assert.Equal(t, "100501", legs[0].MediaProperties.CallVariablesFrom, "the colleague's screen pop can tell an agent's data from the contact center's")
+
+	// The contact center's data carries no mark.
+	b2 := e.agentOn(t, "other", extO)
+	ready(t, b2)
+	assert.Empty(t, ring(t, b2, "4085551234", 2).MediaProperties.CallVariablesFrom)
 }

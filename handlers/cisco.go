@@ -37,9 +37,18 @@ type Config struct {
 	AfterFunc func(d time.Duration, f func()) session.Timer
 	// TokenTTL is how long a workspace token admits other apps. Default 12 h.
 	TokenTTL time.Duration
+	// TokensPerAgent is how many workspace tokens of one agent admit apps
+	// at once; each sign-in displaces the oldest beyond it. Default 32.
+	TokensPerAgent int
 	// LoginAttemptsPerIP caps sign-in attempts per client address and
 	// minute. Zero, the default, means no cap.
 	LoginAttemptsPerIP int
+	// PasswordChecks bounds the password and app-secret checks running or
+	// waiting at once; its zero value selects its defaults.
+	PasswordChecks session.PasswordChecksConfig
+	// JWTMaxLifetime is the longest an app's JWT may live, from its issue
+	// or from now; a longer-lived one is refused. Default 24 h.
+	JWTMaxLifetime time.Duration
 	// Apps are the server-side apps allowed to register with credentials;
 	// nil allows none.
 	Apps *session.Apps
@@ -69,7 +78,9 @@ type Cisco struct {
 	workspaces *session.Workspaces
 	tokens     *session.Tokens
 	addresses  *session.AddressLimiter
+	checks     *session.PasswordChecks // every bcrypt check, agents' and apps'
 	apps       *session.Apps
+	jwtMaxLife time.Duration // the longest an app's JWT may live
 	metrics    *Metrics
 	log        *zap.Logger
 	now        func() time.Time
@@ -111,9 +122,11 @@ func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout,
 		// Wrong app secrets are locked out like wrong passwords: each costs
 		// a bcrypt comparison, and nothing else would limit them.
 		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
-		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, Now: cfg.Now, Store: cfg.TokenStore}),
+		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, PerAgent: cfg.TokensPerAgent, Now: cfg.Now, Store: cfg.TokenStore}),
 		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
+		checks:     session.NewPasswordChecks(cfg.PasswordChecks),
 		apps:       cfg.Apps,
+		jwtMaxLife: cfg.JWTMaxLifetime,
 		metrics:    cfg.Metrics,
 		log:        log,
 		now:        cfg.Now,
@@ -224,6 +237,8 @@ func (h *Cisco) apiError(err error) error {
 		}
 	case errors.As(err, &ce):
 		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+	case errors.Is(err, session.ErrBusy):
+		return errBusy
 	case errors.Is(err, session.ErrUnavailable):
 		return &broker.APIError{
 			Type:    broker.ErrTypeUnavailable,
@@ -238,6 +253,14 @@ func (h *Cisco) apiError(err error) error {
 		}
 	}
 	return err // an Internal Error, logged by the broker
+}
+
+// errBusy answers a sign-in or an app secret that could not be checked in
+// time: too many checks were running or waiting.
+var errBusy = &broker.APIError{
+	Type:    broker.ErrTypeUnavailable,
+	Message: "too many sign-ins are being checked: try again shortly",
+	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
 }
 
 // signOutAbandoned signs out an agent whose desktop went away and did not

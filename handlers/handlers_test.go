@@ -130,6 +130,14 @@ func newEnv(t *testing.T) *env {
 // env's own.
 func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	t.Helper()
+	return newEnvOn(t, cfg, broker.Config{}, nil)
+}
+
+// newEnvOn is newEnvWith with broker settings (the env's clock replaces
+// their Now), on the connector that wrap makes of the simulator (nil: the
+// simulator itself).
+func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
@@ -138,10 +146,15 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now, AfterFunc: ts.simAfterFunc})
-	bus := broker.New(log, broker.Config{Now: clk.Now})
+	busCfg.Now = clk.Now
+	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
-	h := handlers.NewCisco(bus, sim, lockout, log, cfg)
+	var cti cisco.Connector = sim
+	if wrap != nil {
+		cti = wrap(sim)
+	}
+	h := handlers.NewCisco(bus, cti, lockout, log, cfg)
 	h.Register()
 
 	mux := http.NewServeMux()

@@ -68,6 +68,12 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 				fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)})
 			return
 		}
+		if errors.Is(err, session.ErrBusy) {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, publishError{"unavailable",
+				"The server is busy checking other credentials. Wait a few seconds, then retry."})
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
 				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
@@ -85,7 +91,7 @@ func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
 		return h.authenticateSecret(r.Context(), name, secret)
 	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return h.apps.AuthenticateJWT(strings.TrimSpace(token))
+		return h.apps.AuthenticateJWT(strings.TrimSpace(token), h.jwtMaxLife)
 	}
 	return nil, session.ErrCredentials
 }
@@ -119,16 +125,25 @@ func (h *Cisco) reachAgent(ctx context.Context, app *session.App, agent, action 
 	return session.ScopeOf(agent), 0, publishError{}
 }
 
-// authenticateSecret checks an app's secret through the app lockout.
+// authenticateSecret checks an app's secret. A secret already proven on
+// this node passes at once, locked or not: the lockout is there to stop
+// guesses, and must not let guesses lock out the back end that holds the
+// secret. Any other secret goes through the app lockout, which counts it,
+// and the bound on password checks, which prices it a bcrypt.
 func (h *Cisco) authenticateSecret(ctx context.Context, name, secret string) (*session.App, error) {
+	if app, ok := h.apps.Remembered(name, secret); ok {
+		return app, nil
+	}
 	var app *session.App
 	err := h.appLockout.Attempt(ctx, name, func() error {
-		var err error
-		app, err = h.apps.AuthenticateSecret(name, secret)
-		if errors.Is(err, session.ErrCredentials) {
-			return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
-		}
-		return err
+		return h.checks.Do(ctx, func() error {
+			var err error
+			app, err = h.apps.AuthenticateSecret(name, secret)
+			if errors.Is(err, session.ErrCredentials) {
+				return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
+			}
+			return err
+		})
 	})
 	return app, err
 }

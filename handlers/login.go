@@ -69,17 +69,20 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		log.Warn("sign-in refused: too many attempts from the client's address", zap.Stringer("client", req.Conn.ClientIP()))
 		return &broker.APIError{
 			Type:    broker.ErrTypeRateLimited,
-			Message: "rate limited: too many sign-in attempts from this address in the current minute",
-			Msg:     "Too many sign-in attempts came from your network address. Wait a minute and try again.",
+			Message: "rate limited: too many sign-in attempts from this address in the last minute",
+			Msg:     "Too many sign-in attempts came from your network address. Wait a minute or two, then try again.",
 		}
 	}
 
 	signed, err := h.signIn(ctx, creds)
 	if err != nil {
 		var locked *session.LockedError
-		if errors.As(err, &locked) {
+		switch {
+		case errors.As(err, &locked):
 			h.metrics.login(loginLocked)
-		} else {
+		case errors.Is(err, session.ErrBusy):
+			h.metrics.login(loginBusy)
+		default:
 			h.metrics.login(loginFailed)
 		}
 		apiErr := h.apiError(err)
@@ -143,12 +146,15 @@ func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID stri
 func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
 	var signed cisco.SignedIn
 	err := h.lockout.Attempt(ctx, c.username, func() error {
-		var err error
-		signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
-		if errors.Is(err, cisco.ErrAuthorization) {
-			return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
-		}
-		return err
+		// Known and unknown usernames alike take a slot: both cost a bcrypt.
+		return h.checks.Do(ctx, func() error {
+			var err error
+			signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
+			if errors.Is(err, cisco.ErrAuthorization) {
+				return fmt.Errorf("%w: %w", session.ErrBadCredentials, err)
+			}
+			return err
+		})
 	})
 	return signed, err
 }

@@ -17,6 +17,7 @@ const (
 	loginOK     = "ok"
 	loginFailed = "failed"
 	loginLocked = "locked"
+	loginBusy   = "busy" // the password check could not start in time
 )
 
 // NewMetrics creates the sign-in metrics, with a gauge of the accounts
@@ -24,9 +25,9 @@ const (
 func NewMetrics(reg prometheus.Registerer, lockout *session.Lockout) *Metrics {
 	m := &Metrics{logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ctibus_logins_total",
-		Help: "Sign-ins (Cisco/Agent/SetUserInfo) by result: ok, failed (any refusal but a lock), locked.",
+		Help: "Sign-ins (Cisco/Agent/SetUserInfo) by result: ok, failed (any refusal but those below), locked, busy (too many password checks waiting).",
 	}, []string{"result"})}
-	for _, result := range []string{loginOK, loginFailed, loginLocked} {
+	for _, result := range []string{loginOK, loginFailed, loginLocked, loginBusy} {
 		m.logins.WithLabelValues(result) // so that every result shows, at zero
 	}
 	reg.MustRegister(m.logins, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

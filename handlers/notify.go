@@ -47,8 +47,13 @@ func (h *Cisco) notify(n cisco.Notification) {
 		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
-				err = h.publishHere(session.ScopeOf(sup), "Team", "SetTeamAgentState",
-					teamAgentState{TeamID: u.TeamID, Data: u}, correlation(sup))
+				// About the agent: an app watching the supervisor gets it
+				// only if its grant covers the agent.
+				err = h.bus.PublishLocal(session.ScopeOf(sup), broker.Event{
+					Channel: channel, Topic: "Team", Subtopic: "SetTeamAgentState",
+					Message: teamAgentState{TeamID: u.TeamID, Data: u}, CorrelationID: correlation(sup),
+					About: session.ScopeOf(u.LoginID),
+				})
 			}
 		}
 		if u.State == cisco.StateLogout {

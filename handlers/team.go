@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/session"
 )
 
 // registerTeam puts the supervisor requests on the bus: both topics of the
@@ -225,7 +226,12 @@ func (h *Cisco) teamState(ctx context.Context, req *broker.Request) error {
 			}
 			state.Agents = append(state.Agents, u)
 		}
-		if err := h.publish(ws.Scope, "Team", "SetTeamState", state, req.ID); err != nil {
+		// About a whole team: an app watching the supervisor gets it only
+		// if its grant covers every agent.
+		if err := h.bus.Publish(ws.Scope, broker.Event{
+			Channel: channel, Topic: "Team", Subtopic: "SetTeamState",
+			Message: state, CorrelationID: req.ID, About: session.EveryWorkspace,
+		}); err != nil {
 			return err
 		}
 	}

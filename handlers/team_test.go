@@ -3,12 +3,14 @@ package handlers_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/handlers"
 )
 
 // teamFeed decodes a Cisco/Team/SetTeamAgentState event.
@@ -266,4 +268,37 @@ func TestSupervisorReadsItsTeams(t *testing.T) {
 
 	a.Request("no", "Cisco", "Team", "GetTeamState", nil)
 	a.ExpectError("Cisco", "Authorization Failure", "no")
+}
+
+func TestTeamGrantSeesOnlyItsTeamThroughASupervisorsFeed(t *testing.T) {
+	apps := newTestApps(t)
+	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	// The grant of team 5005 watches the supervisor (a member of 5005, who
+	// supervises 5004 and 5005) and jdoe (5005); not ciscotest (5004).
+	grant := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(grant, "team-5005",
+		map[string]string{"jwt": apps.hs256(t, "team-5005", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
+	grant.Subscribe("*", "*", "*")
+
+	s := e.agentOn(t, "supervisor1", extS)
+	a := e.agentOn(t, "ciscotest", extA)
+	j := e.agentOn(t, "jdoe", "6123")
+	ready(t, a)
+	_, id, _, _ := teamFeed(t, s.Next())
+	require.Equal(t, "100501", id, "the supervisor's own feed is whole")
+	s.Request("team", "Cisco", "Team", "GetTeamState", nil)
+	s.Expect("Cisco/Team/SetTeamState")
+	s.Expect("Cisco/Team/SetTeamState")
+	j.Request("end", "Cisco", "Agent", "SetReadyState", nil)
+	j.Next()
+
+	for f := grant.Next(); f.CorrelationID != "end"; f = grant.Next() {
+	}
+	team, id, state, _ := teamFeed(t, grant.Next())
+	assert.Equal(t, [3]string{"5005", "100503", "READY"}, [3]string{team, id, state}, "its own team's agent, through the feed")
+	for _, f := range grant.Seen {
+		assert.NotContains(t, string(f.Message), `"100501"`, "an agent of team 5004: %s", f.Raw)
+		assert.NotContains(t, string(f.Message), `"102312778"`, "an agent of team 5004: %s", f.Raw)
+		assert.NotEqual(t, "Cisco/Team/SetTeamState", f.Triple(), "it lists team 5004")
+	}
 }

@@ -2,9 +2,10 @@ package session
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -42,11 +44,18 @@ type App struct {
 // Apps are the server-side apps allowed on the bus, from an apps file.
 type Apps struct {
 	byName map[string]*App
+	byFold map[string]*App // by name in lower case, for Reserved
 	// dummyHash is compared against for an unknown app name, so that the
-	// time of an answer does not tell which names exist.
+	// time of an answer does not tell which names exist. Its cost is that
+	// of every secret hash in the file.
 	dummyHash []byte
 
-	verified sync.Map // app name -> [32]byte SHA-256 of the last secret bcrypt accepted
+	// rememberKey keys the HMACs of remembered secrets: random, made at
+	// start and never stored, so that what is remembered cannot be tested
+	// against guesses anywhere but in this process.
+	rememberKey []byte
+	mu          sync.Mutex        // guards remembered
+	remembered  map[string][]byte // app name -> HMAC of the last secret bcrypt accepted
 }
 
 // appsFile is the JSON format of -apps. docs/security.md has an example.
@@ -104,8 +113,11 @@ func LoadApps(r io.Reader) (*Apps, error) {
 	if len(file.Apps) == 0 {
 		return nil, errors.New("apps: the file lists no apps")
 	}
-	apps := &Apps{byName: make(map[string]*App, len(file.Apps))}
-	cost := bcrypt.MinCost
+	apps := &Apps{byName: make(map[string]*App, len(file.Apps)), byFold: make(map[string]*App, len(file.Apps)),
+		remembered: make(map[string][]byte)}
+	apps.rememberKey = make([]byte, 32)
+	_, _ = rand.Read(apps.rememberKey) // never fails: crypto/rand panics rather than return short
+	cost, secretApps := bcrypt.MinCost, 0
 	for i, spec := range file.Apps {
 		app, err := spec.build()
 		if err != nil {
@@ -114,9 +126,18 @@ func LoadApps(r io.Reader) (*Apps, error) {
 		if _, dup := apps.byName[app.Name]; dup {
 			return nil, fmt.Errorf("apps[%d].name: %q is listed twice", i, app.Name)
 		}
+		if other, dup := apps.byFold[strings.ToLower(app.Name)]; dup {
+			return nil, fmt.Errorf("apps[%d].name: %q differs from %q only in case; names are reserved ignoring case", i, app.Name, other.Name)
+		}
 		apps.byName[app.Name] = app
+		apps.byFold[strings.ToLower(app.Name)] = app
 		if c, err := bcrypt.Cost(app.secretHash); err == nil {
-			cost = max(cost, c)
+			// One cost for all, as for agents: the time of an answer then
+			// tells no app from another or from an unknown name.
+			if secretApps > 0 && c != cost {
+				return nil, fmt.Errorf("apps[%d].secretHash: bcrypt cost %d differs from cost %d of the apps before; hash every secret at one cost (ctibus hash-password uses %d)", i, c, cost, bcrypt.DefaultCost)
+			}
+			cost, secretApps = c, secretApps+1
 		}
 	}
 	if apps.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not an app secret"), cost); err != nil {
@@ -183,37 +204,74 @@ func (j *jwtSpec) keys(app *App) error {
 	return nil
 }
 
-// AuthenticateSecret returns the app named name if secret is its secret.
-// After the first bcrypt check, the same secret is accepted on a cheap
-// constant-time comparison of its SHA-256, so that a back end may present
-// it on every request.
+// Reserved reports whether name, ignoring case, is the name of an app of
+// the file: only a connection that presents that app's credential may
+// register under it, so that nobody else's messages carry it as source.
+func (a *Apps) Reserved(name string) bool {
+	_, ok := a.byFold[strings.ToLower(name)]
+	return ok
+}
+
+// Remembered returns the app named name if secret is the secret bcrypt
+// last accepted for it, compared in constant time through an HMAC keyed
+// by this process. It costs no bcrypt, so that a back end may present its
+// secret on every request, and it holds while the app is locked out: the
+// lockout refuses guesses, not the secret already proven.
+func (a *Apps) Remembered(name, secret string) (*App, bool) {
+	sum := a.rememberMAC(secret)
+	a.mu.Lock()
+	want, ok := a.remembered[name]
+	a.mu.Unlock()
+	if !ok || !hmac.Equal(sum, want) {
+		return nil, false
+	}
+	return a.byName[name], true
+}
+
+func (a *Apps) rememberMAC(secret string) []byte {
+	mac := hmac.New(sha256.New, a.rememberKey)
+	mac.Write([]byte(secret))
+	return mac.Sum(nil)
+}
+
+// AuthenticateSecret returns the app named name if secret is its secret,
+// checked with bcrypt, and remembers the secret for Remembered. An unknown
+// name, an app with a JWT key and an empty secret cost the same bcrypt
+// work as a wrong secret, against a dummy hash of the file's one cost, so
+// that the time of an answer does not tell which names exist.
 func (a *Apps) AuthenticateSecret(name, secret string) (*App, error) {
 	app, ok := a.byName[name]
-	if !ok || app.secretHash == nil {
+	if !ok || app.secretHash == nil || secret == "" {
 		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(secret))
 		return nil, ErrCredentials
-	}
-	if secret == "" {
-		return nil, ErrCredentials
-	}
-	sum := sha256.Sum256([]byte(secret))
-	if last, ok := a.verified.Load(name); ok {
-		want := last.([32]byte)
-		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
-			return app, nil
-		}
 	}
 	if bcrypt.CompareHashAndPassword(app.secretHash, []byte(secret)) != nil {
 		return nil, ErrCredentials
 	}
-	a.verified.Store(name, sum)
+	sum := a.rememberMAC(secret)
+	a.mu.Lock()
+	a.remembered[name] = sum
+	a.mu.Unlock()
 	return app, nil
 }
 
+// DefaultJWTMaxLifetime is the longest a JWT may live by default: a token
+// that lives longer is refused, so that a leaked one cannot admit for ever.
+const DefaultJWTMaxLifetime = 24 * time.Hour
+
+// ErrJWTLifetime refuses a JWT that would live longer than allowed; it is
+// wrapped with ErrCredentials.
+var ErrJWTLifetime = errors.New("session: the JWT lives longer than allowed")
+
 // AuthenticateJWT returns the app a JWT speaks for: the app named by its
 // "sub" claim, whose key must have signed it with the app's algorithm. The
-// token must carry an expiry ("exp") that has not passed.
-func (a *Apps) AuthenticateJWT(token string) (*App, error) {
+// token must carry an expiry ("exp") that has not passed and that is at
+// most maxLifetime after its issue ("iat", if it has one) and after now;
+// maxLifetime zero or less is DefaultJWTMaxLifetime.
+func (a *Apps) AuthenticateJWT(token string, maxLifetime time.Duration) (*App, error) {
+	if maxLifetime <= 0 {
+		maxLifetime = DefaultJWTMaxLifetime
+	}
 	var claims jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
 		return nil, ErrCredentials
@@ -226,11 +284,17 @@ func (a *Apps) AuthenticateJWT(token string) (*App, error) {
 	if app.rsaKey != nil {
 		method, key = "RS256", app.rsaKey
 	}
-	_, err := jwt.ParseWithClaims(token, &jwt.RegisteredClaims{},
+	var verified jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &verified,
 		func(*jwt.Token) (any, error) { return key, nil },
 		jwt.WithValidMethods([]string{method}), jwt.WithExpirationRequired(), jwt.WithSubject(app.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	expires := verified.ExpiresAt.Time
+	if expires.Sub(time.Now()) > maxLifetime ||
+		verified.IssuedAt != nil && expires.Sub(verified.IssuedAt.Time) > maxLifetime {
+		return nil, fmt.Errorf("%w: %w: at most %s", ErrCredentials, ErrJWTLifetime, maxLifetime)
 	}
 	return app, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -93,9 +94,10 @@ func (s *KVLockoutStore) Keys(ctx context.Context) ([]string, error) {
 // KVTokenStore is a TokenStore in a JetStream KV bucket, shared by the nodes
 // of a cluster. A token's key is "t.<hex SHA-256 of the token>", holding the
 // agent, the expiry and the agent's generation when it was issued; the
-// agent's key "g.<hex agentID>" holds its current generation. Revoking
+// agent's key "g.<hex agentID>" holds its current generation and the hashes
+// of its live tokens, newest last, at most as many as Add keeps. Revoking
 // bumps the generation, which refuses every older token at once, on every
-// node.
+// node; a token dropped from the list is refused and its key deleted.
 type KVTokenStore struct {
 	kv jetstream.KeyValue
 }
@@ -110,7 +112,7 @@ func NewKVTokenStore(ctx context.Context, js jetstream.JetStream, bucket string,
 		Bucket:      bucket,
 		Description: "ctibus workspace tokens: hashes and revocations",
 		History:     1,
-		// A generation is written at every issue, so it outlives the
+		// An agent's record is written at every issue, so it outlives the
 		// tokens it revokes and those it admits: once it is dropped, every
 		// token of the agent has expired.
 		TTL:     ttl + storeMargin,
@@ -128,24 +130,52 @@ type kvToken struct {
 	Generation uint64    `json:"generation"`
 }
 
-// Add keeps hash as a token of agentID's current generation.
-func (s *KVTokenStore) Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time) error {
-	gen, err := s.touchGeneration(ctx, agentID)
-	if err != nil {
-		return err
+// kvAgentTokens is the record of an agent's key.
+type kvAgentTokens struct {
+	Generation uint64   `json:"generation"`
+	Tokens     []string `json:"tokens,omitempty"` // hex hashes of the live tokens, oldest first
+	// unlisted marks a record of an earlier version, which kept the
+	// generation alone: its tokens are checked by generation only, until
+	// the next issue lists the tokens from then on.
+	unlisted bool
+}
+
+// Add keeps hash as a token of agentID's current generation, and drops the
+// agent's oldest tokens beyond the newest keep.
+func (s *KVTokenStore) Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time, keep int) error {
+	var dropped []string
+	for {
+		rec, rev, err := s.agentTokens(ctx, agentID)
+		if err != nil {
+			return err
+		}
+		value, err := json.Marshal(kvToken{AgentID: agentID, Expires: expires, Generation: rec.Generation})
+		if err != nil {
+			return fmt.Errorf("encode token: %w", err)
+		}
+		if _, err := s.kv.Put(ctx, tokenKey(hash), value); err != nil {
+			return unavailable("add token", err)
+		}
+		rec.Tokens = append(rec.Tokens, hex.EncodeToString(hash[:]))
+		dropped = nil
+		if over := len(rec.Tokens) - keep; over > 0 {
+			dropped, rec.Tokens = rec.Tokens[:over], rec.Tokens[over:]
+		}
+		err = s.putAgentTokens(ctx, agentID, rec, rev)
+		if errors.Is(err, ErrConflict) {
+			continue // another issue or a revocation came first: look again
+		}
+		if err != nil {
+			return err
+		}
+		break
 	}
-	value, err := json.Marshal(kvToken{AgentID: agentID, Expires: expires, Generation: gen})
-	if err != nil {
-		return fmt.Errorf("encode token: %w", err)
-	}
-	if _, err := s.kv.Create(ctx, tokenKey(hash), value); err != nil {
-		return unavailable("add token", err)
-	}
+	s.deleteTokens(ctx, dropped)
 	return nil
 }
 
 // Lookup returns the agent of the token and its expiry, unless the agent's
-// generation moved on since it was issued.
+// generation moved on since it was issued or newer tokens displaced it.
 func (s *KVTokenStore) Lookup(ctx context.Context, hash [32]byte) (string, time.Time, error) {
 	e, err := s.kv.Get(ctx, tokenKey(hash))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -158,60 +188,70 @@ func (s *KVTokenStore) Lookup(ctx context.Context, hash [32]byte) (string, time.
 	if err := json.Unmarshal(e.Value(), &tok); err != nil {
 		return "", time.Time{}, unavailable("decode token", err)
 	}
-	gen, _, err := s.generation(ctx, tok.AgentID)
+	rec, _, err := s.agentTokens(ctx, tok.AgentID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if gen != tok.Generation {
+	if rec.Generation != tok.Generation || !rec.unlisted && !slices.Contains(rec.Tokens, hex.EncodeToString(hash[:])) {
 		return "", time.Time{}, ErrTokenInvalid
 	}
 	return tok.AgentID, tok.Expires, nil
 }
 
-// RevokeAgent bumps agentID's generation.
+// RevokeAgent bumps agentID's generation and deletes its tokens.
 func (s *KVTokenStore) RevokeAgent(ctx context.Context, agentID string) error {
 	for {
-		gen, rev, err := s.generation(ctx, agentID)
+		rec, rev, err := s.agentTokens(ctx, agentID)
 		if err != nil {
 			return err
 		}
-		_, err = casPut(ctx, s.kv, generationKey(agentID), strconv.AppendUint(nil, gen+1, 10), rev)
-		if !errors.Is(err, ErrConflict) {
-			return err
+		err = s.putAgentTokens(ctx, agentID, kvAgentTokens{Generation: rec.Generation + 1}, rev)
+		if errors.Is(err, ErrConflict) {
+			continue
 		}
+		if err == nil {
+			s.deleteTokens(ctx, rec.Tokens)
+		}
+		return err
 	}
 }
 
-// touchGeneration rewrites agentID's generation as it is, so that it stays
-// in the bucket as long as the token about to be added, and returns it.
-func (s *KVTokenStore) touchGeneration(ctx context.Context, agentID string) (uint64, error) {
-	for {
-		gen, rev, err := s.generation(ctx, agentID)
-		if err != nil {
-			return 0, err
-		}
-		_, err = casPut(ctx, s.kv, generationKey(agentID), strconv.AppendUint(nil, gen, 10), rev)
-		if !errors.Is(err, ErrConflict) {
-			return gen, err
-		}
+// deleteTokens deletes the keys of tokens no longer listed, so that the
+// bucket does not grow with re-logins. A delete that fails leaves a key
+// that Lookup refuses anyway and that the bucket drops at its TTL.
+func (s *KVTokenStore) deleteTokens(ctx context.Context, hexHashes []string) {
+	for _, h := range hexHashes {
+		_ = s.kv.Delete(ctx, "t."+h)
 	}
 }
 
-// generation returns agentID's generation and its revision; 0 and 0 if the
-// agent has none.
-func (s *KVTokenStore) generation(ctx context.Context, agentID string) (gen, rev uint64, err error) {
+// agentTokens returns agentID's record and its revision; an empty record
+// and 0 if the agent has none.
+func (s *KVTokenStore) agentTokens(ctx context.Context, agentID string) (kvAgentTokens, uint64, error) {
 	e, err := s.kv.Get(ctx, generationKey(agentID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, 0, nil
+		return kvAgentTokens{}, 0, nil
 	}
 	if err != nil {
-		return 0, 0, unavailable("get generation", err)
+		return kvAgentTokens{}, 0, unavailable("get agent's tokens", err)
 	}
-	gen, err = strconv.ParseUint(string(e.Value()), 10, 64)
+	if gen, err := strconv.ParseUint(string(e.Value()), 10, 64); err == nil {
+		return kvAgentTokens{Generation: gen, unlisted: true}, e.Revision(), nil
+	}
+	var rec kvAgentTokens
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return kvAgentTokens{}, 0, unavailable("decode agent's tokens", err)
+	}
+	return rec, e.Revision(), nil
+}
+
+func (s *KVTokenStore) putAgentTokens(ctx context.Context, agentID string, rec kvAgentTokens, rev uint64) error {
+	value, err := json.Marshal(rec)
 	if err != nil {
-		return 0, 0, unavailable("decode generation", err)
+		return fmt.Errorf("encode agent's tokens: %w", err)
 	}
-	return gen, e.Revision(), nil
+	_, err = casPut(ctx, s.kv, generationKey(agentID), value, rev)
+	return err
 }
 
 func tokenKey(hash [32]byte) string { return "t." + hex.EncodeToString(hash[:]) }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,6 +20,10 @@ var ErrTokenInvalid = errors.New("session: workspace token unknown, expired or r
 type TokensConfig struct {
 	// TTL is how long a token admits apps after its sign-in. Default 12 h.
 	TTL time.Duration
+	// PerAgent is how many tokens of one agent admit apps at once: each
+	// sign-in issues one, and beyond PerAgent the oldest stops working, so
+	// that re-logins cannot grow the store without bound. Default 32.
+	PerAgent int
 	// Store keeps the tokens. Tokens sharing one store (the nodes of a
 	// cluster) resolve and revoke each other's. Default: a store of this
 	// Tokens' own, in memory.
@@ -30,14 +35,19 @@ type TokensConfig struct {
 // TokenStore keeps the hashes of the issued workspace tokens. Errors other
 // than ErrTokenInvalid wrap ErrUnavailable.
 type TokenStore interface {
-	// Add keeps hash as a token of agentID's workspace until expires.
-	Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time) error
+	// Add keeps hash as a token of agentID's workspace until expires, and
+	// forgets the oldest tokens of agentID beyond the newest keep.
+	Add(ctx context.Context, hash [32]byte, agentID string, expires time.Time, keep int) error
 	// Lookup returns the agent of the token hashed to hash and when the
 	// token expires, or ErrTokenInvalid if it is unknown or revoked.
 	Lookup(ctx context.Context, hash [32]byte) (agentID string, expires time.Time, err error)
 	// RevokeAgent revokes every token of agentID's workspace added so far.
 	RevokeAgent(ctx context.Context, agentID string) error
 }
+
+// DefaultTokensPerAgent is the default of TokensConfig.PerAgent: far more
+// than the apps of one desktop and its re-logins of a shift need.
+const DefaultTokensPerAgent = 32
 
 // Tokens issues the workspace tokens that let another app of an agent join
 // the agent's workspace without the password. A token is 256 random bits,
@@ -51,6 +61,9 @@ type Tokens struct {
 func NewTokens(cfg TokensConfig) *Tokens {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 12 * time.Hour
+	}
+	if cfg.PerAgent <= 0 {
+		cfg.PerAgent = DefaultTokensPerAgent
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -67,7 +80,7 @@ func (t *Tokens) Issue(ctx context.Context, agentID string) (token string, expir
 	_, _ = rand.Read(raw[:]) // never fails: crypto/rand panics rather than return short
 	token = base64.RawURLEncoding.EncodeToString(raw[:])
 	expires = t.cfg.Now().Add(t.cfg.TTL)
-	if err := t.cfg.Store.Add(ctx, sha256.Sum256([]byte(token)), agentID, expires); err != nil {
+	if err := t.cfg.Store.Add(ctx, sha256.Sum256([]byte(token)), agentID, expires, t.cfg.PerAgent); err != nil {
 		return "", time.Time{}, fmt.Errorf("issue a workspace token: %w", err)
 	}
 	return token, expires, nil
@@ -102,7 +115,7 @@ type memoryTokenStore struct {
 
 	mu      sync.Mutex              // guards the fields below
 	byHash  map[[32]byte]tokenEntry //
-	byAgent map[string]map[[32]byte]struct{}
+	byAgent map[string][][32]byte   // each agent's tokens, oldest first
 }
 
 type tokenEntry struct {
@@ -111,18 +124,22 @@ type tokenEntry struct {
 }
 
 func newMemoryTokenStore(now func() time.Time) *memoryTokenStore {
-	return &memoryTokenStore{now: now, byHash: make(map[[32]byte]tokenEntry), byAgent: make(map[string]map[[32]byte]struct{})}
+	return &memoryTokenStore{now: now, byHash: make(map[[32]byte]tokenEntry), byAgent: make(map[string][][32]byte)}
 }
 
-func (s *memoryTokenStore) Add(_ context.Context, h [32]byte, agentID string, expires time.Time) error {
+func (s *memoryTokenStore) Add(_ context.Context, h [32]byte, agentID string, expires time.Time, keep int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(s.now())
 	s.byHash[h] = tokenEntry{agentID: agentID, expires: expires}
-	if s.byAgent[agentID] == nil {
-		s.byAgent[agentID] = make(map[[32]byte]struct{})
+	hashes := append(s.byAgent[agentID], h)
+	if over := len(hashes) - keep; over > 0 {
+		for _, old := range hashes[:over] {
+			delete(s.byHash, old)
+		}
+		hashes = slices.Clone(hashes[over:]) // the dropped ones go with the old array
 	}
-	s.byAgent[agentID][h] = struct{}{}
+	s.byAgent[agentID] = hashes
 	return nil
 }
 
@@ -139,7 +156,7 @@ func (s *memoryTokenStore) Lookup(_ context.Context, h [32]byte) (string, time.T
 func (s *memoryTokenStore) RevokeAgent(_ context.Context, agentID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for h := range s.byAgent[agentID] {
+	for _, h := range s.byAgent[agentID] {
 		delete(s.byHash, h)
 	}
 	delete(s.byAgent, agentID)
@@ -152,10 +169,19 @@ func (s *memoryTokenStore) sweepLocked(now time.Time) {
 	for h, e := range s.byHash {
 		if !now.Before(e.expires) {
 			delete(s.byHash, h)
-			delete(s.byAgent[e.agentID], h)
-			if len(s.byAgent[e.agentID]) == 0 {
+			live := slices.DeleteFunc(s.byAgent[e.agentID], func(x [32]byte) bool { return x == h })
+			if len(live) == 0 {
 				delete(s.byAgent, e.agentID)
+			} else {
+				s.byAgent[e.agentID] = live
 			}
 		}
 	}
+}
+
+// size reports how many tokens the store holds, for tests.
+func (s *memoryTokenStore) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byHash)
 }

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +117,46 @@ func TestTokenRevokedOnOneNodeIsRefusedOnAnother(t *testing.T) {
 	assert.ErrorIs(t, err, session.ErrTokenInvalid, "revoked on the other node")
 	_, err = b.Resolve(ctx, token)
 	assert.ErrorIs(t, err, session.ErrTokenInvalid)
+}
+
+func TestTokensPerAgentAreCapped(t *testing.T) {
+	s := natstest.Start(t, "")
+	js := node(t, s)
+	memory := session.NewTokens(session.TokensConfig{PerAgent: 3})
+	kv := session.NewTokens(session.TokensConfig{PerAgent: 3, Store: openTokenStore(t, js)})
+	bucket, err := js.KeyValue(setupContext(t), "tokens")
+	require.NoError(t, err)
+	tokenKeys := func() int {
+		keys, err := bucket.ListKeys(setupContext(t))
+		require.NoError(t, err)
+		n := 0
+		for k := range keys.Keys() {
+			if strings.HasPrefix(k, "t.") {
+				n++
+			}
+		}
+		return n
+	}
+	sizes := map[string]func() int{"memory": func() int { return session.TokensSize(memory) }, "kv": tokenKeys}
+
+	for name, tokens := range map[string]*session.Tokens{"memory": memory, "kv": kv} {
+		t.Run(name, func(t *testing.T) {
+			other := issue(t, tokens, "jdoe")
+			var issued []string
+			for range 50 { // re-logins
+				issued = append(issued, issue(t, tokens, "ciscotest"))
+			}
+			for i, token := range issued {
+				_, err := tokens.Resolve(context.Background(), token)
+				if i < 47 {
+					assert.ErrorIs(t, err, session.ErrTokenInvalid, "token %d of 50 is beyond the newest 3", i)
+				} else {
+					assert.NoError(t, err, "token %d of 50 is among the newest 3", i)
+				}
+			}
+			_, err := tokens.Resolve(context.Background(), other)
+			assert.NoError(t, err, "another agent's token is not displaced")
+			assert.Equal(t, 4, sizes[name](), "three tokens of one agent and one of the other are kept")
+		})
+	}
 }

@@ -106,7 +106,15 @@ func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 }
 
 // ScopeOf returns the scope of an agent's workspace.
-func ScopeOf(agentID string) broker.Scope { return broker.Scope("agent:" + agentID) }
+func ScopeOf(agentID string) broker.Scope { return broker.Scope(WorkspacePrefix + agentID) }
+
+// WorkspacePrefix starts the scope of every agent's workspace, and no
+// other: a server-side app granted all agents watches the scopes it starts.
+const WorkspacePrefix = "agent:"
+
+// EveryWorkspace stands for every agent's workspace as the scope an event
+// is about (broker.Event.About): only apps granted all agents watch it.
+const EveryWorkspace = broker.Scope(WorkspacePrefix)
 
 // Lock serializes what changes whether an agent is signed in: a sign-in
 // joining its workspace, a sign-out, and the end of a grace period. It

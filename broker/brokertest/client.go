@@ -87,6 +87,13 @@ func Dial(t testing.TB, url string) *Client {
 	return c
 }
 
+// Wrap makes a Client of a connection already open, such as one of
+// DialHeader, and closes it when the test ends.
+func Wrap(t testing.TB, ws *websocket.Conn) *Client {
+	t.Cleanup(func() { ws.Close() })
+	return &Client{t: t, ws: ws}
+}
+
 // DialHeader is Dial with request headers, returning the HTTP response too.
 func DialHeader(url string, h http.Header) (*websocket.Conn, *http.Response, error) {
 	return websocket.DefaultDialer.Dial(url, h)

@@ -106,11 +106,18 @@ func validPrefix(p string) bool {
 	return true
 }
 
+// aboutHeader carries a Message's About, when it has one.
+const aboutHeader = "Ctibus-About"
+
 // Publish sends m to the other nodes. It does not wait for the network:
 // the NATS client buffers, and while it reconnects keeps up to
 // nats.ReconnectBufSize; an error means m was not sent.
 func (e *Engine) Publish(m broker.Message) error {
-	if err := e.nc.Publish(subject(e.prefix, m), m.Frame); err != nil {
+	msg := &nats.Msg{Subject: subject(e.prefix, m), Data: m.Frame}
+	if m.About != "" {
+		msg.Header = nats.Header{aboutHeader: []string{string(m.About)}}
+	}
+	if err := e.nc.PublishMsg(msg); err != nil {
 		return fmt.Errorf("natsbus: %w", err)
 	}
 	return nil
@@ -144,6 +151,7 @@ func (e *Engine) receive() {
 			continue
 		}
 		m.Frame = msg.Data
+		m.About = broker.Scope(msg.Header.Get(aboutHeader))
 		e.deliver(m)
 	}
 }

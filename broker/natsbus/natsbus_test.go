@@ -55,6 +55,17 @@ func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
 	}
 	b.Handle("Test", "Echo", "Echo", echo(b.Publish))
 	b.Handle("Test", "Echo", "Local", echo(b.PublishLocal))
+	// About publishes Feed/Agent/About into the caller's scope, about the
+	// scope named by its data.
+	b.Handle("Test", "Echo", "About", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
+		var about string
+		if err := json.Unmarshal(req.Data, &about); err != nil {
+			return &broker.APIError{Type: broker.ErrTypeInvalidInput, Message: err.Error(), Msg: "send a scope name"}
+		}
+		return b.Publish(req.Conn.Scope(), broker.Event{
+			Channel: "Feed", Topic: "Agent", Subtopic: "About", Message: about, CorrelationID: req.ID, About: broker.Scope(about),
+		})
+	}))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", b)
 	srv := httptest.NewServer(mux)
@@ -100,7 +111,7 @@ func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration
 	case "watcher":
 		c.Watch("ws-1")
 	case "supervisor":
-		c.WatchAll()
+		c.WatchAll("ws-")
 	}
 	return nil
 }
@@ -181,6 +192,21 @@ func TestWatchersSeeOtherNodesEvents(t *testing.T) {
 	// Two senders: no order between them (protocol 3.5).
 	seen := []string{string(supervisor.Expect("Feed/Agent/State").Message), string(supervisor.Expect("Feed/Agent/State").Message)}
 	assert.ElementsMatch(t, []string{`"ws-1"`, `"ws-2"`}, seen)
+}
+
+func TestEventAboutAnotherScopeReachesOnlyItsWatchersAcrossNodes(t *testing.T) {
+	nodeA, nodeB, _ := twoNodes(t, broker.Config{})
+	watcher := brokertest.Dial(t, nodeB.url) // watches ws-1 only
+	watcher.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
+		"data": map[string]string{"key": "watcher"}})
+	watcher.Expect("PubSub/App/Registered")
+	watcher.Subscribe("Feed", "Agent", "*")
+	ws1 := nodeA.app(t, "softphone", "ws-1")
+
+	ws1.Request("other", "Test", "Echo", "About", "ws-2")
+	ws1.Request("own", "Test", "Echo", "About", "ws-1")
+	f := watcher.Expect("Feed/Agent/About")
+	assert.Equal(t, "own", f.CorrelationID, "the event about ws-2 stayed out of the watcher's view")
 }
 
 func TestOrderAcrossNodes(t *testing.T) {

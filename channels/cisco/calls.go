@@ -88,6 +88,7 @@ type dialog struct {
 	dialedNumber string
 	dnis         string
 	vars         []CallVariable
+	varsFrom     string // the loginId of the agent whose MakeCall gave vars; "" for the contact center's data
 	wrapUpReason string
 	parts        []*participant
 	consultOf    *dialog // a consult leg: the held call it consults on
@@ -238,8 +239,17 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 	if target != "" {
 		callType = typeAgentInside
 	}
+	// Finesse takes call data from a desktop only on a call it places to
+	// a number outside; on a call to an agent it would be another agent's
+	// words in that agent's screen pop.
+	if target != "" && len(vars) > 0 {
+		return Dialog{}, errCallData("Call variables can be given only on a call to a number outside; call an agent's extension without them.")
+	}
 	d := s.newDialogLocked(callType, st.extension, toAddress)
 	d.vars = vars
+	if len(vars) > 0 {
+		d.varsFrom = loginID
+	}
 	d.state = callInitiated
 	st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, outbound: true, fromReady: st.state == StateReady}
 	s.joinLocked(d, st.extension, loginID, callInitiated, now)
@@ -417,7 +427,7 @@ func (s *Simulator) consultLocked(st *agentState, d *dialog, p *participant, toA
 	}
 	s.setLocked(p, callHeld, "", now)
 	c := s.newDialogLocked(typeConsult, st.extension, toAddress)
-	c.dnis, c.dialedNumber, c.vars = d.dnis, toAddress, slices.Clone(d.vars)
+	c.dnis, c.dialedNumber, c.vars, c.varsFrom = d.dnis, toAddress, slices.Clone(d.vars), d.varsFrom
 	c.consultOf, d.consult = d, c
 	c.state = callInitiated
 	s.joinLocked(c, st.extension, p.agent, callInitiated, now)
@@ -967,12 +977,13 @@ func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
 		FromAddress: d.from,
 		ToAddress:   d.to,
 		MediaProperties: MediaProperties{
-			MediaID:       "1",
-			DialedNumber:  d.dialedNumber,
-			DNIS:          d.dnis,
-			CallType:      callType,
-			CallVariables: vars,
-			WrapUpReason:  d.wrapUpReason,
+			MediaID:           "1",
+			DialedNumber:      d.dialedNumber,
+			DNIS:              d.dnis,
+			CallType:          callType,
+			CallVariables:     vars,
+			CallVariablesFrom: d.varsFrom,
+			WrapUpReason:      d.wrapUpReason,
 		},
 		Participants: make([]Participant, 0, len(d.parts)),
 	}

@@ -79,7 +79,7 @@ type Directory struct {
 	phoneBooks    []dirPhoneBook // GLOBAL books first, then TEAM books, each in file order
 	// dummyHash is compared against when a username is unknown, so that an
 	// unknown user costs the same bcrypt work as a wrong password. Its cost is
-	// the highest among the agents' hashes.
+	// the agents' hashes' one.
 	dummyHash []byte
 }
 
@@ -365,12 +365,20 @@ func (b *builder) agents(f *fileDirectory) *DirectoryError {
 	if len(f.Agents) == 0 {
 		return fail("agents", "no agents; nobody could sign in")
 	}
-	maxCost := bcrypt.MinCost
+	firstCost := 0
 	for i, fa := range f.Agents {
 		p := fmt.Sprintf("agents[%d]", i)
 		a, cost, err := b.agent(p, fa)
 		if err != nil {
 			return err
+		}
+		// One cost for all: a sign-in then takes as long whoever signs in,
+		// and an unknown username as long as a known one.
+		if i == 0 {
+			firstCost = cost
+		} else if cost != firstCost {
+			return fail(p+".passwordHash", "bcrypt cost %d differs from cost %d of agents[0]; hash every password at one cost (ctibus hash-password uses %d), so that the time of a sign-in tells no agent from another or from an unknown name",
+				cost, firstCost, bcrypt.DefaultCost)
 		}
 		if other, dup := b.d.byLoginID[a.loginID]; dup {
 			return fail(p+".loginId", "loginId %s is also the loginId of %s", a.loginID, other.loginName)
@@ -382,7 +390,6 @@ func (b *builder) agents(f *fileDirectory) *DirectoryError {
 		b.d.agents = append(b.d.agents, a)
 		b.d.byLoginID[a.loginID] = a
 		b.d.byLoginName[nameKey(a.loginName)] = a
-		maxCost = max(maxCost, cost)
 	}
 	// Sign-in tries the loginId first, so a loginName that is another
 	// agent's loginId would make that agent unreachable by name.
@@ -391,7 +398,7 @@ func (b *builder) agents(f *fileDirectory) *DirectoryError {
 			return fail(fmt.Sprintf("agents[%d].loginName", i), "loginName %q is the loginId of another agent; sign-in could not tell them apart", a.loginName)
 		}
 	}
-	b.d.dummyHash = dummyHash(maxCost)
+	b.d.dummyHash = dummyHash(firstCost)
 	return nil
 }
 

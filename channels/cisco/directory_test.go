@@ -243,6 +243,12 @@ func TestLoadDirectoryErrors(t *testing.T) {
 			wantMsg:   `not a bcrypt hash; the file must hold hashes, never passwords: run "ctibus hash-password"`,
 		},
 		{
+			name:      "bcrypt costs mixed",
+			give:      `{` + team1 + `, "agents": [` + agent1 + `, {"loginId": "1002", ‸"passwordHash": "$2a$05$` + strings.Repeat("a", 53) + `", "teamId": "1"}]}`,
+			wantField: "agents[1].passwordHash",
+			wantMsg:   "bcrypt cost 5 differs from cost 4 of agents[0]; hash every password at one cost",
+		},
+		{
 			name:      "missing hash",
 			give:      `{` + team1 + `, "agents": [‸{"loginId": "1001", "teamId": "1"}]}`,
 			wantField: "agents[0].passwordHash",

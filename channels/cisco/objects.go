@@ -198,7 +198,12 @@ type MediaProperties struct {
 	DNIS          string         `json:"DNIS"`
 	CallType      string         `json:"callType"` // ACD_IN, OUT, AGENT_INSIDE, CONSULT, ...
 	CallVariables []CallVariable `json:"callvariables"`
-	WrapUpReason  string         `json:"wrapUpReason,omitempty"` // set by WrapUpCall
+	// CallVariablesFrom is the loginId of the agent who gave the call
+	// variables when placing the call to a number outside, carried with
+	// them onto a consult leg or a transfer; absent when they are the
+	// contact center's. A screen pop trusts only data without it.
+	CallVariablesFrom string `json:"callVariablesFrom,omitempty"`
+	WrapUpReason      string `json:"wrapUpReason,omitempty"` // set by WrapUpCall
 }
 
 // CallVariable is a call variable (callVariable1..10) or an ECC variable

@@ -27,10 +27,15 @@ type config struct {
 	gracePeriod      time.Duration
 	apps             string
 	tokenTTL         time.Duration
+	tokensPerAgent   int
+	jwtMaxLifetime   time.Duration
 	rateLimit        float64
 	rateBurst        int
 	maxConnsPerIP    int
 	loginsPerIP      int
+	passwordChecks   int
+	checkQueue       int
+	checkWait        time.Duration
 	trustedProxies   string
 	logLevel         string
 	logFormat        string
@@ -69,10 +74,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.gracePeriod, "grace-period", 60*time.Second, "how long an agent stays signed in after its last connection closes")
 	fs.StringVar(&c.apps, "apps", "", "JSON `file` of server-side apps: their credentials (bcrypt secret hash or JWT key) and grants; empty allows none")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", 12*time.Hour, "how long a workspace token lets an agent's other apps join its workspace")
+	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", 24*time.Hour, "longest an app's JWT may live (exp after iat, and after now); a longer-lived one is refused")
+	fs.IntVar(&c.tokensPerAgent, "tokens-per-agent", 32, "workspace tokens of one agent that admit apps at once; each sign-in displaces the oldest beyond it")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 100, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
 	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
 	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 0, "connections one client address may open; 0 for no cap (a contact center may put a whole floor behind one NAT address)")
 	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 0, "sign-in attempts one client address may make per minute; 0 for no cap")
+	fs.IntVar(&c.passwordChecks, "password-checks", 0, "password and app-secret checks (bcrypt) that may run at once; 0 for the number of CPUs")
+	fs.IntVar(&c.checkQueue, "password-check-queue", 128, "password checks that may wait for a free slot; more are refused at once with Unavailable")
+	fs.DurationVar(&c.checkWait, "password-check-wait", 5*time.Second, "how long a password check may wait for a free slot before it is refused with Unavailable")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy `addresses or CIDRs` whose X-Forwarded-For names the client")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
@@ -126,6 +136,8 @@ func (c config) validate() error {
 		{"max-subscriptions", int64(c.maxSubscriptions)}, {"lockout-attempts", int64(c.lockoutAttempts)},
 		{"drain-timeout", int64(c.drainTimeout)}, {"lockout-duration", int64(c.lockoutDuration)}, {"grace-period", int64(c.gracePeriod)},
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
+		{"password-check-queue", int64(c.checkQueue)}, {"tokens-per-agent", int64(c.tokensPerAgent)},
+		{"jwt-max-lifetime", int64(c.jwtMaxLifetime)}, {"password-check-wait", int64(c.checkWait)},
 		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"nats-lease", int64(c.natsLease)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {
@@ -138,6 +150,12 @@ func (c config) validate() error {
 	}
 	if c.rateLimit <= 0 {
 		errs = append(errs, errors.New("-rate-limit must be positive"))
+	}
+	if c.checkWait > maxCheckWait {
+		errs = append(errs, fmt.Errorf("-password-check-wait must be at most %s: a sign-in holds its try of the lockout while it waits, for 30 s at most", maxCheckWait))
+	}
+	if c.passwordChecks < 0 {
+		errs = append(errs, errors.New("-password-checks must be 0 (the number of CPUs) or more"))
 	}
 	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
 		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))
@@ -166,6 +184,11 @@ func (c config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxCheckWait bounds -password-check-wait well under the 30 s for which
+// the lockout keeps an attempt's try reserved: a try that timed out while
+// its password waited would let one more password be checked.
+const maxCheckWait = 20 * time.Second
 
 // proxies parses -trusted-proxies: addresses or CIDR prefixes.
 func (c config) proxies() ([]netip.Prefix, error) {

@@ -188,6 +188,10 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		{[]string{"-node", "node 1"}, nil, "-node"},
 		{[]string{"-nats-embedded", "-nats-listen", "4222"}, nil, "want host:port"},
 		{[]string{"-nats-lease", "0s"}, nil, "-nats-lease must be positive"},
+		{[]string{"-password-check-wait", "1m"}, nil, "-password-check-wait must be at most 20s"},
+		{[]string{"-password-checks", "-1"}, nil, "-password-checks must be 0 (the number of CPUs) or more"},
+		{[]string{"-tokens-per-agent", "0"}, nil, "-tokens-per-agent must be positive"},
+		{[]string{"-jwt-max-lifetime", "0s"}, nil, "-jwt-max-lifetime must be positive"},
 		{nil, map[string]string{"CTIBUS_NATS": "nats://127.0.0.1:1"}, "connect to NATS"},
 	}
 	for _, tt := range tests {
@@ -261,6 +265,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ctibus_logins_total{result="ok"} 1`,
 		`ctibus_logins_total{result="failed"} 1`,
 		`ctibus_logins_total{result="locked"} 0`,
+		`ctibus_logins_total{result="busy"} 0`,
 		"ctibus_lockouts_active 0",
 		`ctibus_frames_in_total{channel="Cisco"} 2`,
 		`ctibus_frames_in_total{channel="PubSub"} 1`,
@@ -280,4 +285,29 @@ func TestBadAppsFileStopsTheServer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "apps[0].secretHash")
 	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestTokensPerAgentFlag(t *testing.T) {
+	s := startServer(t, nil, "-tokens-per-agent", "1")
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	c.Register("softphone", "Cisco")
+	var tokens []string
+	for _, id := range []string{"first", "second"} {
+		c.Request(id, "Cisco", "Agent", "SetUserInfo",
+			map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
+		for f := c.Next(); ; f = c.Next() {
+			if f.Triple() == "PubSub/Workspace/Token" {
+				var p struct{ Token string }
+				require.NoError(t, json.Unmarshal(f.Message, &p))
+				tokens = append(tokens, p.Token)
+				break
+			}
+		}
+	}
+	for i, want := range []string{"PubSub/Error/SetAPIError", "PubSub/App/Registered"} {
+		app := brokertest.Dial(t, brokertest.WSURL(s.URL))
+		app.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm",
+			"data": map[string]string{"token": tokens[i]}})
+		assert.Equal(t, want, app.Next().Triple(), "token %d of 2", i+1)
+	}
 }

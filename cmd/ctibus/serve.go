@@ -79,12 +79,17 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		handlers.Config{
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
+			TokensPerAgent:     cfg.tokensPerAgent,
+			JWTMaxLifetime:     cfg.jwtMaxLifetime,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
-			Apps:               apps,
-			Metrics:            handlers.NewMetrics(registry, lockout),
-			TokenStore:         shared.tokens,
-			AppLockoutStore:    shared.appLockout,
-			Presence:           shared.presence,
+			PasswordChecks: session.PasswordChecksConfig{
+				Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
+			},
+			Apps:            apps,
+			Metrics:         handlers.NewMetrics(registry, lockout),
+			TokenStore:      shared.tokens,
+			AppLockoutStore: shared.appLockout,
+			Presence:        shared.presence,
 		})
 	ciscoAPI.Register()
 	closeHandlers := sync.OnceFunc(ciscoAPI.Close)

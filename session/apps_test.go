@@ -1,0 +1,39 @@
+package session_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/session"
+)
+
+func TestAppsFileRefusesMixedCostsAndNamesOfOneCase(t *testing.T) {
+	at := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte("secret"), cost)
+		require.NoError(t, err)
+		return string(h)
+	}
+	_, err := session.LoadApps(strings.NewReader(`{"apps":[{"name":"a","secretHash":"` + at(4) + `"},{"name":"b","secretHash":"` + at(4) + `"}]}`))
+	require.NoError(t, err, "one cost for all")
+
+	tests := []struct {
+		name    string
+		give    string
+		wantErr string
+	}{
+		{"mixed costs", `{"apps":[{"name":"a","secretHash":"` + at(4) + `"},{"name":"b","secretHash":"` + at(5) + `"}]}`,
+			"apps[1].secretHash: bcrypt cost 5 differs from cost 4 of the apps before"},
+		{"names of one case", `{"apps":[{"name":"wallboard","secretHash":"` + at(4) + `"},{"name":"WallBoard","secretHash":"` + at(4) + `"}]}`,
+			`apps[1].name: "WallBoard" differs from "wallboard" only in case`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := session.LoadApps(strings.NewReader(tt.give))
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
