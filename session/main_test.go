@@ -19,6 +19,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // setupTimeout bounds a test's setup calls to NATS.
 const setupTimeout = 10 * time.Second
 
+// eventually bounds a wait for something that happens by itself (a
+// reconnect, a write on another goroutine): a passing test stops waiting
+// as soon as it happens, so the bound is generous for a busy machine.
+const eventually = 30 * time.Second
+
 // node is one cluster node's client of s: a connection that reconnects
 // quickly and for ever, as a server restart needs.
 func node(t *testing.T, s *server.Server) jetstream.JetStream {

@@ -91,7 +91,7 @@ func (n *clusterNode) fireGrace(t *testing.T) {
 		}
 		fire, n.timers = n.timers[0], n.timers[1:]
 		return true
-	}, 5*time.Second, 5*time.Millisecond, "a grace period starts")
+	}, eventually, 5*time.Millisecond, "a grace period starts")
 	fire()
 }
 
@@ -161,7 +161,7 @@ func TestClosedWorkspacesSignNobodyOut(t *testing.T) {
 		}
 		fire = n.timers[0]
 		return true
-	}, 5*time.Second, 5*time.Millisecond, "a grace period starts")
+	}, eventually, 5*time.Millisecond, "a grace period starts")
 	n.workspaces.Close()
 	fire()
 	assert.Empty(t, n.signedOut(), "a stopping node signs nobody out")
