@@ -457,6 +457,32 @@ func (b *Broker) recovered(req *Request, v any) {
 	req.Conn.sendError(channel, internalError(), req.ID)
 }
 
+// AfterFunc is time.AfterFunc for the timers of the bus and its handlers
+// (grace periods, a simulated call's rings): a panic in f is recovered,
+// logged with its stack and counted, rather than ending the process and
+// every session with it.
+func (b *Broker) AfterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() { b.runCallback(timerCallback, b.log, f) })
+}
+
+// Labels of ctibus_handler_panics_total for callbacks, which serve no API.
+const (
+	timerCallback = "timer"
+	closeCallback = "close"
+)
+
+// runCallback runs f, recovering a panic in it as AfterFunc describes;
+// kind labels it in logs and metrics.
+func (b *Broker) runCallback(kind string, log *zap.Logger, f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.cfg.Metrics.panicked(kind)
+			log.Error("callback panicked", zap.String("callback", kind), zap.Any("panic", v), zap.StackSkip("stack", 1))
+		}
+	}()
+	f()
+}
+
 // internalError is the answer to a request the server failed to handle.
 func internalError() *APIError {
 	return &APIError{

@@ -124,7 +124,8 @@ func (c *Conn) SetScope(s Scope) { c.b.move(c, s) }
 func (c *Conn) ResetScope() { c.b.move(c, c.own) }
 
 // OnClose arranges for f to run once the connection has closed. If it has
-// closed already, f runs at once. Functions run in the order they were added.
+// closed already, f runs at once. Functions run in the order they were added;
+// a panic in one is recovered, logged and counted, and the others still run.
 func (c *Conn) OnClose(f func()) {
 	c.mu.Lock()
 	select {
@@ -434,8 +435,11 @@ func (c *Conn) finish() {
 	c.doneOnce.Do(func() { close(c.done) })
 	callbacks := c.onClose
 	c.onClose = nil
+	log := c.log
 	c.mu.Unlock()
 	for _, f := range callbacks {
-		f()
+		// One callback that panics must not skip the others, nor end
+		// the process.
+		c.b.runCallback(closeCallback, log, f)
 	}
 }

@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,4 +169,48 @@ func TestHandlerPanicAnswersInternalErrorAndEveryoneCarriesOn(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1.0, counted)
+}
+
+func TestCallbackPanicsAreRecovered(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	b := broker.New(zap.New(core), broker.Config{})
+	ran := make(chan struct{})
+	b.Handle("Test", "Close", "Arm", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
+		req.Conn.OnClose(func() { panic("a bug in a close callback") })
+		req.Conn.OnClose(func() { close(ran) })
+		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Close", Subtopic: "Armed", CorrelationID: req.ID})
+	}))
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, b.Shutdown(ctx))
+		srv.Close()
+	})
+	url := brokertest.WSURL(srv.URL)
+
+	c := brokertest.Dial(t, url)
+	c.Register("armed", "Test")
+	c.Request("arm", "Test", "Close", "Arm", nil)
+	c.Expect("Test/Close/Armed")
+	require.NoError(t, c.Conn().Close())
+	select {
+	case <-ran:
+	case <-time.After(brokertest.Wait):
+		t.Fatal("the close callback after the one that panicked did not run")
+	}
+
+	b.AfterFunc(0, func() { panic("a bug in a timer") })
+	require.Eventually(t, func() bool { return logs.FilterMessage("callback panicked").Len() == 2 },
+		brokertest.Wait, time.Millisecond, "both panics are logged")
+	kinds := map[any]bool{}
+	for _, e := range logs.FilterMessage("callback panicked").All() {
+		kinds[e.ContextMap()["callback"]] = true
+		assert.Contains(t, e.ContextMap()["stack"], "limits_test.go")
+	}
+	assert.Equal(t, map[any]bool{"close": true, "timer": true}, kinds)
+
+	// The bus still serves.
+	other := brokertest.Dial(t, url)
+	other.Register("other", "Test")
 }

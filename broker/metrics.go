@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"api"}),
 		handlerPanics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ctibus_handler_panics_total",
-			Help: `Requests whose handler panicked and were answered Internal Error, by API ("app" for app-to-app channels).`,
+			Help: `Panics recovered: requests answered Internal Error, by API ("app" for app-to-app channels), and callbacks of timers ("timer") and of closed connections ("close").`,
 		}, []string{"api"}),
 	}
 	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.deliveries, m.slowConsumers, m.rateLimited, m.handlerSeconds, m.handlerPanics)

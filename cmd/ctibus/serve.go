@@ -65,7 +65,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		TrustedProxies:      proxies,
 		Metrics:             broker.NewMetrics(registry),
 	})
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout})
+	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
+		AfterFunc: func(d time.Duration, f func()) cisco.Timer { return bus.AfterFunc(d, f) }})
 	shared := sharedState{cti: sim}
 	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {
@@ -82,6 +83,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	})
 	ciscoAPI := handlers.NewCisco(bus, shared.cti, lockout, log.Named("cisco"),
 		handlers.Config{
+			AfterFunc:          func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) }, // a panic in a timer ends no session
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
 			LoginAttemptsPerIP: cfg.loginsPerIP,
