@@ -105,7 +105,8 @@ func TestRateLimitCountsBytesBeforeDecoding(t *testing.T) {
 }
 
 func TestUnregisteredConnectionIsClosedAndFreesItsSlot(t *testing.T) {
-	s := newServer(t, broker.Config{RegisterTimeout: 200 * time.Millisecond, MaxConnections: 2})
+	// Short, but ample for the legitimate client to register in.
+	s := newServer(t, broker.Config{RegisterTimeout: time.Second, MaxConnections: 2})
 	legit := brokertest.Dial(t, s.url)
 	legit.Register("softphone", "Test")
 
