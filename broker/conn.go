@@ -191,6 +191,18 @@ func (c *Conn) registerApp(name, channel string, limit int) (app string, added b
 	return c.app, added, registered
 }
 
+// overChannels reports whether registering on channel would take the
+// connection over limit channels.
+func (c *Conn) overChannels(channel string, limit int) bool {
+	if channel == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, known := c.channels[lowerTriple(channel, "", "").channel]
+	return !known && len(c.channels) >= limit
+}
+
 // unregisterChannel removes channel and reports whether it was registered.
 func (c *Conn) unregisterChannel(channel string) (removed bool) {
 	c.mu.Lock()

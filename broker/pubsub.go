@@ -38,6 +38,14 @@ func changed(channel string, did bool) []string {
 	return []string{channel}
 }
 
+func tooManyChannelsError(limit int) *APIError {
+	return &APIError{
+		Type:    ErrTypeLimitExceeded,
+		Message: fmt.Sprintf("a connection may be registered on at most %d channels", limit),
+		Msg:     "This connection is registered on too many channels. Unregister from some, or subscribe to a pattern with \"*\" instead.",
+	}
+}
+
 func nameTaken(app string) *APIError {
 	return &APIError{
 		Type:    ErrTypeInvalidInput,
@@ -68,6 +76,11 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	if current := req.Conn.App(); current != "" && current != req.Source {
 		return nameTaken(current)
 	}
+	if req.Conn.overChannels(channel, b.cfg.MaxChannels) {
+		// Checked before the admitter too, which may move the connection:
+		// a refused Register changes nothing.
+		return tooManyChannelsError(b.cfg.MaxChannels)
+	}
 	if b.admitter != nil {
 		fields, _ := req.Fields() // already checked by channelField
 		err := b.admitter.Admit(ctx, req.Conn, Registration{App: req.Source, Channel: channel, Fields: fields})
@@ -85,11 +98,7 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	case nameIsTaken:
 		return nameTaken(app)
 	case tooManyChannels:
-		return &APIError{
-			Type:    ErrTypeLimitExceeded,
-			Message: fmt.Sprintf("a connection may be registered on at most %d channels", b.cfg.MaxChannels),
-			Msg:     "This connection is registered on too many channels. Unregister from some, or subscribe to a pattern with \"*\" instead.",
-		}
+		return tooManyChannelsError(b.cfg.MaxChannels)
 	}
 	if batch != nil {
 		req.Conn.setBatch(*batch)
