@@ -436,7 +436,8 @@ func (c *Conn) registerTimedOut() {
 	if !timedOut {
 		return
 	}
-	log.Info("closing a connection that did not register in time", zap.Duration("timeout", c.b.cfg.RegisterTimeout))
+	// At Debug: any client can cause it at will, once per connection.
+	log.Debug("closing a connection that did not register in time", zap.Duration("timeout", c.b.cfg.RegisterTimeout))
 	c.requestClose(CloseRegisterTimeout, "register timeout: send PubSub/App/Register first")
 }
 
