@@ -167,6 +167,13 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 	assert.Contains(t, usage, "-register-timeout duration\n", "pinned name")
 	assert.Contains(t, usage, "(default 30s)")
 
+	defaults, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, defaults.registerTimeout, "pinned: -register-timeout 30s")
+	assert.Equal(t, 1<<20, defaults.sendQueueBytes)
+	assert.Equal(t, 2000, defaults.maxConnsPerIP, "pinned in the README: a floor behind one NAT address")
+	assert.Equal(t, 600, defaults.loginsPerIP, "pinned in the README: a floor behind one NAT address")
+
 	env := map[string]string{"CTIBUS_LOCKOUT_ATTEMPTS": "2", "CTIBUS_SEND_QUEUE": "64"}
 	cfg, err := parseConfig([]string{"-send-queue", "128"}, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
