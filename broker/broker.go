@@ -28,6 +28,12 @@ type Config struct {
 	// disconnected with CloseSlowConsumer. A login alone sends 16 frames;
 	// default 256.
 	SendQueue int
+	// SendQueueBytes bounds the same queue in bytes, the frames being
+	// written included: a slow reader beyond it is disconnected with
+	// CloseSlowConsumer too, so that no connection makes the server hold
+	// more than this for it. One frame is always accepted, whatever its
+	// size. Default 1 MiB.
+	SendQueueBytes int
 	// MaxPending is how many requests of one connection may wait for their
 	// handlers before the bus stops reading from it. Default 32.
 	MaxPending int
@@ -37,6 +43,13 @@ type Config struct {
 	// MaxSubscriptions caps the patterns one connection may subscribe to.
 	// Default 100.
 	MaxSubscriptions int
+	// MaxChannels caps the channels one connection may be registered on; a
+	// Register beyond it is refused with Limit Exceeded. Default 100.
+	MaxChannels int
+	// RegisterTimeout is how long a connection may stay open without
+	// registering; then it is closed with CloseRegisterTimeout, so that a
+	// client that only answers pings cannot hold a slot. Default 30 s.
+	RegisterTimeout time.Duration
 	// AllowedOrigins lists the Origin values (scheme://host[:port]) whose
 	// pages may open a WebSocket and call the HTTP APIs: the server's
 	// public origins and other sites' pages; "*" allows any. The request's
@@ -56,6 +69,13 @@ type Config struct {
 	// and 200: far above what a person's desktop sends.
 	RateLimit float64
 	RateBurst int
+	// RateBytes is how many bytes per second one connection may send on
+	// average, with bursts of RateBytesBurst (at least ReadLimit, so that
+	// the largest frame can pass): frames are counted by their size too,
+	// with the same refusal and closing rules as RateLimit. Defaults
+	// 128 KiB/s and 512 KiB: a desktop sends a few kilobytes a minute.
+	RateBytes      float64
+	RateBytesBurst int
 	// MaxConnectionsPerIP caps the connections of one client address; an
 	// upgrade beyond it gets HTTP 429. Zero, the default, means no cap: a
 	// contact center often puts a whole floor behind one NAT address.
@@ -89,6 +109,24 @@ func (c *Config) setDefaults() {
 	if c.MaxSubscriptions <= 0 {
 		c.MaxSubscriptions = 100
 	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = 1 << 20
+	}
+	if c.MaxChannels <= 0 {
+		c.MaxChannels = 100
+	}
+	if c.RegisterTimeout <= 0 {
+		c.RegisterTimeout = 30 * time.Second
+	}
+	if c.RateBytes <= 0 {
+		c.RateBytes = 128 << 10
+	}
+	if c.RateBytesBurst <= 0 {
+		c.RateBytesBurst = 512 << 10
+	}
+	// A burst smaller than the largest frame would refuse that frame
+	// forever.
+	c.RateBytesBurst = max(c.RateBytesBurst, int(min(c.ReadLimit, 1<<30)))
 	if c.PongWait <= 0 {
 		c.PongWait = 60 * time.Second
 	}
@@ -349,6 +387,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ce.Write(zap.String("remote", r.RemoteAddr), zap.Stringer("client", ip))
 	}
 	b.pings.add(c)
+	c.startRegisterTimer()
 	go b.serveConn(c)
 }
 
@@ -399,6 +438,70 @@ type route struct {
 	api string
 }
 
+// serve routes one request on its connection's dispatcher. A panic in its
+// handler ends the request, not the process: the requester gets an
+// Internal Error and every connection, its own included, carries on.
+func (b *Broker) serve(ctx context.Context, req *Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.recovered(req, v)
+		}
+	}()
+	b.route(ctx, req)
+}
+
+// recovered reports a panic that serve stopped: logged with its stack,
+// counted, and answered as an Internal Error on the request's channel.
+func (b *Broker) recovered(req *Request, v any) {
+	r, canonical, found, handled := b.lookup(lowerTriple(req.Channel, req.Topic, req.Subtopic))
+	api, channel := appChannel, busChannel
+	if found {
+		api = r.api
+	}
+	if handled {
+		channel = canonical
+	}
+	b.cfg.Metrics.panicked(api)
+	req.Conn.Logger().Error("handler panicked; answered Internal Error",
+		zap.String("api", api), zap.Any("panic", v), zap.StackSkip("stack", 1))
+	req.Conn.sendError(channel, internalError(), req.ID)
+}
+
+// AfterFunc is time.AfterFunc for the timers of the bus and its handlers
+// (grace periods, a simulated call's rings): a panic in f is recovered,
+// logged with its stack and counted, rather than ending the process and
+// every session with it.
+func (b *Broker) AfterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() { b.runCallback(timerCallback, b.log, f) })
+}
+
+// Labels of ctibus_handler_panics_total for callbacks, which serve no API.
+const (
+	timerCallback = "timer"
+	closeCallback = "close"
+)
+
+// runCallback runs f, recovering a panic in it as AfterFunc describes;
+// kind labels it in logs and metrics.
+func (b *Broker) runCallback(kind string, log *zap.Logger, f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.cfg.Metrics.panicked(kind)
+			log.Error("callback panicked", zap.String("callback", kind), zap.Any("panic", v), zap.StackSkip("stack", 1))
+		}
+	}()
+	f()
+}
+
+// internalError is the answer to a request the server failed to handle.
+func internalError() *APIError {
+	return &APIError{
+		Type:    ErrTypeInternal,
+		Message: "the server failed to handle the request",
+		Msg:     "The server could not complete the request. Try again; if it keeps failing, tell the administrator the time it happened.",
+	}
+}
+
 // route runs one request: to its handler on a handled channel, or to the
 // subscribers in the sender's scope on a free one.
 func (b *Broker) route(ctx context.Context, req *Request) {
@@ -436,11 +539,7 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 	apiErr, ok := asAPIError(err)
 	if !ok {
 		c.Logger().Error("handler failed", zap.String("api", r.api), zap.Error(err))
-		apiErr = &APIError{
-			Type:    ErrTypeInternal,
-			Message: "the server failed to handle the request",
-			Msg:     "The server could not complete the request. Try again; if it keeps failing, tell the administrator the time it happened.",
-		}
+		apiErr = internalError()
 	}
 	c.sendError(canonical, apiErr, req.ID)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ctibus/ctibus/broker"
@@ -27,7 +28,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // server is a broker on a real HTTP server, with two test APIs on the
 // handled channel "Test": Join moves the caller into the scope named by its
 // data (as a sign-in does), and Echo publishes the request's data into the
-// caller's scope as Test/Echo/Echoed.
+// caller's scope as Test/Echo/Echoed. Test/Big/Answer answers with an event
+// of the size in bytes its data gives, and Test/Panic/Now panics.
 type server struct {
 	b   *broker.Broker
 	url string
@@ -35,7 +37,13 @@ type server struct {
 
 func newServer(t *testing.T, cfg broker.Config) *server {
 	t.Helper()
-	b := broker.New(zaptest.NewLogger(t), cfg)
+	return newServerLogging(t, cfg, zaptest.NewLogger(t))
+}
+
+// newServerLogging is newServer logging to log.
+func newServerLogging(t *testing.T, cfg broker.Config, log *zap.Logger) *server {
+	t.Helper()
+	b := broker.New(log, cfg)
 	b.Handle("Test", "Scope", "Join", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
 		var scope string
 		if err := json.Unmarshal(req.Data, &scope); err != nil {
@@ -48,6 +56,19 @@ func newServer(t *testing.T, cfg broker.Config) *server {
 		return b.Publish(req.Conn.Scope(), broker.Event{
 			Channel: "Test", Topic: "Echo", Subtopic: "Echoed", Message: req.Data, CorrelationID: req.ID,
 		})
+	}))
+	b.Handle("Test", "Big", "Answer", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
+		var size int
+		if err := json.Unmarshal(req.Data, &size); err != nil {
+			return &broker.APIError{Type: broker.ErrTypeInvalidInput, Message: err.Error(), Msg: "send a size"}
+		}
+		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Big", Subtopic: "Answered",
+			Message: strings.Repeat("x", size), CorrelationID: req.ID})
+	}))
+	b.Handle("Test", "Panic", "Now", broker.HandlerFunc(func(context.Context, *broker.Request) error {
+		var m map[string]int
+		m["boom"]++ // a nil map: the kind of bug that panics in production
+		return nil
 	}))
 	b.Handle("Test", "Fail", "Plain", broker.HandlerFunc(func(context.Context, *broker.Request) error {
 		return os.ErrPermission
@@ -115,14 +136,18 @@ func TestRegisteredChannelReceivesItsEvents(t *testing.T) {
 	b.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "b",
 		"data": map[string]string{"channel": "CRM"}})
 	reg := b.Expect("PubSub/App/Registered")
-	assert.JSONEq(t, `{"app":"b","channel":"CRM","channels":["CRM","Test"]}`, string(reg.Message))
+	assert.JSONEq(t, `{"app":"b","channel":"CRM","channels":["CRM"]}`, string(reg.Message), "channels lists what changed")
+	b.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "b",
+		"data": map[string]string{"channel": "crm"}})
+	reg = b.Expect("PubSub/App/Registered")
+	assert.JSONEq(t, `{"app":"b","channel":"crm","channels":[]}`, string(reg.Message), "registered already: nothing changed")
 
 	a.Send(map[string]any{"channel": "crm", "topic": "Screenpop", "subtopic": "Show"})
 	b.Expect("crm/Screenpop/Show")
 
 	b.Request("", "PubSub", "App", "Unregister", map[string]string{"channel": "crm"})
 	unreg := b.Expect("PubSub/App/Unregistered")
-	assert.JSONEq(t, `{"app":"b","channel":"crm","channels":["Test"]}`, string(unreg.Message))
+	assert.JSONEq(t, `{"app":"b","channel":"crm","channels":["crm"]}`, string(unreg.Message))
 	a.Send(map[string]any{"channel": "CRM", "topic": "Screenpop", "subtopic": "Show"})
 	a.Request("e", "Test", "Echo", "Echo", "after")
 	assert.JSONEq(t, `"after"`, string(b.Expect("Test/Echo/Echoed").Message), "the unregistered channel's event did not arrive")
@@ -388,9 +413,9 @@ func TestOriginCheck(t *testing.T) {
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	const n = 300
-	// The publisher's burst covers every frame it sends, so the rate limit
+	// The publisher's bursts cover every frame it sends, so the rate limit
 	// cannot refuse one however fast this machine runs the loop below.
-	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n})
+	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n, RateBytesBurst: 2 * n * (48<<10 + 200)})
 	publisher := s.app(t, "publisher", "ws")
 	fast := s.app(t, "fast", "ws")
 	fast.Subscribe("Feed", "*", "*")

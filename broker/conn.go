@@ -24,6 +24,9 @@ const (
 	// CloseRateLimited closes a connection that keeps sending at more than
 	// twice its rate limit.
 	CloseRateLimited = 4029
+	// CloseRegisterTimeout closes a connection that did not register
+	// within Config.RegisterTimeout of opening.
+	CloseRegisterTimeout = 4408
 	// CloseTryAgainLater (the standard 1013) closes a connection whose
 	// Register carried a credential the server cannot check now, rather
 	// than refuse it: the app reconnects and registers again.
@@ -67,7 +70,8 @@ type Conn struct {
 	channels map[string]string // registered channels, lowered -> as spelled; nil until the first
 	patterns []Pattern         // subscriptions, lowered
 	onClose  []func()
-	grant    *Grant // nil: unrestricted
+	grant    *Grant      // nil: unrestricted
+	deadline *time.Timer // closes the connection if it has not registered in time; nil once it has
 }
 
 // interest is what a connection receives; replaced whole on each change so
@@ -120,7 +124,8 @@ func (c *Conn) SetScope(s Scope) { c.b.move(c, s) }
 func (c *Conn) ResetScope() { c.b.move(c, c.own) }
 
 // OnClose arranges for f to run once the connection has closed. If it has
-// closed already, f runs at once. Functions run in the order they were added.
+// closed already, f runs at once. Functions run in the order they were added;
+// a panic in one is recovered, logged and counted, and the others still run.
 func (c *Conn) OnClose(f func()) {
 	c.mu.Lock()
 	select {
@@ -147,32 +152,67 @@ func (c *Conn) Send(ev Event) error {
 	return nil
 }
 
-func (c *Conn) registerApp(name, channel string) (app string, channels []string, ok bool) {
+// registerOutcome is what registerApp did.
+type registerOutcome int
+
+const (
+	registered      registerOutcome = iota // named, and on the channel if one was given
+	nameIsTaken                            // the connection belongs to another app
+	tooManyChannels                        // the channel would be one over the limit
+)
+
+// registerApp names the connection name, if it has no name yet, and
+// registers it on channel, unless it is at limit channels. added reports
+// whether the channel is new to the connection. app is the connection's name.
+func (c *Conn) registerApp(name, channel string, limit int) (app string, added bool, outcome registerOutcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.app != "" && c.app != name {
-		return c.app, nil, false
+		return c.app, false, nameIsTaken
+	}
+	key := lowerTriple(channel, "", "").channel
+	_, known := c.channels[key]
+	if channel != "" && !known && len(c.channels) >= limit {
+		return c.app, false, tooManyChannels
 	}
 	if c.app == "" {
 		c.app = name
 		c.log = c.log.WithLazy(zap.String("app", name))
+		c.stopRegisterTimer()
 	}
-	if channel != "" {
+	if channel != "" && !known {
 		if c.channels == nil {
 			c.channels = make(map[string]string)
 		}
-		c.channels[lowerTriple(channel, "", "").channel] = channel
+		c.channels[key] = channel
+		added = true
 	}
 	c.publishInterestLocked()
-	return c.app, c.channelListLocked(), true
+	return c.app, added, registered
 }
 
-func (c *Conn) unregisterChannel(channel string) []string {
+// overChannels reports whether registering on channel would take the
+// connection over limit channels.
+func (c *Conn) overChannels(channel string, limit int) bool {
+	if channel == "" {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.channels, lowerTriple(channel, "", "").channel)
-	c.publishInterestLocked()
-	return c.channelListLocked()
+	_, known := c.channels[lowerTriple(channel, "", "").channel]
+	return !known && len(c.channels) >= limit
+}
+
+// unregisterChannel removes channel and reports whether it was registered.
+func (c *Conn) unregisterChannel(channel string) (removed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := lowerTriple(channel, "", "").channel
+	if _, removed = c.channels[key]; removed {
+		delete(c.channels, key)
+		c.publishInterestLocked()
+	}
+	return removed
 }
 
 // subscribe adds p; it reports false if the connection is at its limit.
@@ -216,15 +256,6 @@ func (c *Conn) publishInterestLocked() {
 	c.interest.Store(in)
 }
 
-func (c *Conn) channelListLocked() []string {
-	list := make([]string, 0, len(c.channels))
-	for _, name := range c.channels {
-		list = append(list, name)
-	}
-	slices.Sort(list)
-	return list
-}
-
 // wants reports whether an event on t reaches this connection: the app
 // registered on the event's channel, or subscribed to a pattern matching it.
 func (c *Conn) wants(t triple) bool {
@@ -255,6 +286,7 @@ func (c *Conn) readLoop() {
 		c.pong(payload)
 		return nil
 	})
+	limits := rateLimits{frames: cfg.RateLimit, frameBurst: cfg.RateBurst, bytes: cfg.RateBytes, bytesBurst: cfg.RateBytesBurst}
 	flooding := false // closing for flooding: read on for the close, ignore the rest
 	for {
 		kind, frame, err := c.ws.ReadMessage()
@@ -269,12 +301,23 @@ func (c *Conn) readLoop() {
 		// Any frame shows the peer is alive, like a pong.
 		now := time.Now()
 		_ = c.ws.SetReadDeadline(now.Add(cfg.PongWait))
-		verdict := c.limiter.take(now, cfg.RateLimit, cfg.RateBurst)
-		if verdict == limitClose {
+		// The limiter judges the raw frame, before any decoding: a
+		// refused frame costs the server next to nothing.
+		switch c.limiter.take(now, len(frame), limits) {
+		case limitClose:
 			flooding = true
 			c.b.cfg.Metrics.limited()
-			c.Logger().Warn("rate limit: closing a connection that keeps flooding", zap.Float64("limit", cfg.RateLimit))
+			c.Logger().Warn("rate limit: closing a connection that keeps flooding",
+				zap.Float64("limit", cfg.RateLimit), zap.Float64("limitBytes", cfg.RateBytes))
 			c.requestClose(CloseRateLimited, "rate limited")
+			continue
+		case limitRefuse:
+			c.b.cfg.Metrics.limited()
+			c.sendError(busChannel, &APIError{
+				Type:    ErrTypeRateLimited,
+				Message: fmt.Sprintf("rate limited: more than %g frames per second or %g bytes per second", cfg.RateLimit, cfg.RateBytes),
+				Msg:     "This app sends too many messages, or too large ones; this one was dropped. Slow down and send it again.",
+			}, peekID(frame))
 			continue
 		}
 		if kind != websocket.TextMessage {
@@ -290,15 +333,6 @@ func (c *Conn) readLoop() {
 		if apiErr != nil {
 			c.b.cfg.Metrics.frameIn(invalidChannel)
 			c.sendError(busChannel, apiErr, req.ID)
-			continue
-		}
-		if verdict == limitRefuse {
-			c.b.cfg.Metrics.limited()
-			c.sendError(busChannel, &APIError{
-				Type:    ErrTypeRateLimited,
-				Message: fmt.Sprintf("rate limited: more than %g frames per second", cfg.RateLimit),
-				Msg:     "This app sends too many messages; this one was dropped. Slow down and send it again.",
-			}, req.ID)
 			continue
 		}
 		req.Conn = c
@@ -341,7 +375,7 @@ func (c *Conn) startDispatcher(ctx context.Context) {
 		for {
 			select {
 			case req := <-c.work:
-				c.b.route(ctx, req)
+				c.b.serve(ctx, req)
 				c.b.inflight.Done()
 				continue
 			default:
@@ -353,7 +387,7 @@ func (c *Conn) startDispatcher(ctx context.Context) {
 			}
 			select {
 			case req := <-c.work:
-				c.b.route(ctx, req)
+				c.b.serve(ctx, req)
 				c.b.inflight.Done()
 				continue
 			case <-linger.C:
@@ -376,14 +410,49 @@ func (c *Conn) sendError(channel string, e *APIError, correlationID string) {
 	}
 }
 
+// startRegisterTimer arms the register timeout of a new connection.
+func (c *Conn) startRegisterTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = time.AfterFunc(c.b.cfg.RegisterTimeout, c.registerTimedOut)
+}
+
+// stopRegisterTimer disarms it; the caller holds c.mu.
+func (c *Conn) stopRegisterTimer() {
+	if c.deadline != nil {
+		c.deadline.Stop()
+		c.deadline = nil
+	}
+}
+
+// registerTimedOut closes a connection that has not registered in time:
+// until it does, it holds a slot and serves nobody.
+func (c *Conn) registerTimedOut() {
+	c.mu.Lock()
+	timedOut := c.app == "" && c.deadline != nil
+	c.deadline = nil
+	log := c.log
+	c.mu.Unlock()
+	if !timedOut {
+		return
+	}
+	// At Debug: any client can cause it at will, once per connection.
+	log.Debug("closing a connection that did not register in time", zap.Duration("timeout", c.b.cfg.RegisterTimeout))
+	c.requestClose(CloseRegisterTimeout, "register timeout: send PubSub/App/Register first")
+}
+
 // finish runs once the reader has stopped.
 func (c *Conn) finish() {
 	c.mu.Lock()
+	c.stopRegisterTimer()
 	c.doneOnce.Do(func() { close(c.done) })
 	callbacks := c.onClose
 	c.onClose = nil
+	log := c.log
 	c.mu.Unlock()
 	for _, f := range callbacks {
-		f()
+		// One callback that panics must not skip the others, nor end
+		// the process.
+		c.b.runCallback(closeCallback, log, f)
 	}
 }

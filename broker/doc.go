@@ -25,6 +25,17 @@
 // for a ping once per PingPeriod, so an idle connection holds no goroutine
 // but its reader, and no timer.
 //
+// # Bounds
+//
+// Whatever a client sends, what the bus holds for one connection is bounded
+// in bytes as well as in counts: the frames waiting for it (SendQueue,
+// SendQueueBytes), the frames it may send (RateLimit, RateBytes, judged on
+// the raw frame before it is decoded), its channels and subscriptions
+// (MaxChannels, MaxSubscriptions), the size of every error (echoed values
+// are clipped) and the time it may stay without registering
+// (RegisterTimeout). A panic in a handler, a timer started with
+// Broker.AfterFunc or a close callback is recovered, logged and counted.
+//
 // # Batching
 //
 // An app that registers with data "batch": true may receive several

@@ -188,6 +188,41 @@ func decodeRequest(frame []byte) (Request, *APIError) {
 	return req, nil
 }
 
+// peekSize is how much of a frame peekID reads.
+const peekSize = 512
+
+// peekID returns the id of an envelope that will not be decoded (it came
+// over the rate limit), reading no further than its first peekSize bytes,
+// so that the refusal costs a small constant whatever the frame's size.
+// It returns "" when the id is not a string among the keys that fit there,
+// which the protocol's examples always are.
+func peekID(frame []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(frame[:min(len(frame), peekSize)]))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if dec.Decode(&value) != nil {
+			return ""
+		}
+		if strings.ToLower(strings.TrimSpace(key)) != "id" {
+			continue
+		}
+		var id string
+		if json.Unmarshal(value, &id) != nil || len(id) > maxIDLen || strings.ContainsFunc(id, isControl) {
+			return ""
+		}
+		return id
+	}
+	return ""
+}
+
 func invalidJSON(frame []byte) *APIError {
 	var v any
 	err := json.Unmarshal(frame, &v)
@@ -202,7 +237,9 @@ func invalidJSON(frame []byte) *APIError {
 	}
 }
 
+// invalidInput names field, clipped: a key may be as long as the frame.
 func invalidInput(field, why string) *APIError {
+	field = Clip(field)
 	return &APIError{
 		Type:    ErrTypeInvalidInput,
 		Message: fmt.Sprintf("%s: %s", field, why),
@@ -294,7 +331,7 @@ func readObject(b []byte, alias func(string) string) (fields map[string]json.Raw
 	for k, v := range raw {
 		key := alias(strings.ToLower(strings.TrimSpace(k)))
 		if _, dup := fields[key]; dup {
-			duplicate = key
+			duplicate = Clip(key)
 		}
 		fields[key] = v
 	}
@@ -345,7 +382,7 @@ func exactDuplicate(b []byte) string {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return strings.ToLower(strings.TrimSpace(key))
+			return Clip(strings.ToLower(strings.TrimSpace(key)))
 		}
 		seen[key] = true
 		var skip json.RawMessage

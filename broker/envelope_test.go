@@ -149,6 +149,10 @@ func TestEncodeEvent(t *testing.T) {
 	assert.Contains(t, string(frame), `"source":"crm"`)
 }
 
+// fuzzBudget bounds the frames FuzzDecodeRequest feeds the decoder: the
+// default read limit, the largest frame the bus reads.
+const fuzzBudget = 64 << 10
+
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range publishedSamples(f) {
 		f.Add([]byte(s.Frame))
@@ -156,6 +160,14 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"channel":"C","topic":"T","subtopic":"S","data ":{"x":"y"},"message":null}`))
 	f.Add([]byte(`[{}]`))
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		// The bus never decodes more than its read limit; larger inputs
+		// would only slow the search down.
+		if len(frame) > fuzzBudget {
+			t.Skip("larger than the default read limit")
+		}
+		if id := peekID(frame); len(id) > maxIDLen || strings.ContainsFunc(id, isControl) {
+			t.Fatalf("peekID returned %q from %q", id, frame)
+		}
 		req, err := decodeRequest(frame)
 		if err != nil {
 			if err.Type == "" || err.Message == "" || err.Msg == "" {
@@ -175,6 +187,28 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("over-long id or source accepted from %q", frame)
 		}
 	})
+}
+
+func TestPeekID(t *testing.T) {
+	long := strings.Repeat("x", peekSize)
+	tests := []struct {
+		give string
+		want string
+	}{
+		{`{"id":"m1","channel":"Cisco"}`, "m1"},
+		{`{"channel":"PubSub","data":{"channel":"A"}," ID ":"m2"}`, "m2"},
+		{`{"id":"m3", this is not JSON`, "m3"},
+		{`{"data":"` + long + `","id":"far"}`, ""},
+		{`{"id":7}`, ""},
+		{`{"id":"` + strings.Repeat("i", maxIDLen+1) + `"}`, ""},
+		{`["id","m4"]`, ""},
+		{``, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give[:min(len(tt.give), 40)], func(t *testing.T) {
+			assert.Equal(t, tt.want, peekID([]byte(tt.give)))
+		})
+	}
 }
 
 func TestPatternMatches(t *testing.T) {

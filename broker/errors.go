@@ -1,6 +1,9 @@
 package broker
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // The errorType values of the bus's own rules, sent on PubSub/Error/SetAPIError
 // (and on a handled channel's error triple for Unknown API and Not Registered).
@@ -42,16 +45,38 @@ type errorDetails struct {
 	Msg          string `json:"msg"`
 }
 
-// errorEvent renders e as channel/Error/SetAPIError.
+// Bounds on what an error echoes, so that an error is never much larger
+// than a small constant whatever the request: each key or value quoted in
+// it is clipped to maxEcho bytes, and each of its texts to maxErrorText.
+const (
+	maxEcho      = 64
+	maxErrorText = 1024
+)
+
+// Clip returns s, or its first 64 bytes (whole characters) and an ellipsis
+// if it is longer. Errors quote what a client sent through Clip.
+func Clip(s string) string { return clipTo(s, maxEcho) }
+
+func clipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// errorEvent renders e as channel/Error/SetAPIError, its texts clipped.
 func errorEvent(channel string, e *APIError, correlationID string) Event {
 	return Event{
 		Channel:  channel,
 		Topic:    "Error",
 		Subtopic: "SetAPIError",
 		Message: errorPacket{Packet: "apierror", Data: errorDetails{
-			ErrorType:    e.Type,
-			ErrorMessage: e.Message,
-			Msg:          e.Msg,
+			ErrorType:    clipTo(e.Type, maxEcho),
+			ErrorMessage: clipTo(e.Message, maxErrorText),
+			Msg:          clipTo(e.Msg, maxErrorText),
 		}},
 		CorrelationID: correlationID,
 	}

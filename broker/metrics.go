@@ -16,6 +16,7 @@ type Metrics struct {
 	slowConsumers  prometheus.Counter
 	rateLimited    prometheus.Counter
 	handlerSeconds *prometheus.HistogramVec
+	handlerPanics  *prometheus.CounterVec
 }
 
 // appChannel labels the frames of channels without handlers: their names
@@ -54,8 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time handlers take, by API (Channel/Topic/Subtopic).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"api"}),
+		handlerPanics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibus_handler_panics_total",
+			Help: `Panics recovered: requests answered Internal Error, by API ("app" for app-to-app channels), and callbacks of timers ("timer") and of closed connections ("close").`,
+		}, []string{"api"}),
 	}
-	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.deliveries, m.slowConsumers, m.rateLimited, m.handlerSeconds)
+	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.deliveries, m.slowConsumers, m.rateLimited, m.handlerSeconds, m.handlerPanics)
 	return m
 }
 
@@ -99,5 +104,11 @@ func (m *Metrics) limited() {
 func (m *Metrics) handled(api string, took time.Duration) {
 	if m != nil {
 		m.handlerSeconds.WithLabelValues(api).Observe(took.Seconds())
+	}
+}
+
+func (m *Metrics) panicked(api string) {
+	if m != nil {
+		m.handlerPanics.WithLabelValues(api).Inc()
 	}
 }

@@ -19,12 +19,31 @@ func (b *Broker) handlePubSub() {
 	b.Handle(busChannel, "Subscription", "Unsubscribe", HandlerFunc(b.unsubscribe))
 }
 
-// registration is the answer to Register and Unregister.
+// registration is the answer to Register and Unregister. Channels lists
+// what the request changed, the channel added or removed, rather than every
+// channel of the connection: an answer stays small however many channels
+// the connection holds.
 type registration struct {
 	App      string   `json:"app"`
 	Channel  string   `json:"channel,omitempty"`
 	Channels []string `json:"channels"`
 	Batch    bool     `json:"batch,omitempty"` // the connection receives batched frames
+}
+
+// changed is the channels field of a registration: channel if it changed.
+func changed(channel string, did bool) []string {
+	if !did {
+		return []string{}
+	}
+	return []string{channel}
+}
+
+func tooManyChannelsError(limit int) *APIError {
+	return &APIError{
+		Type:    ErrTypeLimitExceeded,
+		Message: fmt.Sprintf("a connection may be registered on at most %d channels", limit),
+		Msg:     "This connection is registered on too many channels. Unregister from some, or subscribe to a pattern with \"*\" instead.",
+	}
 }
 
 func nameTaken(app string) *APIError {
@@ -64,6 +83,11 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	if current := req.Conn.App(); current != "" && current != req.Source {
 		return nameTaken(current)
 	}
+	if req.Conn.overChannels(channel, b.cfg.MaxChannels) {
+		// Checked before the admitter too, which may move the connection:
+		// a refused Register changes nothing.
+		return tooManyChannelsError(b.cfg.MaxChannels)
+	}
 	if b.admitter != nil {
 		fields, _ := req.Fields() // already checked by channelField
 		err := b.admitter.Admit(ctx, req.Conn, Registration{App: req.Source, Channel: channel, Fields: fields})
@@ -76,9 +100,12 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 			return err
 		}
 	}
-	app, channels, ok := req.Conn.registerApp(req.Source, channel)
-	if !ok {
+	app, added, outcome := req.Conn.registerApp(req.Source, channel, b.cfg.MaxChannels)
+	switch outcome {
+	case nameIsTaken:
 		return nameTaken(app)
+	case tooManyChannels:
+		return tooManyChannelsError(b.cfg.MaxChannels)
 	}
 	if batch != nil {
 		req.Conn.setBatch(*batch)
@@ -86,7 +113,7 @@ func (b *Broker) register(ctx context.Context, req *Request) error {
 	req.Conn.Logger().Debug("registered", zap.String("channel", channel))
 	return req.Conn.Send(Event{
 		Channel: busChannel, Topic: "App", Subtopic: "Registered",
-		Message:       registration{App: app, Channel: channel, Channels: channels, Batch: req.Conn.batching()},
+		Message:       registration{App: app, Channel: channel, Channels: changed(channel, added), Batch: req.Conn.batching()},
 		CorrelationID: req.ID,
 	})
 }
@@ -115,10 +142,10 @@ func (b *Broker) unregister(_ context.Context, req *Request) error {
 	if err != nil {
 		return err
 	}
-	channels := req.Conn.unregisterChannel(channel)
+	removed := req.Conn.unregisterChannel(channel)
 	return req.Conn.Send(Event{
 		Channel: busChannel, Topic: "App", Subtopic: "Unregistered",
-		Message:       registration{App: req.Conn.App(), Channel: channel, Channels: channels},
+		Message:       registration{App: req.Conn.App(), Channel: channel, Channels: changed(channel, removed)},
 		CorrelationID: req.ID,
 	})
 }

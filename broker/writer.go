@@ -26,6 +26,7 @@ import (
 type outbox struct {
 	mu      sync.Mutex    // guards the fields below
 	frames  [][]byte      // encoded events waiting, at most Config.SendQueue
+	bytes   int           // bytes of frames waiting or being written, at most Config.SendQueueBytes
 	spare   [][]byte      // the writer's emptied queue, kept for reuse
 	closing *closeFrame   // a close frame asked for; the first request wins
 	ping    bool          // the pinger asked for a ping
@@ -53,8 +54,9 @@ const (
 )
 
 // enqueue hands a frame to the writer without ever blocking the caller: a
-// connection whose queue is full is a slow consumer and is disconnected, so
-// that it never holds up the publisher or the other recipients.
+// connection whose queue is full, in frames or in bytes, is a slow consumer
+// and is disconnected, so that it never holds up the publisher or the other
+// recipients, and never makes the server hold more than the bound for it.
 func (c *Conn) enqueue(frame []byte) {
 	o := &c.out
 	o.mu.Lock()
@@ -62,12 +64,14 @@ func (c *Conn) enqueue(frame []byte) {
 		o.mu.Unlock()
 		return
 	}
-	if len(o.frames) >= c.b.cfg.SendQueue {
+	if len(o.frames) >= c.b.cfg.SendQueue || o.bytes > 0 && o.bytes+len(frame) > c.b.cfg.SendQueueBytes {
 		o.slow = true
+		queued, queuedBytes := len(o.frames), o.bytes
 		o.mu.Unlock()
 		c.b.cfg.Metrics.slowConsumer()
 		c.Logger().Warn("slow consumer: send queue full, disconnecting",
-			zap.Int("queue", c.b.cfg.SendQueue))
+			zap.Int("frames", queued), zap.Int("bytes", queuedBytes),
+			zap.Int("limit", c.b.cfg.SendQueue), zap.Int("limitBytes", c.b.cfg.SendQueueBytes))
 		c.requestClose(CloseSlowConsumer, "slow consumer: send queue full")
 		// The writer may be stuck in a write to a peer that reads
 		// nothing; the write deadline ends that, and this ends the rest.
@@ -78,6 +82,7 @@ func (c *Conn) enqueue(frame []byte) {
 		o.frames, o.spare = o.spare, nil
 	}
 	o.frames = append(o.frames, frame)
+	o.bytes += len(frame)
 	start := o.wakeLocked()
 	o.mu.Unlock()
 	if start {
@@ -177,7 +182,7 @@ func (c *Conn) endWrites() {
 	o := &c.out
 	o.mu.Lock()
 	o.stopped = true
-	o.frames, o.spare = nil, nil
+	o.frames, o.spare, o.bytes = nil, nil, 0
 	o.wakeLocked()
 	o.mu.Unlock()
 	o.writers.Wait()
@@ -206,7 +211,7 @@ func (c *Conn) writeLoop() {
 		o.ping, o.pong = false, nil
 		if cf != nil {
 			o.stopped = true
-			o.frames, o.spare = nil, nil
+			o.frames, o.spare, o.bytes = nil, nil, 0
 		}
 		if len(frames) == 0 && !ping && pong == nil && cf == nil {
 			// While the app's requests are being served, their answers
@@ -233,6 +238,10 @@ func (c *Conn) writeLoop() {
 		o.mu.Unlock()
 
 		if len(frames) > 0 || ping || pong != nil {
+			written := 0
+			for _, f := range frames {
+				written += len(f)
+			}
 			err := w.write(c.nc, c.b.cfg.WriteWait, frames, ping, pong, batch)
 			clear(frames)
 			if err != nil {
@@ -240,13 +249,16 @@ func (c *Conn) writeLoop() {
 				c.nc.Close()
 				return
 			}
-			if cap(frames) <= maxSpare {
-				o.mu.Lock()
-				if o.spare == nil && !o.stopped {
+			o.mu.Lock()
+			if !o.stopped {
+				// Counted until written: a peer that reads nothing keeps
+				// the frames of a stuck write alive too.
+				o.bytes -= written
+				if o.spare == nil && cap(frames) <= maxSpare {
 					o.spare = frames[:0]
 				}
-				o.mu.Unlock()
 			}
+			o.mu.Unlock()
 		}
 		if cf != nil {
 			c.writeClose(*cf)
@@ -259,7 +271,7 @@ func (c *Conn) writeLoop() {
 func (c *Conn) stopWrites() {
 	c.out.mu.Lock()
 	c.out.stopped = true
-	c.out.frames, c.out.spare = nil, nil
+	c.out.frames, c.out.spare, c.out.bytes = nil, nil, 0
 	c.out.mu.Unlock()
 }
 

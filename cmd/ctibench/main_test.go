@@ -38,7 +38,7 @@ type node struct {
 // channel.
 func startServer(tb testing.TB, agents, nodes int) []*node {
 	tb.Helper()
-	return startServerWith(tb, broker.Config{RateLimit: 1e6, RateBurst: 1_000_000, MaxConnections: 100_000}, agents, nodes)
+	return startServerWith(tb, broker.Config{RateLimit: 1e6, RateBurst: 1_000_000, RateBytes: 1e12, RateBytesBurst: 1 << 40, MaxConnections: 100_000}, agents, nodes)
 }
 
 // startServerWith is startServer with the broker's settings.

@@ -190,6 +190,8 @@ func spawn(ctx context.Context, opts options, log io.Writer) (*server, error) {
 	args := []string{
 		"-addr", addr, "-agents", agents, "-log-level", "warn",
 		"-max-connections", "1000000", "-rate-limit", "1000000", "-rate-burst", "1000000",
+		"-rate-limit-bytes", "1e12", "-rate-burst-bytes", "1000000000000",
+		"-max-connections-per-ip", "0", "-login-attempts-per-ip", "0",
 		"-grace-period", "10m", "-drain-timeout", "2s",
 	}
 	args = append(args, strings.Fields(opts.serverArgs)...)

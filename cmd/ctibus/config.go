@@ -18,6 +18,13 @@ type config struct {
 	publicOrigin     string
 	readLimit        int64
 	sendQueue        int
+	sendQueueBytes   int
+	maxChannels      int
+	registerTimeout  time.Duration
+	rateBytes        float64
+	rateBytesBurst   int
+	httpIdleTimeout  time.Duration
+	httpReadTimeout  time.Duration
 	maxConnections   int
 	maxSubscriptions int
 	drainTimeout     time.Duration
@@ -65,6 +72,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated `origins` at which browsers reach this server (https://ctibus.example.com), whose pages may connect; on a loopback -addr, loopback pages of its port may too")
 	fs.Int64Var(&c.readLimit, "read-limit", 64<<10, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
 	fs.IntVar(&c.sendQueue, "send-queue", 256, "`frames` that may wait for a slow client before it is disconnected with 4008")
+	fs.IntVar(&c.sendQueueBytes, "send-queue-bytes", 1<<20, "`bytes` that may wait for a slow client (the frames being written included) before it is disconnected with 4008")
+	fs.IntVar(&c.maxChannels, "max-channels", 100, "channels one connection may be registered on")
+	fs.DurationVar(&c.registerTimeout, "register-timeout", 30*time.Second, "how long a connection may stay open without registering before it is closed with 4408")
+	fs.DurationVar(&c.httpIdleTimeout, "http-idle-timeout", 60*time.Second, "how long an idle keep-alive HTTP connection is kept open")
+	fs.DurationVar(&c.httpReadTimeout, "http-read-timeout", 10*time.Second, "how long a client may take to send an HTTP request to the API, body included (not the WebSocket, which stays open)")
 	fs.IntVar(&c.maxConnections, "max-connections", 10_000, "open WebSocket connections at most; more get HTTP 503")
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", 100, "subscriptions one connection may hold")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take before connections are dropped")
@@ -78,8 +90,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.tokensPerAgent, "tokens-per-agent", 32, "workspace tokens of one agent that admit apps at once; each sign-in displaces the oldest beyond it")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 100, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
 	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
-	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 0, "connections one client address may open; 0 for no cap (a contact center may put a whole floor behind one NAT address)")
-	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 0, "sign-in attempts one client address may make per minute; 0 for no cap")
+	fs.Float64Var(&c.rateBytes, "rate-limit-bytes", 128<<10, "`bytes` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
+	fs.IntVar(&c.rateBytesBurst, "rate-burst-bytes", 512<<10, "`bytes` one connection may send in a burst above -rate-limit-bytes; at least -read-limit")
+	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 2000, "connections one client address may open; 0 for no cap (the default fits a floor of 500 agents with several apps each behind one NAT address)")
+	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 600, "sign-in attempts one client address may make per minute; 0 for no cap (the default fits a floor of 500 agents signing in at once behind one NAT address)")
 	fs.IntVar(&c.passwordChecks, "password-checks", 0, "password and app-secret checks (bcrypt) that may run at once; 0 for the number of CPUs")
 	fs.IntVar(&c.checkQueue, "password-check-queue", 128, "password checks that may wait for a free slot; more are refused at once with Unavailable")
 	fs.DurationVar(&c.checkWait, "password-check-wait", 5*time.Second, "how long a password check may wait for a free slot before it is refused with Unavailable")
@@ -138,6 +152,8 @@ func (c config) validate() error {
 		{"token-ttl", int64(c.tokenTTL)}, {"rate-burst", int64(c.rateBurst)},
 		{"password-check-queue", int64(c.checkQueue)}, {"tokens-per-agent", int64(c.tokensPerAgent)},
 		{"jwt-max-lifetime", int64(c.jwtMaxLifetime)}, {"password-check-wait", int64(c.checkWait)},
+		{"send-queue-bytes", int64(c.sendQueueBytes)}, {"max-channels", int64(c.maxChannels)}, {"register-timeout", int64(c.registerTimeout)},
+		{"rate-burst-bytes", int64(c.rateBytesBurst)}, {"http-idle-timeout", int64(c.httpIdleTimeout)}, {"http-read-timeout", int64(c.httpReadTimeout)},
 		{"sim-answer-delay", int64(c.simAnswerDelay)}, {"nats-lease", int64(c.natsLease)}, {"sim-ring-timeout", int64(c.simRingTimeout)},
 	}
 	for _, p := range positive {
@@ -156,6 +172,12 @@ func (c config) validate() error {
 	}
 	if c.passwordChecks < 0 {
 		errs = append(errs, errors.New("-password-checks must be 0 (the number of CPUs) or more"))
+	}
+	if c.rateBytes <= 0 {
+		errs = append(errs, errors.New("-rate-limit-bytes must be positive"))
+	}
+	if int64(c.rateBytesBurst) < c.readLimit {
+		errs = append(errs, errors.New("-rate-burst-bytes must be at least -read-limit, or the largest frame could never pass"))
 	}
 	if c.maxConnsPerIP < 0 || c.loginsPerIP < 0 {
 		errs = append(errs, errors.New("-max-connections-per-ip and -login-attempts-per-ip must be 0 (no cap) or more"))

@@ -157,11 +157,22 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		"drain-timeout", "agents", "lockout-attempts", "lockout-duration", "grace-period", "apps", "token-ttl",
 		"rate-limit", "rate-burst", "max-connections-per-ip", "login-attempts-per-ip", "trusted-proxies",
 		"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "log-level", "log-format",
-		"nats", "nats-embedded", "nats-listen", "nats-store", "nats-prefix", "nats-lease", "node"} {
+		"nats", "nats-embedded", "nats-listen", "nats-store", "nats-prefix", "nats-lease", "node",
+		"send-queue-bytes", "max-channels", "register-timeout", "rate-limit-bytes", "rate-burst-bytes",
+		"http-idle-timeout", "http-read-timeout"} {
 		assert.Regexp(t, "\n  -"+regexp.QuoteMeta(name)+"[ \n]", usage, "flag %s is listed", name)
 		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
 	}
 	assert.Contains(t, usage, `(default "127.0.0.1:8080")`)
+	assert.Contains(t, usage, "-register-timeout duration\n", "pinned name")
+	assert.Contains(t, usage, "(default 30s)")
+
+	defaults, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, defaults.registerTimeout, "pinned: -register-timeout 30s")
+	assert.Equal(t, 1<<20, defaults.sendQueueBytes)
+	assert.Equal(t, 2000, defaults.maxConnsPerIP, "pinned in the README: a floor behind one NAT address")
+	assert.Equal(t, 600, defaults.loginsPerIP, "pinned in the README: a floor behind one NAT address")
 
 	env := map[string]string{"CTIBUS_LOCKOUT_ATTEMPTS": "2", "CTIBUS_SEND_QUEUE": "64"}
 	cfg, err := parseConfig([]string{"-send-queue", "128"}, func(k string) string { return env[k] }, io.Discard)
@@ -183,6 +194,9 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		{[]string{"-trusted-proxies", "10.0.0.1,proxy.example"}, nil, `"proxy.example" is neither`},
 		{[]string{"-rate-limit", "0"}, nil, "-rate-limit must be positive"},
 		{[]string{"-max-connections-per-ip", "-1"}, nil, "0 (no cap) or more"},
+		{[]string{"-rate-burst-bytes", "1000"}, nil, "-rate-burst-bytes must be at least -read-limit"},
+		{[]string{"-register-timeout", "0s"}, nil, "-register-timeout must be positive"},
+		{[]string{"-send-queue-bytes", "0"}, nil, "-send-queue-bytes must be positive"},
 		{[]string{"-nats", "nats://127.0.0.1:4222", "-nats-embedded"}, nil, "exclude each other"},
 		{[]string{"-nats-prefix", "a.b"}, nil, "-nats-prefix"},
 		{[]string{"-node", "node 1"}, nil, "-node"},

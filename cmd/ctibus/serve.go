@@ -51,16 +51,22 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	bus := broker.New(log, broker.Config{ // unnamed: connection loggers, which handlers use too, derive from it
 		ReadLimit:           cfg.readLimit,
 		SendQueue:           cfg.sendQueue,
+		SendQueueBytes:      cfg.sendQueueBytes,
 		MaxConnections:      cfg.maxConnections,
 		MaxSubscriptions:    cfg.maxSubscriptions,
+		MaxChannels:         cfg.maxChannels,
+		RegisterTimeout:     cfg.registerTimeout,
 		AllowedOrigins:      cfg.origins(),
 		RateLimit:           cfg.rateLimit,
 		RateBurst:           cfg.rateBurst,
+		RateBytes:           cfg.rateBytes,
+		RateBytesBurst:      cfg.rateBytesBurst,
 		MaxConnectionsPerIP: cfg.maxConnsPerIP,
 		TrustedProxies:      proxies,
 		Metrics:             broker.NewMetrics(registry),
 	})
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout})
+	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
+		AfterFunc: func(d time.Duration, f func()) cisco.Timer { return bus.AfterFunc(d, f) }})
 	shared := sharedState{cti: sim}
 	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {
@@ -77,6 +83,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	})
 	ciscoAPI := handlers.NewCisco(bus, shared.cti, lockout, log.Named("cisco"),
 		handlers.Config{
+			AfterFunc:          func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) }, // a panic in a timer ends no session
 			Grace:              cfg.gracePeriod,
 			TokenTTL:           cfg.tokenTTL,
 			TokensPerAgent:     cfg.tokensPerAgent,
@@ -114,7 +121,12 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           readTimeout(mux, "/ws", cfg.httpReadTimeout),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       cfg.httpIdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -165,6 +177,24 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	leave() // at once, rather than when the lease runs out: another node takes over
 	log.Info("stopped")
 	return nil
+}
+
+// maxHeaderBytes bounds the headers of one HTTP request: a browser's
+// handshake needs a few kilobytes.
+const maxHeaderBytes = 64 << 10
+
+// readTimeout gives every request but those to the long-lived path (the
+// WebSocket endpoint, whose reader keeps its own deadlines for as long as
+// the connection lives) d to arrive whole, body included, so that a client
+// trickling a body cannot hold a connection.
+func readTimeout(h http.Handler, longLived string, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != longLived {
+			// The headers are in: ReadHeaderTimeout bounded them.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // sweepPeriod is how often a node of a cluster looks for abandoned agents:
