@@ -114,7 +114,7 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 	}
 	if err != nil {
 		link.close()
-		return nil, fmt.Errorf("connect to NATS at %s: %w (is the server running, with JetStream enabled?)", redact(urls), err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w (%s)", redact(urls), err, connectHint(cfg, err))
 	}
 	log.Info("joined the cluster", zap.String("node", link.node), zap.String("nats", redactURL(link.state.ConnectedUrl())))
 	return link, nil
@@ -218,7 +218,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		return shared, nil, err
 	}
 	var undo []func()
-	leave = func() {
+	leaveAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
@@ -226,7 +226,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 	}
 	defer func() {
 		if err != nil {
-			leave()
+			leaveAll() // not leave: returning an error has set it to nil
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
@@ -280,5 +280,5 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 			log.Warn("leave the contact center's cluster", zap.Error(err))
 		}
 	})
-	return shared, leave, nil
+	return shared, leaveAll, nil
 }

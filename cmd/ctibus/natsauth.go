@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 )
 
@@ -119,7 +120,7 @@ func readToken(file string) (string, error) {
 func clientAuth(cfg config) ([]nats.Option, error) {
 	switch {
 	case cfg.natsCreds != "":
-		if _, err := os.Stat(cfg.natsCreds); err != nil {
+		if err := checkCreds(cfg.natsCreds); err != nil {
 			return nil, fmt.Errorf("-nats-creds: %w", err)
 		}
 		return []nats.Option{nats.UserCredentials(cfg.natsCreds)}, nil
@@ -131,6 +132,52 @@ func clientAuth(cfg config) ([]nats.Option, error) {
 		return []nats.Option{nats.Token(token)}, nil
 	}
 	return nil, nil
+}
+
+// checkCreds reads a credentials file as the NATS client will, so that a
+// wrong file is refused at start saying what is wrong with it, rather than
+// by NATS as an "Authorization Violation". Its errors never quote the file,
+// which holds a secret.
+func checkCreds(file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	const want = "want a NATS credentials file, a user JWT and its nkey seed as 'nsc generate creds' writes them"
+	userJWT, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return fmt.Errorf("%s: no user JWT in it; %s", file, want)
+	}
+	claims, err := jwt.DecodeUserClaims(userJWT)
+	if err != nil {
+		return fmt.Errorf("%s: no user JWT in it; %s", file, want)
+	}
+	seed, err := jwt.ParseDecoratedUserNKey(b)
+	if err != nil {
+		return fmt.Errorf("%s: no user nkey seed in it; %s", file, want)
+	}
+	defer seed.Wipe()
+	if pub, err := seed.PublicKey(); err != nil || pub != claims.Subject {
+		return fmt.Errorf("%s: its nkey seed is not the one of its user JWT; %s", file, want)
+	}
+	return nil
+}
+
+// connectHint says what to check when a node cannot connect to NATS.
+func connectHint(cfg config, err error) string {
+	if cfg.natsEmbedded || !errors.Is(err, nats.ErrAuthorization) {
+		return "is the server running, with JetStream enabled?"
+	}
+	switch {
+	case cfg.natsCreds != "":
+		return "NATS refused the user of -nats-creds: does the server know its account, and is the user neither expired nor revoked?"
+	case cfg.natsTokenFile != "":
+		return "NATS refused the token of -nats-token-file: is it the file of the node with the embedded server?"
+	case urlsHaveUser(cfg.nats):
+		return "NATS refused the user or token in -nats"
+	}
+	return "NATS requires a credential: give -nats-creds, -nats-token-file, or a user in the -nats URL"
 }
 
 // redact hides the credentials in NATS URLs before they reach a message.
