@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +15,9 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/internal/logbound"
 )
-
-// stoppedClock tells a time that moves only when the test moves it.
-type stoppedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stoppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stoppedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // refuse sends an upgrade with origin and checks that it is refused.
 func refuse(t *testing.T, url, origin string) {
@@ -50,7 +32,7 @@ func refuse(t *testing.T, url, origin string) {
 
 func TestRefusedUpgradesCannotFloodTheLog(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	clock := &stoppedClock{now: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC))
 	b := broker.New(zap.New(core), broker.Config{Now: clock.Now})
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)

@@ -22,6 +22,7 @@ import (
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -47,23 +48,6 @@ var loginEvents = []string{
 	"Cisco/Agent/SetNotReadyReasonCodes",
 	"Cisco/Agent/SetPhoneBook",
 	"Cisco/Agent/SetWrapupCode",
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // timers replaces time.AfterFunc for grace periods: timers fire when told.
@@ -116,7 +100,7 @@ type env struct {
 	http   string // the server's base URL
 	sim    *cisco.Simulator
 	h      *handlers.Cisco
-	clock  *clock
+	clock  *fakeclock.Clock
 	timers *timers
 	logs   *observer.ObservedLogs
 }
@@ -140,7 +124,7 @@ func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	ts := &timers{}
 
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")

@@ -13,27 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/internal/natstest"
 	"github.com/ctibus/ctibus/session"
 )
-
-// clock is a fake clock that moves only when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // lockoutStores are the stores the lockout's rules are tested on: each
 // returns the LockoutConfig.Store of a new lockout.
@@ -55,10 +38,10 @@ func openLockoutStore(t *testing.T, js jetstream.JetStream) *session.KVLockoutSt
 }
 
 // eachLockoutStore runs test on a new lockout on each store.
-func eachLockoutStore(t *testing.T, test func(t *testing.T, l *session.Lockout, clk *clock)) {
+func eachLockoutStore(t *testing.T, test func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock)) {
 	for _, st := range lockoutStores {
 		t.Run(st.name, func(t *testing.T) {
-			clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+			clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 			test(t, session.NewLockout(session.LockoutConfig{Now: clk.Now, Store: st.open(t)}), clk)
 		})
 	}
@@ -80,7 +63,7 @@ func wrong() error { return fmt.Errorf("sign in: %w", session.ErrBadCredentials)
 func right() error { return nil }
 
 func TestLockoutLocksAfterFiveFailures(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock) {
 		for i := range 5 {
 			require.ErrorIs(t, attempt(l, "CiscoTest", wrong), session.ErrBadCredentials, "attempt %d", i+1)
 		}
@@ -103,7 +86,7 @@ func TestLockoutLocksAfterFiveFailures(t *testing.T) {
 }
 
 func TestLockoutSuccessResetsTheCount(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
 		for range 4 {
 			require.Error(t, attempt(l, "a", wrong))
 		}
@@ -118,7 +101,7 @@ func TestLockoutSuccessResetsTheCount(t *testing.T) {
 }
 
 func TestLockoutOtherErrorsDoNotCount(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
 		other := fmt.Errorf("device busy")
 		for range 10 {
 			require.ErrorIs(t, attempt(l, "a", func() error { return other }), other)
@@ -128,7 +111,7 @@ func TestLockoutOtherErrorsDoNotCount(t *testing.T) {
 }
 
 func TestLockoutAccountsAreSeparate(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
 		for range 5 {
 			require.Error(t, attempt(l, "a", wrong))
 		}
@@ -138,7 +121,7 @@ func TestLockoutAccountsAreSeparate(t *testing.T) {
 }
 
 func TestLockoutForgetsAnOldStreak(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock) {
 		for range 4 {
 			require.Error(t, attempt(l, "a", wrong))
 		}
@@ -149,7 +132,7 @@ func TestLockoutForgetsAnOldStreak(t *testing.T) {
 }
 
 func TestLockoutHoldsUnderConcurrency(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
 		verified, bad, locked := wrongInParallel(t, []*session.Lockout{l}, "ciscotest")
 		assert.Equal(t, 5, verified, "at most 5 passwords are verified")
 		assert.Equal(t, 5, bad)
@@ -191,7 +174,7 @@ func wrongInParallel(t *testing.T, lockouts []*session.Lockout, username string)
 }
 
 func TestActiveLocks(t *testing.T) {
-	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *clock) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock) {
 		assert.Zero(t, l.ActiveLocks())
 		for _, user := range []string{"a", "b"} {
 			for range 5 {
@@ -207,7 +190,7 @@ func TestActiveLocks(t *testing.T) {
 // TestLockoutForgetsExpiredLocks checks the memory store only: a KV bucket
 // forgets by its own MaxAge.
 func TestLockoutForgetsExpiredLocks(t *testing.T) {
-	clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	l := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	for i := range 100 {
 		for range 5 {

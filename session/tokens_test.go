@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/internal/natstest"
 	"github.com/ctibus/ctibus/session"
 )
@@ -34,10 +35,10 @@ func openTokenStore(t *testing.T, js jetstream.JetStream) *session.KVTokenStore 
 }
 
 // eachTokenStore runs test on new tokens on each store.
-func eachTokenStore(t *testing.T, test func(t *testing.T, tokens *session.Tokens, clk *clock)) {
+func eachTokenStore(t *testing.T, test func(t *testing.T, tokens *session.Tokens, clk *fakeclock.Clock)) {
 	for _, st := range tokenStores {
 		t.Run(st.name, func(t *testing.T) {
-			clk := &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+			clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 			test(t, session.NewTokens(session.TokensConfig{Now: clk.Now, Store: st.open(t)}), clk)
 		})
 	}
@@ -51,7 +52,7 @@ func issue(t *testing.T, tokens *session.Tokens, agentID string) string {
 }
 
 func TestTokenResolvesToItsAgent(t *testing.T) {
-	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, clk *clock) {
+	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, clk *fakeclock.Clock) {
 		token, expires, err := tokens.Issue(context.Background(), "ciscotest")
 		require.NoError(t, err)
 		assert.Equal(t, clk.Now().Add(12*time.Hour), expires)
@@ -70,7 +71,7 @@ func TestTokenResolvesToItsAgent(t *testing.T) {
 }
 
 func TestTokenExpires(t *testing.T) {
-	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, clk *clock) {
+	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, clk *fakeclock.Clock) {
 		token := issue(t, tokens, "ciscotest")
 		clk.Advance(12*time.Hour - time.Second)
 		_, err := tokens.Resolve(context.Background(), token)
@@ -82,7 +83,7 @@ func TestTokenExpires(t *testing.T) {
 }
 
 func TestRevokeAgentRevokesItsTokensOnly(t *testing.T) {
-	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, _ *clock) {
+	eachTokenStore(t, func(t *testing.T, tokens *session.Tokens, _ *fakeclock.Clock) {
 		first, second := issue(t, tokens, "ciscotest"), issue(t, tokens, "ciscotest")
 		other := issue(t, tokens, "jdoe")
 		require.NoError(t, tokens.RevokeAgent(context.Background(), "ciscotest"))

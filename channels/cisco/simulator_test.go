@@ -14,32 +14,15 @@ import (
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 )
-
-// clock is a fake clock that tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
 
 // start is the fake clock's first reading.
 var start = time.Date(2026, 11, 30, 15, 40, 10, 123_000_000, time.UTC)
 
 const startStamp = "2026-11-30T15:40:10.123Z"
 
-func newClock() *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(start) }
 
 // testAgents mirror the demo agents, with cheap hashes.
 var testAgents = []ciscotest.Agent{
@@ -52,7 +35,7 @@ var testAgents = []ciscotest.Agent{
 	},
 }
 
-func newSimulator(t *testing.T) (*cisco.Simulator, *clock) {
+func newSimulator(t *testing.T) (*cisco.Simulator, *fakeclock.Clock) {
 	t.Helper()
 	clk := newClock()
 	return cisco.NewSimulator(ciscotest.NewDirectory(t, testAgents...), cisco.SimulatorConfig{Now: clk.Now}), clk
