@@ -21,7 +21,8 @@ var callTopics = []string{"InboundCall", "OutboundCall"}
 // registerCalls puts the call-control requests on the bus. Subtopics match
 // ignoring case, so SetAnswer also serves the docs' SetANSWER.
 // SetTRANSFER and SetCONFERENCE are extensions: the docs have no page for
-// completing a consult.
+// completing a consult. So are SetACCEPT and SetCLOSE, Finesse's other two
+// answers to a preview reservation beside the docs' SetREJECT.
 func (h *Cisco) registerCalls() {
 	actions := []struct {
 		subtopic string
@@ -32,6 +33,8 @@ func (h *Cisco) registerCalls() {
 		{"SetRETRIEVE", cisco.ActionRetrieve},
 		{"SetDROP", cisco.ActionDrop},
 		{"SetREJECT", cisco.ActionReject},
+		{"SetACCEPT", cisco.ActionAccept},
+		{"SetCLOSE", cisco.ActionClose},
 		{"SetCONSULT", cisco.ActionConsult},
 		{"SetTRANSFER_SST", cisco.ActionTransferSST},
 		{"SetTRANSFER", cisco.ActionTransfer},
@@ -72,7 +75,7 @@ func (h *Cisco) makeCall(ctx context.Context, req *broker.Request) error {
 }
 
 // CallAction serves one of the requests on a call: SetAnswer, SetHOLD,
-// SetRETRIEVE, SetDROP, SetREJECT (data {MediaAddress?, CallID}),
+// SetRETRIEVE, SetDROP, SetREJECT, SetACCEPT, SetCLOSE (data {MediaAddress?, CallID}),
 // SetCONSULT and SetTRANSFER_SST ({MediaAddress?, CallID, toAddress}),
 // SetTRANSFER and SetCONFERENCE ({CallID}). MediaAddress, when given, must
 // be the agent's extension. The outcome arrives as CallsStateChange and

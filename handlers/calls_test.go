@@ -280,9 +280,6 @@ func TestRingingCallRejectedOrUnanswered(t *testing.T) {
 		stop func(e *env, a *brokertest.Client, call dialogView)
 		id   string
 	}{
-		{"rejected", func(_ *env, a *brokertest.Client, call dialogView) {
-			a.Request("reject", "Cisco", "OutboundCall", "SetREJECT", map[string]string{"CallID": call.ID})
-		}, "reject"},
 		{"not answered in time", func(e *env, _ *brokertest.Client, _ dialogView) { e.fire(t, ringTimeout) }, ""},
 	}
 	for _, tt := range tests {

@@ -324,7 +324,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 			Text:    "The agent is signed out; sign in before changing state.",
 		}
 	}
-	if cs := st.call; cs != nil && !cs.wrapping {
+	if cs := st.call; cs != nil && !cs.wrapping && cs.dialing == nil {
 		return s.pendLocked(a, st, state, reasonCodeID)
 	}
 	if err := checkTransition(st.state, state); err != nil {
@@ -340,7 +340,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		reasonCodeID = id
 	}
 	now := s.now()
-	if st.call != nil {
+	if st.call != nil && !s.leaveReservationLocked(st, now) {
 		s.endWrapUpLocked(a, st, now)
 	}
 	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now
