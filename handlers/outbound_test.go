@@ -45,6 +45,8 @@ func TestPreviewCallAcceptedDialsTheCustomer(t *testing.T) {
 	assert.Equal(t, "4085551234", offer.FromAddress, "the customer the campaign calls")
 	require.Len(t, offer.Participants, 1, "only the agent: the customer is not called yet")
 	assert.Equal(t, []string{"ACCEPT", "CLOSE", "REJECT"}, offer.Participants[0].Actions)
+	a.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085550123"})
+	assert.Contains(t, a.ExpectError("Cisco", "Invalid State", "dial").Msg, "reserved", "no call of its own while reserved")
 	var names []string
 	for _, v := range offer.MediaProperties.CallVariables {
 		names = append(names, v.Name)

@@ -252,6 +252,8 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 		return Dialog{}, errSignedOut(loginID)
 	case st.call != nil && st.call.wrapping:
 		return Dialog{}, errInvalidState("You are wrapping up a call; send WrapUpCall, or go READY or NOT_READY, before you make another.")
+	case st.state == StateReservedOutbound || st.state == StateReservedOutboundPreview:
+		return Dialog{}, errInvalidState("A campaign has reserved you: take its call, or leave the reservation (reject or close a preview), before you make a call.")
 	case st.call != nil:
 		return Dialog{}, errInvalidState("You are on a call already; drop it before you make another, or consult with SetCONSULT.")
 	case st.state != StateReady && st.state != StateNotReady:
