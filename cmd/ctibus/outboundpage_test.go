@@ -28,6 +28,7 @@ func TestCallPagePreviewCallAccepted(t *testing.T) {
 	assert.Contains(t, eval[string](t, b, `[...document.querySelectorAll("[data-testid=call-vars] > div")].map((d) => d.textContent).join(" ")`),
 		"BACampaignDemo campaign", "the campaign's record")
 	callID := eval[string](t, b, `document.querySelector("[data-testid=call-id]").textContent`)
+	b.screenshot(t, "ctibus-page-preview-1280x800.png")
 
 	click(t, b, callSel("accept"))
 	b.waitFor(t, "the customer dialed from the agent's phone, and the agent TALKING",
