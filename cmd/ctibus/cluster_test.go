@@ -159,30 +159,49 @@ func TestClusterLockoutIsShared(t *testing.T) {
 		clients[i].Register("softphone", "Cisco")
 	}
 
-	// Five failures spread over three nodes lock the account on all of them.
-	for i := range 5 {
+	// Five failures spread over three nodes, by the agent's loginName and
+	// its loginId in turn, lock the agent on all of them, by either name.
+	for i, username := range []string{"ciscotest", "100501", "CiscoTest", "100501", "ciscotest"} {
 		c := clients[i%3]
 		id := "bad" + strconv.Itoa(i)
-		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest", "password": "wrong", "extension": "5064"})
+		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": username, "password": "wrong", "extension": "5064"})
 		assert.Equal(t, "Authorization Failure", c.ExpectError("Cisco", "Authorization Failure", id).ErrorType)
 	}
 	for i, c := range clients {
-		id := "right" + strconv.Itoa(i)
-		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest", "password": "test@123", "extension": "5064"})
-		c.ExpectError("Cisco", "Account Locked", id)
+		for _, username := range []string{"CISCOTEST", "ciscotest", "100501"} {
+			id := username + "-right" + strconv.Itoa(i)
+			c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": username, "password": "test@123", "extension": "5064"})
+			c.ExpectError("Cisco", "Account Locked", id)
+		}
 	}
 
-	// Fifty wrong attempts in parallel over the nodes verify at most five
-	// passwords: the others are refused as locked without a check.
+	// Fifty wrong attempts in parallel over the nodes, by both names of an
+	// agent, verify at most five passwords: the others are refused as
+	// locked without a check. A made-up name gets the same answers, and
+	// has a count of its own.
+	for _, usernames := range [][]string{{"jdoe", "100503", "JDOE"}, {"nobody", "NOBODY"}} {
+		assert.Equal(t, map[string]int{"Authorization Failure": 5, "Account Locked": 45},
+			wrongInParallel(nodes, usernames), "attempts as %v", usernames)
+	}
+	for i, c := range clients {
+		id := "jdoe-right" + strconv.Itoa(i)
+		c.Request(id, "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "Jdoe", "password": "agent@3", "extension": "5066"})
+		c.ExpectError("Cisco", "Account Locked", id)
+	}
+}
+
+// wrongInParallel makes 50 sign-in attempts with a wrong password at once,
+// spread over the nodes, and counts the answers by errorType. Each node
+// gets every one of usernames.
+func wrongInParallel(nodes []*server, usernames []string) map[string]int {
 	var mu sync.Mutex
 	answers := map[string]int{}
 	var wg sync.WaitGroup
 	for i := range 50 {
-		url := brokertest.WSURL(nodes[i%3].URL)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errorType, err := attemptSignIn(url, "jdoe", "wrong")
+		url := brokertest.WSURL(nodes[i%len(nodes)].URL)
+		username := usernames[i/len(nodes)%len(usernames)]
+		wg.Go(func() {
+			errorType, err := attemptSignIn(url, username, "wrong")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -190,10 +209,10 @@ func TestClusterLockoutIsShared(t *testing.T) {
 				return
 			}
 			answers[errorType]++
-		}()
+		})
 	}
 	wg.Wait()
-	assert.Equal(t, map[string]int{"Authorization Failure": 5, "Account Locked": 45}, answers)
+	return answers
 }
 
 // attemptSignIn signs in once on a connection of its own, and returns the
