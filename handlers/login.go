@@ -48,8 +48,8 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 }
 
 // Bounds on sign-in fields: far above real ones, and low enough that the
-// lockout's table, keyed by username, and the log lines stay small whatever
-// an attacker sends.
+// lockout's table, which keeps a record for every made-up username it
+// counts, and the log lines stay small whatever an attacker sends.
 const (
 	maxUsername  = 128
 	maxPassword  = 256
