@@ -166,7 +166,7 @@ func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, erro
 
 // lockoutAccount is the lockout account a username counts against: the
 // agent's, whether typed as its loginId or its loginName in any case, so
-// that one agent has five tries and not five per name; for a name that is
+// that an agent has one count and not one per name; for a name that is
 // no agent's, the name's own, ignoring case. Either way the attempt then
 // goes the same way, to the same answers, so nothing tells the two apart.
 func (h *Cisco) lockoutAccount(ctx context.Context, username string) (session.Account, error) {
