@@ -372,27 +372,113 @@ func TestUnknownUserLooksLikeAWrongPassword(t *testing.T) {
 }
 
 func TestParallelWrongPasswordsVerifyAtMostFive(t *testing.T) {
-	e := newEnv(t)
-	const n = 50
-	clients := make([]*brokertest.Client, n)
-	for i := range clients {
-		clients[i] = e.desktop(t, "attacker")
+	tests := []struct {
+		name      string
+		usernames []string // the attempts take them in turn
+		right     string   // the right password, if they name an agent
+	}{
+		{"one username", []string{"ciscotest"}, "test@123"},
+		{"both names of an agent", []string{"jdoe", "100503", "JDoe"}, "agent@3"},
+		{"an unknown username", []string{"nobody", "NoBody"}, "agent@3"},
 	}
-	for i, c := range clients {
-		signIn(c, fmt.Sprint(i), "ciscotest", "guess", "5064")
-	}
-	counts := map[string]int{}
-	for i, c := range clients {
-		f := c.Expect("Cisco/Error/SetAPIError")
-		assert.Equal(t, fmt.Sprint(i), f.CorrelationID)
-		counts[f.Error(t).ErrorType]++
-	}
-	// An Authorization Failure means a password was verified.
-	assert.Equal(t, map[string]int{"Authorization Failure": 5, handlers.ErrTypeAccountLocked: 45}, counts)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			const n = 50
+			clients := make([]*brokertest.Client, n)
+			for i := range clients {
+				clients[i] = e.desktop(t, "attacker")
+			}
+			for i, c := range clients {
+				signIn(c, fmt.Sprint(i), tt.usernames[i%len(tt.usernames)], "guess", "5070")
+			}
+			counts := map[string]int{}
+			for i, c := range clients {
+				f := c.Expect("Cisco/Error/SetAPIError")
+				assert.Equal(t, fmt.Sprint(i), f.CorrelationID)
+				counts[f.Error(t).ErrorType]++
+			}
+			// An Authorization Failure means a password was verified.
+			assert.Equal(t, map[string]int{"Authorization Failure": 5, handlers.ErrTypeAccountLocked: 45}, counts)
 
+			c := e.desktop(t, "softphone")
+			for _, username := range tt.usernames {
+				signIn(c, username, username, tt.right, "5070")
+				c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, username)
+			}
+		})
+	}
+}
+
+func TestLockoutCountsPerAgent(t *testing.T) {
+	e := newEnv(t)
 	c := e.desktop(t, "softphone")
-	signIn(c, "right", "ciscotest", "test@123", "5064")
-	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "right")
+	// Four failures by the agent's loginName, the fifth by its loginId.
+	for i := range 4 {
+		id := fmt.Sprintf("bad-%d", i)
+		signIn(c, id, "jdoe", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	signIn(c, "fifth", "100503", "wrong", "5070")
+	c.ExpectError("Cisco", "Authorization Failure", "fifth")
+
+	for _, username := range []string{"JDOE", "jdoe", "100503"} {
+		signIn(c, username, username, "agent@3", "5070")
+		locked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, username)
+		assert.Contains(t, locked.ErrorMessage, "300 seconds left", "%s is locked with the agent", username)
+	}
+
+	// Another agent is not locked, and the agent's lock ends for both names.
+	login(t, e.desktop(t, "softphone"), "other", "ciscotest", "5064")
+	e.clock.Advance(5 * time.Minute)
+	signIn(c, "after", "100503", "agent@3", "5070")
+	expectSignedIn(t, c, "after")
+}
+
+func TestUnknownUsernameHasItsOwnCountAndLooksTheSame(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	// The agent jdoe and the made-up jdoe2, nobody's name, fail in turn.
+	var agent, unknown []brokertest.APIError
+	for i := range 5 {
+		for _, username := range []string{"jdoe", "JDoe2"} {
+			id := fmt.Sprintf("%s-%d", username, i)
+			signIn(c, id, username, "wrong", "5070")
+			f := c.Expect("Cisco/Error/SetAPIError")
+			require.Equal(t, id, f.CorrelationID)
+			if username == "jdoe" {
+				agent = append(agent, f.Error(t))
+			} else {
+				unknown = append(unknown, f.Error(t))
+			}
+		}
+	}
+	assert.Equal(t, agent, unknown, "five failures of an agent and of a made-up name are answered alike")
+	assert.Equal(t, "Authorization Failure", agent[4].ErrorType)
+
+	// Both are locked now, each by its own five failures, and answer alike.
+	signIn(c, "agent-locked", "100503", "agent@3", "5070")
+	agentLocked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "agent-locked")
+	signIn(c, "unknown-locked", "jdoe2", "agent@3", "5070")
+	unknownLocked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "unknown-locked")
+	assert.Equal(t, agentLocked, unknownLocked)
+
+	// A made-up name counts for itself alone: its failures lock no agent,
+	// and an agent's lock locks no made-up name.
+	e.clock.Advance(5 * time.Minute)
+	for i := range 5 {
+		id := fmt.Sprintf("made-up-%d", i)
+		signIn(c, id, "nobody", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("jdoe-again-%d", i)
+		signIn(c, id, "100503", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	signIn(c, "nobody-locked", "NOBODY", "wrong", "5070")
+	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "nobody-locked")
+	login(t, c, "ciscotest", "ciscotest", "5064")
 }
 
 func TestAgentsAreIsolated(t *testing.T) {

@@ -48,8 +48,8 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 }
 
 // Bounds on sign-in fields: far above real ones, and low enough that the
-// lockout's table, keyed by username, and the log lines stay small whatever
-// an attacker sends.
+// lockout's table, which keeps a record for every made-up username it
+// counts, and the log lines stay small whatever an attacker sends.
 const (
 	maxUsername  = 128
 	maxPassword  = 256
@@ -142,10 +142,15 @@ func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID stri
 	})
 }
 
-// signIn signs in through the lockout, which counts wrong credentials.
+// signIn signs in through the lockout, which counts wrong credentials
+// against the agent the username names, or else against the username.
 func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
+	account, err := h.lockoutAccount(ctx, c.username)
+	if err != nil {
+		return cisco.SignedIn{}, err
+	}
 	var signed cisco.SignedIn
-	err := h.lockout.Attempt(ctx, c.username, func() error {
+	err = h.lockout.Attempt(ctx, account, func() error {
 		// Known and unknown usernames alike take a slot: both cost a bcrypt.
 		return h.checks.Do(ctx, func() error {
 			var err error
@@ -157,6 +162,22 @@ func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, erro
 		})
 	})
 	return signed, err
+}
+
+// lockoutAccount is the lockout account a username counts against: the
+// agent's, whether typed as its loginId or its loginName in any case, so
+// that an agent has one count and not one per name; for a name that is
+// no agent's, the name's own, ignoring case. Either way the attempt then
+// goes the same way, to the same answers, so nothing tells the two apart.
+func (h *Cisco) lockoutAccount(ctx context.Context, username string) (session.Account, error) {
+	loginID, ok, err := h.cti.Resolve(ctx, username)
+	if err != nil {
+		return session.Account{}, err
+	}
+	if !ok {
+		return session.NameAccount(username), nil
+	}
+	return session.AgentAccount(loginID), nil
 }
 
 // loginEvents reads everything the 15 events of a sign-in describe, then

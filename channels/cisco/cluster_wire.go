@@ -361,6 +361,12 @@ func (c *Cluster) SignIn(ctx context.Context, username, password, extension stri
 	return call[SignedIn](c, ctx, methodSignIn, rpcArgs{LoginID: loginID, Extension: extension})
 }
 
+// Resolve finds the agent username names in this node's directory, which
+// every node shares: nothing crosses NATS.
+func (c *Cluster) Resolve(ctx context.Context, username string) (string, bool, error) {
+	return c.sim.Resolve(ctx, username)
+}
+
 // User returns the agent's User object from the leader.
 func (c *Cluster) User(ctx context.Context, loginID string) (User, error) {
 	return call[User](c, ctx, methodUser, rpcArgs{LoginID: loginID})

@@ -211,6 +211,20 @@ func (s *Simulator) Authenticate(username, password string) (loginID string, err
 	return a.loginID, nil
 }
 
+// Resolve returns the loginId of the agent username names (a loginId, or a
+// loginName matched without regard to case), as SignIn and Authenticate
+// find it, and false if it names no agent. It takes no lock.
+func (s *Simulator) Resolve(ctx context.Context, username string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	a := s.dir.lookup(username)
+	if a == nil {
+		return "", false, nil
+	}
+	return a.loginID, true, nil
+}
+
 // SignInAs signs in the agent loginID, already authenticated, on extension:
 // SignIn without the password check. The caller vouches for the agent.
 func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (SignedIn, error) {
