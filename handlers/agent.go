@@ -102,11 +102,20 @@ func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
 }
 
 // getAppState serves GetAppState on topic General (the docs' sample) or Call
-// (the docs' table), answering on the triple it was asked on.
+// (the docs' table), answering on the triple it was asked on. The docs'
+// prerequisite is registration only: on a connection where no agent is
+// signed in it answers the requester alone that nobody is (state LOGOUT),
+// so that a widget can decide on load whether to show a sign-in form.
 func (h *Cisco) getAppState(ctx context.Context, req *broker.Request) error {
 	topic := "General"
 	if strings.EqualFold(req.Topic, "Call") {
 		topic = "Call"
+	}
+	if _, ok := h.workspaces.Of(req.Conn); !ok {
+		return req.Conn.Send(broker.Event{
+			Channel: channel, Topic: topic, Subtopic: "GetAppState",
+			Message: notSignedInAppState(), CorrelationID: req.ID,
+		})
 	}
 	return h.answer(req, topic, "GetAppState", func(id string) (any, error) {
 		u, err := h.cti.User(ctx, id)
