@@ -593,9 +593,10 @@ func TestLogoutEndsTheWorkspace(t *testing.T) {
 		assert.Equal(t, "out", f.CorrelationID)
 		assert.Equal(t, "LOGOUT", agentStateOf(t, f).Data.State)
 	}
-	// Both apps are out of the workspace: a new agent on one of them is
-	// invisible to the other.
+	// Another agent signing in on the phone ends the desktop: the crm app
+	// is told, and does not see that agent.
 	login(t, phone, "l3", "jdoe", "5070")
+	crm.Expect("PubSub/Workspace/Ended")
 	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
 	crm.ExpectError("Cisco", "Invalid State", "g")
 }
