@@ -1014,10 +1014,11 @@ export class CtiBusHost {
     const source = /** @type {Window} */ (e.source);
     let widget = this.#widgets.get(source);
     if (msg.type === "hello") {
-      if (!widget || widget.origin !== e.origin) {
-        widget = { app: this.#nameFor(frame, msg.app), origin: e.origin, patterns: new Map(), pending: 0 };
-        this.#widgets.set(source, widget);
-      }
+      // A hello starts the widget afresh (a reloaded frame keeps its
+      // window): it keeps its name, and subscribes again.
+      const app = widget && widget.origin === e.origin ? widget.app : this.#nameFor(frame, msg.app);
+      widget = { app, origin: e.origin, patterns: new Map(), pending: 0 };
+      this.#widgets.set(source, widget);
       this.#post(source, widget, { type: "welcome", app: widget.app });
       return;
     }
