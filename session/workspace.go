@@ -71,7 +71,8 @@ type Workspace struct {
 	grace     Timer                     // running while conns is empty; guarded by Workspaces.mu
 }
 
-// Workspaces keeps one Workspace per signed-in agent.
+// Workspaces keeps one Workspace per agent signed in here, or signed out
+// with apps of its desktop still here.
 type Workspaces struct {
 	cfg WorkspacesConfig
 
