@@ -48,3 +48,31 @@ func TestClusterKeepsTheDesktopOnTheNodeOfTheSignOut(t *testing.T) {
 		require.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "node %s", n.URL)
 	}
 }
+
+// A supervisor's sign-out served by a node with no part of the agent's
+// desktop keeps none: the other node ends its part, and the tokens go.
+func TestClusterSupervisorSignOutFromAnotherNodeRevokesTheTokens(t *testing.T) {
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 2, ns.ClientURL())
+
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	sup := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	sup.Register("supervisor", "Cisco")
+	signInOn(t, sup, "sup", "supervisor1", "super@1", "5090")
+
+	sup.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName": "ciscotest"})
+	assert.Equal(t, "LOGOUT", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")))
+
+	// The agent signs in again elsewhere: the old token admits nobody.
+	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	desk.Register("softphone", "Cisco")
+	signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
+	for _, n := range nodes {
+		late := brokertest.Dial(t, brokertest.WSURL(n.URL))
+		late.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
+			"source": "late", "data": map[string]string{"token": token}})
+		require.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "node %s", n.URL)
+	}
+}
