@@ -268,14 +268,18 @@ var errBusy = &broker.APIError{
 func (h *Cisco) signOutAbandoned(agentID string) {
 	log := h.log.With(zap.String("agent", agentID))
 	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason) // the notifier publishes LOGOUT
-	if err != nil {
-		if !errors.Is(err, cisco.ErrInvalidState) { // already signed out
-			log.Error("sign out an abandoned agent", zap.Error(err))
-		}
+	if err != nil && !errors.Is(err, cisco.ErrInvalidState) {
+		log.Error("sign out an abandoned agent", zap.Error(err))
 		return
 	}
+	// The desktop has gone (or, already signed out, it was left waiting
+	// and nobody came back): its tokens go with it.
 	if err := h.tokens.RevokeAgent(context.Background(), agentID); err != nil {
-		log.Error("agent signed out with workspace tokens left valid", zap.Error(err))
+		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
+	}
+	if u.LoginID == "" { // already signed out
+		log.Info("desktop ended: no app came back within the grace period")
+		return
 	}
 	log.Info("agent signed out: no connection came back within the grace period",
 		zap.String("reasonCodeId", u.ReasonCodeID))

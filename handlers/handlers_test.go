@@ -679,9 +679,10 @@ func TestLogoutEndsTheWorkspace(t *testing.T) {
 		assert.Equal(t, "out", f.CorrelationID)
 		assert.Equal(t, "LOGOUT", agentStateOf(t, f).Data.State)
 	}
-	// Both apps are out of the workspace: a new agent on one of them is
-	// invisible to the other.
+	// Another agent signing in on the phone ends the desktop: the crm app
+	// is told, and does not see that agent.
 	login(t, phone, "l3", "jdoe", "5070")
+	crm.Expect("PubSub/Workspace/Ended")
 	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
 	crm.ExpectError("Cisco", "Invalid State", "g")
 }
@@ -699,7 +700,7 @@ func TestReadAPIs(t *testing.T) {
 	require.NoError(t, json.Unmarshal(info.Message, &si))
 	assert.Equal(t, "IN_SERVICE", si.SystemInfo["status"])
 
-	for _, api := range [][2]string{{"Agent", "GetWrapupReasonCode"}, {"Agent", "GetPhoneDirectory"}, {"Call", "GetCallState"}, {"General", "GetAppState"}} {
+	for _, api := range [][2]string{{"Agent", "GetWrapupReasonCode"}, {"Agent", "GetPhoneDirectory"}, {"Call", "GetCallState"}} {
 		c.Request("before", "Cisco", api[0], api[1], nil)
 		c.ExpectError("Cisco", "Invalid State", "before")
 	}
@@ -729,6 +730,60 @@ func TestReadAPIs(t *testing.T) {
 			assert.Equal(t, tt.wantPacket, p.Packet)
 		})
 	}
+}
+
+// appStateView is what a widget reads of GetAppState to decide whether to
+// show a sign-in form.
+type appStateView struct {
+	CTIState struct {
+		UserInfo struct {
+			Username  string `json:"username"`
+			Extension string `json:"extension"`
+		} `json:"userInfo"`
+		State string `json:"State"`
+		Rules struct {
+			SequentialActions struct {
+				Items map[string]string `json:"items"`
+			} `json:"SequentialActions"`
+			ResponseActual map[string]json.RawMessage `json:"ResponseActual"`
+		} `json:"rules"`
+	} `json:"ctiState"`
+}
+
+func TestGetAppStateBeforeSignInAnswersNotSignedIn(t *testing.T) {
+	e := newEnv(t)
+	widget := e.desktop(t, "widget")
+	other := e.desktop(t, "other")
+	other.Subscribe("*", "*", "*")
+
+	for _, topic := range []string{"General", "Call"} {
+		widget.Request("state-"+topic, "Cisco", topic, "GetAppState", nil)
+		f := widget.Next()
+		assert.Equal(t, "Cisco/"+topic+"/GetAppState", f.Triple(), "frame %s", f.Raw)
+		assert.Equal(t, "state-"+topic, f.CorrelationID)
+		var v appStateView
+		require.NoError(t, json.Unmarshal(f.Message, &v))
+		assert.Equal(t, "LOGOUT", v.CTIState.State)
+		assert.Empty(t, v.CTIState.UserInfo.Username)
+		assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Disable", "LOGOUT": "Disable"},
+			v.CTIState.Rules.SequentialActions.Items)
+		assert.NotContains(t, v.CTIState.Rules.ResponseActual, "user")
+	}
+
+	// Once an agent is signed in on the connection, the answer is the agent's.
+	login(t, widget, "l", "ciscotest", "5064")
+	widget.Request("after", "Cisco", "General", "GetAppState", nil)
+	f := widget.Expect("Cisco/General/GetAppState")
+	assert.Equal(t, "after", f.CorrelationID)
+	var v appStateView
+	require.NoError(t, json.Unmarshal(f.Message, &v))
+	assert.Equal(t, "NOT_READY", v.CTIState.State)
+	assert.Equal(t, "100501", v.CTIState.UserInfo.Username)
+
+	// The not-signed-in answers went to the asking connection alone: the
+	// other app's first frame is the answer to its own marker request.
+	other.Request("marker", "Cisco", "General", "GetSystemInfo", nil)
+	assert.Equal(t, "marker", other.Expect("Cisco/General/SetSystemInfo").CorrelationID, "nothing reached another app before it")
 }
 
 func TestGracePeriod(t *testing.T) {

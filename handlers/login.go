@@ -108,7 +108,10 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return h.apiError(err)
 	}
-	ws := h.workspaces.Join(agentID, req.Conn)
+	ws, ended := h.workspaces.SignIn(agentID, req.Conn)
+	if ended != nil {
+		h.endDesktop(ctx, req, ended)
+	}
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
 		if err := h.bus.Publish(ws.Scope, ev); err != nil {
@@ -119,6 +122,34 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
 	return h.sendToken(ctx, req, agentID)
+}
+
+// workspaceEndedPayload is the message of PubSub/Workspace/Ended.
+type workspaceEndedPayload struct {
+	AgentID string `json:"agentId"`
+	Reason  string `json:"reason"`
+}
+
+// endDesktop tells the apps of a signed-out desktop that it ended, because
+// a different agent signed in on a connection that had signed in to it,
+// and revokes its tokens: they would otherwise admit into that other
+// agent's next sign-in.
+func (h *Cisco) endDesktop(ctx context.Context, req *broker.Request, ended *session.Ended) {
+	log := req.Conn.Logger().With(zap.String("endedAgent", ended.AgentID))
+	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), ended.AgentID); err != nil {
+		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
+	}
+	ev := broker.Event{
+		Channel: "PubSub", Topic: "Workspace", Subtopic: "Ended",
+		Message: workspaceEndedPayload{AgentID: ended.AgentID,
+			Reason: "another agent signed in on the desktop; register again with that agent's workspace token"},
+	}
+	for _, c := range ended.Conns {
+		if err := c.Send(ev); err != nil {
+			log.Error("tell an app that its workspace ended", zap.Error(err))
+		}
+	}
+	log.Info("desktop ended: another agent signed in on it", zap.Int("connections", len(ended.Conns)))
 }
 
 // tokenPayload is the message of PubSub/Workspace/Token.

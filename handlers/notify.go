@@ -44,6 +44,11 @@ func (h *Cisco) notify(n cisco.Notification) {
 	switch {
 	case n.User != nil:
 		u := n.User.User
+		if u.State != cisco.StateLogout {
+			// Signed in again, maybe on another node: a desktop that
+			// waited here for the agent is the agent's again.
+			h.workspaces.Resume(u.LoginID)
+		}
 		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {

@@ -96,12 +96,17 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if _, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, ""); err != nil {
 		return h.apiError(err)
 	}
-	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
-		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
+	// The agent's desktop stays, signed out, as after the agent's own Logout.
+	conns := h.workspaces.SignOut(target.LoginID)
+	if !h.workspaces.HasDesktop(target.LoginID) {
+		// The desktop is on other nodes, which end their part of it at the
+		// LOGOUT notification: no desktop is kept, so neither are its tokens.
+		if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
+			req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
+		}
 	}
-	conns := h.workspaces.End(target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
-		zap.String("agent", target.LoginID), zap.Int("connections", len(conns)))
+		zap.String("agent", target.LoginID), zap.Int("connections", conns))
 	return nil
 }
 

@@ -147,7 +147,7 @@ func TestClusterNodesShareOneBus(t *testing.T) {
 	late := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
 	late.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
 		"source": "late", "data": map[string]string{"token": token}})
-	assert.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "sign-out revoked the token on every node")
+	assert.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "the sign-out kept no desktop on this node, which refuses the token while the agent is signed out")
 }
 
 // burstWait bounds each answer to a burst of sign-ins: the demo agents'

@@ -489,7 +489,7 @@ func TestPageLogToolsAndComposer(t *testing.T) {
 func TestPageNeedsNoNetwork(t *testing.T) {
 	s := startServer(t, nil)
 	remote := regexp.MustCompile(`(?i)https?://|url\(\s*['"]?//|@import`)
-	for _, file := range []string{"/", "/app.js", "/ctibus.js", "/style.css"} {
+	for _, file := range []string{"/", "/app.js", "/ctibus.js", "/style.css", "/widget.html", "/widget.js"} {
 		code, body := get(t, s.URL+file)
 		require.Equal(t, http.StatusOK, code, file)
 		body = strings.ReplaceAll(body, "http://www.w3.org/2000/svg", "")

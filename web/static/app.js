@@ -3,7 +3,7 @@
 // sent and received, and sends hand-written envelopes. It uses only
 // ctibus.js, as any widget would.
 
-import { CtiBus } from "./ctibus.js";
+import { CtiBus, CtiBusHost } from "./ctibus.js";
 
 /** The name the page registers under. */
 const APP = "ctibus-test-page";
@@ -94,6 +94,10 @@ const bus = new CtiBus({
   // in the agent's workspace publish too.
   subscriptions: [{ channel: "*", topic: "*", subtopic: "*" }],
 });
+
+// The widgets embedded in this page (the screen-pop sample) share its
+// connection: the page relays the bus to the iframes of its own origin.
+new CtiBusHost(bus, { widgetOrigins: [location.origin] });
 
 // ---- agent ------------------------------------------------------------------
 
