@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -32,9 +33,34 @@ func (r *Request) Fields() (Fields, error) {
 	return fields, nil
 }
 
-// String returns the string field key ("" if absent or null). A present
-// value of another type is an Invalid Input error naming data.key.
+// String returns the string field key ("" if absent or null). The docs
+// show ids and codes as strings ("28", "5064") but apps send them as JSON
+// numbers too, so an integer is taken as its digits, exactly as written
+// (no float rounding: 12345678901234567890 stays itself). A fraction or an
+// exponent (1.5, 1e3) names no id, and any other type is not a string:
+// both are Invalid Input errors naming data.key.
 func (f Fields) String(key string) (string, error) {
+	raw, ok := f[strings.ToLower(key)]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", nil
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		if !isInteger(raw) {
+			return "", invalidInput("data."+key, fmt.Sprintf("%s is not a whole number; send the id as a string or an integer", Clip(string(raw))))
+		}
+		return string(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidInput("data."+key, "it must be a string or an integer")
+	}
+	return s, nil
+}
+
+// name returns the string field key ("" if absent or null), for the bus's
+// own names (channel, topic, subtopic), which are never numbers.
+func (f Fields) name(key string) (string, error) {
 	raw, ok := f[strings.ToLower(key)]
 	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return "", nil
@@ -44,6 +70,51 @@ func (f Fields) String(key string) (string, error) {
 		return "", invalidInput("data."+key, "it must be a string")
 	}
 	return s, nil
+}
+
+// isInteger tells whether a JSON number is written as an integer: an
+// optional minus and digits, without fraction or exponent.
+func isInteger(n []byte) bool {
+	digits := bytes.TrimPrefix(n, []byte("-"))
+	if len(digits) == 0 {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Bool returns the flag field key (false if absent or null): a JSON
+// boolean, or the strings "true" and "false" in any case ("" is false),
+// since the docs type the flags as Boolean but apps copy string samples.
+func (f Fields) Bool(key string) (bool, error) {
+	raw, ok := f[strings.ToLower(key)]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return false, nil
+	}
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
+			return true, nil
+		case "false", "":
+			return false, nil
+		}
+	}
+	return false, invalidInput("data."+key, "it must be true or false")
+}
+
+// Has tells whether the field key is present and not null.
+func (f Fields) Has(key string) bool {
+	raw, ok := f[strings.ToLower(key)]
+	return ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
 // Required returns the string field key, which must be present and not empty.

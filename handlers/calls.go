@@ -143,7 +143,7 @@ func (h *Cisco) wrapUpCall(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return err
 	}
-	custom, err := boolField(fields, "Iscustomwrapup")
+	custom, err := fields.Bool("Iscustomwrapup")
 	if err != nil {
 		return err
 	}
@@ -180,29 +180,6 @@ func (h *Cisco) wrapUpLabel(ctx context.Context, agentID string, fields broker.F
 	}
 	return "", broker.InvalidInput("data.wrapup",
 		fmt.Sprintf("%q is not one of your wrap-up reasons; choose an id from Cisco/Agent/GetWrapupReasonCode, or send Iscustomwrapup true with customwrapup", clip(give)))
-}
-
-// boolField reads a field that is true or false, as a JSON boolean or a
-// string; absent is false.
-func boolField(fields broker.Fields, key string) (bool, error) {
-	raw, ok := fields[strings.ToLower(key)]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return false, nil
-	}
-	var b bool
-	if json.Unmarshal(raw, &b) == nil {
-		return b, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true":
-			return true, nil
-		case "false", "":
-			return false, nil
-		}
-	}
-	return false, broker.InvalidInput("data."+key, "it must be true or false")
 }
 
 // callVariables reads the optional callVariables field: an object of name

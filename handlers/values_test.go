@@ -1,0 +1,74 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// num is a JSON number written exactly as given.
+func num(s string) json.Number { return json.Number(s) }
+
+func TestNumbersAreAcceptedWhereTheDocsShowStringIDs(t *testing.T) {
+	e := newEnv(t)
+	a := e.desktop(t, "softphone")
+
+	// The docs' sign-in sample, with its ids as numbers.
+	a.Request("login", "Cisco", "Agent", "SetUserInfo",
+		map[string]any{"username": num("102312778"), "password": passwords["102312778"], "extension": num("5069")})
+	events := expectSignedIn(t, a, "login")
+	assert.Equal(t, "5069", agentStateOf(t, events[2]).Data.Extension)
+
+	a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": num("3")})
+	assert.Equal(t, "3", agentStateOf(t, a.Next()).Data.ReasonCodeID)
+	ready(t, a)
+
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetANSWER", map[string]any{"MediaAddress ": num("5069"), "CallID": num(call.ID)})
+	assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, a, extP, 2, "answer"))
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]any{"CallID": num(call.ID)})
+	flow(t, a, extP, 2, "drop")
+	a.Request("wrap", "Cisco", "Agent", "WrapUpCall",
+		map[string]any{"callID": num(call.ID), "wrapup": num("2"), "customwrapup": "", "Iscustomwrapup": false})
+	f := a.Next()
+	assert.Equal(t, "wrap", f.CorrelationID)
+	assert.Equal(t, "Completed", callsOf(t, f)[0].MediaProperties.WrapUpReason, "wrap-up reason 2, sent as a number")
+}
+
+func TestFractionsAndExponentsAreNotIDs(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+
+	tests := []struct {
+		name     string
+		subtopic string
+		topic    string
+		data     any
+		wantIn   string
+	}{
+		{"a fraction", "SetNotReadyState", "Agent", map[string]any{"ReasonCodeId": num("1.5")}, "1.5 is not a whole number"},
+		{"an exponent", "SetNotReadyState", "Agent", map[string]any{"ReasonCodeId": num("1e3")}, "1e3 is not a whole number"},
+		{"a negative exponent", "Logout", "Connection", map[string]any{"ReasonCodeId": num("28E-0")}, "28E-0 is not a whole number"},
+		{"a boolean id", "SetHOLD", "InboundCall", map[string]any{"CallID": true}, "a string or an integer"},
+		{"an object id", "SetHOLD", "InboundCall", map[string]any{"CallID": map[string]any{}}, "a string or an integer"},
+		{"a number for a flag", "WrapUpCall", "Agent", map[string]any{"callID": "1", "customwrapup": "x", "Iscustomwrapup": num("1")}, "true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a.Request("x", "Cisco", tt.topic, tt.subtopic, tt.data)
+			got := a.ExpectError("Cisco", "Invalid Input", "x")
+			assert.Contains(t, got.ErrorMessage, tt.wantIn)
+			assert.Contains(t, got.ErrorMessage, "data.")
+		})
+	}
+
+	// A large integer is kept digit for digit, not rounded through a float.
+	a.Request("big", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": num("12345678901234567890123")})
+	got := a.ExpectError("Cisco", "Invalid Input", "big")
+	assert.Contains(t, got.Msg, `"12345678901234567890123"`)
+
+	// The refusals changed nothing.
+	a.Request("state", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "NOT_READY", agentStateOf(t, a.Next()).Data.State)
+}
