@@ -24,7 +24,7 @@ const (
 
 // APIError is an error that an app sees as a SetAPIError event. Handlers
 // return it (possibly wrapped); the broker puts it on the wire, on the
-// request's channel, to the requesting connection only.
+// request's channel, to the requester's scope (see Broker.handlerError).
 type APIError struct {
 	Type    string // errorType: the category, one of a small documented set
 	Message string // errorMessage: the technical detail
@@ -37,6 +37,15 @@ func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Messa
 type errorPacket struct {
 	Packet string       `json:"packet"`
 	Data   errorDetails `json:"data"`
+}
+
+// docsErrorPacket is the same error as the docs' SetAPIError sample nests
+// it, under the envelope's "data" and a "data " key with a trailing space:
+// {"packet":"apierror","data ":{...}}. A widget written from the sample
+// reads it there.
+type docsErrorPacket struct {
+	Packet string       `json:"packet"`
+	Data   errorDetails `json:"data "`
 }
 
 type errorDetails struct {
@@ -67,17 +76,20 @@ func clipTo(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// errorEvent renders e as channel/Error/SetAPIError, its texts clipped.
+// errorEvent renders e as channel/Error/SetAPIError, its texts clipped,
+// under "message" in the bus's shape and under "data" in the docs' sample's.
 func errorEvent(channel string, e *APIError, correlationID string) Event {
+	details := errorDetails{
+		ErrorType:    clipTo(e.Type, maxEcho),
+		ErrorMessage: clipTo(e.Message, maxErrorText),
+		Msg:          clipTo(e.Msg, maxErrorText),
+	}
 	return Event{
-		Channel:  channel,
-		Topic:    "Error",
-		Subtopic: "SetAPIError",
-		Message: errorPacket{Packet: "apierror", Data: errorDetails{
-			ErrorType:    clipTo(e.Type, maxEcho),
-			ErrorMessage: clipTo(e.Message, maxErrorText),
-			Msg:          clipTo(e.Msg, maxErrorText),
-		}},
+		Channel:       channel,
+		Topic:         "Error",
+		Subtopic:      "SetAPIError",
+		Message:       errorPacket{Packet: "apierror", Data: details},
+		Data:          docsErrorPacket{Packet: "apierror", Data: details},
 		CorrelationID: correlationID,
 	}
 }

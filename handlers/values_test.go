@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
 // num is a JSON number written exactly as given.
@@ -71,4 +74,64 @@ func TestFractionsAndExponentsAreNotIDs(t *testing.T) {
 	// The refusals changed nothing.
 	a.Request("state", "Cisco", "Agent", "GetAgentState", nil)
 	assert.Equal(t, "NOT_READY", agentStateOf(t, a.Next()).Data.State)
+}
+
+// docsError is an error frame read the way the docs' SetAPIError sample
+// nests it: data → "data ".
+func docsError(t *testing.T, f brokertest.Frame) brokertest.APIError {
+	t.Helper()
+	var env struct {
+		Data struct {
+			Packet string              `json:"packet"`
+			Data   brokertest.APIError `json:"data "`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(f.Raw, &env))
+	require.Equal(t, "apierror", env.Data.Packet, "frame %s", f.Raw)
+	return env.Data.Data
+}
+
+func TestErrorsReachEveryAppOfTheWorkspace(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	tok := token(t, phone, "ciscotest", extA)
+	toast := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(toast, "toast", map[string]string{"channel": "Cisco", "token": tok}).Triple())
+	other := e.agentOn(t, "jdoe", extB)
+	stranger := e.desktop(t, "not-signed-in")
+
+	// An error a request causes after the sign-in reaches every app of the
+	// workspace, with the request's id, in both shapes.
+	phone.Request("r1", "Cisco", "Agent", "SetReadyState", nil)
+	phone.Next()
+	toast.Next()
+	phone.Request("r2", "Cisco", "Agent", "SetReadyState", nil)
+	for _, c := range []*brokertest.Client{phone, toast} {
+		got := c.ExpectError("Cisco", "Invalid State", "r2")
+		f := c.Seen[len(c.Seen)-1]
+		assert.Equal(t, got, docsError(t, f), "the docs' nesting carries the same error")
+	}
+	// So does one a listening app causes, for the phone to show.
+	toast.Request("w1", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": num("1.5")})
+	toast.ExpectError("Cisco", "Invalid Input", "w1")
+	phone.ExpectError("Cisco", "Invalid Input", "w1")
+
+	// Errors that stay with one connection: before a sign-in, and the
+	// bus's own about one connection's frames.
+	stranger.Request("s1", "Cisco", "Agent", "GetAgentState", nil)
+	stranger.ExpectError("Cisco", "Invalid State", "s1")
+	phone.SendRaw([]byte(`{"id":"bad",`))
+	phone.ExpectError("PubSub", "Invalid Frame", "")
+	phone.Request("u1", "Cisco", "Agent", "NoSuchThing", nil)
+	phone.ExpectError("Cisco", "Unknown API", "u1")
+	phone.Request("p1", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "Cisco", "topic": "**", "subtopic": "*"})
+	phone.ExpectError("PubSub", "Invalid Pattern", "p1")
+
+	// The marker comes next for the listening app and the other agent:
+	// none of those errors reached them.
+	phone.Request("marker", "Cisco", "Agent", "GetAgentState", nil)
+	phone.Next()
+	assert.Equal(t, "marker", toast.Expect("Cisco/Agent/SetAgentState").CorrelationID)
+	other.Request("marker2", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, "marker2", other.Expect("Cisco/Agent/SetAgentState").CorrelationID)
 }
