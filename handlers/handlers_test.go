@@ -558,7 +558,7 @@ func TestAgentStateAPI(t *testing.T) {
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantError: "Invalid State"},
 		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"reasoncodeid ": "1"}, wantState: "NOT_READY", wantReason: "1"},
 		{subtopic: "GetAgentState", topic: "Agent", wantState: "NOT_READY", wantReason: "1"},
-		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "2"}, wantError: "Invalid Input"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "999"}, wantError: "Invalid Input"},
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantState: "LOGOUT", wantReason: "28"},
 		{subtopic: "GetAgentState", topic: "Agent", wantError: "Invalid State"},
 	}

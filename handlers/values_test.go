@@ -135,3 +135,31 @@ func TestErrorsReachEveryAppOfTheWorkspace(t *testing.T) {
 	other.Request("marker2", "Cisco", "Agent", "GetAgentState", nil)
 	assert.Equal(t, "marker2", other.Expect("Cisco/Agent/SetAgentState").CorrelationID)
 }
+
+func TestLogoutTakesTheNotReadyReasonCodeIDAsTheDocsCallIt(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	events := login(t, phone, "login", "ciscotest", extA)
+	var logoutCodes struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(events[11].Message, &logoutCodes), "SetLogOutReasonCodes")
+	require.NotEmpty(t, logoutCodes.Data)
+
+	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": "2"})
+	phone.Next()
+	phone.Request("out", "Cisco", "Connection", "Logout", map[string]any{"ReasonCodeId": num("2")})
+	m := agentStateOf(t, phone.Next())
+	assert.Equal(t, "LOGOUT", m.Data.State)
+	assert.Equal(t, logoutCodes.Data[0].ID, m.Data.ReasonCodeID, "the first of the agent's LOGOUT codes is recorded")
+
+	// A LOGOUT code is recorded as it is.
+	login(t, phone, "again", "ciscotest", extA)
+	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": "1"})
+	phone.Next()
+	last := logoutCodes.Data[len(logoutCodes.Data)-1].ID
+	phone.Request("out2", "Cisco", "Connection", "Logout", map[string]any{"ReasonCodeId": last})
+	assert.Equal(t, last, agentStateOf(t, phone.Next()).Data.ReasonCodeID)
+}
