@@ -163,3 +163,31 @@ func TestLogoutTakesTheNotReadyReasonCodeIDAsTheDocsCallIt(t *testing.T) {
 	phone.Request("out2", "Cisco", "Connection", "Logout", map[string]any{"ReasonCodeId": last})
 	assert.Equal(t, last, agentStateOf(t, phone.Next()).Data.ReasonCodeID)
 }
+
+func TestTheDocsWrapUpSampleIsRefusedWithWhatToSend(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+
+	// The docs' sample: a reason code and a text, with iscustomwrapup true.
+	a.Request("sample", "Cisco", "Agent", "WrapUpCall",
+		map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "Data", "iscustomwrapup": true})
+	got := a.ExpectError("Cisco", "Invalid Input", "sample")
+	assert.Contains(t, got.ErrorMessage, "both wrapup and customwrapup are given")
+	assert.Contains(t, got.ErrorMessage, "send wrapup (a reason id) with Iscustomwrapup false, or customwrapup (your text) with Iscustomwrapup true")
+	// Nor is the text dropped when the flag is false.
+	a.Request("flag-off", "Cisco", "Agent", "WrapUpCall",
+		map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "Data", "iscustomwrapup": false})
+	a.ExpectError("Cisco", "Invalid Input", "flag-off")
+
+	// Either half alone is recorded.
+	a.Request("text", "Cisco", "Agent", "WrapUpCall",
+		map[string]any{"callID": call.ID, "customwrapup": "Data", "iscustomwrapup": true})
+	assert.Equal(t, "Data", callsOf(t, a.Next())[0].MediaProperties.WrapUpReason)
+	a.Request("code", "Cisco", "Agent", "WrapUpCall",
+		map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false})
+	assert.Equal(t, "Completed", callsOf(t, a.Next())[0].MediaProperties.WrapUpReason)
+}
