@@ -10,7 +10,8 @@ import (
 // Channels add their own types; these names are part of the wire protocol.
 const (
 	ErrTypeInvalidFrame       = "Invalid Frame"       // not JSON, not an object, or a binary frame
-	ErrTypeInvalidInput       = "Invalid Input"       // a missing, mistyped or over-long field
+	ErrTypeInvalidInput       = "Invalid Input"       // an empty, mistyped or over-long field
+	ErrTypeParameterMissing   = "Parameter Missing"   // a required field of data is absent, as Finesse says it
 	ErrTypeUnknownAPI         = "Unknown API"         // no handler for the triple on a handled channel
 	ErrTypeNotRegistered      = "Not Registered"      // the app has not registered (on that channel)
 	ErrTypeInvalidPattern     = "Invalid Pattern"     // a subscription pattern that cannot match
@@ -29,6 +30,7 @@ type APIError struct {
 	Type    string // errorType: the category, one of a small documented set
 	Message string // errorMessage: the technical detail
 	Msg     string // msg: what went wrong and what to do, for a person
+	Data    string // errorData: Finesse's detail (a CTI error code, a field's name); "" for none
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
@@ -52,6 +54,7 @@ type errorDetails struct {
 	ErrorType    string `json:"errorType"`
 	ErrorMessage string `json:"errorMessage"`
 	Msg          string `json:"msg"`
+	ErrorData    string `json:"errorData,omitempty"`
 }
 
 // Bounds on what an error echoes, so that an error is never much larger
@@ -83,6 +86,7 @@ func errorEvent(channel string, e *APIError, correlationID string) Event {
 		ErrorType:    clipTo(e.Type, maxEcho),
 		ErrorMessage: clipTo(e.Message, maxErrorText),
 		Msg:          clipTo(e.Msg, maxErrorText),
+		ErrorData:    clipTo(e.Data, maxEcho),
 	}
 	return Event{
 		Channel:       channel,

@@ -117,14 +117,35 @@ func (f Fields) Has(key string) bool {
 	return ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
-// Required returns the string field key, which must be present and not empty.
+// Required returns the string field key, which must be present and not
+// empty. An absent (or null) field is Parameter Missing, as Finesse answers
+// a request without a required parameter, with the field's name as
+// errorData; an empty one is Invalid Input.
 func (f Fields) Required(key string) (string, error) {
+	if !f.Has(key) {
+		return "", parameterMissing(key)
+	}
 	s, err := f.String(key)
 	if err == nil && s == "" {
-		err = invalidInput("data."+key, "it is missing or empty")
+		err = invalidInput("data."+key, "it is empty")
 	}
 	return s, err
 }
+
+// parameterMissing is the error for a required field of data that is absent.
+func parameterMissing(key string) *APIError {
+	key = Clip(key)
+	return &APIError{
+		Type:    ErrTypeParameterMissing,
+		Message: fmt.Sprintf("data.%s: %s Parameter missing", key, key),
+		Msg:     fmt.Sprintf("The field %q is missing from data; send it.", key),
+		Data:    key,
+	}
+}
+
+// ParameterMissing returns the Parameter Missing error for a required
+// field of data that is absent.
+func ParameterMissing(key string) *APIError { return parameterMissing(key) }
 
 // InvalidInput returns the Invalid Input error for a request field.
 func InvalidInput(field, why string) *APIError { return invalidInput(field, why) }

@@ -504,7 +504,7 @@ func TestSignInErrors(t *testing.T) {
 		{"not registered on Cisco", false, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5070"}, "Not Registered", "PubSub/App/Register"},
 		{"data is not an object", true, "jdoe", "Invalid Input", "data"},
 		{"username is a boolean", true, map[string]any{"username": true, "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it must be a string or an integer"},
-		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Invalid Input", "password"},
+		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Parameter Missing", "password Parameter missing"},
 		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
 		{"extension is a fraction", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070.5}, "Invalid Input", "data.extension: 5070.5 is not a whole number"},
 		{"username too long", true, map[string]string{"username": strings.Repeat("u", 129), "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it is longer than 128 bytes"},

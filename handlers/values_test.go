@@ -191,3 +191,54 @@ func TestTheDocsWrapUpSampleIsRefusedWithWhatToSend(t *testing.T) {
 		map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false})
 	assert.Equal(t, "Completed", callsOf(t, a.Next())[0].MediaProperties.WrapUpReason)
 }
+
+func TestFinesseErrorTypesAndErrorData(t *testing.T) {
+	e := newEnv(t)
+
+	// Sign-in refusals, before any workspace: to the requester.
+	c := e.desktop(t, "softphone")
+	tests := []struct {
+		name                  string
+		data                  map[string]any
+		wantType, wantMessage string
+		wantData              string
+	}{
+		{"a required field absent", map[string]any{"username": "jdoe", "password": passwords["jdoe"]}, "Parameter Missing", "data.extension: extension Parameter missing", "extension"},
+		{"a required field null", map[string]any{"username": "jdoe", "password": passwords["jdoe"], "extension": nil}, "Parameter Missing", "data.extension: extension Parameter missing", "extension"},
+		{"a required field empty", map[string]any{"username": "jdoe", "password": passwords["jdoe"], "extension": ""}, "Invalid Input", "data.extension: it is empty", ""},
+		{"an invalid device", map[string]any{"username": "jdoe", "password": passwords["jdoe"], "extension": "50a7"}, "Invalid Device", "CF_INVALID_LOGON_DEVICE_SPECIFIED", "260"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.Request("x", "Cisco", "Agent", "SetUserInfo", tt.data)
+			got := c.ExpectError("Cisco", tt.wantType, "x")
+			assert.Equal(t, tt.wantMessage, got.ErrorMessage)
+			assert.Equal(t, tt.wantData, got.ErrorData)
+			assert.Equal(t, got, docsError(t, c.Seen[len(c.Seen)-1]))
+		})
+	}
+
+	// A call operation the switch refuses, in the workspace.
+	phone := e.desktop(t, "phone")
+	tok := token(t, phone, "ciscotest", extA)
+	toast := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(toast, "toast", map[string]string{"channel": "Cisco", "token": tok}).Triple())
+	ready(t, phone)
+	toast.Next()
+	phone.Request("again", "Cisco", "Agent", "SetReadyState", nil)
+	phone.ExpectError("Cisco", "Invalid State", "again") // READY already
+	assert.Equal(t, "22", toast.ExpectError("Cisco", "Invalid State", "again").ErrorData, "CF_INVALID_OBJECT_STATE")
+
+	call := ring(t, phone, "4085551234", 2)
+	toast.Next()
+	toast.Next()
+	phone.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]any{"CallID": call.ID})
+	flow(t, phone, extA, 2, "answer")
+	flow(t, toast, extA, 2, "answer")
+	phone.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]any{"CallID": call.ID, "toAddress": "4085550000"})
+	for _, app := range []*brokertest.Client{phone, toast} {
+		got := app.ExpectError("Cisco", "Call Operation Failure", "sst")
+		assert.Equal(t, "CF_RESOURCE_BUSY", got.ErrorMessage)
+		assert.Equal(t, "33", got.ErrorData)
+	}
+}
