@@ -132,6 +132,23 @@ func (f Fields) Required(key string) (string, error) {
 	return s, err
 }
 
+// RequiredText is Required for a field that is text and never an id, such
+// as a password: a number is refused rather than read, and the error does
+// not quote the value.
+func (f Fields) RequiredText(key string) (string, error) {
+	if !f.Has(key) {
+		return "", parameterMissing(key)
+	}
+	var s string
+	if err := json.Unmarshal(f[strings.ToLower(key)], &s); err != nil {
+		return "", invalidInput("data."+key, "it must be a string")
+	}
+	if s == "" {
+		return "", invalidInput("data."+key, "it is empty")
+	}
+	return s, nil
+}
+
 // parameterMissing is the error for a required field of data that is absent.
 func parameterMissing(key string) *APIError {
 	key = Clip(key)

@@ -506,6 +506,7 @@ func TestSignInErrors(t *testing.T) {
 		{"username is a boolean", true, map[string]any{"username": true, "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it must be a string or an integer"},
 		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Parameter Missing", "password Parameter missing"},
 		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
+		{"password is a number", true, map[string]any{"username": "jdoe", "password": 1.5, "extension": "5070"}, "Invalid Input", "data.password: it must be a string"},
 		{"extension is a fraction", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070.5}, "Invalid Input", "data.extension: 5070.5 is not a whole number"},
 		{"username too long", true, map[string]string{"username": strings.Repeat("u", 129), "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it is longer than 128 bytes"},
 		{"wrong password", true, map[string]string{"username": "jdoe", "password": "nope", "extension": "5070"}, "Authorization Failure", ""},
