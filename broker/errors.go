@@ -79,6 +79,13 @@ func clipTo(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// ErrorEvent is the SetAPIError event of e on channel, as the broker sends
+// a handler's error, for errors that reach apps another way: those the
+// contact center reports after a request was taken up.
+func ErrorEvent(channel string, e *APIError, correlationID string) Event {
+	return errorEvent(channel, e, correlationID)
+}
+
 // errorEvent renders e as channel/Error/SetAPIError, its texts clipped,
 // under "message" in the bus's shape and under "data" in the docs' sample's.
 func errorEvent(channel string, e *APIError, correlationID string) Event {
