@@ -160,9 +160,5 @@ func parameterMissing(key string) *APIError {
 	}
 }
 
-// ParameterMissing returns the Parameter Missing error for a required
-// field of data that is absent.
-func ParameterMissing(key string) *APIError { return parameterMissing(key) }
-
 // InvalidInput returns the Invalid Input error for a request field.
 func InvalidInput(field, why string) *APIError { return invalidInput(field, why) }
