@@ -171,6 +171,7 @@ func TestHandlerPanicAnswersInternalErrorAndEveryoneCarriesOn(t *testing.T) {
 	victim.Request("p", "Test", "Panic", "Now", nil)
 	e := victim.ExpectError("Test", broker.ErrTypeInternal, "p")
 	assert.Equal(t, "the server failed to handle the request", e.ErrorMessage)
+	other.ExpectError("Test", broker.ErrTypeInternal, "p") // the scope's errors reach every app in it
 
 	// The same connection and the others carry on.
 	victim.Request("after", "Test", "Echo", "Echo", "still here")

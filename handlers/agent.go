@@ -52,7 +52,8 @@ func (h *Cisco) setState(ctx context.Context, req *broker.Request, state cisco.S
 }
 
 // logout serves Cisco/Connection/Logout {ReasonCodeId}: allowed only from
-// NOT_READY, with a code of category LOGOUT. Every app of the workspace gets
+// NOT_READY, with a code of category LOGOUT or, as the docs describe the
+// field, a NOT_READY code (see logoutCode). Every app of the workspace gets
 // the LOGOUT state (from the notifier), and the desktop stays, signed out:
 // its apps hear the same agent's next sign-in without a new token.
 func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
@@ -62,6 +63,9 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	}
 	ws, err := h.signedIn(req)
 	if err != nil {
+		return err
+	}
+	if code, err = h.logoutCode(ctx, ws.AgentID, code); err != nil {
 		return err
 	}
 	unlock := h.workspaces.Lock(ws.AgentID)
@@ -159,4 +163,41 @@ func (h *Cisco) getCallState(ctx context.Context, req *broker.Request) error {
 		dialogs, err := h.cti.Dialogs(ctx, id)
 		return calls(dialogs), err
 	})
+}
+
+// logoutCode returns the LOGOUT reason code to record for the code a
+// Logout gave. The docs call the field "the Not Ready reason code id",
+// while Finesse signs an agent out only with a code of category LOGOUT (or
+// none, when the team has no LOGOUT codes). So a NOT_READY code of the
+// agent's stands for the first of the agent's LOGOUT codes, in the order
+// of SetLogOutReasonCodes, or for none ("-1") when there are none; any
+// other code goes to the contact center as it is, which accepts it only
+// if it is one of the agent's LOGOUT codes.
+func (h *Cisco) logoutCode(ctx context.Context, agentID, code string) (string, error) {
+	if code == "" || code == "-1" {
+		return code, nil
+	}
+	logoutCodes, err := h.cti.ReasonCodes(ctx, agentID, cisco.CategoryLogout)
+	if err != nil {
+		return "", h.apiError(err)
+	}
+	for _, rc := range logoutCodes {
+		if rc.ID == code {
+			return code, nil
+		}
+	}
+	notReadyCodes, err := h.cti.ReasonCodes(ctx, agentID, cisco.CategoryNotReady)
+	if err != nil {
+		return "", h.apiError(err)
+	}
+	for _, rc := range notReadyCodes {
+		if rc.ID != code {
+			continue
+		}
+		if len(logoutCodes) == 0 {
+			return "-1", nil
+		}
+		return logoutCodes[0].ID, nil
+	}
+	return code, nil
 }

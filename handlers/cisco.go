@@ -236,7 +236,7 @@ func (h *Cisco) apiError(err error) error {
 			Msg:     fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d seconds.", seconds),
 		}
 	case errors.As(err, &ce):
-		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text, Data: ce.ErrorData()}
 	case errors.Is(err, session.ErrBusy):
 		return errBusy
 	case errors.Is(err, session.ErrUnavailable):

@@ -589,10 +589,11 @@ func TestSignInErrors(t *testing.T) {
 	}{
 		{"not registered on Cisco", false, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5070"}, "Not Registered", "PubSub/App/Register"},
 		{"data is not an object", true, "jdoe", "Invalid Input", "data"},
-		{"username is a number", true, map[string]any{"username": 100503, "password": "agent@3", "extension": "5070"}, "Invalid Input", "username"},
-		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Invalid Input", "password"},
+		{"username is a boolean", true, map[string]any{"username": true, "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it must be a string or an integer"},
+		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Parameter Missing", "password Parameter missing"},
 		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
-		{"extension is a number", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070}, "Invalid Input", "extension"},
+		{"password is a number", true, map[string]any{"username": "jdoe", "password": 1.5, "extension": "5070"}, "Invalid Input", "data.password: it must be a string"},
+		{"extension is a fraction", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070.5}, "Invalid Input", "data.extension: 5070.5 is not a whole number"},
 		{"username too long", true, map[string]string{"username": strings.Repeat("u", 129), "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it is longer than 128 bytes"},
 		{"wrong password", true, map[string]string{"username": "jdoe", "password": "nope", "extension": "5070"}, "Authorization Failure", ""},
 		{"implausible extension", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "50a7"}, "Invalid Device", ""},
@@ -644,7 +645,7 @@ func TestAgentStateAPI(t *testing.T) {
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantError: "Invalid State"},
 		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"reasoncodeid ": "1"}, wantState: "NOT_READY", wantReason: "1"},
 		{subtopic: "GetAgentState", topic: "Agent", wantState: "NOT_READY", wantReason: "1"},
-		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "2"}, wantError: "Invalid Input"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "999"}, wantError: "Invalid Input"},
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantState: "LOGOUT", wantReason: "28"},
 		{subtopic: "GetAgentState", topic: "Agent", wantError: "Invalid State"},
 	}

@@ -37,7 +37,11 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 		dst    *string
 		maxLen int
 	}{{"username", &c.username, maxUsername}, {"password", &c.password, maxPassword}, {"extension", &c.extension, maxExtension}} {
-		if *f.dst, err = fields.Required(f.key); err != nil {
+		read := fields.Required
+		if f.dst == &c.password {
+			read = fields.RequiredText // a password is never read as a number, nor quoted
+		}
+		if *f.dst, err = read(f.key); err != nil {
 			return credentials{}, err
 		}
 		if len(*f.dst) > f.maxLen {

@@ -24,7 +24,8 @@ type teamAgentState struct {
 //   - a user change is Cisco/Agent/SetAgentState in the agent's workspace,
 //     and Cisco/Team/SetTeamAgentState in the workspace of each supervisor
 //     of the agent's team;
-//   - a calls change is Cisco/Call/CallsStateChange in the agent's workspace.
+//   - a calls change is Cisco/Call/CallsStateChange in the agent's workspace;
+//   - a failure is Cisco/Error/SetAPIError in the agent's workspace.
 //
 // An event carries the request's id as correlationId only in the workspace
 // of whoever made the request. notify runs under the connector's lock, so
@@ -70,6 +71,12 @@ func (h *Cisco) notify(n cisco.Notification) {
 	case n.Calls != nil:
 		err = h.publishHere(session.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
 			calls(n.Calls.Dialogs), correlation(n.Calls.LoginID))
+	case n.Failure != nil:
+		// A failure Finesse reports after taking the request up: an error
+		// event in the agent's workspace, like a handler's error.
+		f := n.Failure
+		apiErr := &broker.APIError{Type: f.Error.Type, Message: f.Error.Message, Msg: f.Error.Text, Data: f.Error.ErrorData()}
+		err = h.bus.PublishLocal(session.ScopeOf(f.LoginID), broker.ErrorEvent(channel, apiErr, correlation(f.LoginID)))
 	}
 	if err != nil {
 		h.log.Error("publish a notification", zap.Error(err))

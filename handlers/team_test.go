@@ -85,7 +85,7 @@ func TestSupervisorRefusals(t *testing.T) {
 		{"by an agent", p, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady"}, "Authorization Failure", "supervisor"},
 		{"from NOT_READY", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "102312778", "State": "NotReady"}, "Invalid State", "READY, WORK or WORK_READY"},
 		{"with a reason code", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady", "ReasonCodeId": "2"}, "Invalid Input", "999"},
-		{"without UserName", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"State": "NotReady"}, "Invalid Input", "UserName"},
+		{"without UserName", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"State": "NotReady"}, "Parameter Missing", "UserName Parameter missing"},
 		{"an unknown state", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "Away"}, "Invalid Input", "State"},
 		{"an unknown agent", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "999", "State": "NotReady"}, "User Not Found", "999"},
 		{"sign out outside the teams", s, "Team", "SetTeamAgentLogout", map[string]string{"UserName": "100700", "State": "Logout"}, "Invalid Supervisor", "100700"},

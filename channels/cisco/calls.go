@@ -472,14 +472,20 @@ func (s *Simulator) consultLocked(st *agentState, d *dialog, p *participant, toA
 }
 
 // transferSSTLocked hands d to toAddress in one step: the agent leaves,
-// and toAddress rings in its place. A busy destination refuses.
+// and toAddress rings in its place. A busy destination fails at the switch
+// after the request was taken up, as Finesse reports it: a Failure
+// notification (Call Operation Failure, CF_RESOURCE_BUSY), and the call
+// stays.
 func (s *Simulator) transferSSTLocked(st *agentState, d *dialog, p *participant, toAddress string, now time.Time) error {
 	if toAddress == st.extension {
 		return errInvalidAddress("toAddress", "That is your own extension; transfer to another number.")
 	}
 	if _, busy := s.targetLocked(toAddress); busy {
-		return &Error{Type: ErrorTypeDeviceBusy, Message: msgDeviceBusy,
-			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress)}
+		s.emitLocked(Notification{Failure: &Failure{LoginID: p.agent, Error: &Error{
+			Type: ErrorTypeCallOperationFailure, Message: msgResourceBusy,
+			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress),
+		}}})
+		return nil
 	}
 	s.leaveLocked(d, p, now)
 	s.dialLocked(d, toAddress, typeTransfer, now)

@@ -74,6 +74,7 @@ type rpcError struct {
 	Type    string `json:"type,omitempty"`
 	Message string `json:"message,omitempty"`
 	Text    string `json:"text,omitempty"`
+	Data    string `json:"data,omitempty"`    // errorData, when set apart from the message's CTI code
 	Context string `json:"context,omitempty"` // "canceled" or "deadline"
 	Other   string `json:"other,omitempty"`
 }
@@ -82,7 +83,7 @@ func encodeError(err error) *rpcError {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
-		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text}
+		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text, Data: e.Data}
 	case errors.Is(err, context.Canceled):
 		return &rpcError{Context: "canceled"}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -94,7 +95,7 @@ func encodeError(err error) *rpcError {
 func (w *rpcError) err() error {
 	switch {
 	case w.Type != "":
-		return &Error{Type: w.Type, Message: w.Message, Text: w.Text}
+		return &Error{Type: w.Type, Message: w.Message, Text: w.Text, Data: w.Data}
 	case w.Context == "canceled":
 		return context.Canceled
 	case w.Context == "deadline":
