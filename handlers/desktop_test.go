@@ -41,6 +41,7 @@ func TestJoinedAppsStayInTheDesktopAcrossALogout(t *testing.T) {
 	// GetAppState.
 	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
 	crm.ExpectError("Cisco", "Invalid State", "g")
+	phone.ExpectError("Cisco", "Invalid State", "g") // the apps of a desktop share their errors, signed in or not
 	crm.Request("app", "Cisco", "General", "GetAppState", nil)
 	var v appStateView
 	require.NoError(t, json.Unmarshal(crm.Expect("Cisco/General/GetAppState").Message, &v))
