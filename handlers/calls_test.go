@@ -274,27 +274,56 @@ func TestWrapUpTimer(t *testing.T) {
 	}
 }
 
-func TestRingingCallRejectedOrUnanswered(t *testing.T) {
-	tests := []struct {
-		name string
-		stop func(e *env, a *brokertest.Client, call dialogView)
-		id   string
-	}{
-		{"rejected", func(_ *env, a *brokertest.Client, call dialogView) {
-			a.Request("reject", "Cisco", "OutboundCall", "SetREJECT", map[string]string{"CallID": call.ID})
-		}, "reject"},
-		{"not answered in time", func(e *env, _ *brokertest.Client, _ dialogView) { e.fire(t, ringTimeout) }, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			a := e.agentOn(t, "ciscotest", extA)
-			ready(t, a)
-			call := ring(t, a, "4085551234", 2)
-			tt.stop(e, a, call)
-			assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, tt.id), "no wrap-up for a call never answered")
-		})
-	}
+func TestRingingCallRejected(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("reject", "Cisco", "OutboundCall", "SetREJECT", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, "reject"), "no wrap-up for a call never answered")
+}
+
+// A routed call that rings unanswered makes the agent NOT_READY with the
+// RONA code and goes to the next READY agent of the team, as on CCE.
+func TestRingNoAnswer(t *testing.T) {
+	t.Run("the caller is offered to another READY agent of the team", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		p := e.agentOn(t, "102312778", extP)
+		b := e.agentOn(t, "jdoe", extB) // READY, but on another team
+		ready(t, a)
+		ready(t, p)
+		ready(t, b)
+		call := ring(t, a, "4085551234", 2)
+
+		e.fire(t, ringTimeout)
+		assert.Equal(t, []string{"ALERTING/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""), "the call goes on without the agent")
+		offered := p.Next()
+		assert.Equal(t, []string{"ALERTING/ALERTING", "RESERVED"}, append([]string{summary(t, offered, extP)}, flow(t, p, extP, 1, "")...))
+		again := callsOf(t, offered)[0]
+		assert.Equal(t, call.ID, again.ID, "the same caller")
+		assert.Equal(t, "4085551234", again.FromAddress)
+		assert.Equal(t, extP, again.ToAddress)
+		assert.Equal(t, "ACC-42", again.variable("callVariable1"), "with its call data")
+
+		p.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": again.ID})
+		assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, p, extP, 2, "answer"))
+		b.Request("state", "Cisco", "Agent", "GetAgentState", nil)
+		assert.Equal(t, "READY", agentStateOf(t, b.Next()).Data.State, "the other team's agent was never offered the call")
+	})
+
+	t.Run("with nobody READY the call ends", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		e.agentOn(t, "102312778", extP) // NOT_READY
+		ready(t, a)
+		ring(t, a, "4085551234", 2)
+		e.fire(t, ringTimeout)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""))
+		a.Request("state", "Cisco", "Call", "GetCallState", nil)
+		assert.Empty(t, callsOf(t, a.Next()))
+		assert.Empty(t, e.timers.running())
+	})
 }
 
 func TestCallsToNumbersOutside(t *testing.T) {

@@ -76,6 +76,9 @@ const (
 	defaultDNIS      = "8005550100"
 	supervisorReason = "999" // the CCE code for a state set by a supervisor
 	offHookReason    = "50006"
+	// ronaReason is the CCE system code of an agent made NOT_READY because
+	// a routed call rang unanswered (Ring No Answer).
+	ronaReason = "32767"
 )
 
 // dialog is a call in the simulator. The Dialog that apps see is rendered
@@ -121,6 +124,7 @@ type callSession struct {
 	acd          bool   // routed by the contact center: READY → RESERVED while ringing
 	fromReady    bool   // placed from READY: NOT_READY with 50006 afterwards (CCE)
 	noWrapUp     bool   // monitoring, barge-in, or a forced sign-out
+	rona         bool   // a routed call rang unanswered: NOT_READY (32767) afterwards
 	connected    bool   // the agent talked on it
 	pending      State  // READY or NOT_READY asked for during the call
 	pendingCode  string //
@@ -305,9 +309,45 @@ func (s *Simulator) ringLocked(d *dialog, p *participant) {
 		return
 	}
 	p.timer = s.afterFuncLocked(s.ringTimeout, &p.timerGen, func(now time.Time) {
-		s.unansweredLocked(d, p, causeOther, now)
+		if cs := s.callOfLocked(p.agent); cs != nil && cs.acd {
+			s.ronaLocked(d, p, now)
+		} else {
+			s.unansweredLocked(d, p, causeOther, now)
+		}
 		s.commitLocked(now, d)
 	})
+}
+
+// callOfLocked returns the call session of the agent loginID, nil for
+// none or for a number outside.
+func (s *Simulator) callOfLocked(loginID string) *callSession {
+	if st, ok := s.agents[loginID]; ok && loginID != "" {
+		return st.call
+	}
+	return nil
+}
+
+// ronaLocked handles a routed call that rang an agent unanswered, as CCE
+// does with its default agent desk settings (Ring No Answer): the agent is
+// made NOT_READY with the RONA code once off the call, so that no more
+// calls are routed to a desk nobody is at, and the caller is offered to the
+// first READY agent of the same team who is free. With nobody READY the
+// call ends, as the simulator has no queue to hold it.
+func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
+	s.agents[p.agent].call.rona = true
+	s.leaveLocked(d, p, now)
+	team := s.dir.byLoginID[p.agent].teamID
+	for _, a := range s.dir.agents {
+		st, ok := s.agents[a.loginID]
+		if a.teamID != team || !ok || st.state != StateReady || st.call != nil || d.part(a.loginID) != nil {
+			continue
+		}
+		st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, acd: true}
+		d.to = st.extension
+		q := s.joinLocked(d, st.extension, a.loginID, callAlerting, now)
+		s.ringLocked(d, q)
+		return
+	}
 }
 
 // answerLocked connects a ringing participant.
@@ -778,6 +818,9 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	}
 	if cs.pending != "" {
 		after, reason = cs.pending, cs.pendingCode
+	}
+	if cs.rona {
+		after, reason = StateNotReady, ronaReason
 	}
 	if cs.wrapUp == nil {
 		st.call = nil
