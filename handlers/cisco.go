@@ -23,10 +23,6 @@ const (
 	ErrTypeAccountLocked = "Account Locked"
 )
 
-// forcedLogoutReason is the system reason code Finesse gives a sign-out
-// forced by a desktop that went away.
-const forcedLogoutReason = "255"
-
 // Config holds the Cisco handlers' tunables; zero values select defaults.
 type Config struct {
 	// Grace is how long an agent stays signed in after the last connection of
@@ -263,20 +259,24 @@ var errBusy = &broker.APIError{
 	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
 }
 
-// signOutAbandoned signs out an agent whose desktop went away and did not
-// come back within the grace period, as Finesse does (reason code 255).
+// signOutAbandoned tells the contact center that an agent's desktop went
+// away and did not come back within the grace period, as Finesse does (a
+// forced logout with reason code 255): the agent goes NOT_READY or is
+// signed out, by the contact center's setting (-sim-on-disconnect). Either
+// way its workspace has ended, so its tokens go.
 func (h *Cisco) signOutAbandoned(agentID string) {
 	log := h.log.With(zap.String("agent", agentID))
-	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason) // the notifier publishes LOGOUT
+	u, err := h.cti.Disconnect(context.Background(), agentID) // the notifier publishes the state
 	if err != nil {
 		if !errors.Is(err, cisco.ErrInvalidState) { // already signed out
-			log.Error("sign out an abandoned agent", zap.Error(err))
+			log.Error("report an abandoned agent", zap.Error(err))
 		}
 		return
 	}
 	if err := h.tokens.RevokeAgent(context.Background(), agentID); err != nil {
-		log.Error("agent signed out with workspace tokens left valid", zap.Error(err))
+		log.Error("workspace ended with its tokens left valid", zap.Error(err))
 	}
-	log.Info("agent signed out: no connection came back within the grace period",
+	log.Info("no connection came back within the grace period",
+		zap.String("state", string(u.State)), zap.String("pendingState", u.PendingState),
 		zap.String("reasonCodeId", u.ReasonCodeID))
 }

@@ -122,6 +122,13 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 // simulator itself).
 func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
 	t.Helper()
+	return newEnvSim(t, cfg, busCfg, wrap, cisco.SimulatorConfig{})
+}
+
+// newEnvSim is newEnvOn with simulator settings (the env's clock and
+// timers replace their Now and AfterFunc).
+func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector, simCfg cisco.SimulatorConfig) *env {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
@@ -129,7 +136,8 @@ func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func
 
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now, AfterFunc: ts.simAfterFunc})
+	simCfg.Now, simCfg.AfterFunc = clk.Now, ts.simAfterFunc
+	sim := cisco.NewSimulator(dir, simCfg)
 	busCfg.Now = clk.Now
 	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
@@ -664,7 +672,7 @@ func TestGracePeriod(t *testing.T) {
 		assert.Empty(t, e.timers.running(), "the grace timer stopped")
 	})
 
-	t.Run("nobody comes back and the agent is signed out with 255", func(t *testing.T) {
+	t.Run("nobody comes back and the agent goes NOT_READY with 255", func(t *testing.T) {
 		c := e.desktop(t, "softphone")
 		login(t, c, "l", "jdoe", "5070")
 		c.Conn().Close()
@@ -674,13 +682,71 @@ func TestGracePeriod(t *testing.T) {
 		}
 		u, err := e.sim.User(ctx, "100503")
 		require.NoError(t, err)
-		assert.Equal(t, cisco.StateLogout, u.State)
+		assert.Equal(t, cisco.StateNotReady, u.State, "CCE's default: the agent stays signed in, offered no calls")
 		assert.Equal(t, "255", u.ReasonCodeID)
 
 		d := e.desktop(t, "softphone")
-		events := login(t, d, "fresh", "jdoe", "5070")
-		assert.Equal(t, "NOT_READY", agentStateOf(t, events[2]).Data.State, "a new sign-in starts again")
+		events := login(t, d, "again", "jdoe", "5070")
+		m := agentStateOf(t, events[2])
+		assert.Equal(t, []string{"NOT_READY", "255"}, []string{m.Data.State, m.Data.ReasonCodeID}, "a re-login keeps the state")
 	})
+}
+
+// The end of a grace period is what CCE's "logout on agent disconnect"
+// setting says, as apps see it: a supervisor's team feed and the agent's
+// next sign-in.
+func TestClosedDesktop(t *testing.T) {
+	tests := []struct {
+		give      bool // LogoutOnDisconnect
+		wantFeed  []string
+		wantLogin []string // state and reason code at the next sign-in
+	}{
+		{give: false, wantFeed: []string{"100501", "NOT_READY", "255"}, wantLogin: []string{"NOT_READY", "255"}},
+		{give: true, wantFeed: []string{"100501", "LOGOUT", "255"}, wantLogin: []string{"NOT_READY", "-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("logout on disconnect %v", tt.give), func(t *testing.T) {
+			e := newEnvSim(t, handlers.Config{}, broker.Config{}, nil, cisco.SimulatorConfig{LogoutOnDisconnect: tt.give})
+			s := e.agentOn(t, "supervisor1", extS)
+			a := e.agentOn(t, "ciscotest", extA)
+			ready(t, a)
+			_, who, state, _ := teamFeed(t, s.Next())
+			require.Equal(t, []string{"100501", "READY"}, []string{who, state})
+
+			a.Conn().Close()
+			require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+			e.fire(t, 60*time.Second)
+			_, who, state, reason := teamFeed(t, s.Next())
+			assert.Equal(t, tt.wantFeed, []string{who, state, reason})
+
+			again := e.desktop(t, "softphone")
+			m := agentStateOf(t, login(t, again, "again", "ciscotest", extA)[2])
+			assert.Equal(t, tt.wantLogin, []string{m.Data.State, m.Data.ReasonCodeID})
+		})
+	}
+}
+
+// A closed desktop does not hang up the agent's call: the state it leads to
+// waits for the call's end, as pendingState.
+func TestClosedDesktopKeepsTheCall(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	a.Conn().Close()
+	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+	e.fire(t, 60*time.Second)
+
+	back := e.desktop(t, "softphone")
+	events := login(t, back, "again", "ciscotest", extA)
+	assert.Equal(t, "TALKING (pending NOT_READY)", summary(t, events[2], extA))
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, events[5], extA), "the call goes on")
+	back.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK"}, flow(t, back, extA, 2, "drop"))
+	e.fire(t, wrapUpTimer)
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 255"}, flow(t, back, extA, 2, ""))
 }
 
 func TestUnknownCiscoAPI(t *testing.T) {

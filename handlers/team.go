@@ -93,11 +93,19 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	}
 	unlock := h.workspaces.Lock(target.LoginID)
 	defer unlock()
-	if _, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, ""); err != nil {
+	u, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, "")
+	if err != nil {
 		return h.apiError(err)
 	}
 	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
 		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
+	}
+	if u.State != cisco.StateLogout {
+		// On a call, which a sign-out does not hang up: the agent is signed
+		// out when it ends, and the notifier ends the workspace then.
+		req.Conn.Logger().Info("supervisor signed an agent out at the end of its call", zap.String("supervisor", ws.AgentID),
+			zap.String("agent", target.LoginID))
+		return nil
 	}
 	conns := h.workspaces.End(target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),

@@ -123,28 +123,46 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 	crm.Next()
 	crm.Next()
 	s.Next() // RESERVED
+	phone.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, phone, extA, 2, "answer")
+	flow(t, crm, extA, 2, "answer")
+	s.Next() // TALKING
 
+	// A CTI sign-out does not hang up the phone: the agent is signed out
+	// when its call ends, without wrap-up.
 	s.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName ": "ciscotest", "State": "Logout"})
 	for _, c := range []*brokertest.Client{phone, crm} {
-		assert.Equal(t, "DROPPED/DROPPED", summary(t, c.Next(), extA), "the agent leaves its call")
-		f := c.Next()
-		assert.Empty(t, f.CorrelationID)
-		m := agentStateOf(t, f)
-		assert.Equal(t, "LOGOUT", m.Data.State)
-		assert.Equal(t, "999", m.Data.ReasonCodeID)
+		assert.Equal(t, []string{"TALKING (pending LOGOUT)"}, flow(t, c, extA, 1, ""))
 	}
 	f := s.Next()
 	assert.Equal(t, "out", f.CorrelationID)
 	_, who, state, _ := teamFeed(t, f)
-	assert.Equal(t, []string{"100501", "LOGOUT"}, []string{who, state})
-
-	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
-	crm.ExpectError("Cisco", "Invalid State", "g")
+	assert.Equal(t, []string{"100501", "TALKING"}, []string{who, state})
+	phone.Request("calls", "Cisco", "Call", "GetCallState", nil)
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, phone.Next(), extA), "the call goes on")
+	crm.Next()
 	late := brokertest.Dial(t, e.url)
 	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"token": tok}).Error(t).ErrorType, "the tokens are revoked")
+
+	phone.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, phone, extA, 2, "drop"))
+	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, crm, extA, 2, "drop"))
+	_, who, state, _ = teamFeed(t, s.Next())
+	assert.Equal(t, []string{"100501", "LOGOUT"}, []string{who, state})
+
+	// The workspace ends once the sign-out applies; until then an app may
+	// still be in it.
+	deadline := time.Now().Add(brokertest.Wait)
+	for {
+		crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+		if f := crm.Next(); f.Subtopic == "SetAPIError" || time.Now().After(deadline) {
+			assert.Equal(t, "Cisco/Error/SetAPIError", f.Triple(), "the workspace ended")
+			break
+		}
+	}
 	left, err := e.sim.Dialogs(t.Context(), "100501")
 	require.NoError(t, err)
-	assert.Empty(t, left, "call %s is no longer the agent's", call.ID)
+	assert.Empty(t, left, "call %s is gone", call.ID)
 }
 
 func TestSilentMonitoringAndBargeIn(t *testing.T) {

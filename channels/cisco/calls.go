@@ -123,7 +123,7 @@ type callSession struct {
 	outbound     bool   // the agent placed the call: wrapUpOnOutgoing applies
 	acd          bool   // routed by the contact center: READY → RESERVED while ringing
 	fromReady    bool   // placed from READY: NOT_READY with 50006 afterwards (CCE)
-	noWrapUp     bool   // monitoring, barge-in, or a forced sign-out
+	noWrapUp     bool   // monitoring or barge-in
 	rona         bool   // a routed call rang unanswered: NOT_READY (32767) afterwards
 	connected    bool   // the agent talked on it
 	pending      State  // READY or NOT_READY asked for during the call
@@ -650,7 +650,7 @@ func (s *Simulator) leaveLocked(d *dialog, p *participant, now time.Time) {
 // talked, its settings ask for wrap-up on this direction, and d is its last call.
 func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 	cs := s.agents[loginID].call
-	if cs == nil || !cs.connected || cs.noWrapUp {
+	if cs == nil || !cs.connected || cs.noWrapUp || cs.pending == StateLogout {
 		return false
 	}
 	a := s.dir.byLoginID[loginID]
@@ -819,8 +819,15 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	if cs.pending != "" {
 		after, reason = cs.pending, cs.pendingCode
 	}
-	if cs.rona {
+	if cs.rona && cs.pending != StateLogout {
 		after, reason = StateNotReady, ronaReason
+	}
+	if after == StateLogout {
+		st.call = nil
+		st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
+		s.signOutLocked(st, now)
+		s.emitUserLocked(a, st, now)
+		return
 	}
 	if cs.wrapUp == nil {
 		st.call = nil
@@ -854,29 +861,6 @@ func (s *Simulator) endWrapUpLocked(a *dirAgent, st *agentState, now time.Time) 
 	}
 	s.emitCallsLocked(a.loginID, d)
 	s.forgetLocked(d)
-}
-
-// dropAllLocked takes an agent off every call at once, without wrap-up,
-// as a sign-out forced on it does.
-func (s *Simulator) dropAllLocked(a *dirAgent, st *agentState, now time.Time) {
-	if st.call == nil {
-		return
-	}
-	if st.call.wrapping {
-		s.endWrapUpLocked(a, st, now)
-		return
-	}
-	// Without a session the agent neither wraps up nor settles into the
-	// state before the call: the caller sets the state.
-	st.call = nil
-	var ds []*dialog
-	for _, d := range s.dialogsOfLocked(a.loginID) {
-		if p := d.part(a.loginID); live(p.state) {
-			s.leaveLocked(d, p, now)
-			ds = append(ds, d)
-		}
-	}
-	s.commitLocked(now, ds...)
 }
 
 // setStateLocked sets the agent's state and notifies it, if it changed.

@@ -19,6 +19,10 @@ type Connector interface {
 	SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error)
 	// ForceLogout signs the agent out from any state with a system reason code (255 for a closed desktop).
 	ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error)
+	// Disconnect tells the contact center that the agent's desktop is gone
+	// for good (reason code 255): it makes the agent NOT_READY or signs it
+	// out, by its own setting.
+	Disconnect(ctx context.Context, loginID string) (User, error)
 	// ReasonCodes returns the reason codes of category that the agent may choose.
 	ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error)
 	// WrapUpReasons returns the wrap-up reasons that the agent may choose.

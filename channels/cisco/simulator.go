@@ -34,6 +34,10 @@ type SimulatorConfig struct {
 	// it must not call the simulator. A store that persists the record there
 	// makes every reply mean the change is durable.
 	OnAgentChange func(AgentRecord)
+	// LogoutOnDisconnect is CCE's "logout on agent disconnect" setting:
+	// when a desktop is gone (Disconnect), sign the agent out rather than
+	// make it NOT_READY, CCE's default.
+	LogoutOnDisconnect bool
 }
 
 // AgentRecord is the part of an agent's state that outlives the process
@@ -71,12 +75,13 @@ type AgentRecord struct {
 // timers run through SimulatorConfig.AfterFunc. Values it returns are
 // copies: changing them does not change the simulator.
 type Simulator struct {
-	dir         *Directory // immutable
-	now         func() time.Time
-	afterFunc   func(d time.Duration, f func()) Timer
-	answerDelay time.Duration
-	ringTimeout time.Duration
-	onChange    func(AgentRecord) // nil: nobody stores agents; set once, before use
+	dir          *Directory // immutable
+	now          func() time.Time
+	afterFunc    func(d time.Duration, f func()) Timer
+	answerDelay  time.Duration
+	ringTimeout  time.Duration
+	onChange     func(AgentRecord) // nil: nobody stores agents; set once, before use
+	logoutOnDisc bool              // Disconnect signs out rather than NOT_READY
 
 	mu         sync.Mutex             // guards the fields below
 	agents     map[string]*agentState // by loginId; created on first use, so a missing agent is signed out
@@ -158,16 +163,17 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 		cfg.RingTimeout = 20 * time.Second
 	}
 	return &Simulator{
-		dir:         dir,
-		now:         now,
-		afterFunc:   after,
-		answerDelay: cfg.AnswerDelay,
-		ringTimeout: cfg.RingTimeout,
-		onChange:    cfg.OnAgentChange,
-		agents:      map[string]*agentState{},
-		extensions:  map[string]string{},
-		dialogs:     map[string]*dialog{},
-		lastDialog:  firstDialogID,
+		dir:          dir,
+		now:          now,
+		afterFunc:    after,
+		answerDelay:  cfg.AnswerDelay,
+		ringTimeout:  cfg.RingTimeout,
+		onChange:     cfg.OnAgentChange,
+		logoutOnDisc: cfg.LogoutOnDisconnect,
+		agents:       map[string]*agentState{},
+		extensions:   map[string]string{},
+		dialogs:      map[string]*dialog{},
+		lastDialog:   firstDialogID,
 	}
 }
 
@@ -354,6 +360,9 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 // pendLocked records READY or NOT_READY, asked for during a call, as the
 // agent's pendingState.
 func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state State, reasonCodeID string) (User, error) {
+	if st.call.pending == StateLogout {
+		return User{}, errInvalidState("You are signed out when this call ends; finish the call, then sign in again.")
+	}
 	switch state {
 	case StateLogout:
 		return User{}, errInvalidState("You are on a call; drop it, go NOT_READY, then sign out.")
@@ -408,10 +417,12 @@ func checkTransition(from, to State) *Error {
 }
 
 // ForceLogout signs the agent out from any state, as the contact center
-// does when the desktop is gone (reason code 255) or a supervisor signs the
-// agent out. reasonCodeID is the code reported: a system code, which
-// ReasonCodes never lists, or a LOGOUT code. It takes the agent off its
-// calls, without wrap-up, and frees the extension.
+// does when a supervisor or the system signs an agent out. reasonCodeID is
+// the code reported: a system code, which ReasonCodes never lists, or a
+// LOGOUT code. A CTI sign-out never hangs up the phone: an agent on a call
+// keeps it, with LOGOUT as its pendingState, and is signed out (without
+// wrap-up) when its last call ends. An agent in wrap-up leaves it. The
+// extension is freed with the sign-out.
 func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
@@ -439,11 +450,66 @@ func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID strin
 		}
 	}
 	now := s.now()
-	s.dropAllLocked(a, st, now)
-	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, strconv.Itoa(code), now
+	s.forceLogoutLocked(a, st, strconv.Itoa(code), now)
+	return s.userLocked(a, st, now), nil
+}
+
+// disconnectReason is the system reason code of Finesse's forced logout
+// request when a desktop is gone.
+const disconnectReason = "255"
+
+// Disconnect applies what the contact center does when the agent's desktop
+// is gone for good: Finesse sends a forced logout with reason code 255, and
+// CCE, by its "logout on agent disconnect" setting
+// (SimulatorConfig.LogoutOnDisconnect), signs the agent out as ForceLogout
+// does, or by default makes it NOT_READY with code 255. An agent on a call
+// keeps it either way, with the state as its pendingState; one already
+// NOT_READY with 255 is left as it is.
+func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return User{}, errNotFound(loginID)
+	}
+	defer s.lock(ctx, "")()
+	st := s.stateLocked(a)
+	if st.state == StateLogout {
+		return User{}, errInvalidState("The agent is already signed out.")
+	}
+	now := s.now()
+	switch cs := st.call; {
+	case s.logoutOnDisc:
+		s.forceLogoutLocked(a, st, disconnectReason, now)
+	case cs != nil && !cs.wrapping:
+		if cs.pending != StateNotReady || cs.pendingCode != disconnectReason {
+			cs.pending, cs.pendingCode = StateNotReady, disconnectReason
+			s.emitUserLocked(a, st, now)
+		}
+	default:
+		if cs != nil {
+			s.endWrapUpLocked(a, st, now)
+		}
+		s.setStateLocked(a, st, StateNotReady, disconnectReason, now)
+	}
+	return s.userLocked(a, st, now), nil
+}
+
+// forceLogoutLocked signs the agent out with reason, or, while it is on a
+// call, makes LOGOUT its pendingState: the call goes on.
+func (s *Simulator) forceLogoutLocked(a *dirAgent, st *agentState, reason string, now time.Time) {
+	if cs := st.call; cs != nil && !cs.wrapping {
+		cs.pending, cs.pendingCode = StateLogout, reason
+		s.emitUserLocked(a, st, now)
+		return
+	}
+	if st.call != nil {
+		s.endWrapUpLocked(a, st, now)
+	}
+	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
 	s.signOutLocked(st, now)
 	s.emitUserLocked(a, st, now)
-	return s.userLocked(a, st, now), nil
 }
 
 // signOutLocked frees the agent's extension and signs the other media out.
@@ -826,6 +892,12 @@ func (s *Simulator) Restore(records []AgentRecord) {
 			mediaChangeTime: r.MediaChangeTime,
 		}
 		st.saved = r
+		if r.PendingState == StateLogout && st.state != StateLogout {
+			// Signed out at the end of a call that did not survive.
+			st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, r.PendingReasonCodeID, now
+			st.extension, st.mediaChangeTime = "", now
+			s.emitUserLocked(a, st, now)
+		}
 		s.agents[a.loginID] = st
 		if st.state != StateLogout {
 			s.extensions[st.extension] = a.loginID

@@ -8,7 +8,8 @@ import (
 
 // SupervisorSetState sets an agent's state as a supervisor, with Finesse's
 // supervisor rules: only NOT_READY (from READY, WORK or WORK_READY) and
-// LOGOUT (from any signed-in state; the agent leaves its calls), and only
+// LOGOUT (from any signed-in state; an agent on a call keeps it and is
+// signed out when it ends, as a CTI sign-out never hangs up a phone), and only
 // for an agent of a team the supervisor supervises. A supervisor cannot
 // choose the reason code: reasonCodeID must be "" or "-1", and the agent
 // gets the CCE supervisor code 999.
@@ -44,10 +45,7 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 	}
 	now := s.now()
 	if state == StateLogout {
-		s.dropAllLocked(a, st, now)
-		st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, supervisorReason, now
-		s.signOutLocked(st, now)
-		s.emitUserLocked(a, st, now)
+		s.forceLogoutLocked(a, st, supervisorReason, now)
 		return s.userLocked(a, st, now), nil
 	}
 	if !slices.Contains([]State{StateReady, StateWork, StateWorkReady}, st.state) {

@@ -342,8 +342,11 @@ func TestCallPageSupervisor(t *testing.T) {
 	joined := nextCallWhere(t, agent, "5090", "ACTIVE")
 	assert.Equal(t, call.ID, joined.ID, "the agent sees the supervisor join")
 
-	// Signing the agent out takes it off the call.
+	// Signing the agent out does not hang up its call: the sign-out
+	// applies when the agent leaves it.
 	click(t, b, row+` [data-action="sign-out"]`)
+	nextStateWhere(t, agent, "TALKING")
+	agent.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	assert.Equal(t, "999", nextStateWhere(t, agent, "LOGOUT"))
 	b.waitFor(t, "the agent LOGOUT on the team panel", fmt.Sprintf(`document.querySelector(%s).dataset.state === "LOGOUT"`, jsString(row)))
 	assert.True(t, eval[bool](t, b, fmt.Sprintf(`[...document.querySelectorAll(%s)].every((e) => e.disabled)`, jsString(row+" button"))),

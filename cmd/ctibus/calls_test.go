@@ -93,7 +93,7 @@ func TestBadScenarioFileStopsTheServer(t *testing.T) {
 func TestSimulatorFlags(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, run(t.Context(), []string{"-h"}, func(string) string { return "" }, nil, nil, &out))
-	for _, name := range []string{"sim-answer-delay", "sim-ring-timeout", "sim-scenario"} {
+	for _, name := range []string{"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "sim-on-disconnect"} {
 		assert.Contains(t, out.String(), "-"+name+" ")
 		assert.Contains(t, out.String(), "(env "+envName(name)+")")
 	}
@@ -105,4 +105,8 @@ func TestSimulatorFlags(t *testing.T) {
 	err = run(t.Context(), []string{"-sim-ring-timeout", "0s"}, func(string) string { return "" }, nil, nil, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-sim-ring-timeout must be positive")
+	assert.Equal(t, "not-ready", cfg.simOnDisconnect, "CCE's default")
+	err = run(t.Context(), []string{"-sim-on-disconnect", "hangup"}, func(string) string { return "" }, nil, nil, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `-sim-on-disconnect "hangup": use not-ready or logout`)
 }
