@@ -212,23 +212,31 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 		{"InboundCall", "SetHOLD", map[string]any{"MediaAddress": extA, "CallId": call.ID}},
 		{"OutboundCall", "SetRETRIEVE", map[string]any{"callID": call.ID}},
 		{"InboundCall", "SetDROP", map[string]any{"MediaAddress": extA, "CallID": call.ID}},
-		{"Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false}},
 	}
 	for _, s := range steps {
 		a.Request(s.subtopic, "Cisco", s.topic, s.subtopic, s.data)
 		got = append(got, flow(t, a, extA, 2, s.subtopic)...)
 	}
+	// WrapUpCall records the reason; the agent leaves wrap-up by a state.
+	a.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false})
+	got = append(got, flow(t, a, extA, 1, "wrap")...)
+	wrapped := callsOf(t, a.Seen[len(a.Seen)-1])
+	require.Len(t, wrapped, 1)
+	assert.Equal(t, "Completed", wrapped[0].MediaProperties.WrapUpReason, "wrap-up reason 2, by its label")
+	a.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	got = append(got, flow(t, a, extA, 2, "ready")...)
 	assert.Equal(t, []string{
 		"ALERTING/ALERTING", "RESERVED",
 		"ACTIVE/ACTIVE", "TALKING",
 		"ACTIVE/HELD", "HOLD",
 		"ACTIVE/ACTIVE", "TALKING",
 		"DROPPED/WRAP_UP", "WORK_READY",
+		"DROPPED/WRAP_UP",
 		"DROPPED/DROPPED", "READY",
 	}, got)
 	last := callsOf(t, a.Seen[len(a.Seen)-2])
 	require.Len(t, last, 1)
-	assert.Equal(t, "Completed", last[0].MediaProperties.WrapUpReason, "wrap-up reason 2, by its label")
+	assert.Equal(t, "Completed", last[0].MediaProperties.WrapUpReason)
 
 	a.Request("state", "Cisco", "Call", "GetCallState", nil)
 	assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
@@ -238,6 +246,7 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 func TestWrapUpTimer(t *testing.T) {
 	tests := []struct {
 		name   string
+		user   string              // "" for ciscotest
 		during []map[string]string // SetNotReadyState requests during the call
 		want   []string
 	}{
@@ -247,6 +256,7 @@ func TestWrapUpTimer(t *testing.T) {
 		},
 		{
 			name:   "NOT_READY asked during the call: WORK, then NOT_READY",
+			user:   "other", // wrap-up REQUIRED_WITH_WRAP_UP_DATA: not skipped
 			during: []map[string]string{{"ReasonCodeId": "2"}},
 			want:   []string{"TALKING (pending NOT_READY)", "DROPPED/WRAP_UP", "WORK", "DROPPED/DROPPED", "NOT_READY 2"},
 		},
@@ -254,24 +264,86 @@ func TestWrapUpTimer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			a := e.agentOn(t, "ciscotest", extA)
+			user, ext := "ciscotest", extA
+			if tt.user != "" {
+				user, ext = tt.user, extO
+			}
+			a := e.agentOn(t, user, ext)
 			ready(t, a)
 			call := ring(t, a, "4085551234", 2)
 			a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-			flow(t, a, extA, 2, "answer")
+			flow(t, a, ext, 2, "answer")
 
 			var got []string
 			for _, data := range tt.during {
 				a.Request("nr", "Cisco", "Agent", "SetNotReadyState", data)
-				got = append(got, flow(t, a, extA, 1, "nr")...)
+				got = append(got, flow(t, a, ext, 1, "nr")...)
 			}
 			a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-			got = append(got, flow(t, a, extA, 2, "drop")...)
+			got = append(got, flow(t, a, ext, 2, "drop")...)
 			e.fire(t, wrapUpTimer)
-			got = append(got, flow(t, a, extA, 2, "")...)
+			got = append(got, flow(t, a, ext, 2, "")...)
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// The agents' wrap-up settings, as Finesse on CCE applies them: OPTIONAL
+// lets the agent skip wrap-up by choosing its next state during the call,
+// REQUIRED does not, and REQUIRED_WITH_WRAP_UP_DATA also keeps the agent in
+// wrap-up until the call has a wrap-up reason.
+func TestWrapUpSettings(t *testing.T) {
+	t.Run("OPTIONAL: a state chosen during the call skips wrap-up", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		ready(t, a)
+		call := ring(t, a, "4085551234", 2)
+		a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		flow(t, a, extA, 2, "answer")
+		a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
+		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, a, extA, 2, "drop"))
+		assert.Empty(t, e.timers.running(), "no wrap-up timer")
+	})
+
+	t.Run("REQUIRED: wrap-up even after a state chosen during the call", func(t *testing.T) {
+		e := newEnv(t)
+		o := e.agentOn(t, "other", extO) // wrapUpOnOutgoing REQUIRED
+		o.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085551234"})
+		flow(t, o, extO, 3, "dial")
+		e.fire(t, answerDelay)
+		call := callsOf(t, o.Next())[0]
+		o.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, o, extO, 1, "nr"))
+		assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK"}, flow(t, o, extO, 2, "drop"))
+		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"), "REQUIRED needs no wrap-up data")
+	})
+
+	t.Run("REQUIRED_WITH_WRAP_UP_DATA: no leaving wrap-up without a reason", func(t *testing.T) {
+		e := newEnv(t)
+		o := e.agentOn(t, "other", extO) // wrapUpOnIncoming REQUIRED_WITH_WRAP_UP_DATA
+		ready(t, o)
+		call := ring(t, o, "4085551234", 2)
+		o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		flow(t, o, extO, 2, "answer")
+		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK_READY"}, flow(t, o, extO, 2, "drop"))
+
+		o.Request("early", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early").Msg, "WrapUpCall")
+		o.Request("early-nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early-nr").Msg, "wrap-up reason")
+
+		o.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2"})
+		f := o.Next()
+		assert.Equal(t, "DROPPED/WRAP_UP", summary(t, f, extO), "the reason is recorded; wrap-up goes on")
+		assert.Equal(t, "Completed", callsOf(t, f)[0].MediaProperties.WrapUpReason)
+		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"))
+	})
 }
 
 func TestRingingCallRejected(t *testing.T) {

@@ -744,9 +744,7 @@ func TestClosedDesktopKeepsTheCall(t *testing.T) {
 	assert.Equal(t, "TALKING (pending NOT_READY)", summary(t, events[2], extA))
 	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, events[5], extA), "the call goes on")
 	back.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-	assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK"}, flow(t, back, extA, 2, "drop"))
-	e.fire(t, wrapUpTimer)
-	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 255"}, flow(t, back, extA, 2, ""))
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 255"}, flow(t, back, extA, 2, "drop"), "its OPTIONAL wrap-up skipped")
 }
 
 func TestUnknownCiscoAPI(t *testing.T) {

@@ -130,6 +130,7 @@ type callSession struct {
 	pendingCode  string //
 	wrapUp       *dialog
 	wrapping     bool   // in WORK or WORK_READY, the timer running
+	needsData    bool   // in wrap-up: REQUIRED_WITH_WRAP_UP_DATA, so leaving it needs a reason on the call
 	after        State  // in wrap-up: the state it leads to
 	afterReason  string //
 	wrapTimer    Timer
@@ -554,8 +555,9 @@ func (s *Simulator) otherActiveLocked(loginID string, d *dialog) *dialog {
 }
 
 // WrapUp records reason as the dialog's wrap-up reason, during the call or
-// in wrap-up after it; in wrap-up it also ends the wrap-up at once, moving
-// the agent to the state the timer would have.
+// in wrap-up after it, as Finesse's UPDATE_CALL_DATA does: it never ends
+// the wrap-up, which the agent leaves by going READY or NOT_READY (or the
+// wrap-up timer ends).
 func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -580,9 +582,7 @@ func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string
 	now := s.now()
 	d.wrapUpReason = reason
 	if p.state == callWrapUp {
-		cs := st.call
-		s.endWrapUpLocked(a, st, now)
-		s.setStateLocked(a, st, cs.after, cs.afterReason, now)
+		s.emitCallsLocked(loginID)
 		return nil
 	}
 	s.commitLocked(now, d)
@@ -654,12 +654,15 @@ func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 		return false
 	}
 	a := s.dir.byLoginID[loginID]
-	setting := a.settings.WrapUpOnIncoming
-	if cs.outbound {
-		setting = a.settings.WrapUpOnOutgoing
-	}
-	if setting == "NOT_ALLOWED" || setting == "" {
+	switch s.wrapUpSettingLocked(a, cs) {
+	case "NOT_ALLOWED", "":
 		return false
+	case "OPTIONAL":
+		// The agent may skip wrap-up by choosing, during the call, the
+		// state to go to after it.
+		if cs.pending != "" {
+			return false
+		}
 	}
 	for _, e := range s.dialogsOfLocked(loginID) {
 		if p := e.part(loginID); e != d && p != nil && live(p.state) {
@@ -667,6 +670,15 @@ func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 		}
 	}
 	return true
+}
+
+// wrapUpSettingLocked returns the agent's wrap-up setting for the call of
+// session cs: wrapUpOnOutgoing for a call it placed, else wrapUpOnIncoming.
+func (s *Simulator) wrapUpSettingLocked(a *dirAgent, cs *callSession) string {
+	if cs.outbound {
+		return a.settings.WrapUpOnOutgoing
+	}
+	return a.settings.WrapUpOnIncoming
 }
 
 func (s *Simulator) stopLocked(p *participant) {
@@ -835,6 +847,7 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 		return
 	}
 	cs.wrapping, cs.after, cs.afterReason, cs.pending = true, after, reason, ""
+	cs.needsData = s.wrapUpSettingLocked(a, cs) == "REQUIRED_WITH_WRAP_UP_DATA"
 	work := StateWork
 	if after == StateReady {
 		work = StateWorkReady

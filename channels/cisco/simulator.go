@@ -346,7 +346,10 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		reasonCodeID = id
 	}
 	now := s.now()
-	if st.call != nil {
+	if cs := st.call; cs != nil {
+		if cs.needsData && cs.wrapUp.wrapUpReason == "" {
+			return User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
+		}
 		s.endWrapUpLocked(a, st, now)
 	}
 	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now

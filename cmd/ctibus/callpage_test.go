@@ -228,9 +228,11 @@ func TestCallPageRingAnswerHoldRetrieveDropWrapUp(t *testing.T) {
 	// ciscotest wraps up after incoming calls (OPTIONAL), and was READY.
 	click(t, b, callSel("drop"))
 	b.waitFor(t, "wrap-up", callIs("WRAP_UP", "DROPPED")+" && "+agentStateIs("WORK_READY"))
-	assert.Equal(t, []string{"Wrap up"}, callButtons(t, b), "only the wrap-up")
+	assert.Equal(t, []string{"Set reason"}, callButtons(t, b), "only the wrap-up reason")
 	chooseReason(t, b, "call-"+callID+"-wrapup", "Completed")
 	click(t, b, callSel("wrap-up"))
+	b.waitFor(t, "the reason recorded, still in wrap-up", `document.querySelector("[data-testid=call-wrapUp]").textContent === "Completed"`+" && "+agentStateIs("WORK_READY"))
+	click(t, b, "#ready-button")
 	b.waitFor(t, "the wrap-up ended, and the agent READY", noCalls+" && "+agentStateIs("READY"))
 	assert.Equal(t, "The call with 4085551234 ended.", eval[string](t, b, `document.getElementById("calls-status").textContent`))
 
