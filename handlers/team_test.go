@@ -184,6 +184,16 @@ func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	s.Request("barge-first", "Cisco", "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "CallId": call.ID})
 	assert.Contains(t, s.ExpectError("Cisco", "Invalid State", "barge-first").Msg, "SetSilentMonitoring", "barge only into a monitored call")
 
+	// Finesse on CCE lets only a NOT_READY supervisor monitor.
+	s.Request("sready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, s.Next()).Data.State)
+	s.Next() // its team feed
+	s.Request("mon-ready", "Cisco", "Agent", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
+	assert.Contains(t, s.ExpectError("Cisco", "Invalid State", "mon-ready").Msg, "NOT_READY")
+	s.Request("snr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+	assert.Equal(t, "NOT_READY", agentStateOf(t, s.Next()).Data.State)
+	s.Next() // its team feed
+
 	s.Request("mon", "Cisco", "Agent", "SetSilentMonitoring", map[string]string{"fromAddress": extS, "toAddress": extA, "UserName": "100501"})
 	f := s.Next()
 	assert.Equal(t, "mon", f.CorrelationID)
@@ -195,34 +205,62 @@ func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	_, who, state, _ := teamFeed(t, s.Next())
 	assert.Equal(t, []string{"100600", "TALKING"}, []string{who, state}, "a supervisor of its own team sees itself")
 
-	s.Request("mon-again", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
-	s.ExpectError("Cisco", "Invalid State", "mon-again")
+	// The agent sees a second, passive dialog, and stays TALKING.
+	f = a.Next()
+	assert.Empty(t, f.CorrelationID)
+	seen := callsOf(t, f)
+	require.Len(t, seen, 2)
+	assert.Equal(t, []string{call.ID, monitor[0].ID}, []string{seen[0].ID, seen[1].ID})
+	assert.Equal(t, "SUPERVISOR_MONITOR", seen[1].MediaProperties.CallType)
+	for _, p := range seen[1].Participants {
+		if p.MediaAddress == extA {
+			assert.Empty(t, p.Actions, "the agent cannot act on the monitoring")
+		}
+	}
+	a.Request("drop-mon", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": monitor[0].ID})
+	a.ExpectError("Cisco", "Invalid State", "drop-mon")
+	a.Request("hold", "Cisco", "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/HELD,ACTIVE/ACTIVE", "HOLD"}, flow(t, a, extA, 2, "hold"), "the passive dialog is not a call of the agent's")
+	a.Request("retrieve", "Cisco", "InboundCall", "SetRETRIEVE", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/ACTIVE,ACTIVE/ACTIVE", "TALKING"}, flow(t, a, extA, 2, "retrieve"))
 
+	s.Request("mon-again", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
+	assert.Equal(t, "mon-again", nextOf(s, "Cisco/Error/SetAPIError").CorrelationID, "the team feed of the hold comes first")
+
+	// Barge-in makes the call a conference, for everyone on it.
 	s.Request("barge", "Cisco", "OutboundCall", "SetBARGE CALL", map[string]string{"fromAddress": extS, "toAddress": extA, "Username": "100501", "CallId": monitor[0].ID})
-	f = s.Next()
+	f = nextOf(s, "Cisco/Call/CallsStateChange")
 	assert.Equal(t, "barge", f.CorrelationID)
 	views := callsOf(t, f)
 	require.Len(t, views, 2)
-	assert.Equal(t, []string{call.ID, "ACTIVE", "BARGE_IN"}, []string{views[0].ID, views[0].participant(extS), views[0].MediaProperties.CallType})
+	assert.Equal(t, []string{call.ID, "ACTIVE", "CONFERENCE"}, []string{views[0].ID, views[0].participant(extS), views[0].MediaProperties.CallType})
 	assert.Equal(t, "DROPPED", views[1].State, "the monitor dialog ends")
 
 	f = a.Next()
 	assert.Empty(t, f.CorrelationID)
-	mine := callsOf(t, f)[0]
-	assert.Equal(t, "ACTIVE", mine.participant(extS), "the supervisor joined the agent's call")
-	assert.Equal(t, "ACD_IN", mine.MediaProperties.CallType)
-	for _, f := range a.Seen[:len(a.Seen)-1] {
-		assert.NotContains(t, string(f.Message), extS, "the agent heard of the monitoring: %s", f.Raw)
-	}
+	mine := callsOf(t, f)
+	require.Len(t, mine, 2, "the call, and the monitor dialog one last time")
+	assert.Equal(t, "ACTIVE", mine[0].participant(extS), "the supervisor joined the agent's call")
+	assert.Equal(t, "CONFERENCE", mine[0].MediaProperties.CallType)
+	assert.Equal(t, "DROPPED", mine[1].State)
 
 	// The agent leaves; the supervisor and the caller talk on.
 	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	assert.Equal(t, []string{"ACTIVE/WRAP_UP", "WORK_READY"}, flow(t, a, extA, 2, "drop"))
-	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, s.Next(), extS))
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, nextOf(s, "Cisco/Call/CallsStateChange"), extS))
 	s.Request("sdrop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY"}, flow(t, s, extS, 2, "sdrop"), "no wrap-up after supervising")
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, s, extS, 2, "sdrop"), "no wrap-up after supervising")
 	drain(a)
 	assert.Equal(t, "DROPPED/WRAP_UP", summary(t, a.Seen[len(a.Seen)-2], extA), "the agent in wrap-up saw the call end")
+}
+
+// nextOf reads c's frames up to the next one with the triple.
+func nextOf(c *brokertest.Client, triple string) brokertest.Frame {
+	for {
+		if f := c.Next(); f.Triple() == triple {
+			return f
+		}
+	}
 }
 
 func TestMonitoringEndsWhenTheAgentLeaves(t *testing.T) {

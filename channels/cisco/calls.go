@@ -48,7 +48,6 @@ const (
 	typeTransfer    = "TRANSFER"
 	typeConference  = "CONFERENCE"
 	typeMonitor     = "SUPERVISOR_MONITOR"
-	typeBarge       = "BARGE_IN"
 )
 
 // The stateCauses of a failed participant.
@@ -547,7 +546,7 @@ func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action Action) error 
 // active, dialing or failed, if any.
 func (s *Simulator) otherActiveLocked(loginID string, d *dialog) *dialog {
 	for _, e := range s.dialogsOfLocked(loginID) {
-		if p := e.part(loginID); e != d && p != nil && live(p.state) && p.state != callHeld && p.state != callAlerting {
+		if p := e.part(loginID); e != d && p != nil && live(p.state) && p.state != callHeld && p.state != callAlerting && !passive(e, loginID) {
 			return e
 		}
 	}
@@ -665,7 +664,7 @@ func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 		}
 	}
 	for _, e := range s.dialogsOfLocked(loginID) {
-		if p := e.part(loginID); e != d && p != nil && live(p.state) {
+		if p := e.part(loginID); e != d && p != nil && live(p.state) && !passive(e, loginID) {
 			return false
 		}
 	}
@@ -739,7 +738,7 @@ func (s *Simulator) concerns(p *participant) bool {
 
 // checkEndLocked ends a call that has fewer than two parties left. A failed
 // call waits for its caller to drop it; a monitor dialog ends when its
-// supervisor leaves.
+// supervisor leaves, taking the agent's passive view with it.
 func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 	if d.state == callDropped {
 		return
@@ -751,8 +750,13 @@ func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 		}
 	}
 	switch {
+	case d.monitors != nil:
+		// A monitor dialog lasts as long as its supervisor is on it.
+		if slices.ContainsFunc(left, func(p *participant) bool { return p.agent != d.monitored }) {
+			return
+		}
 	case d.state == callFailed && len(left) > 0, // the caller has yet to drop it
-		len(left) >= 2, d.monitors != nil && len(left) == 1:
+		len(left) >= 2:
 		return
 	}
 	for _, p := range left {
@@ -803,7 +807,7 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 	}
 	var states []string
 	for _, d := range s.dialogsOfLocked(loginID) {
-		if p := d.part(loginID); live(p.state) {
+		if p := d.part(loginID); live(p.state) && !passive(d, loginID) {
 			states = append(states, p.state)
 		}
 	}
@@ -964,6 +968,9 @@ func (s *Simulator) actionsLocked(d *dialog, p *participant) []string {
 	case callInitiating, callInitiated:
 		return []string{"DROP", "UPDATE_CALL_DATA"}
 	case callActive:
+		if passive(d, p.agent) {
+			return []string{} // the agent monitored only sees it
+		}
 		if d.monitors != nil {
 			return []string{"BARGE_CALL", "DROP"}
 		}
