@@ -772,3 +772,74 @@ func TestAgentCannotPutCallDataIntoAColleaguesScreenPop(t *testing.T) {
 	ready(t, b2)
 	assert.Empty(t, ring(t, b2, "4085551234", 2).MediaProperties.CallVariablesFrom)
 }
+
+// changedOf reads the next SetAgentState of c, skipping other events, and
+// returns its state and the fields it names as changed.
+func changedOf(t *testing.T, c *brokertest.Client) (string, []string) {
+	t.Helper()
+	return changedIn(t, nextOf(c, "Cisco/Agent/SetAgentState"))
+}
+
+func changedIn(t *testing.T, f brokertest.Frame) (string, []string) {
+	t.Helper()
+	var m struct {
+		Data struct {
+			State string `json:"state"`
+		} `json:"data"`
+		Changed []string `json:"changed"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	require.NotNil(t, m.Changed, "frame %s", f.Raw)
+	return m.Data.State, m.Changed
+}
+
+// Every SetAgentState names the fields it changed, so that a widget can
+// tell a transition from a pending-state update, or from a report.
+func TestSetAgentStateNamesWhatChanged(t *testing.T) {
+	e := newEnv(t)
+	a := e.desktop(t, "softphone")
+	state, changed := changedIn(t, login(t, a, "login", "ciscotest", extA)[2])
+	assert.Equal(t, "NOT_READY", state)
+	assert.Equal(t, []string{"state", "extension"}, changed, "a first sign-in")
+	again := e.desktop(t, "crm")
+	state, changed = changedIn(t, login(t, again, "again", "ciscotest", extA)[2])
+	assert.Equal(t, []any{"NOT_READY", []string{}}, []any{state, changed}, "a re-login changes nothing")
+	changedOf(t, a) // the re-login's SetAgentState reaches the workspace too
+
+	steps := []struct {
+		name        string
+		do          func()
+		wantState   string
+		wantChanged []string
+	}{
+		{"READY", func() { a.Request("r", "Cisco", "Agent", "SetReadyState", nil) }, "READY", []string{"state"}},
+		{"a call rings", func() { a.Request("ring", "Cisco", "Simulator", "IncomingCall", map[string]any{"from": "4085551234"}) }, "RESERVED", []string{"state"}},
+		{"answered", func() {
+			a.Request("calls", "Cisco", "Call", "GetCallState", nil)
+			call := callsOf(t, nextOf(a, "Cisco/Call/CallsStateChange"))[0]
+			a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		}, "TALKING", []string{"state"}},
+		{"NOT_READY asked during the call", func() {
+			a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		}, "TALKING", []string{"pendingState"}},
+		{"the same again", func() {
+			a.Request("nr2", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		}, "TALKING", []string{}},
+		{"a report", func() { a.Request("get", "Cisco", "Agent", "GetAgentState", nil) }, "TALKING", []string{}},
+		{"the call ends", func() {
+			a.Request("calls", "Cisco", "Call", "GetCallState", nil)
+			call := callsOf(t, nextOf(a, "Cisco/Call/CallsStateChange"))[0]
+			a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		}, "NOT_READY", []string{"state", "reasonCodeId", "pendingState"}},
+		{"another reason code", func() {
+			a.Request("nr3", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+		}, "NOT_READY", []string{"reasonCodeId"}},
+		{"sign-out", func() { a.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"}) },
+			"LOGOUT", []string{"state", "reasonCodeId", "extension"}},
+	}
+	for _, s := range steps {
+		s.do()
+		state, changed := changedOf(t, a)
+		assert.Equal(t, []any{s.wantState, s.wantChanged}, []any{state, changed}, s.name)
+	}
+}

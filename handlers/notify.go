@@ -14,8 +14,9 @@ import (
 // teamAgentState is the message of Cisco/Team/SetTeamAgentState, the team
 // feed of a supervisor: an extension, after Finesse's Team/{id}/Users node.
 type teamAgentState struct {
-	TeamID string     `json:"teamId"`
-	Data   cisco.User `json:"data"`
+	TeamID  string     `json:"teamId"`
+	Data    cisco.User `json:"data"`
+	Changed []string   `json:"changed"` // as in SetAgentState
 }
 
 // notify turns one of the connector's notifications into events, as
@@ -44,14 +45,15 @@ func (h *Cisco) notify(n cisco.Notification) {
 	switch {
 	case n.User != nil:
 		u := n.User.User
-		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
+		state := agentState(u, n.User.Changed)
+		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", state, correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
 				// About the agent: an app watching the supervisor gets it
 				// only if its grant covers the agent.
 				err = h.bus.PublishLocal(session.ScopeOf(sup), broker.Event{
 					Channel: channel, Topic: "Team", Subtopic: "SetTeamAgentState",
-					Message: teamAgentState{TeamID: u.TeamID, Data: u}, CorrelationID: correlation(sup),
+					Message: teamAgentState{TeamID: u.TeamID, Data: u, Changed: state.Changed}, CorrelationID: correlation(sup),
 					About: session.ScopeOf(u.LoginID),
 				})
 			}

@@ -78,6 +78,9 @@ type Connector interface {
 type SignedIn struct {
 	User    User // the agent after sign-in
 	Relogin bool // Relogin: the agent was already signed in; state kept
+	// Changed names the fields of User that the sign-in changed, as
+	// UserChange.Changed; empty for a re-login.
+	Changed []string `json:"changed"`
 }
 
 // State is a voice agent state of Finesse. An agent sets READY, NOT_READY and

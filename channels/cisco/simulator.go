@@ -110,6 +110,9 @@ type agentState struct {
 	// saved is the record last handed to OnAgentChange, or restored: a
 	// change is what differs from it.
 	saved AgentRecord
+	// shown is the state last notified (or signed in): a notification
+	// names the fields that differ from it.
+	shown shown
 }
 
 // record returns the agent's AgentRecord.
@@ -255,8 +258,9 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 			}
 		}
 		// Finesse's forced sign-in: same credentials, same device, state kept.
-		return SignedIn{User: s.userLocked(a, st, now), Relogin: true}, nil
+		return SignedIn{User: s.userLocked(a, st, now), Relogin: true, Changed: []string{}}, nil
 	}
+	was := st.shown
 	*st = agentState{
 		state:           StateNotReady,
 		extension:       extension,
@@ -264,8 +268,9 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 		stateChangeTime: now,
 		mediaChangeTime: now,
 	}
+	st.shown = shownOf(st)
 	s.extensions[extension] = a.loginID
-	return SignedIn{User: s.userLocked(a, st, now)}, nil
+	return SignedIn{User: s.userLocked(a, st, now), Changed: changes(was, st.shown)}, nil
 }
 
 // validExtension reports whether ext is 3 to 15 ASCII digits: CCE signs
@@ -699,6 +704,7 @@ func (s *Simulator) stateLocked(a *dirAgent) *agentState {
 	if !ok {
 		st = &agentState{state: StateLogout, reasonCodeID: noReasonCode}
 		st.saved = st.record(a.loginID) // an agent never seen is no change
+		st.shown = shownOf(st)
 		s.agents[a.loginID] = st
 	}
 	return st
@@ -895,6 +901,7 @@ func (s *Simulator) Restore(records []AgentRecord) {
 			mediaChangeTime: r.MediaChangeTime,
 		}
 		st.saved = r
+		st.shown = shown{state: r.State, reason: r.ReasonCodeID, pending: string(r.PendingState), ext: r.Extension}
 		if r.PendingState == StateLogout && st.state != StateLogout {
 			// Signed out at the end of a call that did not survive.
 			st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, r.PendingReasonCodeID, now
