@@ -87,6 +87,10 @@ type Cisco struct {
 	// connector is not a simulator.
 	ringer Ringer
 
+	// desktops maps each connection that signed an agent in to that
+	// agent's desktop, so that its loss is reported (watchDesktop).
+	desktops sync.Map // *broker.Conn → desktop
+
 	stopping   context.Context    // ends at Close: the work in background stops
 	stop       context.CancelFunc //
 	background sync.WaitGroup     // the work in background, which Close waits for
@@ -279,4 +283,41 @@ func (h *Cisco) signOutAbandoned(agentID string) {
 	log.Info("no connection came back within the grace period",
 		zap.String("state", string(u.State)), zap.String("pendingState", u.PendingState),
 		zap.String("reasonCodeId", u.ReasonCodeID))
+}
+
+// desktop is the agent a connection signed in, on which extension.
+type desktop struct {
+	agentID, extension string
+}
+
+// watchDesktop arranges for the loss of c, which has just signed agentID in
+// on extension, to be reported to the agent's workspace as a
+// SetConnectionStatus "disconnected", as Finesse reports its notification
+// connection going down: the widgets left there, and the server-side apps
+// watching the agent, can show a reconnect banner. The next sign-in's
+// SetConnectionStatus "connected" reports it up again. A connection that
+// signs in again only updates what it reports.
+func (h *Cisco) watchDesktop(c *broker.Conn, agentID, extension string) {
+	if _, watched := h.desktops.Swap(c, desktop{agentID, extension}); watched {
+		return
+	}
+	c.OnClose(func() {
+		v, _ := h.desktops.LoadAndDelete(c)
+		d := v.(desktop)
+		// Signed out meanwhile (Logout, a supervisor), which took c out of
+		// the workspace's scope: nothing is lost.
+		if _, here := h.workspaces.Get(d.agentID); !here || c.Scope() != session.ScopeOf(d.agentID) {
+			return
+		}
+		lost := connectionPayload{
+			Status:       "disconnected",
+			ResourceID:   "ctibus_" + d.extension,
+			ConnectionID: c.ID(),
+			LoginID:      d.agentID,
+			Extension:    d.extension,
+		}
+		if err := h.publish(session.ScopeOf(d.agentID), "Connection", "SetConnectionStatus", lost, ""); err != nil {
+			h.log.Warn("report a lost desktop", zap.String("agent", d.agentID), zap.Error(err))
+		}
+	})
 }

@@ -753,3 +753,57 @@ func TestUnknownCiscoAPI(t *testing.T) {
 	c.Request("x", "Cisco", "Agent", "SetAgentState", map[string]string{"state": "READY"})
 	assert.True(t, strings.Contains(c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "x").ErrorMessage, "SetAgentState"))
 }
+
+// connectionStatus decodes a SetConnectionStatus into its status and
+// connection id.
+func connectionStatus(t *testing.T, f brokertest.Frame) (status, connectionID string) {
+	t.Helper()
+	require.Equal(t, "Cisco/Connection/SetConnectionStatus", f.Triple(), "frame %s", f.Raw)
+	var m struct {
+		Status       string `json:"status"`
+		ConnectionID string `json:"connectionId"`
+		LoginID      string `json:"loginId"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	assert.Equal(t, "100501", m.LoginID)
+	return m.Status, m.ConnectionID
+}
+
+// The widgets of a desktop see its connection go down and come back up,
+// as Finesse reports its notification connection, so that a reconnect
+// banner can be tested.
+func TestLostDesktopIsReported(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	signIn(phone, "login", "ciscotest", passwords["ciscotest"], extA)
+	_, first := connectionStatus(t, expectLogin(t, phone, "login")[1])
+	var tok struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(phone.Expect("PubSub/Workspace/Token").Message, &tok))
+	crm := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crm, "crm", map[string]string{"channel": "Cisco", "token": tok.Token}).Triple())
+	other := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(other, "notes", map[string]string{"channel": "Cisco", "token": tok.Token}).Triple())
+
+	other.Conn().Close() // a widget that leaves is no lost desktop
+	phone.Conn().Close()
+	status, id := connectionStatus(t, crm.Next())
+	assert.Equal(t, []string{"disconnected", first}, []string{status, id}, "the desktop's connection is down")
+
+	back := e.desktop(t, "softphone")
+	signIn(back, "again", "ciscotest", passwords["ciscotest"], extA)
+	_, second := connectionStatus(t, expectLogin(t, back, "again")[1])
+	status, id = connectionStatus(t, nextOf(crm, "Cisco/Connection/SetConnectionStatus"))
+	assert.Equal(t, []string{"connected", second}, []string{status, id}, "and up again")
+	assert.Equal(t, "again", crm.Seen[len(crm.Seen)-1].CorrelationID)
+	drain(crm)
+	var reports []string
+	for _, f := range crm.Seen {
+		if f.Subtopic == "SetConnectionStatus" {
+			status, _ := connectionStatus(t, f)
+			reports = append(reports, status)
+		}
+	}
+	assert.Equal(t, []string{"disconnected", "connected"}, reports, "one report each, none for the widget that left")
+}

@@ -109,6 +109,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		return h.apiError(err)
 	}
 	ws := h.workspaces.Join(agentID, req.Conn)
+	h.watchDesktop(req.Conn, agentID, signed.User.Extension)
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
 		if err := h.bus.Publish(ws.Scope, ev); err != nil {
