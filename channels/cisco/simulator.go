@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,6 +238,14 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 			Text:    "The extension must be 3 to 15 digits; check it and sign in again.",
 		}
 	}
+	if !s.dir.isDevice(extension) {
+		return SignedIn{}, &Error{
+			Type:    ErrorTypeInvalidDevice,
+			Message: msgInvalidDevice,
+			Text: fmt.Sprintf("Extension %s is not a phone of the contact center%s; sign in on your own phone's extension.",
+				extension, deviceHint(s.dir.Devices())),
+		}
+	}
 
 	defer s.lock(ctx, a.loginID)()
 	now := s.now()
@@ -271,6 +280,14 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 	st.shown = shownOf(st)
 	s.extensions[extension] = a.loginID
 	return SignedIn{User: s.userLocked(a, st, now), Changed: changes(was, st.shown)}, nil
+}
+
+// deviceHint names the devices in an error, when they are few enough to read.
+func deviceHint(devices []string) string {
+	if len(devices) > 4 {
+		return ""
+	}
+	return " (its phones: " + strings.Join(devices, ", ") + ")"
 }
 
 // validExtension reports whether ext is 3 to 15 ASCII digits: CCE signs

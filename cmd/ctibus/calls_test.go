@@ -110,3 +110,36 @@ func TestSimulatorFlags(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `-sim-on-disconnect "hangup": use not-ready or logout`)
 }
+
+// The demo contact center has phones 5000 to 6999; any other extension is
+// not a device of it, and Finesse answers Invalid Device.
+func TestDemoExtensionsAreDevices(t *testing.T) {
+	s := startServer(t, nil)
+	tests := []struct {
+		give      string
+		wantError string // "" for a sign-in
+	}{
+		{give: "4999", wantError: "Invalid Device"},
+		{give: "7000", wantError: "Invalid Device"},
+		{give: "50640", wantError: "Invalid Device"},
+		{give: "5000"},
+		{give: "6999"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+			c.Register("softphone", "Cisco")
+			users := []string{"ciscotest", "jdoe"}
+			passwords := map[string]string{"ciscotest": "test@123", "jdoe": "agent@3"}
+			user := users[i%2]
+			c.Request("l", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": user, "password": passwords[user], "extension": tt.give})
+			if tt.wantError == "" {
+				c.Expect("Cisco/Connection/OpenConnection")
+				return
+			}
+			got := c.ExpectError("Cisco", tt.wantError, "l")
+			assert.Equal(t, "CF_INVALID_LOGON_DEVICE_SPECIFIED", got.ErrorMessage)
+			assert.Contains(t, got.Msg, "5000-6999", "the error says which phones there are")
+		})
+	}
+}
