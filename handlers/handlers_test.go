@@ -807,3 +807,27 @@ func TestLostDesktopIsReported(t *testing.T) {
 	}
 	assert.Equal(t, []string{"disconnected", "connected"}, reports, "one report each, none for the widget that left")
 }
+
+// The demo's reason codes have ids that differ from their codes, as in
+// production: a widget that sends the code instead of the id fails.
+func TestReasonCodeIDIsNotItsCode(t *testing.T) {
+	e := newEnv(t)
+	a := e.desktop(t, "softphone")
+	events := login(t, a, "login", "ciscotest", extA)
+	var codes struct {
+		Data []struct {
+			ID    string `json:"id"`
+			Code  string `json:"code"`
+			Label string `json:"label"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(events[12].Message, &codes))
+	require.NotEmpty(t, codes.Data)
+	lunch := codes.Data[1]
+	assert.Equal(t, []string{"2", "102", "Lunch"}, []string{lunch.ID, lunch.Code, lunch.Label})
+
+	a.Request("by-code", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": lunch.Code})
+	assert.Contains(t, a.ExpectError("Cisco", "Invalid Input", "by-code").Msg, `"102"`)
+	a.Request("by-id", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": lunch.ID})
+	assert.Equal(t, "NOT_READY 2", summary(t, a.Next(), extA))
+}

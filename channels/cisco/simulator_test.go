@@ -349,21 +349,21 @@ func TestSetStateReasonCode(t *testing.T) {
 			name: "NOT_READY with a code", loginID: "100501", state: cisco.StateNotReady, reason: "2",
 			wantReasonID: "2",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/2", ID: "2", Category: cisco.CategoryNotReady, Code: 2, Label: "Lunch", ForAll: true,
+				URI: "/finesse/api/ReasonCode/2", ID: "2", Category: cisco.CategoryNotReady, Code: 102, Label: "Lunch", ForAll: true,
 			},
 		},
 		{
 			name: "team-only code for its team", loginID: "100503", state: cisco.StateNotReady, reason: "6",
 			wantReasonID: "6",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/6", ID: "6", Category: cisco.CategoryNotReady, Code: 6, Label: "Back Office",
+				URI: "/finesse/api/ReasonCode/6", ID: "6", Category: cisco.CategoryNotReady, Code: 106, Label: "Back Office",
 			},
 		},
 		{
 			name: "LOGOUT with a code", loginID: "100501", state: cisco.StateLogout, reason: "28",
 			wantReasonID: "28",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/28", ID: "28", Category: cisco.CategoryLogout, Code: 28, Label: "End of Shift", ForAll: true,
+				URI: "/finesse/api/ReasonCode/28", ID: "28", Category: cisco.CategoryLogout, Code: 301, Label: "End of Shift", ForAll: true,
 			},
 		},
 		{
