@@ -508,7 +508,8 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error
 	case s.logoutOnDisc:
 		s.forceLogoutLocked(a, st, disconnectReason, now)
 	case cs != nil && !cs.wrapping:
-		if cs.pending != StateNotReady || cs.pendingCode != disconnectReason {
+		// A sign-out already pending stands.
+		if cs.pending != StateLogout && (cs.pending != StateNotReady || cs.pendingCode != disconnectReason) {
 			cs.pending, cs.pendingCode = StateNotReady, disconnectReason
 			s.emitUserLocked(a, st, now)
 		}

@@ -1100,3 +1100,26 @@ func TestTeamAgentsAndAgent(t *testing.T) {
 		assert.Equal(t, want, got, "agent %s", id)
 	}
 }
+
+// A sign-out pending at the end of a call stands when the desktop then
+// goes away: the contact center's NOT_READY for a closed desktop does not
+// undo it.
+func TestDisconnectKeepsAPendingSignOut(t *testing.T) {
+	s, _ := newSimulator(t)
+	ctx := context.Background()
+	signIn(t, s, "ciscotest", "test@123", "5064")
+	d, err := s.Ring(ctx, "100501", cisco.IncomingCall{From: "4085551234"})
+	require.NoError(t, err)
+	require.NoError(t, s.CallAction(ctx, "100501", d.ID, cisco.ActionAnswer, ""))
+
+	u, err := s.ForceLogout(ctx, "100501", "28")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TALKING", "LOGOUT"}, []string{string(u.State), u.PendingState}, "the call goes on")
+	u, err = s.Disconnect(ctx, "100501")
+	require.NoError(t, err)
+	assert.Equal(t, "LOGOUT", u.PendingState)
+
+	require.NoError(t, s.CallAction(ctx, "100501", d.ID, cisco.ActionDrop, ""))
+	u = user(t, s, "100501")
+	assert.Equal(t, []string{"LOGOUT", "28", ""}, []string{string(u.State), u.ReasonCodeID, u.Extension}, "signed out as the call ended, without wrap-up")
+}
