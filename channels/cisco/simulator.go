@@ -882,8 +882,9 @@ func pendingState(st *agentState) string {
 // timers), signs every agent out, then applies records, skipping agents
 // the directory does not have. Calls do not survive a takeover, so an agent
 // recorded in a call state (RESERVED, TALKING, HOLD, WORK, WORK_READY, ...)
-// comes back NOT_READY with reasonCodeId -1, its pending state dropped, and
-// its new User is notified; nothing else is. Restore(nil) leaves the
+// comes back NOT_READY with reasonCodeId -1, its pending state dropped
+// (LOGOUT with its code, if a sign-out was pending), and its new User is
+// notified; nothing else is. Restore(nil) leaves the
 // simulator idle, with nothing running.
 //
 // The records restored count as saved: OnAgentChange sees only the agents
@@ -906,6 +907,7 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	clear(s.dialogs)
 
 	now := s.now()
+	var signedOut []*dirAgent // by a sign-out pending at the end of a call
 	for _, r := range records {
 		a := s.dir.byLoginID[r.LoginID]
 		if a == nil {
@@ -924,7 +926,7 @@ func (s *Simulator) Restore(records []AgentRecord) {
 			// Signed out at the end of a call that did not survive.
 			st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, r.PendingReasonCodeID, now
 			st.extension, st.mediaChangeTime = "", now
-			s.emitUserLocked(a, st, now)
+			signedOut = append(signedOut, a)
 		}
 		s.agents[a.loginID] = st
 		if st.state != StateLogout {
@@ -933,6 +935,9 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	}
 	// Every agent is back before any is notified, so that the notices name
 	// the signed-in supervisors.
+	for _, a := range signedOut {
+		s.emitUserLocked(a, s.agents[a.loginID], now)
+	}
 	for _, a := range s.dir.agents {
 		st, ok := s.agents[a.loginID]
 		if ok && st.state != StateLogout && st.state != StateReady && st.state != StateNotReady {

@@ -1123,3 +1123,21 @@ func TestDisconnectKeepsAPendingSignOut(t *testing.T) {
 	u = user(t, s, "100501")
 	assert.Equal(t, []string{"LOGOUT", "28", ""}, []string{string(u.State), u.ReasonCodeID, u.Extension}, "signed out as the call ended, without wrap-up")
 }
+
+// A takeover drops the calls; an agent whose sign-out was pending at the
+// end of its call is then signed out, and told so.
+func TestRestoreAppliesAPendingSignOut(t *testing.T) {
+	s, _ := newSimulator(t)
+	var got []cisco.Notification
+	s.Subscribe(func(n cisco.Notification) { got = append(got, n) })
+	s.Restore([]cisco.AgentRecord{{LoginID: "100501", State: cisco.StateTalking, Extension: "5064", ReasonCodeID: "-1",
+		PendingState: cisco.StateLogout, PendingReasonCodeID: "999"}})
+
+	u := user(t, s, "100501")
+	assert.Equal(t, []string{"LOGOUT", "999", ""}, []string{string(u.State), u.ReasonCodeID, u.Extension})
+	require.Len(t, got, 1)
+	require.NotNil(t, got[0].User)
+	assert.Equal(t, cisco.StateLogout, got[0].User.User.State)
+	assert.Equal(t, []string{"state", "reasonCodeId", "pendingState", "extension"}, got[0].User.Changed)
+	signIn(t, s, "pquser", "pqsup1", "5064") // the extension is free
+}
