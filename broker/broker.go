@@ -464,7 +464,7 @@ func (b *Broker) recovered(req *Request, v any) {
 	b.cfg.Metrics.panicked(api)
 	req.Conn.Logger().Error("handler panicked; answered Internal Error",
 		zap.String("api", api), zap.Any("panic", v), zap.StackSkip("stack", 1))
-	req.Conn.sendError(channel, internalError(), req.ID)
+	b.handlerError(req.Conn, channel, internalError(), req.ID)
 }
 
 // AfterFunc is time.AfterFunc for the timers of the bus and its handlers
@@ -541,7 +541,25 @@ func (b *Broker) route(ctx context.Context, req *Request) {
 		c.Logger().Error("handler failed", zap.String("api", r.api), zap.Error(err))
 		apiErr = internalError()
 	}
-	c.sendError(canonical, apiErr, req.ID)
+	b.handlerError(c, canonical, apiErr, req.ID)
+}
+
+// handlerError sends the error a request's handler returned. The errors of
+// a channel's API go to every app in the requester's scope, as on
+// Workspace's shared bus, where an error widget hears the errors of every
+// app of the desktop: before a sign-in that scope is the connection's own,
+// after it the agent's workspace. The PubSub channel's errors are about
+// the requesting connection itself (its registration, its subscriptions)
+// and go to it alone.
+func (b *Broker) handlerError(c *Conn, channel string, e *APIError, correlationID string) {
+	scope := c.Scope()
+	if strings.EqualFold(channel, busChannel) || nodeLocal(scope) {
+		c.sendError(channel, e, correlationID)
+		return
+	}
+	if err := b.Publish(scope, errorEvent(channel, e, correlationID)); err != nil {
+		c.Logger().Error("error event not sent to the other nodes", zap.Error(err))
+	}
 }
 
 // lookup finds the handler of t: found when there is one, handled when t's

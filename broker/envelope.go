@@ -43,6 +43,10 @@ type Event struct {
 	// Message is the payload, encoded with encoding/json; a json.RawMessage
 	// passes through byte for byte.
 	Message any
+	// Data, when set, is sent too, as the envelope's "data" after
+	// "message": for SetAPIError, whose documented sample carries its
+	// payload there.
+	Data any
 	// CorrelationID is the id of the request that caused the event, if it had one.
 	CorrelationID string
 	// About, when set, is the scope of whom the event tells, if not of the
@@ -59,7 +63,7 @@ const busSource = "ctibus"
 const timestampLayout = "2006-01-02T15:04:05.000Z"
 
 // encodeEvent renders ev as one text frame, keys in the documented order:
-// {"id","channel","topic","subtopic","source","message","correlationId"?,"timestamp"}.
+// {"id","channel","topic","subtopic","source","message","data"?,"correlationId"?,"timestamp"}.
 // A json.RawMessage payload is copied byte for byte, as the app sent it. A
 // fan-out calls encodeEvent once and hands the bytes to every recipient.
 func encodeEvent(ev Event, now time.Time) ([]byte, error) {
@@ -97,6 +101,14 @@ func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 	b = appendString(b, source)
 	b = append(b, `,"message":`...)
 	b = append(b, message...)
+	if ev.Data != nil {
+		data, err := json.Marshal(ev.Data)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s/%s/%s event data: %w", ev.Channel, ev.Topic, ev.Subtopic, err)
+		}
+		b = append(b, `,"data":`...)
+		b = append(b, data...)
+	}
 	if ev.CorrelationID != "" {
 		b = append(b, `,"correlationId":`...)
 		b = appendString(b, ev.CorrelationID)

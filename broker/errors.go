@@ -10,7 +10,8 @@ import (
 // Channels add their own types; these names are part of the wire protocol.
 const (
 	ErrTypeInvalidFrame       = "Invalid Frame"       // not JSON, not an object, or a binary frame
-	ErrTypeInvalidInput       = "Invalid Input"       // a missing, mistyped or over-long field
+	ErrTypeInvalidInput       = "Invalid Input"       // an empty, mistyped or over-long field
+	ErrTypeParameterMissing   = "Parameter Missing"   // a required field of data is absent, as Finesse says it
 	ErrTypeUnknownAPI         = "Unknown API"         // no handler for the triple on a handled channel
 	ErrTypeNotRegistered      = "Not Registered"      // the app has not registered (on that channel)
 	ErrTypeInvalidPattern     = "Invalid Pattern"     // a subscription pattern that cannot match
@@ -24,11 +25,12 @@ const (
 
 // APIError is an error that an app sees as a SetAPIError event. Handlers
 // return it (possibly wrapped); the broker puts it on the wire, on the
-// request's channel, to the requesting connection only.
+// request's channel, to the requester's scope (see Broker.handlerError).
 type APIError struct {
 	Type    string // errorType: the category, one of a small documented set
 	Message string // errorMessage: the technical detail
 	Msg     string // msg: what went wrong and what to do, for a person
+	Data    string // errorData: Finesse's detail (a CTI error code, a field's name); "" for none
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
@@ -39,10 +41,20 @@ type errorPacket struct {
 	Data   errorDetails `json:"data"`
 }
 
+// docsErrorPacket is the same error as the docs' SetAPIError sample nests
+// it, under the envelope's "data" and a "data " key with a trailing space:
+// {"packet":"apierror","data ":{...}}. A widget written from the sample
+// reads it there.
+type docsErrorPacket struct {
+	Packet string       `json:"packet"`
+	Data   errorDetails `json:"data "`
+}
+
 type errorDetails struct {
 	ErrorType    string `json:"errorType"`
 	ErrorMessage string `json:"errorMessage"`
 	Msg          string `json:"msg"`
+	ErrorData    string `json:"errorData,omitempty"`
 }
 
 // Bounds on what an error echoes, so that an error is never much larger
@@ -67,17 +79,28 @@ func clipTo(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// errorEvent renders e as channel/Error/SetAPIError, its texts clipped.
+// ErrorEvent is the SetAPIError event of e on channel, as the broker sends
+// a handler's error, for errors that reach apps another way: those the
+// contact center reports after a request was taken up.
+func ErrorEvent(channel string, e *APIError, correlationID string) Event {
+	return errorEvent(channel, e, correlationID)
+}
+
+// errorEvent renders e as channel/Error/SetAPIError, its texts clipped,
+// under "message" in the bus's shape and under "data" in the docs' sample's.
 func errorEvent(channel string, e *APIError, correlationID string) Event {
+	details := errorDetails{
+		ErrorType:    clipTo(e.Type, maxEcho),
+		ErrorMessage: clipTo(e.Message, maxErrorText),
+		Msg:          clipTo(e.Msg, maxErrorText),
+		ErrorData:    clipTo(e.Data, maxEcho),
+	}
 	return Event{
-		Channel:  channel,
-		Topic:    "Error",
-		Subtopic: "SetAPIError",
-		Message: errorPacket{Packet: "apierror", Data: errorDetails{
-			ErrorType:    clipTo(e.Type, maxEcho),
-			ErrorMessage: clipTo(e.Message, maxErrorText),
-			Msg:          clipTo(e.Msg, maxErrorText),
-		}},
+		Channel:       channel,
+		Topic:         "Error",
+		Subtopic:      "SetAPIError",
+		Message:       errorPacket{Packet: "apierror", Data: details},
+		Data:          docsErrorPacket{Packet: "apierror", Data: details},
 		CorrelationID: correlationID,
 	}
 }

@@ -204,7 +204,7 @@ func parseSubscription(req *Request) (subscription, Pattern, error) {
 		key string
 		dst *string
 	}{{"channel", &s.Channel}, {"topic", &s.Topic}, {"subtopic", &s.Subtopic}} {
-		if *f.dst, err = fields.String(f.key); err != nil {
+		if *f.dst, err = fields.name(f.key); err != nil {
 			return s, Pattern{}, err
 		}
 		if *f.dst == "" {
@@ -233,7 +233,7 @@ func (b *Broker) channelField(req *Request, required bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	channel, err := fields.String("channel")
+	channel, err := fields.name("channel")
 	switch {
 	case err != nil:
 		return "", err

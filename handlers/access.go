@@ -113,8 +113,8 @@ func (a *admission) joinWithToken(ctx context.Context, c *broker.Conn, token str
 		return tryAgainLater("check that the agent is signed in", err)
 	} else if err != nil {
 		return h.apiError(err)
-	} else if u.State == cisco.StateLogout {
-		// Signed out between the two looks: the token went with the agent.
+	} else if u.State == cisco.StateLogout && !h.workspaces.HasDesktop(agentID) {
+		// Signed out, and no desktop here waits for the agent's return.
 		log.Info("workspace token refused: the agent has signed out")
 		return errTokenRefused
 	}

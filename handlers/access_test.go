@@ -147,12 +147,18 @@ func TestWorkspaceToken(t *testing.T) {
 		c.ExpectError("Cisco", broker.ErrTypeNotRegistered, "g") // joined nothing, registered nothing
 	}
 
-	// Sign-out revokes every token of the workspace.
+	// A sign-out keeps the desktop, and its token; another agent signing
+	// in on the phone ends it and revokes every token of the workspace.
 	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
 	phone.Next()
 	crm.Next()
 	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
 	phone.Next()
+	crm.Next()
+	kept := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(kept, "crm", map[string]string{"channel": "Cisco", "token": tok}).Triple())
+	login(t, phone, "other", "jdoe", "5070")
+	crm.Expect("PubSub/Workspace/Ended")
 	late := brokertest.Dial(t, e.url)
 	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"channel": "Cisco", "token": tok}).Error(t).ErrorType)
 

@@ -52,9 +52,10 @@ func (h *Cisco) setState(ctx context.Context, req *broker.Request, state cisco.S
 }
 
 // logout serves Cisco/Connection/Logout {ReasonCodeId}: allowed only from
-// NOT_READY, with a code of category LOGOUT. The workspace ends: every
-// connection in it gets the LOGOUT state (from the notifier, before the
-// workspace ends), then returns to a scope of its own.
+// NOT_READY, with a code of category LOGOUT or, as the docs describe the
+// field, a NOT_READY code (see logoutCode). Every app of the workspace gets
+// the LOGOUT state (from the notifier), and the desktop stays, signed out:
+// its apps hear the same agent's next sign-in without a new token.
 func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	code, err := reasonCodeID(req)
 	if err != nil {
@@ -64,17 +65,17 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return err
 	}
+	if code, err = h.logoutCode(ctx, ws.AgentID, code); err != nil {
+		return err
+	}
 	unlock := h.workspaces.Lock(ws.AgentID)
 	defer unlock()
 	if _, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, cisco.StateLogout, code); err != nil {
 		return h.apiError(err)
 	}
-	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), ws.AgentID); err != nil {
-		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.Error(err))
-	}
-	conns := h.workspaces.End(ws.AgentID)
+	conns := h.workspaces.SignOut(ws.AgentID)
 	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
-		zap.String("reasonCodeId", code), zap.Int("connections", len(conns)))
+		zap.String("reasonCodeId", code), zap.Int("connections", conns))
 	return nil
 }
 
@@ -102,11 +103,20 @@ func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
 }
 
 // getAppState serves GetAppState on topic General (the docs' sample) or Call
-// (the docs' table), answering on the triple it was asked on.
+// (the docs' table), answering on the triple it was asked on. The docs'
+// prerequisite is registration only: on a connection where no agent is
+// signed in it answers the requester alone that nobody is (state LOGOUT),
+// so that a widget can decide on load whether to show a sign-in form.
 func (h *Cisco) getAppState(ctx context.Context, req *broker.Request) error {
 	topic := "General"
 	if strings.EqualFold(req.Topic, "Call") {
 		topic = "Call"
+	}
+	if _, ok := h.workspaces.Of(req.Conn); !ok {
+		return req.Conn.Send(broker.Event{
+			Channel: channel, Topic: topic, Subtopic: "GetAppState",
+			Message: notSignedInAppState(), CorrelationID: req.ID,
+		})
 	}
 	return h.answer(req, topic, "GetAppState", func(id string) (any, error) {
 		u, err := h.cti.User(ctx, id)
@@ -153,4 +163,41 @@ func (h *Cisco) getCallState(ctx context.Context, req *broker.Request) error {
 		dialogs, err := h.cti.Dialogs(ctx, id)
 		return calls(dialogs), err
 	})
+}
+
+// logoutCode returns the LOGOUT reason code to record for the code a
+// Logout gave. The docs call the field "the Not Ready reason code id",
+// while Finesse signs an agent out only with a code of category LOGOUT (or
+// none, when the team has no LOGOUT codes). So a NOT_READY code of the
+// agent's stands for the first of the agent's LOGOUT codes, in the order
+// of SetLogOutReasonCodes, or for none ("-1") when there are none; any
+// other code goes to the contact center as it is, which accepts it only
+// if it is one of the agent's LOGOUT codes.
+func (h *Cisco) logoutCode(ctx context.Context, agentID, code string) (string, error) {
+	if code == "" || code == "-1" {
+		return code, nil
+	}
+	logoutCodes, err := h.cti.ReasonCodes(ctx, agentID, cisco.CategoryLogout)
+	if err != nil {
+		return "", h.apiError(err)
+	}
+	for _, rc := range logoutCodes {
+		if rc.ID == code {
+			return code, nil
+		}
+	}
+	notReadyCodes, err := h.cti.ReasonCodes(ctx, agentID, cisco.CategoryNotReady)
+	if err != nil {
+		return "", h.apiError(err)
+	}
+	for _, rc := range notReadyCodes {
+		if rc.ID != code {
+			continue
+		}
+		if len(logoutCodes) == 0 {
+			return "-1", nil
+		}
+		return logoutCodes[0].ID, nil
+	}
+	return code, nil
 }

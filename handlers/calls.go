@@ -21,7 +21,8 @@ var callTopics = []string{"InboundCall", "OutboundCall"}
 // registerCalls puts the call-control requests on the bus. Subtopics match
 // ignoring case, so SetAnswer also serves the docs' SetANSWER.
 // SetTRANSFER and SetCONFERENCE are extensions: the docs have no page for
-// completing a consult.
+// completing a consult. So are SetACCEPT and SetCLOSE, Finesse's other two
+// answers to a preview reservation beside the docs' SetREJECT.
 func (h *Cisco) registerCalls() {
 	actions := []struct {
 		subtopic string
@@ -32,6 +33,8 @@ func (h *Cisco) registerCalls() {
 		{"SetRETRIEVE", cisco.ActionRetrieve},
 		{"SetDROP", cisco.ActionDrop},
 		{"SetREJECT", cisco.ActionReject},
+		{"SetACCEPT", cisco.ActionAccept},
+		{"SetCLOSE", cisco.ActionClose},
 		{"SetCONSULT", cisco.ActionConsult},
 		{"SetTRANSFER_SST", cisco.ActionTransferSST},
 		{"SetTRANSFER", cisco.ActionTransfer},
@@ -72,7 +75,7 @@ func (h *Cisco) makeCall(ctx context.Context, req *broker.Request) error {
 }
 
 // CallAction serves one of the requests on a call: SetAnswer, SetHOLD,
-// SetRETRIEVE, SetDROP, SetREJECT (data {MediaAddress?, CallID}),
+// SetRETRIEVE, SetDROP, SetREJECT, SetACCEPT, SetCLOSE (data {MediaAddress?, CallID}),
 // SetCONSULT and SetTRANSFER_SST ({MediaAddress?, CallID, toAddress}),
 // SetTRANSFER and SetCONFERENCE ({CallID}). MediaAddress, when given, must
 // be the agent's extension. The outcome arrives as CallsStateChange and
@@ -132,7 +135,7 @@ func (h *Cisco) checkMediaAddress(ctx context.Context, agentID string, fields br
 // wrapUpCall serves Cisco/Agent/WrapUpCall {callID, wrapup, customwrapup,
 // Iscustomwrapup}: the wrap-up reason is the label of the agent's wrap-up
 // reason whose id (or label) is wrapup, or, when Iscustomwrapup is true,
-// the text customwrapup. During the call it is recorded on the dialog; in
+// the text customwrapup; a request that gives both is refused. During the call it is recorded on the dialog; in
 // wrap-up after the call it is recorded and the wrap-up ends.
 func (h *Cisco) wrapUpCall(ctx context.Context, req *broker.Request) error {
 	ws, fields, err := h.signedInWith(req)
@@ -143,8 +146,11 @@ func (h *Cisco) wrapUpCall(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return err
 	}
-	custom, err := boolField(fields, "Iscustomwrapup")
+	custom, err := fields.Bool("Iscustomwrapup")
 	if err != nil {
+		return err
+	}
+	if err := oneWrapUpReason(fields); err != nil {
 		return err
 	}
 	var reason string
@@ -159,6 +165,26 @@ func (h *Cisco) wrapUpCall(ctx context.Context, req *broker.Request) error {
 		return h.apiError(err)
 	}
 	req.Conn.Logger().Info("call wrapped up", zap.String("agent", ws.AgentID), zap.String("dialog", callID))
+	return nil
+}
+
+// oneWrapUpReason refuses a WrapUpCall that gives both a wrap-up reason
+// and a text, as the docs' own sample does: Finesse on CCE records one
+// wrap-up reason per call (mediaProperties.wrapUpReason), so one of the two
+// would be lost without a word.
+func oneWrapUpReason(fields broker.Fields) error {
+	code, err := fields.String("wrapup")
+	if err != nil {
+		return err
+	}
+	text, err := fields.String("customwrapup")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(code) != "" && strings.TrimSpace(text) != "" {
+		return broker.InvalidInput("data",
+			"both wrapup and customwrapup are given, but a call records one wrap-up reason; send wrapup (a reason id) with Iscustomwrapup false, or customwrapup (your text) with Iscustomwrapup true and no wrapup")
+	}
 	return nil
 }
 
@@ -180,29 +206,6 @@ func (h *Cisco) wrapUpLabel(ctx context.Context, agentID string, fields broker.F
 	}
 	return "", broker.InvalidInput("data.wrapup",
 		fmt.Sprintf("%q is not one of your wrap-up reasons; choose an id from Cisco/Agent/GetWrapupReasonCode, or send Iscustomwrapup true with customwrapup", clip(give)))
-}
-
-// boolField reads a field that is true or false, as a JSON boolean or a
-// string; absent is false.
-func boolField(fields broker.Fields, key string) (bool, error) {
-	raw, ok := fields[strings.ToLower(key)]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return false, nil
-	}
-	var b bool
-	if json.Unmarshal(raw, &b) == nil {
-		return b, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true":
-			return true, nil
-		case "false", "":
-			return false, nil
-		}
-	}
-	return false, broker.InvalidInput("data."+key, "it must be true or false")
 }
 
 // callVariables reads the optional callVariables field: an object of name

@@ -346,15 +346,6 @@ func TestWrapUpSettings(t *testing.T) {
 	})
 }
 
-func TestRingingCallRejected(t *testing.T) {
-	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("reject", "Cisco", "OutboundCall", "SetREJECT", map[string]string{"CallID": call.ID})
-	assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, "reject"), "no wrap-up for a call never answered")
-}
-
 // A routed call that rings unanswered makes the agent NOT_READY with the
 // RONA code and goes to the next READY agent of the team, as on CCE.
 func TestRingNoAnswer(t *testing.T) {
@@ -598,7 +589,9 @@ func TestSingleStepTransferToABusyNumber(t *testing.T) {
 	flow(t, a, extA, 2, "answer")
 
 	a.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": "4085550000"})
-	assert.Contains(t, a.ExpectError("Cisco", "Device Busy", "sst").Msg, "the call stays with you")
+	got := a.ExpectError("Cisco", "Call Operation Failure", "sst")
+	assert.Contains(t, got.Msg, "the call stays with you")
+	assert.Equal(t, "CF_RESOURCE_BUSY", got.ErrorMessage)
 	a.Request("state", "Cisco", "Call", "GetCallState", nil)
 	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, a.Next(), extA), "the call is still the agent's")
 }
@@ -638,19 +631,19 @@ func TestCallErrors(t *testing.T) {
 		wantIn          string
 	}{
 		{"not signed in", stranger, "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID}, "Invalid State", "Sign in"},
-		{"no CallID", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extA}, "Invalid Input", "CallID"},
+		{"no CallID", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extA}, "Parameter Missing", "CallID Parameter missing"},
 		{"unknown call", a, "InboundCall", "SetHOLD", map[string]string{"CallID": "42"}, "Not Found", "Invalid dialogId specified for dialog"},
 		{"another agent's call", b, "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID}, "Not Found", "CallID"},
 		{"hold a ringing call", a, "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
 		{"retrieve a ringing call", a, "OutboundCall", "SetRETRIEVE", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
 		{"drop a ringing call", a, "InboundCall", "SetDROP", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
 		{"transfer a ringing call", a, "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": extB}, "Invalid State", "ALERTING"},
-		{"consult without toAddress", a, "InboundCall", "SetCONSULT", map[string]string{"CallID": call.ID}, "Invalid Input", "toAddress"},
+		{"consult without toAddress", a, "InboundCall", "SetCONSULT", map[string]string{"CallID": call.ID}, "Parameter Missing", "toAddress Parameter missing"},
 		{"complete without a consult", a, "InboundCall", "SetTRANSFER", map[string]string{"CallID": call.ID}, "Invalid State", "SetCONSULT"},
 		{"not my extension", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extB, "CallID": call.ID}, "Invalid Input", "MediaAddress"},
 		{"make a call on a call", a, "InboundCall", "SetMakeCall", map[string]string{"toAddress": "4085551234"}, "Invalid State", "already"},
 		{"make a call to no number", b, "InboundCall", "SetMakeCall", map[string]string{"toAddress": "sales"}, "Invalid Input", "toAddress"},
-		{"make a call without toAddress", b, "InboundCall", "SetMakeCall", nil, "Invalid Input", "toAddress"},
+		{"make a call without toAddress", b, "InboundCall", "SetMakeCall", nil, "Parameter Missing", "toAddress Parameter missing"},
 		{"bad call variable", b, "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085551234", "callVariables": map[string]string{"callVariable11": "x"}}, "Invalid Input", "callVariable11"},
 		{"unknown wrap-up reason", a, "Agent", "WrapUpCall", map[string]string{"callID": call.ID, "wrapup": "99"}, "Invalid Input", "wrapup"},
 		{"custom wrap-up that is not a boolean", a, "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "customwrapup": "x", "Iscustomwrapup": "maybe"}, "Invalid Input", "Iscustomwrapup"},

@@ -90,6 +90,9 @@ type Cisco struct {
 	// desktops maps each connection that signed an agent in to that
 	// agent's desktop, so that its loss is reported (watchDesktop).
 	desktops sync.Map // *broker.Conn → desktop
+	// signOutsAtCallEnd holds the agents a supervisor signed out here
+	// during a call: their desktops are kept when the call ends.
+	signOutsAtCallEnd sync.Map // loginId → struct{}
 
 	stopping   context.Context    // ends at Close: the work in background stops
 	stop       context.CancelFunc //
@@ -236,7 +239,7 @@ func (h *Cisco) apiError(err error) error {
 			Msg:     fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d seconds.", seconds),
 		}
 	case errors.As(err, &ce):
-		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text}
+		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text, Data: ce.ErrorData()}
 	case errors.Is(err, session.ErrBusy):
 		return errBusy
 	case errors.Is(err, session.ErrUnavailable):
@@ -271,14 +274,18 @@ var errBusy = &broker.APIError{
 func (h *Cisco) signOutAbandoned(agentID string) {
 	log := h.log.With(zap.String("agent", agentID))
 	u, err := h.cti.Disconnect(context.Background(), agentID) // the notifier publishes the state
-	if err != nil {
-		if !errors.Is(err, cisco.ErrInvalidState) { // already signed out
-			log.Error("report an abandoned agent", zap.Error(err))
-		}
+	if err != nil && !errors.Is(err, cisco.ErrInvalidState) {
+		log.Error("report an abandoned agent", zap.Error(err))
 		return
 	}
+	// The desktop has gone (or, already signed out, it was left waiting
+	// and nobody came back): its tokens go with it.
 	if err := h.tokens.RevokeAgent(context.Background(), agentID); err != nil {
-		log.Error("workspace ended with its tokens left valid", zap.Error(err))
+		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
+	}
+	if u.LoginID == "" { // already signed out
+		log.Info("desktop ended: no app came back within the grace period")
+		return
 	}
 	log.Info("no connection came back within the grace period",
 		zap.String("state", string(u.State)), zap.String("pendingState", u.PendingState),

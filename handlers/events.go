@@ -32,7 +32,8 @@ type sequentialActions struct {
 }
 
 type responseActual struct {
-	User   cisco.User    `json:"user"`
+	User *cisco.User `json:"user,omitempty"` // absent when no agent is signed in
+
 	Dialog *cisco.Dialog `json:"dialog,omitempty"`
 }
 
@@ -54,7 +55,7 @@ func newRules(u cisco.User, dialog *cisco.Dialog) rules {
 	return rules{
 		SequentialActions: sequentialActions{Items: items, Count: len(items)},
 		ResponseText:      "Success",
-		ResponseActual:    responseActual{User: u, Dialog: dialog},
+		ResponseActual:    responseActual{User: &u, Dialog: dialog},
 	}
 }
 
@@ -97,6 +98,22 @@ func appState(u cisco.User, dialogs []cisco.Dialog) appStatePayload {
 		State:      u.State,
 		AgentState: u.State,
 		Rules:      newRules(u, dialog),
+	}}
+}
+
+// notSignedInAppState is the message of GetAppState on a connection where
+// no agent is signed in: the state is LOGOUT, userInfo is empty and no
+// action is enabled, so that a widget can tell on load that it must show a
+// sign-in form.
+func notSignedInAppState() appStatePayload {
+	items := map[string]string{"READY": enable(false), "NOT_READY": enable(false), "LOGOUT": enable(false)}
+	return appStatePayload{CTIState: ctiState{
+		State:      cisco.StateLogout,
+		AgentState: cisco.StateLogout,
+		Rules: rules{
+			SequentialActions: sequentialActions{Items: items, Count: len(items)},
+			ResponseText:      "Success",
+		},
 	}}
 }
 

@@ -380,27 +380,113 @@ func TestUnknownUserLooksLikeAWrongPassword(t *testing.T) {
 }
 
 func TestParallelWrongPasswordsVerifyAtMostFive(t *testing.T) {
-	e := newEnv(t)
-	const n = 50
-	clients := make([]*brokertest.Client, n)
-	for i := range clients {
-		clients[i] = e.desktop(t, "attacker")
+	tests := []struct {
+		name      string
+		usernames []string // the attempts take them in turn
+		right     string   // the right password, if they name an agent
+	}{
+		{"one username", []string{"ciscotest"}, "test@123"},
+		{"both names of an agent", []string{"jdoe", "100503", "JDoe"}, "agent@3"},
+		{"an unknown username", []string{"nobody", "NoBody"}, "agent@3"},
 	}
-	for i, c := range clients {
-		signIn(c, fmt.Sprint(i), "ciscotest", "guess", "5064")
-	}
-	counts := map[string]int{}
-	for i, c := range clients {
-		f := c.Expect("Cisco/Error/SetAPIError")
-		assert.Equal(t, fmt.Sprint(i), f.CorrelationID)
-		counts[f.Error(t).ErrorType]++
-	}
-	// An Authorization Failure means a password was verified.
-	assert.Equal(t, map[string]int{"Authorization Failure": 5, handlers.ErrTypeAccountLocked: 45}, counts)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			const n = 50
+			clients := make([]*brokertest.Client, n)
+			for i := range clients {
+				clients[i] = e.desktop(t, "attacker")
+			}
+			for i, c := range clients {
+				signIn(c, fmt.Sprint(i), tt.usernames[i%len(tt.usernames)], "guess", "5070")
+			}
+			counts := map[string]int{}
+			for i, c := range clients {
+				f := c.Expect("Cisco/Error/SetAPIError")
+				assert.Equal(t, fmt.Sprint(i), f.CorrelationID)
+				counts[f.Error(t).ErrorType]++
+			}
+			// An Authorization Failure means a password was verified.
+			assert.Equal(t, map[string]int{"Authorization Failure": 5, handlers.ErrTypeAccountLocked: 45}, counts)
 
+			c := e.desktop(t, "softphone")
+			for _, username := range tt.usernames {
+				signIn(c, username, username, tt.right, "5070")
+				c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, username)
+			}
+		})
+	}
+}
+
+func TestLockoutCountsPerAgent(t *testing.T) {
+	e := newEnv(t)
 	c := e.desktop(t, "softphone")
-	signIn(c, "right", "ciscotest", "test@123", "5064")
-	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "right")
+	// Four failures by the agent's loginName, the fifth by its loginId.
+	for i := range 4 {
+		id := fmt.Sprintf("bad-%d", i)
+		signIn(c, id, "jdoe", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	signIn(c, "fifth", "100503", "wrong", "5070")
+	c.ExpectError("Cisco", "Authorization Failure", "fifth")
+
+	for _, username := range []string{"JDOE", "jdoe", "100503"} {
+		signIn(c, username, username, "agent@3", "5070")
+		locked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, username)
+		assert.Contains(t, locked.ErrorMessage, "300 seconds left", "%s is locked with the agent", username)
+	}
+
+	// Another agent is not locked, and the agent's lock ends for both names.
+	login(t, e.desktop(t, "softphone"), "other", "ciscotest", "5064")
+	e.clock.Advance(5 * time.Minute)
+	signIn(c, "after", "100503", "agent@3", "5070")
+	expectSignedIn(t, c, "after")
+}
+
+func TestUnknownUsernameHasItsOwnCountAndLooksTheSame(t *testing.T) {
+	e := newEnv(t)
+	c := e.desktop(t, "softphone")
+	// The agent jdoe and the made-up jdoe2, nobody's name, fail in turn.
+	var agent, unknown []brokertest.APIError
+	for i := range 5 {
+		for _, username := range []string{"jdoe", "JDoe2"} {
+			id := fmt.Sprintf("%s-%d", username, i)
+			signIn(c, id, username, "wrong", "5070")
+			f := c.Expect("Cisco/Error/SetAPIError")
+			require.Equal(t, id, f.CorrelationID)
+			if username == "jdoe" {
+				agent = append(agent, f.Error(t))
+			} else {
+				unknown = append(unknown, f.Error(t))
+			}
+		}
+	}
+	assert.Equal(t, agent, unknown, "five failures of an agent and of a made-up name are answered alike")
+	assert.Equal(t, "Authorization Failure", agent[4].ErrorType)
+
+	// Both are locked now, each by its own five failures, and answer alike.
+	signIn(c, "agent-locked", "100503", "agent@3", "5070")
+	agentLocked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "agent-locked")
+	signIn(c, "unknown-locked", "jdoe2", "agent@3", "5070")
+	unknownLocked := c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "unknown-locked")
+	assert.Equal(t, agentLocked, unknownLocked)
+
+	// A made-up name counts for itself alone: its failures lock no agent,
+	// and an agent's lock locks no made-up name.
+	e.clock.Advance(5 * time.Minute)
+	for i := range 5 {
+		id := fmt.Sprintf("made-up-%d", i)
+		signIn(c, id, "nobody", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("jdoe-again-%d", i)
+		signIn(c, id, "100503", "wrong", "5070")
+		c.ExpectError("Cisco", "Authorization Failure", id)
+	}
+	signIn(c, "nobody-locked", "NOBODY", "wrong", "5070")
+	c.ExpectError("Cisco", handlers.ErrTypeAccountLocked, "nobody-locked")
+	login(t, c, "ciscotest", "ciscotest", "5064")
 }
 
 func TestAgentsAreIsolated(t *testing.T) {
@@ -511,10 +597,11 @@ func TestSignInErrors(t *testing.T) {
 	}{
 		{"not registered on Cisco", false, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "5070"}, "Not Registered", "PubSub/App/Register"},
 		{"data is not an object", true, "jdoe", "Invalid Input", "data"},
-		{"username is a number", true, map[string]any{"username": 100503, "password": "agent@3", "extension": "5070"}, "Invalid Input", "username"},
-		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Invalid Input", "password"},
+		{"username is a boolean", true, map[string]any{"username": true, "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it must be a string or an integer"},
+		{"password is missing", true, map[string]any{"username": "jdoe", "extension": "5070"}, "Parameter Missing", "password Parameter missing"},
 		{"extension is empty", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": ""}, "Invalid Input", "extension"},
-		{"extension is a number", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070}, "Invalid Input", "extension"},
+		{"password is a number", true, map[string]any{"username": "jdoe", "password": 1.5, "extension": "5070"}, "Invalid Input", "data.password: it must be a string"},
+		{"extension is a fraction", true, map[string]any{"username": "jdoe", "password": "agent@3", "extension": 5070.5}, "Invalid Input", "data.extension: 5070.5 is not a whole number"},
 		{"username too long", true, map[string]string{"username": strings.Repeat("u", 129), "password": "agent@3", "extension": "5070"}, "Invalid Input", "data.username: it is longer than 128 bytes"},
 		{"wrong password", true, map[string]string{"username": "jdoe", "password": "nope", "extension": "5070"}, "Authorization Failure", ""},
 		{"implausible extension", true, map[string]string{"username": "jdoe", "password": "agent@3", "extension": "50a7"}, "Invalid Device", ""},
@@ -566,7 +653,7 @@ func TestAgentStateAPI(t *testing.T) {
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantError: "Invalid State"},
 		{subtopic: "SetNotReadyState", topic: "Agent", data: map[string]string{"reasoncodeid ": "1"}, wantState: "NOT_READY", wantReason: "1"},
 		{subtopic: "GetAgentState", topic: "Agent", wantState: "NOT_READY", wantReason: "1"},
-		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "2"}, wantError: "Invalid Input"},
+		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "999"}, wantError: "Invalid Input"},
 		{subtopic: "Logout", topic: "Connection", data: map[string]string{"ReasonCodeId": "28"}, wantState: "LOGOUT", wantReason: "28"},
 		{subtopic: "GetAgentState", topic: "Agent", wantError: "Invalid State"},
 	}
@@ -601,9 +688,10 @@ func TestLogoutEndsTheWorkspace(t *testing.T) {
 		assert.Equal(t, "out", f.CorrelationID)
 		assert.Equal(t, "LOGOUT", agentStateOf(t, f).Data.State)
 	}
-	// Both apps are out of the workspace: a new agent on one of them is
-	// invisible to the other.
+	// Another agent signing in on the phone ends the desktop: the crm app
+	// is told, and does not see that agent.
 	login(t, phone, "l3", "jdoe", "5070")
+	crm.Expect("PubSub/Workspace/Ended")
 	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
 	crm.ExpectError("Cisco", "Invalid State", "g")
 }
@@ -621,7 +709,7 @@ func TestReadAPIs(t *testing.T) {
 	require.NoError(t, json.Unmarshal(info.Message, &si))
 	assert.Equal(t, "IN_SERVICE", si.SystemInfo["status"])
 
-	for _, api := range [][2]string{{"Agent", "GetWrapupReasonCode"}, {"Agent", "GetPhoneDirectory"}, {"Call", "GetCallState"}, {"General", "GetAppState"}} {
+	for _, api := range [][2]string{{"Agent", "GetWrapupReasonCode"}, {"Agent", "GetPhoneDirectory"}, {"Call", "GetCallState"}} {
 		c.Request("before", "Cisco", api[0], api[1], nil)
 		c.ExpectError("Cisco", "Invalid State", "before")
 	}
@@ -651,6 +739,60 @@ func TestReadAPIs(t *testing.T) {
 			assert.Equal(t, tt.wantPacket, p.Packet)
 		})
 	}
+}
+
+// appStateView is what a widget reads of GetAppState to decide whether to
+// show a sign-in form.
+type appStateView struct {
+	CTIState struct {
+		UserInfo struct {
+			Username  string `json:"username"`
+			Extension string `json:"extension"`
+		} `json:"userInfo"`
+		State string `json:"State"`
+		Rules struct {
+			SequentialActions struct {
+				Items map[string]string `json:"items"`
+			} `json:"SequentialActions"`
+			ResponseActual map[string]json.RawMessage `json:"ResponseActual"`
+		} `json:"rules"`
+	} `json:"ctiState"`
+}
+
+func TestGetAppStateBeforeSignInAnswersNotSignedIn(t *testing.T) {
+	e := newEnv(t)
+	widget := e.desktop(t, "widget")
+	other := e.desktop(t, "other")
+	other.Subscribe("*", "*", "*")
+
+	for _, topic := range []string{"General", "Call"} {
+		widget.Request("state-"+topic, "Cisco", topic, "GetAppState", nil)
+		f := widget.Next()
+		assert.Equal(t, "Cisco/"+topic+"/GetAppState", f.Triple(), "frame %s", f.Raw)
+		assert.Equal(t, "state-"+topic, f.CorrelationID)
+		var v appStateView
+		require.NoError(t, json.Unmarshal(f.Message, &v))
+		assert.Equal(t, "LOGOUT", v.CTIState.State)
+		assert.Empty(t, v.CTIState.UserInfo.Username)
+		assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Disable", "LOGOUT": "Disable"},
+			v.CTIState.Rules.SequentialActions.Items)
+		assert.NotContains(t, v.CTIState.Rules.ResponseActual, "user")
+	}
+
+	// Once an agent is signed in on the connection, the answer is the agent's.
+	login(t, widget, "l", "ciscotest", "5064")
+	widget.Request("after", "Cisco", "General", "GetAppState", nil)
+	f := widget.Expect("Cisco/General/GetAppState")
+	assert.Equal(t, "after", f.CorrelationID)
+	var v appStateView
+	require.NoError(t, json.Unmarshal(f.Message, &v))
+	assert.Equal(t, "NOT_READY", v.CTIState.State)
+	assert.Equal(t, "100501", v.CTIState.UserInfo.Username)
+
+	// The not-signed-in answers went to the asking connection alone: the
+	// other app's first frame is the answer to its own marker request.
+	other.Request("marker", "Cisco", "General", "GetSystemInfo", nil)
+	assert.Equal(t, "marker", other.Expect("Cisco/General/SetSystemInfo").CorrelationID, "nothing reached another app before it")
 }
 
 func TestGracePeriod(t *testing.T) {

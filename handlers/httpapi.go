@@ -135,7 +135,7 @@ func (h *Cisco) authenticateSecret(ctx context.Context, name, secret string) (*s
 		return app, nil
 	}
 	var app *session.App
-	err := h.appLockout.Attempt(ctx, name, func() error {
+	err := h.appLockout.Attempt(ctx, session.NameAccount(name), func() error {
 		return h.checks.Do(ctx, func() error {
 			var err error
 			app, err = h.apps.AuthenticateSecret(name, secret)

@@ -37,7 +37,11 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 		dst    *string
 		maxLen int
 	}{{"username", &c.username, maxUsername}, {"password", &c.password, maxPassword}, {"extension", &c.extension, maxExtension}} {
-		if *f.dst, err = fields.Required(f.key); err != nil {
+		read := fields.Required
+		if f.dst == &c.password {
+			read = fields.RequiredText // a password is never read as a number, nor quoted
+		}
+		if *f.dst, err = read(f.key); err != nil {
 			return credentials{}, err
 		}
 		if len(*f.dst) > f.maxLen {
@@ -48,8 +52,8 @@ func parseCredentials(req *broker.Request) (credentials, error) {
 }
 
 // Bounds on sign-in fields: far above real ones, and low enough that the
-// lockout's table, keyed by username, and the log lines stay small whatever
-// an attacker sends.
+// lockout's table, which keeps a record for every made-up username it
+// counts, and the log lines stay small whatever an attacker sends.
 const (
 	maxUsername  = 128
 	maxPassword  = 256
@@ -108,7 +112,10 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return h.apiError(err)
 	}
-	ws := h.workspaces.Join(agentID, req.Conn)
+	ws, ended := h.workspaces.SignIn(agentID, req.Conn)
+	if ended != nil {
+		h.endDesktop(ctx, req, ended)
+	}
 	h.watchDesktop(req.Conn, agentID, signed.User.Extension)
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
@@ -120,6 +127,34 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
 	return h.sendToken(ctx, req, agentID)
+}
+
+// workspaceEndedPayload is the message of PubSub/Workspace/Ended.
+type workspaceEndedPayload struct {
+	AgentID string `json:"agentId"`
+	Reason  string `json:"reason"`
+}
+
+// endDesktop tells the apps of a signed-out desktop that it ended, because
+// a different agent signed in on a connection that had signed in to it,
+// and revokes its tokens: they would otherwise admit into that other
+// agent's next sign-in.
+func (h *Cisco) endDesktop(ctx context.Context, req *broker.Request, ended *session.Ended) {
+	log := req.Conn.Logger().With(zap.String("endedAgent", ended.AgentID))
+	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), ended.AgentID); err != nil {
+		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
+	}
+	ev := broker.Event{
+		Channel: "PubSub", Topic: "Workspace", Subtopic: "Ended",
+		Message: workspaceEndedPayload{AgentID: ended.AgentID,
+			Reason: "another agent signed in on the desktop; register again with that agent's workspace token"},
+	}
+	for _, c := range ended.Conns {
+		if err := c.Send(ev); err != nil {
+			log.Error("tell an app that its workspace ended", zap.Error(err))
+		}
+	}
+	log.Info("desktop ended: another agent signed in on it", zap.Int("connections", len(ended.Conns)))
 }
 
 // tokenPayload is the message of PubSub/Workspace/Token.
@@ -143,10 +178,15 @@ func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID stri
 	})
 }
 
-// signIn signs in through the lockout, which counts wrong credentials.
+// signIn signs in through the lockout, which counts wrong credentials
+// against the agent the username names, or else against the username.
 func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, error) {
+	account, err := h.lockoutAccount(ctx, c.username)
+	if err != nil {
+		return cisco.SignedIn{}, err
+	}
 	var signed cisco.SignedIn
-	err := h.lockout.Attempt(ctx, c.username, func() error {
+	err = h.lockout.Attempt(ctx, account, func() error {
 		// Known and unknown usernames alike take a slot: both cost a bcrypt.
 		return h.checks.Do(ctx, func() error {
 			var err error
@@ -158,6 +198,22 @@ func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, erro
 		})
 	})
 	return signed, err
+}
+
+// lockoutAccount is the lockout account a username counts against: the
+// agent's, whether typed as its loginId or its loginName in any case, so
+// that an agent has one count and not one per name; for a name that is
+// no agent's, the name's own, ignoring case. Either way the attempt then
+// goes the same way, to the same answers, so nothing tells the two apart.
+func (h *Cisco) lockoutAccount(ctx context.Context, username string) (session.Account, error) {
+	loginID, ok, err := h.cti.Resolve(ctx, username)
+	if err != nil {
+		return session.Account{}, err
+	}
+	if !ok {
+		return session.NameAccount(username), nil
+	}
+	return session.AgentAccount(loginID), nil
 }
 
 // loginEvents reads everything the 15 events of a sign-in describe, then

@@ -29,8 +29,9 @@ type Ringer interface {
 var _ Ringer = (*cisco.Simulator)(nil)
 
 // incomingCall serves Cisco/Simulator/IncomingCall {from, dnis?,
-// callVariables?}, an extension present only on the simulator: it rings
-// the requesting connection's own signed-in agent.
+// callVariables?, kind?}, an extension present only on the simulator: it
+// rings the requesting connection's own signed-in agent, or reserves it for
+// a campaign call (kind preview or progressive).
 func (h *Cisco) incomingCall(ctx context.Context, req *broker.Request) error {
 	ws, fields, err := h.signedInWith(req)
 	if err != nil {
@@ -44,6 +45,13 @@ func (h *Cisco) incomingCall(ctx context.Context, req *broker.Request) error {
 		return err
 	}
 	if call.CallVariables, err = callVariables(fields); err != nil {
+		return err
+	}
+	kind, err := fields.String("kind")
+	if err != nil {
+		return err
+	}
+	if call.Kind, err = parseKind(kind, "data.kind"); err != nil {
 		return err
 	}
 	d, err := h.ringer.Ring(cisco.WithRequestID(ctx, req.ID), ws.AgentID, call)
@@ -60,13 +68,24 @@ type incomingCallBody struct {
 	From          string          `json:"from"`
 	DNIS          string          `json:"dnis"`
 	CallVariables json.RawMessage `json:"callVariables"`
+	Kind          string          `json:"kind"`
+}
+
+// parseKind reads the kind of a simulated call, naming field when it is
+// not one.
+func parseKind(kind, field string) (cisco.CallKind, error) {
+	k, err := cisco.ParseCallKind(kind)
+	if err != nil {
+		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip(kind)))
+	}
+	return k, nil
 }
 
 // SimulatorAPI serves POST /api/simulator/calls: a back-end system or a
 // test rings a signed-in agent with a call from outside. It authenticates
 // like POST /api/publish (HTTP Basic with the app's name and secret, or a
 // Bearer JWT); the app needs grants.publish and the agent in its grant. The
-// body is {"agent", "from", "dnis"?, "callVariables"?}; the answer is 201
+// body is {"agent", "from", "dnis"?, "callVariables"?, "kind"?}; the answer is 201
 // {"dialogId"}. Without a simulator behind the bus it answers 404.
 func (h *Cisco) SimulatorAPI() http.Handler {
 	return h.appAPI(func(w http.ResponseWriter, r *http.Request, app *session.App) {
@@ -95,12 +114,17 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, pu
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return "", http.StatusBadRequest, publishError{"invalid", `The body must be {"agent": "<loginId>", "from": "<number>", "dnis"?: "<number>", "callVariables"?: {...}}: ` + err.Error()}
+		return "", http.StatusBadRequest, publishError{"invalid", `The body must be {"agent": "<loginId>", "from": "<number>", "dnis"?: "<number>", "callVariables"?: {...}, "kind"?: "inbound|preview|progressive"}: ` + err.Error()}
 	}
 	if b.Agent == "" || b.From == "" {
 		return "", http.StatusBadRequest, publishError{"invalid", `Name the agent to ring and the caller: "agent": "<loginId>", "from": "<number>".`}
 	}
 	call := cisco.IncomingCall{From: b.From, DNIS: b.DNIS}
+	if call.Kind, err = parseKind(b.Kind, "kind"); err != nil {
+		var apiErr *broker.APIError
+		errors.As(err, &apiErr)
+		return "", http.StatusBadRequest, publishError{"invalid", apiErr.Msg}
+	}
 	if len(b.CallVariables) > 0 && !bytes.Equal(b.CallVariables, []byte("null")) {
 		if call.CallVariables, err = parseCallVariables(b.CallVariables, "callVariables"); err != nil {
 			var apiErr *broker.APIError
@@ -133,11 +157,13 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, pu
 //
 //	{"loop": true, "calls": [
 //	  {"after": "5s", "agent": "100501", "from": "4085551234", "dnis": "8005550100",
-//	   "callVariables": {"callVariable1": "ACC-42", "user.acct": "42"}}
+//	   "callVariables": {"callVariable1": "ACC-42", "user.acct": "42"}},
+//	  {"after": "30s", "agent": "100501", "from": "6505550199", "kind": "preview"}
 //	]}
 //
 // after is the wait before the call, counted from the previous call (or
-// from the start); loop plays the list again and again.
+// from the start); loop plays the list again and again. kind is inbound
+// (the default), preview or progressive.
 type Scenario struct {
 	Loop  bool
 	Calls []ScenarioCall
@@ -178,12 +204,13 @@ func LoadScenario(r io.Reader) (*Scenario, error) {
 			From          string          `json:"from"`
 			DNIS          string          `json:"dnis"`
 			CallVariables json.RawMessage `json:"callVariables"`
+			Kind          string          `json:"kind"`
 		} `json:"calls"`
 	}
 	dec := json.NewDecoder(io.LimitReader(r, maxScenario))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf(`scenario: %w; the file is {"loop": bool, "calls": [{"after": "5s", "agent": "<loginId>", "from": "<number>", "dnis"?, "callVariables"?}]}`, err)
+		return nil, fmt.Errorf(`scenario: %w; the file is {"loop": bool, "calls": [{"after": "5s", "agent": "<loginId>", "from": "<number>", "dnis"?, "callVariables"?, "kind"?}]}`, err)
 	}
 	if len(file.Calls) == 0 {
 		return nil, errors.New("scenario: calls: the list is empty; give at least one call")
@@ -205,7 +232,11 @@ func LoadScenario(r io.Reader) (*Scenario, error) {
 		if c.From == "" {
 			return nil, fmt.Errorf("%s: missing; give the caller's number", field("from"))
 		}
-		call := cisco.IncomingCall{From: c.From, DNIS: c.DNIS}
+		kind, err := cisco.ParseCallKind(c.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a kind of call; give inbound (the default), preview or progressive", field("kind"), clip(c.Kind))
+		}
+		call := cisco.IncomingCall{From: c.From, DNIS: c.DNIS, Kind: kind}
 		if len(c.CallVariables) > 0 {
 			vars, err := parseCallVariables(c.CallVariables, "callVariables")
 			if err != nil {

@@ -61,8 +61,9 @@ func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) erro
 }
 
 // teamAgentLogout serves Cisco/Team/SetTeamAgentLogout {UserName, State?:
-// "Logout"}. The agent's workspace ends as after its own Logout: every app
-// in it gets the LOGOUT state, and its workspace tokens are revoked.
+// "Logout"}. The agent's desktop is signed out as after its own Logout:
+// every app in it gets the LOGOUT state and stays. An agent on a call keeps
+// it, with LOGOUT as its pendingState, and is signed out when it ends.
 func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error {
 	ws, fields, err := h.signedInWith(req)
 	if err != nil {
@@ -97,19 +98,25 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if err != nil {
 		return h.apiError(err)
 	}
-	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
-		req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
-	}
 	if u.State != cisco.StateLogout {
 		// On a call, which a sign-out does not hang up: the agent is signed
-		// out when it ends, and the notifier ends the workspace then.
+		// out when it ends, and its desktop is kept then (see endSignedOut).
+		h.signOutsAtCallEnd.Store(target.LoginID, struct{}{})
 		req.Conn.Logger().Info("supervisor signed an agent out at the end of its call", zap.String("supervisor", ws.AgentID),
 			zap.String("agent", target.LoginID))
 		return nil
 	}
-	conns := h.workspaces.End(target.LoginID)
+	// The agent's desktop stays, signed out, as after the agent's own Logout.
+	conns := h.workspaces.SignOut(target.LoginID)
+	if !h.workspaces.HasDesktop(target.LoginID) {
+		// The desktop is on other nodes, which end their part of it at the
+		// LOGOUT notification: no desktop is kept, so neither are its tokens.
+		if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
+			req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
+		}
+	}
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
-		zap.String("agent", target.LoginID), zap.Int("connections", len(conns)))
+		zap.String("agent", target.LoginID), zap.Int("connections", conns))
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/handlers"
 )
@@ -86,7 +85,7 @@ func TestSupervisorRefusals(t *testing.T) {
 		{"by an agent", p, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady"}, "Authorization Failure", "supervisor"},
 		{"from NOT_READY", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "102312778", "State": "NotReady"}, "Invalid State", "READY, WORK or WORK_READY"},
 		{"with a reason code", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "NotReady", "ReasonCodeId": "2"}, "Invalid Input", "999"},
-		{"without UserName", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"State": "NotReady"}, "Invalid Input", "UserName"},
+		{"without UserName", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"State": "NotReady"}, "Parameter Missing", "UserName Parameter missing"},
 		{"an unknown state", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "100501", "State": "Away"}, "Invalid Input", "State"},
 		{"an unknown agent", s, "Team", "SetTeamAgentNotReadyState", map[string]string{"UserName": "999", "State": "NotReady"}, "User Not Found", "999"},
 		{"sign out outside the teams", s, "Team", "SetTeamAgentLogout", map[string]string{"UserName": "100700", "State": "Logout"}, "Invalid Supervisor", "100700"},
@@ -141,8 +140,6 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 	phone.Request("calls", "Cisco", "Call", "GetCallState", nil)
 	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, phone.Next(), extA), "the call goes on")
 	crm.Next()
-	late := brokertest.Dial(t, e.url)
-	assert.Equal(t, broker.ErrTypeInvalidCredentials, registerWith(late, "crm", map[string]string{"token": tok}).Error(t).ErrorType, "the tokens are revoked")
 
 	phone.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, phone, extA, 2, "drop"))
@@ -150,16 +147,27 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 	_, who, state, _ = teamFeed(t, s.Next())
 	assert.Equal(t, []string{"100501", "LOGOUT"}, []string{who, state})
 
-	// The workspace ends once the sign-out applies; until then an app may
-	// still be in it.
+	// The desktop is signed out once the sign-out applies; until then an
+	// app may still act as the agent. Every answer reaches both apps.
 	deadline := time.Now().Add(brokertest.Wait)
-	for {
+	for polls := 1; ; polls++ {
 		crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
 		if f := crm.Next(); f.Subtopic == "SetAPIError" || time.Now().After(deadline) {
-			assert.Equal(t, "Cisco/Error/SetAPIError", f.Triple(), "the workspace ended")
+			assert.Equal(t, "Invalid State", f.Error(t).ErrorType, "the desktop is signed out")
+			for ; polls > 1; polls-- {
+				phone.Next()
+			}
+			phone.ExpectError("Cisco", "Invalid State", "g") // the apps of a desktop share their errors, signed in or not
 			break
 		}
 	}
+	// The desktop stays, signed out: the token still admits into it, and
+	// the agent's next sign-in from the phone reaches the crm app.
+	late := brokertest.Dial(t, e.url)
+	assert.Equal(t, "PubSub/App/Registered", registerWith(late, "crm", map[string]string{"token": tok}).Triple())
+	signIn(phone, "back", "ciscotest", passwords["ciscotest"], extA)
+	expectSignedIn(t, phone, "back")
+	expectLogin(t, crm, "back")
 	left, err := e.sim.Dialogs(t.Context(), "100501")
 	require.NoError(t, err)
 	assert.Empty(t, left, "call %s is gone", call.ID)

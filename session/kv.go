@@ -16,8 +16,8 @@ import (
 )
 
 // KVLockoutStore is a LockoutStore in a JetStream KV bucket, shared by the
-// nodes of a cluster. Keys are hashes of usernames (see Lockout), so the
-// bucket lists nobody.
+// nodes of a cluster. Keys are hashes of loginIds and names (see
+// AgentAccount and NameAccount), so the bucket lists nobody.
 type KVLockoutStore struct {
 	kv jetstream.KeyValue
 }

@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"testing"
 	"time"
@@ -21,14 +23,31 @@ func TestLockoutHoldsAcrossNodes(t *testing.T) {
 		nodes = append(nodes, session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, node(t, s))}))
 	}
 
-	verified, bad, refused := wrongInParallel(t, nodes, "CiscoTest")
+	verified, bad, refused := wrongInParallel(t, nodes, session.AgentAccount("100501"))
 	assert.Equal(t, 5, verified, "at most 5 passwords are verified, whatever node they reach")
 	assert.Equal(t, 5, bad)
 	assert.Equal(t, 45, refused)
 	for i, l := range nodes {
-		assert.True(t, isLocked(t, l, "ciscotest"), "node %d sees the lock", i)
+		assert.True(t, isAccountLocked(t, l, session.AgentAccount("100501")), "node %d sees the lock", i)
 		assert.Equal(t, 1, l.ActiveLocks(), "node %d counts the lock", i)
 	}
+}
+
+// TestLockoutKeys pins the keys of the lockout bucket, which docs/cluster.md
+// lists and which nodes of different versions share.
+func TestLockoutKeys(t *testing.T) {
+	js := node(t, natstest.Start(t, ""))
+	l := session.NewLockout(session.LockoutConfig{Store: openLockoutStore(t, js)})
+	ctx := setupContext(t)
+	require.ErrorIs(t, l.Attempt(ctx, session.AgentAccount("100503"), wrong), session.ErrBadCredentials)
+	require.ErrorIs(t, l.Attempt(ctx, session.NameAccount("NoBody"), wrong), session.ErrBadCredentials)
+
+	kv, err := js.KeyValue(ctx, "lockout")
+	require.NoError(t, err)
+	keys, err := kv.Keys(ctx)
+	require.NoError(t, err)
+	hash := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	assert.ElementsMatch(t, []string{"a." + hash("100503"), hash("nobody")}, keys)
 }
 
 func TestLockSetOnOneNodeIsSeenOnAnother(t *testing.T) {
@@ -56,7 +75,7 @@ func TestLockoutRefusesWhenTheStoreIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	called := false
-	err := l.Attempt(ctx, "ciscotest", func() error { called = true; return nil })
+	err := l.Attempt(ctx, session.AgentAccount("100501"), func() error { called = true; return nil })
 	assert.ErrorIs(t, err, session.ErrUnavailable)
 	assert.False(t, called, "no password is verified uncounted")
 }
@@ -89,7 +108,7 @@ func TestLockAndTokensSurviveARestart(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		try, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, locked, err := l.Locked(try, "ciscotest")
+		_, locked, err := l.Locked(try, session.NameAccount("ciscotest"))
 		require.NoError(c, err)
 		assert.True(c, locked, "the lock is still there")
 	}, eventually, 20*time.Millisecond)

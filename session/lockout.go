@@ -64,9 +64,10 @@ type LockoutConfig struct {
 }
 
 // Lockout locks an account after Attempts consecutive failed sign-ins, for
-// Duration. Accounts are keyed by the username as typed, ignoring case; an
-// unknown username is counted and locked exactly like a known one, so the
-// lockout tells nobody which accounts exist.
+// Duration. The caller names the account of each attempt (see Account): an
+// agent's, whatever name it signed in by, or a name's that is no agent's, so
+// that an unknown username is counted and locked exactly like a known one
+// and the lockout tells nobody which accounts exist.
 //
 // Parallel attempts on one account, on every node sharing the store, verify
 // at most as many passwords as the account has failures left: an attempt
@@ -117,7 +118,40 @@ func recordMaxAge(d time.Duration) time.Duration {
 // usernames) needs its Store replaced by one of its own.
 func (l *Lockout) Config() LockoutConfig { return l.cfg }
 
-// Attempt calls signIn unless username's account is locked, in which case it
+// Account names what a Lockout counts failures against and locks. Make one
+// with AgentAccount or NameAccount; the zero Account is NameAccount("").
+type Account struct {
+	key string // the store key
+}
+
+// AgentAccount is the account of the agent loginID: every name that resolves
+// to the agent (its loginId, its loginName in any case) counts against it,
+// so that an agent has as many tries as the lockout allows, not that many
+// per name. Its store key is "a." and the hex SHA-256 of loginID.
+func AgentAccount(loginID string) Account {
+	h := sha256.Sum256([]byte(loginID))
+	return Account{key: "a." + hex.EncodeToString(h[:])}
+}
+
+// NameAccount is the account of a name that is no agent's (an unknown
+// username, an app's name), as typed, ignoring case. Its store key is the
+// hex SHA-256 of the lower-cased name: no dot, so it never meets an agent's.
+// The key names nobody in a listing, and is valid in a KV bucket whatever
+// the name holds.
+func NameAccount(name string) Account {
+	h := sha256.Sum256([]byte(strings.ToLower(name)))
+	return Account{key: hex.EncodeToString(h[:])}
+}
+
+// storeKey is a's key in the store.
+func (a Account) storeKey() string {
+	if a.key == "" {
+		return NameAccount("").key
+	}
+	return a.key
+}
+
+// Attempt calls signIn unless the account is locked, in which case it
 // returns a *LockedError without calling it; a locked account stays locked
 // for the same time whatever is tried. An error from signIn that wraps
 // ErrBadCredentials counts a failure, and the last allowed failure locks the
@@ -127,8 +161,8 @@ func (l *Lockout) Config() LockoutConfig { return l.cfg }
 // While every slot of the account is taken by attempts in flight, Attempt
 // waits for one, until ctx ends. A store that cannot be reached refuses the
 // attempt with an error wrapping ErrUnavailable.
-func (l *Lockout) Attempt(ctx context.Context, username string, signIn func() error) error {
-	key := lockoutKey(username)
+func (l *Lockout) Attempt(ctx context.Context, account Account, signIn func() error) error {
+	key := account.storeKey()
 	id, err := l.reserve(ctx, key)
 	if err != nil {
 		return err
@@ -139,13 +173,6 @@ func (l *Lockout) Attempt(ctx context.Context, username string, signIn func() er
 	// and the next attempts are refused with ErrUnavailable anyway.
 	_ = l.record(ctx, key, id, err)
 	return err
-}
-
-// lockoutKey is the store key of username's account: a hash, valid as a KV
-// key whatever the username holds, and naming nobody in a listing.
-func lockoutKey(username string) string {
-	h := sha256.Sum256([]byte(strings.ToLower(username)))
-	return hex.EncodeToString(h[:])
 }
 
 // reserve takes a slot in key's account for one attempt and returns its ID.
@@ -241,9 +268,9 @@ func (rec *LockoutRecord) empty() bool {
 	return rec.Failures == 0 && rec.LockedUntil.IsZero() && len(rec.Pending) == 0
 }
 
-// Locked reports when username's account unlocks, if it is locked now.
-func (l *Lockout) Locked(ctx context.Context, username string) (until time.Time, locked bool, err error) {
-	rec, _, err := l.store.Get(ctx, lockoutKey(username))
+// Locked reports when the account unlocks, if it is locked now.
+func (l *Lockout) Locked(ctx context.Context, account Account) (until time.Time, locked bool, err error) {
+	rec, _, err := l.store.Get(ctx, account.storeKey())
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("lockout: read account: %w", err)
 	}

@@ -47,14 +47,20 @@ func eachLockoutStore(t *testing.T, test func(t *testing.T, l *session.Lockout, 
 	}
 }
 
-// attempt is Lockout.Attempt with a background context.
-func attempt(l *session.Lockout, username string, signIn func() error) error {
-	return l.Attempt(context.Background(), username, signIn)
+// attempt is Lockout.Attempt with a background context, on the account of
+// a name that is no agent's.
+func attempt(l *session.Lockout, name string, signIn func() error) error {
+	return l.Attempt(context.Background(), session.NameAccount(name), signIn)
 }
 
-func isLocked(t *testing.T, l *session.Lockout, username string) bool {
+func isLocked(t *testing.T, l *session.Lockout, name string) bool {
 	t.Helper()
-	_, isLocked, err := l.Locked(context.Background(), username)
+	return isAccountLocked(t, l, session.NameAccount(name))
+}
+
+func isAccountLocked(t *testing.T, l *session.Lockout, account session.Account) bool {
+	t.Helper()
+	_, isLocked, err := l.Locked(context.Background(), account)
 	require.NoError(t, err)
 	return isLocked
 }
@@ -120,6 +126,21 @@ func TestLockoutAccountsAreSeparate(t *testing.T) {
 	})
 }
 
+func TestAgentAndNameAccountsAreSeparate(t *testing.T) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
+		agent := session.AgentAccount("100503")
+		for range 5 {
+			require.ErrorIs(t, l.Attempt(context.Background(), agent, wrong), session.ErrBadCredentials)
+		}
+		assert.True(t, isAccountLocked(t, l, agent))
+		assert.True(t, isAccountLocked(t, l, session.AgentAccount("100503")), "an agent's account is the same whoever names it")
+		assert.False(t, isLocked(t, l, "100503"), "a name's account never meets an agent's")
+		assert.False(t, isAccountLocked(t, l, session.AgentAccount("100504")))
+		assert.False(t, isAccountLocked(t, l, session.AgentAccount("100503 ")))
+		assert.Equal(t, 1, l.ActiveLocks())
+	})
+}
+
 func TestLockoutForgetsAnOldStreak(t *testing.T) {
 	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock) {
 		for range 4 {
@@ -133,7 +154,7 @@ func TestLockoutForgetsAnOldStreak(t *testing.T) {
 
 func TestLockoutHoldsUnderConcurrency(t *testing.T) {
 	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, _ *fakeclock.Clock) {
-		verified, bad, locked := wrongInParallel(t, []*session.Lockout{l}, "ciscotest")
+		verified, bad, locked := wrongInParallel(t, []*session.Lockout{l}, session.NameAccount("ciscotest"))
 		assert.Equal(t, 5, verified, "at most 5 passwords are verified")
 		assert.Equal(t, 5, bad)
 		assert.Equal(t, 45, locked)
@@ -144,14 +165,14 @@ func TestLockoutHoldsUnderConcurrency(t *testing.T) {
 // over lockouts (the nodes of a cluster, or one), and returns how many
 // passwords were verified and how the attempts ended: refused as wrong, or
 // as locked without a check. Any other end fails t.
-func wrongInParallel(t *testing.T, lockouts []*session.Lockout, username string) (verified, bad, locked int) {
+func wrongInParallel(t *testing.T, lockouts []*session.Lockout, account session.Account) (verified, bad, locked int) {
 	t.Helper()
 	var checks atomic.Int32
 	var wg sync.WaitGroup
 	errs := make([]error, 50)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = attempt(lockouts[i%len(lockouts)], username, func() error {
+			errs[i] = lockouts[i%len(lockouts)].Attempt(context.Background(), account, func() error {
 				checks.Add(1)
 				time.Sleep(time.Millisecond) // a password check takes time
 				return wrong()

@@ -54,17 +54,25 @@ const presenceTimeout = 5 * time.Second
 // Timer is the part of *time.Timer that workspaces use.
 type Timer interface{ Stop() bool }
 
-// Workspace is one signed-in agent's share of the bus: the connections of the
-// apps in the agent's desktop, which alone receive the agent's events.
+// Workspace is one agent's share of the bus: the connections of the apps in
+// the agent's desktop, which alone receive the agent's events.
+//
+// The desktop outlives a sign-out: its apps stay in it, signed out, until
+// the same agent signs in again (they hear that sign-in), a different
+// agent signs in on a connection that signed in to it (it ends), or every
+// app has closed for a grace period (it ends).
 type Workspace struct {
 	AgentID string       // the agent's loginId
 	Scope   broker.Scope // where the agent's events are published
 
-	conns map[*broker.Conn]struct{} // guarded by Workspaces.mu
-	grace Timer                     // running while conns is empty; guarded by Workspaces.mu
+	conns     map[*broker.Conn]struct{} // guarded by Workspaces.mu
+	owners    map[*broker.Conn]struct{} // the conns that signed in with the password; guarded by Workspaces.mu
+	signedOut bool                      // the agent signed out; the desktop waits; guarded by Workspaces.mu
+	grace     Timer                     // running while conns is empty; guarded by Workspaces.mu
 }
 
-// Workspaces keeps one Workspace per signed-in agent.
+// Workspaces keeps one Workspace per agent signed in here, or signed out
+// with apps of its desktop still here.
 type Workspaces struct {
 	cfg WorkspacesConfig
 
@@ -126,24 +134,56 @@ func (w *Workspaces) Lock(agentID string) (unlock func()) {
 	return mu.Unlock
 }
 
-// Join binds c to agentID's workspace, creating it if the agent has none,
-// and moves c into the workspace's scope. A connection bound to another
-// agent leaves that workspace first. Call it under Lock(agentID).
+// Join binds c, an app admitted with a workspace token, to agentID's
+// workspace, creating it if the agent has none, and moves c into the
+// workspace's scope. A connection bound to another agent leaves that
+// workspace first. Call it under Lock(agentID).
 func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
+	ws, _ := w.join(agentID, c, false)
+	return ws
+}
+
+// Ended is a desktop that a sign-in ended: a different agent signed in on
+// a connection that had signed in to it while its agent was signed out.
+type Ended struct {
+	AgentID string         // whose desktop it was
+	Conns   []*broker.Conn // its other apps, now back in scopes of their own
+}
+
+// SignIn binds c, where agentID has just signed in, to agentID's workspace
+// as Join does, and brings a signed-out desktop back: its apps hear the
+// sign-in. If c had signed in to the signed-out desktop of another agent,
+// that desktop ends and is returned, so that its apps can be told and its
+// tokens revoked. Call it under Lock(agentID).
+func (w *Workspaces) SignIn(agentID string, c *broker.Conn) (*Workspace, *Ended) {
+	return w.join(agentID, c, true)
+}
+
+func (w *Workspaces) join(agentID string, c *broker.Conn, owner bool) (*Workspace, *Ended) {
 	w.mu.Lock()
 	var left string // the agent c leaves, if any
+	var ended *Ended
 	if old := w.byConn[c]; old != nil && old.AgentID != agentID {
+		_, owned := old.owners[c]
 		w.leaveLocked(old, c)
 		left = old.AgentID
+		if owned && old.signedOut && w.byAgent[old.AgentID] == old {
+			ended = &Ended{AgentID: old.AgentID, Conns: w.endLocked(old)}
+		}
 	}
 	ws := w.byAgent[agentID]
 	if ws == nil {
-		ws = &Workspace{AgentID: agentID, Scope: ScopeOf(agentID), conns: make(map[*broker.Conn]struct{})}
+		ws = &Workspace{AgentID: agentID, Scope: ScopeOf(agentID),
+			conns: make(map[*broker.Conn]struct{}), owners: make(map[*broker.Conn]struct{})}
 		w.byAgent[agentID] = ws
 	}
 	if ws.grace != nil {
 		ws.grace.Stop()
 		ws.grace = nil
+	}
+	if owner {
+		ws.signedOut = false
+		ws.owners[c] = struct{}{}
 	}
 	_, watched := w.closing[c]
 	w.closing[c] = struct{}{}
@@ -157,24 +197,31 @@ func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
 		w.syncPresence(left)
 	}
 	w.syncPresence(agentID)
-
 	if !watched { // once per connection, however often it signs in
-		c.OnClose(func() {
-			w.Leave(c)
-			w.mu.Lock()
-			delete(w.closing, c)
-			w.mu.Unlock()
-		})
+		w.watchClose(c)
 	}
-	return ws
+	return ws, ended
 }
 
-// Of returns the workspace c is bound to, if any.
+// watchClose makes c leave its workspace when it closes.
+func (w *Workspaces) watchClose(c *broker.Conn) {
+	c.OnClose(func() {
+		w.Leave(c)
+		w.mu.Lock()
+		delete(w.closing, c)
+		w.mu.Unlock()
+	})
+}
+
+// Of returns the workspace c is bound to, if its agent is signed in.
 func (w *Workspaces) Of(c *broker.Conn) (*Workspace, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ws, ok := w.byConn[c]
-	return ws, ok
+	if !ok || ws.signedOut {
+		return nil, false
+	}
+	return ws, true
 }
 
 // Get returns agentID's workspace, if the agent is signed in here.
@@ -182,7 +229,45 @@ func (w *Workspaces) Get(agentID string) (*Workspace, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ws, ok := w.byAgent[agentID]
-	return ws, ok
+	if !ok || ws.signedOut {
+		return nil, false
+	}
+	return ws, true
+}
+
+// HasDesktop reports whether this node holds agentID's desktop, signed in
+// or signed out, with an app in it or within its grace period.
+func (w *Workspaces) HasDesktop(agentID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.byAgent[agentID]
+	return ok
+}
+
+// Resume brings agentID's signed-out desktop back when the agent signs in
+// again on another node: its apps hear that sign-in, and may act as the
+// agent again.
+func (w *Workspaces) Resume(agentID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ws := w.byAgent[agentID]; ws != nil {
+		ws.signedOut = false
+	}
+}
+
+// SignOut keeps agentID's desktop after the agent signed out: its apps stay
+// in the workspace's scope, where the next sign-in of the agent reaches
+// them, but no request of theirs acts as the agent (Of finds nothing). It
+// returns how many apps stay. Call it under Lock(agentID).
+func (w *Workspaces) SignOut(agentID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := w.byAgent[agentID]
+	if ws == nil {
+		return 0
+	}
+	ws.signedOut = true
+	return len(ws.conns)
 }
 
 // Leave unbinds c from its workspace. When the last connection leaves, the
@@ -224,6 +309,7 @@ func (w *Workspaces) syncPresence(agentID string) {
 
 func (w *Workspaces) leaveLocked(ws *Workspace, c *broker.Conn) {
 	delete(ws.conns, c)
+	delete(ws.owners, c)
 	delete(w.byConn, c)
 	if len(ws.conns) == 0 && w.byAgent[ws.AgentID] == ws && ws.grace == nil && !w.closed {
 		ws.grace = w.cfg.AfterFunc(w.cfg.Grace, func() { w.expire(ws, false) })
@@ -302,9 +388,19 @@ func (w *Workspaces) End(agentID string) []*broker.Conn {
 		w.mu.Unlock()
 		return nil
 	}
-	delete(w.byAgent, agentID)
+	conns := w.endLocked(ws)
+	w.mu.Unlock()
+	w.syncPresence(agentID)
+	return conns
+}
+
+// endLocked removes ws: its connections go back to scopes of their own,
+// and they are returned.
+func (w *Workspaces) endLocked(ws *Workspace) []*broker.Conn {
+	delete(w.byAgent, ws.AgentID)
 	if ws.grace != nil {
 		ws.grace.Stop()
+		ws.grace = nil
 	}
 	conns := make([]*broker.Conn, 0, len(ws.conns))
 	for c := range ws.conns {
@@ -312,7 +408,5 @@ func (w *Workspaces) End(agentID string) []*broker.Conn {
 		c.ResetScope()
 		conns = append(conns, c)
 	}
-	w.mu.Unlock()
-	w.syncPresence(agentID)
 	return conns
 }

@@ -42,6 +42,7 @@ type APIError struct {
 	ErrorType    string `json:"errorType"`
 	ErrorMessage string `json:"errorMessage"`
 	Msg          string `json:"msg"`
+	ErrorData    string `json:"errorData"`
 }
 
 // Error decodes f as a SetAPIError, failing t if it is not one.

@@ -97,6 +97,11 @@ type dialog struct {
 	consult      *dialog // a held call: its consult leg
 	monitors     *dialog // a monitor dialog: the call it listens to
 	monitored    string  // a monitor dialog: the loginId of the agent monitored
+
+	// Outbound Option (outbound.go).
+	kind        CallKind       // a campaign call: preview or progressive; "" otherwise
+	campaign    []CallVariable // a campaign call: its BA* variables
+	reservation bool           // a preview reservation not yet accepted, rejected or closed
 }
 
 // participant is a party to a dialog: an agent's device, or a number outside.
@@ -134,6 +139,8 @@ type callSession struct {
 	afterReason  string //
 	wrapTimer    Timer
 	wrapGen      int
+	reserved     State   // a campaign call: the RESERVED_OUTBOUND* state while it rings
+	dialing      *dialog // a progressive call still dialing the customer, before it reaches the agent
 }
 
 // live reports whether a participant in state is still on the call.
@@ -150,7 +157,8 @@ func live(state string) bool {
 type IncomingCall struct {
 	From          string         // the caller's number
 	DNIS          string         // the number the caller dialed; default 8005550100
-	CallVariables []CallVariable // callVariable1..10 and user.<name>
+	CallVariables []CallVariable // callVariable1..10 and user.<name>; BA* on a campaign call
+	Kind          CallKind       // inbound ("" too), preview or progressive (outbound.go)
 }
 
 // Ring delivers an incoming call to a signed-in agent who is not on a call,
@@ -158,7 +166,9 @@ type IncomingCall struct {
 // RESERVED (any other state is kept while it rings). It is the simulator's
 // own, not part of Connector: a real contact center rings agents by itself.
 // It fails with ErrInvalidState if the agent is signed out and with
-// ErrDeviceBusy if the agent is on a call or wrapping one up.
+// ErrDeviceBusy if the agent is on a call or wrapping one up. A call of
+// kind preview or progressive is a campaign's instead (outbound.go): it
+// needs a READY agent, and reserves it.
 func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall) (Dialog, error) {
 	if err := ctx.Err(); err != nil {
 		return Dialog{}, err
@@ -175,7 +185,16 @@ func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall)
 	} else if err := checkAddress("dnis", call.DNIS); err != nil {
 		return Dialog{}, err
 	}
-	vars, err := checkCallVariables(call.CallVariables)
+	kind, kindErr := ParseCallKind(string(call.Kind))
+	if kindErr != nil {
+		return Dialog{}, kindErr
+	}
+	call.Kind = kind
+	ba, rest, baErr := splitCampaignVariables(kind, call.CallVariables)
+	if baErr != nil {
+		return Dialog{}, baErr
+	}
+	vars, err := checkCallVariables(rest)
 	if err != nil {
 		return Dialog{}, err
 	}
@@ -190,6 +209,13 @@ func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall)
 			Text: fmt.Sprintf("Agent %s is on a call or wrapping one up; ring them once they are free.", loginID)}
 	}
 	now := s.now()
+	if kind.campaign() {
+		d, err := s.reserveLocked(a, st, call, ba, vars, now)
+		if err != nil {
+			return Dialog{}, err
+		}
+		return s.renderLocked(d, loginID), nil
+	}
 	d := s.newDialogLocked(typeACDIn, call.From, st.extension)
 	d.dnis, d.dialedNumber, d.vars = call.DNIS, call.DNIS, vars
 	d.state = callAlerting
@@ -230,6 +256,8 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 		return Dialog{}, errSignedOut(loginID)
 	case st.call != nil && st.call.wrapping:
 		return Dialog{}, errInvalidState("You are wrapping up a call; send WrapUpCall, or go READY or NOT_READY, before you make another.")
+	case st.state == StateReservedOutbound || st.state == StateReservedOutboundPreview:
+		return Dialog{}, errInvalidState("A campaign has reserved you: take its call, or leave the reservation (reject or close a preview), before you make a call.")
 	case st.call != nil:
 		return Dialog{}, errInvalidState("You are on a call already; drop it before you make another, or consult with SetCONSULT.")
 	case st.state != StateReady && st.state != StateNotReady:
@@ -418,7 +446,10 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	if action == ActionTransfer || action == ActionConference {
 		return s.completeLocked(a, d, action)
 	}
-	if !slices.Contains(s.actionsLocked(d, p), string(action)) && !(action == ActionReject && p.state == callAlerting) {
+	if !slices.Contains(s.actionsLocked(d, p), string(action)) {
+		if action == ActionReject && p.state == callAlerting {
+			return errInvalidState("Only a campaign's preview reservation can be rejected; a ringing call can only be answered (ANSWER), or left to ring.")
+		}
 		return errInvalidState(fmt.Sprintf("You cannot %s a call whose participant is %s; the dialog's actions say what you can do now.",
 			actionVerb(action), p.state))
 	}
@@ -427,8 +458,11 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	case ActionAnswer:
 		s.stopLocked(p)
 		s.answerLocked(d, p, now)
-	case ActionReject:
+	case ActionReject, ActionClose: // a preview reservation: the agent is free again
+		d.reservation = false
 		s.unansweredLocked(d, p, causeBusy, now)
+	case ActionAccept:
+		s.acceptLocked(d, p, now)
 	case ActionHold:
 		s.setLocked(p, callHeld, "", now)
 	case ActionRetrieve:
@@ -444,7 +478,7 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 		return s.transferSSTLocked(st, d, p, toAddress, now)
 	default:
 		return &Error{Type: ErrorTypeInvalidInput, Message: "Invalid requestedAction specified for dialog",
-			Text: fmt.Sprintf("%q is not a call action; use ANSWER, HOLD, RETRIEVE, DROP, REJECT, CONSULT_CALL, TRANSFER_SST, TRANSFER or CONFERENCE.", clip(string(action)))}
+			Text: fmt.Sprintf("%q is not a call action; use ANSWER, HOLD, RETRIEVE, DROP, ACCEPT, REJECT, CLOSE, CONSULT_CALL, TRANSFER_SST, TRANSFER or CONFERENCE.", clip(string(action)))}
 	}
 	s.commitLocked(now, d)
 	return nil
@@ -478,14 +512,20 @@ func (s *Simulator) consultLocked(st *agentState, d *dialog, p *participant, toA
 }
 
 // transferSSTLocked hands d to toAddress in one step: the agent leaves,
-// and toAddress rings in its place. A busy destination refuses.
+// and toAddress rings in its place. A busy destination fails at the switch
+// after the request was taken up, as Finesse reports it: a Failure
+// notification (Call Operation Failure, CF_RESOURCE_BUSY), and the call
+// stays.
 func (s *Simulator) transferSSTLocked(st *agentState, d *dialog, p *participant, toAddress string, now time.Time) error {
 	if toAddress == st.extension {
 		return errInvalidAddress("toAddress", "That is your own extension; transfer to another number.")
 	}
 	if _, busy := s.targetLocked(toAddress); busy {
-		return &Error{Type: ErrorTypeDeviceBusy, Message: msgDeviceBusy,
-			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress)}
+		s.emitLocked(Notification{Failure: &Failure{LoginID: p.agent, Error: &Error{
+			Type: ErrorTypeCallOperationFailure, Message: msgResourceBusy,
+			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress),
+		}}})
+		return nil
 	}
 	s.leaveLocked(d, p, now)
 	s.dialLocked(d, toAddress, typeTransfer, now)
@@ -756,7 +796,7 @@ func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 			return
 		}
 	case d.state == callFailed && len(left) > 0, // the caller has yet to drop it
-		len(left) >= 2:
+		len(left) >= 2, d.reservation && len(left) == 1:
 		return
 	}
 	for _, p := range left {
@@ -818,6 +858,8 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 		s.setStateLocked(a, st, StateTalking, noReasonCode, now)
 	case slices.Contains(states, callHeld):
 		s.setStateLocked(a, st, StateHold, noReasonCode, now)
+	case cs.reserved != "":
+		s.setStateLocked(a, st, cs.reserved, noReasonCode, now)
 	case cs.acd && cs.before == StateReady:
 		s.setStateLocked(a, st, StateReserved, noReasonCode, now)
 	}
@@ -964,6 +1006,9 @@ func (s *Simulator) actionsLocked(d *dialog, p *participant) []string {
 	}
 	switch p.state {
 	case callAlerting:
+		if d.reservation {
+			return []string{"ACCEPT", "CLOSE", "REJECT"}
+		}
 		return []string{"ANSWER"}
 	case callInitiating, callInitiated:
 		return []string{"DROP", "UPDATE_CALL_DATA"}
@@ -1011,6 +1056,7 @@ func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
 		}
 		vars = append(vars, v)
 	}
+	vars = append(vars, campaignVariablesOf(d)...)
 	for _, cv := range d.vars {
 		if strings.HasPrefix(cv.Name, "user.") {
 			vars = append(vars, cv)

@@ -103,8 +103,9 @@ type ClusterConfig struct {
 // Requests made while no node leads are retried until RequestTimeout, then
 // fail with ErrUnavailable.
 //
-// Directory lookups (reason codes, wrap-up reasons, phone books, teams,
-// system info) are answered by the receiving node's own simulator.
+// Directory lookups (the agent a username names, reason codes, wrap-up
+// reasons, phone books, teams, system info) are answered by the receiving
+// node's own simulator.
 type Cluster struct {
 	sim      *Simulator
 	nc       *nats.Conn

@@ -145,6 +145,11 @@ func TestClusterSignInThroughFollower(t *testing.T) {
 	leader, follower := nodes[0], nodes[1]
 	ctx := testContext(t)
 
+	loginID, ok, err := follower.Resolve(ctx, "CiscoTest")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "100501", loginID, "a follower resolves a loginName from its own directory")
+
 	_, err = follower.SignIn(ctx, "ciscotest", "wrong-secret", "1001")
 	assert.ErrorIs(t, err, cisco.ErrAuthorization)
 	in, err := follower.SignIn(ctx, "ciscotest", "test@123", "1001")

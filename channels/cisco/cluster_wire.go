@@ -75,6 +75,7 @@ type rpcError struct {
 	Type    string `json:"type,omitempty"`
 	Message string `json:"message,omitempty"`
 	Text    string `json:"text,omitempty"`
+	Data    string `json:"data,omitempty"`    // errorData, when set apart from the message's CTI code
 	Context string `json:"context,omitempty"` // "canceled" or "deadline"
 	Other   string `json:"other,omitempty"`
 }
@@ -83,7 +84,7 @@ func encodeError(err error) *rpcError {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
-		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text}
+		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text, Data: e.Data}
 	case errors.Is(err, context.Canceled):
 		return &rpcError{Context: "canceled"}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -95,7 +96,7 @@ func encodeError(err error) *rpcError {
 func (w *rpcError) err() error {
 	switch {
 	case w.Type != "":
-		return &Error{Type: w.Type, Message: w.Message, Text: w.Text}
+		return &Error{Type: w.Type, Message: w.Message, Text: w.Text, Data: w.Data}
 	case w.Context == "canceled":
 		return context.Canceled
 	case w.Context == "deadline":
@@ -362,6 +363,12 @@ func (c *Cluster) SignIn(ctx context.Context, username, password, extension stri
 		return SignedIn{}, err
 	}
 	return call[SignedIn](c, ctx, methodSignIn, rpcArgs{LoginID: loginID, Extension: extension})
+}
+
+// Resolve finds the agent username names in this node's directory, which
+// every node shares: nothing crosses NATS.
+func (c *Cluster) Resolve(ctx context.Context, username string) (string, bool, error) {
+	return c.sim.Resolve(ctx, username)
 }
 
 // User returns the agent's User object from the leader.

@@ -12,6 +12,11 @@ type Connector interface {
 	// SignIn authenticates username (a loginId, or a loginName matched case-insensitively)
 	// with password and signs the agent in on extension.
 	SignIn(ctx context.Context, username, password, extension string) (SignedIn, error)
+	// Resolve returns the loginId of the agent username names, as SignIn
+	// finds it (a loginId, or a loginName matched case-insensitively), and
+	// false if it names no agent. It checks no password, so what it says
+	// must not reach a client: it tells which usernames exist.
+	Resolve(ctx context.Context, username string) (loginID string, ok bool, err error)
 	// User returns the agent's User object. Like Finesse on CCE, loginID may
 	// also be the agent's loginName.
 	User(ctx context.Context, loginID string) (User, error)

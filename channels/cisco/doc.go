@@ -10,8 +10,9 @@
 // and out and runs the voice agent state machine against a Directory of
 // teams, agents, reason codes, wrap-up reasons and phone books, loaded from a
 // JSON file (LoadDirectoryFile) or built in (DemoDirectory). It places and
-// rings calls (Dialogs), runs supervision (monitoring, barge-in, state
-// changes), and reports every change after sign-in as a Notification to
+// rings calls (Dialogs), dials for Outbound Option campaigns (preview and
+// progressive calls that reserve an agent), runs supervision (monitoring,
+// barge-in, state changes), and reports every change after sign-in as a Notification to
 // its subscribers, in order. It keeps all of its state in memory, behind one
 // mutex, and starts no goroutines of its own: its timers (far ends
 // answering, rings timing out, wrap-up) run through an injected AfterFunc.

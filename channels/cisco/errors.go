@@ -18,6 +18,12 @@ const (
 	// reached in time, as during a cluster's failover; trying again later
 	// may succeed.
 	ErrorTypeUnavailable = "Unavailable"
+	// ErrorTypeCallOperationFailure reports a call operation that the
+	// switch refused after Finesse accepted the request.
+	ErrorTypeCallOperationFailure = "Call Operation Failure"
+	// ErrorTypeGeneric reports a failure of the contact center whose cause
+	// it does not tell.
+	ErrorTypeGeneric = "Generic Error"
 )
 
 // The Finesse ErrorMessages that go with them. Finesse mixes CTI constant
@@ -38,13 +44,34 @@ const (
 	msgNotTeamMember     = "The agent is not on a team the supervisor supervises"
 	msgSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
 	msgUnavailable       = "SERVICE_UNAVAILABLE"
+	msgResourceBusy      = "CF_RESOURCE_BUSY"
 )
+
+// ctiErrorCodes are the CTI error codes Finesse sends as errorData with the
+// CTI errorMessages (CF_...), as captured from Finesse on CCE.
+var ctiErrorCodes = map[string]string{
+	msgInvalidState:  "22",
+	msgResourceBusy:  "33",
+	msgInvalidDevice: "260",
+}
 
 // Error is a Finesse API error.
 type Error struct {
 	Type    string // Finesse ErrorType, e.g. "Invalid State"
 	Message string // Finesse ErrorMessage, e.g. "CF_INVALID_OBJECT_STATE"
 	Text    string // one sentence for a person: what went wrong and what to do
+	// Data is Finesse's errorData: the CTI error code of a CF_ message (see
+	// ErrorData), or a detail such as a parameter's name; "" for none.
+	Data string
+}
+
+// ErrorData returns Finesse's errorData for e: Data if set, else the CTI
+// error code of its Message, if it is a CTI error with a known code.
+func (e *Error) ErrorData() string {
+	if e.Data != "" {
+		return e.Data
+	}
+	return ctiErrorCodes[e.Message]
 }
 
 // Error returns "cisco: " + Type + ": " + Text, or "cisco: " + Type for a

@@ -7,11 +7,12 @@ import (
 )
 
 // Notification is one change the contact center reports after sign-in, as
-// Finesse pushes a User or Dialogs update over XMPP. Exactly one of User and
-// Calls is set.
+// Finesse pushes a User or Dialogs update over XMPP. Exactly one of User,
+// Calls and Failure is set.
 type Notification struct {
-	User  *UserChange  // an agent's User changed
-	Calls *CallsChange // an agent's dialogs changed
+	User    *UserChange  // an agent's User changed
+	Calls   *CallsChange // an agent's dialogs changed
+	Failure *Failure     // a request the contact center took up failed later
 	// RequestID is the id of the request that caused the change (see
 	// WithRequestID), as Finesse echoes its requestId header; "" for a change
 	// nobody asked for, such as a timer or a call from outside.
@@ -19,6 +20,14 @@ type Notification struct {
 	// RequestedBy is the loginId of the agent or supervisor whose request
 	// caused the change; "" when nobody's did.
 	RequestedBy string
+}
+
+// Failure is an error that Finesse reports after it accepted the request,
+// in an update of the agent's Dialogs with apiErrors: a call operation
+// that fails at the switch (Call Operation Failure).
+type Failure struct {
+	LoginID string // the agent whose request failed
+	Error   *Error
 }
 
 // UserChange carries an agent's User after a change.

@@ -221,6 +221,20 @@ func (s *Simulator) Authenticate(username, password string) (loginID string, err
 	return a.loginID, nil
 }
 
+// Resolve returns the loginId of the agent username names (a loginId, or a
+// loginName matched without regard to case), as SignIn and Authenticate
+// find it, and false if it names no agent. It takes no lock.
+func (s *Simulator) Resolve(ctx context.Context, username string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	a := s.dir.lookup(username)
+	if a == nil {
+		return "", false, nil
+	}
+	return a.loginID, true, nil
+}
+
 // SignInAs signs in the agent loginID, already authenticated, on extension:
 // SignIn without the password check. The caller vouches for the agent.
 func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (SignedIn, error) {
@@ -352,7 +366,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 			Text:    "The agent is signed out; sign in before changing state.",
 		}
 	}
-	if cs := st.call; cs != nil && !cs.wrapping {
+	if cs := st.call; cs != nil && !cs.wrapping && cs.dialing == nil {
 		return s.pendLocked(a, st, state, reasonCodeID)
 	}
 	if err := checkTransition(st.state, state); err != nil {
@@ -368,10 +382,10 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		reasonCodeID = id
 	}
 	now := s.now()
-	if cs := st.call; cs != nil {
-		if cs.needsData && cs.wrapUp.wrapUpReason == "" {
-			return User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
-		}
+	if cs := st.call; cs != nil && cs.dialing == nil && cs.needsData && cs.wrapUp.wrapUpReason == "" {
+		return User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
+	}
+	if st.call != nil && !s.leaveReservationLocked(st, now) {
 		s.endWrapUpLocked(a, st, now)
 	}
 	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now
@@ -504,6 +518,7 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error
 		return User{}, errInvalidState("The agent is already signed out.")
 	}
 	now := s.now()
+	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
 	switch cs := st.call; {
 	case s.logoutOnDisc:
 		s.forceLogoutLocked(a, st, disconnectReason, now)
@@ -525,6 +540,7 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error
 // forceLogoutLocked signs the agent out with reason, or, while it is on a
 // call, makes LOGOUT its pendingState: the call goes on.
 func (s *Simulator) forceLogoutLocked(a *dirAgent, st *agentState, reason string, now time.Time) {
+	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
 	if cs := st.call; cs != nil && !cs.wrapping {
 		cs.pending, cs.pendingCode = StateLogout, reason
 		s.emitUserLocked(a, st, now)

@@ -90,6 +90,31 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		give   string
+		want   string
+		wantOK bool
+	}{
+		{give: "100501", want: "100501", wantOK: true},
+		{give: "ciscotest", want: "100501", wantOK: true},
+		{give: "CiscoTest", want: "100501", wantOK: true},
+		{give: "PQUSER", want: "102312778", wantOK: true},
+		{give: "nobody"},
+		{give: "10050"},
+		{give: ""},
+	}
+	s, _ := newSimulator(t)
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got, ok, err := s.Resolve(context.Background(), tt.give)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
 func TestSignInAuthorization(t *testing.T) {
 	want := &cisco.Error{
 		Type:    "Authorization Failure",

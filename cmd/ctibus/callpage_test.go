@@ -188,7 +188,7 @@ func TestCallPageRingAnswerHoldRetrieveDropWrapUp(t *testing.T) {
 	assert.Equal(t, "callVariable1ACC-77 user.acct42", eval[string](t, b,
 		`[...document.querySelectorAll("[data-testid=call-vars] > div")].map((d) => d.textContent).join(" ")`),
 		"the variables that are set, and only those")
-	assert.Equal(t, []string{"Answer", "Reject"}, callButtons(t, b), "only what a ringing call allows")
+	assert.Equal(t, []string{"Answer"}, callButtons(t, b), "only what a ringing call allows: Finesse lists ANSWER alone")
 	assert.Equal(t, "Incoming call from 4085551234.", eval[string](t, b, `document.getElementById("calls-status").textContent`),
 		"announced")
 	callID := eval[string](t, b, `document.querySelector("[data-testid=call-id]").textContent`)

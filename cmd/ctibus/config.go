@@ -104,7 +104,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", 2*time.Second, "simulator: how long a number outside rings before it answers")
 	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", 20*time.Second, "simulator: how long a phone rings unanswered before the ringing stops")
 	fs.StringVar(&c.simOnDisconnect, "sim-on-disconnect", "not-ready", "simulator: what the contact center does with an agent whose desktop stays closed past the grace period: not-ready (CCE's default) or logout")
-	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming calls to play (a timed list, optionally looped) for demos and load tests")
+	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming and campaign calls to play (a timed list, optionally looped) for demos and load tests")
 
 	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
 	fs.BoolVar(&c.natsEmbedded, "nats-embedded", false, "run a NATS server with JetStream inside this node: alone, for persistence; with -nats-listen, for a quick local cluster whose other nodes join with -nats nats://<-nats-listen> -nats-token-file")

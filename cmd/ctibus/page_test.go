@@ -396,10 +396,20 @@ func TestPageReportsALostConnection(t *testing.T) {
 	b.do(t, chromedp.Click(chromedp.ID("login-button")))
 	b.waitFor(t, "NOT_READY", stateIs("NOT_READY", "—"))
 
+	// Every text the status shows from now on, in order: the page may have
+	// retried once already by the time the test looks.
+	eval[bool](t, b, `(() => {
+		const status = document.getElementById("conn-status");
+		window.statusTexts = [];
+		new MutationObserver(() => window.statusTexts.push(status.textContent))
+			.observe(status, {childList: true, characterData: true, subtree: true});
+		return true;
+	})()`)
 	require.NoError(t, s.Stop(), "the server drains")
 	b.waitFor(t, "the closed connection", `document.getElementById("conn-status").dataset.status !== "open"`)
+	b.waitFor(t, "a status text", `window.statusTexts.length > 0`)
 	assert.Regexp(t, `^Disconnected \(1001\) · retrying in \d+\.\d s$|^Reconnecting`,
-		eval[string](t, b, `document.getElementById("conn-status").textContent`))
+		eval[string](t, b, `window.statusTexts[0]`), "the first status after the drain")
 	assert.Equal(t, "The connection to the bus closed. Once it is back, sign in again to rejoin the agent's workspace.",
 		eval[string](t, b, `document.getElementById("notice-text").textContent`))
 	assert.True(t, eval[bool](t, b, `document.getElementById("ready-button").disabled && !document.getElementById("login-form").hidden`),
@@ -479,7 +489,7 @@ func TestPageLogToolsAndComposer(t *testing.T) {
 func TestPageNeedsNoNetwork(t *testing.T) {
 	s := startServer(t, nil)
 	remote := regexp.MustCompile(`(?i)https?://|url\(\s*['"]?//|@import`)
-	for _, file := range []string{"/", "/app.js", "/ctibus.js", "/style.css"} {
+	for _, file := range []string{"/", "/app.js", "/ctibus.js", "/style.css", "/widget.html", "/widget.js"} {
 		code, body := get(t, s.URL+file)
 		require.Equal(t, http.StatusOK, code, file)
 		body = strings.ReplaceAll(body, "http://www.w3.org/2000/svg", "")

@@ -3,7 +3,7 @@
 // sent and received, and sends hand-written envelopes. It uses only
 // ctibus.js, as any widget would.
 
-import { CtiBus } from "./ctibus.js";
+import { CtiBus, CtiBusHost } from "./ctibus.js";
 
 /** The name the page registers under. */
 const APP = "ctibus-test-page";
@@ -58,6 +58,7 @@ const el = {
   ringFrom: /** @type {HTMLInputElement} */ ($("ring-from")),
   ringVar1: /** @type {HTMLInputElement} */ ($("ring-var1")),
   ringVar2: /** @type {HTMLInputElement} */ ($("ring-var2")),
+  ringKind: /** @type {HTMLSelectElement} */ ($("ring-kind")),
   ringButton: /** @type {HTMLButtonElement} */ ($("ring-button")),
   dialForm: /** @type {HTMLFormElement} */ ($("dial-form")),
   dialTo: /** @type {HTMLInputElement} */ ($("dial-to")),
@@ -93,6 +94,10 @@ const bus = new CtiBus({
   // in the agent's workspace publish too.
   subscriptions: [{ channel: "*", topic: "*", subtopic: "*" }],
 });
+
+// The widgets embedded in this page (the screen-pop sample) share its
+// connection: the page relays the bus to the iframes of its own origin.
+new CtiBusHost(bus, { widgetOrigins: [location.origin] });
 
 // ---- agent ------------------------------------------------------------------
 
@@ -369,8 +374,9 @@ const calls = {
 
 /**
  * The buttons of a call. Each shows only when the agent's participant
- * allows it: its `actions`, as Finesse lists them. SetREJECT is accepted
- * on a ringing call though not listed.
+ * allows it: its `actions`, as Finesse lists them. A campaign's preview
+ * reservation offers ACCEPT, REJECT (skip the customer for now) and CLOSE
+ * (never call the customer again).
  *
  * @type {Array<{key: string, label: string, className?: string,
  *   allowed: (actions: string[], p: any) => boolean,
@@ -379,8 +385,12 @@ const calls = {
 const CALL_BUTTONS = [
   { key: "answer", label: "Answer", className: "btn-ready", allowed: (a) => a.includes("ANSWER"),
     send: (c) => ["InboundCall", "SetAnswer", { CallID: c.id }] },
-  { key: "reject", label: "Reject", allowed: (_, p) => p.state === "ALERTING",
-    send: (c) => ["InboundCall", "SetREJECT", { CallID: c.id }] },
+  { key: "accept", label: "Accept", className: "btn-ready", allowed: (a) => a.includes("ACCEPT"),
+    send: (c) => ["OutboundCall", "SetACCEPT", { CallID: c.id }] },
+  { key: "reject", label: "Reject (skip)", allowed: (a) => a.includes("REJECT"),
+    send: (c) => ["OutboundCall", "SetREJECT", { CallID: c.id }] },
+  { key: "close", label: "Close", className: "btn-danger", allowed: (a) => a.includes("CLOSE"),
+    send: (c) => ["OutboundCall", "SetCLOSE", { CallID: c.id }] },
   { key: "hold", label: "Hold", className: "btn-notready", allowed: (a) => a.includes("HOLD"),
     send: (c) => ["InboundCall", "SetHOLD", { CallID: c.id }] },
   { key: "retrieve", label: "Retrieve", className: "btn-ready", allowed: (a) => a.includes("RETRIEVE"),
@@ -445,7 +455,12 @@ function callTitle(call, p) {
   }
   switch (p.state) {
     case "ALERTING":
-      return `${{ CONSULT: "Consult call", TRANSFER: "Transferred call" }[type] || "Incoming call"} from ${who}`;
+      if (type === "OUTBOUND_PREVIEW") {
+        return `Campaign preview: call ${who}?`;
+      }
+      return `${{ CONSULT: "Consult call", TRANSFER: "Transferred call", OUTBOUND: "Campaign call" }[type] || "Incoming call"} from ${who}`;
+    case "ACCEPTED":
+      return `Accepted: dialing ${who}`;
     case "INITIATING":
     case "INITIATED":
       return call.state === "ALERTING" ? `Ringing ${who}` : `Dialing ${who}`;
@@ -907,8 +922,13 @@ function ringVariables() {
 
 el.ringForm.addEventListener("submit", (e) => {
   e.preventDefault();
+  const kind = el.ringKind.value;
+  const vars = ringVariables();
+  if (kind !== "inbound") {
+    vars.BACampaign = "Demo campaign"; // a campaign's record carries Outbound Option's BA* variables
+  }
   toolRequest(el.ringButton, () => bus.request("Cisco", "Simulator", "IncomingCall",
-    { from: el.ringFrom.value.trim(), callVariables: ringVariables() }));
+    { from: el.ringFrom.value.trim(), callVariables: vars, kind }));
 });
 
 el.dialForm.addEventListener("submit", (e) => {
@@ -1552,8 +1572,15 @@ const templates = [
     make: () => cisco("Simulator", "IncomingCall", { from: el.ringFrom.value || "4085551234", callVariables: { callVariable1: "ACC-42", "user.acct": "42" } }),
   },
   { group: "Cisco calls", name: "InboundCall/SetMakeCall (dial)", make: () => cisco("InboundCall", "SetMakeCall", { toAddress: el.dialTo.value || "4085551234" }) },
-  ...["SetAnswer", "SetHOLD", "SetRETRIEVE", "SetDROP", "SetREJECT"].map((sub) => ({
+  {
+    group: "Cisco calls", name: "Simulator/IncomingCall (campaign preview)",
+    make: () => cisco("Simulator", "IncomingCall", { from: el.ringFrom.value || "4085551234", kind: "preview", callVariables: { BACampaign: "Demo campaign", BAAccountNumber: "ACC-42" } }),
+  },
+  ...["SetAnswer", "SetHOLD", "SetRETRIEVE", "SetDROP"].map((sub) => ({
     group: "Cisco calls", name: `InboundCall/${sub}`, make: () => cisco("InboundCall", sub, { CallID: exampleCallID() }),
+  })),
+  ...["SetACCEPT", "SetREJECT", "SetCLOSE"].map((sub) => ({
+    group: "Cisco calls", name: `OutboundCall/${sub} (preview)`, make: () => cisco("OutboundCall", sub, { CallID: exampleCallID() }),
   })),
   { group: "Cisco calls", name: "InboundCall/SetCONSULT", make: () => cisco("InboundCall", "SetCONSULT", { CallID: exampleCallID(), toAddress: "6123" }) },
   {

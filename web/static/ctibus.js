@@ -297,6 +297,11 @@ export class CtiBus {
     return this.#opts.app;
   }
 
+  /** @returns {string[]} the channels the app registers on at every connect */
+  get channels() {
+    return [...this.#channels.values()].map((entry) => entry.channel);
+  }
+
   /**
    * Opens the connection, and keeps it open until {@link CtiBus#close}. The
    * promise resolves when the connection is open; it rejects only if close()
@@ -904,4 +909,488 @@ function callSafely(listener, arg) {
       console.error(err);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Widgets in one page share one connection.
+//
+// A desktop page (the host) that embeds widgets in iframes relays the bus to
+// them over postMessage: a widget opens no WebSocket and needs neither the
+// password nor a workspace token. Every message is checked both ways: the
+// host accepts messages only from its own iframes whose origin is one of its
+// allowed widget origins, and posts to a widget only with that origin as the
+// target; a widget accepts messages only from its parent window and its
+// configured host origin. The host names each widget (the iframe's
+// data-ctibus-app attribute), and stamps that name as the source of what the
+// widget publishes to the other widgets of the page, so that no widget can
+// speak for another.
+
+/** The key that marks a bridge message, and its version. */
+const BRIDGE = "ctibus-bridge";
+const BRIDGE_VERSION = 1;
+
+/** Bounds on what one widget may ask of the host. */
+const MAX_WIDGET_SUBSCRIPTIONS = 100;
+const MAX_WIDGET_NAME = 128;
+const MAX_WIDGET_DATA = 64 * 1024; // bytes of JSON: the bus's own frame limit is larger, never smaller
+const MAX_WIDGET_PENDING = 100; // requests of one widget waiting for their answer
+
+/** Milliseconds between a widget's hellos while no host has answered. */
+const HELLO_INTERVAL = 200;
+
+/**
+ * Options of {@link CtiBusHost}.
+ *
+ * @typedef {object} CtiBusHostOptions
+ * @property {string[]} [widgetOrigins] origins whose iframes may use the bus, such as
+ *                                      the origin of widgets.example.com served over TLS; default this page's own origin
+ * @property {string[]} [refuse]        request patterns a widget may not send; default
+ *                                      "Cisco/Agent/SetUserInfo" (a widget never signs an agent in on the
+ *                                      desktop's connection). PubSub requests are always the host's own.
+ * @property {Window} [window]          the host page's window; tests pass another
+ */
+
+/**
+ * CtiBusHost relays one {@link CtiBus} connection to the widgets embedded in
+ * the page's iframes.
+ */
+export class CtiBusHost {
+  /** @type {CtiBus} */
+  #bus;
+  /** @type {Window} */
+  #window;
+  /** @type {Set<string>} */
+  #origins;
+  /** @type {string[][]} */
+  #refuse;
+  /** @type {Map<Window, {app: string, origin: string, patterns: Map<string, string[]>, pending: number}>} */
+  #widgets = new Map();
+  /** @type {() => void} */
+  #stopListening;
+  /** @type {(e: MessageEvent) => void} */
+  #onMessage;
+
+  /**
+   * Starts relaying bus to the page's widgets.
+   *
+   * @param {CtiBus} bus the desktop's connection
+   * @param {CtiBusHostOptions} [options]
+   */
+  constructor(bus, options = {}) {
+    this.#bus = bus;
+    this.#window = options.window ?? globalThis.window;
+    this.#origins = new Set(options.widgetOrigins ?? [this.#window.location.origin]);
+    if ([...this.#origins].some((o) => o === "*" || o === "null")) {
+      throw new TypeError('CtiBusHost: widgetOrigins are exact origins; "*" and "null" are refused');
+    }
+    this.#refuse = (options.refuse ?? ["Cisco/Agent/SetUserInfo"]).map(parsePattern);
+    this.#onMessage = (e) => this.#receive(e);
+    this.#window.addEventListener("message", this.#onMessage);
+    this.#stopListening = bus.on("*/*/*", (ev) => this.#relay(ev, null));
+  }
+
+  /** @returns {string[]} the names of the widgets that said hello, in order */
+  get widgets() {
+    return [...this.#widgets.values()].map((w) => w.app);
+  }
+
+  /** Stops relaying; the widgets hear nothing more. */
+  close() {
+    this.#window.removeEventListener("message", this.#onMessage);
+    this.#stopListening();
+    this.#widgets.clear();
+  }
+
+  /** @param {MessageEvent} e */
+  #receive(e) {
+    const msg = e.data;
+    if (!msg || typeof msg !== "object" || msg[BRIDGE] !== BRIDGE_VERSION || !this.#origins.has(e.origin)) {
+      return;
+    }
+    const frame = this.#frameOf(e.source);
+    if (!frame) {
+      return; // not one of this page's iframes
+    }
+    const source = /** @type {Window} */ (e.source);
+    let widget = this.#widgets.get(source);
+    if (msg.type === "hello") {
+      // A hello starts the widget afresh (a reloaded frame keeps its
+      // window): it keeps its name, and subscribes again.
+      const app = widget && widget.origin === e.origin ? widget.app : this.#nameFor(frame, msg.app);
+      widget = { app, origin: e.origin, patterns: new Map(), pending: 0 };
+      this.#widgets.set(source, widget);
+      this.#post(source, widget, { type: "welcome", app: widget.app });
+      return;
+    }
+    if (!widget || widget.origin !== e.origin) {
+      return; // a frame that navigated elsewhere says hello again first
+    }
+    try {
+      switch (msg.type) {
+        case "subscribe":
+          this.#subscribe(source, widget, msg);
+          break;
+        case "unsubscribe":
+          widget.patterns.delete(lower(patternOf(msg)));
+          this.#answer(source, widget, msg.id, null);
+          break;
+        case "request":
+          this.#request(source, widget, msg);
+          break;
+        case "publish":
+          this.#publish(source, widget, msg);
+          break;
+        default:
+          throw new CtiBusError("api", `unknown bridge message type ${JSON.stringify(String(msg.type)).slice(0, 40)}`,
+            { errorType: "Invalid Input", msg: "Use the CtiBusWidget of ctibus.js to talk to the host." });
+      }
+    } catch (err) {
+      this.#fail(source, widget, msg.id, err);
+    }
+  }
+
+  /**
+   * @param {*} source
+   * @returns {HTMLIFrameElement | undefined} the iframe of this page whose window sent it
+   */
+  #frameOf(source) {
+    if (!source) {
+      return undefined;
+    }
+    return [...this.#window.document.querySelectorAll("iframe")].find((f) => f.contentWindow === source);
+  }
+
+  /**
+   * The widget's name: the iframe's data-ctibus-app, chosen by the host
+   * page; else the name the widget gave, made unique in the page.
+   *
+   * @param {HTMLIFrameElement} frame
+   * @param {*} asked
+   */
+  #nameFor(frame, asked) {
+    const given = frame.dataset.ctibusApp;
+    if (given) {
+      return given.slice(0, MAX_WIDGET_NAME);
+    }
+    const base = (typeof asked === "string" && asked !== "" ? asked : "widget").slice(0, MAX_WIDGET_NAME);
+    const taken = new Set([this.#bus.app, ...this.widgets]);
+    let name = base;
+    for (let n = 2; taken.has(name); n++) {
+      name = `${base}#${n}`;
+    }
+    return name;
+  }
+
+  #subscribe(source, widget, msg) {
+    const key = patternOf(msg);
+    const parsed = parsePattern(key);
+    if (!widget.patterns.has(lower(key)) && widget.patterns.size >= MAX_WIDGET_SUBSCRIPTIONS) {
+      throw new CtiBusError("api", `a widget may hold at most ${MAX_WIDGET_SUBSCRIPTIONS} subscriptions`,
+        { errorType: "Limit Exceeded", msg: "Unsubscribe from a pattern first." });
+    }
+    widget.patterns.set(lower(key), parsed);
+    // The host's connection hears its registered channels already; any
+    // other channel is subscribed on the bus, and stays so for the page.
+    const needsBus = parsed[0] === "*" || !this.#bus.channels.map(lower).includes(parsed[0]);
+    if (needsBus && this.#bus.status === "open") {
+      this.#bus.subscribe(msg.channel, msg.topic, msg.subtopic).catch(() => {});
+    }
+    this.#answer(source, widget, msg.id, null);
+  }
+
+  #request(source, widget, msg) {
+    const key = patternOf(msg);
+    const parsed = parsePattern(key);
+    if (parsed[0] === "pubsub" || this.#refuse.some((p) => matchesParsed(p, msg))) {
+      throw new CtiBusError("api", `a widget may not send ${key}: the desktop page does`,
+        { errorType: "Forbidden", msg: "Ask the desktop page to do this; a widget shares its connection." });
+    }
+    const data = boundedData(msg.data);
+    if (widget.pending >= MAX_WIDGET_PENDING) {
+      throw new CtiBusError("api", `a widget may have at most ${MAX_WIDGET_PENDING} requests waiting`,
+        { errorType: "Limit Exceeded", msg: "Wait for an answer before sending more." });
+    }
+    widget.pending++;
+    const options = {};
+    if (typeof msg.expect === "string") {
+      options.expect = msg.expect;
+    }
+    if (typeof msg.timeout === "number" && msg.timeout > 0) {
+      options.timeout = msg.timeout;
+    }
+    this.#bus.request(msg.channel, msg.topic, msg.subtopic, data, options).then(
+      (ev) => this.#answer(source, widget, msg.id, ev),
+      (err) => this.#fail(source, widget, msg.id, err),
+    ).finally(() => {
+      widget.pending--;
+    });
+  }
+
+  #publish(source, widget, msg) {
+    const key = patternOf(msg);
+    const parsed = parsePattern(key);
+    if (parsed.includes("*") || parsed[0] === "pubsub") {
+      throw new CtiBusError("api", `a widget may not publish on ${key}`,
+        { errorType: "Invalid Input", msg: "Publish on a channel, topic and subtopic of your own." });
+    }
+    const data = boundedData(msg.data);
+    // To the other widgets of the page, in the widget's name...
+    this.#relay({ channel: msg.channel, topic: msg.topic, subtopic: msg.subtopic, source: widget.app,
+      message: data, timestamp: new Date().toISOString() }, source);
+    // ...and to the other apps of the workspace, in the desktop's.
+    const id = this.#bus.status === "open" ? this.#bus.publish(msg.channel, msg.topic, msg.subtopic, data) : null;
+    this.#answer(source, widget, msg.id, id === null ? null : { id });
+  }
+
+  /**
+   * Posts an event to every widget subscribed to it, but the one it came from.
+   *
+   * @param {BusEvent} ev
+   * @param {Window | null} except
+   */
+  #relay(ev, except) {
+    if (lower(ev.channel) === "pubsub") {
+      return; // about the host's own connection, its workspace token included
+    }
+    for (const [win, widget] of this.#widgets) {
+      if (win === except) {
+        continue;
+      }
+      if (win.closed) {
+        this.#widgets.delete(win);
+        continue;
+      }
+      for (const pattern of widget.patterns.values()) {
+        if (matchesParsed(pattern, ev)) {
+          this.#post(win, widget, { type: "event", event: ev });
+          break;
+        }
+      }
+    }
+  }
+
+  #answer(win, widget, id, event) {
+    this.#post(win, widget, { type: "answer", id, event });
+  }
+
+  #fail(win, widget, id, err) {
+    const e = err instanceof CtiBusError ? err : new CtiBusError("api", String(err?.message ?? err));
+    this.#post(win, widget, { type: "error", id, error: { code: e.code, message: e.message,
+      errorType: e.errorType, errorMessage: e.errorMessage, msg: e.msg } });
+  }
+
+  #post(win, widget, body) {
+    // The target origin is the widget's: if the frame has navigated to
+    // another origin since, the browser drops the message.
+    win.postMessage({ [BRIDGE]: BRIDGE_VERSION, ...body }, widget.origin);
+  }
+}
+
+/**
+ * Options of {@link CtiBusWidget}.
+ *
+ * @typedef {object} CtiBusWidgetOptions
+ * @property {string} app                    the name the widget asks for; the host page may give another
+ * @property {string} [hostOrigin]           the origin of the desktop page; default this widget's own origin
+ * @property {number} [requestTimeout=10000] milliseconds a request waits for its answer
+ * @property {Window} [window]               the widget's window; tests pass another
+ */
+
+/**
+ * CtiBusWidget is the bus as a widget in an iframe sees it: through the
+ * desktop page that embeds it ({@link CtiBusHost}), with no WebSocket of its
+ * own, no password and no token.
+ */
+export class CtiBusWidget {
+  #app;
+  #hostOrigin;
+  #timeout;
+  /** @type {Window} */
+  #window;
+  #seq = 0;
+  /** @type {Set<{pattern: string[], listener: (ev: BusEvent) => void}>} */
+  #listeners = new Set();
+  /** @type {Map<string, {resolve: (v: *) => void, reject: (err: Error) => void, timer: *}>} */
+  #pending = new Map();
+  /** @type {{resolve: (app: string) => void, reject: (err: Error) => void, timer: *} | null} */
+  #welcome = null;
+  /** @type {(e: MessageEvent) => void} */
+  #onMessage;
+  /** @type {string | null} the name the host gave */
+  name = null;
+
+  /** @param {CtiBusWidgetOptions} options */
+  constructor(options) {
+    if (!options || typeof options.app !== "string" || options.app === "") {
+      throw new TypeError("CtiBusWidget: options.app is required: the widget's name");
+    }
+    this.#window = options.window ?? globalThis.window;
+    this.#app = options.app;
+    this.#hostOrigin = options.hostOrigin ?? this.#window.location.origin;
+    this.#timeout = options.requestTimeout ?? 10000;
+    this.#onMessage = (e) => this.#receive(e);
+    this.#window.addEventListener("message", this.#onMessage);
+  }
+
+  /**
+   * Says hello to the host page; resolves with the name the host gave the
+   * widget. It rejects if no host answers within the request timeout: the
+   * page is not a ctibus desktop, or does not allow this widget's origin.
+   *
+   * @returns {Promise<string>}
+   */
+  connect() {
+    if (this.#window.parent === this.#window) {
+      return Promise.reject(new CtiBusError("not-connected", "the widget is not in an iframe: no desktop page hosts it"));
+    }
+    return new Promise((resolve, reject) => {
+      // The page may start its host after this frame has loaded: say hello
+      // again until it answers.
+      const hello = () => this.#post({ type: "hello", app: this.#app });
+      const again = globalThis.setInterval(hello, HELLO_INTERVAL);
+      const timer = globalThis.setTimeout(() => {
+        globalThis.clearInterval(again);
+        this.#welcome = null;
+        reject(new CtiBusError("timeout", `no desktop page at ${this.#hostOrigin} answered within ${this.#timeout} ms`));
+      }, this.#timeout);
+      this.#welcome = { resolve, reject, timer: { timer, again } };
+      hello();
+    });
+  }
+
+  /** Stops listening to the host. */
+  close() {
+    this.#window.removeEventListener("message", this.#onMessage);
+    const err = new CtiBusError("closed", "the widget was closed");
+    for (const p of this.#pending.values()) {
+      globalThis.clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.#pending.clear();
+  }
+
+  /**
+   * Calls the listener with every relayed event that matches the pattern.
+   * Subscribe to the pattern too, so that the host relays it.
+   *
+   * @param {string} pattern
+   * @param {(event: BusEvent) => void} listener
+   * @returns {() => void} a function that removes the listener
+   */
+  on(pattern, listener) {
+    const entry = { pattern: parsePattern(pattern), listener };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  /** Asks the host to relay the events that match a pattern. */
+  subscribe(channel, topic, subtopic) {
+    return this.#call({ type: "subscribe", channel, topic, subtopic });
+  }
+
+  /** Asks the host to stop relaying a pattern. */
+  unsubscribe(channel, topic, subtopic) {
+    return this.#call({ type: "unsubscribe", channel, topic, subtopic });
+  }
+
+  /**
+   * Sends a request over the host's connection; resolves with its answer,
+   * as {@link CtiBus#request}. The host refuses PubSub requests and a
+   * sign-in.
+   */
+  request(channel, topic, subtopic, data, options = {}) {
+    return this.#call({ type: "request", channel, topic, subtopic, data, expect: options.expect, timeout: options.timeout });
+  }
+
+  /** Sends a message to the other widgets of the page and the other apps of the workspace. */
+  publish(channel, topic, subtopic, data) {
+    return this.#call({ type: "publish", channel, topic, subtopic, data });
+  }
+
+  #call(body) {
+    return new Promise((resolve, reject) => {
+      const id = `w-${++this.#seq}`;
+      const timer = globalThis.setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new CtiBusError("timeout", `the desktop page did not answer ${body.type} within ${this.#timeout} ms`));
+      }, this.#timeout);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.#post({ ...body, id });
+    });
+  }
+
+  #post(body) {
+    // The target origin is the host's: a page of another origin never
+    // receives what the widget sends.
+    this.#window.parent.postMessage({ [BRIDGE]: BRIDGE_VERSION, ...body }, this.#hostOrigin);
+  }
+
+  /** @param {MessageEvent} e */
+  #receive(e) {
+    const msg = e.data;
+    if (e.source !== this.#window.parent || e.origin !== this.#hostOrigin ||
+      !msg || typeof msg !== "object" || msg[BRIDGE] !== BRIDGE_VERSION) {
+      return;
+    }
+    switch (msg.type) {
+      case "welcome":
+        if (this.#welcome) {
+          globalThis.clearTimeout(this.#welcome.timer.timer);
+          globalThis.clearInterval(this.#welcome.timer.again);
+          this.name = String(msg.app);
+          this.#welcome.resolve(this.name);
+          this.#welcome = null;
+        }
+        return;
+      case "event":
+        for (const { pattern, listener } of [...this.#listeners]) {
+          if (msg.event && matchesParsed(pattern, msg.event)) {
+            callSafely(listener, msg.event);
+          }
+        }
+        return;
+      case "answer":
+      case "error": {
+        const p = this.#pending.get(msg.id);
+        if (!p) {
+          return;
+        }
+        this.#pending.delete(msg.id);
+        globalThis.clearTimeout(p.timer);
+        if (msg.type === "answer") {
+          p.resolve(msg.event);
+        } else {
+          const e = msg.error ?? {};
+          p.reject(new CtiBusError(e.code ?? "api", e.message ?? "the desktop page refused the request",
+            { errorType: e.errorType, errorMessage: e.errorMessage, msg: e.msg }));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * @param {{channel: *, topic: *, subtopic: *}} msg
+ * @returns {string} "channel/topic/subtopic", each bounded
+ */
+function patternOf(msg) {
+  const parts = [msg.channel, msg.topic, msg.subtopic];
+  if (parts.some((p) => typeof p !== "string" || p === "" || p.length > MAX_WIDGET_NAME || p.includes("/"))) {
+    throw new CtiBusError("api", "channel, topic and subtopic must be non-empty strings without '/'",
+      { errorType: "Invalid Input", msg: `Give each as a name of at most ${MAX_WIDGET_NAME} characters, or "*".` });
+  }
+  return parts.join("/");
+}
+
+/** @param {*} data the widget's payload, refused when its JSON is too large */
+function boundedData(data) {
+  if (data === undefined) {
+    return undefined;
+  }
+  const text = JSON.stringify(data);
+  if (text !== undefined && new TextEncoder().encode(text).length > MAX_WIDGET_DATA) {
+    throw new CtiBusError("api", `data is larger than ${MAX_WIDGET_DATA} bytes of JSON`,
+      { errorType: "Invalid Input", msg: "Send less data." });
+  }
+  return text === undefined ? undefined : JSON.parse(text);
 }

@@ -4,7 +4,7 @@
 // data-done="true" when every case has run. window.ctibusTestResults holds
 // the same as {passed, failed, failures: [{name, error}]}.
 
-import { backoffDelay, CtiBus, CtiBusError, isAPIError, matches } from "../static/ctibus.js";
+import { backoffDelay, CtiBus, CtiBusError, CtiBusHost, isAPIError, matches } from "../static/ctibus.js";
 
 /** @type {Array<{name: string, fn: () => (void | Promise<void>)}>} */
 const cases = [];
@@ -650,6 +650,106 @@ test("the constructor wants a url and an app name", () => {
   }
   const bus = new CtiBus({ url: "ws://x/ws", app: "a" });
   equal([bus.status, bus.app], ["closed", "a"], "a new client is closed until connect()");
+});
+
+// --- the widget bridge -----------------------------------------------------
+
+/** A widget's window: it records what the host posts to it. */
+function fakeWidgetWindow() {
+  return { closed: false, posted: [], postMessage(msg, origin) { this.posted.push({ msg, origin }); } };
+}
+
+/**
+ * A host page with the given iframes ({app?, win}) on a fake window, over a
+ * connected client on fakes; send(win, origin, body) delivers a message from
+ * a widget.
+ */
+function hostSetup(frames, options = {}) {
+  const { bus, net } = setup({ channels: ["Cisco"] });
+  bus.connect();
+  net.last.accept();
+  const listeners = [];
+  const page = {
+    location: { origin: "https://desk.test" },
+    addEventListener: (type, fn) => listeners.push(fn),
+    removeEventListener: () => {},
+    document: {
+      querySelectorAll: () => frames.map((f) => ({ contentWindow: f.win, dataset: f.app ? { ctibusApp: f.app } : {} })),
+    },
+  };
+  const host = new CtiBusHost(bus, { window: page, ...options });
+  const send = (win, origin, body) => {
+    for (const fn of listeners) {
+      fn({ source: win, origin, data: { "ctibus-bridge": 1, ...body } });
+    }
+  };
+  return { bus, net, host, send };
+}
+
+const bridged = (win) => win.posted.map((p) => ({ type: p.msg.type, origin: p.origin, app: p.msg.app, id: p.msg.id,
+  event: p.msg.event && p.msg.event.subtopic, source: p.msg.event && p.msg.event.source, error: p.msg.error && p.msg.error.errorType }));
+
+test("the host welcomes only its own iframes of an allowed origin, under the name it gives", () => {
+  const mine = fakeWidgetWindow();
+  const foreign = fakeWidgetWindow();
+  const stranger = fakeWidgetWindow(); // not an iframe of the page
+  const { host, send } = hostSetup([{ app: "screenpop", win: mine }, { win: foreign }]);
+  send(mine, "https://desk.test", { type: "hello", app: "softphone" });
+  send(foreign, "https://evil.test", { type: "hello", app: "screenpop" });
+  send(stranger, "https://desk.test", { type: "hello", app: "crm" });
+  equal(bridged(mine), [{ type: "welcome", origin: "https://desk.test", app: "screenpop" }], "named by the page, posted to its origin");
+  equal(foreign.posted, [], "a foreign origin gets nothing");
+  equal(stranger.posted, [], "a window that is not the page's iframe gets nothing");
+  equal(host.widgets, ["screenpop"], "one widget");
+  send(foreign, "https://evil.test", { type: "subscribe", id: "s", channel: "*", topic: "*", subtopic: "*" });
+  equal(foreign.posted, [], "nor after asking for everything");
+});
+
+test("the host relays to each widget what it subscribed to, never PubSub, with the publisher's name stamped", () => {
+  const a = fakeWidgetWindow();
+  const b = fakeWidgetWindow();
+  const { net, send } = hostSetup([{ app: "screenpop", win: a }, { app: "notes", win: b }]);
+  send(a, "https://desk.test", { type: "hello" });
+  send(b, "https://desk.test", { type: "hello" });
+  send(a, "https://desk.test", { type: "subscribe", id: "s1", channel: "Cisco", topic: "Call", subtopic: "*" });
+  send(b, "https://desk.test", { type: "subscribe", id: "s2", channel: "*", topic: "*", subtopic: "*" });
+  const sentBefore = net.last.sent.length;
+  net.last.receive(answer({}, "Cisco/Call/CallsStateChange", { calls: [] }));
+  net.last.receive(answer({}, "PubSub/Workspace/Token", { token: "secret-token" }));
+  net.last.receive(answer({}, "Cisco/Agent/SetAgentState", {}));
+  send(a, "https://desk.test", { type: "publish", id: "p", channel: "Notes", topic: "Memo", subtopic: "Post", data: { text: "hi" }, source: "notes" });
+  equal(bridged(a).filter((m) => m.type === "event").map((m) => m.event), ["CallsStateChange"], "screenpop: its pattern only");
+  equal(bridged(b).filter((m) => m.type === "event").map((m) => `${m.event} from ${m.source}`),
+    ["CallsStateChange from ctibus", "SetAgentState from ctibus", "Post from screenpop"], "notes: no PubSub, the host's stamp");
+  const published = net.last.sent.slice(sentBefore).find((f) => f.channel === "Notes");
+  equal(published && published.source, "widget", "on the bus, in the page's name");
+});
+
+test("the host refuses a widget's sign-in and PubSub requests, and forwards the others", async () => {
+  const w = fakeWidgetWindow();
+  const { net, send } = hostSetup([{ app: "screenpop", win: w }]);
+  send(w, "https://desk.test", { type: "hello" });
+  send(w, "https://desk.test", { type: "request", id: "r1", channel: "Cisco", topic: "Agent", subtopic: "SetUserInfo",
+    data: { username: "x", password: "y", extension: "5064" } });
+  send(w, "https://desk.test", { type: "request", id: "r2", channel: "PubSub", topic: "App", subtopic: "Register", data: { channel: "X" } });
+  equal(bridged(w).filter((m) => m.type === "error").map((m) => `${m.id} ${m.error}`), ["r1 Forbidden", "r2 Forbidden"], "refused");
+  assert(!net.last.sent.some((f) => f.subtopic === "SetUserInfo"), "no sign-in reached the bus");
+  send(w, "https://desk.test", { type: "request", id: "r3", channel: "Cisco", topic: "General", subtopic: "GetAppState" });
+  const sent = net.last.sent.find((f) => f.subtopic === "GetAppState");
+  assert(sent, "the request went over the page's connection");
+  net.last.receive(answer(sent, "Cisco/General/GetAppState", { ctiState: { State: "LOGOUT" } }));
+  await tick();
+  equal(bridged(w).filter((m) => m.type === "answer" && m.id === "r3").map((m) => m.event), ["GetAppState"], "answered");
+});
+
+test("the host refuses a wildcard origin", () => {
+  let err = null;
+  try {
+    hostSetup([], { widgetOrigins: ["*"] });
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof TypeError, "a TypeError");
 });
 
 // --- runner ----------------------------------------------------------------
