@@ -98,7 +98,7 @@ func (h *Cisco) answer(req *broker.Request, topic, subtopic string, read func(ag
 func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
 	return h.answer(req, "Agent", "SetAgentState", func(id string) (any, error) {
 		u, err := h.cti.User(ctx, id)
-		return agentState(u), err
+		return agentState(u, nil), err
 	})
 }
 

@@ -212,23 +212,31 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 		{"InboundCall", "SetHOLD", map[string]any{"MediaAddress": extA, "CallId": call.ID}},
 		{"OutboundCall", "SetRETRIEVE", map[string]any{"callID": call.ID}},
 		{"InboundCall", "SetDROP", map[string]any{"MediaAddress": extA, "CallID": call.ID}},
-		{"Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false}},
 	}
 	for _, s := range steps {
 		a.Request(s.subtopic, "Cisco", s.topic, s.subtopic, s.data)
 		got = append(got, flow(t, a, extA, 2, s.subtopic)...)
 	}
+	// WrapUpCall records the reason; the agent leaves wrap-up by a state.
+	a.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2", "customwrapup": "", "iscustomwrapup": false})
+	got = append(got, flow(t, a, extA, 1, "wrap")...)
+	wrapped := callsOf(t, a.Seen[len(a.Seen)-1])
+	require.Len(t, wrapped, 1)
+	assert.Equal(t, "Completed", wrapped[0].MediaProperties.WrapUpReason, "wrap-up reason 2, by its label")
+	a.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	got = append(got, flow(t, a, extA, 2, "ready")...)
 	assert.Equal(t, []string{
 		"ALERTING/ALERTING", "RESERVED",
 		"ACTIVE/ACTIVE", "TALKING",
 		"ACTIVE/HELD", "HOLD",
 		"ACTIVE/ACTIVE", "TALKING",
 		"DROPPED/WRAP_UP", "WORK_READY",
+		"DROPPED/WRAP_UP",
 		"DROPPED/DROPPED", "READY",
 	}, got)
 	last := callsOf(t, a.Seen[len(a.Seen)-2])
 	require.Len(t, last, 1)
-	assert.Equal(t, "Completed", last[0].MediaProperties.WrapUpReason, "wrap-up reason 2, by its label")
+	assert.Equal(t, "Completed", last[0].MediaProperties.WrapUpReason)
 
 	a.Request("state", "Cisco", "Call", "GetCallState", nil)
 	assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
@@ -238,6 +246,7 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 func TestWrapUpTimer(t *testing.T) {
 	tests := []struct {
 		name   string
+		user   string              // "" for ciscotest
 		during []map[string]string // SetNotReadyState requests during the call
 		want   []string
 	}{
@@ -247,6 +256,7 @@ func TestWrapUpTimer(t *testing.T) {
 		},
 		{
 			name:   "NOT_READY asked during the call: WORK, then NOT_READY",
+			user:   "other", // wrap-up REQUIRED_WITH_WRAP_UP_DATA: not skipped
 			during: []map[string]string{{"ReasonCodeId": "2"}},
 			want:   []string{"TALKING (pending NOT_READY)", "DROPPED/WRAP_UP", "WORK", "DROPPED/DROPPED", "NOT_READY 2"},
 		},
@@ -254,44 +264,129 @@ func TestWrapUpTimer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			a := e.agentOn(t, "ciscotest", extA)
+			user, ext := "ciscotest", extA
+			if tt.user != "" {
+				user, ext = tt.user, extO
+			}
+			a := e.agentOn(t, user, ext)
 			ready(t, a)
 			call := ring(t, a, "4085551234", 2)
 			a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-			flow(t, a, extA, 2, "answer")
+			flow(t, a, ext, 2, "answer")
 
 			var got []string
 			for _, data := range tt.during {
 				a.Request("nr", "Cisco", "Agent", "SetNotReadyState", data)
-				got = append(got, flow(t, a, extA, 1, "nr")...)
+				got = append(got, flow(t, a, ext, 1, "nr")...)
 			}
 			a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-			got = append(got, flow(t, a, extA, 2, "drop")...)
+			got = append(got, flow(t, a, ext, 2, "drop")...)
 			e.fire(t, wrapUpTimer)
-			got = append(got, flow(t, a, extA, 2, "")...)
+			got = append(got, flow(t, a, ext, 2, "")...)
 			assert.Equal(t, tt.want, got)
 		})
 	}
 }
 
-func TestRingingCallRejectedOrUnanswered(t *testing.T) {
-	tests := []struct {
-		name string
-		stop func(e *env, a *brokertest.Client, call dialogView)
-		id   string
-	}{
-		{"not answered in time", func(e *env, _ *brokertest.Client, _ dialogView) { e.fire(t, ringTimeout) }, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			a := e.agentOn(t, "ciscotest", extA)
-			ready(t, a)
-			call := ring(t, a, "4085551234", 2)
-			tt.stop(e, a, call)
-			assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, tt.id), "no wrap-up for a call never answered")
-		})
-	}
+// The agents' wrap-up settings, as Finesse on CCE applies them: OPTIONAL
+// lets the agent skip wrap-up by choosing its next state during the call,
+// REQUIRED does not, and REQUIRED_WITH_WRAP_UP_DATA also keeps the agent in
+// wrap-up until the call has a wrap-up reason.
+func TestWrapUpSettings(t *testing.T) {
+	t.Run("OPTIONAL: a state chosen during the call skips wrap-up", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		ready(t, a)
+		call := ring(t, a, "4085551234", 2)
+		a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		flow(t, a, extA, 2, "answer")
+		a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
+		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, a, extA, 2, "drop"))
+		assert.Empty(t, e.timers.running(), "no wrap-up timer")
+	})
+
+	t.Run("REQUIRED: wrap-up even after a state chosen during the call", func(t *testing.T) {
+		e := newEnv(t)
+		o := e.agentOn(t, "other", extO) // wrapUpOnOutgoing REQUIRED
+		o.Request("dial", "Cisco", "InboundCall", "SetMakeCall", map[string]any{"toAddress": "4085551234"})
+		flow(t, o, extO, 3, "dial")
+		e.fire(t, answerDelay)
+		call := callsOf(t, o.Next())[0]
+		o.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, o, extO, 1, "nr"))
+		assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK"}, flow(t, o, extO, 2, "drop"))
+		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"), "REQUIRED needs no wrap-up data")
+	})
+
+	t.Run("REQUIRED_WITH_WRAP_UP_DATA: no leaving wrap-up without a reason", func(t *testing.T) {
+		e := newEnv(t)
+		o := e.agentOn(t, "other", extO) // wrapUpOnIncoming REQUIRED_WITH_WRAP_UP_DATA
+		ready(t, o)
+		call := ring(t, o, "4085551234", 2)
+		o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		flow(t, o, extO, 2, "answer")
+		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK_READY"}, flow(t, o, extO, 2, "drop"))
+
+		o.Request("early", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early").Msg, "WrapUpCall")
+		o.Request("early-nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early-nr").Msg, "wrap-up reason")
+
+		o.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2"})
+		f := o.Next()
+		assert.Equal(t, "DROPPED/WRAP_UP", summary(t, f, extO), "the reason is recorded; wrap-up goes on")
+		assert.Equal(t, "Completed", callsOf(t, f)[0].MediaProperties.WrapUpReason)
+		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"))
+	})
+}
+
+// A routed call that rings unanswered makes the agent NOT_READY with the
+// RONA code and goes to the next READY agent of the team, as on CCE.
+func TestRingNoAnswer(t *testing.T) {
+	t.Run("the caller is offered to another READY agent of the team", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		p := e.agentOn(t, "102312778", extP)
+		b := e.agentOn(t, "jdoe", extB) // READY, but on another team
+		ready(t, a)
+		ready(t, p)
+		ready(t, b)
+		call := ring(t, a, "4085551234", 2)
+
+		e.fire(t, ringTimeout)
+		assert.Equal(t, []string{"ALERTING/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""), "the call goes on without the agent")
+		offered := p.Next()
+		assert.Equal(t, []string{"ALERTING/ALERTING", "RESERVED"}, append([]string{summary(t, offered, extP)}, flow(t, p, extP, 1, "")...))
+		again := callsOf(t, offered)[0]
+		assert.Equal(t, call.ID, again.ID, "the same caller")
+		assert.Equal(t, "4085551234", again.FromAddress)
+		assert.Equal(t, extP, again.ToAddress)
+		assert.Equal(t, "ACC-42", again.variable("callVariable1"), "with its call data")
+
+		p.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": again.ID})
+		assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, p, extP, 2, "answer"))
+		b.Request("state", "Cisco", "Agent", "GetAgentState", nil)
+		assert.Equal(t, "READY", agentStateOf(t, b.Next()).Data.State, "the other team's agent was never offered the call")
+	})
+
+	t.Run("with nobody READY the call ends", func(t *testing.T) {
+		e := newEnv(t)
+		a := e.agentOn(t, "ciscotest", extA)
+		e.agentOn(t, "102312778", extP) // NOT_READY
+		ready(t, a)
+		ring(t, a, "4085551234", 2)
+		e.fire(t, ringTimeout)
+		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""))
+		a.Request("state", "Cisco", "Call", "GetCallState", nil)
+		assert.Empty(t, callsOf(t, a.Next()))
+		assert.Empty(t, e.timers.running())
+	})
 }
 
 func TestCallsToNumbersOutside(t *testing.T) {
@@ -669,4 +764,75 @@ func TestAgentCannotPutCallDataIntoAColleaguesScreenPop(t *testing.T) {
 	b2 := e.agentOn(t, "other", extO)
 	ready(t, b2)
 	assert.Empty(t, ring(t, b2, "4085551234", 2).MediaProperties.CallVariablesFrom)
+}
+
+// changedOf reads the next SetAgentState of c, skipping other events, and
+// returns its state and the fields it names as changed.
+func changedOf(t *testing.T, c *brokertest.Client) (string, []string) {
+	t.Helper()
+	return changedIn(t, nextOf(c, "Cisco/Agent/SetAgentState"))
+}
+
+func changedIn(t *testing.T, f brokertest.Frame) (string, []string) {
+	t.Helper()
+	var m struct {
+		Data struct {
+			State string `json:"state"`
+		} `json:"data"`
+		Changed []string `json:"changed"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	require.NotNil(t, m.Changed, "frame %s", f.Raw)
+	return m.Data.State, m.Changed
+}
+
+// Every SetAgentState names the fields it changed, so that a widget can
+// tell a transition from a pending-state update, or from a report.
+func TestSetAgentStateNamesWhatChanged(t *testing.T) {
+	e := newEnv(t)
+	a := e.desktop(t, "softphone")
+	state, changed := changedIn(t, login(t, a, "login", "ciscotest", extA)[2])
+	assert.Equal(t, "NOT_READY", state)
+	assert.Equal(t, []string{"state", "extension"}, changed, "a first sign-in")
+	again := e.desktop(t, "crm")
+	state, changed = changedIn(t, login(t, again, "again", "ciscotest", extA)[2])
+	assert.Equal(t, []any{"NOT_READY", []string{}}, []any{state, changed}, "a re-login changes nothing")
+	changedOf(t, a) // the re-login's SetAgentState reaches the workspace too
+
+	steps := []struct {
+		name        string
+		do          func()
+		wantState   string
+		wantChanged []string
+	}{
+		{"READY", func() { a.Request("r", "Cisco", "Agent", "SetReadyState", nil) }, "READY", []string{"state"}},
+		{"a call rings", func() { a.Request("ring", "Cisco", "Simulator", "IncomingCall", map[string]any{"from": "4085551234"}) }, "RESERVED", []string{"state"}},
+		{"answered", func() {
+			a.Request("calls", "Cisco", "Call", "GetCallState", nil)
+			call := callsOf(t, nextOf(a, "Cisco/Call/CallsStateChange"))[0]
+			a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+		}, "TALKING", []string{"state"}},
+		{"NOT_READY asked during the call", func() {
+			a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		}, "TALKING", []string{"pendingState"}},
+		{"the same again", func() {
+			a.Request("nr2", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+		}, "TALKING", []string{}},
+		{"a report", func() { a.Request("get", "Cisco", "Agent", "GetAgentState", nil) }, "TALKING", []string{}},
+		{"the call ends", func() {
+			a.Request("calls", "Cisco", "Call", "GetCallState", nil)
+			call := callsOf(t, nextOf(a, "Cisco/Call/CallsStateChange"))[0]
+			a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		}, "NOT_READY", []string{"state", "reasonCodeId", "pendingState"}},
+		{"another reason code", func() {
+			a.Request("nr3", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+		}, "NOT_READY", []string{"reasonCodeId"}},
+		{"sign-out", func() { a.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"}) },
+			"LOGOUT", []string{"state", "reasonCodeId", "extension"}},
+	}
+	for _, s := range steps {
+		s.do()
+		state, changed := changedOf(t, a)
+		assert.Equal(t, []any{s.wantState, s.wantChanged}, []any{state, changed}, s.name)
+	}
 }

@@ -23,10 +23,6 @@ const (
 	ErrTypeAccountLocked = "Account Locked"
 )
 
-// forcedLogoutReason is the system reason code Finesse gives a sign-out
-// forced by a desktop that went away.
-const forcedLogoutReason = "255"
-
 // Config holds the Cisco handlers' tunables; zero values select defaults.
 type Config struct {
 	// Grace is how long an agent stays signed in after the last connection of
@@ -90,6 +86,13 @@ type Cisco struct {
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer
+
+	// desktops maps each connection that signed an agent in to that
+	// agent's desktop, so that its loss is reported (watchDesktop).
+	desktops sync.Map // *broker.Conn → desktop
+	// signOutsAtCallEnd holds the agents a supervisor signed out here
+	// during a call: their desktops are kept when the call ends.
+	signOutsAtCallEnd sync.Map // loginId → struct{}
 
 	stopping   context.Context    // ends at Close: the work in background stops
 	stop       context.CancelFunc //
@@ -263,13 +266,16 @@ var errBusy = &broker.APIError{
 	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
 }
 
-// signOutAbandoned signs out an agent whose desktop went away and did not
-// come back within the grace period, as Finesse does (reason code 255).
+// signOutAbandoned tells the contact center that an agent's desktop went
+// away and did not come back within the grace period, as Finesse does (a
+// forced logout with reason code 255): the agent goes NOT_READY or is
+// signed out, by the contact center's setting (-sim-on-disconnect). Either
+// way its workspace has ended, so its tokens go.
 func (h *Cisco) signOutAbandoned(agentID string) {
 	log := h.log.With(zap.String("agent", agentID))
-	u, err := h.cti.ForceLogout(context.Background(), agentID, forcedLogoutReason) // the notifier publishes LOGOUT
+	u, err := h.cti.Disconnect(context.Background(), agentID) // the notifier publishes the state
 	if err != nil && !errors.Is(err, cisco.ErrInvalidState) {
-		log.Error("sign out an abandoned agent", zap.Error(err))
+		log.Error("report an abandoned agent", zap.Error(err))
 		return
 	}
 	// The desktop has gone (or, already signed out, it was left waiting
@@ -281,6 +287,44 @@ func (h *Cisco) signOutAbandoned(agentID string) {
 		log.Info("desktop ended: no app came back within the grace period")
 		return
 	}
-	log.Info("agent signed out: no connection came back within the grace period",
+	log.Info("no connection came back within the grace period",
+		zap.String("state", string(u.State)), zap.String("pendingState", u.PendingState),
 		zap.String("reasonCodeId", u.ReasonCodeID))
+}
+
+// desktop is the agent a connection signed in, on which extension.
+type desktop struct {
+	agentID, extension string
+}
+
+// watchDesktop arranges for the loss of c, which has just signed agentID in
+// on extension, to be reported to the agent's workspace as a
+// SetConnectionStatus "disconnected", as Finesse reports its notification
+// connection going down: the widgets left there, and the server-side apps
+// watching the agent, can show a reconnect banner. The next sign-in's
+// SetConnectionStatus "connected" reports it up again. A connection that
+// signs in again only updates what it reports.
+func (h *Cisco) watchDesktop(c *broker.Conn, agentID, extension string) {
+	if _, watched := h.desktops.Swap(c, desktop{agentID, extension}); watched {
+		return
+	}
+	c.OnClose(func() {
+		v, _ := h.desktops.LoadAndDelete(c)
+		d := v.(desktop)
+		// Signed out meanwhile (Logout, a supervisor), which took c out of
+		// the workspace's scope: nothing is lost.
+		if _, here := h.workspaces.Get(d.agentID); !here || c.Scope() != session.ScopeOf(d.agentID) {
+			return
+		}
+		lost := connectionPayload{
+			Status:       "disconnected",
+			ResourceID:   "ctibus_" + d.extension,
+			ConnectionID: c.ID(),
+			LoginID:      d.agentID,
+			Extension:    d.extension,
+		}
+		if err := h.publish(session.ScopeOf(d.agentID), "Connection", "SetConnectionStatus", lost, ""); err != nil {
+			h.log.Warn("report a lost desktop", zap.String("agent", d.agentID), zap.Error(err))
+		}
+	})
 }

@@ -11,6 +11,10 @@ import "github.com/ctibus/ctibus/channels/cisco"
 type agentStatePayload struct {
 	Data  cisco.User `json:"data"`
 	Rules rules      `json:"rules"`
+	// Changed names the fields of data that this event changed (state,
+	// reasonCodeId, pendingState, extension); [] when it reports the
+	// current state.
+	Changed []string `json:"changed"`
 }
 
 type rules struct {
@@ -33,8 +37,13 @@ type responseActual struct {
 	Dialog *cisco.Dialog `json:"dialog,omitempty"`
 }
 
-func agentState(u cisco.User) agentStatePayload {
-	return agentStatePayload{Data: u, Rules: newRules(u, nil)}
+// agentState is the SetAgentState of u, which changed the fields named in
+// changed (nil for none).
+func agentState(u cisco.User, changed []string) agentStatePayload {
+	if changed == nil {
+		changed = []string{}
+	}
+	return agentStatePayload{Data: u, Rules: newRules(u, nil), Changed: changed}
 }
 
 func newRules(u cisco.User, dialog *cisco.Dialog) rules {

@@ -122,6 +122,13 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 // simulator itself).
 func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
 	t.Helper()
+	return newEnvSim(t, cfg, busCfg, wrap, cisco.SimulatorConfig{})
+}
+
+// newEnvSim is newEnvOn with simulator settings (the env's clock and
+// timers replace their Now and AfterFunc).
+func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector, simCfg cisco.SimulatorConfig) *env {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
@@ -129,7 +136,8 @@ func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func
 
 	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{Now: clk.Now, AfterFunc: ts.simAfterFunc})
+	simCfg.Now, simCfg.AfterFunc = clk.Now, ts.simAfterFunc
+	sim := cisco.NewSimulator(dir, simCfg)
 	busCfg.Now = clk.Now
 	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
@@ -806,7 +814,7 @@ func TestGracePeriod(t *testing.T) {
 		assert.Empty(t, e.timers.running(), "the grace timer stopped")
 	})
 
-	t.Run("nobody comes back and the agent is signed out with 255", func(t *testing.T) {
+	t.Run("nobody comes back and the agent goes NOT_READY with 255", func(t *testing.T) {
 		c := e.desktop(t, "softphone")
 		login(t, c, "l", "jdoe", "5070")
 		c.Conn().Close()
@@ -816,13 +824,69 @@ func TestGracePeriod(t *testing.T) {
 		}
 		u, err := e.sim.User(ctx, "100503")
 		require.NoError(t, err)
-		assert.Equal(t, cisco.StateLogout, u.State)
+		assert.Equal(t, cisco.StateNotReady, u.State, "CCE's default: the agent stays signed in, offered no calls")
 		assert.Equal(t, "255", u.ReasonCodeID)
 
 		d := e.desktop(t, "softphone")
-		events := login(t, d, "fresh", "jdoe", "5070")
-		assert.Equal(t, "NOT_READY", agentStateOf(t, events[2]).Data.State, "a new sign-in starts again")
+		events := login(t, d, "again", "jdoe", "5070")
+		m := agentStateOf(t, events[2])
+		assert.Equal(t, []string{"NOT_READY", "255"}, []string{m.Data.State, m.Data.ReasonCodeID}, "a re-login keeps the state")
 	})
+}
+
+// The end of a grace period is what CCE's "logout on agent disconnect"
+// setting says, as apps see it: a supervisor's team feed and the agent's
+// next sign-in.
+func TestClosedDesktop(t *testing.T) {
+	tests := []struct {
+		give      bool // LogoutOnDisconnect
+		wantFeed  []string
+		wantLogin []string // state and reason code at the next sign-in
+	}{
+		{give: false, wantFeed: []string{"100501", "NOT_READY", "255"}, wantLogin: []string{"NOT_READY", "255"}},
+		{give: true, wantFeed: []string{"100501", "LOGOUT", "255"}, wantLogin: []string{"NOT_READY", "-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("logout on disconnect %v", tt.give), func(t *testing.T) {
+			e := newEnvSim(t, handlers.Config{}, broker.Config{}, nil, cisco.SimulatorConfig{LogoutOnDisconnect: tt.give})
+			s := e.agentOn(t, "supervisor1", extS)
+			a := e.agentOn(t, "ciscotest", extA)
+			ready(t, a)
+			_, who, state, _ := teamFeed(t, s.Next())
+			require.Equal(t, []string{"100501", "READY"}, []string{who, state})
+
+			a.Conn().Close()
+			require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+			e.fire(t, 60*time.Second)
+			_, who, state, reason := teamFeed(t, s.Next())
+			assert.Equal(t, tt.wantFeed, []string{who, state, reason})
+
+			again := e.desktop(t, "softphone")
+			m := agentStateOf(t, login(t, again, "again", "ciscotest", extA)[2])
+			assert.Equal(t, tt.wantLogin, []string{m.Data.State, m.Data.ReasonCodeID})
+		})
+	}
+}
+
+// A closed desktop does not hang up the agent's call: the state it leads to
+// waits for the call's end, as pendingState.
+func TestClosedDesktopKeepsTheCall(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	a.Conn().Close()
+	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+	e.fire(t, 60*time.Second)
+
+	back := e.desktop(t, "softphone")
+	events := login(t, back, "again", "ciscotest", extA)
+	assert.Equal(t, "TALKING (pending NOT_READY)", summary(t, events[2], extA))
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, events[5], extA), "the call goes on")
+	back.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 255"}, flow(t, back, extA, 2, "drop"), "its OPTIONAL wrap-up skipped")
 }
 
 func TestUnknownCiscoAPI(t *testing.T) {
@@ -830,4 +894,82 @@ func TestUnknownCiscoAPI(t *testing.T) {
 	c := e.desktop(t, "softphone")
 	c.Request("x", "Cisco", "Agent", "SetAgentState", map[string]string{"state": "READY"})
 	assert.True(t, strings.Contains(c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "x").ErrorMessage, "SetAgentState"))
+}
+
+// connectionStatus decodes a SetConnectionStatus into its status and
+// connection id.
+func connectionStatus(t *testing.T, f brokertest.Frame) (status, connectionID string) {
+	t.Helper()
+	require.Equal(t, "Cisco/Connection/SetConnectionStatus", f.Triple(), "frame %s", f.Raw)
+	var m struct {
+		Status       string `json:"status"`
+		ConnectionID string `json:"connectionId"`
+		LoginID      string `json:"loginId"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	assert.Equal(t, "100501", m.LoginID)
+	return m.Status, m.ConnectionID
+}
+
+// The widgets of a desktop see its connection go down and come back up,
+// as Finesse reports its notification connection, so that a reconnect
+// banner can be tested.
+func TestLostDesktopIsReported(t *testing.T) {
+	e := newEnv(t)
+	phone := e.desktop(t, "softphone")
+	signIn(phone, "login", "ciscotest", passwords["ciscotest"], extA)
+	_, first := connectionStatus(t, expectLogin(t, phone, "login")[1])
+	var tok struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(phone.Expect("PubSub/Workspace/Token").Message, &tok))
+	crm := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(crm, "crm", map[string]string{"channel": "Cisco", "token": tok.Token}).Triple())
+	other := brokertest.Dial(t, e.url)
+	require.Equal(t, "PubSub/App/Registered", registerWith(other, "notes", map[string]string{"channel": "Cisco", "token": tok.Token}).Triple())
+
+	other.Conn().Close() // a widget that leaves is no lost desktop
+	phone.Conn().Close()
+	status, id := connectionStatus(t, crm.Next())
+	assert.Equal(t, []string{"disconnected", first}, []string{status, id}, "the desktop's connection is down")
+
+	back := e.desktop(t, "softphone")
+	signIn(back, "again", "ciscotest", passwords["ciscotest"], extA)
+	_, second := connectionStatus(t, expectLogin(t, back, "again")[1])
+	status, id = connectionStatus(t, nextOf(crm, "Cisco/Connection/SetConnectionStatus"))
+	assert.Equal(t, []string{"connected", second}, []string{status, id}, "and up again")
+	assert.Equal(t, "again", crm.Seen[len(crm.Seen)-1].CorrelationID)
+	drain(crm)
+	var reports []string
+	for _, f := range crm.Seen {
+		if f.Subtopic == "SetConnectionStatus" {
+			status, _ := connectionStatus(t, f)
+			reports = append(reports, status)
+		}
+	}
+	assert.Equal(t, []string{"disconnected", "connected"}, reports, "one report each, none for the widget that left")
+}
+
+// The demo's reason codes have ids that differ from their codes, as in
+// production: a widget that sends the code instead of the id fails.
+func TestReasonCodeIDIsNotItsCode(t *testing.T) {
+	e := newEnv(t)
+	a := e.desktop(t, "softphone")
+	events := login(t, a, "login", "ciscotest", extA)
+	var codes struct {
+		Data []struct {
+			ID    string `json:"id"`
+			Code  string `json:"code"`
+			Label string `json:"label"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(events[12].Message, &codes))
+	require.NotEmpty(t, codes.Data)
+	lunch := codes.Data[1]
+	assert.Equal(t, []string{"2", "102", "Lunch"}, []string{lunch.ID, lunch.Code, lunch.Label})
+
+	a.Request("by-code", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": lunch.Code})
+	assert.Contains(t, a.ExpectError("Cisco", "Invalid Input", "by-code").Msg, `"102"`)
+	a.Request("by-id", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": lunch.ID})
+	assert.Equal(t, "NOT_READY 2", summary(t, a.Next(), extA))
 }

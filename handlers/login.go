@@ -116,6 +116,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	if ended != nil {
 		h.endDesktop(ctx, req, ended)
 	}
+	h.watchDesktop(req.Conn, agentID, signed.User.Extension)
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
 		if err := h.bus.Publish(ws.Scope, ev); err != nil {
@@ -280,7 +281,7 @@ func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco
 	return []broker.Event{
 		event("Connection", "OpenConnection", opened),
 		event("Connection", "SetConnectionStatus", connection),
-		event("Agent", "SetAgentState", agentState(u)),
+		event("Agent", "SetAgentState", agentState(u, signed.Changed)),
 		event("Agent", "Login", loginPayload{Status: "success", Relogin: signed.Relogin, User: u}),
 		event("General", "GetAppState", appState(u, dialogs)),
 		event("Call", "CallsStateChange", calls(dialogs)),

@@ -14,8 +14,9 @@ import (
 // teamAgentState is the message of Cisco/Team/SetTeamAgentState, the team
 // feed of a supervisor: an extension, after Finesse's Team/{id}/Users node.
 type teamAgentState struct {
-	TeamID string     `json:"teamId"`
-	Data   cisco.User `json:"data"`
+	TeamID  string     `json:"teamId"`
+	Data    cisco.User `json:"data"`
+	Changed []string   `json:"changed"` // as in SetAgentState
 }
 
 // notify turns one of the connector's notifications into events, as
@@ -50,14 +51,15 @@ func (h *Cisco) notify(n cisco.Notification) {
 			// waited here for the agent is the agent's again.
 			h.workspaces.Resume(u.LoginID)
 		}
-		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", agentState(u), correlation(u.LoginID))
+		state := agentState(u, n.User.Changed)
+		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", state, correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
 				// About the agent: an app watching the supervisor gets it
 				// only if its grant covers the agent.
 				err = h.bus.PublishLocal(session.ScopeOf(sup), broker.Event{
 					Channel: channel, Topic: "Team", Subtopic: "SetTeamAgentState",
-					Message: teamAgentState{TeamID: u.TeamID, Data: u}, CorrelationID: correlation(sup),
+					Message: teamAgentState{TeamID: u.TeamID, Data: u, Changed: state.Changed}, CorrelationID: correlation(sup),
 					About: session.ScopeOf(u.LoginID),
 				})
 			}
@@ -93,13 +95,18 @@ func (h *Cisco) publishHere(scope broker.Scope, topic, subtopic string, message 
 
 // endSignedOut ends the agent's workspace on this node after a sign-out made
 // anywhere: its connections go back to scopes of their own. The node that
-// served the sign-out has done so already. An agent signed in again since
+// served the sign-out has kept the desktop already, or keeps it now if the
+// sign-out waited for the end of a call. An agent signed in again since
 // (the notification may arrive after a new sign-in here) keeps its
 // workspace.
 func (h *Cisco) endSignedOut(agentID string) {
 	unlock := h.workspaces.Lock(agentID)
 	defer unlock()
+	_, keep := h.signOutsAtCallEnd.LoadAndDelete(agentID)
 	if _, here := h.workspaces.Get(agentID); !here {
+		if keep && !h.workspaces.HasDesktop(agentID) {
+			h.revokeUnkept(agentID)
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(h.stopping, endSignedOutTimeout)
@@ -113,9 +120,28 @@ func (h *Cisco) endSignedOut(agentID string) {
 	if u.State != cisco.StateLogout {
 		return
 	}
+	if keep {
+		// A supervisor's sign-out served here, applied at the end of the
+		// call: the desktop stays, as when it applies at once.
+		n := h.workspaces.SignOut(agentID)
+		h.log.Info("desktop signed out at the end of its call", zap.String("agent", agentID),
+			zap.Int("connections", n))
+		return
+	}
 	conns := h.workspaces.End(agentID)
 	h.log.Info("workspace ended: its agent signed out", zap.String("agent", agentID),
 		zap.Int("connections", len(conns)))
+}
+
+// revokeUnkept revokes the tokens of an agent signed out by a supervisor
+// here while its desktop is on other nodes, which end their part of it:
+// no desktop is kept, so neither are its tokens.
+func (h *Cisco) revokeUnkept(agentID string) {
+	ctx, cancel := context.WithTimeout(h.stopping, endSignedOutTimeout)
+	defer cancel()
+	if err := h.tokens.RevokeAgent(ctx, agentID); err != nil {
+		h.log.Error("agent signed out with workspace tokens left valid", zap.String("agent", agentID), zap.Error(err))
+	}
 }
 
 // endSignedOutTimeout bounds the check of an agent's state after a sign-out.

@@ -61,8 +61,9 @@ func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) erro
 }
 
 // teamAgentLogout serves Cisco/Team/SetTeamAgentLogout {UserName, State?:
-// "Logout"}. The agent's workspace ends as after its own Logout: every app
-// in it gets the LOGOUT state, and its workspace tokens are revoked.
+// "Logout"}. The agent's desktop is signed out as after its own Logout:
+// every app in it gets the LOGOUT state and stays. An agent on a call keeps
+// it, with LOGOUT as its pendingState, and is signed out when it ends.
 func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error {
 	ws, fields, err := h.signedInWith(req)
 	if err != nil {
@@ -93,8 +94,17 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	}
 	unlock := h.workspaces.Lock(target.LoginID)
 	defer unlock()
-	if _, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, ""); err != nil {
+	u, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, "")
+	if err != nil {
 		return h.apiError(err)
+	}
+	if u.State != cisco.StateLogout {
+		// On a call, which a sign-out does not hang up: the agent is signed
+		// out when it ends, and its desktop is kept then (see endSignedOut).
+		h.signOutsAtCallEnd.Store(target.LoginID, struct{}{})
+		req.Conn.Logger().Info("supervisor signed an agent out at the end of its call", zap.String("supervisor", ws.AgentID),
+			zap.String("agent", target.LoginID))
+		return nil
 	}
 	// The agent's desktop stays, signed out, as after the agent's own Logout.
 	conns := h.workspaces.SignOut(target.LoginID)

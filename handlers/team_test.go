@@ -122,24 +122,45 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 	crm.Next()
 	crm.Next()
 	s.Next() // RESERVED
+	phone.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, phone, extA, 2, "answer")
+	flow(t, crm, extA, 2, "answer")
+	s.Next() // TALKING
 
+	// A CTI sign-out does not hang up the phone: the agent is signed out
+	// when its call ends, without wrap-up.
 	s.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName ": "ciscotest", "State": "Logout"})
 	for _, c := range []*brokertest.Client{phone, crm} {
-		assert.Equal(t, "DROPPED/DROPPED", summary(t, c.Next(), extA), "the agent leaves its call")
-		f := c.Next()
-		assert.Empty(t, f.CorrelationID)
-		m := agentStateOf(t, f)
-		assert.Equal(t, "LOGOUT", m.Data.State)
-		assert.Equal(t, "999", m.Data.ReasonCodeID)
+		assert.Equal(t, []string{"TALKING (pending LOGOUT)"}, flow(t, c, extA, 1, ""))
 	}
 	f := s.Next()
 	assert.Equal(t, "out", f.CorrelationID)
 	_, who, state, _ := teamFeed(t, f)
+	assert.Equal(t, []string{"100501", "TALKING"}, []string{who, state})
+	phone.Request("calls", "Cisco", "Call", "GetCallState", nil)
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, phone.Next(), extA), "the call goes on")
+	crm.Next()
+
+	phone.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, phone, extA, 2, "drop"))
+	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, crm, extA, 2, "drop"))
+	_, who, state, _ = teamFeed(t, s.Next())
 	assert.Equal(t, []string{"100501", "LOGOUT"}, []string{who, state})
 
-	crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
-	crm.ExpectError("Cisco", "Invalid State", "g")
-	phone.ExpectError("Cisco", "Invalid State", "g") // the apps of a desktop share their errors, signed in or not
+	// The desktop is signed out once the sign-out applies; until then an
+	// app may still act as the agent. Every answer reaches both apps.
+	deadline := time.Now().Add(brokertest.Wait)
+	for polls := 1; ; polls++ {
+		crm.Request("g", "Cisco", "Agent", "GetAgentState", nil)
+		if f := crm.Next(); f.Subtopic == "SetAPIError" || time.Now().After(deadline) {
+			assert.Equal(t, "Invalid State", f.Error(t).ErrorType, "the desktop is signed out")
+			for ; polls > 1; polls-- {
+				phone.Next()
+			}
+			phone.ExpectError("Cisco", "Invalid State", "g") // the apps of a desktop share their errors, signed in or not
+			break
+		}
+	}
 	// The desktop stays, signed out: the token still admits into it, and
 	// the agent's next sign-in from the phone reaches the crm app.
 	late := brokertest.Dial(t, e.url)
@@ -149,7 +170,7 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 	expectLogin(t, crm, "back")
 	left, err := e.sim.Dialogs(t.Context(), "100501")
 	require.NoError(t, err)
-	assert.Empty(t, left, "call %s is no longer the agent's", call.ID)
+	assert.Empty(t, left, "call %s is gone", call.ID)
 }
 
 func TestSilentMonitoringAndBargeIn(t *testing.T) {
@@ -171,6 +192,16 @@ func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	s.Request("barge-first", "Cisco", "InboundCall", "SetBARGE CALL", map[string]string{"Username": "100501", "CallId": call.ID})
 	assert.Contains(t, s.ExpectError("Cisco", "Invalid State", "barge-first").Msg, "SetSilentMonitoring", "barge only into a monitored call")
 
+	// Finesse on CCE lets only a NOT_READY supervisor monitor.
+	s.Request("sready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateOf(t, s.Next()).Data.State)
+	s.Next() // its team feed
+	s.Request("mon-ready", "Cisco", "Agent", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
+	assert.Contains(t, s.ExpectError("Cisco", "Invalid State", "mon-ready").Msg, "NOT_READY")
+	s.Request("snr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+	assert.Equal(t, "NOT_READY", agentStateOf(t, s.Next()).Data.State)
+	s.Next() // its team feed
+
 	s.Request("mon", "Cisco", "Agent", "SetSilentMonitoring", map[string]string{"fromAddress": extS, "toAddress": extA, "UserName": "100501"})
 	f := s.Next()
 	assert.Equal(t, "mon", f.CorrelationID)
@@ -182,34 +213,62 @@ func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	_, who, state, _ := teamFeed(t, s.Next())
 	assert.Equal(t, []string{"100600", "TALKING"}, []string{who, state}, "a supervisor of its own team sees itself")
 
-	s.Request("mon-again", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
-	s.ExpectError("Cisco", "Invalid State", "mon-again")
+	// The agent sees a second, passive dialog, and stays TALKING.
+	f = a.Next()
+	assert.Empty(t, f.CorrelationID)
+	seen := callsOf(t, f)
+	require.Len(t, seen, 2)
+	assert.Equal(t, []string{call.ID, monitor[0].ID}, []string{seen[0].ID, seen[1].ID})
+	assert.Equal(t, "SUPERVISOR_MONITOR", seen[1].MediaProperties.CallType)
+	for _, p := range seen[1].Participants {
+		if p.MediaAddress == extA {
+			assert.Empty(t, p.Actions, "the agent cannot act on the monitoring")
+		}
+	}
+	a.Request("drop-mon", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": monitor[0].ID})
+	a.ExpectError("Cisco", "Invalid State", "drop-mon")
+	a.Request("hold", "Cisco", "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/HELD,ACTIVE/ACTIVE", "HOLD"}, flow(t, a, extA, 2, "hold"), "the passive dialog is not a call of the agent's")
+	a.Request("retrieve", "Cisco", "InboundCall", "SetRETRIEVE", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"ACTIVE/ACTIVE,ACTIVE/ACTIVE", "TALKING"}, flow(t, a, extA, 2, "retrieve"))
 
+	s.Request("mon-again", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "100501"})
+	assert.Equal(t, "mon-again", nextOf(s, "Cisco/Error/SetAPIError").CorrelationID, "the team feed of the hold comes first")
+
+	// Barge-in makes the call a conference, for everyone on it.
 	s.Request("barge", "Cisco", "OutboundCall", "SetBARGE CALL", map[string]string{"fromAddress": extS, "toAddress": extA, "Username": "100501", "CallId": monitor[0].ID})
-	f = s.Next()
+	f = nextOf(s, "Cisco/Call/CallsStateChange")
 	assert.Equal(t, "barge", f.CorrelationID)
 	views := callsOf(t, f)
 	require.Len(t, views, 2)
-	assert.Equal(t, []string{call.ID, "ACTIVE", "BARGE_IN"}, []string{views[0].ID, views[0].participant(extS), views[0].MediaProperties.CallType})
+	assert.Equal(t, []string{call.ID, "ACTIVE", "CONFERENCE"}, []string{views[0].ID, views[0].participant(extS), views[0].MediaProperties.CallType})
 	assert.Equal(t, "DROPPED", views[1].State, "the monitor dialog ends")
 
 	f = a.Next()
 	assert.Empty(t, f.CorrelationID)
-	mine := callsOf(t, f)[0]
-	assert.Equal(t, "ACTIVE", mine.participant(extS), "the supervisor joined the agent's call")
-	assert.Equal(t, "ACD_IN", mine.MediaProperties.CallType)
-	for _, f := range a.Seen[:len(a.Seen)-1] {
-		assert.NotContains(t, string(f.Message), extS, "the agent heard of the monitoring: %s", f.Raw)
-	}
+	mine := callsOf(t, f)
+	require.Len(t, mine, 2, "the call, and the monitor dialog one last time")
+	assert.Equal(t, "ACTIVE", mine[0].participant(extS), "the supervisor joined the agent's call")
+	assert.Equal(t, "CONFERENCE", mine[0].MediaProperties.CallType)
+	assert.Equal(t, "DROPPED", mine[1].State)
 
 	// The agent leaves; the supervisor and the caller talk on.
 	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	assert.Equal(t, []string{"ACTIVE/WRAP_UP", "WORK_READY"}, flow(t, a, extA, 2, "drop"))
-	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, s.Next(), extS))
+	assert.Equal(t, "ACTIVE/ACTIVE", summary(t, nextOf(s, "Cisco/Call/CallsStateChange"), extS))
 	s.Request("sdrop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY"}, flow(t, s, extS, 2, "sdrop"), "no wrap-up after supervising")
+	assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, s, extS, 2, "sdrop"), "no wrap-up after supervising")
 	drain(a)
 	assert.Equal(t, "DROPPED/WRAP_UP", summary(t, a.Seen[len(a.Seen)-2], extA), "the agent in wrap-up saw the call end")
+}
+
+// nextOf reads c's frames up to the next one with the triple.
+func nextOf(c *brokertest.Client, triple string) brokertest.Frame {
+	for {
+		if f := c.Next(); f.Triple() == triple {
+			return f
+		}
+	}
 }
 
 func TestMonitoringEndsWhenTheAgentLeaves(t *testing.T) {

@@ -48,7 +48,6 @@ const (
 	typeTransfer    = "TRANSFER"
 	typeConference  = "CONFERENCE"
 	typeMonitor     = "SUPERVISOR_MONITOR"
-	typeBarge       = "BARGE_IN"
 )
 
 // The stateCauses of a failed participant.
@@ -76,6 +75,9 @@ const (
 	defaultDNIS      = "8005550100"
 	supervisorReason = "999" // the CCE code for a state set by a supervisor
 	offHookReason    = "50006"
+	// ronaReason is the CCE system code of an agent made NOT_READY because
+	// a routed call rang unanswered (Ring No Answer).
+	ronaReason = "32767"
 )
 
 // dialog is a call in the simulator. The Dialog that apps see is rendered
@@ -125,12 +127,14 @@ type callSession struct {
 	outbound     bool   // the agent placed the call: wrapUpOnOutgoing applies
 	acd          bool   // routed by the contact center: READY → RESERVED while ringing
 	fromReady    bool   // placed from READY: NOT_READY with 50006 afterwards (CCE)
-	noWrapUp     bool   // monitoring, barge-in, or a forced sign-out
+	noWrapUp     bool   // monitoring or barge-in
+	rona         bool   // a routed call rang unanswered: NOT_READY (32767) afterwards
 	connected    bool   // the agent talked on it
 	pending      State  // READY or NOT_READY asked for during the call
 	pendingCode  string //
 	wrapUp       *dialog
 	wrapping     bool   // in WORK or WORK_READY, the timer running
+	needsData    bool   // in wrap-up: REQUIRED_WITH_WRAP_UP_DATA, so leaving it needs a reason on the call
 	after        State  // in wrap-up: the state it leads to
 	afterReason  string //
 	wrapTimer    Timer
@@ -333,9 +337,45 @@ func (s *Simulator) ringLocked(d *dialog, p *participant) {
 		return
 	}
 	p.timer = s.afterFuncLocked(s.ringTimeout, &p.timerGen, func(now time.Time) {
-		s.unansweredLocked(d, p, causeOther, now)
+		if cs := s.callOfLocked(p.agent); cs != nil && cs.acd {
+			s.ronaLocked(d, p, now)
+		} else {
+			s.unansweredLocked(d, p, causeOther, now)
+		}
 		s.commitLocked(now, d)
 	})
+}
+
+// callOfLocked returns the call session of the agent loginID, nil for
+// none or for a number outside.
+func (s *Simulator) callOfLocked(loginID string) *callSession {
+	if st, ok := s.agents[loginID]; ok && loginID != "" {
+		return st.call
+	}
+	return nil
+}
+
+// ronaLocked handles a routed call that rang an agent unanswered, as CCE
+// does with its default agent desk settings (Ring No Answer): the agent is
+// made NOT_READY with the RONA code once off the call, so that no more
+// calls are routed to a desk nobody is at, and the caller is offered to the
+// first READY agent of the same team who is free. With nobody READY the
+// call ends, as the simulator has no queue to hold it.
+func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
+	s.agents[p.agent].call.rona = true
+	s.leaveLocked(d, p, now)
+	team := s.dir.byLoginID[p.agent].teamID
+	for _, a := range s.dir.agents {
+		st, ok := s.agents[a.loginID]
+		if a.teamID != team || !ok || st.state != StateReady || st.call != nil || d.part(a.loginID) != nil {
+			continue
+		}
+		st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, acd: true}
+		d.to = st.extension
+		q := s.joinLocked(d, st.extension, a.loginID, callAlerting, now)
+		s.ringLocked(d, q)
+		return
+	}
 }
 
 // answerLocked connects a ringing participant.
@@ -546,7 +586,7 @@ func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action Action) error 
 // active, dialing or failed, if any.
 func (s *Simulator) otherActiveLocked(loginID string, d *dialog) *dialog {
 	for _, e := range s.dialogsOfLocked(loginID) {
-		if p := e.part(loginID); e != d && p != nil && live(p.state) && p.state != callHeld && p.state != callAlerting {
+		if p := e.part(loginID); e != d && p != nil && live(p.state) && p.state != callHeld && p.state != callAlerting && !passive(e, loginID) {
 			return e
 		}
 	}
@@ -554,8 +594,9 @@ func (s *Simulator) otherActiveLocked(loginID string, d *dialog) *dialog {
 }
 
 // WrapUp records reason as the dialog's wrap-up reason, during the call or
-// in wrap-up after it; in wrap-up it also ends the wrap-up at once, moving
-// the agent to the state the timer would have.
+// in wrap-up after it, as Finesse's UPDATE_CALL_DATA does: it never ends
+// the wrap-up, which the agent leaves by going READY or NOT_READY (or the
+// wrap-up timer ends).
 func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -580,9 +621,7 @@ func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string
 	now := s.now()
 	d.wrapUpReason = reason
 	if p.state == callWrapUp {
-		cs := st.call
-		s.endWrapUpLocked(a, st, now)
-		s.setStateLocked(a, st, cs.after, cs.afterReason, now)
+		s.emitCallsLocked(loginID)
 		return nil
 	}
 	s.commitLocked(now, d)
@@ -650,23 +689,35 @@ func (s *Simulator) leaveLocked(d *dialog, p *participant, now time.Time) {
 // talked, its settings ask for wrap-up on this direction, and d is its last call.
 func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 	cs := s.agents[loginID].call
-	if cs == nil || !cs.connected || cs.noWrapUp {
+	if cs == nil || !cs.connected || cs.noWrapUp || cs.pending == StateLogout {
 		return false
 	}
 	a := s.dir.byLoginID[loginID]
-	setting := a.settings.WrapUpOnIncoming
-	if cs.outbound {
-		setting = a.settings.WrapUpOnOutgoing
-	}
-	if setting == "NOT_ALLOWED" || setting == "" {
+	switch s.wrapUpSettingLocked(a, cs) {
+	case "NOT_ALLOWED", "":
 		return false
+	case "OPTIONAL":
+		// The agent may skip wrap-up by choosing, during the call, the
+		// state to go to after it.
+		if cs.pending != "" {
+			return false
+		}
 	}
 	for _, e := range s.dialogsOfLocked(loginID) {
-		if p := e.part(loginID); e != d && p != nil && live(p.state) {
+		if p := e.part(loginID); e != d && p != nil && live(p.state) && !passive(e, loginID) {
 			return false
 		}
 	}
 	return true
+}
+
+// wrapUpSettingLocked returns the agent's wrap-up setting for the call of
+// session cs: wrapUpOnOutgoing for a call it placed, else wrapUpOnIncoming.
+func (s *Simulator) wrapUpSettingLocked(a *dirAgent, cs *callSession) string {
+	if cs.outbound {
+		return a.settings.WrapUpOnOutgoing
+	}
+	return a.settings.WrapUpOnIncoming
 }
 
 func (s *Simulator) stopLocked(p *participant) {
@@ -727,7 +778,7 @@ func (s *Simulator) concerns(p *participant) bool {
 
 // checkEndLocked ends a call that has fewer than two parties left. A failed
 // call waits for its caller to drop it; a monitor dialog ends when its
-// supervisor leaves.
+// supervisor leaves, taking the agent's passive view with it.
 func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 	if d.state == callDropped {
 		return
@@ -739,8 +790,13 @@ func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 		}
 	}
 	switch {
+	case d.monitors != nil:
+		// A monitor dialog lasts as long as its supervisor is on it.
+		if slices.ContainsFunc(left, func(p *participant) bool { return p.agent != d.monitored }) {
+			return
+		}
 	case d.state == callFailed && len(left) > 0, // the caller has yet to drop it
-		len(left) >= 2, (d.monitors != nil || d.reservation) && len(left) == 1:
+		len(left) >= 2, d.reservation && len(left) == 1:
 		return
 	}
 	for _, p := range left {
@@ -791,7 +847,7 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 	}
 	var states []string
 	for _, d := range s.dialogsOfLocked(loginID) {
-		if p := d.part(loginID); live(p.state) {
+		if p := d.part(loginID); live(p.state) && !passive(d, loginID) {
 			states = append(states, p.state)
 		}
 	}
@@ -821,12 +877,23 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	if cs.pending != "" {
 		after, reason = cs.pending, cs.pendingCode
 	}
+	if cs.rona && cs.pending != StateLogout {
+		after, reason = StateNotReady, ronaReason
+	}
+	if after == StateLogout {
+		st.call = nil
+		st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
+		s.signOutLocked(st, now)
+		s.emitUserLocked(a, st, now)
+		return
+	}
 	if cs.wrapUp == nil {
 		st.call = nil
 		s.setStateLocked(a, st, after, reason, now)
 		return
 	}
 	cs.wrapping, cs.after, cs.afterReason, cs.pending = true, after, reason, ""
+	cs.needsData = s.wrapUpSettingLocked(a, cs) == "REQUIRED_WITH_WRAP_UP_DATA"
 	work := StateWork
 	if after == StateReady {
 		work = StateWorkReady
@@ -853,29 +920,6 @@ func (s *Simulator) endWrapUpLocked(a *dirAgent, st *agentState, now time.Time) 
 	}
 	s.emitCallsLocked(a.loginID, d)
 	s.forgetLocked(d)
-}
-
-// dropAllLocked takes an agent off every call at once, without wrap-up,
-// as a sign-out forced on it does.
-func (s *Simulator) dropAllLocked(a *dirAgent, st *agentState, now time.Time) {
-	if st.call == nil {
-		return
-	}
-	if st.call.wrapping {
-		s.endWrapUpLocked(a, st, now)
-		return
-	}
-	// Without a session the agent neither wraps up nor settles into the
-	// state before the call: the caller sets the state.
-	st.call = nil
-	var ds []*dialog
-	for _, d := range s.dialogsOfLocked(a.loginID) {
-		if p := d.part(a.loginID); live(p.state) {
-			s.leaveLocked(d, p, now)
-			ds = append(ds, d)
-		}
-	}
-	s.commitLocked(now, ds...)
 }
 
 // setStateLocked sets the agent's state and notifies it, if it changed.
@@ -969,6 +1013,9 @@ func (s *Simulator) actionsLocked(d *dialog, p *participant) []string {
 	case callInitiating, callInitiated:
 		return []string{"DROP", "UPDATE_CALL_DATA"}
 	case callActive:
+		if passive(d, p.agent) {
+			return []string{} // the agent monitored only sees it
+		}
 		if d.monitors != nil {
 			return []string{"BARGE_CALL", "DROP"}
 		}

@@ -671,4 +671,11 @@ func TestClusterSignedInAgents(t *testing.T) {
 	ids, err := follower.SignedInAgents(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"100501"}, ids)
+
+	u, err := follower.Disconnect(ctx, "100501")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"NOT_READY", "255"}, []string{string(u.State), u.ReasonCodeID}, "a closed desktop on CCE's default")
+	ids, err = leader.SignedInAgents(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"100501"}, ids, "still signed in")
 }

@@ -20,6 +20,7 @@ const (
 	methodUser               = "user"
 	methodSetState           = "setState"
 	methodForceLogout        = "forceLogout"
+	methodDisconnect         = "disconnect"
 	methodMedia              = "media"
 	methodDialogs            = "dialogs"
 	methodMakeCall           = "makeCall"
@@ -322,6 +323,8 @@ func (c *Cluster) dispatch(ctx context.Context, method string, a rpcArgs) (any, 
 		return s.SetState(ctx, a.LoginID, a.State, a.ReasonCodeID)
 	case methodForceLogout:
 		return s.ForceLogout(ctx, a.LoginID, a.ReasonCodeID)
+	case methodDisconnect:
+		return s.Disconnect(ctx, a.LoginID)
 	case methodMedia:
 		return s.Media(ctx, a.LoginID)
 	case methodDialogs:
@@ -381,6 +384,11 @@ func (c *Cluster) SetState(ctx context.Context, loginID string, state State, rea
 // ForceLogout signs the agent out on the leader.
 func (c *Cluster) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
 	return call[User](c, ctx, methodForceLogout, rpcArgs{LoginID: loginID, ReasonCodeID: reasonCodeID})
+}
+
+// Disconnect reports a desktop gone for good to the leader.
+func (c *Cluster) Disconnect(ctx context.Context, loginID string) (User, error) {
+	return call[User](c, ctx, methodDisconnect, rpcArgs{LoginID: loginID})
 }
 
 // ReasonCodes returns the agent's reason codes from this node's directory.

@@ -24,6 +24,10 @@ type Connector interface {
 	SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error)
 	// ForceLogout signs the agent out from any state with a system reason code (255 for a closed desktop).
 	ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error)
+	// Disconnect tells the contact center that the agent's desktop is gone
+	// for good (reason code 255): it makes the agent NOT_READY or signs it
+	// out, by its own setting.
+	Disconnect(ctx context.Context, loginID string) (User, error)
 	// ReasonCodes returns the reason codes of category that the agent may choose.
 	ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error)
 	// WrapUpReasons returns the wrap-up reasons that the agent may choose.
@@ -79,6 +83,9 @@ type Connector interface {
 type SignedIn struct {
 	User    User // the agent after sign-in
 	Relogin bool // Relogin: the agent was already signed in; state kept
+	// Changed names the fields of User that the sign-in changed, as
+	// UserChange.Changed; empty for a re-login.
+	Changed []string `json:"changed"`
 }
 
 // State is a voice agent state of Finesse. An agent sets READY, NOT_READY and

@@ -59,7 +59,8 @@ import (
 //	      {"firstName": "IT", "lastName": "Help Desk", "phoneNumber": "5054", "description": "Internal IT support"}
 //	    ]},
 //	    {"id": "2", "name": "RTTeam2 Escalations", "type": "TEAM", "teams": ["5004"], "contacts": []}
-//	  ]
+//	  ],
+//	  "devices": ["5000-5999", "6123"] // optional: the extensions agents may sign in on
 //	}
 //
 // (JSON has no comments; they are here to explain the fields.) All ids are
@@ -68,7 +69,11 @@ import (
 // characters; a wrap-up reason's label is at most 39 bytes. An entry with
 // forAll true is visible to every team and lists no teams; otherwise it lists
 // the teams that see it. A GLOBAL phone book lists no teams, a TEAM one lists
-// at least one. testdata/agents.example.json is a complete example.
+// at least one. devices lists the contact center's phones, as extensions or
+// ranges "first-last" of as many digits; an agent signing in on any other
+// extension gets Invalid Device, as on Finesse. Without devices, any
+// extension of 3 to 15 digits is one. testdata/agents.example.json is a
+// complete example.
 type Directory struct {
 	teams         map[string]string // team id → name
 	agents        []*dirAgent       // in file order
@@ -77,6 +82,9 @@ type Directory struct {
 	reasonCodes   []dirReasonCode
 	wrapUpReasons []dirWrapUpReason
 	phoneBooks    []dirPhoneBook // GLOBAL books first, then TEAM books, each in file order
+	// devices are the extensions agents may sign in on; none listed means
+	// any extension of 3 to 15 digits.
+	devices []deviceRange
 	// dummyHash is compared against when a username is unknown, so that an
 	// unknown user costs the same bcrypt work as a wrong password. Its cost is
 	// the agents' hashes' one.
@@ -127,6 +135,7 @@ type fileDirectory struct {
 	ReasonCodes   []fileReasonCode   `json:"reasonCodes"`
 	WrapUpReasons []fileWrapUpReason `json:"wrapUpReasons"`
 	PhoneBooks    []filePhoneBook    `json:"phoneBooks"`
+	Devices       []string           `json:"devices"`
 }
 
 type fileTeam struct {
@@ -332,7 +341,7 @@ func build(f *fileDirectory) (*Directory, *DirectoryError) {
 		byLoginID:   map[string]*dirAgent{},
 		byLoginName: map[string]*dirAgent{},
 	}}
-	steps := []func(*fileDirectory) *DirectoryError{b.teams, b.agents, b.reasonCodes, b.wrapUpReasons, b.phoneBooks}
+	steps := []func(*fileDirectory) *DirectoryError{b.teams, b.agents, b.reasonCodes, b.wrapUpReasons, b.phoneBooks, b.devices}
 	for _, step := range steps {
 		if err := step(f); err != nil {
 			return nil, err
@@ -775,4 +784,53 @@ func HashPassword(password string) (string, error) {
 		return "", fmt.Errorf("cisco: hash password: %w", err)
 	}
 	return string(h), nil
+}
+
+// maxDeviceEntries bounds the extensions and ranges of "devices".
+const maxDeviceEntries = 10000
+
+// deviceRange is a run of extensions of one length, first to last.
+type deviceRange struct{ first, last string }
+
+func (b *builder) devices(f *fileDirectory) *DirectoryError {
+	if len(f.Devices) > maxDeviceEntries {
+		return fail("devices", "%d entries; at most %d (use ranges)", len(f.Devices), maxDeviceEntries)
+	}
+	for i, entry := range f.Devices {
+		p := fmt.Sprintf("devices[%d]", i)
+		first, last, isRange := strings.Cut(entry, "-")
+		if !isRange {
+			last = first
+		}
+		if !validExtension(first) || !validExtension(last) || len(first) != len(last) || first > last {
+			return fail(p, "%q is not an extension or a range \"first-last\" of 3 to 15 digits, both of one length, first not above last", clip(entry))
+		}
+		b.d.devices = append(b.d.devices, deviceRange{first, last})
+	}
+	return nil
+}
+
+// isDevice reports whether ext is a phone of the contact center.
+func (d *Directory) isDevice(ext string) bool {
+	if len(d.devices) == 0 {
+		return validExtension(ext)
+	}
+	return slices.ContainsFunc(d.devices, func(r deviceRange) bool {
+		return len(ext) == len(r.first) && isDigits(ext) && r.first <= ext && ext <= r.last
+	})
+}
+
+// Devices returns the extensions agents may sign in on, as the directory
+// lists them: extensions and ranges "first-last". Empty means any
+// extension of 3 to 15 digits.
+func (d *Directory) Devices() []string {
+	out := make([]string, 0, len(d.devices))
+	for _, r := range d.devices {
+		if r.first == r.last {
+			out = append(out, r.first)
+		} else {
+			out = append(out, r.first+"-"+r.last)
+		}
+	}
+	return out
 }

@@ -456,6 +456,25 @@ func TestLoadDirectoryErrors(t *testing.T) {
 			wantField: "phoneBooks[1].name",
 			wantMsg:   `name "All" is already used by phoneBooks[0]`,
 		},
+		// devices
+		{
+			name:      "a range of two lengths",
+			give:      `{` + base + `, "devices": ["5000", ‸"999-1000"]}`,
+			wantField: "devices[1]",
+			wantMsg:   `"999-1000" is not an extension or a range`,
+		},
+		{
+			name:      "a range upside down",
+			give:      `{` + base + `, "devices": [‸"5999-5000"]}`,
+			wantField: "devices[0]",
+			wantMsg:   "first not above last",
+		},
+		{
+			name:      "not digits",
+			give:      `{` + base + `, "devices": [‸"+14085551234"]}`,
+			wantField: "devices[0]",
+			wantMsg:   "3 to 15 digits",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

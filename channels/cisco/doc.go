@@ -25,7 +25,7 @@
 // replies, and broadcasts every Notification, which each node delivers to
 // its own subscribers. When the leader goes, another node takes the lease,
 // restores the records and carries on; calls do not survive, so agents that
-// were on one come back NOT_READY. Requests made meanwhile wait for it, up
+// were on one come back NOT_READY (or signed out, if a sign-out was pending). Requests made meanwhile wait for it, up
 // to a timeout, then fail with ErrUnavailable. Passwords never cross NATS:
 // the node that receives a sign-in checks the password itself
 // (Simulator.Authenticate) and asks the leader to sign in the loginId

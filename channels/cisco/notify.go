@@ -36,6 +36,39 @@ type UserChange struct {
 	// Supervisors are the loginIds of the signed-in supervisors of the
 	// agent's team: the audience of Finesse's team feed.
 	Supervisors []string
+	// Changed names the fields of User that differ from the agent's
+	// previous notification (or sign-in), in the order of changedFields:
+	// a widget tells a transition ("state") from a pending-state update
+	// ("pendingState"). Empty when the notification answers a request that
+	// changed nothing.
+	Changed []string
+}
+
+// The fields of User that Changed may name, in order.
+var changedFields = []string{"state", "reasonCodeId", "pendingState", "extension"}
+
+// shown is what the agent's apps were last told of its state.
+type shown struct {
+	state   State
+	reason  string
+	pending string
+	ext     string
+}
+
+func shownOf(st *agentState) shown {
+	return shown{state: st.state, reason: st.reasonCodeID, pending: pendingState(st), ext: st.extension}
+}
+
+// changes lists the fields that differ between two shown states, never nil.
+func changes(was, now shown) []string {
+	diff := []bool{was.state != now.state, was.reason != now.reason, was.pending != now.pending, was.ext != now.ext}
+	out := []string{}
+	for i, d := range diff {
+		if d {
+			out = append(out, changedFields[i])
+		}
+	}
+	return out
 }
 
 // CallsChange carries all of an agent's current dialogs after one of them
@@ -114,7 +147,10 @@ func (s *Simulator) emitLocked(n Notification) {
 
 // emitUserLocked notifies the agent's User as it is now.
 func (s *Simulator) emitUserLocked(a *dirAgent, st *agentState, now time.Time) {
-	s.emitLocked(Notification{User: &UserChange{User: s.userLocked(a, st, now), Supervisors: s.supervisorsLocked(a)}})
+	cur := shownOf(st)
+	changed := changes(st.shown, cur)
+	st.shown = cur
+	s.emitLocked(Notification{User: &UserChange{User: s.userLocked(a, st, now), Supervisors: s.supervisorsLocked(a), Changed: changed}})
 }
 
 // supervisorsLocked returns the signed-in supervisors of a's team.

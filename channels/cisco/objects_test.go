@@ -74,7 +74,7 @@ func TestUserJSON(t *testing.T) {
 			"uri": "/finesse/api/ReasonCode/2",
 			"id": "2",
 			"category": "NOT_READY",
-			"code": "2",
+			"code": "102",
 			"label": "Lunch",
 			"forAll": "true",
 			"systemCode": "false"
@@ -121,12 +121,12 @@ func TestReasonCodesJSON(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.JSONEq(t, `[
-		{"uri": "/finesse/api/ReasonCode/1", "id": "1", "category": "NOT_READY", "code": "1", "label": "Break", "forAll": "true", "systemCode": "false"},
-		{"uri": "/finesse/api/ReasonCode/2", "id": "2", "category": "NOT_READY", "code": "2", "label": "Lunch", "forAll": "true", "systemCode": "false"},
-		{"uri": "/finesse/api/ReasonCode/3", "id": "3", "category": "NOT_READY", "code": "3", "label": "Meeting", "forAll": "true", "systemCode": "false"},
-		{"uri": "/finesse/api/ReasonCode/4", "id": "4", "category": "NOT_READY", "code": "4", "label": "Training", "forAll": "true", "systemCode": "false"},
-		{"uri": "/finesse/api/ReasonCode/5", "id": "5", "category": "NOT_READY", "code": "5", "label": "Coaching", "forAll": "true", "systemCode": "false"},
-		{"uri": "/finesse/api/ReasonCode/6", "id": "6", "category": "NOT_READY", "code": "6", "label": "Back Office", "forAll": "false", "systemCode": "false"}
+		{"uri": "/finesse/api/ReasonCode/1", "id": "1", "category": "NOT_READY", "code": "101", "label": "Break", "forAll": "true", "systemCode": "false"},
+		{"uri": "/finesse/api/ReasonCode/2", "id": "2", "category": "NOT_READY", "code": "102", "label": "Lunch", "forAll": "true", "systemCode": "false"},
+		{"uri": "/finesse/api/ReasonCode/3", "id": "3", "category": "NOT_READY", "code": "103", "label": "Meeting", "forAll": "true", "systemCode": "false"},
+		{"uri": "/finesse/api/ReasonCode/4", "id": "4", "category": "NOT_READY", "code": "104", "label": "Training", "forAll": "true", "systemCode": "false"},
+		{"uri": "/finesse/api/ReasonCode/5", "id": "5", "category": "NOT_READY", "code": "105", "label": "Coaching", "forAll": "true", "systemCode": "false"},
+		{"uri": "/finesse/api/ReasonCode/6", "id": "6", "category": "NOT_READY", "code": "106", "label": "Back Office", "forAll": "false", "systemCode": "false"}
 	]`, marshal(t, got))
 }
 

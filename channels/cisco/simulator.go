@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type SimulatorConfig struct {
 	// it must not call the simulator. A store that persists the record there
 	// makes every reply mean the change is durable.
 	OnAgentChange func(AgentRecord)
+	// LogoutOnDisconnect is CCE's "logout on agent disconnect" setting:
+	// when a desktop is gone (Disconnect), sign the agent out rather than
+	// make it NOT_READY, CCE's default.
+	LogoutOnDisconnect bool
 }
 
 // AgentRecord is the part of an agent's state that outlives the process
@@ -71,12 +76,13 @@ type AgentRecord struct {
 // timers run through SimulatorConfig.AfterFunc. Values it returns are
 // copies: changing them does not change the simulator.
 type Simulator struct {
-	dir         *Directory // immutable
-	now         func() time.Time
-	afterFunc   func(d time.Duration, f func()) Timer
-	answerDelay time.Duration
-	ringTimeout time.Duration
-	onChange    func(AgentRecord) // nil: nobody stores agents; set once, before use
+	dir          *Directory // immutable
+	now          func() time.Time
+	afterFunc    func(d time.Duration, f func()) Timer
+	answerDelay  time.Duration
+	ringTimeout  time.Duration
+	onChange     func(AgentRecord) // nil: nobody stores agents; set once, before use
+	logoutOnDisc bool              // Disconnect signs out rather than NOT_READY
 
 	mu         sync.Mutex             // guards the fields below
 	agents     map[string]*agentState // by loginId; created on first use, so a missing agent is signed out
@@ -105,6 +111,9 @@ type agentState struct {
 	// saved is the record last handed to OnAgentChange, or restored: a
 	// change is what differs from it.
 	saved AgentRecord
+	// shown is the state last notified (or signed in): a notification
+	// names the fields that differ from it.
+	shown shown
 }
 
 // record returns the agent's AgentRecord.
@@ -158,16 +167,17 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 		cfg.RingTimeout = 20 * time.Second
 	}
 	return &Simulator{
-		dir:         dir,
-		now:         now,
-		afterFunc:   after,
-		answerDelay: cfg.AnswerDelay,
-		ringTimeout: cfg.RingTimeout,
-		onChange:    cfg.OnAgentChange,
-		agents:      map[string]*agentState{},
-		extensions:  map[string]string{},
-		dialogs:     map[string]*dialog{},
-		lastDialog:  firstDialogID,
+		dir:          dir,
+		now:          now,
+		afterFunc:    after,
+		answerDelay:  cfg.AnswerDelay,
+		ringTimeout:  cfg.RingTimeout,
+		onChange:     cfg.OnAgentChange,
+		logoutOnDisc: cfg.LogoutOnDisconnect,
+		agents:       map[string]*agentState{},
+		extensions:   map[string]string{},
+		dialogs:      map[string]*dialog{},
+		lastDialog:   firstDialogID,
 	}
 }
 
@@ -242,6 +252,14 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 			Text:    "The extension must be 3 to 15 digits; check it and sign in again.",
 		}
 	}
+	if !s.dir.isDevice(extension) {
+		return SignedIn{}, &Error{
+			Type:    ErrorTypeInvalidDevice,
+			Message: msgInvalidDevice,
+			Text: fmt.Sprintf("Extension %s is not a phone of the contact center%s; sign in on your own phone's extension.",
+				extension, deviceHint(s.dir.Devices())),
+		}
+	}
 
 	defer s.lock(ctx, a.loginID)()
 	now := s.now()
@@ -263,8 +281,9 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 			}
 		}
 		// Finesse's forced sign-in: same credentials, same device, state kept.
-		return SignedIn{User: s.userLocked(a, st, now), Relogin: true}, nil
+		return SignedIn{User: s.userLocked(a, st, now), Relogin: true, Changed: []string{}}, nil
 	}
+	was := st.shown
 	*st = agentState{
 		state:           StateNotReady,
 		extension:       extension,
@@ -272,8 +291,17 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 		stateChangeTime: now,
 		mediaChangeTime: now,
 	}
+	st.shown = shownOf(st)
 	s.extensions[extension] = a.loginID
-	return SignedIn{User: s.userLocked(a, st, now)}, nil
+	return SignedIn{User: s.userLocked(a, st, now), Changed: changes(was, st.shown)}, nil
+}
+
+// deviceHint names the devices in an error, when they are few enough to read.
+func deviceHint(devices []string) string {
+	if len(devices) > 4 {
+		return ""
+	}
+	return " (its phones: " + strings.Join(devices, ", ") + ")"
 }
 
 // validExtension reports whether ext is 3 to 15 ASCII digits: CCE signs
@@ -354,6 +382,9 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		reasonCodeID = id
 	}
 	now := s.now()
+	if cs := st.call; cs != nil && cs.dialing == nil && cs.needsData && cs.wrapUp.wrapUpReason == "" {
+		return User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
+	}
 	if st.call != nil && !s.leaveReservationLocked(st, now) {
 		s.endWrapUpLocked(a, st, now)
 	}
@@ -368,6 +399,9 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 // pendLocked records READY or NOT_READY, asked for during a call, as the
 // agent's pendingState.
 func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state State, reasonCodeID string) (User, error) {
+	if st.call.pending == StateLogout {
+		return User{}, errInvalidState("You are signed out when this call ends; finish the call, then sign in again.")
+	}
 	switch state {
 	case StateLogout:
 		return User{}, errInvalidState("You are on a call; drop it, go NOT_READY, then sign out.")
@@ -422,10 +456,12 @@ func checkTransition(from, to State) *Error {
 }
 
 // ForceLogout signs the agent out from any state, as the contact center
-// does when the desktop is gone (reason code 255) or a supervisor signs the
-// agent out. reasonCodeID is the code reported: a system code, which
-// ReasonCodes never lists, or a LOGOUT code. It takes the agent off its
-// calls, without wrap-up, and frees the extension.
+// does when a supervisor or the system signs an agent out. reasonCodeID is
+// the code reported: a system code, which ReasonCodes never lists, or a
+// LOGOUT code. A CTI sign-out never hangs up the phone: an agent on a call
+// keeps it, with LOGOUT as its pendingState, and is signed out (without
+// wrap-up) when its last call ends. An agent in wrap-up leaves it. The
+// extension is freed with the sign-out.
 func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
@@ -453,11 +489,69 @@ func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID strin
 		}
 	}
 	now := s.now()
-	s.dropAllLocked(a, st, now)
-	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, strconv.Itoa(code), now
+	s.forceLogoutLocked(a, st, strconv.Itoa(code), now)
+	return s.userLocked(a, st, now), nil
+}
+
+// disconnectReason is the system reason code of Finesse's forced logout
+// request when a desktop is gone.
+const disconnectReason = "255"
+
+// Disconnect applies what the contact center does when the agent's desktop
+// is gone for good: Finesse sends a forced logout with reason code 255, and
+// CCE, by its "logout on agent disconnect" setting
+// (SimulatorConfig.LogoutOnDisconnect), signs the agent out as ForceLogout
+// does, or by default makes it NOT_READY with code 255. An agent on a call
+// keeps it either way, with the state as its pendingState; one already
+// NOT_READY with 255 is left as it is.
+func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.dir.byLoginID[loginID]
+	if a == nil {
+		return User{}, errNotFound(loginID)
+	}
+	defer s.lock(ctx, "")()
+	st := s.stateLocked(a)
+	if st.state == StateLogout {
+		return User{}, errInvalidState("The agent is already signed out.")
+	}
+	now := s.now()
+	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
+	switch cs := st.call; {
+	case s.logoutOnDisc:
+		s.forceLogoutLocked(a, st, disconnectReason, now)
+	case cs != nil && !cs.wrapping:
+		// A sign-out already pending stands.
+		if cs.pending != StateLogout && (cs.pending != StateNotReady || cs.pendingCode != disconnectReason) {
+			cs.pending, cs.pendingCode = StateNotReady, disconnectReason
+			s.emitUserLocked(a, st, now)
+		}
+	default:
+		if cs != nil {
+			s.endWrapUpLocked(a, st, now)
+		}
+		s.setStateLocked(a, st, StateNotReady, disconnectReason, now)
+	}
+	return s.userLocked(a, st, now), nil
+}
+
+// forceLogoutLocked signs the agent out with reason, or, while it is on a
+// call, makes LOGOUT its pendingState: the call goes on.
+func (s *Simulator) forceLogoutLocked(a *dirAgent, st *agentState, reason string, now time.Time) {
+	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
+	if cs := st.call; cs != nil && !cs.wrapping {
+		cs.pending, cs.pendingCode = StateLogout, reason
+		s.emitUserLocked(a, st, now)
+		return
+	}
+	if st.call != nil {
+		s.endWrapUpLocked(a, st, now)
+	}
+	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
 	s.signOutLocked(st, now)
 	s.emitUserLocked(a, st, now)
-	return s.userLocked(a, st, now), nil
 }
 
 // signOutLocked frees the agent's extension and signs the other media out.
@@ -644,6 +738,7 @@ func (s *Simulator) stateLocked(a *dirAgent) *agentState {
 	if !ok {
 		st = &agentState{state: StateLogout, reasonCodeID: noReasonCode}
 		st.saved = st.record(a.loginID) // an agent never seen is no change
+		st.shown = shownOf(st)
 		s.agents[a.loginID] = st
 	}
 	return st
@@ -803,8 +898,9 @@ func pendingState(st *agentState) string {
 // timers), signs every agent out, then applies records, skipping agents
 // the directory does not have. Calls do not survive a takeover, so an agent
 // recorded in a call state (RESERVED, TALKING, HOLD, WORK, WORK_READY, ...)
-// comes back NOT_READY with reasonCodeId -1, its pending state dropped, and
-// its new User is notified; nothing else is. Restore(nil) leaves the
+// comes back NOT_READY with reasonCodeId -1, its pending state dropped
+// (LOGOUT with its code, if a sign-out was pending), and its new User is
+// notified; nothing else is. Restore(nil) leaves the
 // simulator idle, with nothing running.
 //
 // The records restored count as saved: OnAgentChange sees only the agents
@@ -827,6 +923,7 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	clear(s.dialogs)
 
 	now := s.now()
+	var signedOut []*dirAgent // by a sign-out pending at the end of a call
 	for _, r := range records {
 		a := s.dir.byLoginID[r.LoginID]
 		if a == nil {
@@ -840,6 +937,13 @@ func (s *Simulator) Restore(records []AgentRecord) {
 			mediaChangeTime: r.MediaChangeTime,
 		}
 		st.saved = r
+		st.shown = shown{state: r.State, reason: r.ReasonCodeID, pending: string(r.PendingState), ext: r.Extension}
+		if r.PendingState == StateLogout && st.state != StateLogout {
+			// Signed out at the end of a call that did not survive.
+			st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, r.PendingReasonCodeID, now
+			st.extension, st.mediaChangeTime = "", now
+			signedOut = append(signedOut, a)
+		}
 		s.agents[a.loginID] = st
 		if st.state != StateLogout {
 			s.extensions[st.extension] = a.loginID
@@ -847,6 +951,9 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	}
 	// Every agent is back before any is notified, so that the notices name
 	// the signed-in supervisors.
+	for _, a := range signedOut {
+		s.emitUserLocked(a, s.agents[a.loginID], now)
+	}
 	for _, a := range s.dir.agents {
 		st, ok := s.agents[a.loginID]
 		if ok && st.state != StateLogout && st.state != StateReady && st.state != StateNotReady {

@@ -374,21 +374,21 @@ func TestSetStateReasonCode(t *testing.T) {
 			name: "NOT_READY with a code", loginID: "100501", state: cisco.StateNotReady, reason: "2",
 			wantReasonID: "2",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/2", ID: "2", Category: cisco.CategoryNotReady, Code: 2, Label: "Lunch", ForAll: true,
+				URI: "/finesse/api/ReasonCode/2", ID: "2", Category: cisco.CategoryNotReady, Code: 102, Label: "Lunch", ForAll: true,
 			},
 		},
 		{
 			name: "team-only code for its team", loginID: "100503", state: cisco.StateNotReady, reason: "6",
 			wantReasonID: "6",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/6", ID: "6", Category: cisco.CategoryNotReady, Code: 6, Label: "Back Office",
+				URI: "/finesse/api/ReasonCode/6", ID: "6", Category: cisco.CategoryNotReady, Code: 106, Label: "Back Office",
 			},
 		},
 		{
 			name: "LOGOUT with a code", loginID: "100501", state: cisco.StateLogout, reason: "28",
 			wantReasonID: "28",
 			wantCode: &cisco.ReasonCode{
-				URI: "/finesse/api/ReasonCode/28", ID: "28", Category: cisco.CategoryLogout, Code: 28, Label: "End of Shift", ForAll: true,
+				URI: "/finesse/api/ReasonCode/28", ID: "28", Category: cisco.CategoryLogout, Code: 301, Label: "End of Shift", ForAll: true,
 			},
 		},
 		{
@@ -1124,4 +1124,45 @@ func TestTeamAgentsAndAgent(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "agent %s", id)
 	}
+}
+
+// A sign-out pending at the end of a call stands when the desktop then
+// goes away: the contact center's NOT_READY for a closed desktop does not
+// undo it.
+func TestDisconnectKeepsAPendingSignOut(t *testing.T) {
+	s, _ := newSimulator(t)
+	ctx := context.Background()
+	signIn(t, s, "ciscotest", "test@123", "5064")
+	d, err := s.Ring(ctx, "100501", cisco.IncomingCall{From: "4085551234"})
+	require.NoError(t, err)
+	require.NoError(t, s.CallAction(ctx, "100501", d.ID, cisco.ActionAnswer, ""))
+
+	u, err := s.ForceLogout(ctx, "100501", "28")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TALKING", "LOGOUT"}, []string{string(u.State), u.PendingState}, "the call goes on")
+	u, err = s.Disconnect(ctx, "100501")
+	require.NoError(t, err)
+	assert.Equal(t, "LOGOUT", u.PendingState)
+
+	require.NoError(t, s.CallAction(ctx, "100501", d.ID, cisco.ActionDrop, ""))
+	u = user(t, s, "100501")
+	assert.Equal(t, []string{"LOGOUT", "28", ""}, []string{string(u.State), u.ReasonCodeID, u.Extension}, "signed out as the call ended, without wrap-up")
+}
+
+// A takeover drops the calls; an agent whose sign-out was pending at the
+// end of its call is then signed out, and told so.
+func TestRestoreAppliesAPendingSignOut(t *testing.T) {
+	s, _ := newSimulator(t)
+	var got []cisco.Notification
+	s.Subscribe(func(n cisco.Notification) { got = append(got, n) })
+	s.Restore([]cisco.AgentRecord{{LoginID: "100501", State: cisco.StateTalking, Extension: "5064", ReasonCodeID: "-1",
+		PendingState: cisco.StateLogout, PendingReasonCodeID: "999"}})
+
+	u := user(t, s, "100501")
+	assert.Equal(t, []string{"LOGOUT", "999", ""}, []string{string(u.State), u.ReasonCodeID, u.Extension})
+	require.Len(t, got, 1)
+	require.NotNil(t, got[0].User)
+	assert.Equal(t, cisco.StateLogout, got[0].User.User.State)
+	assert.Equal(t, []string{"state", "reasonCodeId", "pendingState", "extension"}, got[0].User.Changed)
+	signIn(t, s, "pquser", "pqsup1", "5064") // the extension is free
 }

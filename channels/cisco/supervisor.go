@@ -8,7 +8,8 @@ import (
 
 // SupervisorSetState sets an agent's state as a supervisor, with Finesse's
 // supervisor rules: only NOT_READY (from READY, WORK or WORK_READY) and
-// LOGOUT (from any signed-in state; the agent leaves its calls), and only
+// LOGOUT (from any signed-in state; an agent on a call keeps it and is
+// signed out when it ends, as a CTI sign-out never hangs up a phone), and only
 // for an agent of a team the supervisor supervises. A supervisor cannot
 // choose the reason code: reasonCodeID must be "" or "-1", and the agent
 // gets the CCE supervisor code 999.
@@ -44,10 +45,7 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 	}
 	now := s.now()
 	if state == StateLogout {
-		s.dropAllLocked(a, st, now)
-		st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, supervisorReason, now
-		s.signOutLocked(st, now)
-		s.emitUserLocked(a, st, now)
+		s.forceLogoutLocked(a, st, supervisorReason, now)
 		return s.userLocked(a, st, now), nil
 	}
 	if !slices.Contains([]State{StateReady, StateWork, StateWorkReady}, st.state) {
@@ -62,10 +60,12 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 }
 
 // SilentMonitor starts the supervisor listening to agentID's active call:
-// the supervisor must be signed in (on fromAddress, if given) and free,
-// the agent on a team it supervises (on toAddress, if given), on an active
-// call that is not itself monitoring. The supervisor gets a dialog of
-// callType SUPERVISOR_MONITOR, and goes TALKING; the agent sees nothing.
+// the supervisor must be signed in (on fromAddress, if given), free and
+// NOT_READY, as Finesse on CCE requires, the agent on a team it supervises
+// (on toAddress, if given), on an active call that is not itself
+// monitoring. The supervisor gets a dialog of callType SUPERVISOR_MONITOR,
+// and goes TALKING. The agent sees that dialog too, as a second, passive
+// one: it has no actions on it, and it does not change the agent's state.
 // Monitoring ends when the supervisor drops it, or the agent leaves the call.
 func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error) {
 	if err := ctx.Err(); err != nil {
@@ -82,6 +82,9 @@ func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 	}
 	if sst.call != nil {
 		return Dialog{}, errInvalidState("You are on a call; drop it before you monitor an agent.")
+	}
+	if sst.state != StateNotReady {
+		return Dialog{}, errInvalidState(fmt.Sprintf("You are %s; go NOT_READY before you monitor an agent, so that no call is routed to you meanwhile.", sst.state))
 	}
 	var call *dialog
 	for _, d := range s.dialogsOfLocked(a.loginID) {
@@ -100,12 +103,21 @@ func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 	m.state = callActive
 	sst.call = &callSession{before: sst.state, beforeReason: sst.reasonCodeID, noWrapUp: true}
 	s.joinLocked(m, sst.extension, sup.loginID, callActive, now)
+	s.joinLocked(m, st.extension, a.loginID, callActive, now)
 	s.commitLocked(now, m)
 	return s.renderLocked(m, sup.loginID), nil
 }
 
-// Barge joins the supervisor into the call it monitors with dialogID, as a
-// participant of callType BARGE_IN; the monitor dialog ends. It fails with
+// passive reports whether d is a monitor dialog of the agent loginID: one
+// the agent sees but cannot act on, and that does not count as a call of
+// its own.
+func passive(d *dialog, loginID string) bool {
+	return d.monitors != nil && d.monitored == loginID
+}
+
+// Barge joins the supervisor into the call it monitors with dialogID, which
+// becomes a conference (callType CONFERENCE for everyone on it); the
+// monitor dialog ends. It fails with
 // ErrInvalidState unless dialogID is the supervisor's monitor dialog of
 // agentID's call.
 func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error) {
@@ -132,10 +144,17 @@ func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentI
 	}
 	now := s.now()
 	call := m.monitors
-	s.leaveLocked(m, p, now)
+	for _, q := range m.parts {
+		if live(q.state) {
+			s.leaveLocked(m, q, now)
+		}
+	}
 	m.state = callDropped
-	q := s.joinLocked(call, sst.extension, sup.loginID, callActive, now)
-	q.callType = typeBarge
+	s.joinLocked(call, sst.extension, sup.loginID, callActive, now)
+	call.callType = typeConference
+	for _, q := range call.parts {
+		q.callType = ""
+	}
 	s.commitLocked(now, m, call)
 	return s.renderLocked(call, sup.loginID), nil
 }

@@ -228,9 +228,11 @@ func TestCallPageRingAnswerHoldRetrieveDropWrapUp(t *testing.T) {
 	// ciscotest wraps up after incoming calls (OPTIONAL), and was READY.
 	click(t, b, callSel("drop"))
 	b.waitFor(t, "wrap-up", callIs("WRAP_UP", "DROPPED")+" && "+agentStateIs("WORK_READY"))
-	assert.Equal(t, []string{"Wrap up"}, callButtons(t, b), "only the wrap-up")
+	assert.Equal(t, []string{"Set reason"}, callButtons(t, b), "only the wrap-up reason")
 	chooseReason(t, b, "call-"+callID+"-wrapup", "Completed")
 	click(t, b, callSel("wrap-up"))
+	b.waitFor(t, "the reason recorded, still in wrap-up", `document.querySelector("[data-testid=call-wrapUp]").textContent === "Completed"`+" && "+agentStateIs("WORK_READY"))
+	click(t, b, "#ready-button")
 	b.waitFor(t, "the wrap-up ended, and the agent READY", noCalls+" && "+agentStateIs("READY"))
 	assert.Equal(t, "The call with 4085551234 ended.", eval[string](t, b, `document.getElementById("calls-status").textContent`))
 
@@ -337,13 +339,20 @@ func TestCallPageSupervisor(t *testing.T) {
 	b.do(t, chromedp.EmulateViewport(1280, 800))
 
 	click(t, b, row+` [data-action="barge"]`)
-	b.waitFor(t, "the supervisor in the call", callIs("ACTIVE", "ACTIVE")+` && document.querySelector("[data-testid=call-type]").textContent === "BARGE_IN"`)
+	b.waitFor(t, "the supervisor in the call", callIs("ACTIVE", "ACTIVE")+` && document.querySelector("[data-testid=call-type]").textContent === "CONFERENCE"`)
 	assert.Equal(t, call.ID, eval[string](t, b, `document.querySelector("[data-testid=call-id]").textContent`), "the agent's call itself")
-	joined := nextCallWhere(t, agent, "5090", "ACTIVE")
-	assert.Equal(t, call.ID, joined.ID, "the agent sees the supervisor join")
+	// The agent's call, and its passive view of the monitoring one last time.
+	for joined := false; !joined; {
+		for _, c := range callsFor(t, nextOf(agent, "Cisco/Call/CallsStateChange"), "5090") {
+			joined = joined || c.ID == call.ID && c.Mine == "ACTIVE" && c.CallType == "CONFERENCE"
+		}
+	}
 
-	// Signing the agent out takes it off the call.
+	// Signing the agent out does not hang up its call: the sign-out
+	// applies when the agent leaves it.
 	click(t, b, row+` [data-action="sign-out"]`)
+	nextStateWhere(t, agent, "TALKING")
+	agent.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	assert.Equal(t, "999", nextStateWhere(t, agent, "LOGOUT"))
 	b.waitFor(t, "the agent LOGOUT on the team panel", fmt.Sprintf(`document.querySelector(%s).dataset.state === "LOGOUT"`, jsString(row)))
 	assert.True(t, eval[bool](t, b, fmt.Sprintf(`[...document.querySelectorAll(%s)].every((e) => e.disabled)`, jsString(row+" button"))),

@@ -93,7 +93,7 @@ func TestBadScenarioFileStopsTheServer(t *testing.T) {
 func TestSimulatorFlags(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, run(t.Context(), []string{"-h"}, func(string) string { return "" }, nil, nil, &out))
-	for _, name := range []string{"sim-answer-delay", "sim-ring-timeout", "sim-scenario"} {
+	for _, name := range []string{"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "sim-on-disconnect"} {
 		assert.Contains(t, out.String(), "-"+name+" ")
 		assert.Contains(t, out.String(), "(env "+envName(name)+")")
 	}
@@ -105,4 +105,41 @@ func TestSimulatorFlags(t *testing.T) {
 	err = run(t.Context(), []string{"-sim-ring-timeout", "0s"}, func(string) string { return "" }, nil, nil, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-sim-ring-timeout must be positive")
+	assert.Equal(t, "not-ready", cfg.simOnDisconnect, "CCE's default")
+	err = run(t.Context(), []string{"-sim-on-disconnect", "hangup"}, func(string) string { return "" }, nil, nil, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `-sim-on-disconnect "hangup": use not-ready or logout`)
+}
+
+// The demo contact center has phones 5000 to 6999; any other extension is
+// not a device of it, and Finesse answers Invalid Device.
+func TestDemoExtensionsAreDevices(t *testing.T) {
+	s := startServer(t, nil)
+	tests := []struct {
+		give      string
+		wantError string // "" for a sign-in
+	}{
+		{give: "4999", wantError: "Invalid Device"},
+		{give: "7000", wantError: "Invalid Device"},
+		{give: "50640", wantError: "Invalid Device"},
+		{give: "5000"},
+		{give: "6999"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+			c.Register("softphone", "Cisco")
+			users := []string{"ciscotest", "jdoe"}
+			passwords := map[string]string{"ciscotest": "test@123", "jdoe": "agent@3"}
+			user := users[i%2]
+			c.Request("l", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": user, "password": passwords[user], "extension": tt.give})
+			if tt.wantError == "" {
+				c.Expect("Cisco/Connection/OpenConnection")
+				return
+			}
+			got := c.ExpectError("Cisco", tt.wantError, "l")
+			assert.Equal(t, "CF_INVALID_LOGON_DEVICE_SPECIFIED", got.ErrorMessage)
+			assert.Contains(t, got.Msg, "5000-6999", "the error says which phones there are")
+		})
+	}
 }

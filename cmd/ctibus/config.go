@@ -49,6 +49,7 @@ type config struct {
 	simAnswerDelay   time.Duration
 	simRingTimeout   time.Duration
 	simScenario      string
+	simOnDisconnect  string // "not-ready" or "logout": CCE's logout on agent disconnect
 	nats             string
 	natsEmbedded     bool
 	natsListen       string
@@ -102,6 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
 	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", 2*time.Second, "simulator: how long a number outside rings before it answers")
 	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", 20*time.Second, "simulator: how long a phone rings unanswered before the ringing stops")
+	fs.StringVar(&c.simOnDisconnect, "sim-on-disconnect", "not-ready", "simulator: what the contact center does with an agent whose desktop stays closed past the grace period: not-ready (CCE's default) or logout")
 	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming and campaign calls to play (a timed list, optionally looped) for demos and load tests")
 
 	fs.StringVar(&c.nats, "nats", "", "NATS server `URLs` (comma-separated, with JetStream) to share the bus, sign-ins and lockouts with other ctibus nodes; empty runs this node alone")
@@ -163,6 +165,9 @@ func (c config) validate() error {
 	}
 	if c.sendQueue < 16 {
 		errs = append(errs, errors.New("-send-queue must be at least 16: a sign-in alone queues 16 frames for the signing-in connection (15 events and the workspace token)"))
+	}
+	if c.simOnDisconnect != "not-ready" && c.simOnDisconnect != "logout" {
+		errs = append(errs, fmt.Errorf("-sim-on-disconnect %q: use not-ready or logout", c.simOnDisconnect))
 	}
 	if c.rateLimit <= 0 {
 		errs = append(errs, errors.New("-rate-limit must be positive"))

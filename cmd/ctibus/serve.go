@@ -66,7 +66,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		Metrics:             broker.NewMetrics(registry),
 	})
 	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
-		AfterFunc: func(d time.Duration, f func()) cisco.Timer { return bus.AfterFunc(d, f) }})
+		LogoutOnDisconnect: cfg.simOnDisconnect == "logout",
+		AfterFunc:          func(d time.Duration, f func()) cisco.Timer { return bus.AfterFunc(d, f) }})
 	shared := sharedState{cti: sim}
 	leave := func() {} // leaves the cluster, once the bus has drained
 	if cfg.clustered() {

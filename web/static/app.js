@@ -733,9 +733,10 @@ function updateCallView(view, call, p, live) {
   usable(view.sstButton);
   view.consultTo.disabled = !live;
 
-  // WrapUpCall records the reason during the call too; after it, it ends the wrap-up.
+  // WrapUpCall records the reason, during the call or in wrap-up; the agent
+  // leaves wrap-up with Ready or Not Ready, as in Finesse.
   view.wrapUp.hidden = !actions.includes("UPDATE_CALL_DATA") || calls.wrapUps.length === 0;
-  view.wrapUpButton.textContent = p.state === "WRAP_UP" ? "Wrap up" : "Set reason";
+  view.wrapUpButton.textContent = "Set reason";
   usable(view.wrapUpButton);
   view.wrapUpSelect.disabled = !live;
   view.li.setAttribute("aria-busy", String(waiting));
