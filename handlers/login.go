@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"go.uber.org/zap"
 
@@ -108,7 +109,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	}
 	// Read everything first, so that a failure leaves the connection out of
 	// the workspace rather than in it with no events.
-	events, err := h.loginEvents(ctx, req.Conn, signed)
+	events, dialogs, err := h.loginEvents(ctx, req.Conn, signed)
 	if err != nil {
 		return h.apiError(err)
 	}
@@ -120,6 +121,14 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
 		if err := h.bus.Publish(ws.Scope, ev); err != nil {
+			return err
+		}
+	}
+	// A call that rang or changed between the reads and the join was
+	// published to a workspace this connection was not in yet: it hears
+	// of it now, after the sign-in's events.
+	if now, err := h.cti.Dialogs(ctx, agentID); err == nil && !reflect.DeepEqual(now, dialogs) {
+		if err := h.bus.Publish(ws.Scope, broker.Event{Channel: channel, Topic: "Call", Subtopic: "CallsStateChange", Message: calls(now)}); err != nil {
 			return err
 		}
 	}
@@ -217,42 +226,43 @@ func (h *Cisco) lockoutAccount(ctx context.Context, username string) (session.Ac
 }
 
 // loginEvents reads everything the 15 events of a sign-in describe, then
-// renders them in the documented order. Nothing is published unless all of
-// it could be read, so an app never sees half a sign-in.
-func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco.SignedIn) ([]broker.Event, error) {
+// renders them in the documented order, and returns the dialogs it read.
+// Nothing is published unless all of it could be read, so an app never sees
+// half a sign-in.
+func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco.SignedIn) ([]broker.Event, []cisco.Dialog, error) {
 	u := signed.User
 	id := u.LoginID
 	dialogs, err := h.cti.Dialogs(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mrds, err := h.cti.MediaRoutingDomains(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	media, err := h.cti.Media(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	info, err := h.cti.SystemInfo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logoutCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryLogout)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	notReadyCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryNotReady)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	books, err := h.cti.PhoneBooks(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wrapUps, err := h.cti.WrapUpReasons(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	connection := connectionPayload{
@@ -294,5 +304,5 @@ func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco
 		event("Agent", "SetNotReadyReasonCodes", reasonCodes{Packet: "ReasonCodes", Category: cisco.CategoryNotReady, Data: notReadyCodes}),
 		event("Agent", "SetPhoneBook", packet{Packet: "phoneBook", Data: books}),
 		event("Agent", "SetWrapupCode", packet{Packet: "WrapUpCodes", Data: wrapUps}),
-	}, nil
+	}, dialogs, nil
 }

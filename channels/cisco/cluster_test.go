@@ -168,16 +168,20 @@ func TestClusterSignInThroughFollower(t *testing.T) {
 	assert.Equal(t, "1001", r.Extension)
 	assert.True(t, leader.Leader())
 
-	// Every message the sign-ins caused has reached the spy by now.
+	// The spy's callback runs on a goroutine of its own: wait until it has
+	// seen the sign-in reach the leader, then check everything it saw.
+	require.Eventually(t, func() bool {
+		wireMu.Lock()
+		defer wireMu.Unlock()
+		return bytesContainAny(wire, []byte(`"loginId":"100501"`))
+	}, 15*time.Second, 5*time.Millisecond, "the sign-in went to the leader")
 	require.NoError(t, spy.Flush())
 	wireMu.Lock()
 	defer wireMu.Unlock()
-	assert.NotEmpty(t, wire)
 	for _, m := range wire {
 		assert.False(t, bytes.Contains(m, []byte("wrong-secret")), "a password crossed NATS: %s", m)
 		assert.False(t, bytes.Contains(m, []byte("test@123")), "a password crossed NATS: %s", m)
 	}
-	assert.True(t, bytesContainAny(wire, []byte(`"loginId":"100501"`)), "the sign-in went to the leader")
 }
 
 func bytesContainAny(msgs [][]byte, sub []byte) bool {
