@@ -155,6 +155,18 @@ func ready(t *testing.T, c *brokertest.Client) {
 	assert.Equal(t, "READY", agentStateOf(t, c.Next()).Data.State)
 }
 
+// answeredCall signs ciscotest in on extA, rings it from outside and
+// answers: the agent's app, and the call it is talking on.
+func answeredCall(t *testing.T, e *env) (*brokertest.Client, dialogView) {
+	t.Helper()
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	call := ring(t, a, "4085551234", 2)
+	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, a, extA, 2, "answer")
+	return a, call
+}
+
 // ring rings c's own agent with a call from outside and returns the
 // dialog, after reading what the agent sees (the call, and RESERVED if
 // the agent was READY).
@@ -295,11 +307,7 @@ func TestWrapUpTimer(t *testing.T) {
 func TestWrapUpSettings(t *testing.T) {
 	t.Run("OPTIONAL: a state chosen during the call skips wrap-up", func(t *testing.T) {
 		e := newEnv(t)
-		a := e.agentOn(t, "ciscotest", extA)
-		ready(t, a)
-		call := ring(t, a, "4085551234", 2)
-		a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-		flow(t, a, extA, 2, "answer")
+		a, call := answeredCall(t, e)
 		a.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
 		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
@@ -582,11 +590,7 @@ func TestBlindConferenceRefused(t *testing.T) {
 
 func TestSingleStepTransferToABusyNumber(t *testing.T) {
 	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 
 	a.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": "4085550000"})
 	got := a.ExpectError("Cisco", "Call Operation Failure", "sst")
@@ -665,11 +669,7 @@ func TestCallErrors(t *testing.T) {
 
 func TestWrapUpDuringTheCall(t *testing.T) {
 	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 	a.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "customwrapup": "Called back", "Iscustomwrapup": true})
 	f := a.Next()
 	assert.Equal(t, "wrap", f.CorrelationID)

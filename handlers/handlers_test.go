@@ -872,11 +872,7 @@ func TestClosedDesktop(t *testing.T) {
 // waits for the call's end, as pendingState.
 func TestClosedDesktopKeepsTheCall(t *testing.T) {
 	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 	a.Conn().Close()
 	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
 	e.fire(t, 60*time.Second)

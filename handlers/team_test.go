@@ -176,11 +176,7 @@ func TestSupervisorSignsAnAgentOut(t *testing.T) {
 func TestSilentMonitoringAndBargeIn(t *testing.T) {
 	e := newEnv(t)
 	s := e.agentOn(t, "supervisor1", extS)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 	// The team feed reaches the supervisor from the agent's requests, in no
 	// fixed order with the supervisor's own answers: wait for the last one.
 	for {
@@ -274,11 +270,7 @@ func nextOf(c *brokertest.Client, triple string) brokertest.Frame {
 func TestMonitoringEndsWhenTheAgentLeaves(t *testing.T) {
 	e := newEnv(t)
 	s := e.agentOn(t, "supervisor1", extS)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 	drain(s)
 	s.Request("mon", "Cisco", "Team", "SetSilentMonitoring", map[string]string{"UserName": "ciscotest"})
 	assert.Equal(t, []string{"ACTIVE/ACTIVE", "TALKING"}, flow(t, s, extS, 2, "mon"))

@@ -166,11 +166,7 @@ func TestLogoutTakesTheNotReadyReasonCodeIDAsTheDocsCallIt(t *testing.T) {
 
 func TestTheDocsWrapUpSampleIsRefusedWithWhatToSend(t *testing.T) {
 	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
-	ready(t, a)
-	call := ring(t, a, "4085551234", 2)
-	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	a, call := answeredCall(t, e)
 
 	// The docs' sample: a reason code and a text, with iscustomwrapup true.
 	a.Request("sample", "Cisco", "Agent", "WrapUpCall",
