@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -219,21 +218,9 @@ func callVariables(fields broker.Fields) ([]cisco.CallVariable, error) {
 }
 
 func parseCallVariables(raw json.RawMessage, field string) ([]cisco.CallVariable, error) {
-	var list []cisco.CallVariable
-	if json.Unmarshal(raw, &list) == nil {
-		return list, nil
-	}
-	var byName map[string]string
-	if err := json.Unmarshal(raw, &byName); err != nil {
+	list, err := cisco.ParseCallVariables(raw)
+	if err != nil {
 		return nil, broker.InvalidInput(field, `it must be an object of names and string values, such as {"callVariable1": "ACC-42", "user.acct": "42"}`)
-	}
-	names := make([]string, 0, len(byName))
-	for name := range byName {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		list = append(list, cisco.CallVariable{Name: name, Value: byName[name]})
 	}
 	return list, nil
 }

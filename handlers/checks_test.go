@@ -16,6 +16,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/session"
 )
@@ -24,7 +25,7 @@ import (
 // included, observed: it records how many run at once, and holds the first
 // one until released, so that the others find the bound taken.
 type gatedConnector struct {
-	*cisco.Simulator
+	*sim.Simulator
 	entered chan struct{} // receives once per sign-in that starts
 	release chan struct{} // closed to let the first sign-in finish
 
@@ -34,8 +35,8 @@ type gatedConnector struct {
 	started int
 }
 
-func newGatedConnector(sim *cisco.Simulator) *gatedConnector {
-	return &gatedConnector{Simulator: sim, entered: make(chan struct{}, 100), release: make(chan struct{})}
+func newGatedConnector(s *sim.Simulator) *gatedConnector {
+	return &gatedConnector{Simulator: s, entered: make(chan struct{}, 100), release: make(chan struct{})}
 }
 
 func (g *gatedConnector) SignIn(ctx context.Context, username, password, extension string) (cisco.SignedIn, error) {
@@ -105,7 +106,7 @@ func signInAnswer(url, username, password, extension string) string {
 func TestPasswordChecksAreBounded(t *testing.T) {
 	var gate *gatedConnector
 	e := newEnvOn(t, handlers.Config{PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 1, Wait: time.Minute}}, broker.Config{},
-		func(sim *cisco.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
+		func(sim *sim.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
 
 	// The first sign-in, a real agent, holds the only slot.
 	first := make(chan string, 1)
@@ -133,7 +134,7 @@ func TestPasswordCheckThatWaitsTooLongIsRefused(t *testing.T) {
 	var gate *gatedConnector
 	apps := newTestApps(t)
 	e := newEnvOn(t, handlers.Config{Apps: apps.apps, PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 5, Wait: 50 * time.Millisecond}}, broker.Config{},
-		func(sim *cisco.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
+		func(sim *sim.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
 	first := make(chan string, 1)
 	go func() { first <- signInAnswer(e.url, "ciscotest", passwords["ciscotest"], "5064") }()
 	<-gate.entered

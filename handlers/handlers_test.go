@@ -21,6 +21,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/session"
@@ -80,7 +81,7 @@ func (ts *timers) AfterFunc(d time.Duration, f func()) session.Timer {
 }
 
 // simAfterFunc is AfterFunc for the simulator's timers.
-func (ts *timers) simAfterFunc(d time.Duration, f func()) cisco.Timer { return ts.AfterFunc(d, f) }
+func (ts *timers) simAfterFunc(d time.Duration, f func()) sim.Timer { return ts.AfterFunc(d, f) }
 
 // running returns the timers started and not stopped.
 func (ts *timers) running() []*timer {
@@ -98,7 +99,7 @@ func (ts *timers) running() []*timer {
 type env struct {
 	url    string // the WebSocket endpoint
 	http   string // the server's base URL
-	sim    *cisco.Simulator
+	sim    *sim.Simulator
 	h      *handlers.Cisco
 	clock  *fakeclock.Clock
 	timers *timers
@@ -120,31 +121,31 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 // newEnvOn is newEnvWith with broker settings (the env's clock replaces
 // their Now), on the connector that wrap makes of the simulator (nil: the
 // simulator itself).
-func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector) *env {
+func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector) *env {
 	t.Helper()
-	return newEnvSim(t, cfg, busCfg, wrap, cisco.SimulatorConfig{})
+	return newEnvSim(t, cfg, busCfg, wrap, sim.Config{})
 }
 
 // newEnvSim is newEnvOn with simulator settings (the env's clock and
 // timers replace their Now and AfterFunc).
-func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*cisco.Simulator) cisco.Connector, simCfg cisco.SimulatorConfig) *env {
+func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector, simCfg sim.Config) *env {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	ts := &timers{}
 
-	dir, err := cisco.LoadDirectoryFile("testdata/agents.json")
+	dir, err := sim.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
 	simCfg.Now, simCfg.AfterFunc = clk.Now, ts.simAfterFunc
-	sim := cisco.NewSimulator(dir, simCfg)
+	s := sim.New(dir, simCfg)
 	busCfg.Now = clk.Now
 	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
 	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
-	var cti cisco.Connector = sim
+	var cti cisco.Connector = s
 	if wrap != nil {
-		cti = wrap(sim)
+		cti = wrap(s)
 	}
 	h := handlers.NewCisco(bus, cti, lockout, log, cfg)
 	h.Register()
@@ -161,7 +162,7 @@ func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap fun
 		h.Close()
 		srv.Close()
 	})
-	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: sim, h: h, clock: clk, timers: ts, logs: logs}
+	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: s, h: h, clock: clk, timers: ts, logs: logs}
 }
 
 // desktop dials and registers an app on the Cisco channel.
@@ -848,7 +849,7 @@ func TestClosedDesktop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("logout on disconnect %v", tt.give), func(t *testing.T) {
-			e := newEnvSim(t, handlers.Config{}, broker.Config{}, nil, cisco.SimulatorConfig{LogoutOnDisconnect: tt.give})
+			e := newEnvSim(t, handlers.Config{}, broker.Config{}, nil, sim.Config{LogoutOnDisconnect: tt.give})
 			s := e.agentOn(t, "supervisor1", extS)
 			a := e.agentOn(t, "ciscotest", extA)
 			ready(t, a)

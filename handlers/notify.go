@@ -32,7 +32,7 @@ type teamAgentState struct {
 // of whoever made the request. notify runs under the connector's lock, so
 // it only publishes, which never blocks.
 //
-// Every node of a cluster receives every notification (see cisco.Cluster),
+// Every node of a cluster receives every notification (see simcluster.Cluster),
 // so each publishes the events to its own connections only. A sign-out
 // ends the agent's workspace on every node, whichever node it came from.
 func (h *Cisco) notify(n cisco.Notification) {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
-	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 )
 
@@ -260,20 +260,20 @@ func TestSimulatorAPICampaignCalls(t *testing.T) {
 }
 
 func TestScenarioCampaignCalls(t *testing.T) {
-	sc, err := handlers.LoadScenario(strings.NewReader(`{"calls": [
+	sc, err := sim.LoadScenario(strings.NewReader(`{"calls": [
 		{"agent": "100501", "from": "4085551234"},
 		{"agent": "100501", "from": "4085551234", "kind": "inbound"},
 		{"agent": "100501", "from": "4085551234", "kind": "preview", "callVariables": {"BACampaign": "Renewals"}},
 		{"agent": "100501", "from": "4085551234", "kind": "progressive"}
 	]}`))
 	require.NoError(t, err)
-	var kinds []cisco.CallKind
+	var kinds []sim.CallKind
 	for _, c := range sc.Calls {
 		kinds = append(kinds, c.Call.Kind)
 	}
-	assert.Equal(t, []cisco.CallKind{cisco.KindInbound, cisco.KindInbound, cisco.KindPreview, cisco.KindProgressive}, kinds)
+	assert.Equal(t, []sim.CallKind{sim.KindInbound, sim.KindInbound, sim.KindPreview, sim.KindProgressive}, kinds)
 
-	_, err = handlers.LoadScenario(strings.NewReader(`{"calls": [{"agent": "1", "from": "2", "kind": "predictive"}]}`))
+	_, err = sim.LoadScenario(strings.NewReader(`{"calls": [{"agent": "1", "from": "2", "kind": "predictive"}]}`))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "calls[0].kind")
 
@@ -281,7 +281,7 @@ func TestScenarioCampaignCalls(t *testing.T) {
 	e := newEnv(t)
 	a := e.agentOn(t, "ciscotest", extA)
 	ready(t, a)
-	require.NoError(t, e.h.PlayScenario(t.Context(), &handlers.Scenario{Calls: sc.Calls[2:3]}))
+	require.NoError(t, e.h.PlayScenario(t.Context(), &sim.Scenario{Calls: sc.Calls[2:3]}))
 	offer := callsOf(t, a.Next())[0]
 	assert.Equal(t, "OUTBOUND_PREVIEW", offer.MediaProperties.CallType)
 	assert.Equal(t, "Renewals", offer.variable("BACampaign"))

@@ -8,25 +8,25 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/session"
 )
 
 // Ringer rings an agent's phone with a call from outside: what the
 // simulator does on demand, so that a widget's screen pop can be tested
-// without a phone system. *cisco.Simulator satisfies it; a connector to a
+// without a phone system. *sim.Simulator satisfies it; a connector to a
 // real contact center does not, and then the simulator's APIs are absent.
 type Ringer interface {
-	Ring(ctx context.Context, loginID string, call cisco.IncomingCall) (cisco.Dialog, error)
+	Ring(ctx context.Context, loginID string, call sim.IncomingCall) (cisco.Dialog, error)
 }
 
-var _ Ringer = (*cisco.Simulator)(nil)
+var _ Ringer = (*sim.Simulator)(nil)
 
 // incomingCall serves Cisco/Simulator/IncomingCall {from, dnis?,
 // callVariables?, kind?}, an extension present only on the simulator: it
@@ -37,7 +37,7 @@ func (h *Cisco) incomingCall(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return err
 	}
-	var call cisco.IncomingCall
+	var call sim.IncomingCall
 	if call.From, err = fields.Required("from"); err != nil {
 		return err
 	}
@@ -73,8 +73,8 @@ type incomingCallBody struct {
 
 // parseKind reads the kind of a simulated call, naming field when it is
 // not one.
-func parseKind(kind, field string) (cisco.CallKind, error) {
-	k, err := cisco.ParseCallKind(kind)
+func parseKind(kind, field string) (sim.CallKind, error) {
+	k, err := sim.ParseCallKind(kind)
 	if err != nil {
 		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip(kind)))
 	}
@@ -119,7 +119,7 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, pu
 	if b.Agent == "" || b.From == "" {
 		return "", http.StatusBadRequest, publishError{"invalid", `Name the agent to ring and the caller: "agent": "<loginId>", "from": "<number>".`}
 	}
-	call := cisco.IncomingCall{From: b.From, DNIS: b.DNIS}
+	call := sim.IncomingCall{From: b.From, DNIS: b.DNIS}
 	if call.Kind, err = parseKind(b.Kind, "kind"); err != nil {
 		var apiErr *broker.APIError
 		errors.As(err, &apiErr)
@@ -152,155 +152,13 @@ func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, pu
 	return "", http.StatusInternalServerError, publishError{"internal", "The server could not ring the agent; try again."}
 }
 
-// Scenario is a timed list of incoming calls that the simulator plays, for
-// demos and load tests. In a file:
-//
-//	{"loop": true, "calls": [
-//	  {"after": "5s", "agent": "100501", "from": "4085551234", "dnis": "8005550100",
-//	   "callVariables": {"callVariable1": "ACC-42", "user.acct": "42"}},
-//	  {"after": "30s", "agent": "100501", "from": "6505550199", "kind": "preview"}
-//	]}
-//
-// after is the wait before the call, counted from the previous call (or
-// from the start); loop plays the list again and again. kind is inbound
-// (the default), preview or progressive.
-type Scenario struct {
-	Loop  bool
-	Calls []ScenarioCall
-}
-
-// ScenarioCall is one call of a Scenario.
-type ScenarioCall struct {
-	After time.Duration
-	Agent string
-	Call  cisco.IncomingCall
-}
-
-// LoadScenarioFile reads a scenario file. An error names the call and the
-// field: calls[2].after: ...
-func LoadScenarioFile(path string) (*Scenario, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	sc, err := LoadScenario(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sc, nil
-}
-
-// maxScenario bounds a scenario file.
-const maxScenario = 16 << 20
-
-// LoadScenario reads a scenario (see Scenario).
-func LoadScenario(r io.Reader) (*Scenario, error) {
-	var file struct {
-		Loop  bool `json:"loop"`
-		Calls []struct {
-			After         string          `json:"after"`
-			Agent         string          `json:"agent"`
-			From          string          `json:"from"`
-			DNIS          string          `json:"dnis"`
-			CallVariables json.RawMessage `json:"callVariables"`
-			Kind          string          `json:"kind"`
-		} `json:"calls"`
-	}
-	dec := json.NewDecoder(io.LimitReader(r, maxScenario))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf(`scenario: %w; the file is {"loop": bool, "calls": [{"after": "5s", "agent": "<loginId>", "from": "<number>", "dnis"?, "callVariables"?, "kind"?}]}`, err)
-	}
-	if len(file.Calls) == 0 {
-		return nil, errors.New("scenario: calls: the list is empty; give at least one call")
-	}
-	sc := &Scenario{Loop: file.Loop}
-	var total time.Duration
-	for i, c := range file.Calls {
-		field := func(name string) string { return fmt.Sprintf("scenario: calls[%d].%s", i, name) }
-		after, err := time.ParseDuration(c.After)
-		if c.After == "" {
-			after, err = 0, nil
-		}
-		if err != nil || after < 0 {
-			return nil, fmt.Errorf("%s: %q is not a duration; write it like 5s, 1m30s or 250ms", field("after"), c.After)
-		}
-		if c.Agent == "" {
-			return nil, fmt.Errorf("%s: missing; give the loginId of the agent to ring", field("agent"))
-		}
-		if c.From == "" {
-			return nil, fmt.Errorf("%s: missing; give the caller's number", field("from"))
-		}
-		kind, err := cisco.ParseCallKind(c.Kind)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a kind of call; give inbound (the default), preview or progressive", field("kind"), clip(c.Kind))
-		}
-		call := cisco.IncomingCall{From: c.From, DNIS: c.DNIS, Kind: kind}
-		if len(c.CallVariables) > 0 {
-			vars, err := parseCallVariables(c.CallVariables, "callVariables")
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", field("callVariables"), err)
-			}
-			call.CallVariables = vars
-		}
-		total += after
-		sc.Calls = append(sc.Calls, ScenarioCall{After: after, Agent: c.Agent, Call: call})
-	}
-	if sc.Loop && total <= 0 {
-		return nil, errors.New("scenario: a looping scenario needs a positive after on at least one call, or it would ring without pause")
-	}
-	return sc, nil
-}
-
-// PlayScenario rings the scenario's calls until it ends (or, looping,
-// until ctx is done), and returns nil then. A call for an agent who is not
-// signed in, or who is busy, is skipped and logged. Its waits run on the
-// handlers' AfterFunc, so tests play a scenario by firing timers. Run it in
-// a goroutine that the server waits for.
-func (h *Cisco) PlayScenario(ctx context.Context, sc *Scenario) error {
+// PlayScenario plays sc on the connector (see sim.Scenario.Play), its
+// waits on the handlers' AfterFunc, so that tests play a scenario by
+// firing timers. It fails at once if the connector is not the simulator.
+// Run it in a goroutine that the server waits for.
+func (h *Cisco) PlayScenario(ctx context.Context, sc *sim.Scenario) error {
 	if h.ringer == nil {
 		return errors.New("play a scenario: the connector is not the simulator")
 	}
-	for {
-		for i, c := range sc.Calls {
-			if err := h.wait(ctx, c.After); err != nil {
-				return nil
-			}
-			d, err := h.ringer.Ring(ctx, c.Agent, c.Call)
-			if err != nil {
-				// Only the error's type: its text may quote the caller's number.
-				reason := "internal"
-				var ce *cisco.Error
-				if errors.As(err, &ce) {
-					reason = ce.Type
-				}
-				h.log.Info("scenario call skipped", zap.Int("call", i), zap.String("agent", c.Agent), zap.String("reason", reason))
-				continue
-			}
-			h.log.Debug("scenario call rang", zap.Int("call", i), zap.String("agent", c.Agent), zap.String("dialog", d.ID))
-		}
-		if !sc.Loop {
-			return nil
-		}
-	}
-}
-
-// wait returns after d, or with ctx's error when ctx ends first.
-func (h *Cisco) wait(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d <= 0 {
-		return nil
-	}
-	fired := make(chan struct{})
-	t := h.afterFunc(d, func() { close(fired) })
-	select {
-	case <-fired:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
+	return sc.Play(ctx, h.ringer, func(d time.Duration, f func()) sim.Timer { return h.afterFunc(d, f) }, h.log)
 }

@@ -107,8 +107,8 @@ const (
 	StateUnknown                 State = "UNKNOWN"
 )
 
-// known reports whether s is one of the Finesse agent states.
-func (s State) known() bool {
+// Known reports whether s is one of the Finesse agent states.
+func (s State) Known() bool {
 	switch s {
 	case StateLogout, StateNotReady, StateReady, StateReserved, StateReservedOutbound,
 		StateReservedOutboundPreview, StateTalking, StateHold, StateWork, StateWorkReady, StateUnknown:
@@ -126,7 +126,31 @@ const (
 	CategoryLogout   Category = "LOGOUT"
 )
 
-// known reports whether c is a reason code category.
-func (c Category) known() bool {
+// Known reports whether c is a reason code category.
+func (c Category) Known() bool {
 	return c == CategoryNotReady || c == CategoryLogout
 }
+
+// Action is a requested action on a participant of a Dialog, named as
+// Finesse names it.
+type Action string
+
+// The actions of CallAction. TRANSFER and CONFERENCE complete a consult.
+const (
+	ActionAnswer      Action = "ANSWER"
+	ActionHold        Action = "HOLD"
+	ActionRetrieve    Action = "RETRIEVE"
+	ActionDrop        Action = "DROP"
+	ActionReject      Action = "REJECT"
+	ActionConsult     Action = "CONSULT_CALL"
+	ActionTransferSST Action = "TRANSFER_SST"
+	ActionTransfer    Action = "TRANSFER"
+	ActionConference  Action = "CONFERENCE"
+)
+
+// The preview actions of Finesse on CCE (Dialog—Accept, Close, or Reject an
+// Outbound Option Preview Reservation). REJECT is ActionReject.
+const (
+	ActionAccept Action = "ACCEPT"
+	ActionClose  Action = "CLOSE"
+)

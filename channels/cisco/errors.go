@@ -26,33 +26,33 @@ const (
 	ErrorTypeGeneric = "Generic Error"
 )
 
-// The Finesse ErrorMessages that go with them. Finesse mixes CTI constant
-// names and prose here; the simulator uses the ones Finesse sends.
+// The Finesse ErrorMessages that go with them, as Finesse sends them.
+// Finesse mixes CTI constant names and prose here.
 const (
-	msgUnauthorized      = "UNAUTHORIZED"
-	msgInvalidDevice     = "CF_INVALID_LOGON_DEVICE_SPECIFIED"
-	msgDeviceBusy        = "CF_DEVICE_BUSY"
-	msgInvalidState      = "CF_INVALID_OBJECT_STATE"
-	msgUnknownUser       = "UNKNOWN_USER"
-	msgInvalidStateInput = "Invalid State specified for user"
-	msgInvalidReasonCode = "Invalid reasonCodeId specified for user"
-	msgInvalidCategory   = "Invalid category specified"
-	msgInvalidDialog     = "Invalid dialogId specified for dialog"
-	msgInvalidAddress    = "Invalid address specified"
-	msgInvalidCallData   = "Invalid call variable specified"
-	msgNotSupervisor     = "The user is not a supervisor"
-	msgNotTeamMember     = "The agent is not on a team the supervisor supervises"
-	msgSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
-	msgUnavailable       = "SERVICE_UNAVAILABLE"
-	msgResourceBusy      = "CF_RESOURCE_BUSY"
+	ErrorMessageUnauthorized      = "UNAUTHORIZED"
+	ErrorMessageInvalidDevice     = "CF_INVALID_LOGON_DEVICE_SPECIFIED"
+	ErrorMessageDeviceBusy        = "CF_DEVICE_BUSY"
+	ErrorMessageInvalidState      = "CF_INVALID_OBJECT_STATE"
+	ErrorMessageUnknownUser       = "UNKNOWN_USER"
+	ErrorMessageInvalidStateInput = "Invalid State specified for user"
+	ErrorMessageInvalidReasonCode = "Invalid reasonCodeId specified for user"
+	ErrorMessageInvalidCategory   = "Invalid category specified"
+	ErrorMessageInvalidDialog     = "Invalid dialogId specified for dialog"
+	ErrorMessageInvalidAddress    = "Invalid address specified"
+	ErrorMessageInvalidCallData   = "Invalid call variable specified"
+	ErrorMessageNotSupervisor     = "The user is not a supervisor"
+	ErrorMessageNotTeamMember     = "The agent is not on a team the supervisor supervises"
+	ErrorMessageSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
+	ErrorMessageUnavailable       = "SERVICE_UNAVAILABLE"
+	ErrorMessageResourceBusy      = "CF_RESOURCE_BUSY"
 )
 
 // ctiErrorCodes are the CTI error codes Finesse sends as errorData with the
 // CTI errorMessages (CF_...), as captured from Finesse on CCE.
 var ctiErrorCodes = map[string]string{
-	msgInvalidState:  "22",
-	msgResourceBusy:  "33",
-	msgInvalidDevice: "260",
+	ErrorMessageInvalidState:  "22",
+	ErrorMessageResourceBusy:  "33",
+	ErrorMessageInvalidDevice: "260",
 }
 
 // Error is a Finesse API error.
@@ -106,24 +106,3 @@ var (
 	// ErrUnavailable matches a contact center that could not be reached in time.
 	ErrUnavailable = &Error{Type: ErrorTypeUnavailable}
 )
-
-// errAuthorization is the one error for a wrong password and an unknown
-// user alike: telling them apart would let a caller list the valid usernames.
-func errAuthorization() *Error {
-	return &Error{
-		Type:    ErrorTypeAuthorization,
-		Message: msgUnauthorized,
-		Text:    "The username or password is wrong. Check both and try again.",
-	}
-}
-
-// clip shortens caller input quoted in an error Text, so that a huge or
-// hostile value cannot bloat an error sent on the wire.
-func clip(s string) string {
-	const maxRunes = 32
-	r := []rune(s)
-	if len(r) > maxRunes {
-		return string(r[:maxRunes]) + "…"
-	}
-	return s
-}

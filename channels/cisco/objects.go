@@ -1,8 +1,9 @@
 package cisco
 
 import (
-	"fmt"
-	"time"
+	"encoding/json"
+	"errors"
+	"slices"
 )
 
 // The values below marshal to JSON as Finesse objects appear on the Acqueon
@@ -15,29 +16,6 @@ import (
 // currentTimestamp): ISO-8601 in UTC with milliseconds, for example
 // 2026-11-30T15:40:10.123Z. Format times with t.UTC().Format(TimeFormat).
 const TimeFormat = "2006-01-02T15:04:05.000Z"
-
-// formatTime renders t as a Finesse timestamp, or "" for the zero time:
-// Finesse leaves stateChangeTime empty until it has seen a state change.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(TimeFormat)
-}
-
-// formatAgentTime renders the time spent in a state as mm:ss, or hh:mm:ss
-// from one hour on, as the Acqueon agentTime field does.
-func formatAgentTime(d time.Duration) string {
-	if d < 0 {
-		// A clock stepped back; a negative duration would read as garbage.
-		d = 0
-	}
-	s := int64(d / time.Second)
-	if s < 3600 {
-		return fmt.Sprintf("%02d:%02d", s/60, s%60)
-	}
-	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
-}
 
 // User is the Finesse User object of an agent, with the agentTime field that
 // Acqueon adds.
@@ -211,6 +189,30 @@ type MediaProperties struct {
 type CallVariable struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// ParseCallVariables reads call variables as a bus request gives them: a
+// list of {"name", "value"} objects, or an object of names and string
+// values ({"callVariable1": "ACC-42", "user.acct": "42"}), listed then by
+// name. It checks the JSON only, not the names nor the values.
+func ParseCallVariables(raw json.RawMessage) ([]CallVariable, error) {
+	var list []CallVariable
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil
+	}
+	var byName map[string]string
+	if err := json.Unmarshal(raw, &byName); err != nil {
+		return nil, errors.New(`call variables must be an object of names and string values, such as {"callVariable1": "ACC-42", "user.acct": "42"}`)
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		list = append(list, CallVariable{Name: name, Value: byName[name]})
+	}
+	return list, nil
 }
 
 // Participant is a party to a Dialog.

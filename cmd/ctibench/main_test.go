@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/broker"
-	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/session"
 )
@@ -46,11 +46,11 @@ func startServerWith(tb testing.TB, cfg broker.Config, agents, nodes int) []*nod
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "agents.json")
 	require.NoError(tb, writeAgentsFile(path, agents, bcrypt.MinCost))
-	dir, err := cisco.LoadDirectoryFile(path)
+	dir, err := sim.LoadDirectoryFile(path)
 	require.NoError(tb, err)
 	bus := broker.New(zap.NewNop(), cfg)
 	lockout := session.NewLockout(session.LockoutConfig{})
-	api := handlers.NewCisco(bus, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), lockout, zap.NewNop(), handlers.Config{})
+	api := handlers.NewCisco(bus, sim.New(dir, sim.Config{}), lockout, zap.NewNop(), handlers.Config{})
 	api.Register()
 	var servers []*httptest.Server
 	var out []*node
@@ -341,7 +341,7 @@ func TestOptionsRejects(t *testing.T) {
 func TestWriteAgentsFileLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agents.json")
 	require.NoError(t, run(context.Background(), []string{"-write-agents", path, "-agents", "5"}, &bytes.Buffer{}, &bytes.Buffer{}))
-	_, err := cisco.LoadDirectoryFile(path)
+	_, err := sim.LoadDirectoryFile(path)
 	require.NoError(t, err)
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/natsbus"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/channels/cisco/simcluster"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -212,7 +214,7 @@ type sharedState struct {
 
 // joinCluster connects the node to NATS, carries the bus's events through
 // it and opens the shared stores. leave undoes it all, in the reverse order.
-func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *broker.Broker, sim *cisco.Simulator) (shared sharedState, leave func(), err error) {
+func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *broker.Broker, dir *sim.Directory, simCfg sim.Config) (shared sharedState, leave func(), err error) {
 	link, err := connectNATS(cfg, log)
 	if err != nil {
 		return shared, nil, err
@@ -268,8 +270,8 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		}
 	})
 
-	cluster, err := cisco.NewCluster(ctx, sim, link.state, cisco.ClusterConfig{
-		Node: link.node, Prefix: cfg.natsPrefix, LeaseTTL: cfg.natsLease, Log: log.Named("cluster"),
+	cluster, err := simcluster.New(ctx, dir, link.state, simcluster.Config{
+		Node: link.node, Prefix: cfg.natsPrefix, LeaseTTL: cfg.natsLease, Log: log.Named("cluster"), Simulator: simCfg,
 	})
 	if err != nil {
 		return shared, nil, fmt.Errorf("join the contact center's cluster: %w", err)

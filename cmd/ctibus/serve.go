@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ctibus/ctibus/broker"
-	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/session"
 	"github.com/ctibus/ctibus/web"
@@ -65,14 +65,16 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		TrustedProxies:      proxies,
 		Metrics:             broker.NewMetrics(registry),
 	})
-	sim := cisco.NewSimulator(dir, cisco.SimulatorConfig{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
+	simCfg := sim.Config{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
 		LogoutOnDisconnect: cfg.simOnDisconnect == "logout",
-		AfterFunc:          func(d time.Duration, f func()) cisco.Timer { return bus.AfterFunc(d, f) }})
-	shared := sharedState{cti: sim}
+		AfterFunc:          func(d time.Duration, f func()) sim.Timer { return bus.AfterFunc(d, f) }}
+	var shared sharedState
 	leave := func() {} // leaves the cluster, once the bus has drained
-	if cfg.clustered() {
+	if !cfg.clustered() {
+		shared.cti = sim.New(dir, simCfg)
+	} else {
 		var leaveCluster func()
-		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, sim)
+		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, dir, simCfg)
 		if err != nil {
 			return err
 		}
@@ -205,12 +207,12 @@ func sweepPeriod(grace time.Duration) time.Duration {
 	return max(grace/4, 250*time.Millisecond)
 }
 
-func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
+func loadDirectory(cfg config, log *zap.Logger) (*sim.Directory, error) {
 	if cfg.agents == "" {
 		log.Warn(`USING THE BUILT-IN DEMO DIRECTORY: anyone can sign in as the demo agents listed in the README section "Demo agents". Pass -agents FILE to use your own agents.`)
-		return cisco.DemoDirectory(), nil
+		return sim.DemoDirectory(), nil
 	}
-	dir, err := cisco.LoadDirectoryFile(cfg.agents)
+	dir, err := sim.LoadDirectoryFile(cfg.agents)
 	if err != nil {
 		return nil, fmt.Errorf("-agents: %w", err)
 	}
@@ -218,11 +220,11 @@ func loadDirectory(cfg config, log *zap.Logger) (*cisco.Directory, error) {
 	return dir, nil
 }
 
-func loadScenario(cfg config, log *zap.Logger) (*handlers.Scenario, error) {
+func loadScenario(cfg config, log *zap.Logger) (*sim.Scenario, error) {
 	if cfg.simScenario == "" {
 		return nil, nil
 	}
-	sc, err := handlers.LoadScenarioFile(cfg.simScenario)
+	sc, err := sim.LoadScenarioFile(cfg.simScenario)
 	if err != nil {
 		return nil, fmt.Errorf("-sim-scenario: %w", err)
 	}
@@ -272,7 +274,7 @@ func hashPassword(in io.Reader, out io.Writer) error {
 	if password == "" {
 		return errors.New("hash-password: no password on standard input; try: printf '%s\\n' 'secret' | ctibus hash-password")
 	}
-	hash, err := cisco.HashPassword(password)
+	hash, err := sim.HashPassword(password)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package ciscotest builds Cisco directories for tests of packages that use
-// a cisco.Simulator.
+// a sim.Simulator.
 package ciscotest
 
 import (
@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
 // Agent is an agent of a test directory.
@@ -25,6 +25,22 @@ type Agent struct {
 	SupervisedTeams []string // team ids; required for a supervisor
 }
 
+// Agents returns four agents with their passwords: ciscotest (100501,
+// team 5004, password test@123), pquser (102312778, team 5004, pqsup1),
+// jdoe (100503, team 5005, agent@3) and supervisor1 (100600, team 5005,
+// super@1, supervising 5004 and 5005). Each call returns a new slice.
+func Agents() []Agent {
+	return []Agent{
+		{LoginID: "100501", LoginName: "ciscotest", FirstName: "Cisco", LastName: "Test", Password: "test@123", TeamID: "5004"},
+		{LoginID: "102312778", LoginName: "pquser", FirstName: "Paul", LastName: "Quinn", Password: "pqsup1", TeamID: "5004"},
+		{LoginID: "100503", LoginName: "jdoe", FirstName: "Jane", LastName: "Doe", Password: "agent@3", TeamID: "5005"},
+		{
+			LoginID: "100600", LoginName: "supervisor1", FirstName: "Sam", LastName: "Rivera", Password: "super@1",
+			TeamID: "5005", Supervisor: true, SupervisedTeams: []string{"5004", "5005"},
+		},
+	}
+}
+
 // NewDirectory returns a directory of agents whose passwords are hashed at
 // bcrypt.MinCost, so that a sign-in costs well under a millisecond even
 // under the race detector, where the demo directory's cost of 10 takes a
@@ -33,7 +49,7 @@ type Agent struct {
 // The teams are those of the demo directory, 5004 RTTeam2 and 5005 RTTeam3,
 // plus "Team <id>" for any other team an agent names. Reason codes, wrap-up
 // reasons and phone books are the demo directory's.
-func NewDirectory(tb testing.TB, agents ...Agent) *cisco.Directory {
+func NewDirectory(tb testing.TB, agents ...Agent) *sim.Directory {
 	tb.Helper()
 	type team struct {
 		ID   string `json:"id"`
@@ -86,7 +102,7 @@ func NewDirectory(tb testing.TB, agents ...Agent) *cisco.Directory {
 	if err != nil {
 		tb.Fatalf("ciscotest: %v", err)
 	}
-	dir, err := cisco.LoadDirectory(bytes.NewReader(data))
+	dir, err := sim.LoadDirectory(bytes.NewReader(data))
 	if err != nil {
 		tb.Fatalf("ciscotest: %v", err)
 	}

@@ -1,4 +1,4 @@
-package cisco_test
+package simcluster_test
 
 import (
 	"testing"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
@@ -22,14 +23,14 @@ func TestClusterCampaignCalls(t *testing.T) {
 
 	_, err := nodes[1].SignIn(ctx, "100501", "test@123", "1001")
 	require.NoError(t, err)
-	_, err = nodes[1].Ring(ctx, "100501", cisco.IncomingCall{From: "5551234", Kind: cisco.KindPreview})
+	_, err = nodes[1].Ring(ctx, "100501", sim.IncomingCall{From: "5551234", Kind: sim.KindPreview})
 	assert.ErrorIs(t, err, cisco.ErrInvalidState, "a campaign reserves only a READY agent")
-	_, err = nodes[1].Ring(ctx, "100501", cisco.IncomingCall{From: "5551234", Kind: "predictive"})
+	_, err = nodes[1].Ring(ctx, "100501", sim.IncomingCall{From: "5551234", Kind: "predictive"})
 	assert.ErrorIs(t, err, cisco.ErrInvalidInput)
 
 	_, err = nodes[1].SetState(ctx, "100501", cisco.StateReady, "")
 	require.NoError(t, err)
-	d, err := nodes[1].Ring(ctx, "100501", cisco.IncomingCall{From: "5551234", Kind: cisco.KindPreview,
+	d, err := nodes[1].Ring(ctx, "100501", sim.IncomingCall{From: "5551234", Kind: sim.KindPreview,
 		CallVariables: []cisco.CallVariable{{Name: "BACampaign", Value: "Renewals"}}})
 	require.NoError(t, err)
 	assert.Equal(t, "OUTBOUND_PREVIEW", d.MediaProperties.CallType)

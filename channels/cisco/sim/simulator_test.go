@@ -1,4 +1,4 @@
-package cisco_test
+package sim_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/fakeclock"
 )
 
@@ -25,30 +26,22 @@ const startStamp = "2026-11-30T15:40:10.123Z"
 func newClock() *fakeclock.Clock { return fakeclock.New(start) }
 
 // testAgents mirror the demo agents, with cheap hashes.
-var testAgents = []ciscotest.Agent{
-	{LoginID: "100501", LoginName: "ciscotest", FirstName: "Cisco", LastName: "Test", Password: "test@123", TeamID: "5004"},
-	{LoginID: "102312778", LoginName: "pquser", FirstName: "Paul", LastName: "Quinn", Password: "pqsup1", TeamID: "5004"},
-	{LoginID: "100503", LoginName: "jdoe", FirstName: "Jane", LastName: "Doe", Password: "agent@3", TeamID: "5005"},
-	{
-		LoginID: "100600", LoginName: "supervisor1", FirstName: "Sam", LastName: "Rivera", Password: "super@1",
-		TeamID: "5005", Supervisor: true, SupervisedTeams: []string{"5004", "5005"},
-	},
-}
+var testAgents = ciscotest.Agents()
 
-func newSimulator(t *testing.T) (*cisco.Simulator, *fakeclock.Clock) {
+func newSimulator(t *testing.T) (*sim.Simulator, *fakeclock.Clock) {
 	t.Helper()
 	clk := newClock()
-	return cisco.NewSimulator(ciscotest.NewDirectory(t, testAgents...), cisco.SimulatorConfig{Now: clk.Now}), clk
+	return sim.New(ciscotest.NewDirectory(t, testAgents...), sim.Config{Now: clk.Now}), clk
 }
 
-func signIn(t *testing.T, s *cisco.Simulator, username, password, extension string) cisco.User {
+func signIn(t *testing.T, s *sim.Simulator, username, password, extension string) cisco.User {
 	t.Helper()
 	got, err := s.SignIn(context.Background(), username, password, extension)
 	require.NoError(t, err)
 	return got.User
 }
 
-func user(t *testing.T, s *cisco.Simulator, loginID string) cisco.User {
+func user(t *testing.T, s *sim.Simulator, loginID string) cisco.User {
 	t.Helper()
 	u, err := s.User(context.Background(), loginID)
 	require.NoError(t, err)
@@ -313,7 +306,7 @@ func TestSetStateMachine(t *testing.T) {
 		t.Run(fmt.Sprintf("%s to %q", tt.from, tt.give), func(t *testing.T) {
 			s, clk := newSimulator(t)
 			signIn(t, s, "ciscotest", "test@123", "5064")
-			cisco.PutState(s, "100501", tt.from)
+			sim.PutState(s, "100501", tt.from)
 			clk.Advance(time.Second)
 
 			_, err := s.SetState(context.Background(), "100501", tt.give, tt.reason)
@@ -502,7 +495,7 @@ func TestSetStateWithoutConfiguredCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := cisco.NewSimulator(loadDirectory(t, noCodes), cisco.SimulatorConfig{})
+			s := sim.New(loadDirectory(t, noCodes), sim.Config{})
 			signIn(t, s, "solo", "pw", "5064")
 
 			u, err := s.SetState(context.Background(), "1001", tt.state, tt.reason)
@@ -561,7 +554,7 @@ func TestForceLogout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, clk := newSimulator(t)
 			signIn(t, s, "ciscotest", "test@123", "5064")
-			cisco.PutState(s, "100501", tt.from)
+			sim.PutState(s, "100501", tt.from)
 			clk.Advance(time.Minute)
 
 			u, err := s.ForceLogout(context.Background(), "100501", tt.reason)
@@ -669,30 +662,30 @@ func TestUserByLoginName(t *testing.T) {
 func TestUnknownUser(t *testing.T) {
 	tests := []struct {
 		name string
-		call func(context.Context, *cisco.Simulator) error
+		call func(context.Context, *sim.Simulator) error
 	}{
-		{"User", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.User(ctx, "999"); return err }},
-		{"SetState", func(ctx context.Context, s *cisco.Simulator) error {
+		{"User", func(ctx context.Context, s *sim.Simulator) error { _, err := s.User(ctx, "999"); return err }},
+		{"SetState", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.SetState(ctx, "999", cisco.StateReady, "")
 			return err
 		}},
-		{"SetState by loginName", func(ctx context.Context, s *cisco.Simulator) error {
+		{"SetState by loginName", func(ctx context.Context, s *sim.Simulator) error {
 			// Only User accepts a loginName, as Finesse does.
 			_, err := s.SetState(ctx, "ciscotest", cisco.StateReady, "")
 			return err
 		}},
-		{"ForceLogout", func(ctx context.Context, s *cisco.Simulator) error {
+		{"ForceLogout", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.ForceLogout(ctx, "999", "255")
 			return err
 		}},
-		{"ReasonCodes", func(ctx context.Context, s *cisco.Simulator) error {
+		{"ReasonCodes", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.ReasonCodes(ctx, "999", cisco.CategoryNotReady)
 			return err
 		}},
-		{"WrapUpReasons", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.WrapUpReasons(ctx, "999"); return err }},
-		{"PhoneBooks", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.PhoneBooks(ctx, "999"); return err }},
-		{"Media", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.Media(ctx, "999"); return err }},
-		{"Dialogs", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.Dialogs(ctx, "999"); return err }},
+		{"WrapUpReasons", func(ctx context.Context, s *sim.Simulator) error { _, err := s.WrapUpReasons(ctx, "999"); return err }},
+		{"PhoneBooks", func(ctx context.Context, s *sim.Simulator) error { _, err := s.PhoneBooks(ctx, "999"); return err }},
+		{"Media", func(ctx context.Context, s *sim.Simulator) error { _, err := s.Media(ctx, "999"); return err }},
+		{"Dialogs", func(ctx context.Context, s *sim.Simulator) error { _, err := s.Dialogs(ctx, "999"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -712,34 +705,34 @@ func TestUnknownUser(t *testing.T) {
 func TestCanceledContext(t *testing.T) {
 	tests := []struct {
 		name string
-		call func(context.Context, *cisco.Simulator) error
+		call func(context.Context, *sim.Simulator) error
 	}{
-		{"SignIn", func(ctx context.Context, s *cisco.Simulator) error {
+		{"SignIn", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.SignIn(ctx, "100501", "test@123", "5064")
 			return err
 		}},
-		{"User", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.User(ctx, "100501"); return err }},
-		{"SetState", func(ctx context.Context, s *cisco.Simulator) error {
+		{"User", func(ctx context.Context, s *sim.Simulator) error { _, err := s.User(ctx, "100501"); return err }},
+		{"SetState", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.SetState(ctx, "100501", cisco.StateReady, "")
 			return err
 		}},
-		{"ForceLogout", func(ctx context.Context, s *cisco.Simulator) error {
+		{"ForceLogout", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.ForceLogout(ctx, "100501", "255")
 			return err
 		}},
-		{"ReasonCodes", func(ctx context.Context, s *cisco.Simulator) error {
+		{"ReasonCodes", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.ReasonCodes(ctx, "100501", cisco.CategoryNotReady)
 			return err
 		}},
-		{"WrapUpReasons", func(ctx context.Context, s *cisco.Simulator) error {
+		{"WrapUpReasons", func(ctx context.Context, s *sim.Simulator) error {
 			_, err := s.WrapUpReasons(ctx, "100501")
 			return err
 		}},
-		{"PhoneBooks", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.PhoneBooks(ctx, "100501"); return err }},
-		{"SystemInfo", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.SystemInfo(ctx); return err }},
-		{"MediaRoutingDomains", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.MediaRoutingDomains(ctx); return err }},
-		{"Media", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.Media(ctx, "100501"); return err }},
-		{"Dialogs", func(ctx context.Context, s *cisco.Simulator) error { _, err := s.Dialogs(ctx, "100501"); return err }},
+		{"PhoneBooks", func(ctx context.Context, s *sim.Simulator) error { _, err := s.PhoneBooks(ctx, "100501"); return err }},
+		{"SystemInfo", func(ctx context.Context, s *sim.Simulator) error { _, err := s.SystemInfo(ctx); return err }},
+		{"MediaRoutingDomains", func(ctx context.Context, s *sim.Simulator) error { _, err := s.MediaRoutingDomains(ctx); return err }},
+		{"Media", func(ctx context.Context, s *sim.Simulator) error { _, err := s.Media(ctx, "100501"); return err }},
+		{"Dialogs", func(ctx context.Context, s *sim.Simulator) error { _, err := s.Dialogs(ctx, "100501"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -796,11 +789,11 @@ func TestReasonCodesBadCategory(t *testing.T) {
 // exampleSimulator serves testdata/agents.example.json, whose teams have
 // their own reason codes, wrap-up reasons and phone books. Reading them
 // needs no sign-in, so the file's real-cost hashes cost nothing here.
-func exampleSimulator(t *testing.T) *cisco.Simulator {
+func exampleSimulator(t *testing.T) *sim.Simulator {
 	t.Helper()
-	dir, err := cisco.LoadDirectoryFile("testdata/agents.example.json")
+	dir, err := sim.LoadDirectoryFile("testdata/agents.example.json")
 	require.NoError(t, err)
-	return cisco.NewSimulator(dir, cisco.SimulatorConfig{})
+	return sim.New(dir, sim.Config{})
 }
 
 func TestVisibleConfigurationPerTeam(t *testing.T) {
@@ -869,7 +862,7 @@ func TestPhoneBooksGlobalFirst(t *testing.T) {
 	    {"id": "8", "name": "Global book", "type": "GLOBAL", "contacts": [{"phoneNumber": "5002"}, {"phoneNumber": "5003"}]}
 	  ]
 	}`)
-	s := cisco.NewSimulator(dir, cisco.SimulatorConfig{})
+	s := sim.New(dir, sim.Config{})
 
 	got, err := s.PhoneBooks(context.Background(), "1001")
 	require.NoError(t, err)
@@ -1010,7 +1003,7 @@ func TestDummyHashCostsTheSame(t *testing.T) {
 	  ]
 	}`, hashAt(t, "pw", bcrypt.MinCost+1), hashAt(t, "other", bcrypt.MinCost+1)))
 
-	dummy := cisco.DummyHash(dir)
+	dummy := sim.DummyHash(dir)
 
 	cost, err := bcrypt.Cost(dummy)
 	require.NoError(t, err)
@@ -1018,7 +1011,7 @@ func TestDummyHashCostsTheSame(t *testing.T) {
 	// A mismatch, not a malformed-hash error that would return early.
 	assert.ErrorIs(t, bcrypt.CompareHashAndPassword(dummy, []byte("pw")), bcrypt.ErrMismatchedHashAndPassword)
 	assert.ErrorIs(t, bcrypt.CompareHashAndPassword(dummy, []byte("")), bcrypt.ErrMismatchedHashAndPassword)
-	assert.Equal(t, 10, mustCost(t, cisco.DummyHash(cisco.DemoDirectory())))
+	assert.Equal(t, 10, mustCost(t, sim.DummyHash(sim.DemoDirectory())))
 }
 
 func mustCost(t *testing.T, hash []byte) int {
@@ -1036,7 +1029,7 @@ func TestConcurrentAgents(t *testing.T) {
 		agents[i] = ciscotest.Agent{LoginID: fmt.Sprint(300000 + i), LoginName: fmt.Sprint("agent", i), Password: "pw"}
 	}
 	clk := newClock()
-	s := cisco.NewSimulator(ciscotest.NewDirectory(t, agents...), cisco.SimulatorConfig{Now: clk.Now})
+	s := sim.New(ciscotest.NewDirectory(t, agents...), sim.Config{Now: clk.Now})
 	ctx := context.Background()
 
 	errs := make([]error, n)
@@ -1081,7 +1074,7 @@ func TestConcurrentSignInOneExtension(t *testing.T) {
 	for i := range agents {
 		agents[i] = ciscotest.Agent{LoginID: fmt.Sprint(400000 + i), Password: "pw"}
 	}
-	s := cisco.NewSimulator(ciscotest.NewDirectory(t, agents...), cisco.SimulatorConfig{})
+	s := sim.New(ciscotest.NewDirectory(t, agents...), sim.Config{})
 
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -1104,7 +1097,7 @@ func TestConcurrentSignInOneExtension(t *testing.T) {
 }
 
 func TestTeamAgentsAndAgent(t *testing.T) {
-	sim := cisco.NewSimulator(cisco.DemoDirectory(), cisco.SimulatorConfig{})
+	sim := sim.New(sim.DemoDirectory(), sim.Config{})
 	ctx := context.Background()
 	tests := []struct {
 		team string
@@ -1133,7 +1126,7 @@ func TestDisconnectKeepsAPendingSignOut(t *testing.T) {
 	s, _ := newSimulator(t)
 	ctx := context.Background()
 	signIn(t, s, "ciscotest", "test@123", "5064")
-	d, err := s.Ring(ctx, "100501", cisco.IncomingCall{From: "4085551234"})
+	d, err := s.Ring(ctx, "100501", sim.IncomingCall{From: "4085551234"})
 	require.NoError(t, err)
 	require.NoError(t, s.CallAction(ctx, "100501", d.ID, cisco.ActionAnswer, ""))
 
@@ -1155,7 +1148,7 @@ func TestRestoreAppliesAPendingSignOut(t *testing.T) {
 	s, _ := newSimulator(t)
 	var got []cisco.Notification
 	s.Subscribe(func(n cisco.Notification) { got = append(got, n) })
-	s.Restore([]cisco.AgentRecord{{LoginID: "100501", State: cisco.StateTalking, Extension: "5064", ReasonCodeID: "-1",
+	s.Restore([]sim.AgentRecord{{LoginID: "100501", State: cisco.StateTalking, Extension: "5064", ReasonCodeID: "-1",
 		PendingState: cisco.StateLogout, PendingReasonCodeID: "999"}})
 
 	u := user(t, s, "100501")
@@ -1165,4 +1158,55 @@ func TestRestoreAppliesAPendingSignOut(t *testing.T) {
 	assert.Equal(t, cisco.StateLogout, got[0].User.User.State)
 	assert.Equal(t, []string{"state", "reasonCodeId", "pendingState", "extension"}, got[0].User.Changed)
 	signIn(t, s, "pquser", "pqsup1", "5064") // the extension is free
+}
+
+func TestSimulatorOnAgentChange(t *testing.T) {
+	var got []sim.AgentRecord
+	s := sim.New(ciscotest.NewDirectory(t, testAgents...), sim.Config{
+		OnAgentChange: func(r sim.AgentRecord) { got = append(got, r) },
+	})
+	ctx := context.Background()
+	_, err := s.SignIn(ctx, "ciscotest", "test@123", "1001")
+	require.NoError(t, err)
+	_, err = s.User(ctx, "100503") // reading an agent changes nothing
+	require.NoError(t, err)
+	_, err = s.SetState(ctx, "100501", cisco.StateReady, "")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, cisco.StateNotReady, got[0].State)
+	assert.Equal(t, "1001", got[0].Extension)
+	assert.Equal(t, cisco.StateReady, got[1].State)
+	assert.Equal(t, "-1", got[1].ReasonCodeID)
+
+	// Restore counts what it restores as saved, and reports what it changed.
+	got = nil
+	talking := recordOf(t, s, "100501")
+	talking.State = cisco.StateTalking
+	ready := sim.AgentRecord{LoginID: "100503", State: cisco.StateReady, Extension: "1003", ReasonCodeID: "-1"}
+	s.Restore([]sim.AgentRecord{talking, ready, {LoginID: "nobody", State: cisco.StateReady}})
+	require.Len(t, got, 1)
+	assert.Equal(t, "100501", got[0].LoginID)
+	assert.Equal(t, cisco.StateNotReady, got[0].State)
+	assert.Equal(t, "-1", got[0].ReasonCodeID)
+	u, err := s.User(ctx, "100503")
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateReady, u.State)
+	_, err = s.SignIn(ctx, "pquser", "pqsup1", "1003")
+	assert.ErrorIs(t, err, cisco.ErrDeviceBusy, "Restore took the extensions back")
+
+	id, err := s.Authenticate("JDOE", "agent@3")
+	require.NoError(t, err)
+	assert.Equal(t, "100503", id)
+	_, err = s.Authenticate("jdoe", "nope")
+	assert.ErrorIs(t, err, cisco.ErrAuthorization)
+}
+
+// recordOf returns the agent's current record, as a store would hold it.
+func recordOf(t *testing.T, s *sim.Simulator, loginID string) sim.AgentRecord {
+	t.Helper()
+	u, err := s.User(context.Background(), loginID)
+	require.NoError(t, err)
+	at, err := time.Parse(cisco.TimeFormat, u.StateChangeTime)
+	require.NoError(t, err)
+	return sim.AgentRecord{LoginID: loginID, State: u.State, Extension: u.Extension, ReasonCodeID: u.ReasonCodeID, StateChangeTime: at}
 }

@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	"context"
 	"fmt"
 	"slices"
@@ -12,11 +14,14 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-var _ Connector = (*Simulator)(nil)
+var _ cisco.Connector = (*Simulator)(nil)
 
-// SimulatorConfig holds the tunables of a Simulator. The zero value is ready
+// Timer is the part of *time.Timer that the simulator uses.
+type Timer interface{ Stop() bool }
+
+// Config holds the tunables of a Simulator. The zero value is ready
 // to use.
-type SimulatorConfig struct {
+type Config struct {
 	// Now returns the current time; nil means time.Now. Tests inject a fake
 	// clock to control stateChangeTime and agentTime.
 	Now func() time.Time
@@ -44,16 +49,16 @@ type SimulatorConfig struct {
 // AgentRecord is the part of an agent's state that outlives the process
 // serving it: what a cluster stores so that another node can take over.
 type AgentRecord struct {
-	LoginID         string    `json:"loginId"`
-	State           State     `json:"state"`
-	Extension       string    `json:"extension,omitempty"` // "" while signed out
-	ReasonCodeID    string    `json:"reasonCodeId"`        // "-1" for none
-	StateChangeTime time.Time `json:"stateChangeTime"`
-	MediaChangeTime time.Time `json:"mediaChangeTime"`
+	LoginID         string      `json:"loginId"`
+	State           cisco.State `json:"state"`
+	Extension       string      `json:"extension,omitempty"` // "" while signed out
+	ReasonCodeID    string      `json:"reasonCodeId"`        // "-1" for none
+	StateChangeTime time.Time   `json:"stateChangeTime"`
+	MediaChangeTime time.Time   `json:"mediaChangeTime"`
 	// PendingState and PendingReasonCodeID are the state the agent asked for
 	// during its call, and its reason code; "" when none.
-	PendingState        State  `json:"pendingState,omitempty"`
-	PendingReasonCodeID string `json:"pendingReasonCodeId,omitempty"`
+	PendingState        cisco.State `json:"pendingState,omitempty"`
+	PendingReasonCodeID string      `json:"pendingReasonCodeId,omitempty"`
 }
 
 // Simulator is an embedded Cisco Finesse (CCE) that signs the agents of a
@@ -73,7 +78,7 @@ type AgentRecord struct {
 // its whole read or update, so each call sees and leaves a consistent state;
 // password checks run before the mutex is taken, so a slow bcrypt comparison
 // never holds up other agents. It starts no goroutines of its own: its
-// timers run through SimulatorConfig.AfterFunc. Values it returns are
+// timers run through Config.AfterFunc. Values it returns are
 // copies: changing them does not change the simulator.
 type Simulator struct {
 	dir          *Directory // immutable
@@ -98,7 +103,7 @@ type Simulator struct {
 // agentState is what changes about an agent. An agent without one has never
 // signed in: LOGOUT, no reason code, no stateChangeTime.
 type agentState struct {
-	state           State
+	state           cisco.State
 	extension       string
 	reasonCodeID    string // "-1" for none
 	stateChangeTime time.Time
@@ -150,8 +155,8 @@ func (s *Simulator) saveLocked() {
 // noReasonCode is Finesse's reasonCodeId when a state has no reason code.
 const noReasonCode = "-1"
 
-// NewSimulator returns a Simulator serving dir, with every agent signed out.
-func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
+// New returns a Simulator serving dir, with every agent signed out.
+func New(dir *Directory, cfg Config) *Simulator {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -191,13 +196,13 @@ func NewSimulator(dir *Directory, cfg SimulatorConfig) *Simulator {
 // ErrAuthorization, after the same bcrypt work. SignIn does not count
 // failures: locking an account out after repeated failures is the caller's
 // job.
-func (s *Simulator) SignIn(ctx context.Context, username, password, extension string) (SignedIn, error) {
+func (s *Simulator) SignIn(ctx context.Context, username, password, extension string) (cisco.SignedIn, error) {
 	if err := ctx.Err(); err != nil {
-		return SignedIn{}, err
+		return cisco.SignedIn{}, err
 	}
 	loginID, err := s.Authenticate(username, password)
 	if err != nil {
-		return SignedIn{}, err
+		return cisco.SignedIn{}, err
 	}
 	return s.SignInAs(ctx, loginID, extension)
 }
@@ -237,25 +242,25 @@ func (s *Simulator) Resolve(ctx context.Context, username string) (string, bool,
 
 // SignInAs signs in the agent loginID, already authenticated, on extension:
 // SignIn without the password check. The caller vouches for the agent.
-func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (SignedIn, error) {
+func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (cisco.SignedIn, error) {
 	if err := ctx.Err(); err != nil {
-		return SignedIn{}, err
+		return cisco.SignedIn{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return SignedIn{}, errNotFound(loginID)
+		return cisco.SignedIn{}, errNotFound(loginID)
 	}
 	if !validExtension(extension) {
-		return SignedIn{}, &Error{
-			Type:    ErrorTypeInvalidDevice,
-			Message: msgInvalidDevice,
+		return cisco.SignedIn{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidDevice,
+			Message: cisco.ErrorMessageInvalidDevice,
 			Text:    "The extension must be 3 to 15 digits; check it and sign in again.",
 		}
 	}
 	if !s.dir.isDevice(extension) {
-		return SignedIn{}, &Error{
-			Type:    ErrorTypeInvalidDevice,
-			Message: msgInvalidDevice,
+		return cisco.SignedIn{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidDevice,
+			Message: cisco.ErrorMessageInvalidDevice,
 			Text: fmt.Sprintf("Extension %s is not a phone of the contact center%s; sign in on your own phone's extension.",
 				extension, deviceHint(s.dir.Devices())),
 		}
@@ -264,28 +269,28 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 	defer s.lock(ctx, a.loginID)()
 	now := s.now()
 	if holder, ok := s.extensions[extension]; ok && holder != a.loginID {
-		return SignedIn{}, &Error{
-			Type:    ErrorTypeDeviceBusy,
-			Message: msgDeviceBusy,
+		return cisco.SignedIn{}, &cisco.Error{
+			Type:    cisco.ErrorTypeDeviceBusy,
+			Message: cisco.ErrorMessageDeviceBusy,
 			Text:    fmt.Sprintf("Extension %s is in use by another agent; sign in on another extension.", extension),
 		}
 	}
 	st := s.stateLocked(a)
-	if st.state != StateLogout {
+	if st.state != cisco.StateLogout {
 		if st.extension != extension {
-			return SignedIn{}, &Error{
-				Type:    ErrorTypeInvalidDevice,
-				Message: msgInvalidDevice,
+			return cisco.SignedIn{}, &cisco.Error{
+				Type:    cisco.ErrorTypeInvalidDevice,
+				Message: cisco.ErrorMessageInvalidDevice,
 				Text: fmt.Sprintf("You are already signed in on extension %s; sign out first to use extension %s.",
 					st.extension, extension),
 			}
 		}
 		// Finesse's forced sign-in: same credentials, same device, state kept.
-		return SignedIn{User: s.userLocked(a, st, now), Relogin: true, Changed: []string{}}, nil
+		return cisco.SignedIn{User: s.userLocked(a, st, now), Relogin: true, Changed: []string{}}, nil
 	}
 	was := st.shown
 	*st = agentState{
-		state:           StateNotReady,
+		state:           cisco.StateNotReady,
 		extension:       extension,
 		reasonCodeID:    noReasonCode,
 		stateChangeTime: now,
@@ -293,7 +298,7 @@ func (s *Simulator) SignInAs(ctx context.Context, loginID, extension string) (Si
 	}
 	st.shown = shownOf(st)
 	s.extensions[extension] = a.loginID
-	return SignedIn{User: s.userLocked(a, st, now), Changed: changes(was, st.shown)}, nil
+	return cisco.SignedIn{User: s.userLocked(a, st, now), Changed: changes(was, st.shown)}, nil
 }
 
 // deviceHint names the devices in an error, when they are few enough to read.
@@ -312,13 +317,13 @@ func validExtension(ext string) bool {
 
 // User returns the agent's User object, with agentTime computed now.
 // loginID may also be the agent's loginName, as Finesse on CCE allows.
-func (s *Simulator) User(ctx context.Context, loginID string) (User, error) {
+func (s *Simulator) User(ctx context.Context, loginID string) (cisco.User, error) {
 	if err := ctx.Err(); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	a := s.dir.lookup(loginID)
 	if a == nil {
-		return User{}, errNotFound(loginID)
+		return cisco.User{}, errNotFound(loginID)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -341,28 +346,28 @@ func (s *Simulator) User(ctx context.Context, loginID string) (User, error) {
 // During a call READY and NOT_READY become the agent's pendingState, which
 // applies when the call ends; LOGOUT is refused during a call. In
 // wrap-up (WORK, WORK_READY) READY and NOT_READY end the wrap-up.
-func (s *Simulator) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
+func (s *Simulator) SetState(ctx context.Context, loginID string, state cisco.State, reasonCodeID string) (cisco.User, error) {
 	if err := ctx.Err(); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return User{}, errNotFound(loginID)
+		return cisco.User{}, errNotFound(loginID)
 	}
-	if !state.known() {
-		return User{}, &Error{
-			Type:    ErrorTypeInvalidInput,
-			Message: msgInvalidStateInput,
+	if !state.Known() {
+		return cisco.User{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidInput,
+			Message: cisco.ErrorMessageInvalidStateInput,
 			Text:    fmt.Sprintf("%q is not an agent state; an agent can set READY, NOT_READY or LOGOUT.", clip(string(state))),
 		}
 	}
 
 	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
-		return User{}, &Error{
-			Type:    ErrorTypeInvalidState,
-			Message: msgInvalidState,
+	if st.state == cisco.StateLogout {
+		return cisco.User{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidState,
+			Message: cisco.ErrorMessageInvalidState,
 			Text:    "The agent is signed out; sign in before changing state.",
 		}
 	}
@@ -370,26 +375,26 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 		return s.pendLocked(a, st, state, reasonCodeID)
 	}
 	if err := checkTransition(st.state, state); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
-	if state == StateReady {
+	if state == cisco.StateReady {
 		reasonCodeID = noReasonCode
 	} else {
-		id, err := s.dir.checkReasonCode(a, Category(state), reasonCodeID)
+		id, err := s.dir.checkReasonCode(a, cisco.Category(state), reasonCodeID)
 		if err != nil {
-			return User{}, err
+			return cisco.User{}, err
 		}
 		reasonCodeID = id
 	}
 	now := s.now()
 	if cs := st.call; cs != nil && cs.dialing == nil && cs.needsData && cs.wrapUp.wrapUpReason == "" {
-		return User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
+		return cisco.User{}, errInvalidState("Your wrap-up needs a wrap-up reason: send WrapUpCall with one, then leave wrap-up.")
 	}
 	if st.call != nil && !s.leaveReservationLocked(st, now) {
 		s.endWrapUpLocked(a, st, now)
 	}
 	st.state, st.reasonCodeID, st.stateChangeTime = state, reasonCodeID, now
-	if state == StateLogout {
+	if state == cisco.StateLogout {
 		s.signOutLocked(st, now)
 	}
 	s.emitUserLocked(a, st, now)
@@ -398,23 +403,23 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state State, r
 
 // pendLocked records READY or NOT_READY, asked for during a call, as the
 // agent's pendingState.
-func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state State, reasonCodeID string) (User, error) {
-	if st.call.pending == StateLogout {
-		return User{}, errInvalidState("You are signed out when this call ends; finish the call, then sign in again.")
+func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state cisco.State, reasonCodeID string) (cisco.User, error) {
+	if st.call.pending == cisco.StateLogout {
+		return cisco.User{}, errInvalidState("You are signed out when this call ends; finish the call, then sign in again.")
 	}
 	switch state {
-	case StateLogout:
-		return User{}, errInvalidState("You are on a call; drop it, go NOT_READY, then sign out.")
-	case StateReady:
+	case cisco.StateLogout:
+		return cisco.User{}, errInvalidState("You are on a call; drop it, go NOT_READY, then sign out.")
+	case cisco.StateReady:
 		reasonCodeID = noReasonCode
-	case StateNotReady:
-		id, err := s.dir.checkReasonCode(a, CategoryNotReady, reasonCodeID)
+	case cisco.StateNotReady:
+		id, err := s.dir.checkReasonCode(a, cisco.CategoryNotReady, reasonCodeID)
 		if err != nil {
-			return User{}, err
+			return cisco.User{}, err
 		}
 		reasonCodeID = id
 	default:
-		return User{}, checkTransition(st.state, state)
+		return cisco.User{}, checkTransition(st.state, state)
 	}
 	now := s.now()
 	st.call.pending, st.call.pendingCode = state, reasonCodeID
@@ -424,33 +429,33 @@ func (s *Simulator) pendLocked(a *dirAgent, st *agentState, state State, reasonC
 
 // agentTransitions lists, for each state an agent may request, the states
 // the agent may request it from (Finesse developer guide, CCE state table).
-var agentTransitions = map[State][]State{
-	StateReady:    {StateNotReady, StateWork, StateWorkReady, StateReservedOutbound},
-	StateNotReady: {StateReady, StateNotReady, StateWork, StateWorkReady, StateReservedOutbound},
-	StateLogout:   {StateNotReady},
+var agentTransitions = map[cisco.State][]cisco.State{
+	cisco.StateReady:    {cisco.StateNotReady, cisco.StateWork, cisco.StateWorkReady, cisco.StateReservedOutbound},
+	cisco.StateNotReady: {cisco.StateReady, cisco.StateNotReady, cisco.StateWork, cisco.StateWorkReady, cisco.StateReservedOutbound},
+	cisco.StateLogout:   {cisco.StateNotReady},
 }
 
-func checkTransition(from, to State) *Error {
+func checkTransition(from, to cisco.State) *cisco.Error {
 	allowed, settable := agentTransitions[to]
 	switch {
 	case !settable:
-		return &Error{
-			Type:    ErrorTypeInvalidState,
-			Message: msgInvalidState,
+		return &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidState,
+			Message: cisco.ErrorMessageInvalidState,
 			Text:    fmt.Sprintf("%s is set by the contact center, not by the agent; an agent can set READY, NOT_READY or LOGOUT.", to),
 		}
 	case slices.Contains(allowed, from):
 		return nil
-	case to == StateLogout:
-		return &Error{
-			Type:    ErrorTypeInvalidState,
-			Message: msgInvalidState,
+	case to == cisco.StateLogout:
+		return &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidState,
+			Message: cisco.ErrorMessageInvalidState,
 			Text:    fmt.Sprintf("An agent cannot sign out from %s; go NOT_READY first.", from),
 		}
 	}
-	return &Error{
-		Type:    ErrorTypeInvalidState,
-		Message: msgInvalidState,
+	return &cisco.Error{
+		Type:    cisco.ErrorTypeInvalidState,
+		Message: cisco.ErrorMessageInvalidState,
 		Text:    fmt.Sprintf("An agent cannot go from %s to %s.", from, to),
 	}
 }
@@ -462,29 +467,29 @@ func checkTransition(from, to State) *Error {
 // keeps it, with LOGOUT as its pendingState, and is signed out (without
 // wrap-up) when its last call ends. An agent in wrap-up leaves it. The
 // extension is freed with the sign-out.
-func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
+func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (cisco.User, error) {
 	if err := ctx.Err(); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return User{}, errNotFound(loginID)
+		return cisco.User{}, errNotFound(loginID)
 	}
 	code, err := strconv.Atoi(reasonCodeID)
 	if err != nil || !isDigits(reasonCodeID) || code < 1 || code > 65535 {
-		return User{}, &Error{
-			Type:    ErrorTypeInvalidInput,
-			Message: msgInvalidReasonCode,
+		return cisco.User{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidInput,
+			Message: cisco.ErrorMessageInvalidReasonCode,
 			Text:    fmt.Sprintf("Reason code %q is not valid; a forced logout needs a reason code from 1 to 65535, such as 255.", clip(reasonCodeID)),
 		}
 	}
 
 	defer s.lock(ctx, "")()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
-		return User{}, &Error{
-			Type:    ErrorTypeInvalidState,
-			Message: msgInvalidState,
+	if st.state == cisco.StateLogout {
+		return cisco.User{}, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidState,
+			Message: cisco.ErrorMessageInvalidState,
 			Text:    "The agent is already signed out.",
 		}
 	}
@@ -500,22 +505,22 @@ const disconnectReason = "255"
 // Disconnect applies what the contact center does when the agent's desktop
 // is gone for good: Finesse sends a forced logout with reason code 255, and
 // CCE, by its "logout on agent disconnect" setting
-// (SimulatorConfig.LogoutOnDisconnect), signs the agent out as ForceLogout
+// (Config.LogoutOnDisconnect), signs the agent out as ForceLogout
 // does, or by default makes it NOT_READY with code 255. An agent on a call
 // keeps it either way, with the state as its pendingState; one already
 // NOT_READY with 255 is left as it is.
-func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error) {
+func (s *Simulator) Disconnect(ctx context.Context, loginID string) (cisco.User, error) {
 	if err := ctx.Err(); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return User{}, errNotFound(loginID)
+		return cisco.User{}, errNotFound(loginID)
 	}
 	defer s.lock(ctx, "")()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
-		return User{}, errInvalidState("The agent is already signed out.")
+	if st.state == cisco.StateLogout {
+		return cisco.User{}, errInvalidState("The agent is already signed out.")
 	}
 	now := s.now()
 	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
@@ -524,15 +529,15 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error
 		s.forceLogoutLocked(a, st, disconnectReason, now)
 	case cs != nil && !cs.wrapping:
 		// A sign-out already pending stands.
-		if cs.pending != StateLogout && (cs.pending != StateNotReady || cs.pendingCode != disconnectReason) {
-			cs.pending, cs.pendingCode = StateNotReady, disconnectReason
+		if cs.pending != cisco.StateLogout && (cs.pending != cisco.StateNotReady || cs.pendingCode != disconnectReason) {
+			cs.pending, cs.pendingCode = cisco.StateNotReady, disconnectReason
 			s.emitUserLocked(a, st, now)
 		}
 	default:
 		if cs != nil {
 			s.endWrapUpLocked(a, st, now)
 		}
-		s.setStateLocked(a, st, StateNotReady, disconnectReason, now)
+		s.setStateLocked(a, st, cisco.StateNotReady, disconnectReason, now)
 	}
 	return s.userLocked(a, st, now), nil
 }
@@ -542,14 +547,14 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (User, error
 func (s *Simulator) forceLogoutLocked(a *dirAgent, st *agentState, reason string, now time.Time) {
 	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
 	if cs := st.call; cs != nil && !cs.wrapping {
-		cs.pending, cs.pendingCode = StateLogout, reason
+		cs.pending, cs.pendingCode = cisco.StateLogout, reason
 		s.emitUserLocked(a, st, now)
 		return
 	}
 	if st.call != nil {
 		s.endWrapUpLocked(a, st, now)
 	}
-	st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
+	st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateLogout, reason, now
 	s.signOutLocked(st, now)
 	s.emitUserLocked(a, st, now)
 }
@@ -563,7 +568,7 @@ func (s *Simulator) signOutLocked(st *agentState, now time.Time) {
 
 // ReasonCodes returns the reason codes of category that the agent's team
 // sees, in directory order. System codes are never listed.
-func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error) {
+func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category cisco.Category) ([]cisco.ReasonCode, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -571,10 +576,10 @@ func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category Ca
 	if a == nil {
 		return nil, errNotFound(loginID)
 	}
-	if !category.known() {
-		return nil, &Error{
-			Type:    ErrorTypeInvalidInput,
-			Message: msgInvalidCategory,
+	if !category.Known() {
+		return nil, &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidInput,
+			Message: cisco.ErrorMessageInvalidCategory,
 			Text:    fmt.Sprintf("%q is not a reason code category; use NOT_READY or LOGOUT.", clip(string(category))),
 		}
 	}
@@ -582,7 +587,7 @@ func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category Ca
 }
 
 // WrapUpReasons returns the wrap-up reasons that the agent's team sees.
-func (s *Simulator) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error) {
+func (s *Simulator) WrapUpReasons(ctx context.Context, loginID string) ([]cisco.WrapUpReason, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -590,10 +595,10 @@ func (s *Simulator) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUp
 	if a == nil {
 		return nil, errNotFound(loginID)
 	}
-	out := []WrapUpReason{}
+	out := []cisco.WrapUpReason{}
 	for _, w := range s.dir.wrapUpReasons {
 		if visibleTo(w.forAll, w.teams, a.teamID) {
-			out = append(out, WrapUpReason{
+			out = append(out, cisco.WrapUpReason{
 				URI:    "/finesse/api/User/" + a.loginID + "/WrapUpReason/" + w.id,
 				ID:     w.id,
 				Label:  w.label,
@@ -606,7 +611,7 @@ func (s *Simulator) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUp
 
 // PhoneBooks returns the global phone books, then those of the agent's
 // team, with their contacts.
-func (s *Simulator) PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error) {
+func (s *Simulator) PhoneBooks(ctx context.Context, loginID string) ([]cisco.PhoneBook, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -614,9 +619,9 @@ func (s *Simulator) PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook
 	if a == nil {
 		return nil, errNotFound(loginID)
 	}
-	out := []PhoneBook{}
+	out := []cisco.PhoneBook{}
 	for _, pb := range s.dir.phoneBooks {
-		if pb.Type == PhoneBookGlobal || slices.Contains(pb.teams, a.teamID) {
+		if pb.Type == cisco.PhoneBookGlobal || slices.Contains(pb.teams, a.teamID) {
 			book := pb.PhoneBook
 			book.Contacts = slices.Clone(pb.Contacts)
 			out = append(out, book)
@@ -635,16 +640,16 @@ const (
 
 // SystemInfo returns the state of the simulated Finesse cluster, which is
 // always in service.
-func (s *Simulator) SystemInfo(ctx context.Context) (SystemInfo, error) {
+func (s *Simulator) SystemInfo(ctx context.Context) (cisco.SystemInfo, error) {
 	if err := ctx.Err(); err != nil {
-		return SystemInfo{}, err
+		return cisco.SystemInfo{}, err
 	}
 	now := s.now()
 	ms := now.UnixMilli()
-	node := func(host string) Node {
-		return Node{Host: host, HTTPSPort: 8445, XMPPPort: 5222, XMPPSecurePort: 5223}
+	node := func(host string) cisco.Node {
+		return cisco.Node{Host: host, HTTPSPort: 8445, XMPPPort: 5222, XMPPSecurePort: 5223}
 	}
-	return SystemInfo{
+	return cisco.SystemInfo{
 		URI:                    "/finesse/api/SystemInfo",
 		CurrentTimestamp:       formatTime(now),
 		DeploymentType:         "UCCE",
@@ -666,21 +671,21 @@ func (s *Simulator) SystemInfo(ctx context.Context) (SystemInfo, error) {
 // mrds are the media routing domains of the simulated contact center, with
 // the settings an agent's Media object has in each.
 var mrds = []struct {
-	MRD
+	cisco.MRD
 	maxDialogLimit int
 	interruptible  bool
 }{
-	{MRD{ID: "1", Name: "Cisco_Voice", Description: "Cisco Voice", MediaClass: "voice"}, 1, false},
-	{MRD{ID: "5001", Name: "Cisco_Chat_MRD", Description: "Chat MRD", MediaClass: "chat"}, 5, true},
-	{MRD{ID: "5002", Name: "Cisco_Email_MRD", Description: "Email MRD", MediaClass: "email"}, 3, true},
+	{cisco.MRD{ID: "1", Name: "Cisco_Voice", Description: "Cisco Voice", MediaClass: "voice"}, 1, false},
+	{cisco.MRD{ID: "5001", Name: "Cisco_Chat_MRD", Description: "Chat MRD", MediaClass: "chat"}, 5, true},
+	{cisco.MRD{ID: "5002", Name: "Cisco_Email_MRD", Description: "Email MRD", MediaClass: "email"}, 3, true},
 }
 
 // MediaRoutingDomains returns voice (1), chat (5001) and email (5002).
-func (s *Simulator) MediaRoutingDomains(ctx context.Context) ([]MRD, error) {
+func (s *Simulator) MediaRoutingDomains(ctx context.Context) ([]cisco.MRD, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]MRD, len(mrds))
+	out := make([]cisco.MRD, len(mrds))
 	for i, m := range mrds {
 		out[i] = m.MRD
 	}
@@ -691,7 +696,7 @@ func (s *Simulator) MediaRoutingDomains(ctx context.Context) ([]MRD, error) {
 // voice one mirrors the agent's state. The chat and email ones are
 // NOT_READY and routable while the agent is signed in, as after a Finesse
 // media sign-in, and LOGOUT otherwise.
-func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) {
+func (s *Simulator) Media(ctx context.Context, loginID string) ([]cisco.Media, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -703,15 +708,15 @@ func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) 
 	st := *s.stateLocked(a)
 	s.mu.Unlock()
 
-	signedIn := st.state != StateLogout
-	out := make([]Media, len(mrds))
+	signedIn := st.state != cisco.StateLogout
+	out := make([]cisco.Media, len(mrds))
 	for i, m := range mrds {
-		md := Media{
+		md := cisco.Media{
 			URI:                "/finesse/api/User/" + a.loginID + "/Media/" + m.ID,
 			ID:                 m.ID,
 			Name:               m.Name,
 			Description:        m.Description,
-			State:              StateLogout,
+			State:              cisco.StateLogout,
 			StateChangeTime:    formatTime(st.mediaChangeTime),
 			ReasonCodeID:       noReasonCode,
 			Routable:           signedIn,
@@ -724,7 +729,7 @@ func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) 
 		case m.MediaClass == "voice":
 			md.State, md.StateChangeTime, md.ReasonCodeID = st.state, formatTime(st.stateChangeTime), st.reasonCodeID
 		case signedIn:
-			md.State = StateNotReady
+			md.State = cisco.StateNotReady
 		}
 		out[i] = md
 	}
@@ -736,7 +741,7 @@ func (s *Simulator) Media(ctx context.Context, loginID string) ([]Media, error) 
 func (s *Simulator) stateLocked(a *dirAgent) *agentState {
 	st, ok := s.agents[a.loginID]
 	if !ok {
-		st = &agentState{state: StateLogout, reasonCodeID: noReasonCode}
+		st = &agentState{state: cisco.StateLogout, reasonCodeID: noReasonCode}
 		st.saved = st.record(a.loginID) // an agent never seen is no change
 		st.shown = shownOf(st)
 		s.agents[a.loginID] = st
@@ -745,8 +750,8 @@ func (s *Simulator) stateLocked(a *dirAgent) *agentState {
 }
 
 // userLocked renders the agent's User object at time now.
-func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) User {
-	u := User{
+func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) cisco.User {
+	u := cisco.User{
 		URI:             "/finesse/api/User/" + a.loginID,
 		LoginID:         a.loginID,
 		LoginName:       a.loginName,
@@ -756,7 +761,7 @@ func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) User 
 		IsSupervisor:    a.supervisor,
 		TeamID:          a.teamID,
 		TeamName:        a.teamName,
-		Teams:           make([]Team, len(a.supervised)), // [] rather than null for an agent
+		Teams:           make([]cisco.Team, len(a.supervised)), // [] rather than null for an agent
 		Extension:       st.extension,
 		State:           st.state,
 		StateChangeTime: formatTime(st.stateChangeTime),
@@ -775,18 +780,18 @@ func (s *Simulator) userLocked(a *dirAgent, st *agentState, now time.Time) User 
 	if !st.stateChangeTime.IsZero() {
 		u.AgentTime = formatAgentTime(now.Sub(st.stateChangeTime))
 	}
-	if st.state == StateNotReady || st.state == StateLogout {
-		if rc, ok := s.dir.reasonCode(a, Category(st.state), st.reasonCodeID); ok {
+	if st.state == cisco.StateNotReady || st.state == cisco.StateLogout {
+		if rc, ok := s.dir.reasonCode(a, cisco.Category(st.state), st.reasonCodeID); ok {
 			u.ReasonCode = &rc
 		}
 	}
 	return u
 }
 
-func errNotFound(loginID string) *Error {
-	return &Error{
-		Type:    ErrorTypeNotFound,
-		Message: msgUnknownUser,
+func errNotFound(loginID string) *cisco.Error {
+	return &cisco.Error{
+		Type:    cisco.ErrorTypeNotFound,
+		Message: cisco.ErrorMessageUnknownUser,
 		Text:    fmt.Sprintf("There is no user %q; check the login ID.", clip(loginID)),
 	}
 }
@@ -801,8 +806,8 @@ func (d *Directory) lookup(username string) *dirAgent {
 }
 
 // reasonCodesFor returns the codes of category visible to the agent.
-func (d *Directory) reasonCodesFor(a *dirAgent, category Category) []ReasonCode {
-	out := []ReasonCode{}
+func (d *Directory) reasonCodesFor(a *dirAgent, category cisco.Category) []cisco.ReasonCode {
+	out := []cisco.ReasonCode{}
 	for _, rc := range d.reasonCodes {
 		if rc.Category == category && visibleTo(rc.ForAll, rc.teams, a.teamID) {
 			out = append(out, rc.ReasonCode)
@@ -812,19 +817,19 @@ func (d *Directory) reasonCodesFor(a *dirAgent, category Category) []ReasonCode 
 }
 
 // reasonCode finds the code with id in category, if the agent sees it.
-func (d *Directory) reasonCode(a *dirAgent, category Category, id string) (ReasonCode, bool) {
+func (d *Directory) reasonCode(a *dirAgent, category cisco.Category, id string) (cisco.ReasonCode, bool) {
 	for _, rc := range d.reasonCodes {
 		if rc.ID == id && rc.Category == category && visibleTo(rc.ForAll, rc.teams, a.teamID) {
 			return rc.ReasonCode, true
 		}
 	}
-	return ReasonCode{}, false
+	return cisco.ReasonCode{}, false
 }
 
 // checkReasonCode validates the reason code an agent gave for NOT_READY or
 // LOGOUT and returns the reasonCodeId to record. As in Finesse, a code is
 // required only when the agent's team has codes in the category.
-func (d *Directory) checkReasonCode(a *dirAgent, category Category, id string) (string, *Error) {
+func (d *Directory) checkReasonCode(a *dirAgent, category cisco.Category, id string) (string, *cisco.Error) {
 	if _, ok := d.reasonCode(a, category, id); ok {
 		return id, nil
 	}
@@ -832,15 +837,15 @@ func (d *Directory) checkReasonCode(a *dirAgent, category Category, id string) (
 		return noReasonCode, nil
 	}
 	if id == "" {
-		return "", &Error{
-			Type:    ErrorTypeInvalidInput,
-			Message: msgInvalidReasonCode,
+		return "", &cisco.Error{
+			Type:    cisco.ErrorTypeInvalidInput,
+			Message: cisco.ErrorMessageInvalidReasonCode,
 			Text:    fmt.Sprintf("A reason code is required for %s; choose one of the agent's %s reason codes.", category, category),
 		}
 	}
-	return "", &Error{
-		Type:    ErrorTypeInvalidInput,
-		Message: msgInvalidReasonCode,
+	return "", &cisco.Error{
+		Type:    cisco.ErrorTypeInvalidInput,
+		Message: cisco.ErrorMessageInvalidReasonCode,
 		Text:    fmt.Sprintf("Reason code %q is not one of the agent's %s reason codes; choose one of those.", clip(id), category),
 	}
 }
@@ -877,7 +882,7 @@ func (s *Simulator) SignedInAgents(ctx context.Context) ([]string, error) {
 	defer s.mu.Unlock()
 	ids := []string{}
 	for id, st := range s.agents {
-		if st.state != StateLogout {
+		if st.state != cisco.StateLogout {
 			ids = append(ids, id)
 		}
 	}
@@ -938,14 +943,14 @@ func (s *Simulator) Restore(records []AgentRecord) {
 		}
 		st.saved = r
 		st.shown = shown{state: r.State, reason: r.ReasonCodeID, pending: string(r.PendingState), ext: r.Extension}
-		if r.PendingState == StateLogout && st.state != StateLogout {
+		if r.PendingState == cisco.StateLogout && st.state != cisco.StateLogout {
 			// Signed out at the end of a call that did not survive.
-			st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, r.PendingReasonCodeID, now
+			st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateLogout, r.PendingReasonCodeID, now
 			st.extension, st.mediaChangeTime = "", now
 			signedOut = append(signedOut, a)
 		}
 		s.agents[a.loginID] = st
-		if st.state != StateLogout {
+		if st.state != cisco.StateLogout {
 			s.extensions[st.extension] = a.loginID
 		}
 	}
@@ -956,8 +961,8 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	}
 	for _, a := range s.dir.agents {
 		st, ok := s.agents[a.loginID]
-		if ok && st.state != StateLogout && st.state != StateReady && st.state != StateNotReady {
-			st.state, st.reasonCodeID, st.stateChangeTime = StateNotReady, noReasonCode, now
+		if ok && st.state != cisco.StateLogout && st.state != cisco.StateReady && st.state != cisco.StateNotReady {
+			st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateNotReady, noReasonCode, now
 			s.emitUserLocked(a, st, now)
 		}
 	}

@@ -1,6 +1,9 @@
-package cisco
+package simcluster
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -42,18 +45,18 @@ type rpcRequest struct {
 
 // rpcArgs are the arguments of every method; each uses some.
 type rpcArgs struct {
-	LoginID      string         `json:"loginId,omitempty"` // the agent, or the supervisor
-	AgentID      string         `json:"agentId,omitempty"` // the agent a supervisor acts on
-	Extension    string         `json:"extension,omitempty"`
-	State        State          `json:"state,omitempty"`
-	ReasonCodeID string         `json:"reasonCodeId,omitempty"`
-	DialogID     string         `json:"dialogId,omitempty"`
-	Action       Action         `json:"action,omitempty"`
-	FromAddress  string         `json:"fromAddress,omitempty"`
-	ToAddress    string         `json:"toAddress,omitempty"`
-	Reason       string         `json:"reason,omitempty"`
-	Vars         []CallVariable `json:"vars,omitempty"`
-	Call         *IncomingCall  `json:"call,omitempty"`
+	LoginID      string               `json:"loginId,omitempty"` // the agent, or the supervisor
+	AgentID      string               `json:"agentId,omitempty"` // the agent a supervisor acts on
+	Extension    string               `json:"extension,omitempty"`
+	State        cisco.State          `json:"state,omitempty"`
+	ReasonCodeID string               `json:"reasonCodeId,omitempty"`
+	DialogID     string               `json:"dialogId,omitempty"`
+	Action       cisco.Action         `json:"action,omitempty"`
+	FromAddress  string               `json:"fromAddress,omitempty"`
+	ToAddress    string               `json:"toAddress,omitempty"`
+	Reason       string               `json:"reason,omitempty"`
+	Vars         []cisco.CallVariable `json:"vars,omitempty"`
+	Call         *sim.IncomingCall    `json:"call,omitempty"`
 }
 
 // rpcReply is the leader's answer: a result, an error, or Retry when the
@@ -81,7 +84,7 @@ type rpcError struct {
 }
 
 func encodeError(err error) *rpcError {
-	var e *Error
+	var e *cisco.Error
 	switch {
 	case errors.As(err, &e):
 		return &rpcError{Type: e.Type, Message: e.Message, Text: e.Text, Data: e.Data}
@@ -96,7 +99,7 @@ func encodeError(err error) *rpcError {
 func (w *rpcError) err() error {
 	switch {
 	case w.Type != "":
-		return &Error{Type: w.Type, Message: w.Message, Text: w.Text, Data: w.Data}
+		return &cisco.Error{Type: w.Type, Message: w.Message, Text: w.Text, Data: w.Data}
 	case w.Context == "canceled":
 		return context.Canceled
 	case w.Context == "deadline":
@@ -105,10 +108,10 @@ func (w *rpcError) err() error {
 	return fmt.Errorf("cisco: leader: %s", w.Other)
 }
 
-func errUnavailable() *Error {
-	return &Error{
-		Type:    ErrorTypeUnavailable,
-		Message: msgUnavailable,
+func errUnavailable() *cisco.Error {
+	return &cisco.Error{
+		Type:    cisco.ErrorTypeUnavailable,
+		Message: cisco.ErrorMessageUnavailable,
 		Text:    "The contact center is not reachable right now; try again in a few seconds.",
 	}
 }
@@ -125,7 +128,7 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	body, err := json.Marshal(rpcRequest{ID: requestID(ctx), Call: rand.Text(), Args: args})
+	body, err := json.Marshal(rpcRequest{ID: cisco.RequestID(ctx), Call: rand.Text(), Args: args})
 	if err != nil {
 		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
 	}
@@ -224,7 +227,7 @@ func (c *Cluster) serve(m *nats.Msg, replies *replyCache) {
 		return
 	}
 	from := c.lastSent()
-	ctx, cancel := context.WithTimeout(WithRequestID(context.Background(), req.ID), c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(cisco.WithRequestID(context.Background(), req.ID), c.cfg.RequestTimeout)
 	v, err := c.dispatch(ctx, method, req.Args)
 	cancel()
 	if c.serving.Load() != term {
@@ -345,24 +348,24 @@ func (c *Cluster) dispatch(ctx context.Context, method string, a rpcArgs) (any, 
 		return s.SignedInAgents(ctx)
 	case methodRing:
 		if a.Call == nil {
-			return Dialog{}, &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidAddress, Text: "The incoming call is missing."}
+			return cisco.Dialog{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidAddress, Text: "The incoming call is missing."}
 		}
 		return s.Ring(ctx, a.LoginID, *a.Call)
 	}
-	return nil, fmt.Errorf("cisco: unknown cluster request %q", clip(method))
+	return nil, fmt.Errorf("cisco: unknown cluster request %.32q", method)
 }
 
 // SignIn checks the password against this node's directory, then has the
 // leader sign the agent in: the password never leaves this node.
-func (c *Cluster) SignIn(ctx context.Context, username, password, extension string) (SignedIn, error) {
+func (c *Cluster) SignIn(ctx context.Context, username, password, extension string) (cisco.SignedIn, error) {
 	if err := ctx.Err(); err != nil {
-		return SignedIn{}, err
+		return cisco.SignedIn{}, err
 	}
 	loginID, err := c.sim.Authenticate(username, password)
 	if err != nil {
-		return SignedIn{}, err
+		return cisco.SignedIn{}, err
 	}
-	return call[SignedIn](c, ctx, methodSignIn, rpcArgs{LoginID: loginID, Extension: extension})
+	return call[cisco.SignedIn](c, ctx, methodSignIn, rpcArgs{LoginID: loginID, Extension: extension})
 }
 
 // Resolve finds the agent username names in this node's directory, which
@@ -372,59 +375,59 @@ func (c *Cluster) Resolve(ctx context.Context, username string) (string, bool, e
 }
 
 // User returns the agent's User object from the leader.
-func (c *Cluster) User(ctx context.Context, loginID string) (User, error) {
-	return call[User](c, ctx, methodUser, rpcArgs{LoginID: loginID})
+func (c *Cluster) User(ctx context.Context, loginID string) (cisco.User, error) {
+	return call[cisco.User](c, ctx, methodUser, rpcArgs{LoginID: loginID})
 }
 
 // SetState sets the agent's state on the leader.
-func (c *Cluster) SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error) {
-	return call[User](c, ctx, methodSetState, rpcArgs{LoginID: loginID, State: state, ReasonCodeID: reasonCodeID})
+func (c *Cluster) SetState(ctx context.Context, loginID string, state cisco.State, reasonCodeID string) (cisco.User, error) {
+	return call[cisco.User](c, ctx, methodSetState, rpcArgs{LoginID: loginID, State: state, ReasonCodeID: reasonCodeID})
 }
 
 // ForceLogout signs the agent out on the leader.
-func (c *Cluster) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error) {
-	return call[User](c, ctx, methodForceLogout, rpcArgs{LoginID: loginID, ReasonCodeID: reasonCodeID})
+func (c *Cluster) ForceLogout(ctx context.Context, loginID, reasonCodeID string) (cisco.User, error) {
+	return call[cisco.User](c, ctx, methodForceLogout, rpcArgs{LoginID: loginID, ReasonCodeID: reasonCodeID})
 }
 
 // Disconnect reports a desktop gone for good to the leader.
-func (c *Cluster) Disconnect(ctx context.Context, loginID string) (User, error) {
-	return call[User](c, ctx, methodDisconnect, rpcArgs{LoginID: loginID})
+func (c *Cluster) Disconnect(ctx context.Context, loginID string) (cisco.User, error) {
+	return call[cisco.User](c, ctx, methodDisconnect, rpcArgs{LoginID: loginID})
 }
 
 // ReasonCodes returns the agent's reason codes from this node's directory.
-func (c *Cluster) ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error) {
+func (c *Cluster) ReasonCodes(ctx context.Context, loginID string, category cisco.Category) ([]cisco.ReasonCode, error) {
 	return c.sim.ReasonCodes(ctx, loginID, category)
 }
 
 // WrapUpReasons returns the agent's wrap-up reasons from this node's directory.
-func (c *Cluster) WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error) {
+func (c *Cluster) WrapUpReasons(ctx context.Context, loginID string) ([]cisco.WrapUpReason, error) {
 	return c.sim.WrapUpReasons(ctx, loginID)
 }
 
 // PhoneBooks returns the agent's phone books from this node's directory.
-func (c *Cluster) PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error) {
+func (c *Cluster) PhoneBooks(ctx context.Context, loginID string) ([]cisco.PhoneBook, error) {
 	return c.sim.PhoneBooks(ctx, loginID)
 }
 
 // SystemInfo returns the simulated Finesse cluster's state, which every
 // node knows.
-func (c *Cluster) SystemInfo(ctx context.Context) (SystemInfo, error) {
+func (c *Cluster) SystemInfo(ctx context.Context) (cisco.SystemInfo, error) {
 	return c.sim.SystemInfo(ctx)
 }
 
 // MediaRoutingDomains returns the media routing domains, which every node knows.
-func (c *Cluster) MediaRoutingDomains(ctx context.Context) ([]MRD, error) {
+func (c *Cluster) MediaRoutingDomains(ctx context.Context) ([]cisco.MRD, error) {
 	return c.sim.MediaRoutingDomains(ctx)
 }
 
 // Media returns the agent's Media objects from the leader.
-func (c *Cluster) Media(ctx context.Context, loginID string) ([]Media, error) {
-	return call[[]Media](c, ctx, methodMedia, rpcArgs{LoginID: loginID})
+func (c *Cluster) Media(ctx context.Context, loginID string) ([]cisco.Media, error) {
+	return call[[]cisco.Media](c, ctx, methodMedia, rpcArgs{LoginID: loginID})
 }
 
 // Dialogs returns the agent's calls from the leader.
-func (c *Cluster) Dialogs(ctx context.Context, loginID string) ([]Dialog, error) {
-	return call[[]Dialog](c, ctx, methodDialogs, rpcArgs{LoginID: loginID})
+func (c *Cluster) Dialogs(ctx context.Context, loginID string) ([]cisco.Dialog, error) {
+	return call[[]cisco.Dialog](c, ctx, methodDialogs, rpcArgs{LoginID: loginID})
 }
 
 // TeamAgents returns a team's agents from this node's directory.
@@ -444,12 +447,12 @@ func (c *Cluster) SignedInAgents(ctx context.Context) ([]string, error) {
 }
 
 // MakeCall places a call on the leader.
-func (c *Cluster) MakeCall(ctx context.Context, loginID, toAddress string, vars []CallVariable) (Dialog, error) {
-	return call[Dialog](c, ctx, methodMakeCall, rpcArgs{LoginID: loginID, ToAddress: toAddress, Vars: vars})
+func (c *Cluster) MakeCall(ctx context.Context, loginID, toAddress string, vars []cisco.CallVariable) (cisco.Dialog, error) {
+	return call[cisco.Dialog](c, ctx, methodMakeCall, rpcArgs{LoginID: loginID, ToAddress: toAddress, Vars: vars})
 }
 
 // CallAction acts on a call on the leader.
-func (c *Cluster) CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error {
+func (c *Cluster) CallAction(ctx context.Context, loginID, dialogID string, action cisco.Action, toAddress string) error {
 	_, err := call[struct{}](c, ctx, methodCallAction, rpcArgs{LoginID: loginID, DialogID: dialogID, Action: action, ToAddress: toAddress})
 	return err
 }
@@ -461,25 +464,25 @@ func (c *Cluster) WrapUp(ctx context.Context, loginID, dialogID, reason string) 
 }
 
 // SupervisorSetState sets an agent's state for a supervisor on the leader.
-func (c *Cluster) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state State, reasonCodeID string) (User, error) {
-	return call[User](c, ctx, methodSupervisorSetState,
+func (c *Cluster) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state cisco.State, reasonCodeID string) (cisco.User, error) {
+	return call[cisco.User](c, ctx, methodSupervisorSetState,
 		rpcArgs{LoginID: supervisorID, AgentID: agentID, State: state, ReasonCodeID: reasonCodeID})
 }
 
 // SilentMonitor starts a supervisor's monitoring on the leader.
-func (c *Cluster) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error) {
-	return call[Dialog](c, ctx, methodSilentMonitor,
+func (c *Cluster) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (cisco.Dialog, error) {
+	return call[cisco.Dialog](c, ctx, methodSilentMonitor,
 		rpcArgs{LoginID: supervisorID, FromAddress: fromAddress, AgentID: agentID, ToAddress: toAddress})
 }
 
 // Barge joins a supervisor into a call on the leader.
-func (c *Cluster) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error) {
-	return call[Dialog](c, ctx, methodBarge,
+func (c *Cluster) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (cisco.Dialog, error) {
+	return call[cisco.Dialog](c, ctx, methodBarge,
 		rpcArgs{LoginID: supervisorID, FromAddress: fromAddress, AgentID: agentID, ToAddress: toAddress, DialogID: dialogID})
 }
 
 // Ring rings the agent's phone with a call from outside, on the leader, as
 // Simulator.Ring does.
-func (c *Cluster) Ring(ctx context.Context, loginID string, in IncomingCall) (Dialog, error) {
-	return call[Dialog](c, ctx, methodRing, rpcArgs{LoginID: loginID, Call: &in})
+func (c *Cluster) Ring(ctx context.Context, loginID string, in sim.IncomingCall) (cisco.Dialog, error) {
+	return call[cisco.Dialog](c, ctx, methodRing, rpcArgs{LoginID: loginID, Call: &in})
 }

@@ -1,4 +1,4 @@
-package cisco_test
+package sim_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package cisco_test
+package sim_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
 func marshal(t *testing.T, v any) string {
@@ -88,7 +89,7 @@ func TestUserJSON(t *testing.T) {
 }
 
 func TestSignedOutUserJSON(t *testing.T) {
-	s := cisco.NewSimulator(cisco.DemoDirectory(), cisco.SimulatorConfig{})
+	s := sim.New(sim.DemoDirectory(), sim.Config{})
 
 	assert.JSONEq(t, `{
 		"uri": "/finesse/api/User/100503",

@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	_ "embed"
 	"sync"
 )
@@ -77,7 +79,7 @@ func borrowPhoneBooks(teams map[string]string) []filePhoneBook {
 	var out []filePhoneBook
 	for _, pb := range demoFile().PhoneBooks {
 		pb.Teams = keepTeams(pb.Teams, teams)
-		if pb.Type == PhoneBookGlobal || len(pb.Teams) > 0 {
+		if pb.Type == cisco.PhoneBookGlobal || len(pb.Teams) > 0 {
 			out = append(out, pb)
 		}
 	}

@@ -1,6 +1,9 @@
-package cisco
+package simcluster
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -15,13 +18,13 @@ import (
 	"go.uber.org/zap"
 )
 
-var _ Connector = (*Cluster)(nil)
+var _ cisco.Connector = (*Cluster)(nil)
 
-// Defaults of ClusterConfig.
+// Defaults of Config.
 const (
 	DefaultLeaseTTL       = 3 * time.Second
 	DefaultRequestTimeout = 5 * time.Second
-	DefaultClusterPrefix  = "ctibus"
+	DefaultPrefix         = "ctibus"
 )
 
 const (
@@ -49,9 +52,9 @@ const (
 	replyCacheAge  = 30 * time.Second
 )
 
-// ClusterConfig holds the tunables of a Cluster. Zero values select the
+// Config holds the tunables of a Cluster. Zero values select the
 // defaults.
-type ClusterConfig struct {
+type Config struct {
 	// Node names this node in the lease and in logs. Required.
 	Node string
 	// Prefix starts the NATS subjects and the KV bucket names; it must be a
@@ -66,6 +69,15 @@ type ClusterConfig struct {
 	RequestTimeout time.Duration
 	// Log receives leadership changes and failures. Default zap.NewNop().
 	Log *zap.Logger
+	// Simulator configures this node's simulator; its OnAgentChange must
+	// be nil.
+	Simulator sim.Config
+}
+
+// subscriber is one Subscribe callback.
+type subscriber struct {
+	id int
+	f  func(cisco.Notification)
 }
 
 // Cluster is a Connector shared by several ctibus nodes on one NATS system.
@@ -107,9 +119,9 @@ type ClusterConfig struct {
 // reasons, phone books, teams, system info) are answered by the receiving
 // node's own simulator.
 type Cluster struct {
-	sim      *Simulator
+	sim      *sim.Simulator
 	nc       *nats.Conn
-	cfg      ClusterConfig
+	cfg      Config
 	log      *zap.Logger
 	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
 	records  jetstream.KeyValue // AgentRecords by agentKey
@@ -149,17 +161,18 @@ type Cluster struct {
 	closeErr  error
 }
 
-// NewCluster joins the cluster on nc with sim, which must have been built
-// from the same directory as the other nodes' and with OnAgentChange nil:
-// NewCluster installs its own. It creates the KV buckets if needed and starts
-// competing for leadership; requests made before a leader emerges wait for
-// one. ctx bounds the setup only. Close stops it; nc stays the caller's.
-func NewCluster(ctx context.Context, sim *Simulator, nc *nats.Conn, cfg ClusterConfig) (*Cluster, error) {
+// New joins the cluster on nc with a simulator of its own on dir, which
+// must be the directory of the other nodes, built with cfg.Simulator
+// (whose OnAgentChange must be nil: the cluster stores the records). It
+// creates the KV buckets if needed and starts competing for leadership;
+// requests made before a leader emerges wait for one. ctx bounds the setup
+// only. Close stops it; nc stays the caller's.
+func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*Cluster, error) {
 	if cfg.Node == "" {
 		return nil, errors.New("cisco: cluster: Node is required")
 	}
 	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultClusterPrefix
+		cfg.Prefix = DefaultPrefix
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
@@ -191,8 +204,10 @@ func NewCluster(ctx context.Context, sim *Simulator, nc *nats.Conn, cfg ClusterC
 	if err != nil {
 		return nil, fmt.Errorf("cisco: cluster: agents bucket: %w", err)
 	}
+	if cfg.Simulator.OnAgentChange != nil {
+		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange is the cluster's own; leave it nil")
+	}
 	c := &Cluster{
-		sim:      sim,
 		nc:       nc,
 		cfg:      cfg,
 		log:      cfg.Log.With(zap.String("node", cfg.Node)),
@@ -204,13 +219,9 @@ func NewCluster(ctx context.Context, sim *Simulator, nc *nats.Conn, cfg ClusterC
 		seenMore: make(chan struct{}),
 		quit:     make(chan struct{}),
 	}
-	sim.mu.Lock()
-	if sim.onChange != nil {
-		sim.mu.Unlock()
-		return nil, errors.New("cisco: cluster: the simulator already has an OnAgentChange")
-	}
-	sim.onChange = c.save
-	sim.mu.Unlock()
+	simCfg := cfg.Simulator
+	simCfg.OnAgentChange = c.save
+	c.sim = sim.New(dir, simCfg)
 
 	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
 	if err != nil {
@@ -247,7 +258,7 @@ func (c *Cluster) Close() error {
 // leader made them. f runs on the goroutine that receives the broadcasts,
 // with the subscription lock held: it must not block for long, and must not
 // call the connector (nor cancel).
-func (c *Cluster) Subscribe(f func(Notification)) (cancel func()) {
+func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	c.nextSub++
@@ -274,9 +285,9 @@ type mark struct {
 
 // notifyMsg is a notification as broadcast.
 type notifyMsg struct {
-	Term         uint64       `json:"term"`
-	Seq          uint64       `json:"seq"`
-	Notification Notification `json:"notification"`
+	Term         uint64             `json:"term"`
+	Seq          uint64             `json:"seq"`
+	Notification cisco.Notification `json:"notification"`
 }
 
 // deliver hands a broadcast notification to this node's subscribers, then
@@ -352,7 +363,7 @@ func (c *Cluster) lastSent() mark {
 // broadcast sends one of the leader's notifications to every node, numbered
 // in term. It runs under the simulator's mutex, so the broadcasts are
 // numbered and leave in the order of the changes; Publish only buffers.
-func (c *Cluster) broadcast(term uint64, n Notification) {
+func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	c.sentMu.Lock()
 	c.sent = mark{term: term, seq: c.sent.seq + 1}
 	seq := c.sent.seq
@@ -369,7 +380,7 @@ func (c *Cluster) broadcast(term uint64, n Notification) {
 // save is the simulator's OnAgentChange: it stores the record with a
 // compare-and-set, under the simulator's mutex, so that a reply follows the
 // write. A node that is not leading stores nothing: its simulator is idle.
-func (c *Cluster) save(r AgentRecord) {
+func (c *Cluster) save(r sim.AgentRecord) {
 	key := agentKey(r.LoginID)
 	c.mu.Lock()
 	if c.revs == nil {
@@ -510,7 +521,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	c.sentMu.Lock()
 	c.sent = mark{term: t.id}
 	c.sentMu.Unlock()
-	t.unsub = c.sim.Subscribe(func(n Notification) { c.broadcast(t.id, n) })
+	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
 	c.sim.Restore(records)
 	c.mu.Lock()
 	stored := c.revs != nil // else a record Restore rewrote was not stored
@@ -569,13 +580,13 @@ func (c *Cluster) release(t *term) {
 }
 
 // load reads every stored agent record with its revision.
-func (c *Cluster) load(ctx context.Context) ([]AgentRecord, map[string]uint64, error) {
+func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]uint64, error) {
 	w, err := c.records.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, nil, fmt.Errorf("watch agent records: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
-	var records []AgentRecord
+	var records []sim.AgentRecord
 	revs := map[string]uint64{}
 	for {
 		select {
@@ -588,7 +599,7 @@ func (c *Cluster) load(ctx context.Context) ([]AgentRecord, map[string]uint64, e
 			if e == nil { // all current records seen
 				return records, revs, nil
 			}
-			var r AgentRecord
+			var r sim.AgentRecord
 			if err := json.Unmarshal(e.Value(), &r); err != nil {
 				return nil, nil, fmt.Errorf("agent record %s: %w", e.Key(), err)
 			}

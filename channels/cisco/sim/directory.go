@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -97,13 +99,13 @@ type dirAgent struct {
 	hash                []byte
 	teamID, teamName    string
 	supervisor          bool
-	supervised          []Team
+	supervised          []cisco.Team
 	wrapUpTimer         int
-	settings            Settings
+	settings            cisco.Settings
 }
 
 type dirReasonCode struct {
-	ReasonCode
+	cisco.ReasonCode
 	teams []string
 }
 
@@ -114,7 +116,7 @@ type dirWrapUpReason struct {
 }
 
 type dirPhoneBook struct {
-	PhoneBook
+	cisco.PhoneBook
 	teams []string
 }
 
@@ -425,9 +427,9 @@ func (b *builder) agent(p string, fa fileAgent) (*dirAgent, int, *DirectoryError
 		lastName:    fa.LastName,
 		teamID:      fa.TeamID,
 		supervisor:  fa.Supervisor,
-		supervised:  []Team{},
+		supervised:  []cisco.Team{},
 		wrapUpTimer: defaultWrapUpTimer,
-		settings:    Settings{WrapUpOnIncoming: defaultWrapUpIn, WrapUpOnOutgoing: defaultWrapUpOut},
+		settings:    cisco.Settings{WrapUpOnIncoming: defaultWrapUpIn, WrapUpOnOutgoing: defaultWrapUpOut},
 	}
 	if a.loginName == "" {
 		a.loginName = a.loginID
@@ -455,7 +457,7 @@ func (b *builder) agent(p string, fa fileAgent) (*dirAgent, int, *DirectoryError
 		return nil, 0, err
 	}
 	for _, id := range fa.SupervisedTeams {
-		a.supervised = append(a.supervised, Team{ID: id, Name: b.d.teams[id], URI: "/finesse/api/Team/" + id})
+		a.supervised = append(a.supervised, cisco.Team{ID: id, Name: b.d.teams[id], URI: "/finesse/api/Team/" + id})
 	}
 	if fa.WrapUpTimer != nil {
 		if t := *fa.WrapUpTimer; t < 1 || t > maxWrapUpTimer {
@@ -501,7 +503,7 @@ func (b *builder) reasonCodes(f *fileDirectory) *DirectoryError {
 			return fail(p+".id", "reason code id %s is used twice", rc.ID)
 		}
 		ids[rc.ID] = true
-		if !Category(rc.Category).known() {
+		if !cisco.Category(rc.Category).Known() {
 			return fail(p+".category", "category %q must be NOT_READY or LOGOUT", clip(rc.Category))
 		}
 		if rc.Code < 1 || rc.Code > 65535 {
@@ -530,10 +532,10 @@ func (b *builder) reasonCodes(f *fileDirectory) *DirectoryError {
 			return err
 		}
 		b.d.reasonCodes = append(b.d.reasonCodes, dirReasonCode{
-			ReasonCode: ReasonCode{
+			ReasonCode: cisco.ReasonCode{
 				URI:      "/finesse/api/ReasonCode/" + rc.ID,
 				ID:       rc.ID,
-				Category: Category(rc.Category),
+				Category: cisco.Category(rc.Category),
 				Code:     rc.Code,
 				Label:    rc.Label,
 				ForAll:   rc.ForAll,
@@ -606,14 +608,14 @@ func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
 		}
 		names[pb.Name] = i
 		switch pb.Type {
-		case PhoneBookGlobal:
+		case cisco.PhoneBookGlobal:
 			if len(pb.Teams) > 0 {
 				return fail(p+".teams", "a GLOBAL phone book is visible to every agent; remove teams or make it a TEAM book")
 			}
 			if len(global) == maxGlobalPhoneBooks {
 				return fail(p, "more than %d GLOBAL phone books; Finesse allows %d", maxGlobalPhoneBooks, maxGlobalPhoneBooks)
 			}
-		case PhoneBookTeam:
+		case cisco.PhoneBookTeam:
 			if len(pb.Teams) == 0 {
 				return fail(p+".teams", "a TEAM phone book needs at least one team")
 			}
@@ -630,7 +632,7 @@ func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
 			return fail(p+".contacts", "%d contacts; Finesse allows at most %d in a phone book", len(pb.Contacts), maxBookContacts)
 		}
 		book := dirPhoneBook{
-			PhoneBook: PhoneBook{URI: "/finesse/api/PhoneBook/" + pb.ID, Name: pb.Name, Type: pb.Type, Contacts: []Contact{}},
+			PhoneBook: cisco.PhoneBook{URI: "/finesse/api/PhoneBook/" + pb.ID, Name: pb.Name, Type: pb.Type, Contacts: []cisco.Contact{}},
 			teams:     slices.Clone(pb.Teams),
 		}
 		for j, c := range pb.Contacts {
@@ -641,7 +643,7 @@ func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
 			if contactID++; contactID > maxContacts {
 				return fail(cp, "more than %d contacts in all; Finesse allows %d", maxContacts, maxContacts)
 			}
-			book.Contacts = append(book.Contacts, Contact{
+			book.Contacts = append(book.Contacts, cisco.Contact{
 				FirstName:   c.FirstName,
 				LastName:    c.LastName,
 				PhoneNumber: c.PhoneNumber,
@@ -649,7 +651,7 @@ func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
 				URI:         fmt.Sprintf("/finesse/api/PhoneBook/%s/Contact/%d", pb.ID, contactID),
 			})
 		}
-		if pb.Type == PhoneBookGlobal {
+		if pb.Type == cisco.PhoneBookGlobal {
 			global = append(global, book)
 		} else {
 			team = append(team, book)

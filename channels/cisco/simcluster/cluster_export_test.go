@@ -1,4 +1,4 @@
-package cisco
+package simcluster
 
 // SetBeforeReply has the leader run f(method) after applying a request from
 // another node and before answering it, so that tests can make an answer

@@ -1,14 +1,16 @@
-package cisco
+package sim
+
+import "github.com/ctibus/ctibus/channels/cisco"
 
 // PutState moves a signed-in agent straight into state, as the contact
 // center does when calls arrive, so that tests can start the state machine
 // from states an agent cannot request. LOGOUT also frees the extension.
-func PutState(s *Simulator, loginID string, state State) {
+func PutState(s *Simulator, loginID string, state cisco.State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stateLocked(s.dir.byLoginID[loginID])
 	st.state = state
-	if state == StateLogout {
+	if state == cisco.StateLogout {
 		s.signOutLocked(st, s.now())
 	}
 }

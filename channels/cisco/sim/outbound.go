@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	"fmt"
 	"strings"
 	"time"
@@ -36,19 +38,12 @@ func ParseCallKind(s string) (CallKind, error) {
 	case KindInbound, KindPreview, KindProgressive:
 		return k, nil
 	}
-	return "", &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidKind,
+	return "", &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: msgInvalidKind,
 		Text: fmt.Sprintf("kind %q is not a kind of call; give inbound (the default), preview or progressive.", clip(s))}
 }
 
 // campaign reports whether k is dialed by a campaign.
 func (k CallKind) campaign() bool { return k == KindPreview || k == KindProgressive }
-
-// The preview actions of Finesse on CCE (Dialog—Accept, Close, or Reject an
-// Outbound Option Preview Reservation). REJECT is ActionReject.
-const (
-	ActionAccept Action = "ACCEPT"
-	ActionClose  Action = "CLOSE"
-)
 
 // The callTypes of Outbound Option calls, and the state of an accepted
 // preview reservation.
@@ -67,7 +62,7 @@ var campaignVariables = []string{"BACampaign", "BAAccountNumber", "BAResponse", 
 // splitCampaignVariables takes the BA* variables (names matched without
 // regard to case) out of vars, checked and named as Finesse names them. A
 // BA* variable is campaign data: only a campaign call may carry it.
-func splitCampaignVariables(kind CallKind, vars []CallVariable) (ba, rest []CallVariable, err *Error) {
+func splitCampaignVariables(kind CallKind, vars []cisco.CallVariable) (ba, rest []cisco.CallVariable, err *cisco.Error) {
 	for _, v := range vars {
 		name := ""
 		for _, n := range campaignVariables {
@@ -84,20 +79,20 @@ func splitCampaignVariables(kind CallKind, vars []CallVariable) (ba, rest []Call
 		case len(v.Value) > maxCallVariable:
 			return nil, nil, errCallData(fmt.Sprintf("%s is longer than %d bytes; shorten it.", name, maxCallVariable))
 		}
-		ba = append(ba, CallVariable{Name: name, Value: v.Value})
+		ba = append(ba, cisco.CallVariable{Name: name, Value: v.Value})
 	}
 	return ba, rest, nil
 }
 
 // campaignVariablesOf renders every BA* variable of a campaign call, those
 // not given empty, as callVariable1..10 are.
-func campaignVariablesOf(d *dialog) []CallVariable {
+func campaignVariablesOf(d *dialog) []cisco.CallVariable {
 	if !d.kind.campaign() {
 		return nil
 	}
-	out := make([]CallVariable, 0, len(campaignVariables))
+	out := make([]cisco.CallVariable, 0, len(campaignVariables))
 	for _, name := range campaignVariables {
-		v := CallVariable{Name: name}
+		v := cisco.CallVariable{Name: name}
 		for _, cv := range d.campaign {
 			if cv.Name == name {
 				v.Value = cv.Value
@@ -111,8 +106,8 @@ func campaignVariablesOf(d *dialog) []CallVariable {
 // reserveLocked starts a campaign call for a READY agent who is not on a
 // call: a preview reservation, or a progressive call that dials the
 // customer first. Ring has checked the call and the agent.
-func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall, ba, vars []CallVariable, now time.Time) (*dialog, error) {
-	if st.state != StateReady {
+func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall, ba, vars []cisco.CallVariable, now time.Time) (*dialog, error) {
+	if st.state != cisco.StateReady {
 		return nil, errInvalidState(fmt.Sprintf("A campaign reserves only a READY agent, and agent %s is %s; make the agent READY first.", a.loginID, st.state))
 	}
 	cs := &callSession{before: st.state, beforeReason: st.reasonCodeID}
@@ -121,7 +116,7 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 		d := s.newDialogLocked(typeOutboundPreview, call.From, st.extension)
 		d.dnis, d.dialedNumber, d.vars, d.kind, d.campaign = call.DNIS, call.From, vars, call.Kind, ba
 		d.state, d.reservation = callAlerting, true
-		cs.reserved = StateReservedOutboundPreview
+		cs.reserved = cisco.StateReservedOutboundPreview
 		s.joinLocked(d, st.extension, a.loginID, callAlerting, now)
 		s.commitLocked(now, d)
 		return d, nil
@@ -131,8 +126,8 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 	d := s.newDialogLocked(typeOutbound, call.From, st.extension)
 	d.dnis, d.dialedNumber, d.vars, d.kind, d.campaign = call.DNIS, call.From, vars, call.Kind, ba
 	d.state = callInitiated
-	cs.reserved, cs.dialing = StateReservedOutbound, d
-	s.setStateLocked(a, st, StateReservedOutbound, noReasonCode, now)
+	cs.reserved, cs.dialing = cisco.StateReservedOutbound, d
+	s.setStateLocked(a, st, cisco.StateReservedOutbound, noReasonCode, now)
 	customer := s.joinLocked(d, call.From, "", callAlerting, now)
 	wait, answers := s.answerDelay, true
 	switch {

@@ -1,4 +1,4 @@
-package cisco_test
+package simcluster_test
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/channels/cisco/simcluster"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
@@ -27,14 +29,14 @@ const testLease = 300 * time.Millisecond
 
 // clusterNode is one ctibus node of a test cluster.
 type clusterNode struct {
-	*cisco.Cluster
+	*simcluster.Cluster
 	nc  *nats.Conn
 	got *recorder
 }
 
 // startNode joins a node to the cluster on s, with its own connection and
 // simulator on dir, and records the notifications it delivers.
-func startNode(t *testing.T, s *server.Server, dir *cisco.Directory, name string, cfg cisco.ClusterConfig) *clusterNode {
+func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
 	t.Helper()
 	nc := natstest.Connect(t, s)
 	cfg.Node = name
@@ -44,7 +46,7 @@ func startNode(t *testing.T, s *server.Server, dir *cisco.Directory, name string
 	cfg.Log = zaptest.NewLogger(t).Named(name)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cisco.NewCluster(ctx, cisco.NewSimulator(dir, cisco.SimulatorConfig{}), nc, cfg)
+	c, err := simcluster.New(ctx, dir, nc, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
 	n := &clusterNode{Cluster: c, nc: nc, got: &recorder{}}
@@ -54,11 +56,11 @@ func startNode(t *testing.T, s *server.Server, dir *cisco.Directory, name string
 
 // startCluster starts count nodes and waits until one leads; it returns
 // the leader first.
-func startCluster(t *testing.T, s *server.Server, dir *cisco.Directory, count int) []*clusterNode {
+func startCluster(t *testing.T, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
 	t.Helper()
 	var nodes []*clusterNode
 	for i := range count {
-		nodes = append(nodes, startNode(t, s, dir, fmt.Sprint("node", i), cisco.ClusterConfig{}))
+		nodes = append(nodes, startNode(t, s, dir, fmt.Sprint("node", i), simcluster.Config{}))
 	}
 	i := waitLeader(t, nodes)
 	nodes[0], nodes[i] = nodes[i], nodes[0]
@@ -103,7 +105,7 @@ func (r *recorder) all() []cisco.Notification {
 }
 
 // storedRecord reads an agent's record as the cluster stored it.
-func storedRecord(t *testing.T, s *server.Server, loginID string) cisco.AgentRecord {
+func storedRecord(t *testing.T, s *server.Server, loginID string) sim.AgentRecord {
 	t.Helper()
 	js, err := jetstream.New(natstest.Connect(t, s))
 	require.NoError(t, err)
@@ -113,10 +115,12 @@ func storedRecord(t *testing.T, s *server.Server, loginID string) cisco.AgentRec
 	require.NoError(t, err)
 	e, err := kv.Get(ctx, loginID)
 	require.NoError(t, err)
-	var r cisco.AgentRecord
+	var r sim.AgentRecord
 	require.NoError(t, json.Unmarshal(e.Value(), &r))
 	return r
 }
+
+var testAgents = ciscotest.Agents()
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -203,7 +207,7 @@ func TestClusterErrorsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 
 	// The same requests to a lone simulator give the errors to expect.
-	alone := cisco.NewSimulator(dir, cisco.SimulatorConfig{})
+	alone := sim.New(dir, sim.Config{})
 	_, err = alone.SignIn(ctx, "jdoe", "agent@3", "1003")
 	require.NoError(t, err)
 
@@ -405,7 +409,7 @@ func TestClusterUnavailable(t *testing.T) {
 	require.NoError(t, err)
 
 	const timeout = 300 * time.Millisecond
-	n := startNode(t, s, dir, "node0", cisco.ClusterConfig{LeaseTTL: deadLease, RequestTimeout: timeout})
+	n := startNode(t, s, dir, "node0", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: timeout})
 	start := time.Now()
 	_, err = n.User(ctx, "100501")
 	elapsed := time.Since(start)
@@ -418,7 +422,7 @@ func TestClusterUnavailable(t *testing.T) {
 	assert.GreaterOrEqual(t, elapsed, timeout)
 
 	// Once the dead node's lease expires, this one leads and answers.
-	n2 := startNode(t, s, dir, "node1", cisco.ClusterConfig{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
+	n2 := startNode(t, s, dir, "node1", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
 	u, err := n2.User(ctx, "100501")
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateLogout, u.State)
@@ -436,7 +440,7 @@ func TestClusterRestartRestoresAgents(t *testing.T) {
 	require.NoError(t, err)
 	_, err = first[1].SignIn(ctx, "100503", "agent@3", "1003")
 	require.NoError(t, err)
-	d, err := first[1].Ring(ctx, "100503", cisco.IncomingCall{From: "5551234"})
+	d, err := first[1].Ring(ctx, "100503", sim.IncomingCall{From: "5551234"})
 	require.NoError(t, err)
 	require.NoError(t, first[1].CallAction(ctx, "100503", d.ID, cisco.ActionAnswer, ""))
 	talking, err := first[0].User(ctx, "100503")
@@ -500,57 +504,6 @@ func TestClusterStaleLeaderStepsDown(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateLogout, u.State)
 	assert.Equal(t, cisco.StateLogout, storedRecord(t, s, "100501").State)
-}
-
-func TestSimulatorOnAgentChange(t *testing.T) {
-	var got []cisco.AgentRecord
-	sim := cisco.NewSimulator(ciscotest.NewDirectory(t, testAgents...), cisco.SimulatorConfig{
-		OnAgentChange: func(r cisco.AgentRecord) { got = append(got, r) },
-	})
-	ctx := context.Background()
-	_, err := sim.SignIn(ctx, "ciscotest", "test@123", "1001")
-	require.NoError(t, err)
-	_, err = sim.User(ctx, "100503") // reading an agent changes nothing
-	require.NoError(t, err)
-	_, err = sim.SetState(ctx, "100501", cisco.StateReady, "")
-	require.NoError(t, err)
-	require.Len(t, got, 2)
-	assert.Equal(t, cisco.StateNotReady, got[0].State)
-	assert.Equal(t, "1001", got[0].Extension)
-	assert.Equal(t, cisco.StateReady, got[1].State)
-	assert.Equal(t, "-1", got[1].ReasonCodeID)
-
-	// Restore counts what it restores as saved, and reports what it changed.
-	got = nil
-	talking := recordOf(t, sim, "100501")
-	talking.State = cisco.StateTalking
-	ready := cisco.AgentRecord{LoginID: "100503", State: cisco.StateReady, Extension: "1003", ReasonCodeID: "-1"}
-	sim.Restore([]cisco.AgentRecord{talking, ready, {LoginID: "nobody", State: cisco.StateReady}})
-	require.Len(t, got, 1)
-	assert.Equal(t, "100501", got[0].LoginID)
-	assert.Equal(t, cisco.StateNotReady, got[0].State)
-	assert.Equal(t, "-1", got[0].ReasonCodeID)
-	u, err := sim.User(ctx, "100503")
-	require.NoError(t, err)
-	assert.Equal(t, cisco.StateReady, u.State)
-	_, err = sim.SignIn(ctx, "pquser", "pqsup1", "1003")
-	assert.ErrorIs(t, err, cisco.ErrDeviceBusy, "Restore took the extensions back")
-
-	id, err := sim.Authenticate("JDOE", "agent@3")
-	require.NoError(t, err)
-	assert.Equal(t, "100503", id)
-	_, err = sim.Authenticate("jdoe", "nope")
-	assert.ErrorIs(t, err, cisco.ErrAuthorization)
-}
-
-// recordOf returns the agent's current record, as a store would hold it.
-func recordOf(t *testing.T, sim *cisco.Simulator, loginID string) cisco.AgentRecord {
-	t.Helper()
-	u, err := sim.User(context.Background(), loginID)
-	require.NoError(t, err)
-	at, err := time.Parse(cisco.TimeFormat, u.StateChangeTime)
-	require.NoError(t, err)
-	return cisco.AgentRecord{LoginID: loginID, State: u.State, Extension: u.Extension, ReasonCodeID: u.ReasonCodeID, StateChangeTime: at}
 }
 
 func TestClusterReplyFollowsNotifications(t *testing.T) {
@@ -627,7 +580,7 @@ func TestClusterRepeatedRequestAppliedOnce(t *testing.T) {
 	// The leader applies the first attempt, but answers only once the
 	// follower has given up waiting and sent it again.
 	var slowed sync.Once
-	cisco.SetBeforeReply(leader.Cluster, func(method string) {
+	simcluster.SetBeforeReply(leader.Cluster, func(method string) {
 		if method != "makeCall" {
 			return
 		}

@@ -1,4 +1,4 @@
-package cisco_test
+package sim_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
 // testHash is the hash of "pw" at the lowest cost, for directories written
@@ -36,9 +37,9 @@ func hashAt(t *testing.T, password string, cost int) string {
 }
 
 // loadDirectory loads doc, whose agents' passwordHash may be HASH: "pw".
-func loadDirectory(t *testing.T, doc string) *cisco.Directory {
+func loadDirectory(t *testing.T, doc string) *sim.Directory {
 	t.Helper()
-	dir, err := cisco.LoadDirectory(strings.NewReader(strings.ReplaceAll(doc, "HASH", testHash())))
+	dir, err := sim.LoadDirectory(strings.NewReader(strings.ReplaceAll(doc, "HASH", testHash())))
 	require.NoError(t, err)
 	return dir
 }
@@ -485,9 +486,9 @@ func TestLoadDirectoryErrors(t *testing.T) {
 			wantColumn := utf8.RuneCountInString(doc[strings.LastIndexByte(doc[:i], '\n')+1:i]) + 1
 			doc = strings.Replace(doc, "‸", "", 1)
 
-			_, err := cisco.LoadDirectory(strings.NewReader(doc))
+			_, err := sim.LoadDirectory(strings.NewReader(doc))
 
-			var got *cisco.DirectoryError
+			var got *sim.DirectoryError
 			require.ErrorAs(t, err, &got)
 			assert.Equal(t, tt.wantField, got.Field)
 			assert.Contains(t, got.Msg, tt.wantMsg)
@@ -501,7 +502,7 @@ func TestLoadDirectoryErrors(t *testing.T) {
 func TestLoadDirectoryNeverQuotesAPassword(t *testing.T) {
 	doc := `{` + team1 + `, "agents": [{"loginId": "1001", "passwordHash": "correct horse battery staple", "teamId": "1"}]}`
 
-	_, err := cisco.LoadDirectory(strings.NewReader(doc))
+	_, err := sim.LoadDirectory(strings.NewReader(doc))
 
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "horse")
@@ -510,9 +511,9 @@ func TestLoadDirectoryNeverQuotesAPassword(t *testing.T) {
 
 func TestLoadDirectoryEmpty(t *testing.T) {
 	for _, give := range []string{"", "  \n\t"} {
-		_, err := cisco.LoadDirectory(strings.NewReader(give))
+		_, err := sim.LoadDirectory(strings.NewReader(give))
 
-		var got *cisco.DirectoryError
+		var got *sim.DirectoryError
 		require.ErrorAs(t, err, &got)
 		assert.Contains(t, got.Msg, "empty", "input %q", give)
 	}
@@ -531,32 +532,32 @@ func TestLoadDirectoryFileErrors(t *testing.T) {
 	line4 := strings.Split(doc, "\n")[3]
 	column := strings.Index(line4, `"teamId"`) + 1
 
-	_, err := cisco.LoadDirectoryFile(path)
+	_, err := sim.LoadDirectoryFile(path)
 
 	assert.EqualError(t, err, fmt.Sprintf(`cisco: %s:4:%d: agents[0].teamId: team "9" is not in teams`, path, column))
-	_, err = cisco.LoadDirectoryFile(filepath.Join(t.TempDir(), "missing.json"))
+	_, err = sim.LoadDirectoryFile(filepath.Join(t.TempDir(), "missing.json"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 
 func TestDirectoryErrorString(t *testing.T) {
 	tests := []struct {
-		give cisco.DirectoryError
+		give sim.DirectoryError
 		want string
 	}{
 		{
-			give: cisco.DirectoryError{File: "a.json", Line: 3, Column: 7, Field: "agents[0].teamId", Msg: "bad"},
+			give: sim.DirectoryError{File: "a.json", Line: 3, Column: 7, Field: "agents[0].teamId", Msg: "bad"},
 			want: "cisco: a.json:3:7: agents[0].teamId: bad",
 		},
 		{
-			give: cisco.DirectoryError{Line: 3, Column: 7, Field: "agents[0].teamId", Msg: "bad"},
+			give: sim.DirectoryError{Line: 3, Column: 7, Field: "agents[0].teamId", Msg: "bad"},
 			want: "cisco: directory line 3, column 7: agents[0].teamId: bad",
 		},
 		{
-			give: cisco.DirectoryError{File: "a.json", Msg: "empty"},
+			give: sim.DirectoryError{File: "a.json", Msg: "empty"},
 			want: "cisco: a.json: empty",
 		},
 		{
-			give: cisco.DirectoryError{Field: "teams", Msg: "no teams"},
+			give: sim.DirectoryError{Field: "teams", Msg: "no teams"},
 			want: "cisco: directory: teams: no teams",
 		},
 	}
@@ -603,7 +604,7 @@ func mustRead(t *testing.T, path string) string {
 
 func TestLoadDirectoryVerifiesPasswords(t *testing.T) {
 	dir := loadDirectory(t, `{`+team1+`, "agents": [{"loginId": "1001", "passwordHash": "$2y$`+testHash()[4:]+`", "teamId": "1"}]}`)
-	s := cisco.NewSimulator(dir, cisco.SimulatorConfig{})
+	s := sim.New(dir, sim.Config{})
 
 	got := signIn(t, s, "1001", "pw", "5064")
 
@@ -656,7 +657,7 @@ func TestLoadDirectoryDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := cisco.NewSimulator(loadDirectory(t, tt.give), cisco.SimulatorConfig{})
+			s := sim.New(loadDirectory(t, tt.give), sim.Config{})
 			ctx := context.Background()
 
 			notReady, err := s.ReasonCodes(ctx, "1001", cisco.CategoryNotReady)
@@ -714,7 +715,7 @@ func TestDemoDirectoryCredentials(t *testing.T) {
 	}
 	// One simulator for all: the demo hashes cost 10, so each sign-in is
 	// slow enough under the race detector to be worth doing once.
-	s := cisco.NewSimulator(cisco.DemoDirectory(), cisco.SimulatorConfig{})
+	s := sim.New(sim.DemoDirectory(), sim.Config{})
 	for i, tt := range tests {
 		t.Run(tt.username, func(t *testing.T) {
 			got := signIn(t, s, tt.username, tt.password, "506"+string(rune('4'+i)))
@@ -735,11 +736,11 @@ func TestDemoDirectoryHashes(t *testing.T) {
 		assert.Contains(t, mustRead(t, "demo.json"), `"loginId": "`+loginID+`"`)
 	}
 	assert.Equal(t, 4, strings.Count(mustRead(t, "demo.json"), `"passwordHash": "$2a$10$`))
-	assert.Same(t, cisco.DemoDirectory(), cisco.DemoDirectory())
+	assert.Same(t, sim.DemoDirectory(), sim.DemoDirectory())
 }
 
 func TestDemoDirectorySettings(t *testing.T) {
-	s := cisco.NewSimulator(cisco.DemoDirectory(), cisco.SimulatorConfig{})
+	s := sim.New(sim.DemoDirectory(), sim.Config{})
 
 	tests := []struct {
 		loginID     string
@@ -765,15 +766,15 @@ func TestDemoDirectorySettings(t *testing.T) {
 
 func TestHashPassword(t *testing.T) {
 	t.Parallel() // slow: real bcrypt work under the race detector
-	h, err := cisco.HashPassword("s3cret!")
+	h, err := sim.HashPassword("s3cret!")
 	require.NoError(t, err)
 
 	assert.Equal(t, bcrypt.DefaultCost, mustCost(t, []byte(h)))
 	assert.NoError(t, bcrypt.CompareHashAndPassword([]byte(h), []byte("s3cret!")))
 	loadDirectory(t, `{`+team1+`, "agents": [{"loginId": "1001", "passwordHash": "`+h+`", "teamId": "1"}]}`)
 
-	_, err = cisco.HashPassword("")
+	_, err = sim.HashPassword("")
 	assert.Error(t, err)
-	_, err = cisco.HashPassword(strings.Repeat("x", 73))
+	_, err = sim.HashPassword(strings.Repeat("x", 73))
 	assert.ErrorIs(t, err, bcrypt.ErrPasswordTooLong)
 }

@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	"context"
 	"fmt"
 	"slices"
@@ -8,23 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
-
-// Action is a requested action on a participant of a Dialog, named as
-// Finesse names it.
-type Action string
-
-// The actions of CallAction. TRANSFER and CONFERENCE complete a consult.
-const (
-	ActionAnswer      Action = "ANSWER"
-	ActionHold        Action = "HOLD"
-	ActionRetrieve    Action = "RETRIEVE"
-	ActionDrop        Action = "DROP"
-	ActionReject      Action = "REJECT"
-	ActionConsult     Action = "CONSULT_CALL"
-	ActionTransferSST Action = "TRANSFER_SST"
-	ActionTransfer    Action = "TRANSFER"
-	ActionConference  Action = "CONFERENCE"
 )
 
 // The states of a voice Dialog and of its participants (Finesse).
@@ -89,7 +74,7 @@ type dialog struct {
 	callType     string
 	dialedNumber string
 	dnis         string
-	vars         []CallVariable
+	vars         []cisco.CallVariable
 	varsFrom     string // the loginId of the agent whose MakeCall gave vars; "" for the contact center's data
 	wrapUpReason string
 	parts        []*participant
@@ -99,9 +84,9 @@ type dialog struct {
 	monitored    string  // a monitor dialog: the loginId of the agent monitored
 
 	// Outbound Option (outbound.go).
-	kind        CallKind       // a campaign call: preview or progressive; "" otherwise
-	campaign    []CallVariable // a campaign call: its BA* variables
-	reservation bool           // a preview reservation not yet accepted, rejected or closed
+	kind        CallKind             // a campaign call: preview or progressive; "" otherwise
+	campaign    []cisco.CallVariable // a campaign call: its BA* variables
+	reservation bool                 // a preview reservation not yet accepted, rejected or closed
 }
 
 // participant is a party to a dialog: an agent's device, or a number outside.
@@ -122,25 +107,25 @@ type participant struct {
 // to the end of wrap-up. It remembers what the state machine needs after
 // the call.
 type callSession struct {
-	before       State  // the state before the call
-	beforeReason string // and its reason code
-	outbound     bool   // the agent placed the call: wrapUpOnOutgoing applies
-	acd          bool   // routed by the contact center: READY → RESERVED while ringing
-	fromReady    bool   // placed from READY: NOT_READY with 50006 afterwards (CCE)
-	noWrapUp     bool   // monitoring or barge-in
-	rona         bool   // a routed call rang unanswered: NOT_READY (32767) afterwards
-	connected    bool   // the agent talked on it
-	pending      State  // READY or NOT_READY asked for during the call
-	pendingCode  string //
+	before       cisco.State // the state before the call
+	beforeReason string      // and its reason code
+	outbound     bool        // the agent placed the call: wrapUpOnOutgoing applies
+	acd          bool        // routed by the contact center: READY → RESERVED while ringing
+	fromReady    bool        // placed from READY: NOT_READY with 50006 afterwards (CCE)
+	noWrapUp     bool        // monitoring or barge-in
+	rona         bool        // a routed call rang unanswered: NOT_READY (32767) afterwards
+	connected    bool        // the agent talked on it
+	pending      cisco.State // READY or NOT_READY asked for during the call
+	pendingCode  string      //
 	wrapUp       *dialog
-	wrapping     bool   // in WORK or WORK_READY, the timer running
-	needsData    bool   // in wrap-up: REQUIRED_WITH_WRAP_UP_DATA, so leaving it needs a reason on the call
-	after        State  // in wrap-up: the state it leads to
-	afterReason  string //
+	wrapping     bool        // in WORK or WORK_READY, the timer running
+	needsData    bool        // in wrap-up: REQUIRED_WITH_WRAP_UP_DATA, so leaving it needs a reason on the call
+	after        cisco.State // in wrap-up: the state it leads to
+	afterReason  string      //
 	wrapTimer    Timer
 	wrapGen      int
-	reserved     State   // a campaign call: the RESERVED_OUTBOUND* state while it rings
-	dialing      *dialog // a progressive call still dialing the customer, before it reaches the agent
+	reserved     cisco.State // a campaign call: the RESERVED_OUTBOUND* state while it rings
+	dialing      *dialog     // a progressive call still dialing the customer, before it reaches the agent
 }
 
 // live reports whether a participant in state is still on the call.
@@ -155,10 +140,10 @@ func live(state string) bool {
 // IncomingCall is a call from outside that the simulator rings on an
 // agent's phone, as if the contact center had routed it.
 type IncomingCall struct {
-	From          string         // the caller's number
-	DNIS          string         // the number the caller dialed; default 8005550100
-	CallVariables []CallVariable // callVariable1..10 and user.<name>; BA* on a campaign call
-	Kind          CallKind       // inbound ("" too), preview or progressive (outbound.go)
+	From          string               // the caller's number
+	DNIS          string               // the number the caller dialed; default 8005550100
+	CallVariables []cisco.CallVariable // callVariable1..10 and user.<name>; BA* on a campaign call
+	Kind          CallKind             // inbound ("" too), preview or progressive (outbound.go)
 }
 
 // Ring delivers an incoming call to a signed-in agent who is not on a call,
@@ -169,50 +154,50 @@ type IncomingCall struct {
 // ErrDeviceBusy if the agent is on a call or wrapping one up. A call of
 // kind preview or progressive is a campaign's instead (outbound.go): it
 // needs a READY agent, and reserves it.
-func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall) (Dialog, error) {
+func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall) (cisco.Dialog, error) {
 	if err := ctx.Err(); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return Dialog{}, errNotFound(loginID)
+		return cisco.Dialog{}, errNotFound(loginID)
 	}
 	if err := checkAddress("from", call.From); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	if call.DNIS == "" {
 		call.DNIS = defaultDNIS
 	} else if err := checkAddress("dnis", call.DNIS); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	kind, kindErr := ParseCallKind(string(call.Kind))
 	if kindErr != nil {
-		return Dialog{}, kindErr
+		return cisco.Dialog{}, kindErr
 	}
 	call.Kind = kind
 	ba, rest, baErr := splitCampaignVariables(kind, call.CallVariables)
 	if baErr != nil {
-		return Dialog{}, baErr
+		return cisco.Dialog{}, baErr
 	}
 	vars, err := checkCallVariables(rest)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 
 	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
-		return Dialog{}, errSignedOut(loginID)
+	if st.state == cisco.StateLogout {
+		return cisco.Dialog{}, errSignedOut(loginID)
 	}
 	if st.call != nil {
-		return Dialog{}, &Error{Type: ErrorTypeDeviceBusy, Message: msgDeviceBusy,
+		return cisco.Dialog{}, &cisco.Error{Type: cisco.ErrorTypeDeviceBusy, Message: cisco.ErrorMessageDeviceBusy,
 			Text: fmt.Sprintf("Agent %s is on a call or wrapping one up; ring them once they are free.", loginID)}
 	}
 	now := s.now()
 	if kind.campaign() {
 		d, err := s.reserveLocked(a, st, call, ba, vars, now)
 		if err != nil {
-			return Dialog{}, err
+			return cisco.Dialog{}, err
 		}
 		return s.renderLocked(d, loginID), nil
 	}
@@ -233,37 +218,37 @@ func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall)
 // agent (AGENT_INSIDE, which rings that agent) or a number outside (OUT):
 // one ending in 0000 is busy, one ending in 9999 never answers, any other
 // answers after AnswerDelay.
-func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, vars []CallVariable) (Dialog, error) {
+func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, vars []cisco.CallVariable) (cisco.Dialog, error) {
 	if err := ctx.Err(); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	a := s.dir.byLoginID[loginID]
 	if a == nil {
-		return Dialog{}, errNotFound(loginID)
+		return cisco.Dialog{}, errNotFound(loginID)
 	}
 	if err := checkAddress("toAddress", toAddress); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	vars, err := checkCallVariables(vars)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 
 	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
 	switch {
-	case st.state == StateLogout:
-		return Dialog{}, errSignedOut(loginID)
+	case st.state == cisco.StateLogout:
+		return cisco.Dialog{}, errSignedOut(loginID)
 	case st.call != nil && st.call.wrapping:
-		return Dialog{}, errInvalidState("You are wrapping up a call; send WrapUpCall, or go READY or NOT_READY, before you make another.")
-	case st.state == StateReservedOutbound || st.state == StateReservedOutboundPreview:
-		return Dialog{}, errInvalidState("A campaign has reserved you: take its call, or leave the reservation (reject or close a preview), before you make a call.")
+		return cisco.Dialog{}, errInvalidState("You are wrapping up a call; send WrapUpCall, or go READY or NOT_READY, before you make another.")
+	case st.state == cisco.StateReservedOutbound || st.state == cisco.StateReservedOutboundPreview:
+		return cisco.Dialog{}, errInvalidState("A campaign has reserved you: take its call, or leave the reservation (reject or close a preview), before you make a call.")
 	case st.call != nil:
-		return Dialog{}, errInvalidState("You are on a call already; drop it before you make another, or consult with SetCONSULT.")
-	case st.state != StateReady && st.state != StateNotReady:
-		return Dialog{}, errInvalidState(fmt.Sprintf("An agent cannot make a call from %s; go READY or NOT_READY first.", st.state))
+		return cisco.Dialog{}, errInvalidState("You are on a call already; drop it before you make another, or consult with SetCONSULT.")
+	case st.state != cisco.StateReady && st.state != cisco.StateNotReady:
+		return cisco.Dialog{}, errInvalidState(fmt.Sprintf("An agent cannot make a call from %s; go READY or NOT_READY first.", st.state))
 	case toAddress == st.extension:
-		return Dialog{}, errInvalidAddress("toAddress", "That is your own extension; dial another number.")
+		return cisco.Dialog{}, errInvalidAddress("toAddress", "That is your own extension; dial another number.")
 	}
 	now := s.now()
 	target, _ := s.targetLocked(toAddress)
@@ -275,7 +260,7 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 	// a number outside; on a call to an agent it would be another agent's
 	// words in that agent's screen pop.
 	if target != "" && len(vars) > 0 {
-		return Dialog{}, errCallData("Call variables can be given only on a call to a number outside; call an agent's extension without them.")
+		return cisco.Dialog{}, errCallData("Call variables can be given only on a call to a number outside; call an agent's extension without them.")
 	}
 	d := s.newDialogLocked(callType, st.extension, toAddress)
 	d.vars = vars
@@ -283,7 +268,7 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 		d.varsFrom = loginID
 	}
 	d.state = callInitiated
-	st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, outbound: true, fromReady: st.state == StateReady}
+	st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, outbound: true, fromReady: st.state == cisco.StateReady}
 	s.joinLocked(d, st.extension, loginID, callInitiated, now)
 	s.publishLocked(now, d)
 	s.dialLocked(d, toAddress, "", now)
@@ -367,7 +352,7 @@ func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
 	team := s.dir.byLoginID[p.agent].teamID
 	for _, a := range s.dir.agents {
 		st, ok := s.agents[a.loginID]
-		if a.teamID != team || !ok || st.state != StateReady || st.call != nil || d.part(a.loginID) != nil {
+		if a.teamID != team || !ok || st.state != cisco.StateReady || st.call != nil || d.part(a.loginID) != nil {
 			continue
 		}
 		st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, acd: true}
@@ -417,7 +402,7 @@ func (s *Simulator) unansweredLocked(d *dialog, p *participant, cause string, no
 // actions list of the Dialog says which, as in Finesse); otherwise it fails
 // with ErrInvalidState. A dialog that does not exist, or that the agent is
 // not on, fails with ErrDialogNotFound.
-func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error {
+func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, action cisco.Action, toAddress string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -425,7 +410,7 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	if a == nil {
 		return errNotFound(loginID)
 	}
-	if action == ActionConsult || action == ActionTransferSST {
+	if action == cisco.ActionConsult || action == cisco.ActionTransferSST {
 		if err := checkAddress("toAddress", toAddress); err != nil {
 			return err
 		}
@@ -433,7 +418,7 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 
 	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
+	if st.state == cisco.StateLogout {
 		return errSignedOut(loginID)
 	}
 	d, p := s.findLocked(loginID, dialogID)
@@ -443,11 +428,11 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 		}
 		return errDialogNotFound(dialogID)
 	}
-	if action == ActionTransfer || action == ActionConference {
+	if action == cisco.ActionTransfer || action == cisco.ActionConference {
 		return s.completeLocked(a, d, action)
 	}
 	if !slices.Contains(s.actionsLocked(d, p), string(action)) {
-		if action == ActionReject && p.state == callAlerting {
+		if action == cisco.ActionReject && p.state == callAlerting {
 			return errInvalidState("Only a campaign's preview reservation can be rejected; a ringing call can only be answered (ANSWER), or left to ring.")
 		}
 		return errInvalidState(fmt.Sprintf("You cannot %s a call whose participant is %s; the dialog's actions say what you can do now.",
@@ -455,40 +440,40 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	}
 	now := s.now()
 	switch action {
-	case ActionAnswer:
+	case cisco.ActionAnswer:
 		s.stopLocked(p)
 		s.answerLocked(d, p, now)
-	case ActionReject, ActionClose: // a preview reservation: the agent is free again
+	case cisco.ActionReject, cisco.ActionClose: // a preview reservation: the agent is free again
 		d.reservation = false
 		s.unansweredLocked(d, p, causeBusy, now)
-	case ActionAccept:
+	case cisco.ActionAccept:
 		s.acceptLocked(d, p, now)
-	case ActionHold:
+	case cisco.ActionHold:
 		s.setLocked(p, callHeld, "", now)
-	case ActionRetrieve:
+	case cisco.ActionRetrieve:
 		if other := s.otherActiveLocked(loginID, d); other != nil {
 			return errInvalidState(fmt.Sprintf("Call %s is active; hold, drop or complete it before you retrieve this one.", other.id))
 		}
 		s.setLocked(p, callActive, "", now)
-	case ActionDrop:
+	case cisco.ActionDrop:
 		s.leaveLocked(d, p, now)
-	case ActionConsult:
+	case cisco.ActionConsult:
 		return s.consultLocked(st, d, p, toAddress, now)
-	case ActionTransferSST:
+	case cisco.ActionTransferSST:
 		return s.transferSSTLocked(st, d, p, toAddress, now)
 	default:
-		return &Error{Type: ErrorTypeInvalidInput, Message: "Invalid requestedAction specified for dialog",
+		return &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: "Invalid requestedAction specified for dialog",
 			Text: fmt.Sprintf("%q is not a call action; use ANSWER, HOLD, RETRIEVE, DROP, ACCEPT, REJECT, CLOSE, CONSULT_CALL, TRANSFER_SST, TRANSFER or CONFERENCE.", clip(string(action)))}
 	}
 	s.commitLocked(now, d)
 	return nil
 }
 
-func actionVerb(a Action) string {
+func actionVerb(a cisco.Action) string {
 	switch a {
-	case ActionConsult:
+	case cisco.ActionConsult:
 		return "consult on"
-	case ActionTransferSST:
+	case cisco.ActionTransferSST:
 		return "transfer"
 	}
 	return strings.ToLower(string(a))
@@ -521,8 +506,8 @@ func (s *Simulator) transferSSTLocked(st *agentState, d *dialog, p *participant,
 		return errInvalidAddress("toAddress", "That is your own extension; transfer to another number.")
 	}
 	if _, busy := s.targetLocked(toAddress); busy {
-		s.emitLocked(Notification{Failure: &Failure{LoginID: p.agent, Error: &Error{
-			Type: ErrorTypeCallOperationFailure, Message: msgResourceBusy,
+		s.emitLocked(cisco.Notification{Failure: &cisco.Failure{LoginID: p.agent, Error: &cisco.Error{
+			Type: cisco.ErrorTypeCallOperationFailure, Message: cisco.ErrorMessageResourceBusy,
 			Text: fmt.Sprintf("%s is busy; the call stays with you. Try another number, or later.", toAddress),
 		}}})
 		return nil
@@ -536,7 +521,7 @@ func (s *Simulator) transferSSTLocked(st *agentState, d *dialog, p *participant,
 // completeLocked completes the consult of d (the held call or its consult
 // leg) as a transfer or a conference. The consult leg must be answered: a
 // blind conference is not supported, and a blind transfer is SetTRANSFER_SST.
-func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action Action) error {
+func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action cisco.Action) error {
 	orig, c := d, d.consult
 	if d.consultOf != nil {
 		orig, c = d.consultOf, d
@@ -555,7 +540,7 @@ func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action Action) error 
 		}
 	}
 	if c.state != callActive || leg.state != callActive || len(joining) == 0 {
-		if action == ActionConference {
+		if action == cisco.ActionConference {
 			return errInvalidState("Blind conference is not supported: wait until the consult call is answered, then conference.")
 		}
 		return errInvalidState("The consult call has not been answered: wait for it, or transfer blind with SetTRANSFER_SST.")
@@ -566,7 +551,7 @@ func (s *Simulator) completeLocked(a *dirAgent, d *dialog, action Action) error 
 	orig.consult, c.consultOf = nil, nil
 	s.setLocked(leg, callDropped, "", now)
 	c.state = callDropped
-	if action == ActionConference {
+	if action == cisco.ActionConference {
 		orig.callType = typeConference
 		for _, q := range orig.parts {
 			q.callType = ""
@@ -606,12 +591,12 @@ func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string
 		return errNotFound(loginID)
 	}
 	if reason == "" || len(reason) > maxWrapUpReason {
-		return &Error{Type: ErrorTypeInvalidInput, Message: "Invalid wrapUpReason specified for dialog",
+		return &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: "Invalid wrapUpReason specified for dialog",
 			Text: fmt.Sprintf("A wrap-up reason is 1 to %d bytes; choose one of the wrap-up reasons or write a shorter one.", maxWrapUpReason)}
 	}
 	defer s.lock(ctx, loginID)()
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
+	if st.state == cisco.StateLogout {
 		return errSignedOut(loginID)
 	}
 	d, p := s.findLocked(loginID, dialogID)
@@ -630,7 +615,7 @@ func (s *Simulator) WrapUp(ctx context.Context, loginID, dialogID, reason string
 
 // Dialogs returns the agent's current calls: those it is on, and the one
 // it is wrapping up.
-func (s *Simulator) Dialogs(ctx context.Context, loginID string) ([]Dialog, error) {
+func (s *Simulator) Dialogs(ctx context.Context, loginID string) ([]cisco.Dialog, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -639,7 +624,7 @@ func (s *Simulator) Dialogs(ctx context.Context, loginID string) ([]Dialog, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []Dialog{}
+	out := []cisco.Dialog{}
 	for _, d := range s.dialogsOfLocked(loginID) {
 		out = append(out, s.renderLocked(d, loginID))
 	}
@@ -689,7 +674,7 @@ func (s *Simulator) leaveLocked(d *dialog, p *participant, now time.Time) {
 // talked, its settings ask for wrap-up on this direction, and d is its last call.
 func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 	cs := s.agents[loginID].call
-	if cs == nil || !cs.connected || cs.noWrapUp || cs.pending == StateLogout {
+	if cs == nil || !cs.connected || cs.noWrapUp || cs.pending == cisco.StateLogout {
 		return false
 	}
 	a := s.dir.byLoginID[loginID]
@@ -842,7 +827,7 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 	a := s.dir.byLoginID[loginID]
 	st := s.stateLocked(a)
 	cs := st.call
-	if cs == nil || cs.wrapping || st.state == StateLogout {
+	if cs == nil || cs.wrapping || st.state == cisco.StateLogout {
 		return
 	}
 	var states []string
@@ -855,13 +840,13 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 	case len(states) == 0:
 		s.endCallLocked(a, st, now)
 	case slices.ContainsFunc(states, func(x string) bool { return x != callHeld && x != callAlerting }):
-		s.setStateLocked(a, st, StateTalking, noReasonCode, now)
+		s.setStateLocked(a, st, cisco.StateTalking, noReasonCode, now)
 	case slices.Contains(states, callHeld):
-		s.setStateLocked(a, st, StateHold, noReasonCode, now)
+		s.setStateLocked(a, st, cisco.StateHold, noReasonCode, now)
 	case cs.reserved != "":
 		s.setStateLocked(a, st, cs.reserved, noReasonCode, now)
-	case cs.acd && cs.before == StateReady:
-		s.setStateLocked(a, st, StateReserved, noReasonCode, now)
+	case cs.acd && cs.before == cisco.StateReady:
+		s.setStateLocked(a, st, cisco.StateReserved, noReasonCode, now)
 	}
 }
 
@@ -872,17 +857,17 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	cs := st.call
 	after, reason := cs.before, cs.beforeReason
 	if cs.fromReady {
-		after, reason = StateNotReady, offHookReason
+		after, reason = cisco.StateNotReady, offHookReason
 	}
 	if cs.pending != "" {
 		after, reason = cs.pending, cs.pendingCode
 	}
-	if cs.rona && cs.pending != StateLogout {
-		after, reason = StateNotReady, ronaReason
+	if cs.rona && cs.pending != cisco.StateLogout {
+		after, reason = cisco.StateNotReady, ronaReason
 	}
-	if after == StateLogout {
+	if after == cisco.StateLogout {
 		st.call = nil
-		st.state, st.reasonCodeID, st.stateChangeTime = StateLogout, reason, now
+		st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateLogout, reason, now
 		s.signOutLocked(st, now)
 		s.emitUserLocked(a, st, now)
 		return
@@ -894,9 +879,9 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	}
 	cs.wrapping, cs.after, cs.afterReason, cs.pending = true, after, reason, ""
 	cs.needsData = s.wrapUpSettingLocked(a, cs) == "REQUIRED_WITH_WRAP_UP_DATA"
-	work := StateWork
-	if after == StateReady {
-		work = StateWorkReady
+	work := cisco.StateWork
+	if after == cisco.StateReady {
+		work = cisco.StateWorkReady
 	}
 	cs.wrapTimer = s.afterFuncLocked(time.Duration(a.wrapUpTimer)*time.Second, &cs.wrapGen, func(now time.Time) {
 		s.endWrapUpLocked(a, st, now)
@@ -923,7 +908,7 @@ func (s *Simulator) endWrapUpLocked(a *dirAgent, st *agentState, now time.Time) 
 }
 
 // setStateLocked sets the agent's state and notifies it, if it changed.
-func (s *Simulator) setStateLocked(a *dirAgent, st *agentState, state State, reason string, now time.Time) {
+func (s *Simulator) setStateLocked(a *dirAgent, st *agentState, state cisco.State, reason string, now time.Time) {
 	if st.state == state && st.reasonCodeID == reason {
 		return
 	}
@@ -941,11 +926,11 @@ func (s *Simulator) emitCallsLocked(loginID string, also ...*dialog) {
 		}
 	}
 	sortDialogs(ds)
-	out := make([]Dialog, 0, len(ds))
+	out := make([]cisco.Dialog, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, s.renderLocked(d, loginID))
 	}
-	s.emitLocked(Notification{Calls: &CallsChange{LoginID: loginID, Dialogs: out}})
+	s.emitLocked(cisco.Notification{Calls: &cisco.CallsChange{LoginID: loginID, Dialogs: out}})
 }
 
 // dialogsOfLocked returns the dialogs the agent is on or wrapping up, oldest first.
@@ -1040,15 +1025,15 @@ func (s *Simulator) actionsLocked(d *dialog, p *participant) []string {
 }
 
 // renderLocked renders d as viewer's desktop sees it.
-func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
+func (s *Simulator) renderLocked(d *dialog, viewer string) cisco.Dialog {
 	callType := d.callType
 	if p := d.part(viewer); p != nil && p.callType != "" {
 		callType = p.callType
 	}
-	vars := make([]CallVariable, 0, 10+len(d.vars))
+	vars := make([]cisco.CallVariable, 0, 10+len(d.vars))
 	for i := 1; i <= 10; i++ {
 		name := "callVariable" + strconv.Itoa(i)
-		v := CallVariable{Name: name}
+		v := cisco.CallVariable{Name: name}
 		for _, cv := range d.vars {
 			if cv.Name == name {
 				v.Value = cv.Value
@@ -1062,14 +1047,14 @@ func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
 			vars = append(vars, cv)
 		}
 	}
-	out := Dialog{
+	out := cisco.Dialog{
 		URI:         "/finesse/api/Dialog/" + d.id,
 		ID:          d.id,
 		MediaType:   "Voice",
 		State:       d.state,
 		FromAddress: d.from,
 		ToAddress:   d.to,
-		MediaProperties: MediaProperties{
+		MediaProperties: cisco.MediaProperties{
 			MediaID:           "1",
 			DialedNumber:      d.dialedNumber,
 			DNIS:              d.dnis,
@@ -1078,14 +1063,14 @@ func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
 			CallVariablesFrom: d.varsFrom,
 			WrapUpReason:      d.wrapUpReason,
 		},
-		Participants: make([]Participant, 0, len(d.parts)),
+		Participants: make([]cisco.Participant, 0, len(d.parts)),
 	}
 	for _, p := range d.parts {
 		kind := ""
 		if p.agent != "" {
 			kind = "AGENT_DEVICE"
 		}
-		out.Participants = append(out.Participants, Participant{
+		out.Participants = append(out.Participants, cisco.Participant{
 			MediaAddress:     p.address,
 			MediaAddressType: kind,
 			State:            p.state,
@@ -1100,7 +1085,7 @@ func (s *Simulator) renderLocked(d *dialog, viewer string) Dialog {
 
 // checkAddress validates a phone number or extension: 1 to 32 digits,
 // with an optional leading +.
-func checkAddress(field, address string) *Error {
+func checkAddress(field, address string) *cisco.Error {
 	digits := strings.TrimPrefix(address, "+")
 	if digits == "" || len(digits) > maxAddress || !isDigits(digits) {
 		return errInvalidAddress(field, fmt.Sprintf("%s %q is not a number: give 1 to %d digits, optionally after a +.", field, clip(address), maxAddress))
@@ -1111,9 +1096,9 @@ func checkAddress(field, address string) *Error {
 // checkCallVariables validates call data and returns it in order:
 // callVariable1..10 (names matched without regard to case), then the ECC
 // variables user.<name> in the order given.
-func checkCallVariables(vars []CallVariable) ([]CallVariable, *Error) {
-	var std [10]*CallVariable
-	var ecc []CallVariable
+func checkCallVariables(vars []cisco.CallVariable) ([]cisco.CallVariable, *cisco.Error) {
+	var std [10]*cisco.CallVariable
+	var ecc []cisco.CallVariable
 	for _, v := range vars {
 		lower := strings.ToLower(v.Name)
 		if n, ok := strings.CutPrefix(lower, "callvariable"); ok {
@@ -1124,7 +1109,7 @@ func checkCallVariables(vars []CallVariable) ([]CallVariable, *Error) {
 			if len(v.Value) > maxCallVariable {
 				return nil, errCallData(fmt.Sprintf("%s is longer than %d bytes; shorten it.", v.Name, maxCallVariable))
 			}
-			std[i-1] = &CallVariable{Name: "callVariable" + n, Value: v.Value}
+			std[i-1] = &cisco.CallVariable{Name: "callVariable" + n, Value: v.Value}
 			continue
 		}
 		name, ok := strings.CutPrefix(v.Name, "user.")
@@ -1141,7 +1126,7 @@ func checkCallVariables(vars []CallVariable) ([]CallVariable, *Error) {
 	if len(ecc) > maxECCVariables {
 		return nil, errCallData(fmt.Sprintf("A call carries at most %d ECC variables.", maxECCVariables))
 	}
-	var out []CallVariable
+	var out []cisco.CallVariable
 	for _, v := range std {
 		if v != nil {
 			out = append(out, *v)
@@ -1150,23 +1135,23 @@ func checkCallVariables(vars []CallVariable) ([]CallVariable, *Error) {
 	return append(out, ecc...), nil
 }
 
-func errCallData(text string) *Error {
-	return &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidCallData, Text: text}
+func errCallData(text string) *cisco.Error {
+	return &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidCallData, Text: text}
 }
 
-func errInvalidAddress(field, text string) *Error {
-	return &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidAddress + ": " + field, Text: text}
+func errInvalidAddress(field, text string) *cisco.Error {
+	return &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidAddress + ": " + field, Text: text}
 }
 
-func errInvalidState(text string) *Error {
-	return &Error{Type: ErrorTypeInvalidState, Message: msgInvalidState, Text: text}
+func errInvalidState(text string) *cisco.Error {
+	return &cisco.Error{Type: cisco.ErrorTypeInvalidState, Message: cisco.ErrorMessageInvalidState, Text: text}
 }
 
-func errSignedOut(loginID string) *Error {
+func errSignedOut(loginID string) *cisco.Error {
 	return errInvalidState(fmt.Sprintf("Agent %s is signed out; sign in first.", loginID))
 }
 
-func errDialogNotFound(dialogID string) *Error {
-	return &Error{Type: ErrorTypeDialogNotFound, Message: msgInvalidDialog,
+func errDialogNotFound(dialogID string) *cisco.Error {
+	return &cisco.Error{Type: cisco.ErrorTypeDialogNotFound, Message: cisco.ErrorMessageInvalidDialog,
 		Text: fmt.Sprintf("You are not on a call with id %q; check the CallID against your CallsStateChange events.", clip(dialogID))}
 }

@@ -1,6 +1,8 @@
-package cisco
+package sim
 
 import (
+	"github.com/ctibus/ctibus/channels/cisco"
+
 	"context"
 	"fmt"
 	"slices"
@@ -13,48 +15,48 @@ import (
 // for an agent of a team the supervisor supervises. A supervisor cannot
 // choose the reason code: reasonCodeID must be "" or "-1", and the agent
 // gets the CCE supervisor code 999.
-func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state State, reasonCodeID string) (User, error) {
+func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state cisco.State, reasonCodeID string) (cisco.User, error) {
 	if err := ctx.Err(); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	sup, a, err := s.supervised(supervisorID, agentID)
 	if err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	switch state {
-	case StateReady:
-		return User{}, &Error{Type: ErrorTypeInvalidState, Message: msgSupervisorReady,
+	case cisco.StateReady:
+		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidState, Message: cisco.ErrorMessageSupervisorReady,
 			Text: "A supervisor cannot make an agent READY; ask the agent to go READY."}
-	case StateNotReady, StateLogout:
+	case cisco.StateNotReady, cisco.StateLogout:
 	default:
-		return User{}, &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidStateInput,
+		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidStateInput,
 			Text: fmt.Sprintf("%q is not a state a supervisor can set; use NOT_READY or LOGOUT.", clip(string(state)))}
 	}
 	if reasonCodeID != "" && reasonCodeID != noReasonCode {
-		return User{}, &Error{Type: ErrorTypeInvalidInput, Message: msgInvalidReasonCode,
+		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidReasonCode,
 			Text: "A supervisor cannot choose the reason code; send -1 or leave it out, and the agent gets the supervisor code 999."}
 	}
 
 	defer s.lock(ctx, sup.loginID)()
 	if err := s.signedInLocked(sup); err != nil {
-		return User{}, err
+		return cisco.User{}, err
 	}
 	st := s.stateLocked(a)
-	if st.state == StateLogout {
-		return User{}, errInvalidState(fmt.Sprintf("Agent %s is signed out already.", a.loginID))
+	if st.state == cisco.StateLogout {
+		return cisco.User{}, errInvalidState(fmt.Sprintf("Agent %s is signed out already.", a.loginID))
 	}
 	now := s.now()
-	if state == StateLogout {
+	if state == cisco.StateLogout {
 		s.forceLogoutLocked(a, st, supervisorReason, now)
 		return s.userLocked(a, st, now), nil
 	}
-	if !slices.Contains([]State{StateReady, StateWork, StateWorkReady}, st.state) {
-		return User{}, errInvalidState(fmt.Sprintf("A supervisor can make an agent NOT_READY only from READY, WORK or WORK_READY; agent %s is %s.", a.loginID, st.state))
+	if !slices.Contains([]cisco.State{cisco.StateReady, cisco.StateWork, cisco.StateWorkReady}, st.state) {
+		return cisco.User{}, errInvalidState(fmt.Sprintf("A supervisor can make an agent NOT_READY only from READY, WORK or WORK_READY; agent %s is %s.", a.loginID, st.state))
 	}
 	if st.call != nil && st.call.wrapping {
 		s.endWrapUpLocked(a, st, now)
 	}
-	st.state, st.reasonCodeID, st.stateChangeTime = StateNotReady, supervisorReason, now
+	st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateNotReady, supervisorReason, now
 	s.emitUserLocked(a, st, now)
 	return s.userLocked(a, st, now), nil
 }
@@ -67,24 +69,24 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 // and goes TALKING. The agent sees that dialog too, as a second, passive
 // one: it has no actions on it, and it does not change the agent's state.
 // Monitoring ends when the supervisor drops it, or the agent leaves the call.
-func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (Dialog, error) {
+func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (cisco.Dialog, error) {
 	if err := ctx.Err(); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	sup, a, err := s.supervised(supervisorID, agentID)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	defer s.lock(ctx, sup.loginID)()
 	sst, st, err := s.monitorPartiesLocked(sup, a, fromAddress, toAddress)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	if sst.call != nil {
-		return Dialog{}, errInvalidState("You are on a call; drop it before you monitor an agent.")
+		return cisco.Dialog{}, errInvalidState("You are on a call; drop it before you monitor an agent.")
 	}
-	if sst.state != StateNotReady {
-		return Dialog{}, errInvalidState(fmt.Sprintf("You are %s; go NOT_READY before you monitor an agent, so that no call is routed to you meanwhile.", sst.state))
+	if sst.state != cisco.StateNotReady {
+		return cisco.Dialog{}, errInvalidState(fmt.Sprintf("You are %s; go NOT_READY before you monitor an agent, so that no call is routed to you meanwhile.", sst.state))
 	}
 	var call *dialog
 	for _, d := range s.dialogsOfLocked(a.loginID) {
@@ -94,7 +96,7 @@ func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 		}
 	}
 	if call == nil {
-		return Dialog{}, errInvalidState(fmt.Sprintf("Agent %s is not on an active call; monitor once the agent is talking.", a.loginID))
+		return cisco.Dialog{}, errInvalidState(fmt.Sprintf("Agent %s is not on an active call; monitor once the agent is talking.", a.loginID))
 	}
 	now := s.now()
 	m := s.newDialogLocked(typeMonitor, sst.extension, st.extension)
@@ -120,27 +122,27 @@ func passive(d *dialog, loginID string) bool {
 // monitor dialog ends. It fails with
 // ErrInvalidState unless dialogID is the supervisor's monitor dialog of
 // agentID's call.
-func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (Dialog, error) {
+func (s *Simulator) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (cisco.Dialog, error) {
 	if err := ctx.Err(); err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	sup, a, err := s.supervised(supervisorID, agentID)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	defer s.lock(ctx, sup.loginID)()
 	sst, _, err := s.monitorPartiesLocked(sup, a, fromAddress, toAddress)
 	if err != nil {
-		return Dialog{}, err
+		return cisco.Dialog{}, err
 	}
 	m, p := s.findLocked(sup.loginID, dialogID)
 	switch {
 	case m == nil:
-		return Dialog{}, errDialogNotFound(dialogID)
+		return cisco.Dialog{}, errDialogNotFound(dialogID)
 	case p == nil || !live(p.state) || m.monitors == nil:
-		return Dialog{}, errInvalidState("You can barge only into a call you are monitoring; start with SetSilentMonitoring and give its dialog id as CallId.")
+		return cisco.Dialog{}, errInvalidState("You can barge only into a call you are monitoring; start with SetSilentMonitoring and give its dialog id as CallId.")
 	case m.monitored != a.loginID:
-		return Dialog{}, errInvalidState(fmt.Sprintf("Dialog %s monitors another agent, not %s.", m.id, a.loginID))
+		return cisco.Dialog{}, errInvalidState(fmt.Sprintf("Dialog %s monitors another agent, not %s.", m.id, a.loginID))
 	}
 	now := s.now()
 	call := m.monitors
@@ -167,14 +169,14 @@ func (s *Simulator) supervised(supervisorID, agentID string) (sup, a *dirAgent, 
 		return nil, nil, errNotFound(supervisorID)
 	}
 	if !sup.supervisor {
-		return nil, nil, &Error{Type: ErrorTypeAuthorization, Message: msgNotSupervisor,
+		return nil, nil, &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageNotSupervisor,
 			Text: "Only a supervisor can act on other agents; sign in as a supervisor."}
 	}
 	if a = s.dir.lookup(agentID); a == nil {
 		return nil, nil, errNotFound(agentID)
 	}
 	if !supervises(sup, a.teamID) {
-		return nil, nil, &Error{Type: ErrorTypeInvalidSupervisor, Message: msgNotTeamMember,
+		return nil, nil, &cisco.Error{Type: cisco.ErrorTypeInvalidSupervisor, Message: cisco.ErrorMessageNotTeamMember,
 			Text: fmt.Sprintf("Agent %s is not on a team you supervise; you can act only on the agents of your teams.", a.loginID)}
 	}
 	return sup, a, nil
@@ -190,7 +192,7 @@ func (s *Simulator) monitorPartiesLocked(sup, a *dirAgent, fromAddress, toAddres
 	if fromAddress != "" && fromAddress != sst.extension {
 		return nil, nil, errInvalidAddress("fromAddress", fmt.Sprintf("You are signed in on %s, not %s; give your own extension as fromAddress.", sst.extension, clip(fromAddress)))
 	}
-	if st.state == StateLogout {
+	if st.state == cisco.StateLogout {
 		return nil, nil, errSignedOut(a.loginID)
 	}
 	if toAddress != "" && toAddress != st.extension {
@@ -200,7 +202,7 @@ func (s *Simulator) monitorPartiesLocked(sup, a *dirAgent, fromAddress, toAddres
 }
 
 func (s *Simulator) signedInLocked(a *dirAgent) error {
-	if s.stateLocked(a).state == StateLogout {
+	if s.stateLocked(a).state == cisco.StateLogout {
 		return errInvalidState("You are signed out; sign in before acting on your team.")
 	}
 	return nil

@@ -1,0 +1,21 @@
+// Package simcluster shares one simulated contact center among several
+// ctibus nodes on NATS: Cluster is a cisco.Connector built on a
+// sim.Simulator of its own on each node, using only the simulator's
+// exported API.
+//
+// The node that holds a lease in JetStream KV (the leader) runs its
+// simulator, and the others send it their requests over NATS
+// request/reply. The leader stores each agent's sim.AgentRecord in
+// JetStream KV with a compare-and-set before it replies, and broadcasts
+// every Notification, which each node delivers to its own subscribers.
+// When the leader goes, another node takes the lease, restores the records
+// and carries on; calls do not survive, so agents that were on one come
+// back NOT_READY (or signed out, if a sign-out was pending). Requests made
+// meanwhile wait for it, up to a timeout, then fail with
+// cisco.ErrUnavailable. Passwords never cross NATS: the node that receives
+// a sign-in checks the password itself (Simulator.Authenticate) and asks
+// the leader to sign in the loginId (Simulator.SignInAs). As with a
+// Simulator, a call returns once the calling node has delivered the
+// notifications the leader sent before answering it; a request sent again
+// because its answer was slow is not applied twice.
+package simcluster
