@@ -1,17 +1,14 @@
 package session
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/internal/jsonconfig"
 )
 
 // ErrCredentials refuses an app credential: an unknown app, a wrong secret,
@@ -84,34 +82,36 @@ type grantSpec struct {
 	Publish   bool     `json:"publish"`
 }
 
-// LoadAppsFile reads an apps file; errors name the file and the field.
+// LoadAppsFile reads an apps file; an error names the file, the line and
+// column, and the field: apps.json:4:9: apps[1].secretHash: ...
 func LoadAppsFile(path string) (*Apps, error) {
-	f, err := os.Open(path)
+	doc, err := jsonconfig.ReadFile(path, "apps file", maxAppsFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	apps, err := LoadApps(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return apps, nil
+	return loadApps(doc)
 }
 
-// LoadApps reads an apps file from r.
+// maxAppsFile bounds an apps file.
+const maxAppsFile = 16 << 20
+
+// LoadApps reads an apps file from r. An error is a *jsonconfig.Error that
+// names the field, its line and its column.
 func LoadApps(r io.Reader) (*Apps, error) {
-	data, err := io.ReadAll(r)
+	doc, err := jsonconfig.Read(r, "", "apps file", maxAppsFile)
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	return loadApps(doc)
+}
+
+func loadApps(doc *jsonconfig.Document) (*Apps, error) {
 	var file appsFile
-	if err := dec.Decode(&file); err != nil {
-		return nil, describeJSONError(data, err)
+	if err := doc.Decode(&file); err != nil {
+		return nil, err
 	}
 	if len(file.Apps) == 0 {
-		return nil, errors.New("apps: the file lists no apps")
+		return nil, doc.Errorf("apps", "the file lists no apps")
 	}
 	apps := &Apps{byName: make(map[string]*App, len(file.Apps)), byFold: make(map[string]*App, len(file.Apps)),
 		remembered: make(map[string][]byte)}
@@ -121,13 +121,15 @@ func LoadApps(r io.Reader) (*Apps, error) {
 	for i, spec := range file.Apps {
 		app, err := spec.build()
 		if err != nil {
-			return nil, fmt.Errorf("apps[%d].%w", i, err)
+			// build's errors start with the field inside the app: "name: ...".
+			field, msg, _ := strings.Cut(err.Error(), ": ")
+			return nil, doc.Errorf(fmt.Sprintf("apps[%d].%s", i, field), "%s", msg)
 		}
 		if _, dup := apps.byName[app.Name]; dup {
-			return nil, fmt.Errorf("apps[%d].name: %q is listed twice", i, app.Name)
+			return nil, doc.Errorf(fmt.Sprintf("apps[%d].name", i), "%q is listed twice", app.Name)
 		}
 		if other, dup := apps.byFold[strings.ToLower(app.Name)]; dup {
-			return nil, fmt.Errorf("apps[%d].name: %q differs from %q only in case; names are reserved ignoring case", i, app.Name, other.Name)
+			return nil, doc.Errorf(fmt.Sprintf("apps[%d].name", i), "%q differs from %q only in case; names are reserved ignoring case", app.Name, other.Name)
 		}
 		apps.byName[app.Name] = app
 		apps.byFold[strings.ToLower(app.Name)] = app
@@ -135,11 +137,12 @@ func LoadApps(r io.Reader) (*Apps, error) {
 			// One cost for all, as for agents: the time of an answer then
 			// tells no app from another or from an unknown name.
 			if secretApps > 0 && c != cost {
-				return nil, fmt.Errorf("apps[%d].secretHash: bcrypt cost %d differs from cost %d of the apps before; hash every secret at one cost (ctibus hash-password uses %d)", i, c, cost, bcrypt.DefaultCost)
+				return nil, doc.Errorf(fmt.Sprintf("apps[%d].secretHash", i), "bcrypt cost %d differs from cost %d of the apps before; hash every secret at one cost (ctibus hash-password uses %d)", c, cost, bcrypt.DefaultCost)
 			}
 			cost, secretApps = c, secretApps+1
 		}
 	}
+	var err error
 	if apps.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not an app secret"), cost); err != nil {
 		return nil, err
 	}
@@ -297,23 +300,4 @@ func (a *Apps) AuthenticateJWT(token string, maxLifetime time.Duration) (*App, e
 		return nil, fmt.Errorf("%w: %w: at most %s", ErrCredentials, ErrJWTLifetime, maxLifetime)
 	}
 	return app, nil
-}
-
-// describeJSONError names the line and column of a syntax or type error.
-func describeJSONError(data []byte, err error) error {
-	var offset int64 = -1
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		offset = syntax.Offset
-	case errors.As(err, &typeErr):
-		offset = typeErr.Offset
-	}
-	if offset < 0 {
-		return err
-	}
-	line := 1 + bytes.Count(data[:offset], []byte("\n"))
-	column := int(offset) - bytes.LastIndexByte(data[:offset], '\n')
-	return fmt.Errorf("line %d, column %d: %w", line, column, err)
 }

@@ -26,9 +26,12 @@ func TestAppsFileRefusesMixedCostsAndNamesOfOneCase(t *testing.T) {
 		wantErr string
 	}{
 		{"mixed costs", `{"apps":[{"name":"a","secretHash":"` + at(4) + `"},{"name":"b","secretHash":"` + at(5) + `"}]}`,
-			"apps[1].secretHash: bcrypt cost 5 differs from cost 4 of the apps before"},
+			"apps file line 1, column 111: apps[1].secretHash: bcrypt cost 5 differs from cost 4 of the apps before"},
 		{"names of one case", `{"apps":[{"name":"wallboard","secretHash":"` + at(4) + `"},{"name":"WallBoard","secretHash":"` + at(4) + `"}]}`,
-			`apps[1].name: "WallBoard" differs from "wallboard" only in case`},
+			`apps file line 1, column 108: apps[1].name: "WallBoard" differs from "wallboard" only in case`},
+		{"unknown field", `{"apps":[{"name":"a",` + "\n" + `"secret":"x"}]}`,
+			"apps file line 2, column 1: apps[0].secret: unknown field; the fields here are name, secretHash, jwt, grants"},
+		{"no apps", `{"apps":[]}`, "apps file line 1, column 2: apps: the file lists no apps"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

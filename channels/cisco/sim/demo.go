@@ -1,10 +1,12 @@
 package sim
 
 import (
-	"github.com/ctibus/ctibus/channels/cisco"
-
+	"bytes"
 	_ "embed"
 	"sync"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/jsonconfig"
 )
 
 //go:embed demo.json
@@ -13,11 +15,15 @@ var demoJSON []byte
 // demoFile is the parsed demo directory; files without reason codes,
 // wrap-up reasons or phone books borrow its entries.
 var demoFile = sync.OnceValue(func() *fileDirectory {
-	f, err := decodeDirectory(demoJSON)
+	var f fileDirectory
+	doc, err := jsonconfig.Read(bytes.NewReader(demoJSON), "demo.json", "directory", maxDirectorySize)
+	if err == nil {
+		err = doc.Decode(&f)
+	}
 	if err != nil {
 		panic("cisco: embedded demo.json: " + err.Error())
 	}
-	return f
+	return &f
 })
 
 var demoDirectory = sync.OnceValue(func() *Directory {

@@ -2,14 +2,11 @@ package sim
 
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/jsonconfig"
 
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,117 +210,47 @@ const (
 var systemReasonCodes = []int{255, 50006, 32755, 32758, 32760, 32762, 32763, 32765, 32767}
 
 // DirectoryError reports a problem in a directory file and where it is.
-type DirectoryError struct {
-	File   string // the file name, when loaded with LoadDirectoryFile
-	Line   int    // 1-based line of the offending value; 0 when unknown
-	Column int    // 1-based column, in characters; 0 when unknown
-	Field  string // the field path, e.g. agents[2].passwordHash; "" when the problem is the whole file
-	Msg    string // what is wrong and, where it helps, how to fix it
-}
+// It is a jsonconfig.Error, as every config file of ctibus reports one.
+type DirectoryError jsonconfig.Error
 
 // Error returns the file, position and field path followed by the message,
 // like a compiler: "cisco: agents.json:12:7: agents[2].teamId: ...".
 func (e *DirectoryError) Error() string {
-	var b strings.Builder
-	b.WriteString("cisco: ")
-	switch {
-	case e.File != "" && e.Line > 0:
-		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Column)
-	case e.File != "":
-		b.WriteString(e.File + ": ")
-	case e.Line > 0:
-		fmt.Fprintf(&b, "directory line %d, column %d: ", e.Line, e.Column)
-	default:
-		b.WriteString("directory: ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
+	c := jsonconfig.Error(*e)
+	c.Kind = "directory"
+	return "cisco: " + c.Error()
 }
 
 // LoadDirectory reads and checks a directory in the JSON format described on
 // Directory. Every problem is a *DirectoryError naming the field path and,
 // where the field is in the input, its line and column.
 func LoadDirectory(r io.Reader) (*Directory, error) {
-	return load(r, "")
+	doc, err := jsonconfig.Read(r, "", "directory", maxDirectorySize)
+	return load(doc, err)
 }
 
 // LoadDirectoryFile reads and checks the directory file at path. See
 // LoadDirectory.
 func LoadDirectoryFile(path string) (*Directory, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cisco: load directory: %w", err)
-	}
-	defer f.Close()
-	return load(f, path)
+	doc, err := jsonconfig.ReadFile(path, "directory", maxDirectorySize)
+	return load(doc, err)
 }
 
-func load(r io.Reader, name string) (*Directory, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxDirectorySize+1))
-	if err != nil {
-		if name != "" {
-			return nil, fmt.Errorf("cisco: load directory %s: %w", name, err)
-		}
-		return nil, fmt.Errorf("cisco: load directory: %w", err)
-	}
-	if len(data) > maxDirectorySize {
-		return nil, &DirectoryError{File: name, Msg: fmt.Sprintf("larger than %d MiB", maxDirectorySize>>20)}
-	}
-	f, derr := decodeDirectory(data)
-	if derr == nil {
-		var d *Directory
-		d, derr = build(f)
-		if derr == nil {
-			return d, nil
-		}
-		if off, ok := findPath(data, fileType, derr.Field); ok {
-			derr.Line, derr.Column = lineColumn(data, off)
-		}
-	}
-	derr.File = name
-	return nil, derr
-}
-
-var fileType = reflect.TypeFor[fileDirectory]()
-
-// decodeDirectory parses data strictly and locates any error.
-func decodeDirectory(data []byte) (*fileDirectory, *DirectoryError) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var f fileDirectory
-	err := dec.Decode(&f)
+func load(doc *jsonconfig.Document, err error) (*Directory, error) {
 	if err == nil {
-		end := skipSeparators(data, dec.InputOffset())
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			line, col := lineColumn(data, end)
-			return nil, &DirectoryError{Line: line, Column: col, Msg: "unexpected data after the directory object"}
+		var f fileDirectory
+		if err = doc.Decode(&f); err == nil {
+			d, derr := build(&f)
+			if derr == nil {
+				return d, nil
+			}
+			err = doc.Locate((*jsonconfig.Error)(derr))
 		}
-		return &f, nil
 	}
-	if errors.Is(err, io.EOF) {
-		return nil, &DirectoryError{Msg: "empty; a directory is a JSON object with teams and agents"}
+	if ce := (*jsonconfig.Error)(nil); errors.As(err, &ce) {
+		return nil, (*DirectoryError)(ce)
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		path, _ := scanJSON(data, fileType, func(jsonValue) bool { return false })
-		line, col := lineColumn(data, int64(len(data)))
-		return nil, &DirectoryError{Line: line, Column: col, Field: path, Msg: "JSON syntax: the file ends inside the directory object"}
-	}
-	if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
-		path, _ := scanJSON(data, fileType, func(jsonValue) bool { return false })
-		// The offset is just past the character that broke the syntax.
-		line, col := lineColumn(data, se.Offset-1)
-		return nil, &DirectoryError{Line: line, Column: col, Field: path, Msg: "JSON syntax: " + se.Error()}
-	}
-	// A type error or an unknown field: encoding/json stops at the first
-	// one in document order, as firstProblem does.
-	if path, msg, off, ok := firstProblem(data, fileType); ok {
-		line, col := lineColumn(data, off)
-		return nil, &DirectoryError{Line: line, Column: col, Field: path, Msg: msg}
-	}
-	return nil, &DirectoryError{Msg: strings.TrimPrefix(err.Error(), "json: ")}
+	return nil, fmt.Errorf("cisco: %w", err)
 }
 
 // builder accumulates a Directory while checking a fileDirectory.

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/jsonconfig"
 )
 
 // Scenario is a timed list of incoming calls that the simulator plays, for
@@ -38,71 +38,76 @@ type ScenarioCall struct {
 	Call  IncomingCall
 }
 
-// LoadScenarioFile reads a scenario file. An error names the call and the
-// field: calls[2].after: ...
+// LoadScenarioFile reads a scenario file. An error names the file, the
+// line and column, the call and the field: scenario.json:3:15: calls[2].after: ...
 func LoadScenarioFile(path string) (*Scenario, error) {
-	f, err := os.Open(path)
+	doc, err := jsonconfig.ReadFile(path, "scenario", maxScenario)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc, err := LoadScenario(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sc, nil
+	return loadScenario(doc)
 }
 
 // maxScenario bounds a scenario file.
 const maxScenario = 16 << 20
 
-// LoadScenario reads a scenario (see Scenario).
+// LoadScenario reads a scenario (see Scenario). An error is a
+// *jsonconfig.Error that names the field, its line and its column.
 func LoadScenario(r io.Reader) (*Scenario, error) {
-	var file struct {
-		Loop  bool `json:"loop"`
-		Calls []struct {
-			After         string          `json:"after"`
-			Agent         string          `json:"agent"`
-			From          string          `json:"from"`
-			DNIS          string          `json:"dnis"`
-			CallVariables json.RawMessage `json:"callVariables"`
-			Kind          string          `json:"kind"`
-		} `json:"calls"`
+	doc, err := jsonconfig.Read(r, "", "scenario", maxScenario)
+	if err != nil {
+		return nil, err
 	}
-	dec := json.NewDecoder(io.LimitReader(r, maxScenario))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf(`scenario: %w; the file is {"loop": bool, "calls": [{"after": "5s", "agent": "<loginId>", "from": "<number>", "dnis"?, "callVariables"?, "kind"?}]}`, err)
+	return loadScenario(doc)
+}
+
+// scenarioFile is the JSON format of a scenario.
+type scenarioFile struct {
+	Loop  bool `json:"loop"`
+	Calls []struct {
+		After         string          `json:"after"`
+		Agent         string          `json:"agent"`
+		From          string          `json:"from"`
+		DNIS          string          `json:"dnis"`
+		CallVariables json.RawMessage `json:"callVariables"`
+		Kind          string          `json:"kind"`
+	} `json:"calls"`
+}
+
+func loadScenario(doc *jsonconfig.Document) (*Scenario, error) {
+	var file scenarioFile
+	if err := doc.Decode(&file); err != nil {
+		return nil, err
 	}
 	if len(file.Calls) == 0 {
-		return nil, errors.New("scenario: calls: the list is empty; give at least one call")
+		return nil, doc.Errorf("calls", "the list is empty; give at least one call")
 	}
 	sc := &Scenario{Loop: file.Loop}
 	var total time.Duration
 	for i, c := range file.Calls {
-		field := func(name string) string { return fmt.Sprintf("scenario: calls[%d].%s", i, name) }
+		field := func(name string) string { return fmt.Sprintf("calls[%d].%s", i, name) }
 		after, err := time.ParseDuration(c.After)
 		if c.After == "" {
 			after, err = 0, nil
 		}
 		if err != nil || after < 0 {
-			return nil, fmt.Errorf("%s: %q is not a duration; write it like 5s, 1m30s or 250ms", field("after"), c.After)
+			return nil, doc.Errorf(field("after"), "%q is not a duration; write it like 5s, 1m30s or 250ms", clip(c.After))
 		}
 		if c.Agent == "" {
-			return nil, fmt.Errorf("%s: missing; give the loginId of the agent to ring", field("agent"))
+			return nil, doc.Errorf(field("agent"), "missing; give the loginId of the agent to ring")
 		}
 		if c.From == "" {
-			return nil, fmt.Errorf("%s: missing; give the caller's number", field("from"))
+			return nil, doc.Errorf(field("from"), "missing; give the caller's number")
 		}
 		kind, err := ParseCallKind(c.Kind)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a kind of call; give inbound (the default), preview or progressive", field("kind"), clip(c.Kind))
+			return nil, doc.Errorf(field("kind"), "%q is not a kind of call; give inbound (the default), preview or progressive", clip(c.Kind))
 		}
 		call := IncomingCall{From: c.From, DNIS: c.DNIS, Kind: kind}
 		if len(c.CallVariables) > 0 {
 			vars, err := cisco.ParseCallVariables(c.CallVariables)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", field("callVariables"), err)
+				return nil, doc.Errorf(field("callVariables"), "%v", err)
 			}
 			call.CallVariables = vars
 		}
@@ -110,7 +115,7 @@ func LoadScenario(r io.Reader) (*Scenario, error) {
 		sc.Calls = append(sc.Calls, ScenarioCall{After: after, Agent: c.Agent, Call: call})
 	}
 	if sc.Loop && total <= 0 {
-		return nil, errors.New("scenario: a looping scenario needs a positive after on at least one call, or it would ring without pause")
+		return nil, doc.Errorf("loop", "a looping scenario needs a positive after on at least one call, or it would ring without pause")
 	}
 	return sc, nil
 }

@@ -1,4 +1,4 @@
-package sim
+package jsonconfig
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// encoding/json reports where a directory file went wrong poorly: a type
+// encoding/json reports where a config file went wrong poorly: a type
 // error carries a field path without array indexes and the offset of the
 // end of the value, an unknown field carries only the key. The scanner below
 // walks the document token by token alongside the Go types it decodes into,
@@ -152,7 +152,7 @@ func deref(t reflect.Type) reflect.Type {
 // elemType is the element type of a slice type, or nil.
 func elemType(t reflect.Type) reflect.Type {
 	t = deref(t)
-	if t == nil || t.Kind() != reflect.Slice {
+	if t == nil || t.Kind() != reflect.Slice || decodesItself(t) {
 		return nil
 	}
 	return t.Elem()
@@ -163,7 +163,7 @@ func elemType(t reflect.Type) reflect.Type {
 // struct, since then there is nothing to check the key against.
 func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
 	t = deref(t)
-	if t == nil || t.Kind() != reflect.Struct {
+	if t == nil || t.Kind() != reflect.Struct || decodesItself(t) {
 		return nil, true
 	}
 	for i := range t.NumField() {
@@ -202,10 +202,19 @@ func fieldNames(t reflect.Type) string {
 	return strings.Join(names, ", ")
 }
 
+// unmarshalerType is json.Unmarshaler: a type that decodes itself, such as
+// json.RawMessage, takes any value, and its insides are not checked here.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodesItself reports whether t decodes itself (json.Unmarshaler).
+func decodesItself(t reflect.Type) bool {
+	return t != nil && (t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType))
+}
+
 // mismatch describes why tok cannot decode into t, or returns "" if it can.
 func mismatch(tok json.Token, t reflect.Type) string {
 	t = deref(t)
-	if t == nil || tok == nil { // no type to check, or null, which leaves the field alone
+	if t == nil || tok == nil || decodesItself(t) { // no type to check, or null, which leaves the field alone
 		return ""
 	}
 	got := tokenKind(tok)
