@@ -3,14 +3,27 @@ package cisco
 import "context"
 
 // Connector is the agent API of a Cisco contact center, shaped by Finesse.
-// Implementations are safe for concurrent use.
+// Implementations are safe for concurrent use. ciscotest.ConnectorSuite
+// checks that an implementation keeps the contract written here.
 //
 // Methods fail with an *Error whose Type is a Finesse ErrorType (match it with
 // errors.Is against ErrAuthorization, ErrInvalidState, ...), or with the
-// context's error.
+// context's error. The types each method returns for the inputs a contact
+// center refuses are written on the method.
+//
+// Every Notification a call causes is delivered to the subscribers before
+// the call returns: a handler that changes an agent's state and then acts
+// on it (the sign-out path ends the agent's workspace on its LOGOUT) finds
+// the change's notification already delivered. Only a failure that the
+// contact center reports after taking a request up (Notification.Failure)
+// may arrive later.
 type Connector interface {
 	// SignIn authenticates username (a loginId, or a loginName matched case-insensitively)
-	// with password and signs the agent in on extension.
+	// with password and signs the agent in on extension, NOT_READY. Signing
+	// in again on the same extension succeeds with Relogin set and changes
+	// nothing. It fails with ErrAuthorization for a wrong password and an
+	// unknown username alike, ErrDeviceBusy for another agent's extension,
+	// and ErrInvalidDevice for an extension that is not a phone.
 	SignIn(ctx context.Context, username, password, extension string) (SignedIn, error)
 	// Resolve returns the loginId of the agent username names, as SignIn
 	// finds it (a loginId, or a loginName matched case-insensitively), and
@@ -18,9 +31,14 @@ type Connector interface {
 	// must not reach a client: it tells which usernames exist.
 	Resolve(ctx context.Context, username string) (loginID string, ok bool, err error)
 	// User returns the agent's User object. Like Finesse on CCE, loginID may
-	// also be the agent's loginName.
+	// also be the agent's loginName. An unknown agent is ErrNotFound, here
+	// and in every method that names an agent.
 	User(ctx context.Context, loginID string) (User, error)
 	// SetState sets READY, NOT_READY (with a reason code) or LOGOUT (with a reason code) as the agent.
+	// A value that is not a state, or a reason code the agent does not
+	// have, is ErrInvalidInput; a change the agent's state does not allow
+	// (READY while signed out, a state only the contact center sets) is
+	// ErrInvalidState.
 	SetState(ctx context.Context, loginID string, state State, reasonCodeID string) (User, error)
 	// ForceLogout signs the agent out from any state with a system reason code (255 for a closed desktop).
 	ForceLogout(ctx context.Context, loginID, reasonCodeID string) (User, error)
@@ -28,7 +46,8 @@ type Connector interface {
 	// for good (reason code 255): it makes the agent NOT_READY or signs it
 	// out, by its own setting.
 	Disconnect(ctx context.Context, loginID string) (User, error)
-	// ReasonCodes returns the reason codes of category that the agent may choose.
+	// ReasonCodes returns the reason codes of category that the agent may
+	// choose; a category other than NOT_READY and LOGOUT is ErrInvalidInput.
 	ReasonCodes(ctx context.Context, loginID string, category Category) ([]ReasonCode, error)
 	// WrapUpReasons returns the wrap-up reasons that the agent may choose.
 	WrapUpReasons(ctx context.Context, loginID string) ([]WrapUpReason, error)
@@ -48,26 +67,42 @@ type Connector interface {
 	TeamAgents(ctx context.Context, teamID string) ([]string, error)
 	// Agent reports whether loginID is an agent of the contact center.
 	Agent(ctx context.Context, loginID string) (bool, error)
+	// SignedInAgents returns the loginIds of the agents signed in now, in no
+	// particular order: the handlers look for agents whose desktops are all
+	// gone (an abandoned agent) among them.
+	SignedInAgents(ctx context.Context) ([]string, error)
 
 	// Subscribe delivers every change after sign-in (agent states, dialogs,
-	// supervisor actions, forced sign-outs) to f, in order, as Finesse
-	// pushes its notifications. f runs while the connector holds its lock:
-	// it must not block or call the connector. cancel stops the deliveries.
+	// supervisor actions, forced sign-outs, asynchronous failures) to f, in
+	// order, as Finesse pushes its notifications. f is called serially,
+	// never twice at once, and it must not block nor call the connector
+	// (nor cancel), whatever the implementation: a connector may call it
+	// while holding its own lock. cancel stops the deliveries.
 	Subscribe(f func(Notification)) (cancel func())
 	// MakeCall places a call from the agent's extension to toAddress, with
-	// call variables (callVariable1..10 and user.<name> ECC variables).
+	// call variables (callVariable1..10 and user.<name> ECC variables). A
+	// toAddress that is not a number, or call variables out of Finesse's
+	// bounds, are ErrInvalidInput; a signed-out agent, or one on a call, is
+	// ErrInvalidState.
 	MakeCall(ctx context.Context, loginID, toAddress string, vars []CallVariable) (Dialog, error)
 	// CallAction asks for action on the agent's participant in dialogID.
 	// toAddress is the destination of CONSULT_CALL and TRANSFER_SST, and
 	// ignored otherwise. TRANSFER and CONFERENCE complete the consult call of
-	// dialogID (either the held call or its consult leg may be named).
+	// dialogID (either the held call or its consult leg may be named). A
+	// dialog the agent is not on is ErrDialogNotFound; an action its
+	// participant does not allow now is ErrInvalidState. A transfer the
+	// switch refuses after taking it up (a busy number) returns nil, and
+	// is reported as a Notification.Failure of type Call Operation Failure.
 	CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error
 	// WrapUp records reason as the wrap-up reason of dialogID; in wrap-up
-	// after the call, it also ends the wrap-up.
+	// after the call, it also ends the wrap-up. A dialog the agent is not on
+	// is ErrDialogNotFound.
 	WrapUp(ctx context.Context, loginID, dialogID, reason string) error
 	// SupervisorSetState sets NOT_READY or LOGOUT for an agent of a team the
 	// supervisor supervises. reasonCodeID must be "" or "-1": the contact
-	// center records its own supervisor code.
+	// center records its own supervisor code. A user who is not a
+	// supervisor is ErrAuthorization, an agent outside its teams
+	// ErrInvalidSupervisor, READY ErrInvalidState.
 	SupervisorSetState(ctx context.Context, supervisorID, agentID string, state State, reasonCodeID string) (User, error)
 	// SilentMonitor starts the supervisor, signed in on fromAddress,
 	// listening to the active call of agentID, signed in on toAddress ("" to

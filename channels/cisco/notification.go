@@ -20,7 +20,9 @@ type Notification struct {
 
 // Failure is an error that Finesse reports after it accepted the request,
 // in an update of the agent's Dialogs with apiErrors: a call operation
-// that fails at the switch (Call Operation Failure).
+// that fails at the switch (Call Operation Failure). The handlers publish
+// it in the agent's workspace as Cisco/Error/SetAPIError, as they publish
+// a request's own error.
 type Failure struct {
 	LoginID string // the agent whose request failed
 	Error   *Error

@@ -1,5 +1,29 @@
-// Package ciscotest builds Cisco directories for tests of packages that use
-// a sim.Simulator.
+// Package ciscotest checks Cisco connectors against their contract, and
+// builds simulator directories for tests.
+//
+// ConnectorSuite is the conformance suite of cisco.Connector: every
+// implementation runs it, the simulator and its cluster today, a connector
+// to Finesse tomorrow. It drives the connector through its methods only;
+// what it needs beyond them comes from a Harness the caller provides:
+// agents with their passwords and extensions, a supervisor of their team
+// and an agent outside it, a way to ring an agent from outside, and a busy
+// number (a transfer to it fails at the switch after the contact center took
+// it up). A connector to a REST fixture that a sim.Simulator serves gets a
+// Harness from SimHarness, with the simulator's Ring:
+//
+//	func TestConnectorSuite(t *testing.T) {
+//		ciscotest.ConnectorSuite(t, func(t *testing.T) ciscotest.Harness {
+//			s := sim.New(ciscotest.SuiteDirectory(t), sim.Config{})
+//			fixture := newFinesseFixture(t, s) // serves s over Finesse's REST API
+//			return ciscotest.SimHarness(finesse.New(fixture.URL), s)
+//		})
+//	}
+//
+// Each case gets a contact center of its own from the function passed to
+// ConnectorSuite, and waits for events rather than for time.
+//
+// NewDirectory and Agents build sim directories of test agents whose
+// passwords hash cheaply.
 package ciscotest
 
 import (
