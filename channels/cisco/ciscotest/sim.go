@@ -3,6 +3,7 @@ package ciscotest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
@@ -47,3 +48,13 @@ func SimHarness(c cisco.Connector, ring sim.Ringer) Harness {
 		BusyNumber: "4085550000",
 	}
 }
+
+// NoTimers is a sim.Config.AfterFunc whose timers never fire: the
+// simulator then answers, rings out and wraps up nothing by itself, and a
+// test sees only what it asked for.
+func NoTimers(time.Duration, func()) sim.Timer { return stoppedTimer{} }
+
+// stoppedTimer is a timer that never fires.
+type stoppedTimer struct{}
+
+func (stoppedTimer) Stop() bool { return true }

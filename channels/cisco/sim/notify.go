@@ -38,25 +38,17 @@ type origin struct {
 	by        string
 }
 
-// subscriber is one Subscribe callback.
-type subscriber struct {
-	id int
-	f  func(cisco.Notification)
-}
-
 // Subscribe delivers every change after sign-in to f, in order. f runs with
 // the simulator's mutex held: it must not block, and must not call the
 // simulator (nor cancel). The sign-in itself is not notified.
 func (s *Simulator) Subscribe(f func(cisco.Notification)) (cancel func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextSub++
-	id := s.nextSub
-	s.subs = append(s.subs, subscriber{id: id, f: f})
+	id := s.subs.Add(f)
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.subs = slices.DeleteFunc(s.subs, func(sub subscriber) bool { return sub.id == id })
+		s.subs.Remove(id)
 	}
 }
 
@@ -75,9 +67,7 @@ func (s *Simulator) lock(ctx context.Context, by string) (unlock func()) {
 
 func (s *Simulator) emitLocked(n cisco.Notification) {
 	n.RequestID, n.RequestedBy = s.cur.requestID, s.cur.by
-	for _, sub := range s.subs {
-		sub.f(n)
-	}
+	s.subs.Deliver(n)
 }
 
 // emitUserLocked notifies the agent's User as it is now.

@@ -94,8 +94,7 @@ type Simulator struct {
 	extensions map[string]string      // extension → loginId of the signed-in agent holding it
 	dialogs    map[string]*dialog     // calls by id, until nobody is on them or wrapping them up
 	lastDialog int64                  // the id of the last dialog created
-	subs       []subscriber           // in the order they subscribed
-	nextSub    int                    //
+	subs       Subscribers            //
 	cur        origin                 // who caused the changes being made now
 	tick       int                    // counts locked operations, to tell what changed in this one
 }

@@ -74,12 +74,6 @@ type Config struct {
 	Simulator sim.Config
 }
 
-// subscriber is one Subscribe callback.
-type subscriber struct {
-	id int
-	f  func(cisco.Notification)
-}
-
 // Cluster is a Connector shared by several ctibus nodes on one NATS system.
 // Each node has its own Simulator on the same directory; the node holding
 // the lease in JetStream KV (the leader) runs its simulator and serves the
@@ -137,10 +131,9 @@ type Cluster struct {
 	mu   sync.Mutex        // guards revs
 	revs map[string]uint64 // KV revision of each agent's record; nil while not leading
 
-	subMu   sync.Mutex   // guards the fields below; held while delivering
-	subs    []subscriber // in the order they subscribed
-	nextSub int          //
-	closed  bool         // Close has run: deliver nothing more
+	subMu  sync.Mutex      // guards the fields below; held while delivering
+	subs   sim.Subscribers //
+	closed bool            // Close has run: deliver nothing more
 
 	sentMu sync.Mutex // guards sent; taken under the simulator's mutex
 	sent   mark       // the last notification this node broadcast while leading
@@ -261,18 +254,11 @@ func (c *Cluster) Close() error {
 func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
-	c.nextSub++
-	id := c.nextSub
-	c.subs = append(c.subs, subscriber{id: id, f: f})
+	id := c.subs.Add(f)
 	return func() {
 		c.subMu.Lock()
 		defer c.subMu.Unlock()
-		for i, s := range c.subs {
-			if s.id == id {
-				c.subs = append(c.subs[:i], c.subs[i+1:]...)
-				return
-			}
-		}
+		c.subs.Remove(id)
 	}
 }
 
@@ -303,9 +289,7 @@ func (c *Cluster) deliver(m *nats.Msg) {
 		c.subMu.Unlock()
 		return
 	}
-	for _, s := range c.subs {
-		s.f(msg.Notification)
-	}
+	c.subs.Deliver(msg.Notification)
 	c.subMu.Unlock()
 
 	c.seenMu.Lock()

@@ -2,7 +2,6 @@ package simcluster_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
@@ -10,21 +9,13 @@ import (
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
-// stoppedTimer is a timer that never fires: the suite's contact center
-// answers nothing and times nothing out by itself.
-type stoppedTimer struct{}
-
-func (stoppedTimer) Stop() bool { return true }
-
 // TestConnectorSuite runs the conformance suite on a follower of a
 // two-node cluster, whose every change goes through the leader over NATS.
 func TestConnectorSuite(t *testing.T) {
 	ciscotest.ConnectorSuite(t, func(t *testing.T) ciscotest.Harness {
 		s := natstest.Start(t, "")
 		dir := ciscotest.SuiteDirectory(t)
-		cfg := simcluster.Config{Simulator: sim.Config{
-			AfterFunc: func(time.Duration, func()) sim.Timer { return stoppedTimer{} },
-		}}
+		cfg := simcluster.Config{Simulator: sim.Config{AfterFunc: ciscotest.NoTimers}}
 		nodes := []*clusterNode{startNode(t, s, dir, "node0", cfg), startNode(t, s, dir, "node1", cfg)}
 		follower := nodes[1-waitLeader(t, nodes)]
 		return ciscotest.SimHarness(follower.Cluster, follower.Cluster)
