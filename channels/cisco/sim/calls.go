@@ -85,7 +85,7 @@ func (s *Simulator) Ring(ctx context.Context, loginID string, call IncomingCall)
 	d.dnis, d.dialedNumber, d.vars = call.DNIS, call.DNIS, vars
 	d.state = callAlerting
 	s.joinLocked(d, call.From, "", callActive, now)
-	st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, acd: true}
+	st.call = newCallSession(st, originRouted)
 	p := s.joinLocked(d, st.extension, loginID, callAlerting, now)
 	s.ringLocked(d, p)
 	s.commitLocked(now, d)
@@ -119,7 +119,7 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 	switch {
 	case st.state == cisco.StateLogout:
 		return cisco.Dialog{}, errSignedOut(loginID)
-	case st.call != nil && st.call.wrapping:
+	case st.call != nil && st.call.wrapping():
 		return cisco.Dialog{}, errInvalidState("You are wrapping up a call; send WrapUpCall, or go READY or NOT_READY, before you make another.")
 	case st.state == cisco.StateReservedOutbound || st.state == cisco.StateReservedOutboundPreview:
 		return cisco.Dialog{}, errInvalidState("A campaign has reserved you: take its call, or leave the reservation (reject or close a preview), before you make a call.")
@@ -148,7 +148,7 @@ func (s *Simulator) MakeCall(ctx context.Context, loginID, toAddress string, var
 		d.varsFrom = loginID
 	}
 	d.state = callInitiated
-	st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, outbound: true, fromReady: st.state == cisco.StateReady}
+	st.call = newCallSession(st, originPlaced)
 	s.joinLocked(d, st.extension, loginID, callInitiated, now)
 	s.publishLocked(now, d)
 	s.dialLocked(d, toAddress, "", now)
@@ -183,7 +183,7 @@ func (s *Simulator) dialLocked(d *dialog, toAddress, callType string, now time.T
 	d.state = callAlerting
 	if target != "" {
 		tst := s.agents[target]
-		tst.call = &callSession{before: tst.state, beforeReason: tst.reasonCodeID}
+		tst.call = newCallSession(tst, originInside)
 	}
 	p := s.joinLocked(d, toAddress, target, callAlerting, now)
 	p.callType = callType
@@ -202,7 +202,7 @@ func (s *Simulator) ringLocked(d *dialog, p *participant) {
 		return
 	}
 	p.timer = s.afterFuncLocked(s.ringTimeout, &p.timerGen, func(now time.Time) {
-		if cs := s.callOfLocked(p.agent); cs != nil && cs.acd {
+		if cs := s.callOfLocked(p.agent); cs != nil && cs.origin == originRouted {
 			s.ronaLocked(d, p, now)
 		} else {
 			s.unansweredLocked(d, p, causeOther, now)
@@ -218,7 +218,7 @@ func (s *Simulator) ringLocked(d *dialog, p *participant) {
 // first READY agent of the same team who is free. With nobody READY the
 // call ends, as the simulator has no queue to hold it.
 func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
-	s.agents[p.agent].call.rona = true
+	s.agents[p.agent].call.phase = phaseUnanswered
 	s.leaveLocked(d, p, now)
 	team := s.dir.byLoginID[p.agent].teamID
 	for _, a := range s.dir.agents {
@@ -226,7 +226,7 @@ func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
 		if a.teamID != team || !ok || st.state != cisco.StateReady || st.call != nil || d.part(a.loginID) != nil {
 			continue
 		}
-		st.call = &callSession{before: st.state, beforeReason: st.reasonCodeID, acd: true}
+		st.call = newCallSession(st, originRouted)
 		d.to = st.extension
 		q := s.joinLocked(d, st.extension, a.loginID, callAlerting, now)
 		s.ringLocked(d, q)

@@ -19,29 +19,153 @@ const (
 	ronaReason = "32767"
 )
 
+// callOrigin is how an agent's call session began: it decides the agent's
+// state while its phone rings, the wrap-up setting that applies, and where
+// the agent goes after the call.
+type callOrigin int
+
+const (
+	// originRouted is a call the contact center routed to the agent (ACD):
+	// a READY agent is RESERVED while it rings, and NOT_READY (32767) if
+	// it rings unanswered.
+	originRouted callOrigin = iota
+	// originInside is a call from another agent, or transferred by one:
+	// the agent's state is kept while it rings.
+	originInside
+	// originPlaced is a call the agent placed: wrapUpOnOutgoing applies,
+	// and one placed from READY ends NOT_READY (50006), as on CCE.
+	originPlaced
+	// originPreview is a preview campaign's reservation:
+	// RESERVED_OUTBOUND_PREVIEW until the agent accepts it.
+	originPreview
+	// originProgressive is a progressive campaign's call: RESERVED_OUTBOUND
+	// while the dialer reaches the customer and the agent's phone rings.
+	originProgressive
+	// originSupervision is a supervisor monitoring or barging in: no
+	// wrap-up follows.
+	originSupervision
+)
+
+// callPhase is where an agent's call session is.
+type callPhase int
+
+const (
+	phaseRinging    callPhase = iota // ringing or dialing: the agent has not talked yet
+	phaseTalked                      // the agent has talked on the call: wrap-up may follow
+	phaseUnanswered                  // a routed call rang unanswered (RONA): NOT_READY (32767) after
+	phaseWrapUp                      // in WORK or WORK_READY after the call, the timer running
+)
+
 // callSession is an agent's time on a call, from the first ring or dial
 // to the end of wrap-up. It remembers what the state machine needs after
 // the call.
 type callSession struct {
+	origin       callOrigin
+	phase        callPhase
 	before       cisco.State // the state before the call
 	beforeReason string      // and its reason code
-	outbound     bool        // the agent placed the call: wrapUpOnOutgoing applies
-	acd          bool        // routed by the contact center: READY → RESERVED while ringing
-	fromReady    bool        // placed from READY: NOT_READY with 50006 afterwards (CCE)
-	noWrapUp     bool        // monitoring or barge-in
-	rona         bool        // a routed call rang unanswered: NOT_READY (32767) afterwards
-	connected    bool        // the agent talked on it
 	pending      cisco.State // READY or NOT_READY asked for during the call
 	pendingCode  string      //
 	wrapUp       *dialog
-	wrapping     bool        // in WORK or WORK_READY, the timer running
 	needsData    bool        // in wrap-up: REQUIRED_WITH_WRAP_UP_DATA, so leaving it needs a reason on the call
 	after        cisco.State // in wrap-up: the state it leads to
 	afterReason  string      //
 	wrapTimer    Timer
 	wrapGen      int
-	reserved     cisco.State // a campaign call: the RESERVED_OUTBOUND* state while it rings
-	dialing      *dialog     // a progressive call still dialing the customer, before it reaches the agent
+	dialing      *dialog // a progressive call still dialing the customer, before it reaches the agent
+}
+
+// newCallSession starts a call session of origin for an agent in st.
+func newCallSession(st *agentState, origin callOrigin) *callSession {
+	return &callSession{origin: origin, before: st.state, beforeReason: st.reasonCodeID}
+}
+
+// wrapping reports whether the agent is in wrap-up after the call.
+func (cs *callSession) wrapping() bool { return cs.phase == phaseWrapUp }
+
+// talked records that the agent talked on the call.
+func (cs *callSession) talked() {
+	if cs.phase == phaseRinging {
+		cs.phase = phaseTalked
+	}
+}
+
+// callFacts are what decides the state of an agent on a call.
+type callFacts struct {
+	origin       callOrigin
+	phase        callPhase
+	before       cisco.State // the state before the call
+	beforeReason string
+	pending      cisco.State // the state asked for during the call; "" for none
+	pendingCode  string
+	// parts are the states of the agent's participants still on its calls,
+	// passive monitoring views left out; none once its last call ended.
+	parts []string
+	// wrapUp reports that the ended call leads to wrap-up: the agent
+	// talked, and its settings ask for it.
+	wrapUp bool
+}
+
+// facts returns the session's facts, with the agent's participants in
+// parts.
+func (cs *callSession) facts(parts []string) callFacts {
+	return callFacts{origin: cs.origin, phase: cs.phase, before: cs.before, beforeReason: cs.beforeReason,
+		pending: cs.pending, pendingCode: cs.pendingCode, parts: parts, wrapUp: cs.wrapUp != nil}
+}
+
+// agentStateOnCall returns the state of an agent on a call, and its reason
+// code, as Finesse's CCE state table has it: TALKING while a call is active
+// or dialing, HOLD while every call is held, RESERVED (or a campaign's
+// RESERVED_OUTBOUND*) while a call rings; once the last call ended, WORK or
+// WORK_READY for a wrap-up, else the state after the call (stateAfterCall).
+// keep reports that the table has no row for the facts: the agent's state
+// stays as it is, as while a call from another agent rings.
+func agentStateOnCall(f callFacts) (state cisco.State, reason string, keep bool) {
+	switch {
+	case len(f.parts) == 0:
+		after, reason := stateAfterCall(f)
+		if f.wrapUp && after != cisco.StateLogout {
+			return workState(after), noReasonCode, false
+		}
+		return after, reason, false
+	case slices.ContainsFunc(f.parts, func(x string) bool { return x != callHeld && x != callAlerting }):
+		return cisco.StateTalking, noReasonCode, false
+	case slices.Contains(f.parts, callHeld):
+		return cisco.StateHold, noReasonCode, false
+	case f.origin == originPreview:
+		return cisco.StateReservedOutboundPreview, noReasonCode, false
+	case f.origin == originProgressive:
+		return cisco.StateReservedOutbound, noReasonCode, false
+	case f.origin == originRouted && f.before == cisco.StateReady:
+		return cisco.StateReserved, noReasonCode, false
+	}
+	return "", "", true
+}
+
+// stateAfterCall returns the state an agent goes to when its last call
+// ends (after wrap-up, if one follows), and its reason code: the state it
+// asked for during the call, or NOT_READY (32767) after a routed call that
+// rang unanswered unless it asked to sign out, or NOT_READY (50006) after a
+// call it placed from READY, or the state before the call.
+func stateAfterCall(f callFacts) (cisco.State, string) {
+	switch {
+	case f.phase == phaseUnanswered && f.pending != cisco.StateLogout:
+		return cisco.StateNotReady, ronaReason
+	case f.pending != "":
+		return f.pending, f.pendingCode
+	case f.origin == originPlaced && f.before == cisco.StateReady:
+		return cisco.StateNotReady, offHookReason
+	}
+	return f.before, f.beforeReason
+}
+
+// workState is the wrap-up state that leads to after: WORK_READY before
+// READY, WORK before anything else.
+func workState(after cisco.State) cisco.State {
+	if after == cisco.StateReady {
+		return cisco.StateWorkReady
+	}
+	return cisco.StateWork
 }
 
 // callOfLocked returns the call session of the agent loginID, nil for
@@ -57,7 +181,7 @@ func (s *Simulator) callOfLocked(loginID string) *callSession {
 // talked, its settings ask for wrap-up on this direction, and d is its last call.
 func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 	cs := s.agents[loginID].call
-	if cs == nil || !cs.connected || cs.noWrapUp || cs.pending == cisco.StateLogout {
+	if cs == nil || cs.phase != phaseTalked || cs.origin == originSupervision || cs.pending == cisco.StateLogout {
 		return false
 	}
 	a := s.dir.byLoginID[loginID]
@@ -82,7 +206,7 @@ func (s *Simulator) wrapsUpLocked(loginID string, d *dialog) bool {
 // wrapUpSettingLocked returns the agent's wrap-up setting for the call of
 // session cs: wrapUpOnOutgoing for a call it placed, else wrapUpOnIncoming.
 func (s *Simulator) wrapUpSettingLocked(a *dirAgent, cs *callSession) string {
-	if cs.outbound {
+	if cs.origin == originPlaced {
 		return a.settings.WrapUpOnOutgoing
 	}
 	return a.settings.WrapUpOnIncoming
@@ -125,34 +249,29 @@ func (s *Simulator) checkEndLocked(d *dialog, now time.Time) {
 	}
 }
 
-// settleLocked moves an agent's state to follow its calls (Finesse's CCE
-// state table): TALKING while active or dialing, HOLD while every call is
-// held, RESERVED while an ACD call rings a READY agent; after the last
-// call, wrap-up or the state the agent should return to.
+// settleLocked moves an agent's state to follow its calls, as
+// agentStateOnCall derives it from Finesse's CCE state table; after the
+// last call, endCallLocked starts the wrap-up or returns the agent to the
+// state it should be in.
 func (s *Simulator) settleLocked(loginID string, now time.Time) {
 	a := s.dir.byLoginID[loginID]
 	st := s.stateLocked(a)
 	cs := st.call
-	if cs == nil || cs.wrapping || st.state == cisco.StateLogout {
+	if cs == nil || cs.wrapping() || st.state == cisco.StateLogout {
 		return
 	}
-	var states []string
+	var parts []string
 	for _, d := range s.dialogsOfLocked(loginID) {
 		if p := d.part(loginID); live(p.state) && !passive(d, loginID) {
-			states = append(states, p.state)
+			parts = append(parts, p.state)
 		}
 	}
-	switch {
-	case len(states) == 0:
+	if len(parts) == 0 {
 		s.endCallLocked(a, st, now)
-	case slices.ContainsFunc(states, func(x string) bool { return x != callHeld && x != callAlerting }):
-		s.setStateLocked(a, st, cisco.StateTalking, noReasonCode, now)
-	case slices.Contains(states, callHeld):
-		s.setStateLocked(a, st, cisco.StateHold, noReasonCode, now)
-	case cs.reserved != "":
-		s.setStateLocked(a, st, cs.reserved, noReasonCode, now)
-	case cs.acd && cs.before == cisco.StateReady:
-		s.setStateLocked(a, st, cisco.StateReserved, noReasonCode, now)
+		return
+	}
+	if state, reason, keep := agentStateOnCall(cs.facts(parts)); !keep {
+		s.setStateLocked(a, st, state, reason, now)
 	}
 }
 
@@ -161,16 +280,7 @@ func (s *Simulator) settleLocked(loginID string, now time.Time) {
 // NOT_READY (50006) after a call placed from READY, or the one before.
 func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	cs := st.call
-	after, reason := cs.before, cs.beforeReason
-	if cs.fromReady {
-		after, reason = cisco.StateNotReady, offHookReason
-	}
-	if cs.pending != "" {
-		after, reason = cs.pending, cs.pendingCode
-	}
-	if cs.rona && cs.pending != cisco.StateLogout {
-		after, reason = cisco.StateNotReady, ronaReason
-	}
+	after, reason := stateAfterCall(cs.facts(nil))
 	if after == cisco.StateLogout {
 		st.call = nil
 		st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateLogout, reason, now
@@ -183,17 +293,13 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 		s.setStateLocked(a, st, after, reason, now)
 		return
 	}
-	cs.wrapping, cs.after, cs.afterReason, cs.pending = true, after, reason, ""
+	cs.phase, cs.after, cs.afterReason, cs.pending = phaseWrapUp, after, reason, ""
 	cs.needsData = s.wrapUpSettingLocked(a, cs) == "REQUIRED_WITH_WRAP_UP_DATA"
-	work := cisco.StateWork
-	if after == cisco.StateReady {
-		work = cisco.StateWorkReady
-	}
 	cs.wrapTimer = s.afterFuncLocked(time.Duration(a.wrapUpTimer)*time.Second, &cs.wrapGen, func(now time.Time) {
 		s.endWrapUpLocked(a, st, now)
 		s.setStateLocked(a, st, cs.after, cs.afterReason, now)
 	})
-	s.setStateLocked(a, st, work, noReasonCode, now)
+	s.setStateLocked(a, st, workState(after), noReasonCode, now)
 }
 
 // endWrapUpLocked ends the agent's wrap-up and tells it the call is gone;

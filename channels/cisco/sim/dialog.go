@@ -118,7 +118,7 @@ func (s *Simulator) setLocked(p *participant, state, cause string, now time.Time
 	p.state, p.cause, p.changed, p.tick = state, cause, now, s.tick
 	if state == callActive && p.agent != "" {
 		if cs := s.agents[p.agent].call; cs != nil {
-			cs.connected = true
+			cs.talked()
 		}
 	}
 }

@@ -110,13 +110,13 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 	if st.state != cisco.StateReady {
 		return nil, errInvalidState(fmt.Sprintf("A campaign reserves only a READY agent, and agent %s is %s; make the agent READY first.", a.loginID, st.state))
 	}
-	cs := &callSession{before: st.state, beforeReason: st.reasonCodeID}
+	cs := newCallSession(st, originProgressive)
 	st.call = cs
 	if call.Kind == KindPreview {
+		cs.origin = originPreview
 		d := s.newDialogLocked(typeOutboundPreview, call.From, st.extension)
 		d.dnis, d.dialedNumber, d.vars, d.kind, d.campaign = call.DNIS, call.From, vars, call.Kind, ba
 		d.state, d.reservation = callAlerting, true
-		cs.reserved = cisco.StateReservedOutboundPreview
 		s.joinLocked(d, st.extension, a.loginID, callAlerting, now)
 		s.commitLocked(now, d)
 		return d, nil
@@ -126,7 +126,7 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 	d := s.newDialogLocked(typeOutbound, call.From, st.extension)
 	d.dnis, d.dialedNumber, d.vars, d.kind, d.campaign = call.DNIS, call.From, vars, call.Kind, ba
 	d.state = callInitiated
-	cs.reserved, cs.dialing = cisco.StateReservedOutbound, d
+	cs.dialing = d
 	s.setStateLocked(a, st, cisco.StateReservedOutbound, noReasonCode, now)
 	customer := s.joinLocked(d, call.From, "", callAlerting, now)
 	wait, answers := s.answerDelay, true

@@ -370,7 +370,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state cisco.St
 			Text:    "The agent is signed out; sign in before changing state.",
 		}
 	}
-	if cs := st.call; cs != nil && !cs.wrapping && cs.dialing == nil {
+	if cs := st.call; cs != nil && !cs.wrapping() && cs.dialing == nil {
 		return s.pendLocked(a, st, state, reasonCodeID)
 	}
 	if err := checkTransition(st.state, state); err != nil {
@@ -526,7 +526,7 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (cisco.User,
 	switch cs := st.call; {
 	case s.logoutOnDisc:
 		s.forceLogoutLocked(a, st, disconnectReason, now)
-	case cs != nil && !cs.wrapping:
+	case cs != nil && !cs.wrapping():
 		// A sign-out already pending stands.
 		if cs.pending != cisco.StateLogout && (cs.pending != cisco.StateNotReady || cs.pendingCode != disconnectReason) {
 			cs.pending, cs.pendingCode = cisco.StateNotReady, disconnectReason
@@ -545,7 +545,7 @@ func (s *Simulator) Disconnect(ctx context.Context, loginID string) (cisco.User,
 // call, makes LOGOUT its pendingState: the call goes on.
 func (s *Simulator) forceLogoutLocked(a *dirAgent, st *agentState, reason string, now time.Time) {
 	s.leaveReservationLocked(st, now) // a campaign call still dialing never reached the agent
-	if cs := st.call; cs != nil && !cs.wrapping {
+	if cs := st.call; cs != nil && !cs.wrapping() {
 		cs.pending, cs.pendingCode = cisco.StateLogout, reason
 		s.emitUserLocked(a, st, now)
 		return

@@ -53,7 +53,7 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 	if !slices.Contains([]cisco.State{cisco.StateReady, cisco.StateWork, cisco.StateWorkReady}, st.state) {
 		return cisco.User{}, errInvalidState(fmt.Sprintf("A supervisor can make an agent NOT_READY only from READY, WORK or WORK_READY; agent %s is %s.", a.loginID, st.state))
 	}
-	if st.call != nil && st.call.wrapping {
+	if st.call != nil && st.call.wrapping() {
 		s.endWrapUpLocked(a, st, now)
 	}
 	st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateNotReady, supervisorReason, now
@@ -103,7 +103,7 @@ func (s *Simulator) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 	m.dnis, m.dialedNumber, m.vars = call.dnis, call.dialedNumber, slices.Clone(call.vars)
 	m.monitors, m.monitored = call, a.loginID
 	m.state = callActive
-	sst.call = &callSession{before: sst.state, beforeReason: sst.reasonCodeID, noWrapUp: true}
+	sst.call = newCallSession(sst, originSupervision)
 	s.joinLocked(m, sst.extension, sup.loginID, callActive, now)
 	s.joinLocked(m, st.extension, a.loginID, callActive, now)
 	s.commitLocked(now, m)
