@@ -7,7 +7,7 @@
 // booleans are strings, and its failures are *Error values that carry the
 // Finesse ErrorType and ErrorMessage so that they reach the wire unchanged.
 // A backend reports every change after sign-in as a Notification, tagged
-// with the id of the request that caused it (WithRequestID, RequestID).
+// with the id of the request that caused it (WithRequestID, RequestIDOf).
 //
 // The package holds the contract only: it imports no NATS, no bcrypt and
 // no reflection. Its implementations live beside it: sim is an embedded

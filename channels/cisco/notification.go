@@ -64,9 +64,9 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// RequestID returns the request id that WithRequestID put in ctx, or "".
+// RequestIDOf returns the request id that WithRequestID put in ctx, or "".
 // A connector copies it into the notifications the request causes.
-func RequestID(ctx context.Context) string {
+func RequestIDOf(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }

@@ -56,7 +56,7 @@ func (s *Simulator) Subscribe(f func(cisco.Notification)) (cancel func()) {
 // id; the returned function releases it.
 func (s *Simulator) lock(ctx context.Context, by string) (unlock func()) {
 	s.mu.Lock()
-	s.cur = origin{requestID: cisco.RequestID(ctx), by: by}
+	s.cur = origin{requestID: cisco.RequestIDOf(ctx), by: by}
 	s.tick++
 	return func() {
 		s.saveLocked()

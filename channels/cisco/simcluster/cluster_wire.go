@@ -128,7 +128,7 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	body, err := json.Marshal(rpcRequest{ID: cisco.RequestID(ctx), Call: rand.Text(), Args: args})
+	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: rand.Text(), Args: args})
 	if err != nil {
 		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
 	}
