@@ -23,7 +23,10 @@ import (
 	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	brokertest.FixtureChannels("Test") // the channel newServer handles
+	goleak.VerifyTestMain(m)
+}
 
 // server is a broker on a real HTTP server, with two test APIs on the
 // handled channel "Test": Join moves the caller into the scope named by its

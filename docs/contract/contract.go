@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,13 +23,16 @@ import (
 
 // resource is the name the document is compiled under; schema errors
 // name locations inside it.
-const resource = "asyncapi.yaml"
+const resource = "https://github.com/ctibus/ctibus/docs/asyncapi.yaml"
 
 // Contract holds the compiled schemas of every message of the document.
 type Contract struct {
 	// requests maps a request's triple, and each of its aliases, folded to
 	// lower case (routing ignores case) to its message.
 	requests map[string]*message
+	// spellings holds every request triple and alias as the document
+	// spells it.
+	spellings []string
 	// events maps an event's triple, in the bus's canonical spelling, to
 	// its message.
 	events map[string]*message
@@ -37,6 +41,14 @@ type Contract struct {
 	handled map[string]bool
 	// appRequest and appEvent are the messages of a free channel.
 	appRequest, appEvent *message
+	// anyError is the error of a handled channel the document does not
+	// name, such as one a test of the broker registers.
+	anyError *message
+	// envelope is the schema of any event envelope, for fixture channels.
+	envelope *message
+	// fixtures holds the folded names of channels that a test's server
+	// handles beside the bus's own (see WithFixtures).
+	fixtures map[string]bool
 }
 
 // message is one message of the document.
@@ -48,6 +60,9 @@ type message struct {
 	// surrounding white space.
 	dataKeys map[string]string
 }
+
+// busName is the source of the bus's own events.
+const busName = "ctibus"
 
 // Default returns the contract of the embedded document, loaded once.
 var Default = sync.OnceValues(func() (*Contract, error) { return Load(docs.AsyncAPI) })
@@ -93,8 +108,13 @@ func Load(doc []byte) (*Contract, error) {
 			}
 		}
 	}
-	if c.appRequest == nil || c.appEvent == nil {
-		return nil, errors.New("contract: the document has no app-to-app message (x-ctibus-triple */*/*)")
+	envelope, err := compiler.Compile(resource + "#/components/schemas/EventEnvelope")
+	if err != nil {
+		return nil, fmt.Errorf("contract: the event envelope: %w", err)
+	}
+	c.envelope = &message{key: "EventEnvelope", schema: envelope}
+	if c.appRequest == nil || c.appEvent == nil || c.anyError == nil {
+		return nil, errors.New("contract: the document lacks the app-to-app messages (x-ctibus-triple */*/*) or the error of any channel (*/Error/SetAPIError)")
 	}
 	return c, nil
 }
@@ -102,6 +122,10 @@ func Load(doc []byte) (*Contract, error) {
 // add files m under its triple and aliases: a message the bus receives is
 // a request, one it sends an event.
 func (c *Contract) add(action string, m docMessage, compiled *message) error {
+	if m.Triple == "*/Error/SetAPIError" {
+		c.anyError = compiled
+		return nil
+	}
 	if m.Triple == "*/*/*" {
 		if action == "receive" {
 			c.appRequest = compiled
@@ -116,6 +140,7 @@ func (c *Contract) add(action string, m docMessage, compiled *message) error {
 	case "receive":
 		for _, t := range append([]string{m.Triple}, m.Aliases...) {
 			c.requests[strings.ToLower(t)] = compiled
+			c.spellings = append(c.spellings, t)
 		}
 	case "send":
 		c.events[m.Triple] = compiled
@@ -125,9 +150,27 @@ func (c *Contract) add(action string, m docMessage, compiled *message) error {
 	return nil
 }
 
+// WithFixtures returns a copy of c for the tests of a server that handles
+// channels of their own beside the bus's (the broker's tests handle
+// "Test"): the events the server sends on them are checked as envelopes,
+// since the contract cannot know their payloads. The bus's own channels are
+// checked in full all the same.
+func (c *Contract) WithFixtures(channels ...string) *Contract {
+	cc := *c
+	cc.fixtures = map[string]bool{}
+	for _, ch := range channels {
+		cc.fixtures[strings.ToLower(ch)] = true
+	}
+	return &cc
+}
+
 // Requests returns the triples of every request, aliases included, in
 // the spelling of the document, sorted.
-func (c *Contract) Requests() []string { return sortedKeys(c.requests) }
+func (c *Contract) Requests() []string {
+	s := slices.Clone(c.spellings)
+	sort.Strings(s)
+	return s
+}
 
 // Events returns the triples of every event, sorted.
 func (c *Contract) Events() []string { return sortedKeys(c.events) }
@@ -157,6 +200,11 @@ func (c *Contract) CheckRequest(frame []byte) error {
 	if err != nil {
 		return fmt.Errorf("request %s: %w", clip(frame), err)
 	}
+	for _, k := range []string{"id", "data", "message"} {
+		if env[k] == nil {
+			delete(env, k) // null is the same as absent
+		}
+	}
 	if m, ok := env["message"]; ok {
 		if _, both := env["data"]; both {
 			return fmt.Errorf("request %s: has both data and message", clip(frame))
@@ -180,7 +228,7 @@ func (c *Contract) CheckRequest(frame []byte) error {
 		}
 	}
 	if err := m.schema.Validate(env); err != nil {
-		return fmt.Errorf("request %s does not match %s: %w", clip(frame), m.key, err)
+		return fmt.Errorf("request %s does not match %s: %w", clip(frame), m.key, detailed(err))
 	}
 	return nil
 }
@@ -219,14 +267,27 @@ func (c *Contract) checkEvent(v any) error {
 	if !ok {
 		return errors.New("channel, topic and subtopic must be strings")
 	}
+	// Only the bus sends as "ctibus", a name no app may register: an
+	// event from it is one of the contract's events, or the error of a
+	// channel handled by the server (its triple <channel>/Error/SetAPIError).
+	// Any other source is an app, which publishes on free channels only.
 	m := c.appEvent
-	if c.handled[strings.ToLower(env["channel"].(string))] {
-		if m, ok = c.events[triple]; !ok {
+	if env["source"] == busName {
+		_, topic, _ := strings.Cut(triple, "/")
+		channel := strings.ToLower(env["channel"].(string))
+		if m, ok = c.events[triple]; !ok && topic == "Error/SetAPIError" && !c.handled[channel] {
+			m, ok = c.anyError, true
+		} else if !ok && c.fixtures[channel] {
+			m, ok = c.envelope, true
+		}
+		if !ok {
 			return fmt.Errorf("the contract has no event %s", triple)
 		}
+	} else if c.handled[strings.ToLower(env["channel"].(string))] {
+		return fmt.Errorf("an event on %s must come from the bus, not from %v", triple, env["source"])
 	}
 	if err := m.schema.Validate(env); err != nil {
-		return fmt.Errorf("does not match %s: %w", m.key, err)
+		return fmt.Errorf("does not match %s: %w", m.key, detailed(err))
 	}
 	return nil
 }
@@ -259,6 +320,15 @@ func tripleOf(env map[string]any) (string, bool) {
 		parts[i] = s
 	}
 	return strings.Join(parts, "/"), true
+}
+
+// detailed spells out every failed keyword of a schema error.
+func detailed(err error) error {
+	var v *jsonschema.ValidationError
+	if errors.As(err, &v) {
+		return errors.New(strings.ReplaceAll(fmt.Sprintf("%#v", v), resource, ""))
+	}
+	return err
 }
 
 // clip keeps error messages readable when a frame is large.
