@@ -242,26 +242,63 @@ func (c *Contract) CheckEvent(frame []byte) error {
 		return fmt.Errorf("event %s is not JSON: %w", clip(frame), err)
 	}
 	if batch, ok := v.([]any); ok {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(frame, &raws); err != nil {
+			return fmt.Errorf("batch %s: %w", clip(frame), err)
+		}
 		if len(batch) == 0 {
 			return fmt.Errorf("event %s is an empty batch", clip(frame))
 		}
 		for i, e := range batch {
-			if err := c.checkEvent(e); err != nil {
+			if err := c.checkEvent(e, raws[i]); err != nil {
 				return fmt.Errorf("batch %s, envelope %d: %w", clip(frame), i, err)
 			}
 		}
 		return nil
 	}
-	if err := c.checkEvent(v); err != nil {
+	if err := c.checkEvent(v, frame); err != nil {
 		return fmt.Errorf("event %s: %w", clip(frame), err)
 	}
 	return nil
 }
 
-func (c *Contract) checkEvent(v any) error {
+// eventKeys is the order of an event's keys (protocol 2.3).
+var eventKeys = []string{"id", "channel", "topic", "subtopic", "source", "message", "data", "correlationId", "timestamp"}
+
+// checkKeyOrder checks that the keys of the event raw come in the
+// documented order, which a schema cannot say.
+func checkKeyOrder(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	last := -1
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		i := slices.Index(eventKeys, key)
+		if i < last {
+			return fmt.Errorf("the key %q comes after %q; the keys of an event come in the order %s", key, eventKeys[last], strings.Join(eventKeys, ", "))
+		}
+		last = max(last, i)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Contract) checkEvent(v any, raw []byte) error {
 	env, ok := v.(map[string]any)
 	if !ok {
 		return errors.New("not a JSON object")
+	}
+	if err := checkKeyOrder(raw); err != nil {
+		return err
 	}
 	triple, ok := tripleOf(env)
 	if !ok {

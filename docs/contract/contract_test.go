@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -24,8 +25,8 @@ func TestExamples(t *testing.T) {
 		Components struct {
 			Messages map[string]struct {
 				Examples []struct {
-					Name    string `yaml:"name"`
-					Payload any    `yaml:"payload"`
+					Name    string    `yaml:"name"`
+					Payload yaml.Node `yaml:"payload"` // a node, to keep the order of the keys
 				} `yaml:"examples"`
 			} `yaml:"messages"`
 		} `yaml:"components"`
@@ -34,18 +35,59 @@ func TestExamples(t *testing.T) {
 	n := 0
 	for key, m := range doc.Components.Messages {
 		for _, ex := range m.Examples {
-			frame, err := json.Marshal(ex.Payload)
-			require.NoError(t, err)
-			_, isEvent := ex.Payload.(map[string]any)["timestamp"]
-			if isEvent {
-				assert.NoError(t, c.CheckEvent(frame), "%s example %s", key, ex.Name)
+			var frame bytes.Buffer
+			require.NoError(t, writeJSON(&frame, &ex.Payload))
+			if bytes.Contains(frame.Bytes(), []byte(`"timestamp":`)) {
+				assert.NoError(t, c.CheckEvent(frame.Bytes()), "%s example %s", key, ex.Name)
 			} else {
-				assert.NoError(t, c.CheckRequest(frame), "%s example %s", key, ex.Name)
+				assert.NoError(t, c.CheckRequest(frame.Bytes()), "%s example %s", key, ex.Name)
 			}
 			n++
 		}
 	}
 	assert.Greater(t, n, 30, "the document carries the protocol's examples")
+}
+
+// writeJSON writes the YAML node n as JSON, keys in their order.
+func writeJSON(w *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		w.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			key, _ := json.Marshal(n.Content[i].Value)
+			w.Write(key)
+			w.WriteByte(':')
+			if err := writeJSON(w, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		w.WriteByte('}')
+	case yaml.SequenceNode:
+		w.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			if err := writeJSON(w, item); err != nil {
+				return err
+			}
+		}
+		w.WriteByte(']')
+	default:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+	}
+	return nil
 }
 
 // TestCheck shows what the checks accept and refuse.
@@ -87,6 +129,9 @@ func TestCheck(t *testing.T) {
 		{give: `{"id":"d2a18fe2-657a-41d4-a4a0-b8dec5395e5c","channel":"cisco","topic":"Call","subtopic":"CallsStateChange","source":"ctibus","message":{"source":"api","calls":[],"isNonVoice":false},"timestamp":"2026-11-30T16:04:48.729Z"}`, wantErr: "no event cisco/Call/CallsStateChange"},
 		{give: `{"id":"d2a18fe2-657a-41d4-a4a0-b8dec5395e5c","channel":"Cisco","topic":"Call","subtopic":"CallsStateChange","source":"ctibus","message":{"source":"api","calls":[],"isNonVoice":false},"timestamp":"2026-11-30 16:04:48"}`, wantErr: "timestamp"},
 		{give: `[]`, wantErr: "empty batch"},
+		{give: `{"channel":"Notes","id":"d2a18fe2-657a-41d4-a4a0-b8dec5395e5c","topic":"Memo","subtopic":"Post","source":"a","message":"a","timestamp":"2026-11-30T16:04:48.729Z"}`, wantErr: `the key "id" comes after "channel"`},
+		{give: `{"id":"d2a18fe2-657a-41d4-a4a0-b8dec5395e5c","channel":"Notes","topic":"Memo","subtopic":"Post","source":"a","message":"a","correlationId":"","timestamp":"2026-11-30T16:04:48.729Z"}`, wantErr: "correlationId"},
+		{give: `{"id":"d2a18fe2-657a-41d4-a4a0-b8dec5395e5c","channel":"Cisco","topic":"Call","subtopic":"CallsStateChange","source":"softphone","message":{"source":"api","calls":[],"isNonVoice":false},"timestamp":"2026-11-30T16:04:48.729Z"}`, wantErr: "must come from the bus"},
 	}
 	for _, tt := range events {
 		t.Run(tt.give, func(t *testing.T) {
