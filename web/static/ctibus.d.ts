@@ -410,7 +410,7 @@ export interface User {
   /** Time in the current state: mm:ss or hh:mm:ss. */
   agentTime: string;
   dialogs: string;
-  /** The extension signed in on; empty when signed out. */
+  /** The extension signed in on, 3 to 15 digits; empty when signed out. */
   extension: string;
   firstName: string;
   issupervisor: boolean;
