@@ -16,7 +16,7 @@ import (
 func TestRegisterBatch(t *testing.T) {
 	s := newServer(t, broker.Config{})
 	c := brokertest.Dial(t, s.url)
-	c.Send(map[string]any{"id": "r", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "feed",
+	c.SendInvalid(map[string]any{"id": "r", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "feed",
 		"data": map[string]any{"channel": "Test", "batch": "yes"}})
 	assert.Equal(t, broker.ErrTypeInvalidInput, c.ExpectError("PubSub", broker.ErrTypeInvalidInput, "r").ErrorType)
 

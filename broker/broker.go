@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -668,6 +669,19 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Routes returns the triple of every handler, spelled as Handle was
+// given it, sorted: the requests a document of the bus must describe.
+func (b *Broker) Routes() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	routes := make([]string, 0, len(b.handlers))
+	for _, r := range b.handlers {
+		routes = append(routes, r.api)
+	}
+	sort.Strings(routes)
+	return routes
 }
 
 // Handled reports whether channel has handlers, and so is authoritative:

@@ -23,7 +23,10 @@ import (
 	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	brokertest.FixtureChannels("Test") // the channel newServer handles
+	goleak.VerifyTestMain(m)
+}
 
 // server is a broker on a real HTTP server, with two test APIs on the
 // handled channel "Test": Join moves the caller into the scope named by its
@@ -414,8 +417,11 @@ func TestOriginCheck(t *testing.T) {
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	const n = 300
 	// The publisher's bursts cover every frame it sends, so the rate limit
-	// cannot refuse one however fast this machine runs the loop below.
-	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n, RateBytesBurst: 2 * n * (48<<10 + 200)})
+	// cannot refuse one however fast this machine runs the loop below. The
+	// slow app reads only after that loop, so the writes to it wait that
+	// long: the write deadline must outlast the loop on a busy machine.
+	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n, RateBytesBurst: 2 * n * (48<<10 + 200),
+		WriteWait: 4 * brokertest.Wait})
 	publisher := s.app(t, "publisher", "ws")
 	fast := s.app(t, "fast", "ws")
 	fast.Subscribe("Feed", "*", "*")

@@ -87,7 +87,7 @@ func TestDeliverReachesScopeAndWatchers(t *testing.T) {
 	member.Subscribe("Feed", "*", "*")
 	outsider.Subscribe("Feed", "*", "*")
 
-	frame := []byte(`{"id":"1","channel":"Feed","topic":"Agent","subtopic":"State","source":"node-b","message":"ready","timestamp":"2026-01-02T03:04:05.000Z"}`)
+	frame := []byte(`{"id":"6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b","channel":"Feed","topic":"Agent","subtopic":"State","source":"node-b","message":"ready","timestamp":"2026-01-02T03:04:05.000Z"}`)
 	s.b.Deliver(broker.Message{Scope: "ws-1", Channel: "Feed", Topic: "Agent", Subtopic: "State", Frame: frame})
 	assert.Equal(t, 2.0, deliveries(t, reg), "Deliver counts its deliveries")
 

@@ -111,7 +111,7 @@ func basic(name, secret string) func(*http.Request) {
 
 // registerWith sends a Register with data and returns the first answer.
 func registerWith(c *brokertest.Client, app string, data map[string]string) brokertest.Frame {
-	c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app, "data": data})
+	c.SendInvalid(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app, "data": data})
 	return c.Next()
 }
 

@@ -656,7 +656,7 @@ func TestCallErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.by.Request("x", "Cisco", tt.topic, tt.subtopic, tt.data)
+			tt.by.RequestInvalid("x", "Cisco", tt.topic, tt.subtopic, tt.data)
 			got := tt.by.ExpectError("Cisco", tt.wantType, "x")
 			assert.Contains(t, got.ErrorMessage+" "+got.Msg, tt.wantIn)
 		})

@@ -617,7 +617,7 @@ func TestSignInErrors(t *testing.T) {
 			} else {
 				c.Register("app", "")
 			}
-			c.Request("x", "Cisco", "Agent", "SetUserInfo", tt.data)
+			c.RequestInvalid("x", "Cisco", "Agent", "SetUserInfo", tt.data)
 			got := c.ExpectError("Cisco", tt.wantType, "x")
 			assert.Contains(t, got.ErrorMessage+" "+got.Msg, tt.wantInMsg)
 
@@ -889,7 +889,7 @@ func TestClosedDesktopKeepsTheCall(t *testing.T) {
 func TestUnknownCiscoAPI(t *testing.T) {
 	e := newEnv(t)
 	c := e.desktop(t, "softphone")
-	c.Request("x", "Cisco", "Agent", "SetAgentState", map[string]string{"state": "READY"})
+	c.RequestInvalid("x", "Cisco", "Agent", "SetAgentState", map[string]string{"state": "READY"})
 	assert.True(t, strings.Contains(c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "x").ErrorMessage, "SetAgentState"))
 }
 

@@ -218,7 +218,7 @@ func TestCampaignCallRefusals(t *testing.T) {
 			if tt.ready {
 				ready(t, a)
 			}
-			a.Request("ring", "Cisco", "Simulator", "IncomingCall", tt.data)
+			a.RequestInvalid("ring", "Cisco", "Simulator", "IncomingCall", tt.data)
 			refusal := a.ExpectError("Cisco", tt.wantType, "ring")
 			assert.Contains(t, refusal.ErrorMessage+" "+refusal.Msg, tt.wantInMsg)
 			a.Request("calls", "Cisco", "Call", "GetCallState", nil)

@@ -59,7 +59,7 @@ func TestFractionsAndExponentsAreNotIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a.Request("x", "Cisco", tt.topic, tt.subtopic, tt.data)
+			a.RequestInvalid("x", "Cisco", tt.topic, tt.subtopic, tt.data)
 			got := a.ExpectError("Cisco", "Invalid Input", "x")
 			assert.Contains(t, got.ErrorMessage, tt.wantIn)
 			assert.Contains(t, got.ErrorMessage, "data.")
@@ -112,7 +112,7 @@ func TestErrorsReachEveryAppOfTheWorkspace(t *testing.T) {
 		assert.Equal(t, got, docsError(t, f), "the docs' nesting carries the same error")
 	}
 	// So does one a listening app causes, for the phone to show.
-	toast.Request("w1", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": num("1.5")})
+	toast.RequestInvalid("w1", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": num("1.5")})
 	toast.ExpectError("Cisco", "Invalid Input", "w1")
 	phone.ExpectError("Cisco", "Invalid Input", "w1")
 
@@ -122,9 +122,9 @@ func TestErrorsReachEveryAppOfTheWorkspace(t *testing.T) {
 	stranger.ExpectError("Cisco", "Invalid State", "s1")
 	phone.SendRaw([]byte(`{"id":"bad",`))
 	phone.ExpectError("PubSub", "Invalid Frame", "")
-	phone.Request("u1", "Cisco", "Agent", "NoSuchThing", nil)
+	phone.RequestInvalid("u1", "Cisco", "Agent", "NoSuchThing", nil)
 	phone.ExpectError("Cisco", "Unknown API", "u1")
-	phone.Request("p1", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "Cisco", "topic": "**", "subtopic": "*"})
+	phone.RequestInvalid("p1", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "Cisco", "topic": "**", "subtopic": "*"})
 	phone.ExpectError("PubSub", "Invalid Pattern", "p1")
 
 	// The marker comes next for the listening app and the other agent:
@@ -206,7 +206,7 @@ func TestFinesseErrorTypesAndErrorData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c.Request("x", "Cisco", "Agent", "SetUserInfo", tt.data)
+			c.RequestInvalid("x", "Cisco", "Agent", "SetUserInfo", tt.data)
 			got := c.ExpectError("Cisco", tt.wantType, "x")
 			assert.Equal(t, tt.wantMessage, got.ErrorMessage)
 			assert.Equal(t, tt.wantData, got.ErrorData)

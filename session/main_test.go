@@ -11,10 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	brokertest.FixtureChannels("Test") // the channel these tests' brokers handle
+	goleak.VerifyTestMain(m)
+}
 
 // setupTimeout bounds a test's setup calls to NATS.
 const setupTimeout = 10 * time.Second

@@ -11,8 +11,12 @@ import (
 //go:embed static
 var static embed.FS
 
-// clientPath is where the browser client is served.
-const clientPath = "/ctibus.js"
+// clientPath is where the browser client is served, and declarationsPath
+// its TypeScript declarations.
+const (
+	clientPath       = "/ctibus.js"
+	declarationsPath = "/ctibus.d.ts"
+)
 
 // contentSecurityPolicy is the Content-Security-Policy of every file
 // served: pages of this origin only may frame them.
@@ -35,7 +39,13 @@ func Handler() http.Handler {
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if r.URL.Path == clientPath {
+		switch r.URL.Path {
+		case clientPath:
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		case declarationsPath:
+			// Not the system's guess for .ts (MPEG transport streams, Qt
+			// translations): the declarations are TypeScript source.
+			w.Header().Set("Content-Type", "application/typescript; charset=utf-8")
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 		}
 		files.ServeHTTP(w, r)

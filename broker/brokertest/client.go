@@ -1,5 +1,11 @@
 // Package brokertest provides a WebSocket test client that speaks the bus
 // protocol, for end-to-end tests of the broker and of the handlers on it.
+//
+// The client checks every frame it sends and receives against the
+// contract, the schemas of docs/asyncapi.yaml: a frame the contract does
+// not describe, or that breaks its schema, fails the test that produced it.
+// A test that sends a frame the contract forbids on purpose says so, with
+// SendRaw or SendInvalid; what the bus answers is checked all the same.
 package brokertest
 
 import (
@@ -13,6 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ctibus/ctibus/docs/contract"
 )
 
 // Wait bounds every read of an expected frame. A passing test never waits
@@ -61,8 +69,9 @@ func (f Frame) Error(t testing.TB) APIError {
 // Client is one app's connection. Its methods fail the test on error, so
 // call them from the test goroutine only.
 type Client struct {
-	t  testing.TB
-	ws *websocket.Conn
+	t        testing.TB
+	ws       *websocket.Conn
+	contract *contract.Contract
 	// Seen records every frame read, in order.
 	Seen []Frame
 	// Ignore, when set, drops the frames it matches before any reader sees
@@ -83,17 +92,27 @@ func Dial(t testing.TB, url string) *Client {
 		resp.Body.Close()
 	}
 	require.NoError(t, err, "dial %s", url)
-	c := &Client{t: t, ws: ws}
-	t.Cleanup(func() { ws.Close() })
-	return c
+	return Wrap(t, ws)
 }
 
 // Wrap makes a Client of a connection already open, such as one of
 // DialHeader, and closes it when the test ends.
 func Wrap(t testing.TB, ws *websocket.Conn) *Client {
+	t.Helper()
 	t.Cleanup(func() { ws.Close() })
-	return &Client{t: t, ws: ws}
+	c, err := contract.Default()
+	require.NoError(t, err, "load the contract, docs/asyncapi.yaml")
+	return &Client{t: t, ws: ws, contract: c.WithFixtures(fixtures...)}
 }
+
+// fixtures are the channels of FixtureChannels.
+var fixtures []string
+
+// FixtureChannels declares channels that the tests of a package handle on
+// their server beside the bus's own, such as the broker's "Test": the
+// events on them are checked as envelopes only, since the contract does
+// not describe them. Call it from TestMain, before any test runs.
+func FixtureChannels(channels ...string) { fixtures = channels }
 
 // DialHeader is Dial with request headers, returning the HTTP response too.
 func DialHeader(url string, h http.Header) (*websocket.Conn, *http.Response, error) {
@@ -103,15 +122,33 @@ func DialHeader(url string, h http.Header) (*websocket.Conn, *http.Response, err
 // Conn returns the underlying connection, for tests of the transport itself.
 func (c *Client) Conn() *websocket.Conn { return c.ws }
 
-// Send writes v as a JSON text frame.
+// Send writes v as a JSON text frame, failing the test if the contract
+// does not allow it.
 func (c *Client) Send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(c.t, err)
+	if err := c.contract.CheckRequest(b); err != nil {
+		c.t.Errorf("brokertest: a frame sent breaks the contract (docs/asyncapi.yaml): %v\n"+
+			"A test that sends it on purpose uses SendInvalid.", err)
+	}
+	c.SendRaw(b)
+}
+
+// SendInvalid writes v as a JSON text frame without checking it against
+// the contract: a test of how the bus answers a request the contract does
+// not allow (a missing field, a wrong type, an unknown triple) says so by
+// sending it this way.
+func (c *Client) SendInvalid(v any) {
 	c.t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(c.t, err)
 	c.SendRaw(b)
 }
 
-// SendRaw writes b as a text frame as it is.
+// SendRaw writes b as a text frame as it is, without checking it against
+// the contract: for frames that are not JSON, or that a test spells byte
+// for byte.
 func (c *Client) SendRaw(b []byte) {
 	c.t.Helper()
 	require.NoError(c.t, c.ws.WriteMessage(websocket.TextMessage, b))
@@ -120,6 +157,17 @@ func (c *Client) SendRaw(b []byte) {
 // Request sends an envelope; data may be nil.
 func (c *Client) Request(id, channel, topic, subtopic string, data any) {
 	c.t.Helper()
+	c.Send(envelope(id, channel, topic, subtopic, data))
+}
+
+// RequestInvalid is Request for a request the contract does not allow, sent
+// on purpose (see SendInvalid).
+func (c *Client) RequestInvalid(id, channel, topic, subtopic string, data any) {
+	c.t.Helper()
+	c.SendInvalid(envelope(id, channel, topic, subtopic, data))
+}
+
+func envelope(id, channel, topic, subtopic string, data any) map[string]any {
 	env := map[string]any{"channel": channel, "topic": topic, "subtopic": subtopic}
 	if id != "" {
 		env["id"] = id
@@ -127,7 +175,7 @@ func (c *Client) Request(id, channel, topic, subtopic string, data any) {
 	if data != nil {
 		env["data"] = data
 	}
-	c.Send(env)
+	return env
 }
 
 // Next reads the next frame, failing the test after Wait.
@@ -147,6 +195,9 @@ func (c *Client) read(wait time.Duration) (Frame, error) {
 		}
 		if kind != websocket.TextMessage {
 			return Frame{}, fmt.Errorf("got a frame of type %d, want text", kind)
+		}
+		if err := c.contract.CheckEvent(b); err != nil {
+			c.t.Errorf("brokertest: a frame received breaks the contract (docs/asyncapi.yaml): %v", err)
 		}
 		var f Frame
 		if err := json.Unmarshal(b, &f); err != nil {

@@ -41,7 +41,7 @@ func TestForgedFramesFromNATSAreDropped(t *testing.T) {
 	for _, payload := range forged {
 		require.NoError(t, intruder.Publish(subject, []byte(payload)))
 	}
-	require.NoError(t, intruder.Publish(subject, []byte(` {"channel":"Test","topic":"Echo","subtopic":"Echoed","message":"marker"}`)))
+	require.NoError(t, intruder.Publish(subject, []byte(` {"id":"0b6f3c1e-2d4a-4e8b-9c7d-1a2b3c4d5e6f","channel":"Test","topic":"Echo","subtopic":"Echoed","source":"ctibus","message":"marker","timestamp":"2026-11-30T16:04:48.729Z"}`)))
 	require.NoError(t, intruder.Flush())
 
 	assert.JSONEq(t, `"marker"`, string(receiver.Expect("Test/Echo/Echoed").Message), "the first frame to arrive is the last one sent")

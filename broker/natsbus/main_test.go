@@ -4,6 +4,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	brokertest.FixtureChannels("Test", "Feed") // the channels on which these tests' handlers answer
+	goleak.VerifyTestMain(m)
+}

@@ -20,7 +20,7 @@ func TestClusterWorkspaceErrorsReachAppsOnOtherNodes(t *testing.T) {
 	toast := joinWith(t, nodes[1].URL, "toast", token)
 
 	// The phone's refused request reaches the widget on the other node.
-	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": 2.5})
+	phone.RequestInvalid("nr", "Cisco", "Agent", "SetNotReadyState", map[string]any{"ReasonCodeId": 2.5})
 	phone.ExpectError("Cisco", "Invalid Input", "nr")
 	got := toast.ExpectError("Cisco", "Invalid Input", "nr")
 	assert.Contains(t, got.ErrorMessage, "2.5 is not a whole number")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/docs"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/session"
 	"github.com/ctibus/ctibus/web"
@@ -118,6 +119,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("/asyncapi.yaml", docs.Handler(docs.AsyncAPI))
+	mux.Handle("/openapi.yaml", docs.Handler(docs.OpenAPI))
 	mux.Handle("/", web.Handler())
 
 	ln, err := net.Listen("tcp", cfg.addr)

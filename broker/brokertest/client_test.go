@@ -1,0 +1,83 @@
+package brokertest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
+)
+
+// recorder is a test that records the failures the client reports, so
+// that a test can show that the client reports them.
+type recorder struct {
+	testing.TB
+	mu       sync.Mutex
+	failures []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) took() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	failures := r.failures
+	r.failures = nil
+	return failures
+}
+
+// TestFramesAreCheckedAgainstTheContract runs a bus whose Cisco channel
+// answers with an event the contract forbids: the client fails the test
+// on it, and on a request the contract forbids unless the test sends it
+// with SendInvalid.
+func TestFramesAreCheckedAgainstTheContract(t *testing.T) {
+	b := broker.New(zaptest.NewLogger(t), broker.Config{})
+	b.Handle("Cisco", "Agent", "GetAgentState", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
+		return req.Conn.Send(broker.Event{Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState",
+			Message: map[string]any{"data": map[string]any{"state": "SLEEPING"}}, CorrelationID: req.ID})
+	}))
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, b.Shutdown(ctx))
+		srv.Close()
+	})
+	rec := &recorder{TB: t}
+	c := brokertest.Dial(rec, "ws"+srv.URL[len("http"):])
+
+	c.Register("desktop", "Cisco")
+	require.Empty(t, rec.took(), "Register and its answer are in the contract")
+
+	c.Request("s1", "Cisco", "Agent", "GetAgentState", nil)
+	c.Expect("Cisco/Agent/SetAgentState")
+	failures := rec.took()
+	require.Len(t, failures, 1, "an event that breaks its schema fails the test")
+	assert.Contains(t, failures[0], "a frame received breaks the contract")
+	assert.Contains(t, failures[0], "SLEEPING")
+
+	c.Request("u1", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest"})
+	c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "u1")
+	failures = rec.took()
+	require.Len(t, failures, 1, "a request that breaks its schema fails the test; the bus's answer does not")
+	assert.Contains(t, failures[0], "a frame sent breaks the contract")
+	assert.Contains(t, failures[0], "password")
+
+	c.RequestInvalid("u2", "Cisco", "Agent", "SetUserInfo", map[string]string{"username": "ciscotest"})
+	c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "u2")
+	c.RequestInvalid("h1", "Cisco", "Call", "SetHOLDX", nil)
+	c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "h1")
+	assert.Empty(t, rec.took(), "a test may send what the contract forbids when it says so")
+}
