@@ -415,7 +415,10 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	const n = 300
 	// The publisher's bursts cover every frame it sends, so the rate limit
 	// cannot refuse one however fast this machine runs the loop below.
-	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n, RateBytesBurst: 2 * n * (48<<10 + 200)})
+	// The slow app reads only once the loop below is done: the write wait,
+	// after which the bus drops a peer that reads nothing, must outlast the
+	// loop on a busy machine.
+	s := newServer(t, broker.Config{SendQueue: 8, RateBurst: 2 * n, RateBytesBurst: 2 * n * (48<<10 + 200), WriteWait: 4 * brokertest.Wait})
 	publisher := s.app(t, "publisher", "ws")
 	fast := s.app(t, "fast", "ws")
 	fast.Subscribe("Feed", "*", "*")

@@ -51,6 +51,11 @@ func TestPublishGivesTheEngineTheDeliveredFrame(t *testing.T) {
 	alone.Expect("Test/Echo/Echoed")
 	require.NoError(t, s.b.PublishLocal("ws-1", broker.Event{Channel: "Test", Topic: "Local", Subtopic: "Only"}))
 	peer.Expect("Test/Local/Only")
+	// Publish delivers here before it hands the engine the frame: the
+	// sender's next request, served after its last, waits for both.
+	sender.Expect("Test/Echo/Echoed")
+	sender.Expect("Test/Local/Only")
+	sender.ExpectNothingQueued()
 
 	assert.Equal(t, []broker.Message{
 		{Scope: "ws-1", Channel: "Test", Topic: "Echo", Subtopic: "Echoed", Frame: echoed.Raw},
@@ -94,6 +99,9 @@ func TestDeliverReachesScopeAndWatchers(t *testing.T) {
 	assert.Equal(t, string(frame), string(watcher.Expect("Feed/Agent/State").Raw))
 	outsider.Request("m", "Test", "Echo", "Echo", "marker")
 	assert.JSONEq(t, `"marker"`, string(outsider.Expect("Test/Echo/Echoed").Message), "nothing crossed into ws-2")
+	// Publish delivers here before it hands the engine the frame: the
+	// outsider's next request, served after its echo, waits for both.
+	outsider.ExpectNothingQueued()
 	sent := engine.messages()
 	require.Len(t, sent, 1, "a delivered message is not sent on")
 	assert.Equal(t, broker.Scope("ws-2"), sent[0].Scope)
