@@ -32,13 +32,13 @@ func newTestConnsWith(tb testing.TB, n int, drain bool, pattern func(i int) Patt
 		c := &Conn{
 			id:       strconv.Itoa(i),
 			b:        b,
-			nc:       discardConn{},
+			sock:     socket{nc: discardConn{}},
 			patterns: []Pattern{pattern(i)},
 			log:      zap.NewNop(),
 		}
 		c.writer = c.writeLoop
 		if !drain {
-			c.out.running = true
+			c.out.state = writerBusy
 			c.out.frames = make([][]byte, 0, b.cfg.SendQueue)
 		}
 		c.publishInterestLocked()

@@ -359,7 +359,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &Conn{
 		id:       id,
 		ws:       ws,
-		nc:       ws.NetConn(),
+		sock:     socket{nc: ws.NetConn()},
 		b:        b,
 		own:      Scope(connScopePrefix + id),
 		clientIP: ip,
@@ -638,7 +638,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if connErr := waitCtx(ctx, &b.conns); connErr != nil {
 		err = connErr
 		for _, c := range all {
-			c.nc.Close()
+			c.sock.close()
 		}
 		b.conns.Wait()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -50,13 +49,13 @@ type Conn struct {
 	b   *Broker
 	own Scope // the scope the connection starts in and returns to
 
-	nc       net.Conn      // the socket under ws, which the writer writes frames to
+	sock     socket        // the socket under ws, which the writer writes frames to; see writer.go
 	work     chan *Request // requests for the dispatcher; bounded for backpressure
 	working  atomic.Bool   // a dispatcher goroutine is running
 	done     chan struct{} // closed when the reader has stopped
 	doneOnce sync.Once     //
 	interest atomic.Pointer[interest]
-	out      outbox      // frames waiting for the writer; see writer.go
+	out      outbox      // frames waiting for the writer, and the writer's state; see outbox.go
 	writer   func()      // writeLoop, bound once: go c.writer() allocates nothing
 	pingSlot int         // the pinger's slot; guarded by pinger.mu
 	scope    Scope       // the scope it is in now; guarded by Broker.mu

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -52,6 +51,11 @@ func TestPublishGivesTheEngineTheDeliveredFrame(t *testing.T) {
 	alone.Expect("Test/Echo/Echoed")
 	require.NoError(t, s.b.PublishLocal("ws-1", broker.Event{Channel: "Test", Topic: "Local", Subtopic: "Only"}))
 	peer.Expect("Test/Local/Only")
+	// Publish delivers here before it hands the engine the frame: the
+	// sender's next request, served after its last, waits for both.
+	sender.Expect("Test/Echo/Echoed")
+	sender.Expect("Test/Local/Only")
+	sender.ExpectNothingQueued()
 
 	assert.Equal(t, []broker.Message{
 		{Scope: "ws-1", Channel: "Test", Topic: "Echo", Subtopic: "Echoed", Frame: echoed.Raw},
@@ -95,6 +99,9 @@ func TestDeliverReachesScopeAndWatchers(t *testing.T) {
 	assert.Equal(t, string(frame), string(watcher.Expect("Feed/Agent/State").Raw))
 	outsider.Request("m", "Test", "Echo", "Echo", "marker")
 	assert.JSONEq(t, `"marker"`, string(outsider.Expect("Test/Echo/Echoed").Message), "nothing crossed into ws-2")
+	// Publish delivers here before it hands the engine the frame: the
+	// outsider's next request, served after its echo, waits for both.
+	outsider.ExpectNothingQueued()
 	sent := engine.messages()
 	require.Len(t, sent, 1, "a delivered message is not sent on")
 	assert.Equal(t, broker.Scope("ws-2"), sent[0].Scope)
@@ -138,6 +145,10 @@ func TestHubCarriesEventsBetweenBrokers(t *testing.T) {
 	// back to it, it would have come first.
 	peer.Send(map[string]any{"channel": "CRM", "topic": "Screen", "subtopic": "Marker", "data": "m"})
 	assert.Equal(t, "CRM/Screen/Marker", sender.Expect("CRM/Screen/Marker").Triple(), "the sender got no echo of its own message")
-	stranger.ExpectNothing(200 * time.Millisecond)
-	outsider.ExpectNothing(50 * time.Millisecond)
+	// The sender's requests run in order and the hub delivers at once: by
+	// the time its next request is answered, its message has been queued
+	// for every connection it reached, on every broker.
+	sender.ExpectNothingQueued()
+	stranger.ExpectNothingQueued()
+	outsider.ExpectNothingQueued()
 }

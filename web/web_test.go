@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	gopath "path"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,4 +53,41 @@ func TestHandlerDoesNotShipTheClientTests(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestHandlerServesEveryModule follows the test page's imports from app.js,
+// as a browser does: every module it reaches is served as JavaScript, with
+// the page's headers, and refers to nothing on another site.
+func TestHandlerServesEveryModule(t *testing.T) {
+	s := httptest.NewServer(web.Handler())
+	t.Cleanup(s.Close)
+
+	imports := regexp.MustCompile(`(?m)^import [^;]* from "(\.\.?/[^"]+)";`)
+	remote := regexp.MustCompile(`(?i)https?://|//[a-z0-9.-]+\.[a-z]{2,}/`)
+	seen := map[string]bool{}
+	queue := []string{"/app.js"}
+	for len(queue) > 0 {
+		path := queue[0]
+		queue = queue[1:]
+		if seen[path] {
+			continue
+		}
+		seen[path] = true
+		resp, err := http.Get(s.URL + path)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s is imported, so it must be served", path)
+		assert.Equal(t, "text/javascript; charset=utf-8", resp.Header.Get("Content-Type"), "%s: a module script needs a JavaScript type", path)
+		assert.Equal(t, "frame-ancestors 'self'", resp.Header.Get("Content-Security-Policy"), path)
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+		assert.Empty(t, remote.FindAllString(string(body), -1), "%s refers to another site", path)
+		for _, m := range imports.FindAllStringSubmatch(string(body), -1) {
+			queue = append(queue, gopath.Join(gopath.Dir(path), m[1]))
+		}
+	}
+	assert.Contains(t, seen, "/ctibus.js")
+	assert.Contains(t, seen, "/page/agent.js")
+	assert.Greater(t, len(seen), 5, "the page's panels are modules of their own: %v", seen)
 }

@@ -232,18 +232,23 @@ func (c *Client) ExpectError(channel, errorType, correlationID string) APIError 
 	return e
 }
 
-// ExpectNothing checks that no frame arrives within d.
-func (c *Client) ExpectNothing(d time.Duration) {
+// ExpectNothingQueued checks that the bus has queued nothing for the client:
+// it sends a request that the bus answers to this connection alone (an
+// unknown PubSub API, which changes nothing) and requires that answer to be
+// the next frame. The bus queues the answer after everything it queued for
+// the connection before it read the request, so a caller checks once what
+// it checks for would have been queued (after an event that must follow it),
+// and no sleep, on a machine of any speed, decides the outcome.
+func (c *Client) ExpectNothingQueued() {
 	c.t.Helper()
-	f, err := c.read(d)
-	var netErr interface{ Timeout() bool }
-	if err != nil && errors.As(err, &netErr) && netErr.Timeout() {
-		// A read that timed out leaves gorilla's connection unusable, so
-		// later reads would fail; callers use this only at the end.
-		return
-	}
-	require.Failf(c.t, "unexpected frame", "got %s (err %v)", f.Raw, err)
+	c.Request(nothingQueuedID, "PubSub", "NothingQueued", "Marker", nil)
+	f := c.Next()
+	require.Equal(c.t, "PubSub/Error/SetAPIError", f.Triple(), "a frame was queued before the marker: %s", f.Raw)
+	require.Equal(c.t, nothingQueuedID, f.CorrelationID, "a frame was queued before the marker: %s", f.Raw)
 }
+
+// nothingQueuedID is the id of ExpectNothingQueued's request.
+const nothingQueuedID = "brokertest-nothing-queued"
 
 // ExpectClose reads until the connection closes and returns the close code
 // (websocket.CloseAbnormalClosure if it ended without a close frame).

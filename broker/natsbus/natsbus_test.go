@@ -265,14 +265,16 @@ func TestNewRefusesBadPrefix(t *testing.T) {
 func TestPrefixSeparatesClusters(t *testing.T) {
 	s := natstest.Start(t, "")
 	received := make(chan broker.Message, 10)
-	engine := func(prefix string) *natsbus.Engine {
-		e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{Prefix: prefix})
+	engine := func(prefix string) (*natsbus.Engine, *nats.Conn) {
+		nc := natstest.Connect(t, s, nats.NoEcho())
+		e, err := natsbus.New(nc, func(m broker.Message) { received <- m }, natsbus.Options{Prefix: prefix})
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, e.Close()) })
-		return e
+		return e, nc
 	}
 	engine("green") // a node that only receives
-	blue, green := engine("blue.site"), engine("green")
+	blue, blueConn := engine("blue.site")
+	green, _ := engine("green")
 	m := broker.Message{Scope: "S", Channel: "C", Topic: "T", Subtopic: "", Frame: []byte(`{"n":1}`)}
 	require.NoError(t, blue.Publish(m))
 	m.Frame = []byte(`{"n":2}`)
@@ -283,10 +285,15 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no event")
 	}
+	// A marker for green, from blue's connection after blue's event: NATS
+	// keeps one connection's order, so had blue's event reached green, it
+	// would come before the marker.
+	require.NoError(t, blueConn.Publish("green.ev.S.C.T.%", []byte(`{"marker":true}`)))
 	select {
 	case got := <-received:
-		t.Fatalf("unexpected %+v", got)
-	case <-time.After(100 * time.Millisecond):
+		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte(`{"marker":true}`)}, got, "blue's event stayed in blue's cluster")
+	case <-time.After(brokertest.Wait):
+		t.Fatal("no marker")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/session"
@@ -271,16 +272,18 @@ func TestRequestRefusedEndsTheRun(t *testing.T) {
 	// The burst lets the agent sign in and ask a few times; then the rate
 	// limit refuses a request, long before it would close the connection.
 	nodes := startServerWith(t, broker.Config{RateLimit: 100, RateBurst: 4}, 1, 1)
+	// The run lasts far longer than the test waits: only the refusal ends
+	// it in time, whatever the machine's speed.
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{"-addr", nodes[0].addr, "-scenario", "request",
-			"-conns", "1", "-duration", "5s", "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{})
+			"-conns", "1", "-duration", "1h", "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{})
 	}()
 	select {
 	case err := <-done:
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "GetAgentState refused")
-	case <-time.After(4 * time.Second):
+	case <-time.After(2 * brokertest.Wait):
 		t.Fatal("the run still waits for an answer after its request was refused")
 	}
 }

@@ -348,7 +348,9 @@ func fanoutScenario(ctx context.Context, l *load, log io.Writer) (Result, error)
 	var seq, slowest int64 = 0, -1
 	for ctx.Err() == nil {
 		now := time.Now()
-		if now.After(end) {
+		// The first tick goes out however late this loop starts, so that
+		// a run on a busy machine still measures something.
+		if now.After(end) && seq > 0 {
 			break
 		}
 		if interval > 0 {
@@ -560,7 +562,9 @@ func requestScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 
 func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error {
 	var buf []byte
-	for ctx.Err() == nil && time.Now().Before(end) {
+	// The first round trip goes out however late this goroutine starts, so
+	// that a run on a busy machine still measures something.
+	for first := true; ctx.Err() == nil && (first || time.Now().Before(end)); first = false {
 		sent := time.Now()
 		id := timeID('q', sent)
 		buf = append(buf[:0], `{"id":"`...)
