@@ -241,7 +241,7 @@ func (c *Client) ExpectError(channel, errorType, correlationID string) APIError 
 // and no sleep, on a machine of any speed, decides the outcome.
 func (c *Client) ExpectNothingQueued() {
 	c.t.Helper()
-	c.Request(nothingQueuedID, "PubSub", "NothingQueued", "Marker", nil)
+	c.RequestInvalid(nothingQueuedID, "PubSub", "NothingQueued", "Marker", nil)
 	f := c.Next()
 	require.Equal(c.t, "PubSub/Error/SetAPIError", f.Triple(), "a frame was queued before the marker: %s", f.Raw)
 	require.Equal(c.t, nothingQueuedID, f.CorrelationID, "a frame was queued before the marker: %s", f.Raw)
