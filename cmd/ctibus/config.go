@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/ctibus/ctibus/internal/kvstore"
 )
 
 // config is everything the flags set.
@@ -191,11 +193,13 @@ func (c config) validate() error {
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
-	if !validClusterName(c.natsPrefix) {
-		errs = append(errs, fmt.Errorf("-nats-prefix %q: use 1 to 32 letters, digits, - or _", c.natsPrefix))
+	if err := kvstore.CheckName(c.natsPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("-nats-prefix: %w", err))
 	}
-	if c.node != "" && !validClusterName(c.node) {
-		errs = append(errs, fmt.Errorf("-node %q: use 1 to 32 letters, digits, - or _", c.node))
+	if c.node != "" {
+		if err := kvstore.CheckName(c.node); err != nil {
+			errs = append(errs, fmt.Errorf("-node: %w", err))
+		}
 	}
 	if c.natsEmbedded && c.nats != "" {
 		errs = append(errs, errors.New("-nats and -nats-embedded exclude each other: a node either runs the NATS server or joins one"))
@@ -242,21 +246,6 @@ func splitList(s string) []string {
 		}
 	}
 	return list
-}
-
-// validClusterName reports whether s may name a cluster or a node: it
-// becomes part of NATS subjects and JetStream bucket names, which allow
-// little else.
-func validClusterName(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // envName is a flag's environment twin: -lockout-attempts is CTIBUS_LOCKOUT_ATTEMPTS.
