@@ -19,6 +19,12 @@ var _ cisco.Connector = (*Simulator)(nil)
 // Timer is the part of *time.Timer that the simulator uses.
 type Timer interface{ Stop() bool }
 
+// Defaults of Config.
+const (
+	DefaultAnswerDelay = 2 * time.Second
+	DefaultRingTimeout = 20 * time.Second
+)
+
 // Config holds the tunables of a Simulator. The zero value is ready
 // to use.
 type Config struct {
@@ -165,10 +171,10 @@ func New(dir *Directory, cfg Config) *Simulator {
 		after = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 	}
 	if cfg.AnswerDelay <= 0 {
-		cfg.AnswerDelay = 2 * time.Second
+		cfg.AnswerDelay = DefaultAnswerDelay
 	}
 	if cfg.RingTimeout <= 0 {
-		cfg.RingTimeout = 20 * time.Second
+		cfg.RingTimeout = DefaultRingTimeout
 	}
 	return &Simulator{
 		dir:          dir,
