@@ -305,7 +305,7 @@ func (b *Broker) channelLabelLocked(lowered string) string {
 }
 
 func (b *Broker) move(c *Conn, to Scope) {
-	b.mu.Lock()
+	b.mu.Lock() // lock order: broker (5), under session's workspaces (4); see docs/locking.md
 	defer b.mu.Unlock()
 	if _, open := b.scopes[c.scope][c]; !open {
 		return // closed: it must not reappear in a scope

@@ -21,13 +21,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/docs/contract"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 // Wait bounds every read of an expected frame. A passing test never waits
 // this long, since a read returns with its frame; the bound only ends a
 // test whose frame will never come, so it is generous enough for a busy
-// machine under the race detector.
-const Wait = 15 * time.Second
+// machine under the race detector, and scales with testtime's factor
+// (CTIBUS_TEST_TIME_SCALE) on a slower one.
+var Wait = testtime.Scale(15 * time.Second)
 
 // Frame is one event as received, with its raw bytes.
 type Frame struct {

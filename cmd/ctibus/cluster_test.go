@@ -25,6 +25,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 // clusterArgs are the flags of a node of a test cluster: a lease short
@@ -97,6 +98,7 @@ func joinWith(t *testing.T, url, app, token string, before ...string) *brokertes
 }
 
 func TestClusterNodesShareOneBus(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 3, ns.ClientURL())
 
@@ -162,6 +164,7 @@ func TestClusterNodesShareOneBus(t *testing.T) {
 const burstWait = 2 * time.Minute
 
 func TestClusterLockoutIsShared(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	// The bound on waiting for a password check is not under test here:
 	// give it the most it may have.
@@ -268,6 +271,7 @@ func attemptSignIn(url, username, password string) (brokertest.APIError, error) 
 }
 
 func TestClusterStateSurvivesARestartOfAllNodes(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	first := startNodes(t, 2, ns.ClientURL())
 	phone := brokertest.Dial(t, brokertest.WSURL(first[0].URL))
@@ -299,6 +303,7 @@ func TestClusterStateSurvivesARestartOfAllNodes(t *testing.T) {
 }
 
 func TestEmbeddedNATSServesAClusterAndKeepsState(t *testing.T) {
+	t.Parallel()
 	store := t.TempDir()
 	listen := freeAddr(t)
 	hub := startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
@@ -395,7 +400,7 @@ func startProcess(t *testing.T, args ...string) *process {
 	select {
 	case addr := <-listening:
 		p.URL = "http://" + addr
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * brokertest.Wait):
 		t.Fatal("the ctibus process did not start")
 	}
 	return p
@@ -410,10 +415,12 @@ func (p *process) kill(t *testing.T) {
 
 // testLease is the contact center's lease in the tests that kill a node:
 // short, since a takeover waits it out, yet long enough that a node on a
-// busy machine renews it in time (every third of it) and keeps leading.
-const testLease = "2s"
+// busy machine renews it in time (every third of it) and keeps leading,
+// scaled by testtime's factor on a slower one.
+var testLease = testtime.Scale(2 * time.Second).String()
 
 func TestClusterOutlivesAKilledNode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills ctibus processes")
 	}
@@ -464,6 +471,7 @@ func TestClusterOutlivesAKilledNode(t *testing.T) {
 }
 
 func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ns := natstest.Start(t, dir)
 	port := ns.Addr().(*net.TCPAddr).Port
@@ -495,7 +503,7 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 
 	// NATS comes back where it was: the nodes reconnect by themselves.
 	natstest.StartOn(t, dir, port)
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(2 * brokertest.Wait); ; {
 		phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
 		f := slowFrame(t, phone)
 		if f.Triple() == "Cisco/Agent/SetAgentState" {
@@ -527,6 +535,7 @@ func slowError(t *testing.T, c *brokertest.Client) brokertest.APIError {
 }
 
 func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills ctibus processes")
 	}
@@ -550,7 +559,7 @@ func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
 	desk.Register("softphone", "Cisco")
 	require.Eventually(t, func() bool {
 		return strings.Contains(survivor.Logs.String(), "no connection came back within the grace period")
-	}, 30*time.Second, 50*time.Millisecond, "the abandoned agent was not signed out")
+	}, 2*brokertest.Wait, 50*time.Millisecond, "the abandoned agent was not signed out")
 	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
 	assert.Equal(t, "NOT_READY", state, "a new sign-in, not a re-login that keeps READY")
 }

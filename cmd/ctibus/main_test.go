@@ -23,6 +23,13 @@ import (
 	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
+// TestMain checks that no test leaves a goroutine behind.
+//
+// The tests that mostly wait (for a lease, a timer, NATS or the browser)
+// run in parallel with each other: one after the other, the package would
+// take minutes under -race on a busy machine, and -count=3 would run out
+// of go test's ten minutes. The others, and those that measure the server
+// (TestConnectionsThatStopReadingCannotGrowTheServer), run alone.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // syncBuffer collects the server's log lines; run writes them from its goroutines.
@@ -84,12 +91,12 @@ func startServer(t testing.TB, env map[string]string, args ...string) *server {
 			}
 		}
 		return false
-	}, 10*time.Second, 5*time.Millisecond, "the server did not start: %s", logs)
+	}, brokertest.Wait, 5*time.Millisecond, "the server did not start: %s", logs)
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-s.done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(brokertest.Wait):
 			t.Error("the server did not stop")
 		}
 	})
@@ -139,6 +146,7 @@ func TestDemoAgentSignsInThroughTheBinary(t *testing.T) {
 }
 
 func TestShutdownDrainsAndClosesWith1001(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
@@ -229,6 +237,7 @@ func TestBadAgentsFileStopsTheServer(t *testing.T) {
 }
 
 func TestHashPasswordAndAnAgentsFile(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"hash-password"}, func(string) string { return "" },
 		strings.NewReader("s3cret!\n"), &out, io.Discard))
@@ -257,6 +266,7 @@ func TestHashPasswordAndAnAgentsFile(t *testing.T) {
 }
 
 func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
@@ -302,6 +312,7 @@ func TestBadAppsFileStopsTheServer(t *testing.T) {
 }
 
 func TestTokensPerAgentFlag(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "-tokens-per-agent", "1")
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")

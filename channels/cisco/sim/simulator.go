@@ -152,7 +152,7 @@ func (s *Simulator) saveLocked() {
 	for id, st := range s.agents {
 		if r := st.record(id); r != st.saved {
 			st.saved = r
-			s.onChange(r)
+			s.onChange(r) // lock order: connector (2), the store's own lock after it; see docs/locking.md
 		}
 	}
 }

@@ -285,6 +285,8 @@ func (c *Cluster) deliver(m *nats.Msg) {
 		c.log.Error("undecodable cisco notification", zap.Error(err))
 		return
 	}
+	// lock order: connector (2), then whatever the subscribers take
+	// (workspaces 4, broker 5); see docs/locking.md.
 	c.subMu.Lock()
 	if c.closed {
 		c.subMu.Unlock()
@@ -349,7 +351,7 @@ func (c *Cluster) lastSent() mark {
 // in term. It runs under the simulator's mutex, so the broadcasts are
 // numbered and leave in the order of the changes; Publish only buffers.
 func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
-	c.sentMu.Lock()
+	c.sentMu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	c.sent = mark{term: term, seq: c.sent.seq + 1}
 	seq := c.sent.seq
 	c.sentMu.Unlock()
@@ -367,7 +369,7 @@ func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 // write. A node that is not leading stores nothing: its simulator is idle.
 func (c *Cluster) save(r sim.AgentRecord) {
 	key := agentKey(r.LoginID)
-	c.mu.Lock()
+	c.mu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	if c.revs == nil {
 		c.mu.Unlock()
 		return
