@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 )
 
 // The extensions of the call tests' agents.
@@ -185,15 +186,14 @@ func ring(t *testing.T, c *brokertest.Client, from string, frames int) dialogVie
 // fire fires the one running timer of duration d.
 func (e *env) fire(t *testing.T, d time.Duration) {
 	t.Helper()
-	var found []*timer
-	for _, tm := range e.timers.running() {
-		if tm.d == d {
+	var found []*fakeclock.Timer
+	for _, tm := range e.timers.Running() {
+		if tm.Duration() == d {
 			found = append(found, tm)
 		}
 	}
 	require.Len(t, found, 1, "running timers of %s", d)
-	require.True(t, found[0].Stop())
-	found[0].f()
+	require.True(t, found[0].Fire())
 }
 
 func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
@@ -252,7 +252,7 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 
 	a.Request("state", "Cisco", "Call", "GetCallState", nil)
 	assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
-	assert.Empty(t, e.timers.running(), "the wrap-up timer stopped")
+	assert.Empty(t, e.timers.Running(), "the wrap-up timer stopped")
 }
 
 func TestWrapUpTimer(t *testing.T) {
@@ -312,7 +312,7 @@ func TestWrapUpSettings(t *testing.T) {
 		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
 		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, a, extA, 2, "drop"))
-		assert.Empty(t, e.timers.running(), "no wrap-up timer")
+		assert.Empty(t, e.timers.Running(), "no wrap-up timer")
 	})
 
 	t.Run("REQUIRED: wrap-up even after a state chosen during the call", func(t *testing.T) {
@@ -393,7 +393,7 @@ func TestRingNoAnswer(t *testing.T) {
 		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""))
 		a.Request("state", "Cisco", "Call", "GetCallState", nil)
 		assert.Empty(t, callsOf(t, a.Next()))
-		assert.Empty(t, e.timers.running())
+		assert.Empty(t, e.timers.Running())
 	})
 }
 

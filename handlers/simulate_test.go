@@ -28,8 +28,8 @@ func TestPlayScenario(t *testing.T) {
 	fireNext := func(d time.Duration) {
 		t.Helper()
 		require.Eventually(t, func() bool {
-			for _, tm := range e.timers.running() {
-				if tm.d == d {
+			for _, tm := range e.timers.Running() {
+				if tm.Duration() == d {
 					return true
 				}
 			}
@@ -44,7 +44,7 @@ func TestPlayScenario(t *testing.T) {
 	assert.Equal(t, "4085551234", call.FromAddress)
 	fireNext(7 * time.Second) // jdoe is not signed in: skipped
 	fireNext(5 * time.Second) // the loop again: the agent is busy, skipped
-	require.Eventually(t, func() bool { return len(e.timers.running()) == 2 }, brokertest.Wait, time.Millisecond,
+	require.Eventually(t, func() bool { return len(e.timers.Running()) == 2 }, brokertest.Wait, time.Millisecond,
 		"the ring timeout and the player's next wait")
 	cancel()
 	require.NoError(t, <-done)

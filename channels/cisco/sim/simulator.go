@@ -16,8 +16,10 @@ import (
 
 var _ cisco.Connector = (*Simulator)(nil)
 
-// Timer is the part of *time.Timer that the simulator uses.
-type Timer interface{ Stop() bool }
+// Timer is the part of *time.Timer that the simulator uses. It is an
+// alias, not a type of its own, so that one AfterFunc (time.AfterFunc
+// wrapped, fakeclock's in tests) serves every package that takes one.
+type Timer = interface{ Stop() bool }
 
 // Defaults of Config.
 const (
