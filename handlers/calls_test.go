@@ -183,15 +183,22 @@ func ring(t *testing.T, c *brokertest.Client, from string, frames int) dialogVie
 	return calls[0]
 }
 
-// fire fires the one running timer of duration d.
+// fire waits for a timer of duration d to run, then fires it; there must
+// be one only. It waits because the simulator may start the timer after
+// the notification the test has just read, under the same lock.
 func (e *env) fire(t *testing.T, d time.Duration) {
 	t.Helper()
-	var found []*fakeclock.Timer
-	for _, tm := range e.timers.Running() {
-		if tm.Duration() == d {
-			found = append(found, tm)
+	running := func() []*fakeclock.Timer {
+		var found []*fakeclock.Timer
+		for _, tm := range e.timers.Running() {
+			if tm.Duration() == d {
+				found = append(found, tm)
+			}
 		}
+		return found
 	}
+	require.Eventually(t, func() bool { return len(running()) > 0 }, brokertest.Wait, time.Millisecond, "a timer of %s starts", d)
+	found := running()
 	require.Len(t, found, 1, "running timers of %s", d)
 	require.True(t, found[0].Fire())
 }
@@ -312,6 +319,8 @@ func TestWrapUpSettings(t *testing.T) {
 		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
 		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, a, extA, 2, "drop"))
+		a.Request("state", "Cisco", "Call", "GetCallState", nil)
+		assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
 		assert.Empty(t, e.timers.Running(), "no wrap-up timer")
 	})
 
