@@ -222,6 +222,21 @@ func (c *Client) Expect(triple string) Frame {
 	return f
 }
 
+// ExpectOrTryAgain is Expect, except that a close with 1013 (try again
+// later) reports false instead of failing the test: the answer of a server
+// that cannot admit the app right now, to which a client connects again.
+func (c *Client) ExpectOrTryAgain(triple string) (Frame, bool) {
+	c.t.Helper()
+	f, err := c.read(Wait)
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == websocket.CloseTryAgainLater {
+		return Frame{}, false
+	}
+	require.NoError(c.t, err, "waiting for %s", triple)
+	require.Equal(c.t, triple, f.Triple(), "frame: %s", f.Raw)
+	return f, true
+}
+
 // ExpectError reads the next frame as a SetAPIError on channel, with the
 // given errorType and correlation id.
 func (c *Client) ExpectError(channel, errorType, correlationID string) APIError {

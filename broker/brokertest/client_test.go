@@ -81,3 +81,41 @@ func TestFramesAreCheckedAgainstTheContract(t *testing.T) {
 	c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "h1")
 	assert.Empty(t, rec.took(), "a test may send what the contract forbids when it says so")
 }
+
+// admitAfter refuses with ErrTryAgainLater until it has been asked n times.
+type admitAfter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *admitAfter) Admit(context.Context, *broker.Conn, broker.Registration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n > 0 {
+		a.n--
+		return fmt.Errorf("store down: %w", broker.ErrTryAgainLater)
+	}
+	return nil
+}
+
+func TestExpectOrTryAgainReportsA1013(t *testing.T) {
+	b := broker.New(zaptest.NewLogger(t), broker.Config{})
+	b.SetAdmitter(&admitAfter{n: 1})
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, b.Shutdown(ctx))
+		srv.Close()
+	})
+	register := func() (brokertest.Frame, bool) {
+		c := brokertest.Dial(t, "ws"+srv.URL[len("http"):]+"/")
+		c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm"})
+		return c.ExpectOrTryAgain("PubSub/App/Registered")
+	}
+	_, admitted := register()
+	assert.False(t, admitted, "closed with 1013: try again")
+	f, admitted := register()
+	assert.True(t, admitted)
+	assert.Equal(t, "reg", f.CorrelationID)
+}
