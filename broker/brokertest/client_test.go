@@ -3,10 +3,8 @@ package brokertest_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,15 +46,8 @@ func TestFramesAreCheckedAgainstTheContract(t *testing.T) {
 		return req.Conn.Send(broker.Event{Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState",
 			Message: map[string]any{"data": map[string]any{"state": "SLEEPING"}}, CorrelationID: req.ID})
 	}))
-	srv := httptest.NewServer(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
 	rec := &recorder{TB: t}
-	c := brokertest.Dial(rec, "ws"+srv.URL[len("http"):])
+	c := brokertest.Dial(rec, brokertest.Serve(t, b, nil))
 
 	c.Register("desktop", "Cisco")
 	require.Empty(t, rec.took(), "Register and its answer are in the contract")
@@ -101,15 +92,9 @@ func (a *admitAfter) Admit(context.Context, *broker.Conn, broker.Registration) e
 func TestExpectOrTryAgainReportsA1013(t *testing.T) {
 	b := broker.New(zaptest.NewLogger(t), broker.Config{})
 	b.SetAdmitter(&admitAfter{n: 1})
-	srv := httptest.NewServer(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
+	url := brokertest.Serve(t, b, nil)
 	register := func() (brokertest.Frame, bool) {
-		c := brokertest.Dial(t, "ws"+srv.URL[len("http"):]+"/")
+		c := brokertest.Dial(t, url)
 		c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm"})
 		return c.ExpectOrTryAgain("PubSub/App/Registered")
 	}
