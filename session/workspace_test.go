@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -51,14 +50,7 @@ func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 		n.workspaces.Join("ciscotest", req.Conn)
 		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Agent", Subtopic: "Joined", CorrelationID: req.ID})
 	}))
-	srv := httptest.NewServer(bus)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, bus.Shutdown(ctx))
-		srv.Close()
-	})
-	n.url = "ws" + srv.URL[len("http"):]
+	n.url = brokertest.Serve(t, bus, nil)
 	return n
 }
 
