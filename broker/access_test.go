@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -137,14 +135,7 @@ func TestConnectionsPerClientAddress(t *testing.T) {
 		MaxConnectionsPerIP: 2,
 		TrustedProxies:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	})
-	srv := httptest.NewServer(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url := brokertest.Serve(t, b, nil)
 	dial := func(forwardedFor string) (int, *websocket.Conn) {
 		h := http.Header{}
 		if forwardedFor != "" {

@@ -78,8 +78,9 @@ type Config struct {
 	RateBytes      float64
 	RateBytesBurst int
 	// MaxConnectionsPerIP caps the connections of one client address; an
-	// upgrade beyond it gets HTTP 429. Zero, the default, means no cap: a
-	// contact center often puts a whole floor behind one NAT address.
+	// upgrade beyond it gets HTTP 429. Zero means no cap: a contact center
+	// often puts a whole floor behind one NAT address. DefaultConfig sets
+	// DefaultMaxConnectionsPerIP.
 	MaxConnectionsPerIP int
 	// TrustedProxies are the proxies whose X-Forwarded-For header names the
 	// client's address. A request from anywhere else is the client itself.
@@ -94,56 +95,65 @@ type Config struct {
 	PingPeriod time.Duration
 }
 
+// DefaultConfig returns the configuration ctibus runs with unless told
+// otherwise: every field's default, and a cap of connections per client
+// address, which a zero Config leaves off. Flags and library users start
+// from it, so that they cannot drift apart.
+func DefaultConfig() Config {
+	return Config{
+		ReadLimit:           64 << 10,
+		SendQueue:           256,
+		SendQueueBytes:      1 << 20,
+		MaxPending:          32,
+		MaxConnections:      10_000,
+		MaxSubscriptions:    100,
+		MaxChannels:         100,
+		RegisterTimeout:     30 * time.Second,
+		PongWait:            60 * time.Second,
+		WriteWait:           10 * time.Second,
+		RateLimit:           100,
+		RateBurst:           200,
+		RateBytes:           128 << 10,
+		RateBytesBurst:      512 << 10,
+		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+	}
+}
+
+// DefaultMaxConnectionsPerIP is the cap of connections per client address
+// in DefaultConfig: it fits a floor of 500 agents with several apps each
+// behind one NAT address.
+const DefaultMaxConnectionsPerIP = 2000
+
 func (c *Config) setDefaults() {
-	if c.ReadLimit <= 0 {
-		c.ReadLimit = 64 << 10
-	}
-	if c.SendQueue <= 0 {
-		c.SendQueue = 256
-	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = 32
-	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = 10_000
-	}
-	if c.MaxSubscriptions <= 0 {
-		c.MaxSubscriptions = 100
-	}
-	if c.SendQueueBytes <= 0 {
-		c.SendQueueBytes = 1 << 20
-	}
-	if c.MaxChannels <= 0 {
-		c.MaxChannels = 100
-	}
-	if c.RegisterTimeout <= 0 {
-		c.RegisterTimeout = 30 * time.Second
-	}
-	if c.RateBytes <= 0 {
-		c.RateBytes = 128 << 10
-	}
-	if c.RateBytesBurst <= 0 {
-		c.RateBytesBurst = 512 << 10
-	}
+	d := DefaultConfig()
+	setDefault(&c.ReadLimit, d.ReadLimit)
+	setDefault(&c.SendQueue, d.SendQueue)
+	setDefault(&c.MaxPending, d.MaxPending)
+	setDefault(&c.MaxConnections, d.MaxConnections)
+	setDefault(&c.MaxSubscriptions, d.MaxSubscriptions)
+	setDefault(&c.SendQueueBytes, d.SendQueueBytes)
+	setDefault(&c.MaxChannels, d.MaxChannels)
+	setDefault(&c.RegisterTimeout, d.RegisterTimeout)
+	setDefault(&c.RateBytes, d.RateBytes)
+	setDefault(&c.RateBytesBurst, d.RateBytesBurst)
 	// A burst smaller than the largest frame would refuse that frame
 	// forever.
 	c.RateBytesBurst = max(c.RateBytesBurst, int(min(c.ReadLimit, 1<<30)))
-	if c.PongWait <= 0 {
-		c.PongWait = 60 * time.Second
-	}
-	if c.WriteWait <= 0 {
-		c.WriteWait = 10 * time.Second
-	}
-	if c.RateLimit <= 0 {
-		c.RateLimit = 100
-	}
-	if c.RateBurst <= 0 {
-		c.RateBurst = 200
-	}
+	setDefault(&c.PongWait, d.PongWait)
+	setDefault(&c.WriteWait, d.WriteWait)
+	setDefault(&c.RateLimit, d.RateLimit)
+	setDefault(&c.RateBurst, d.RateBurst)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	c.PingPeriod = c.PongWait * 9 / 10
+}
+
+// setDefault sets *v to def unless it is positive.
+func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Handler serves the requests of one channel/topic/subtopic. It runs on the
@@ -295,7 +305,7 @@ func (b *Broker) channelLabelLocked(lowered string) string {
 }
 
 func (b *Broker) move(c *Conn, to Scope) {
-	b.mu.Lock()
+	b.mu.Lock() // lock order: broker (5), under session's workspaces (4); see docs/locking.md
 	defer b.mu.Unlock()
 	if _, open := b.scopes[c.scope][c]; !open {
 		return // closed: it must not reappear in a scope

@@ -78,14 +78,7 @@ func newServerLogging(t *testing.T, cfg broker.Config, log *zap.Logger) *server 
 	}))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", b)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
-	return &server{b: b, url: brokertest.WSURL(srv.URL)}
+	return &server{b: b, url: brokertest.Serve(t, b, mux)}
 }
 
 // app dials, registers as name on the Test channel and joins scope.

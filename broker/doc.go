@@ -67,4 +67,9 @@
 // (CloseSlowConsumer).
 // Handle, SetAdmitter and SetEngine must be called before the broker
 // serves connections.
+//
+// The broker's lock comes fifth in the lock order of docs/locking.md, after
+// the agent's, the connector's and the workspaces' locks of the packages
+// that call it, and before each connection's: the calls above may be made
+// while holding any of those, never from under a connection's own lock.
 package broker

@@ -91,6 +91,9 @@ func (b *Broker) PublishLocal(scope Scope, ev Event) error {
 func (b *Broker) deliver(m Message, except *Conn) {
 	t := lowerTriple(m.Channel, m.Topic, m.Subtopic)
 	n := 0
+	// lock order: broker (5), under the connector's (2) when a handler
+	// publishes a notification, then each recipient's outbox (6); see
+	// docs/locking.md.
 	b.mu.RLock()
 	for c := range b.scopes[m.Scope] {
 		if c != except && c.wants(t) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,14 +214,7 @@ func TestCallbackPanicsAreRecovered(t *testing.T) {
 		req.Conn.OnClose(func() { close(ran) })
 		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Close", Subtopic: "Armed", CorrelationID: req.ID})
 	}))
-	srv := httptest.NewServer(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
-	url := brokertest.WSURL(srv.URL)
+	url := brokertest.Serve(t, b, nil)
 
 	c := brokertest.Dial(t, url)
 	c.Register("armed", "Test")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 )
 
 // The extensions of the call tests' agents.
@@ -182,18 +183,24 @@ func ring(t *testing.T, c *brokertest.Client, from string, frames int) dialogVie
 	return calls[0]
 }
 
-// fire fires the one running timer of duration d.
+// fire waits for a timer of duration d to run, then fires it; there must
+// be one only. It waits because the simulator may start the timer after
+// the notification the test has just read, under the same lock.
 func (e *env) fire(t *testing.T, d time.Duration) {
 	t.Helper()
-	var found []*timer
-	for _, tm := range e.timers.running() {
-		if tm.d == d {
-			found = append(found, tm)
+	running := func() []*fakeclock.Timer {
+		var found []*fakeclock.Timer
+		for _, tm := range e.timers.Running() {
+			if tm.Duration() == d {
+				found = append(found, tm)
+			}
 		}
+		return found
 	}
+	require.Eventually(t, func() bool { return len(running()) > 0 }, brokertest.Wait, time.Millisecond, "a timer of %s starts", d)
+	found := running()
 	require.Len(t, found, 1, "running timers of %s", d)
-	require.True(t, found[0].Stop())
-	found[0].f()
+	require.True(t, found[0].Fire())
 }
 
 func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
@@ -252,7 +259,7 @@ func TestInboundCallAnsweredHeldRetrievedDroppedAndWrappedUp(t *testing.T) {
 
 	a.Request("state", "Cisco", "Call", "GetCallState", nil)
 	assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
-	assert.Empty(t, e.timers.running(), "the wrap-up timer stopped")
+	assert.Empty(t, e.timers.Running(), "the wrap-up timer stopped")
 }
 
 func TestWrapUpTimer(t *testing.T) {
@@ -312,7 +319,9 @@ func TestWrapUpSettings(t *testing.T) {
 		a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 		assert.Equal(t, []string{"TALKING (pending NOT_READY)"}, flow(t, a, extA, 1, "nr"))
 		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 2"}, flow(t, a, extA, 2, "drop"))
-		assert.Empty(t, e.timers.running(), "no wrap-up timer")
+		a.Request("state", "Cisco", "Call", "GetCallState", nil)
+		assert.Empty(t, callsOf(t, a.Next()), "the call is gone")
+		assert.Empty(t, e.timers.Running(), "no wrap-up timer")
 	})
 
 	t.Run("REQUIRED: wrap-up even after a state chosen during the call", func(t *testing.T) {
@@ -393,7 +402,7 @@ func TestRingNoAnswer(t *testing.T) {
 		assert.Equal(t, []string{"DROPPED/DROPPED", "NOT_READY 32767"}, flow(t, a, extA, 2, ""))
 		a.Request("state", "Cisco", "Call", "GetCallState", nil)
 		assert.Empty(t, callsOf(t, a.Next()))
-		assert.Empty(t, e.timers.running())
+		assert.Empty(t, e.timers.Running())
 	})
 }
 

@@ -97,11 +97,11 @@ func TestSignedOutDesktopLeftByEveryAppEndsAfterTheGracePeriod(t *testing.T) {
 
 	// Within the grace period the token still admits (a desktop reloaded).
 	phone.Conn().Close()
-	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(e.timers.Running()) == 1 }, brokertest.Wait, time.Millisecond)
 	back := e.joinWithToken(t, "crm", tok)
 	back.Conn().Close()
-	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
-	e.timers.running()[0].f()
+	require.Eventually(t, func() bool { return len(e.timers.Running()) == 1 }, brokertest.Wait, time.Millisecond)
+	e.timers.Running()[0].Fire()
 
 	late := brokertest.Dial(t, e.url)
 	assert.Equal(t, broker.ErrTypeInvalidCredentials,

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,58 +50,13 @@ var loginEvents = []string{
 	"Cisco/Agent/SetWrapupCode",
 }
 
-// timers replaces time.AfterFunc for grace periods: timers fire when told.
-type timers struct {
-	mu      sync.Mutex
-	pending []*timer
-}
-
-type timer struct {
-	ts      *timers
-	d       time.Duration
-	f       func()
-	stopped bool // guarded by ts.mu
-}
-
-func (t *timer) Stop() bool {
-	t.ts.mu.Lock()
-	defer t.ts.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-func (ts *timers) AfterFunc(d time.Duration, f func()) session.Timer {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	t := &timer{ts: ts, d: d, f: f}
-	ts.pending = append(ts.pending, t)
-	return t
-}
-
-// simAfterFunc is AfterFunc for the simulator's timers.
-func (ts *timers) simAfterFunc(d time.Duration, f func()) sim.Timer { return ts.AfterFunc(d, f) }
-
-// running returns the timers started and not stopped.
-func (ts *timers) running() []*timer {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	var live []*timer
-	for _, t := range ts.pending {
-		if !t.stopped {
-			live = append(live, t)
-		}
-	}
-	return live
-}
-
 type env struct {
 	url    string // the WebSocket endpoint
 	http   string // the server's base URL
 	sim    *sim.Simulator
 	h      *handlers.Cisco
 	clock  *fakeclock.Clock
-	timers *timers
+	timers *fakeclock.Timers // the grace periods', the simulator's and the player's
 	logs   *observer.ObservedLogs
 }
 
@@ -133,16 +87,18 @@ func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap fun
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	clk := fakeclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
-	ts := &timers{}
+	ts := &fakeclock.Timers{}
 
 	dir, err := sim.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
-	simCfg.Now, simCfg.AfterFunc = clk.Now, ts.simAfterFunc
+	simCfg.Now = clk.Now
+	simCfg.AfterFunc = func(d time.Duration, f func()) sim.Timer { return ts.AfterFunc(d, f) }
 	s := sim.New(dir, simCfg)
 	busCfg.Now = clk.Now
 	bus := broker.New(log, busCfg)
 	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
-	cfg.AfterFunc, cfg.Now = ts.AfterFunc, clk.Now
+	cfg.AfterFunc = func(d time.Duration, f func()) session.Timer { return ts.AfterFunc(d, f) }
+	cfg.Now = clk.Now
 	var cti cisco.Connector = s
 	if wrap != nil {
 		cti = wrap(s)
@@ -806,22 +762,22 @@ func TestGracePeriod(t *testing.T) {
 		c.Request("r", "Cisco", "Agent", "SetReadyState", nil)
 		c.Next()
 		c.Conn().Close()
-		require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
-		assert.Equal(t, 60*time.Second, e.timers.running()[0].d)
+		require.Eventually(t, func() bool { return len(e.timers.Running()) == 1 }, brokertest.Wait, time.Millisecond)
+		assert.Equal(t, 60*time.Second, e.timers.Running()[0].Duration())
 
 		d := e.desktop(t, "softphone")
 		events := login(t, d, "again", "ciscotest", "5064")
 		assert.Equal(t, "READY", agentStateOf(t, events[2]).Data.State)
-		assert.Empty(t, e.timers.running(), "the grace timer stopped")
+		assert.Empty(t, e.timers.Running(), "the grace timer stopped")
 	})
 
 	t.Run("nobody comes back and the agent goes NOT_READY with 255", func(t *testing.T) {
 		c := e.desktop(t, "softphone")
 		login(t, c, "l", "jdoe", "5070")
 		c.Conn().Close()
-		require.Eventually(t, func() bool { return len(e.timers.running()) == 2 }, brokertest.Wait, time.Millisecond)
-		for _, tm := range e.timers.running() {
-			tm.f()
+		require.Eventually(t, func() bool { return len(e.timers.Running()) == 2 }, brokertest.Wait, time.Millisecond)
+		for _, tm := range e.timers.Running() {
+			tm.Fire()
 		}
 		u, err := e.sim.User(ctx, "100503")
 		require.NoError(t, err)
@@ -857,7 +813,7 @@ func TestClosedDesktop(t *testing.T) {
 			require.Equal(t, []string{"100501", "READY"}, []string{who, state})
 
 			a.Conn().Close()
-			require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+			require.Eventually(t, func() bool { return len(e.timers.Running()) == 1 }, brokertest.Wait, time.Millisecond)
 			e.fire(t, 60*time.Second)
 			_, who, state, reason := teamFeed(t, s.Next())
 			assert.Equal(t, tt.wantFeed, []string{who, state, reason})
@@ -875,7 +831,7 @@ func TestClosedDesktopKeepsTheCall(t *testing.T) {
 	e := newEnv(t)
 	a, call := answeredCall(t, e)
 	a.Conn().Close()
-	require.Eventually(t, func() bool { return len(e.timers.running()) == 1 }, brokertest.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(e.timers.Running()) == 1 }, brokertest.Wait, time.Millisecond)
 	e.fire(t, 60*time.Second)
 
 	back := e.desktop(t, "softphone")

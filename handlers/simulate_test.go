@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
@@ -27,13 +28,13 @@ func TestPlayScenario(t *testing.T) {
 	fireNext := func(d time.Duration) {
 		t.Helper()
 		require.Eventually(t, func() bool {
-			for _, tm := range e.timers.running() {
-				if tm.d == d {
+			for _, tm := range e.timers.Running() {
+				if tm.Duration() == d {
 					return true
 				}
 			}
 			return false
-		}, time.Second, time.Millisecond, "the player waits %s", d)
+		}, brokertest.Wait, time.Millisecond, "the player waits %s", d)
 		e.fire(t, d)
 	}
 
@@ -43,7 +44,7 @@ func TestPlayScenario(t *testing.T) {
 	assert.Equal(t, "4085551234", call.FromAddress)
 	fireNext(7 * time.Second) // jdoe is not signed in: skipped
 	fireNext(5 * time.Second) // the loop again: the agent is busy, skipped
-	require.Eventually(t, func() bool { return len(e.timers.running()) == 2 }, time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return len(e.timers.Running()) == 2 }, brokertest.Wait, time.Millisecond,
 		"the ring timeout and the player's next wait")
 	cancel()
 	require.NoError(t, <-done)

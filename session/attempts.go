@@ -29,6 +29,11 @@ type AddressLimiter struct {
 	previous map[netip.Addr]int // the minute before window
 }
 
+// DefaultLoginAttemptsPerIP is the cap of sign-in attempts per client
+// address and minute that ctibus runs with unless told otherwise: it fits
+// a floor of 500 agents signing in at once behind one NAT address.
+const DefaultLoginAttemptsPerIP = 600
+
 // NewAddressLimiter allows perMinute attempts per address in any minute;
 // zero or less allows everything. now may be nil for time.Now.
 func NewAddressLimiter(perMinute int, now func() time.Time) *AddressLimiter {

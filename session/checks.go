@@ -13,6 +13,12 @@ import (
 // its bound. The caller answers Unavailable and the client retries.
 var ErrBusy = errors.New("session: too many password checks in progress")
 
+// Defaults of PasswordChecksConfig.
+const (
+	DefaultCheckQueue = 128
+	DefaultCheckWait  = 5 * time.Second
+)
+
 // PasswordChecksConfig holds the bound on password checks; zero values
 // select defaults.
 type PasswordChecksConfig struct {
@@ -44,10 +50,10 @@ func NewPasswordChecks(cfg PasswordChecksConfig) *PasswordChecks {
 		cfg.Concurrent = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = 128
+		cfg.Queue = DefaultCheckQueue
 	}
 	if cfg.Wait <= 0 {
-		cfg.Wait = 5 * time.Second
+		cfg.Wait = DefaultCheckWait
 	}
 	return &PasswordChecks{
 		cfg:     cfg,

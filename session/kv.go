@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ctibus/ctibus/internal/kvstore"
 )
 
 // KVLockoutStore is a LockoutStore in a JetStream KV bucket, shared by the
@@ -29,33 +30,28 @@ var _ LockoutStore = (*KVLockoutStore)(nil)
 // a record not written for a little longer than that is over, and the
 // bucket drops it by itself.
 func NewKVLockoutStore(ctx context.Context, js jetstream.JetStream, bucket string, lockDuration time.Duration) (*KVLockoutStore, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvstore.Open(ctx, js, kvstore.Config{
 		Bucket:      bucket,
 		Description: "ctibus sign-in lockout: failures and locks per account",
-		History:     1,
 		TTL:         recordMaxAge(lockDuration),
-		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open lockout bucket %s: %w: %w", bucket, ErrUnavailable, err)
+		return nil, fmt.Errorf("lockout: %w: %w", ErrUnavailable, err)
 	}
 	return &KVLockoutStore{kv: kv}, nil
 }
 
 // Get returns key's record and its revision, or the zero record and 0.
 func (s *KVLockoutStore) Get(ctx context.Context, key string) (LockoutRecord, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return LockoutRecord{}, 0, nil
-	}
-	if err != nil {
-		return LockoutRecord{}, 0, unavailable("get", err)
+	value, rev, err := kvstore.Get(ctx, s.kv, key)
+	if err != nil || rev == kvstore.Absent {
+		return LockoutRecord{}, 0, unavailableOrNil("get", err)
 	}
 	var rec LockoutRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(value, &rec); err != nil {
 		return LockoutRecord{}, 0, unavailable("decode", err)
 	}
-	return rec, e.Revision(), nil
+	return rec, uint64(rev), nil
 }
 
 // Put stores rec under key if key's revision is still rev.
@@ -69,14 +65,7 @@ func (s *KVLockoutStore) Put(ctx context.Context, key string, rec LockoutRecord,
 
 // Delete removes key's record if its revision is still rev.
 func (s *KVLockoutStore) Delete(ctx context.Context, key string, rev uint64) error {
-	err := s.kv.Delete(ctx, key, jetstream.LastRevision(rev))
-	if err != nil {
-		if isConflict(err) {
-			return ErrConflict
-		}
-		return unavailable("delete", err)
-	}
-	return nil
+	return storeError("delete", kvstore.CompareAndDelete(ctx, s.kv, key, kvstore.Revision(rev)))
 }
 
 // Keys returns the keys that have a record.
@@ -108,18 +97,16 @@ var _ TokenStore = (*KVTokenStore)(nil)
 // for tokens that live ttl (TokensConfig.TTL): the bucket drops them a
 // little after they expire.
 func NewKVTokenStore(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration) (*KVTokenStore, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvstore.Open(ctx, js, kvstore.Config{
 		Bucket:      bucket,
 		Description: "ctibus workspace tokens: hashes and revocations",
-		History:     1,
 		// An agent's record is written at every issue, so it outlives the
 		// tokens it revokes and those it admits: once it is dropped, every
 		// token of the agent has expired.
-		TTL:     ttl + storeMargin,
-		Storage: jetstream.FileStorage,
+		TTL: ttl + storeMargin,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open token bucket %s: %w: %w", bucket, ErrUnavailable, err)
+		return nil, fmt.Errorf("tokens: %w: %w", ErrUnavailable, err)
 	}
 	return &KVTokenStore{kv: kv}, nil
 }
@@ -177,15 +164,15 @@ func (s *KVTokenStore) Add(ctx context.Context, hash [32]byte, agentID string, e
 // Lookup returns the agent of the token and its expiry, unless the agent's
 // generation moved on since it was issued or newer tokens displaced it.
 func (s *KVTokenStore) Lookup(ctx context.Context, hash [32]byte) (string, time.Time, error) {
-	e, err := s.kv.Get(ctx, tokenKey(hash))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", time.Time{}, ErrTokenInvalid
-	}
+	value, rev, err := kvstore.Get(ctx, s.kv, tokenKey(hash))
 	if err != nil {
 		return "", time.Time{}, unavailable("get token", err)
 	}
+	if rev == kvstore.Absent {
+		return "", time.Time{}, ErrTokenInvalid
+	}
 	var tok kvToken
-	if err := json.Unmarshal(e.Value(), &tok); err != nil {
+	if err := json.Unmarshal(value, &tok); err != nil {
 		return "", time.Time{}, unavailable("decode token", err)
 	}
 	rec, _, err := s.agentTokens(ctx, tok.AgentID)
@@ -228,21 +215,18 @@ func (s *KVTokenStore) deleteTokens(ctx context.Context, hexHashes []string) {
 // agentTokens returns agentID's record and its revision; an empty record
 // and 0 if the agent has none.
 func (s *KVTokenStore) agentTokens(ctx context.Context, agentID string) (kvAgentTokens, uint64, error) {
-	e, err := s.kv.Get(ctx, generationKey(agentID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return kvAgentTokens{}, 0, nil
+	value, rev, err := kvstore.Get(ctx, s.kv, generationKey(agentID))
+	if err != nil || rev == kvstore.Absent {
+		return kvAgentTokens{}, 0, unavailableOrNil("get agent's tokens", err)
 	}
-	if err != nil {
-		return kvAgentTokens{}, 0, unavailable("get agent's tokens", err)
-	}
-	if gen, err := strconv.ParseUint(string(e.Value()), 10, 64); err == nil {
-		return kvAgentTokens{Generation: gen, unlisted: true}, e.Revision(), nil
+	if gen, err := strconv.ParseUint(string(value), 10, 64); err == nil {
+		return kvAgentTokens{Generation: gen, unlisted: true}, uint64(rev), nil
 	}
 	var rec kvAgentTokens
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(value, &rec); err != nil {
 		return kvAgentTokens{}, 0, unavailable("decode agent's tokens", err)
 	}
-	return rec, e.Revision(), nil
+	return rec, uint64(rev), nil
 }
 
 func (s *KVTokenStore) putAgentTokens(ctx context.Context, agentID string, rec kvAgentTokens, rev uint64) error {
@@ -256,7 +240,7 @@ func (s *KVTokenStore) putAgentTokens(ctx context.Context, agentID string, rec k
 
 func tokenKey(hash [32]byte) string { return "t." + hex.EncodeToString(hash[:]) }
 
-func generationKey(agentID string) string { return "g." + hex.EncodeToString([]byte(agentID)) }
+func generationKey(agentID string) string { return "g." + kvstore.HexToken(agentID) }
 
 const (
 	// PresenceHeartbeat is how often a KVPresence rewrites its entries.
@@ -269,9 +253,6 @@ const (
 	// deletes of Close when its context has no deadline.
 	presenceWriteTimeout = 2 * time.Second
 )
-
-// nodeName is what a node may be called: one token of a KV key.
-var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // KVPresence is a Presence in a JetStream KV bucket shared by the nodes of a
 // cluster. The key "<hex agentID>.<node>" holds how many connections of the
@@ -298,24 +279,22 @@ var _ Presence = (*KVPresence)(nil)
 
 // NewKVPresence opens the KV bucket named bucket, creating it if need be,
 // and starts the heartbeat of node's entries. node names this node among
-// those sharing the bucket: letters, digits, '-' and '_'.
+// those sharing the bucket: 1 to 32 letters, digits, '-' and '_'.
 func NewKVPresence(ctx context.Context, js jetstream.JetStream, bucket, node string) (*KVPresence, error) {
 	return newKVPresence(ctx, js, bucket, node, PresenceHeartbeat)
 }
 
 func newKVPresence(ctx context.Context, js jetstream.JetStream, bucket, node string, heartbeat time.Duration) (*KVPresence, error) {
-	if !nodeName.MatchString(node) {
-		return nil, fmt.Errorf("presence: node name %q: use letters, digits, '-' and '_'", node)
+	if err := kvstore.CheckName(node); err != nil {
+		return nil, fmt.Errorf("presence: node %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvstore.Open(ctx, js, kvstore.Config{
 		Bucket:      bucket,
 		Description: "ctibus presence: connections of each agent's workspace per node",
-		History:     1,
 		TTL:         presenceMaxAgeBeats * heartbeat,
-		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open presence bucket %s: %w: %w", bucket, ErrUnavailable, err)
+		return nil, fmt.Errorf("presence: %w: %w", ErrUnavailable, err)
 	}
 	hbCtx, stop := context.WithCancel(context.Background())
 	p := &KVPresence{
@@ -352,7 +331,7 @@ func (p *KVPresence) Set(_ context.Context, agentID string, conns int) error {
 func (p *KVPresence) Elsewhere(ctx context.Context, agentID string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
 	defer cancel()
-	lister, err := p.kv.ListKeysFiltered(ctx, hex.EncodeToString([]byte(agentID))+".*")
+	lister, err := p.kv.ListKeysFiltered(ctx, kvstore.HexToken(agentID)+".*")
 	if err != nil {
 		return false, unavailable("list presence", err)
 	}
@@ -404,7 +383,7 @@ func (p *KVPresence) Close(ctx context.Context) error {
 }
 
 func (p *KVPresence) key(agentID string) string {
-	return hex.EncodeToString([]byte(agentID)) + "." + p.node
+	return kvstore.HexToken(agentID) + "." + p.node
 }
 
 // write writes agentID's entry as conns has it: the count, or a delete,
@@ -475,30 +454,26 @@ func (p *KVPresence) beat(ctx context.Context) {
 // casPut writes value under key if key's revision is still rev (0: if key
 // has no value), and returns the new revision or ErrConflict.
 func casPut(ctx context.Context, kv jetstream.KeyValue, key string, value []byte, rev uint64) (uint64, error) {
-	var err error
-	var newRev uint64
-	if rev == 0 {
-		newRev, err = kv.Create(ctx, key, value)
-	} else {
-		newRev, err = kv.Update(ctx, key, value, rev)
-	}
-	switch {
-	case err == nil:
-		return newRev, nil
-	case isConflict(err):
-		return 0, ErrConflict
-	}
-	return 0, unavailable("write", err)
+	newRev, err := kvstore.CompareAndSet(ctx, kv, key, value, kvstore.Revision(rev))
+	return uint64(newRev), storeError("write", err)
 }
 
-// isConflict reports whether err refuses a write for a revision that moved.
-func isConflict(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
-		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+// storeError is the error of a store's operation op: ErrConflict for a
+// lost compare-and-set, else err as ErrUnavailable, or nil.
+func storeError(op string, err error) error {
+	if kvstore.IsConflict(err) {
+		return ErrConflict
+	}
+	return unavailableOrNil(op, err)
 }
 
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+}
+
+func unavailableOrNil(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return unavailable(op, err)
 }

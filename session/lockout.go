@@ -48,6 +48,12 @@ const (
 	storeMargin = time.Minute
 )
 
+// Defaults of LockoutConfig.
+const (
+	DefaultLockoutAttempts = 5
+	DefaultLockoutDuration = 5 * time.Minute
+)
+
 // LockoutConfig holds the lockout's tunables; zero values select defaults.
 type LockoutConfig struct {
 	// Attempts is how many consecutive failures lock an account. Default 5.
@@ -89,10 +95,10 @@ type Lockout struct {
 // NewLockout returns a Lockout with cfg's defaults filled in.
 func NewLockout(cfg LockoutConfig) *Lockout {
 	if cfg.Attempts <= 0 {
-		cfg.Attempts = 5
+		cfg.Attempts = DefaultLockoutAttempts
 	}
 	if cfg.Duration <= 0 {
-		cfg.Duration = 5 * time.Minute
+		cfg.Duration = DefaultLockoutDuration
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

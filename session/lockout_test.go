@@ -168,18 +168,29 @@ func TestLockoutHoldsUnderConcurrency(t *testing.T) {
 func wrongInParallel(t *testing.T, lockouts []*session.Lockout, account session.Account) (verified, bad, locked int) {
 	t.Helper()
 	var checks atomic.Int32
+	// Each check holds its slot until five run at once, so that the other
+	// attempts find every slot taken, whatever the scheduler does.
+	allIn := make(chan struct{})
+	var neverAllIn atomic.Bool
 	var wg sync.WaitGroup
 	errs := make([]error, 50)
 	for i := range errs {
 		wg.Go(func() {
 			errs[i] = lockouts[i%len(lockouts)].Attempt(context.Background(), account, func() error {
-				checks.Add(1)
-				time.Sleep(time.Millisecond) // a password check takes time
+				if checks.Add(1) == 5 {
+					close(allIn)
+				}
+				select {
+				case <-allIn:
+				case <-time.After(eventually):
+					neverAllIn.Store(true)
+				}
 				return wrong()
 			})
 		})
 	}
 	wg.Wait()
+	assert.False(t, neverAllIn.Load(), "five checks never ran at once")
 	for _, err := range errs {
 		var le *session.LockedError
 		switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 func TestMain(m *testing.M) {
@@ -21,12 +22,12 @@ func TestMain(m *testing.M) {
 }
 
 // setupTimeout bounds a test's setup calls to NATS.
-const setupTimeout = 10 * time.Second
+var setupTimeout = testtime.Scale(10 * time.Second)
 
 // eventually bounds a wait for something that happens by itself (a
 // reconnect, a write on another goroutine): a passing test stops waiting
 // as soon as it happens, so the bound is generous for a busy machine.
-const eventually = 30 * time.Second
+var eventually = testtime.Scale(30 * time.Second)
 
 // node is one cluster node's client of s: a connection that reconnects
 // quickly and for ever, as a server restart needs.

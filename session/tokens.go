@@ -49,6 +49,9 @@ type TokenStore interface {
 // than the apps of one desktop and its re-logins of a shift need.
 const DefaultTokensPerAgent = 32
 
+// DefaultTokenTTL is the default of TokensConfig.TTL: a working day.
+const DefaultTokenTTL = 12 * time.Hour
+
 // Tokens issues the workspace tokens that let another app of an agent join
 // the agent's workspace without the password. A token is 256 random bits,
 // opaque to apps; only its SHA-256 is kept, so the store holds nothing that
@@ -60,7 +63,7 @@ type Tokens struct {
 // NewTokens returns the tokens kept in cfg.Store.
 func NewTokens(cfg TokensConfig) *Tokens {
 	if cfg.TTL <= 0 {
-		cfg.TTL = 12 * time.Hour
+		cfg.TTL = DefaultTokenTTL
 	}
 	if cfg.PerAgent <= 0 {
 		cfg.PerAgent = DefaultTokensPerAgent

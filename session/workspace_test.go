@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/internal/natstest"
 	"github.com/ctibus/ctibus/session"
 )
@@ -23,26 +23,18 @@ type clusterNode struct {
 	url        string
 	workspaces *session.Workspaces
 
+	timers fakeclock.Timers // the grace periods
+
 	mu      sync.Mutex // guards the fields below
-	timers  []func()   // the grace periods started, to fire
 	expired []string   // the agents signed out
 }
-
-type fakeTimer struct{}
-
-func (fakeTimer) Stop() bool { return true }
 
 func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 	t.Helper()
 	n := &clusterNode{}
 	n.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
-		Presence: presence,
-		AfterFunc: func(_ time.Duration, f func()) session.Timer {
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			n.timers = append(n.timers, f)
-			return fakeTimer{}
-		},
+		Presence:  presence,
+		AfterFunc: func(d time.Duration, f func()) session.Timer { return n.timers.AfterFunc(d, f) },
 		OnExpire: func(agentID string) {
 			n.mu.Lock()
 			defer n.mu.Unlock()
@@ -58,14 +50,7 @@ func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 		n.workspaces.Join("ciscotest", req.Conn)
 		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Agent", Subtopic: "Joined", CorrelationID: req.ID})
 	}))
-	srv := httptest.NewServer(bus)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, bus.Shutdown(ctx))
-		srv.Close()
-	})
-	n.url = "ws" + srv.URL[len("http"):]
+	n.url = brokertest.Serve(t, bus, nil)
 	return n
 }
 
@@ -79,20 +64,17 @@ func (n *clusterNode) join(t *testing.T) *brokertest.Client {
 	return c
 }
 
+// grace waits for n's grace period to start, and returns its timer.
+func (n *clusterNode) grace(t *testing.T) *fakeclock.Timer {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(n.timers.Running()) == 1 }, eventually, 5*time.Millisecond, "a grace period starts")
+	return n.timers.Running()[0]
+}
+
 // fireGrace waits for n's grace period to start, then ends it.
 func (n *clusterNode) fireGrace(t *testing.T) {
 	t.Helper()
-	var fire func()
-	require.Eventually(t, func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if len(n.timers) == 0 {
-			return false
-		}
-		fire, n.timers = n.timers[0], n.timers[1:]
-		return true
-	}, eventually, 5*time.Millisecond, "a grace period starts")
-	fire()
+	require.True(t, n.grace(t).Fire())
 }
 
 func (n *clusterNode) signedOut() []string {
@@ -152,16 +134,8 @@ func TestClosedWorkspacesSignNobodyOut(t *testing.T) {
 
 	// The grace period started before Close ends after it, as a timer
 	// already waiting may; nobody is signed out.
-	var fire func()
-	require.Eventually(t, func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if len(n.timers) == 0 {
-			return false
-		}
-		fire = n.timers[0]
-		return true
-	}, eventually, 5*time.Millisecond, "a grace period starts")
+	fire, ok := n.grace(t).Expire()
+	require.True(t, ok)
 	n.workspaces.Close()
 	fire()
 	assert.Empty(t, n.signedOut(), "a stopping node signs nobody out")

@@ -21,13 +21,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/docs/contract"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 // Wait bounds every read of an expected frame. A passing test never waits
 // this long, since a read returns with its frame; the bound only ends a
 // test whose frame will never come, so it is generous enough for a busy
-// machine under the race detector.
-const Wait = 15 * time.Second
+// machine under the race detector, and scales with testtime's factor
+// (CTIBUS_TEST_TIME_SCALE) on a slower one.
+var Wait = testtime.Scale(15 * time.Second)
 
 // Frame is one event as received, with its raw bytes.
 type Frame struct {
@@ -218,6 +220,21 @@ func (c *Client) Expect(triple string) Frame {
 	f := c.Next()
 	require.Equal(c.t, triple, f.Triple(), "frame: %s", f.Raw)
 	return f
+}
+
+// ExpectOrTryAgain is Expect, except that a close with 1013 (try again
+// later) reports false instead of failing the test: the answer of a server
+// that cannot admit the app right now, to which a client connects again.
+func (c *Client) ExpectOrTryAgain(triple string) (Frame, bool) {
+	c.t.Helper()
+	f, err := c.read(Wait)
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == websocket.CloseTryAgainLater {
+		return Frame{}, false
+	}
+	require.NoError(c.t, err, "waiting for %s", triple)
+	require.Equal(c.t, triple, f.Triple(), "frame: %s", f.Raw)
+	return f, true
 }
 
 // ExpectError reads the next frame as a SetAPIError on channel, with the

@@ -3,10 +3,8 @@ package brokertest_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,15 +46,8 @@ func TestFramesAreCheckedAgainstTheContract(t *testing.T) {
 		return req.Conn.Send(broker.Event{Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState",
 			Message: map[string]any{"data": map[string]any{"state": "SLEEPING"}}, CorrelationID: req.ID})
 	}))
-	srv := httptest.NewServer(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, b.Shutdown(ctx))
-		srv.Close()
-	})
 	rec := &recorder{TB: t}
-	c := brokertest.Dial(rec, "ws"+srv.URL[len("http"):])
+	c := brokertest.Dial(rec, brokertest.Serve(t, b, nil))
 
 	c.Register("desktop", "Cisco")
 	require.Empty(t, rec.took(), "Register and its answer are in the contract")
@@ -80,4 +71,36 @@ func TestFramesAreCheckedAgainstTheContract(t *testing.T) {
 	c.RequestInvalid("h1", "Cisco", "Call", "SetHOLDX", nil)
 	c.ExpectError("Cisco", broker.ErrTypeUnknownAPI, "h1")
 	assert.Empty(t, rec.took(), "a test may send what the contract forbids when it says so")
+}
+
+// admitAfter refuses with ErrTryAgainLater until it has been asked n times.
+type admitAfter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *admitAfter) Admit(context.Context, *broker.Conn, broker.Registration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n > 0 {
+		a.n--
+		return fmt.Errorf("store down: %w", broker.ErrTryAgainLater)
+	}
+	return nil
+}
+
+func TestExpectOrTryAgainReportsA1013(t *testing.T) {
+	b := broker.New(zaptest.NewLogger(t), broker.Config{})
+	b.SetAdmitter(&admitAfter{n: 1})
+	url := brokertest.Serve(t, b, nil)
+	register := func() (brokertest.Frame, bool) {
+		c := brokertest.Dial(t, url)
+		c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "crm"})
+		return c.ExpectOrTryAgain("PubSub/App/Registered")
+	}
+	_, admitted := register()
+	assert.False(t, admitted, "closed with 1013: try again")
+	f, admitted := register()
+	assert.True(t, admitted)
+	assert.Equal(t, "reg", f.CorrelationID)
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/internal/kvstore"
 	"github.com/ctibus/ctibus/internal/logbound"
 )
 
@@ -32,7 +33,8 @@ var ErrEcho = errors.New("natsbus: the NATS connection must be made with nats.No
 // Options holds the engine's tunables; the zero value selects the defaults.
 type Options struct {
 	// Prefix is the first token(s) of every subject, so that several
-	// clusters can share one NATS account. Default "ctibus".
+	// clusters can share one NATS account: names of 1 to 32 letters,
+	// digits, - or _, dot-separated. Default "ctibus".
 	Prefix string
 	// Log receives what goes wrong with incoming events. Default: nothing.
 	Log *zap.Logger
@@ -69,7 +71,7 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 		opts.Prefix = DefaultPrefix
 	}
 	if !validPrefix(opts.Prefix) {
-		return nil, fmt.Errorf("natsbus: prefix %q: want dot-separated tokens without spaces or wildcards", opts.Prefix)
+		return nil, fmt.Errorf("natsbus: prefix %q: want dot-separated names of 1 to 32 letters, digits, - or _", opts.Prefix)
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -95,11 +97,12 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 	return e, nil
 }
 
-// validPrefix reports whether p is one or more NATS tokens fit for a
-// subject: no empty token, wildcard or whitespace.
+// validPrefix reports whether p is one or more names, dot-separated, as
+// kvstore.CheckName allows them: tokens fit for a subject, with neither
+// wildcards nor spaces.
 func validPrefix(p string) bool {
 	for tok := range strings.SplitSeq(p, ".") {
-		if tok == "" || tok == "*" || tok == ">" || strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '*' || r == '>' }) {
+		if kvstore.CheckName(tok) != nil {
 			return false
 		}
 	}

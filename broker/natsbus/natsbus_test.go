@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -68,14 +67,7 @@ func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
 	}))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", b)
-	srv := httptest.NewServer(mux)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(tb, b.Shutdown(ctx))
-		srv.Close()
-	})
-	n := &node{b: b, url: brokertest.WSURL(srv.URL)}
+	n := &node{b: b, url: brokertest.Serve(tb, b, mux)}
 	if s != nil {
 		n.nc = natstest.Connect(tb, s, nats.NoEcho())
 		e, err := natsbus.New(n.nc, b.Deliver, natsbus.Options{Log: log})

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
 // benchPassword is the password of every agent in a written file.
@@ -18,20 +20,6 @@ func agentLoginID(i int) string   { return strconv.Itoa(300000 + i) }
 func agentLoginName(i int) string { return "bench" + strconv.Itoa(i) }
 func agentExtension(i int) string { return strconv.Itoa(10000 + i) }
 
-type fileTeam struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-type fileAgent struct {
-	LoginID      string `json:"loginId"`
-	LoginName    string `json:"loginName"`
-	FirstName    string `json:"firstName"`
-	LastName     string `json:"lastName"`
-	PasswordHash string `json:"passwordHash"`
-	TeamID       string `json:"teamId"`
-}
-
 // writeAgentsFile writes a directory of n agents for ctibus -agents, all
 // with benchPassword hashed at cost. One hash serves every agent: each
 // sign-in still pays a full bcrypt comparison, and writing 10,000 agents
@@ -41,12 +29,9 @@ func writeAgentsFile(path string, n, cost int) error {
 	if err != nil {
 		return fmt.Errorf("hash the agents' password: %w", err)
 	}
-	dir := struct {
-		Teams  []fileTeam  `json:"teams"`
-		Agents []fileAgent `json:"agents"`
-	}{Teams: []fileTeam{{ID: "9001", Name: "Bench"}}}
+	dir := sim.DirectoryFile{Teams: []sim.FileTeam{{ID: "9001", Name: "Bench"}}}
 	for i := range n {
-		dir.Agents = append(dir.Agents, fileAgent{
+		dir.Agents = append(dir.Agents, sim.FileAgent{
 			LoginID: agentLoginID(i), LoginName: agentLoginName(i),
 			FirstName: "Bench", LastName: strconv.Itoa(i),
 			PasswordHash: string(hash), TeamID: "9001",

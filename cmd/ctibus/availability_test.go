@@ -138,7 +138,7 @@ func startBinary(t *testing.T, args ...string) (*os.Process, string) {
 	select {
 	case a := <-addr:
 		return cmd.Process, "http://" + a
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * brokertest.Wait):
 		t.Fatal("the server did not start")
 		return nil, ""
 	}
@@ -210,7 +210,7 @@ func TestConnectionsThatStopReadingCannotGrowTheServer(t *testing.T) {
 			// ...then reads what the server kept for it, up to its last
 			// answer or the close.
 			for {
-				_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+				_ = conn.SetReadDeadline(time.Now().Add(2 * brokertest.Wait))
 				_, frame, err := conn.ReadMessage()
 				var ce *websocket.CloseError
 				var netErr net.Error

@@ -166,6 +166,7 @@ func nextStateWhere(t *testing.T, c *brokertest.Client, state string) string {
 }
 
 func TestCallPageRingAnswerHoldRetrieveDropWrapUp(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	assert.True(t, eval[bool](t, b, `document.getElementById("calls-card").hidden`), "no call panel before sign-in")
@@ -245,6 +246,7 @@ func TestCallPageRingAnswerHoldRetrieveDropWrapUp(t *testing.T) {
 }
 
 func TestCallPageDialsAnotherAgent(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	jane := goAgent(t, s, "jdoe", "agent@3", "6123")
 	b := openPage(t, s)
@@ -290,6 +292,7 @@ func TestCallPageDialsAnotherAgent(t *testing.T) {
 }
 
 func TestCallPageSupervisor(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	signInAs(t, b, "supervisor1", "super@1", "5090")

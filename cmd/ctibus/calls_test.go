@@ -38,6 +38,7 @@ func callStates(t *testing.T, f brokertest.Frame, ext string) string {
 }
 
 func TestScenarioRingsASignedInAgent(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "scenario.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"loop": true, "calls": [
 		{"after": "20ms", "agent": "100501", "from": "4085551234", "callVariables": {"callVariable1": "ACC-42"}}
@@ -61,6 +62,7 @@ func TestScenarioRingsASignedInAgent(t *testing.T) {
 }
 
 func TestOutsideNumberAnswersAfterTheConfiguredDelay(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "-sim-answer-delay", "10ms")
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
@@ -114,6 +116,7 @@ func TestSimulatorFlags(t *testing.T) {
 // The demo contact center has phones 5000 to 6999; any other extension is
 // not a device of it, and Finesse answers Invalid Device.
 func TestDemoExtensionsAreDevices(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	tests := []struct {
 		give      string

@@ -21,6 +21,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/channels/cisco/simcluster"
+	"github.com/ctibus/ctibus/internal/kvstore"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -249,7 +250,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		}
 	})
 
-	bucket := func(name string) string { return cfg.natsPrefix + "_" + name }
+	bucket := func(holds string) string { return kvstore.BucketName(cfg.natsPrefix, holds) }
 	if shared.lockout, err = session.NewKVLockoutStore(ctx, link.js, bucket("lockout"), cfg.lockoutDuration); err == nil {
 		shared.appLockout, err = session.NewKVLockoutStore(ctx, link.js, bucket("app_lockout"), cfg.lockoutDuration)
 	}

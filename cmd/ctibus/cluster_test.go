@@ -25,6 +25,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 // clusterArgs are the flags of a node of a test cluster: a lease short
@@ -83,20 +84,34 @@ func agentStateIn(t *testing.T, f brokertest.Frame) string {
 // joined, may reach it after: a node delivers an event to the connections in
 // the workspace when the event arrives. The app ignores them, whenever they
 // come.
+//
+// While the contact center fails over, a node cannot tell whether the
+// token's agent is still signed in and closes the connection with 1013
+// (try again later); the app then connects again, as ctibus.js does.
 func joinWith(t *testing.T, url, app, token string, before ...string) *brokertest.Client {
 	t.Helper()
-	c := brokertest.Dial(t, brokertest.WSURL(url))
 	before = append(before, "login")
-	c.Ignore = func(f brokertest.Frame) bool { return slices.Contains(before, f.CorrelationID) }
-	c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register",
-		"source": app, "data": map[string]string{"channel": "Cisco", "token": token}})
-	c.Expect("PubSub/App/Registered")
-	c.Request("", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "*", "topic": "*", "subtopic": "*"})
-	c.Expect("PubSub/Subscription/Subscribed")
-	return c
+	for deadline := time.Now().Add(2 * brokertest.Wait); ; {
+		c := brokertest.Dial(t, brokertest.WSURL(url))
+		c.Ignore = func(f brokertest.Frame) bool { return slices.Contains(before, f.CorrelationID) }
+		c.Send(map[string]any{"id": "reg", "channel": "PubSub", "topic": "App", "subtopic": "Register",
+			"source": app, "data": map[string]string{"channel": "Cisco", "token": token}})
+		if _, admitted := c.ExpectOrTryAgain("PubSub/App/Registered"); !admitted {
+			require.True(t, time.Now().Before(deadline), "the node kept answering 1013 (try again later)")
+			time.Sleep(retryPause) // a client's pause before it reconnects, not a wait for an outcome
+			continue
+		}
+		c.Request("", "PubSub", "Subscription", "Subscribe", map[string]string{"channel": "*", "topic": "*", "subtopic": "*"})
+		c.Expect("PubSub/Subscription/Subscribed")
+		return c
+	}
 }
 
+// retryPause is how long a test app waits before it connects again.
+const retryPause = 100 * time.Millisecond
+
 func TestClusterNodesShareOneBus(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 3, ns.ClientURL())
 
@@ -155,13 +170,14 @@ func TestClusterNodesShareOneBus(t *testing.T) {
 	assert.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "the sign-out kept no desktop on this node, which refuses the token while the agent is signed out")
 }
 
-// burstWait bounds each answer to a burst of sign-ins: the demo agents'
-// bcrypt hashes take over a second each to check under -race on a busy
-// 2-core machine, and an attempt waits for the checks of those before it.
+// burstWait bounds each answer to a burst of sign-ins: an attempt waits
+// for the checks of those before it, which with the demo agents' own
+// hashes take over a second each under -race on a busy 2-core machine.
 // A passing test stops waiting as soon as the answers come.
-const burstWait = 2 * time.Minute
+var burstWait = testtime.Scale(time.Minute)
 
 func TestClusterLockoutIsShared(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	// The bound on waiting for a password check is not under test here:
 	// give it the most it may have.
@@ -268,6 +284,7 @@ func attemptSignIn(url, username, password string) (brokertest.APIError, error) 
 }
 
 func TestClusterStateSurvivesARestartOfAllNodes(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	first := startNodes(t, 2, ns.ClientURL())
 	phone := brokertest.Dial(t, brokertest.WSURL(first[0].URL))
@@ -299,6 +316,7 @@ func TestClusterStateSurvivesARestartOfAllNodes(t *testing.T) {
 }
 
 func TestEmbeddedNATSServesAClusterAndKeepsState(t *testing.T) {
+	t.Parallel()
 	store := t.TempDir()
 	listen := freeAddr(t)
 	hub := startServer(t, nil, "-nats-embedded", "-nats-listen", listen, "-nats-store", store)
@@ -368,7 +386,7 @@ func buildBinary(t *testing.T) string {
 // The process is killed when the test ends, if it still runs.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(buildBinary(t), append([]string{"-addr", "127.0.0.1:0"}, withCheapDemo(args, nil)...)...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -395,7 +413,7 @@ func startProcess(t *testing.T, args ...string) *process {
 	select {
 	case addr := <-listening:
 		p.URL = "http://" + addr
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * brokertest.Wait):
 		t.Fatal("the ctibus process did not start")
 	}
 	return p
@@ -411,9 +429,12 @@ func (p *process) kill(t *testing.T) {
 // testLease is the contact center's lease in the tests that kill a node:
 // short, since a takeover waits it out, yet long enough that a node on a
 // busy machine renews it in time (every third of it) and keeps leading.
+// It does not scale with testtime's factor: a takeover must fit, with
+// room, in the 5 s that a request waits for a leader.
 const testLease = "2s"
 
 func TestClusterOutlivesAKilledNode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills ctibus processes")
 	}
@@ -464,6 +485,7 @@ func TestClusterOutlivesAKilledNode(t *testing.T) {
 }
 
 func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ns := natstest.Start(t, dir)
 	port := ns.Addr().(*net.TCPAddr).Port
@@ -495,7 +517,7 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 
 	// NATS comes back where it was: the nodes reconnect by themselves.
 	natstest.StartOn(t, dir, port)
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(2 * brokertest.Wait); ; {
 		phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
 		f := slowFrame(t, phone)
 		if f.Triple() == "Cisco/Agent/SetAgentState" {
@@ -527,6 +549,7 @@ func slowError(t *testing.T, c *brokertest.Client) brokertest.APIError {
 }
 
 func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills ctibus processes")
 	}
@@ -550,7 +573,7 @@ func TestClusterSignsOutAnAgentWhoseNodeDiedAlone(t *testing.T) {
 	desk.Register("softphone", "Cisco")
 	require.Eventually(t, func() bool {
 		return strings.Contains(survivor.Logs.String(), "no connection came back within the grace period")
-	}, 30*time.Second, 50*time.Millisecond, "the abandoned agent was not signed out")
+	}, 2*brokertest.Wait, 50*time.Millisecond, "the abandoned agent was not signed out")
 	state, _ := signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
 	assert.Equal(t, "NOT_READY", state, "a new sign-in, not a re-login that keeps READY")
 }

@@ -9,6 +9,12 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/channels/cisco/simcluster"
+	"github.com/ctibus/ctibus/internal/kvstore"
+	"github.com/ctibus/ctibus/session"
 )
 
 // config is everything the flags set.
@@ -66,43 +72,44 @@ func (c config) clustered() bool { return c.nats != "" || c.natsEmbedded }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
+	bus := broker.DefaultConfig()
 	fs := flag.NewFlagSet("ctibus", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`address` to listen on; WebSocket at /ws, the test page at /")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) of other sites whose pages may connect and call the HTTP APIs; * allows any")
 	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated `origins` at which browsers reach this server (https://ctibus.example.com), whose pages may connect; on a loopback -addr, loopback pages of its port may too")
-	fs.Int64Var(&c.readLimit, "read-limit", 64<<10, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
-	fs.IntVar(&c.sendQueue, "send-queue", 256, "`frames` that may wait for a slow client before it is disconnected with 4008")
-	fs.IntVar(&c.sendQueueBytes, "send-queue-bytes", 1<<20, "`bytes` that may wait for a slow client (the frames being written included) before it is disconnected with 4008")
-	fs.IntVar(&c.maxChannels, "max-channels", 100, "channels one connection may be registered on")
-	fs.DurationVar(&c.registerTimeout, "register-timeout", 30*time.Second, "how long a connection may stay open without registering before it is closed with 4408")
+	fs.Int64Var(&c.readLimit, "read-limit", bus.ReadLimit, "largest frame accepted, in `bytes`; a larger one closes the connection with 1009")
+	fs.IntVar(&c.sendQueue, "send-queue", bus.SendQueue, "`frames` that may wait for a slow client before it is disconnected with 4008")
+	fs.IntVar(&c.sendQueueBytes, "send-queue-bytes", bus.SendQueueBytes, "`bytes` that may wait for a slow client (the frames being written included) before it is disconnected with 4008")
+	fs.IntVar(&c.maxChannels, "max-channels", bus.MaxChannels, "channels one connection may be registered on")
+	fs.DurationVar(&c.registerTimeout, "register-timeout", bus.RegisterTimeout, "how long a connection may stay open without registering before it is closed with 4408")
 	fs.DurationVar(&c.httpIdleTimeout, "http-idle-timeout", 60*time.Second, "how long an idle keep-alive HTTP connection is kept open")
 	fs.DurationVar(&c.httpReadTimeout, "http-read-timeout", 10*time.Second, "how long a client may take to send an HTTP request to the API, body included (not the WebSocket, which stays open)")
-	fs.IntVar(&c.maxConnections, "max-connections", 10_000, "open WebSocket connections at most; more get HTTP 503")
-	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", 100, "subscriptions one connection may hold")
+	fs.IntVar(&c.maxConnections, "max-connections", bus.MaxConnections, "open WebSocket connections at most; more get HTTP 503")
+	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", bus.MaxSubscriptions, "subscriptions one connection may hold")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take before connections are dropped")
 	fs.StringVar(&c.agents, "agents", "", "JSON agent directory `file` (bcrypt password hashes; see ctibus hash-password); empty uses the built-in demo agents")
-	fs.IntVar(&c.lockoutAttempts, "lockout-attempts", 5, "consecutive failed sign-ins that lock an account")
-	fs.DurationVar(&c.lockoutDuration, "lockout-duration", 5*time.Minute, "how long a locked account stays locked")
-	fs.DurationVar(&c.gracePeriod, "grace-period", 60*time.Second, "how long an agent stays signed in after its last connection closes")
+	fs.IntVar(&c.lockoutAttempts, "lockout-attempts", session.DefaultLockoutAttempts, "consecutive failed sign-ins that lock an account")
+	fs.DurationVar(&c.lockoutDuration, "lockout-duration", session.DefaultLockoutDuration, "how long a locked account stays locked")
+	fs.DurationVar(&c.gracePeriod, "grace-period", session.DefaultGrace, "how long an agent stays signed in after its last connection closes")
 	fs.StringVar(&c.apps, "apps", "", "JSON `file` of server-side apps: their credentials (bcrypt secret hash or JWT key) and grants; empty allows none")
-	fs.DurationVar(&c.tokenTTL, "token-ttl", 12*time.Hour, "how long a workspace token lets an agent's other apps join its workspace")
-	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", 24*time.Hour, "longest an app's JWT may live (exp after iat, and after now); a longer-lived one is refused")
-	fs.IntVar(&c.tokensPerAgent, "tokens-per-agent", 32, "workspace tokens of one agent that admit apps at once; each sign-in displaces the oldest beyond it")
-	fs.Float64Var(&c.rateLimit, "rate-limit", 100, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
-	fs.IntVar(&c.rateBurst, "rate-burst", 200, "`frames` one connection may send in a burst above -rate-limit")
-	fs.Float64Var(&c.rateBytes, "rate-limit-bytes", 128<<10, "`bytes` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
-	fs.IntVar(&c.rateBytesBurst, "rate-burst-bytes", 512<<10, "`bytes` one connection may send in a burst above -rate-limit-bytes; at least -read-limit")
-	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", 2000, "connections one client address may open; 0 for no cap (the default fits a floor of 500 agents with several apps each behind one NAT address)")
-	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", 600, "sign-in attempts one client address may make per minute; 0 for no cap (the default fits a floor of 500 agents signing in at once behind one NAT address)")
+	fs.DurationVar(&c.tokenTTL, "token-ttl", session.DefaultTokenTTL, "how long a workspace token lets an agent's other apps join its workspace")
+	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", session.DefaultJWTMaxLifetime, "longest an app's JWT may live (exp after iat, and after now); a longer-lived one is refused")
+	fs.IntVar(&c.tokensPerAgent, "tokens-per-agent", session.DefaultTokensPerAgent, "workspace tokens of one agent that admit apps at once; each sign-in displaces the oldest beyond it")
+	fs.Float64Var(&c.rateLimit, "rate-limit", bus.RateLimit, "`frames` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
+	fs.IntVar(&c.rateBurst, "rate-burst", bus.RateBurst, "`frames` one connection may send in a burst above -rate-limit")
+	fs.Float64Var(&c.rateBytes, "rate-limit-bytes", bus.RateBytes, "`bytes` per second one connection may send on average; more are refused, and twice as many for a second closes it with 4029")
+	fs.IntVar(&c.rateBytesBurst, "rate-burst-bytes", bus.RateBytesBurst, "`bytes` one connection may send in a burst above -rate-limit-bytes; at least -read-limit")
+	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", bus.MaxConnectionsPerIP, "connections one client address may open; 0 for no cap (the default fits a floor of 500 agents with several apps each behind one NAT address)")
+	fs.IntVar(&c.loginsPerIP, "login-attempts-per-ip", session.DefaultLoginAttemptsPerIP, "sign-in attempts one client address may make per minute; 0 for no cap (the default fits a floor of 500 agents signing in at once behind one NAT address)")
 	fs.IntVar(&c.passwordChecks, "password-checks", 0, "password and app-secret checks (bcrypt) that may run at once; 0 for the number of CPUs")
-	fs.IntVar(&c.checkQueue, "password-check-queue", 128, "password checks that may wait for a free slot; more are refused at once with Unavailable")
-	fs.DurationVar(&c.checkWait, "password-check-wait", 5*time.Second, "how long a password check may wait for a free slot before it is refused with Unavailable")
+	fs.IntVar(&c.checkQueue, "password-check-queue", session.DefaultCheckQueue, "password checks that may wait for a free slot; more are refused at once with Unavailable")
+	fs.DurationVar(&c.checkWait, "password-check-wait", session.DefaultCheckWait, "how long a password check may wait for a free slot before it is refused with Unavailable")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy `addresses or CIDRs` whose X-Forwarded-For names the client")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or console")
-	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", 2*time.Second, "simulator: how long a number outside rings before it answers")
-	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", 20*time.Second, "simulator: how long a phone rings unanswered before the ringing stops")
+	fs.DurationVar(&c.simAnswerDelay, "sim-answer-delay", sim.DefaultAnswerDelay, "simulator: how long a number outside rings before it answers")
+	fs.DurationVar(&c.simRingTimeout, "sim-ring-timeout", sim.DefaultRingTimeout, "simulator: how long a phone rings unanswered before the ringing stops")
 	fs.StringVar(&c.simOnDisconnect, "sim-on-disconnect", "not-ready", "simulator: what the contact center does with an agent whose desktop stays closed past the grace period: not-ready (CCE's default) or logout")
 	fs.StringVar(&c.simScenario, "sim-scenario", "", "simulator: JSON `file` of incoming and campaign calls to play (a timed list, optionally looped) for demos and load tests")
 
@@ -112,9 +119,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed) this node authenticates to -nats with")
 	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "`file` of the token nodes present to an embedded NATS server: -nats-embedded with -nats-listen reads it, or creates it (default nats-token in -nats-store); a node joining it with -nats reads it")
 	fs.StringVar(&c.natsStore, "nats-store", "ctibus-data", "with -nats-embedded: `directory` where the embedded NATS server keeps JetStream's data")
-	fs.StringVar(&c.natsPrefix, "nats-prefix", "ctibus", "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
-	fs.DurationVar(&c.natsLease, "nats-lease", 3*time.Second, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
-	fs.StringVar(&c.node, "node", "", "`name` of this node in the cluster (letters, digits, - and _); empty picks the host name and a random suffix")
+	fs.StringVar(&c.natsPrefix, "nats-prefix", simcluster.DefaultPrefix, "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
+	fs.DurationVar(&c.natsLease, "nats-lease", simcluster.DefaultLeaseTTL, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
+	fs.StringVar(&c.node, "node", "", "`name` of this node in the cluster (1 to 32 letters, digits, - or _); empty picks the host name and a random suffix")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	fs.Usage = func() {
@@ -191,11 +198,13 @@ func (c config) validate() error {
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
-	if !validClusterName(c.natsPrefix) {
-		errs = append(errs, fmt.Errorf("-nats-prefix %q: use 1 to 32 letters, digits, - or _", c.natsPrefix))
+	if err := kvstore.CheckName(c.natsPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("-nats-prefix: %w", err))
 	}
-	if c.node != "" && !validClusterName(c.node) {
-		errs = append(errs, fmt.Errorf("-node %q: use 1 to 32 letters, digits, - or _", c.node))
+	if c.node != "" {
+		if err := kvstore.CheckName(c.node); err != nil {
+			errs = append(errs, fmt.Errorf("-node: %w", err))
+		}
 	}
 	if c.natsEmbedded && c.nats != "" {
 		errs = append(errs, errors.New("-nats and -nats-embedded exclude each other: a node either runs the NATS server or joins one"))
@@ -242,21 +251,6 @@ func splitList(s string) []string {
 		}
 	}
 	return list
-}
-
-// validClusterName reports whether s may name a cluster or a node: it
-// becomes part of NATS subjects and JetStream bucket names, which allow
-// little else.
-func validClusterName(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // envName is a flag's environment twin: -lockout-attempts is CTIBUS_LOCKOUT_ATTEMPTS.

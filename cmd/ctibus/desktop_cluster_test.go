@@ -13,6 +13,7 @@ import (
 // In a cluster the desktop is kept on the node that served the sign-out;
 // its end revokes the agent's tokens on every node.
 func TestClusterKeepsTheDesktopOnTheNodeOfTheSignOut(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
 
@@ -52,6 +53,7 @@ func TestClusterKeepsTheDesktopOnTheNodeOfTheSignOut(t *testing.T) {
 // A supervisor's sign-out served by a node with no part of the agent's
 // desktop keeps none: the other node ends its part, and the tokens go.
 func TestClusterSupervisorSignOutFromAnotherNodeRevokesTheTokens(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
 

@@ -27,6 +27,7 @@ func TestClusterWorkspaceErrorsReachAppsOnOtherNodes(t *testing.T) {
 }
 
 func TestClusterCallOperationFailureReachesAppsOnOtherNodes(t *testing.T) {
+	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
 	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +21,85 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain writes demoAgents for the servers of the tests, and checks that
+// no test leaves a goroutine behind.
+//
+// The tests that mostly wait (for a lease, a timer, NATS or the browser)
+// run in parallel with each other: one after the other, the package would
+// take minutes under -race on a busy machine, and -count=3 would run out
+// of go test's ten minutes. The others, and those that measure the server
+// (TestConnectionsThatStopReadingCannotGrowTheServer), run alone.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ctibus-test-")
+	if err == nil {
+		demoAgents, err = writeCheapDemo(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ctibus tests:", err)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		_ = os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
+
+// demoAgents is the file of the demo directory with its passwords hashed
+// at bcrypt.MinCost: the same agents, passwords, teams, codes and phones,
+// but a sign-in that costs a millisecond, not most of a second of CPU
+// under -race. Every server the tests start uses it, unless the test
+// passes -agents or CTIBUS_AGENTS itself ("-agents", "" for the demo
+// directory itself).
+var demoAgents string
+
+// writeCheapDemo writes demoAgents into dir, from the demo directory's
+// source and ciscotest's passwords of its agents.
+func writeCheapDemo(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "channels", "cisco", "sim", "demo.json"))
+	if err != nil {
+		return "", err
+	}
+	var demo sim.DirectoryFile
+	if err := json.Unmarshal(b, &demo); err != nil {
+		return "", err
+	}
+	passwords := map[string]string{}
+	for _, a := range ciscotest.Agents() {
+		passwords[a.LoginID] = a.Password
+	}
+	for i, a := range demo.Agents {
+		password, ok := passwords[a.LoginID]
+		if !ok {
+			return "", fmt.Errorf("demo agent %s: ciscotest.Agents does not know its password", a.LoginID)
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			return "", err
+		}
+		demo.Agents[i].PasswordHash = string(hash)
+	}
+	if b, err = json.Marshal(demo); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "demo-agents.json")
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+// withCheapDemo adds -agents demoAgents to args, unless they or env name
+// an agents file.
+func withCheapDemo(args []string, env map[string]string) []string {
+	if slices.Contains(args, "-agents") || env["CTIBUS_AGENTS"] != "" {
+		return args
+	}
+	return append([]string{"-agents", demoAgents}, args...)
+}
 
 // syncBuffer collects the server's log lines; run writes them from its goroutines.
 type syncBuffer struct {
@@ -67,6 +143,7 @@ func startServer(t testing.TB, env map[string]string, args ...string) *server {
 	logs := &syncBuffer{}
 	s := &server{Logs: logs, stop: cancel, done: make(chan struct{})}
 	getenv := func(k string) string { return env[k] }
+	args = withCheapDemo(args, env)
 	go func() {
 		defer close(s.done)
 		s.err = run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), io.Discard, logs)
@@ -84,12 +161,12 @@ func startServer(t testing.TB, env map[string]string, args ...string) *server {
 			}
 		}
 		return false
-	}, 10*time.Second, 5*time.Millisecond, "the server did not start: %s", logs)
+	}, brokertest.Wait, 5*time.Millisecond, "the server did not start: %s", logs)
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-s.done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(brokertest.Wait):
 			t.Error("the server did not stop")
 		}
 	})
@@ -107,7 +184,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestServesHealthReadinessAndThePage(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, nil, "-agents", "")
 	code, body := get(t, s.URL+"/healthz")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok\n", body)
@@ -124,7 +201,7 @@ func TestServesHealthReadinessAndThePage(t *testing.T) {
 }
 
 func TestDemoAgentSignsInThroughTheBinary(t *testing.T) {
-	s := startServer(t, nil, "-log-level", "debug")
+	s := startServer(t, nil, "-agents", "", "-log-level", "debug")
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
 	c.Request("login", "Cisco", "Agent", "SetUserInfo",
@@ -139,6 +216,7 @@ func TestDemoAgentSignsInThroughTheBinary(t *testing.T) {
 }
 
 func TestShutdownDrainsAndClosesWith1001(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
@@ -229,6 +307,7 @@ func TestBadAgentsFileStopsTheServer(t *testing.T) {
 }
 
 func TestHashPasswordAndAnAgentsFile(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"hash-password"}, func(string) string { return "" },
 		strings.NewReader("s3cret!\n"), &out, io.Discard))
@@ -257,6 +336,7 @@ func TestHashPasswordAndAnAgentsFile(t *testing.T) {
 }
 
 func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")
@@ -302,6 +382,7 @@ func TestBadAppsFileStopsTheServer(t *testing.T) {
 }
 
 func TestTokensPerAgentFlag(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "-tokens-per-agent", "1")
 	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
 	c.Register("softphone", "Cisco")

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/ctibus/ctibus/broker/brokertest"
 )
 
 func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
@@ -65,7 +67,7 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
 		return err == nil && strings.Contains(string(body), "\nctibus_cluster_frames_dropped_total 1\n")
-	}, 10*time.Second, 20*time.Millisecond, "the dropped frame is counted")
+	}, brokertest.Wait, 20*time.Millisecond, "the dropped frame is counted")
 	assert.NotContains(t, hub.Logs.String(), "FORGED")
 
 	// A restart keeps the token, so that the other nodes get back in.

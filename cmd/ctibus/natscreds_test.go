@@ -53,6 +53,7 @@ func assertNoSecretOf(t *testing.T, creds []byte, text string) {
 }
 
 func TestNodesJoinAnOperatorModeNATSWithACredentialsFile(t *testing.T) {
+	t.Parallel()
 	ns := natstest.StartOperator(t)
 	creds := ns.NewAccount(t, true).Creds(t)
 	file := writeCreds(t, creds)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCallPagePreviewCallAccepted(t *testing.T) {
+	t.Parallel()
 	// The customer's number ends in 9999: it rings until the ring timeout,
 	// which is longer than the test, so the dialing state stays on screen.
 	s := startServer(t, nil, "-sim-ring-timeout", "1h")

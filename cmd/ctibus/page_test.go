@@ -58,8 +58,9 @@ func findChrome(getenv func(string) string) (string, error) {
 }
 
 // waitTimeout bounds every wait for the page; the waits poll, so a passing
-// test takes only as long as the page does.
-const waitTimeout = 15 * time.Second
+// test takes only as long as the page does. It scales as brokertest.Wait
+// does.
+var waitTimeout = brokertest.Wait
 
 // tab is one tab of headless Chromium, with what its page reported as errors.
 type tab struct {
@@ -186,7 +187,7 @@ func eval[T any](t *testing.T, b *tab, expr string) T {
 
 // describe says what the page shows, for a failure message.
 func (b *tab) describe() string {
-	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout/5)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
 		const text = (id) => document.getElementById(id)?.textContent.trim() ?? "(none)";
@@ -282,6 +283,7 @@ const receivedCisco = `[...document.querySelectorAll('[data-testid=log-row][data
 	.map((r) => r.dataset.triple).filter((t) => t.startsWith("Cisco/")).reverse()`
 
 func TestPageSignsInChangesStateAndSignsOut(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 
@@ -330,6 +332,7 @@ func TestPageSignsInChangesStateAndSignsOut(t *testing.T) {
 }
 
 func TestPageShowsTheLockout(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	const errorRows = `document.querySelectorAll('[data-testid=log-row][data-dir=in][data-triple="Cisco/Error/SetAPIError"]').length`
@@ -356,6 +359,7 @@ func TestPageShowsTheLockout(t *testing.T) {
 }
 
 func TestPageHandsOverTheWorkspaceToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
@@ -391,6 +395,7 @@ func TestPageHandsOverTheWorkspaceToken(t *testing.T) {
 }
 
 func TestPageReportsALostConnection(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	b.do(t, chromedp.Click(chromedp.ID("login-button")))
@@ -422,6 +427,7 @@ func TestPageReportsALostConnection(t *testing.T) {
 }
 
 func TestPageLogToolsAndComposer(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := openPage(t, s)
 	const rows = `document.querySelectorAll("[data-testid=log-row]")`

@@ -30,6 +30,7 @@ func widgetText(id string) string {
 }
 
 func TestEmbeddedWidgetHearsTheAgentAndAScreenPop(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	b := newBrowser(t)
 	var mu sync.Mutex
@@ -95,6 +96,7 @@ fetch("/loaded");
 </script></body></html>`
 
 func TestForeignWidgetGetsNothing(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	loaded := make(chan struct{}, 1)
 	reports := make(chan int, 1)

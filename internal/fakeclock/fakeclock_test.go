@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/internal/fakeclock"
 )
@@ -25,4 +26,33 @@ func TestClockMovesOnlyWhenAdvanced(t *testing.T) {
 	_ = c.Now()
 	<-done
 	assert.Equal(t, start.Add(91*time.Second), c.Now())
+}
+
+func TestTimersFireOnlyWhenFired(t *testing.T) {
+	var ts fakeclock.Timers
+	var fired []string
+	a := ts.AfterFunc(time.Second, func() { fired = append(fired, "a") })
+	b := ts.AfterFunc(time.Minute, func() { fired = append(fired, "b") })
+	c := ts.AfterFunc(time.Hour, func() { fired = append(fired, "c") })
+	assert.Equal(t, []*fakeclock.Timer{a, b, c}, ts.Running(), "started, in order")
+	assert.Equal(t, time.Minute, b.Duration())
+
+	assert.True(t, b.Stop())
+	assert.False(t, b.Stop(), "stopped already")
+	assert.False(t, b.Fire(), "a stopped timer does not fire")
+	assert.True(t, c.Fire())
+	assert.False(t, c.Fire(), "a timer fires once")
+	assert.False(t, c.Stop(), "a fired timer is no longer running")
+	assert.Equal(t, []string{"c"}, fired)
+	assert.Equal(t, []*fakeclock.Timer{a}, ts.Running())
+
+	run, ok := a.Expire()
+	require.True(t, ok)
+	assert.False(t, a.Stop(), "a Stop after the expiry comes too late")
+	assert.Equal(t, []string{"c"}, fired, "an expired timer's function runs when the test runs it")
+	run()
+	assert.Equal(t, []string{"c", "a"}, fired)
+	assert.Empty(t, ts.Running())
+	_, ok = a.Expire()
+	assert.False(t, ok, "a timer expires once")
 }

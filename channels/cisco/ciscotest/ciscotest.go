@@ -75,28 +75,11 @@ func Agents() []Agent {
 // reasons and phone books are the demo directory's.
 func NewDirectory(tb testing.TB, agents ...Agent) *sim.Directory {
 	tb.Helper()
-	type team struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}
-	type agent struct {
-		LoginID         string   `json:"loginId"`
-		LoginName       string   `json:"loginName,omitempty"`
-		FirstName       string   `json:"firstName"`
-		LastName        string   `json:"lastName"`
-		PasswordHash    string   `json:"passwordHash"`
-		TeamID          string   `json:"teamId"`
-		Supervisor      bool     `json:"supervisor"`
-		SupervisedTeams []string `json:"supervisedTeams,omitempty"`
-	}
-	var file struct {
-		Teams  []team  `json:"teams"`
-		Agents []agent `json:"agents"`
-	}
-	file.Teams = []team{{"5004", "RTTeam2"}, {"5005", "RTTeam3"}}
+	var file sim.DirectoryFile
+	file.Teams = []sim.FileTeam{{ID: "5004", Name: "RTTeam2"}, {ID: "5005", Name: "RTTeam3"}}
 	addTeam := func(id string) {
-		if !slices.ContainsFunc(file.Teams, func(t team) bool { return t.ID == id }) {
-			file.Teams = append(file.Teams, team{id, "Team " + id})
+		if !slices.ContainsFunc(file.Teams, func(t sim.FileTeam) bool { return t.ID == id }) {
+			file.Teams = append(file.Teams, sim.FileTeam{ID: id, Name: "Team " + id})
 		}
 	}
 	for _, a := range agents {
@@ -111,7 +94,7 @@ func NewDirectory(tb testing.TB, agents ...Agent) *sim.Directory {
 		for _, id := range a.SupervisedTeams {
 			addTeam(id)
 		}
-		file.Agents = append(file.Agents, agent{
+		file.Agents = append(file.Agents, sim.FileAgent{
 			LoginID:         a.LoginID,
 			LoginName:       a.LoginName,
 			FirstName:       a.FirstName,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/internal/fakeclock"
 )
 
 // The accounts of SuiteDirectory.
@@ -49,12 +50,7 @@ func SimHarness(c cisco.Connector, ring sim.Ringer) Harness {
 	}
 }
 
-// NoTimers is a sim.Config.AfterFunc whose timers never fire: the
-// simulator then answers, rings out and wraps up nothing by itself, and a
-// test sees only what it asked for.
-func NoTimers(time.Duration, func()) sim.Timer { return stoppedTimer{} }
-
-// stoppedTimer is a timer that never fires.
-type stoppedTimer struct{}
-
-func (stoppedTimer) Stop() bool { return true }
+// NoTimers is a sim.Config.AfterFunc whose timers never fire (nobody fires
+// them): the simulator then answers, rings out and wraps up nothing by
+// itself, and a test sees only what it asked for.
+func NoTimers(d time.Duration, f func()) sim.Timer { return new(fakeclock.Timers).AfterFunc(d, f) }

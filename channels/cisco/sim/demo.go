@@ -14,8 +14,8 @@ var demoJSON []byte
 
 // demoFile is the parsed demo directory; files without reason codes,
 // wrap-up reasons or phone books borrow its entries.
-var demoFile = sync.OnceValue(func() *fileDirectory {
-	var f fileDirectory
+var demoFile = sync.OnceValue(func() *DirectoryFile {
+	var f DirectoryFile
 	doc, err := jsonconfig.Read(bytes.NewReader(demoJSON), "demo.json", "directory", maxDirectorySize)
 	if err == nil {
 		err = doc.Decode(&f)
@@ -59,8 +59,8 @@ func DemoDirectory() *Directory {
 // keeping only the team assignments to teams the file has, and dropping
 // team-only entries left with no team.
 
-func borrowReasonCodes(teams map[string]string) []fileReasonCode {
-	var out []fileReasonCode
+func borrowReasonCodes(teams map[string]string) []FileReasonCode {
+	var out []FileReasonCode
 	for _, rc := range demoFile().ReasonCodes {
 		rc.Teams = keepTeams(rc.Teams, teams)
 		if rc.ForAll || len(rc.Teams) > 0 {
@@ -70,8 +70,8 @@ func borrowReasonCodes(teams map[string]string) []fileReasonCode {
 	return out
 }
 
-func borrowWrapUpReasons(teams map[string]string) []fileWrapUpReason {
-	var out []fileWrapUpReason
+func borrowWrapUpReasons(teams map[string]string) []FileWrapUpReason {
+	var out []FileWrapUpReason
 	for _, w := range demoFile().WrapUpReasons {
 		w.Teams = keepTeams(w.Teams, teams)
 		if w.ForAll || len(w.Teams) > 0 {
@@ -81,8 +81,8 @@ func borrowWrapUpReasons(teams map[string]string) []fileWrapUpReason {
 	return out
 }
 
-func borrowPhoneBooks(teams map[string]string) []filePhoneBook {
-	var out []filePhoneBook
+func borrowPhoneBooks(teams map[string]string) []FilePhoneBook {
+	var out []FilePhoneBook
 	for _, pb := range demoFile().PhoneBooks {
 		pb.Teams = keepTeams(pb.Teams, teams)
 		if pb.Type == cisco.PhoneBookGlobal || len(pb.Teams) > 0 {

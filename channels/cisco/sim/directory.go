@@ -126,67 +126,6 @@ func visibleTo(forAll bool, teams []string, team string) bool {
 // nameKey folds a loginName for case-insensitive lookup.
 func nameKey(name string) string { return strings.ToLower(name) }
 
-// The directory file format. encoding/json decodes into these; build turns
-// them into a Directory.
-type fileDirectory struct {
-	Teams         []fileTeam         `json:"teams"`
-	Agents        []fileAgent        `json:"agents"`
-	ReasonCodes   []fileReasonCode   `json:"reasonCodes"`
-	WrapUpReasons []fileWrapUpReason `json:"wrapUpReasons"`
-	PhoneBooks    []filePhoneBook    `json:"phoneBooks"`
-	Devices       []string           `json:"devices"`
-}
-
-type fileTeam struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-type fileAgent struct {
-	LoginID          string   `json:"loginId"`
-	LoginName        string   `json:"loginName"`
-	FirstName        string   `json:"firstName"`
-	LastName         string   `json:"lastName"`
-	PasswordHash     string   `json:"passwordHash"`
-	TeamID           string   `json:"teamId"`
-	Supervisor       bool     `json:"supervisor"`
-	SupervisedTeams  []string `json:"supervisedTeams"`
-	WrapUpTimer      *int     `json:"wrapUpTimer"` // nil: the default
-	WrapUpOnIncoming string   `json:"wrapUpOnIncoming"`
-	WrapUpOnOutgoing string   `json:"wrapUpOnOutgoing"`
-}
-
-type fileReasonCode struct {
-	ID       string   `json:"id"`
-	Category string   `json:"category"`
-	Code     int      `json:"code"`
-	Label    string   `json:"label"`
-	ForAll   bool     `json:"forAll"`
-	Teams    []string `json:"teams"`
-}
-
-type fileWrapUpReason struct {
-	ID     string   `json:"id"`
-	Label  string   `json:"label"`
-	ForAll bool     `json:"forAll"`
-	Teams  []string `json:"teams"`
-}
-
-type filePhoneBook struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	Type     string        `json:"type"`
-	Teams    []string      `json:"teams"`
-	Contacts []fileContact `json:"contacts"`
-}
-
-type fileContact struct {
-	FirstName   string `json:"firstName"`
-	LastName    string `json:"lastName"`
-	PhoneNumber string `json:"phoneNumber"`
-	Description string `json:"description"`
-}
-
 // Limits of the directory. The Finesse ones come from Cisco's API tables.
 const (
 	maxDirectorySize    = 64 << 20 // bytes; 50,000 contacts fit several times over
@@ -238,7 +177,7 @@ func LoadDirectoryFile(path string) (*Directory, error) {
 
 func load(doc *jsonconfig.Document, err error) (*Directory, error) {
 	if err == nil {
-		var f fileDirectory
+		var f DirectoryFile
 		if err = doc.Decode(&f); err == nil {
 			d, derr := build(&f)
 			if derr == nil {
@@ -253,7 +192,7 @@ func load(doc *jsonconfig.Document, err error) (*Directory, error) {
 	return nil, fmt.Errorf("cisco: %w", err)
 }
 
-// builder accumulates a Directory while checking a fileDirectory.
+// builder accumulates a Directory while checking a DirectoryFile.
 type builder struct {
 	d *Directory
 }
@@ -264,13 +203,13 @@ func fail(field, format string, args ...any) *DirectoryError {
 
 // build checks f and turns it into a Directory. It reports the first problem
 // in file order.
-func build(f *fileDirectory) (*Directory, *DirectoryError) {
+func build(f *DirectoryFile) (*Directory, *DirectoryError) {
 	b := builder{d: &Directory{
 		teams:       map[string]string{},
 		byLoginID:   map[string]*dirAgent{},
 		byLoginName: map[string]*dirAgent{},
 	}}
-	steps := []func(*fileDirectory) *DirectoryError{b.teams, b.agents, b.reasonCodes, b.wrapUpReasons, b.phoneBooks, b.devices}
+	steps := []func(*DirectoryFile) *DirectoryError{b.teams, b.agents, b.reasonCodes, b.wrapUpReasons, b.phoneBooks, b.devices}
 	for _, step := range steps {
 		if err := step(f); err != nil {
 			return nil, err
@@ -279,7 +218,7 @@ func build(f *fileDirectory) (*Directory, *DirectoryError) {
 	return b.d, nil
 }
 
-func (b *builder) teams(f *fileDirectory) *DirectoryError {
+func (b *builder) teams(f *DirectoryFile) *DirectoryError {
 	if len(f.Teams) == 0 {
 		return fail("teams", "no teams; every agent belongs to a team")
 	}
@@ -299,7 +238,7 @@ func (b *builder) teams(f *fileDirectory) *DirectoryError {
 	return nil
 }
 
-func (b *builder) agents(f *fileDirectory) *DirectoryError {
+func (b *builder) agents(f *DirectoryFile) *DirectoryError {
 	if len(f.Agents) == 0 {
 		return fail("agents", "no agents; nobody could sign in")
 	}
@@ -340,7 +279,7 @@ func (b *builder) agents(f *fileDirectory) *DirectoryError {
 	return nil
 }
 
-func (b *builder) agent(p string, fa fileAgent) (*dirAgent, int, *DirectoryError) {
+func (b *builder) agent(p string, fa FileAgent) (*dirAgent, int, *DirectoryError) {
 	if fa.LoginID == "" {
 		return nil, 0, fail(p+".loginId", "missing loginId")
 	}
@@ -410,7 +349,7 @@ func (b *builder) agent(p string, fa fileAgent) (*dirAgent, int, *DirectoryError
 	return a, cost, nil
 }
 
-func (b *builder) reasonCodes(f *fileDirectory) *DirectoryError {
+func (b *builder) reasonCodes(f *DirectoryFile) *DirectoryError {
 	entries := f.ReasonCodes
 	if entries == nil {
 		entries = borrowReasonCodes(b.d.teams)
@@ -473,7 +412,7 @@ func (b *builder) reasonCodes(f *fileDirectory) *DirectoryError {
 	return nil
 }
 
-func (b *builder) wrapUpReasons(f *fileDirectory) *DirectoryError {
+func (b *builder) wrapUpReasons(f *DirectoryFile) *DirectoryError {
 	entries := f.WrapUpReasons
 	if entries == nil {
 		entries = borrowWrapUpReasons(b.d.teams)
@@ -509,7 +448,7 @@ func (b *builder) wrapUpReasons(f *fileDirectory) *DirectoryError {
 	return nil
 }
 
-func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
+func (b *builder) phoneBooks(f *DirectoryFile) *DirectoryError {
 	entries := f.PhoneBooks
 	if entries == nil {
 		entries = borrowPhoneBooks(b.d.teams)
@@ -588,7 +527,7 @@ func (b *builder) phoneBooks(f *fileDirectory) *DirectoryError {
 	return nil
 }
 
-func checkContact(p string, c fileContact) *DirectoryError {
+func checkContact(p string, c FileContact) *DirectoryError {
 	if strings.TrimSpace(c.PhoneNumber) == "" {
 		return fail(p+".phoneNumber", "missing phone number")
 	}
@@ -721,7 +660,7 @@ const maxDeviceEntries = 10000
 // deviceRange is a run of extensions of one length, first to last.
 type deviceRange struct{ first, last string }
 
-func (b *builder) devices(f *fileDirectory) *DirectoryError {
+func (b *builder) devices(f *DirectoryFile) *DirectoryError {
 	if len(f.Devices) > maxDeviceEntries {
 		return fail("devices", "%d entries; at most %d (use ranges)", len(f.Devices), maxDeviceEntries)
 	}

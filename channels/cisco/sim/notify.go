@@ -67,6 +67,8 @@ func (s *Simulator) lock(ctx context.Context, by string) (unlock func()) {
 
 func (s *Simulator) emitLocked(n cisco.Notification) {
 	n.RequestID, n.RequestedBy = s.cur.requestID, s.cur.by
+	// lock order: connector (2), then whatever the subscribers take
+	// (workspaces 4, broker 5); see docs/locking.md.
 	s.subs.Deliver(n)
 }
 

@@ -16,8 +16,16 @@ import (
 
 var _ cisco.Connector = (*Simulator)(nil)
 
-// Timer is the part of *time.Timer that the simulator uses.
-type Timer interface{ Stop() bool }
+// Timer is the part of *time.Timer that the simulator uses. It is an
+// alias, not a type of its own, so that one AfterFunc (time.AfterFunc
+// wrapped, fakeclock's in tests) serves every package that takes one.
+type Timer = interface{ Stop() bool }
+
+// Defaults of Config.
+const (
+	DefaultAnswerDelay = 2 * time.Second
+	DefaultRingTimeout = 20 * time.Second
+)
 
 // Config holds the tunables of a Simulator. The zero value is ready
 // to use.
@@ -146,7 +154,7 @@ func (s *Simulator) saveLocked() {
 	for id, st := range s.agents {
 		if r := st.record(id); r != st.saved {
 			st.saved = r
-			s.onChange(r)
+			s.onChange(r) // lock order: connector (2), the store's own lock after it; see docs/locking.md
 		}
 	}
 }
@@ -165,10 +173,10 @@ func New(dir *Directory, cfg Config) *Simulator {
 		after = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 	}
 	if cfg.AnswerDelay <= 0 {
-		cfg.AnswerDelay = 2 * time.Second
+		cfg.AnswerDelay = DefaultAnswerDelay
 	}
 	if cfg.RingTimeout <= 0 {
-		cfg.RingTimeout = 20 * time.Second
+		cfg.RingTimeout = DefaultRingTimeout
 	}
 	return &Simulator{
 		dir:          dir,

@@ -3,9 +3,9 @@ package simcluster
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/internal/kvstore"
 
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,8 +128,8 @@ type Cluster struct {
 	serving  atomic.Uint64
 	conflict chan struct{} // a write lost a compare-and-set: step down
 
-	mu   sync.Mutex        // guards revs
-	revs map[string]uint64 // KV revision of each agent's record; nil while not leading
+	mu   sync.Mutex                  // guards revs
+	revs map[string]kvstore.Revision // KV revision of each agent's record; nil while not leading
 
 	subMu  sync.Mutex      // guards the fields below; held while delivering
 	subs   sim.Subscribers //
@@ -167,6 +167,9 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
+	if err := kvstore.CheckName(cfg.Prefix); err != nil {
+		return nil, fmt.Errorf("cisco: cluster: prefix %w", err)
+	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
@@ -180,22 +183,20 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if err != nil {
 		return nil, fmt.Errorf("cisco: cluster: jetstream: %w", err)
 	}
-	leases, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Prefix + "_cisco_leader",
+	leases, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_leader"),
 		Description: "the node that runs the Cisco contact center",
 		TTL:         cfg.LeaseTTL,
-		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cisco: cluster: leader bucket: %w", err)
+		return nil, fmt.Errorf("cisco: cluster: leader: %w", err)
 	}
-	records, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Prefix + "_cisco_agents",
+	records, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_agents"),
 		Description: "Cisco agents' states, by loginId",
-		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cisco: cluster: agents bucket: %w", err)
+		return nil, fmt.Errorf("cisco: cluster: agents: %w", err)
 	}
 	if cfg.Simulator.OnAgentChange != nil {
 		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange is the cluster's own; leave it nil")
@@ -284,6 +285,8 @@ func (c *Cluster) deliver(m *nats.Msg) {
 		c.log.Error("undecodable cisco notification", zap.Error(err))
 		return
 	}
+	// lock order: connector (2), then whatever the subscribers take
+	// (workspaces 4, broker 5); see docs/locking.md.
 	c.subMu.Lock()
 	if c.closed {
 		c.subMu.Unlock()
@@ -348,7 +351,7 @@ func (c *Cluster) lastSent() mark {
 // in term. It runs under the simulator's mutex, so the broadcasts are
 // numbered and leave in the order of the changes; Publish only buffers.
 func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
-	c.sentMu.Lock()
+	c.sentMu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	c.sent = mark{term: term, seq: c.sent.seq + 1}
 	seq := c.sent.seq
 	c.sentMu.Unlock()
@@ -366,12 +369,12 @@ func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 // write. A node that is not leading stores nothing: its simulator is idle.
 func (c *Cluster) save(r sim.AgentRecord) {
 	key := agentKey(r.LoginID)
-	c.mu.Lock()
+	c.mu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	if c.revs == nil {
 		c.mu.Unlock()
 		return
 	}
-	rev, known := c.revs[key]
+	rev := c.revs[key] // kvstore.Absent if not stored yet
 	c.mu.Unlock()
 
 	data, err := json.Marshal(r)
@@ -381,11 +384,7 @@ func (c *Cluster) save(r sim.AgentRecord) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL)
 	defer cancel()
-	if known {
-		rev, err = c.records.Update(ctx, key, data, rev)
-	} else {
-		rev, err = c.records.Create(ctx, key, data)
-	}
+	rev, err = kvstore.CompareAndSet(ctx, c.records, key, data, rev)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil && c.revs != nil {
@@ -404,24 +403,13 @@ func (c *Cluster) save(r sim.AgentRecord) {
 }
 
 // agentKey is the KV key of an agent's record: the loginId itself when it
-// is letters and digits, as loginIds are, else "_" and its hex, which no
-// plain key starts with.
-func agentKey(loginID string) string {
-	for _, r := range loginID {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
-			return "_" + hex.EncodeToString([]byte(loginID))
-		}
-	}
-	if loginID == "" {
-		return "_"
-	}
-	return loginID
-}
+// is letters and digits, as loginIds are, else "_" and its hex.
+func agentKey(loginID string) string { return kvstore.Token(loginID) }
 
 // term is what a node holds while it leads. The leadership loop owns it.
 type term struct {
 	id     uint64             // the lease's revision when taken: grows from term to term
-	rev    uint64             // the lease's revision
+	rev    kvstore.Revision   // the lease's revision
 	unsub  func()             // stops the simulator's broadcasts
 	reqs   *nats.Subscription // the requests
 	cancel context.CancelFunc // stops the request worker
@@ -443,7 +431,7 @@ func (c *Cluster) run(ctx context.Context) {
 			t = nil
 		default:
 			opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
-			rev, err := c.leases.Update(opCtx, leaderKey, []byte(c.cfg.Node), t.rev)
+			rev, err := kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), t.rev)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
@@ -473,9 +461,9 @@ func (c *Cluster) run(ctx context.Context) {
 func (c *Cluster) lead(ctx context.Context) *term {
 	opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
 	defer cancel()
-	rev, err := c.leases.Create(opCtx, leaderKey, []byte(c.cfg.Node))
+	rev, err := kvstore.Create(opCtx, c.leases, leaderKey, []byte(c.cfg.Node))
 	switch {
-	case errors.Is(err, jetstream.ErrKeyExists) || ctx.Err() != nil:
+	case kvstore.IsConflict(err) || ctx.Err() != nil:
 		c.unreachable = false
 		return nil
 	case err != nil:
@@ -489,7 +477,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 		return nil
 	}
 	c.unreachable = false
-	t := &term{id: rev, rev: rev}
+	t := &term{id: uint64(rev), rev: rev}
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
@@ -557,21 +545,21 @@ func (c *Cluster) stepDown(t *term) {
 func (c *Cluster) release(t *term) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL/3)
 	defer cancel()
-	err := c.leases.Delete(ctx, leaderKey, jetstream.LastRevision(t.rev))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, nats.ErrConnectionClosed) {
+	err := kvstore.CompareAndDelete(ctx, c.leases, leaderKey, t.rev)
+	if err != nil && !kvstore.IsConflict(err) && !errors.Is(err, nats.ErrConnectionClosed) {
 		c.log.Debug("release cisco lease", zap.Error(err))
 	}
 }
 
 // load reads every stored agent record with its revision.
-func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]uint64, error) {
+func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]kvstore.Revision, error) {
 	w, err := c.records.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, nil, fmt.Errorf("watch agent records: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	var records []sim.AgentRecord
-	revs := map[string]uint64{}
+	revs := map[string]kvstore.Revision{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -588,7 +576,7 @@ func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]uint6
 				return nil, nil, fmt.Errorf("agent record %s: %w", e.Key(), err)
 			}
 			records = append(records, r)
-			revs[e.Key()] = e.Revision()
+			revs[e.Key()] = kvstore.Revision(e.Revision())
 		}
 	}
 }

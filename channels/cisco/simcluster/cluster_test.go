@@ -22,10 +22,17 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/channels/cisco/simcluster"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
-// testLease is short so that failovers take a fraction of a second.
-const testLease = 300 * time.Millisecond
+// testLease is short so that failovers take a fraction of a second, and
+// scales with testtime's factor: a leader renews it every third of it,
+// which a busy machine must manage.
+var testLease = testtime.Scale(300 * time.Millisecond)
+
+// eventually bounds the waits for what must happen: generous, since a
+// passing test waits only as long as it takes.
+var eventually = testtime.Scale(15 * time.Second)
 
 // clusterNode is one ctibus node of a test cluster.
 type clusterNode struct {
@@ -44,7 +51,7 @@ func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, 
 		cfg.LeaseTTL = testLease
 	}
 	cfg.Log = zaptest.NewLogger(t).Named(name)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
 	defer cancel()
 	c, err := simcluster.New(ctx, dir, nc, cfg)
 	require.NoError(t, err)
@@ -82,7 +89,7 @@ func waitLeader(t *testing.T, nodes []*clusterNode) int {
 			}
 		}
 		return leader >= 0
-	}, 10*testLease, testLease/10, "no single leader")
+	}, eventually, testLease/10, "no single leader")
 	return leader
 }
 
@@ -109,7 +116,7 @@ func storedRecord(t *testing.T, s *server.Server, loginID string) sim.AgentRecor
 	t.Helper()
 	js, err := jetstream.New(natstest.Connect(t, s))
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, "ctibus_cisco_agents")
 	require.NoError(t, err)
@@ -123,7 +130,7 @@ func storedRecord(t *testing.T, s *server.Server, loginID string) sim.AgentRecor
 var testAgents = ciscotest.Agents()
 
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*eventually)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -178,7 +185,7 @@ func TestClusterSignInThroughFollower(t *testing.T) {
 		wireMu.Lock()
 		defer wireMu.Unlock()
 		return bytesContainAny(wire, []byte(`"loginId":"100501"`))
-	}, 15*time.Second, 5*time.Millisecond, "the sign-in went to the leader")
+	}, eventually, 5*time.Millisecond, "the sign-in went to the leader")
 	require.NoError(t, spy.Flush())
 	wireMu.Lock()
 	defer wireMu.Unlock()
@@ -313,13 +320,19 @@ func TestClusterConcurrentSetState(t *testing.T) {
 	require.Empty(t, failures)
 	require.NotEmpty(t, succeeded)
 
-	// Each change reaches every node exactly once, in the same order.
+	// Each change reaches every node exactly once, in the same order. A
+	// last change marks the end: a duplicate of an earlier one would have
+	// been delivered before it.
+	_, err = nodes[2].SetState(cisco.WithRequestID(ctx, "marker"), "100501", cisco.StateNotReady, "2")
+	require.NoError(t, err)
 	for _, n := range nodes {
-		require.Eventually(t, func() bool { return len(n.got.all()) >= len(succeeded) }, 5*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool {
+			got := n.got.all()
+			return len(got) > 0 && got[len(got)-1].RequestID == "marker"
+		}, eventually, 10*time.Millisecond)
 	}
-	time.Sleep(testLease) // room for a duplicate to show up
 	want := nodes[0].got.all()
-	require.Len(t, want, len(succeeded))
+	want = want[:len(want)-1] // the marker
 	ids := map[string]bool{}
 	for _, n := range want {
 		require.NotNil(t, n.User)
@@ -328,11 +341,12 @@ func TestClusterConcurrentSetState(t *testing.T) {
 	}
 	assert.Equal(t, succeeded, ids)
 	for _, n := range nodes[1:] {
-		assert.Equal(t, want, n.got.all())
+		assert.Equal(t, nodes[0].got.all(), n.got.all())
 	}
 
-	// No update was lost: the store, every node and the last notification agree.
-	last := want[len(want)-1].User.User
+	// No update was lost: the store, every node and the marker's
+	// notification agree.
+	last := nodes[0].got.all()[len(want)].User.User
 	r := storedRecord(t, s, "100501")
 	assert.Equal(t, last.State, r.State)
 	assert.Equal(t, last.ReasonCodeID, r.ReasonCodeID)
@@ -397,8 +411,10 @@ func TestClusterUnavailable(t *testing.T) {
 	ctx := testContext(t)
 
 	// A node that died holding the lease keeps every other from leading
-	// until the lease expires.
-	const deadLease = 2 * time.Second
+	// until the lease expires: ten times the request's timeout after the
+	// node has started.
+	const timeout = 300 * time.Millisecond
+	deadLease := testtime.Scale(10 * timeout)
 	js, err := jetstream.New(natstest.Connect(t, s))
 	require.NoError(t, err)
 	leases, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -407,21 +423,18 @@ func TestClusterUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = leases.Create(ctx, "leader", []byte("dead"))
 	require.NoError(t, err)
-
-	const timeout = 300 * time.Millisecond
 	n := startNode(t, s, dir, "node0", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: timeout})
-	start := time.Now()
+	_, err = leases.Put(ctx, "leader", []byte("dead")) // its last renewal, now
+	require.NoError(t, err)
+
 	_, err = n.User(ctx, "100501")
-	elapsed := time.Since(start)
 	assert.ErrorIs(t, err, cisco.ErrUnavailable)
 	var ce *cisco.Error
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, ce.Text, "try again")
-	// Unavailable, not an answer: the request gave up before the dead
-	// node's lease expired and let this node lead.
-	assert.GreaterOrEqual(t, elapsed, timeout)
+	assert.False(t, n.Leader(), "unavailable, not an answer: the dead node's lease still held")
 
-	// Once the dead node's lease expires, this one leads and answers.
+	// Once the dead node's lease expires, a node leads and answers.
 	n2 := startNode(t, s, dir, "node1", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
 	u, err := n2.User(ctx, "100501")
 	require.NoError(t, err)
@@ -587,7 +600,7 @@ func TestClusterRepeatedRequestAppliedOnce(t *testing.T) {
 		slowed.Do(func() {
 			select {
 			case <-repeated:
-			case <-time.After(5 * time.Second):
+			case <-time.After(eventually):
 			}
 		})
 	})
