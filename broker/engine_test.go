@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 
@@ -15,9 +17,35 @@ import (
 
 // recorder is an Engine that keeps what it is given, and fails with err.
 type recorder struct {
-	mu   sync.Mutex // guards the fields below
-	sent []broker.Message
-	err  error
+	mu    sync.Mutex // guards the fields below
+	sent  []broker.Message
+	wants map[broker.Interest]int // Want calls not yet undone
+	err   error
+}
+
+func (r *recorder) Want(i broker.Interest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wants == nil {
+		r.wants = make(map[broker.Interest]int)
+	}
+	r.wants[i]++
+	return nil
+}
+
+func (r *recorder) Unwant(i broker.Interest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wants[i]--; r.wants[i] == 0 {
+		delete(r.wants, i)
+	}
+}
+
+// wanted returns the interests wanted and not undone, with their counts.
+func (r *recorder) wanted() map[broker.Interest]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.wants)
 }
 
 func (r *recorder) Publish(m broker.Message) error {
@@ -151,4 +179,36 @@ func TestHubCarriesEventsBetweenBrokers(t *testing.T) {
 	sender.ExpectNothingQueued()
 	stranger.ExpectNothingQueued()
 	outsider.ExpectNothingQueued()
+}
+
+func TestEngineIsAskedForTheScopesConnectionsAreIn(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	s.b.SetAdmitter(admitter{})
+	engine := &recorder{}
+	s.b.SetEngine(engine)
+	ws1 := broker.Interest{Scope: "ws-1"}
+
+	a := s.app(t, "crm", "ws-1")
+	b := s.app(t, "softphone", "ws-1")
+	c := s.app(t, "crm", "ws-2")
+	alone := brokertest.Dial(t, s.url) // its own scope stays off the engine
+	alone.Register("alone", "Test")
+	watcher := brokertest.Dial(t, s.url)
+	watcher.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
+		"data": map[string]string{"key": "watcher"}})
+	watcher.Expect("PubSub/App/Registered")
+	assert.Equal(t, map[broker.Interest]int{ws1: 3, {Scope: "ws-2"}: 1}, engine.wanted(),
+		"one want per connection in a scope or watching it, none for a connection's own scope")
+
+	c.Request("", "Test", "Scope", "Join", "ws-1") // moves: ws-2 is no longer wanted
+	c.Expect("Test/Scope/Joined")
+	assert.Equal(t, map[broker.Interest]int{ws1: 4}, engine.wanted())
+
+	ctx, cancel := context.WithTimeout(context.Background(), brokertest.Wait)
+	defer cancel()
+	require.NoError(t, s.b.Shutdown(ctx)) // returns once every connection has ended
+	assert.Empty(t, engine.wanted(), "closed connections want nothing")
+	for _, conn := range []*brokertest.Client{a, b, c, watcher, alone} {
+		conn.ExpectClose()
+	}
 }

@@ -28,9 +28,10 @@ import (
 // by its data; Echo publishes the request's data into the caller's scope
 // as Test/Echo/Echoed, and Local does the same with PublishLocal.
 type node struct {
-	b   *broker.Broker
-	url string
-	nc  *nats.Conn // nil when alone
+	b      *broker.Broker
+	url    string
+	nc     *nats.Conn      // nil when alone
+	engine *natsbus.Engine // nil when alone
 }
 
 func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
@@ -81,6 +82,7 @@ func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
 		e, err := natsbus.New(n.nc, b.Deliver, natsbus.Options{Log: log})
 		require.NoError(tb, err)
 		b.SetEngine(e)
+		n.engine = e
 		tb.Cleanup(func() { assert.NoError(tb, e.Close()) })
 	}
 	return n
@@ -269,6 +271,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 		nc := natstest.Connect(t, s, nats.NoEcho())
 		e, err := natsbus.New(nc, func(m broker.Message) { received <- m }, natsbus.Options{Prefix: prefix})
 		require.NoError(t, err)
+		require.NoError(t, e.Want(broker.Interest{Scope: "S"}))
 		t.Cleanup(func() { assert.NoError(t, e.Close()) })
 		return e, nc
 	}
@@ -281,6 +284,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 	require.NoError(t, green.Publish(m))
 	select {
 	case got := <-received:
+		m.For = broker.ForScope
 		assert.Equal(t, m, got, "green's event reached the other green node only")
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no event")
@@ -291,7 +295,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 	require.NoError(t, blueConn.Publish("green.ev.S.C.T.%", []byte(`{"marker":true}`)))
 	select {
 	case got := <-received:
-		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte(`{"marker":true}`)}, got, "blue's event stayed in blue's cluster")
+		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte(`{"marker":true}`), For: broker.ForScope}, got, "blue's event stayed in blue's cluster")
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no marker")
 	}
@@ -303,13 +307,14 @@ func TestMalformedSubjectIsDropped(t *testing.T) {
 	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, e.Close()) })
+	require.NoError(t, e.Want(broker.Interest{Scope: "S"}))
 	raw := natstest.Connect(t, s)
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T", []byte("three tokens")))
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T.%2e", []byte("lowercase escape")))
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T.%", []byte("{}")))
 	select {
 	case got := <-received:
-		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte("{}")}, got)
+		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte("{}"), For: broker.ForScope}, got)
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no event")
 	}
