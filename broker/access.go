@@ -97,15 +97,15 @@ func (c *Conn) publisher() (app string, ok bool) {
 // in those scopes reach this node.
 func (c *Conn) Watch(scopes ...Scope) {
 	b := c.b
-	for _, s := range scopes {
-		b.want(Interest{Scope: s})
+	wanted := make([]Interest, len(scopes))
+	for i, s := range scopes {
+		wanted[i] = Interest{Scope: s}
 	}
+	b.want(wanted...)
 	b.mu.Lock()
 	if !b.openLocked(c) {
 		b.mu.Unlock()
-		for _, s := range scopes {
-			b.unwant(Interest{Scope: s})
-		}
+		b.unwant(wanted...)
 		return
 	}
 	for _, s := range scopes {

@@ -410,9 +410,7 @@ func (b *Broker) serveConn(c *Conn) {
 	left := c.interestsLocked()
 	b.unwatchLocked(c)
 	b.mu.Unlock()
-	for _, i := range left {
-		b.unwant(i)
-	}
+	b.unwant(left...)
 	b.pings.remove(c)
 	c.finish()
 	c.endWrites()

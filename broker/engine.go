@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -56,18 +57,18 @@ type Engine interface {
 	// block on the network for long (NATS publishes are buffered).
 	Publish(m Message) error
 	// Want makes the engine bring this node the events the other nodes
-	// publish that match i, from the moment it returns: an event another
-	// node publishes after Want returned reaches this node. The broker
-	// calls it as a connection joins a scope or watches one, before it
-	// tells the app, and matches each call with one Unwant: the engine
-	// counts them. An error means the engine could not confirm the
-	// interest in time; the broker logs it and carries on, since the
-	// engine keeps trying (a NATS client subscribes again when it
-	// reconnects).
-	Want(i Interest) error
-	// Unwant undoes one Want; when none is left for i, the engine stops
-	// bringing its events.
-	Unwant(i Interest)
+	// publish that match each of is, from the moment it returns: an event
+	// another node publishes after Want returned reaches this node. The
+	// broker calls it as a connection joins a scope or watches some,
+	// before it tells the app, and matches each interest it gave with one
+	// Unwant: the engine counts them. An error means the engine could not
+	// confirm an interest in time; the broker logs it and carries on,
+	// since the engine keeps trying (a NATS client subscribes again when
+	// it reconnects).
+	Want(is ...Interest) error
+	// Unwant undoes one Want of each of is; when none is left for an
+	// interest, the engine stops bringing its events.
+	Unwant(is ...Interest)
 }
 
 // SetEngine makes the broker publish through e, besides delivering to its
@@ -115,10 +116,10 @@ func (m hubMember) Publish(msg Message) error {
 }
 
 // Want returns at once: a hub brings every broker every event.
-func (hubMember) Want(Interest) error { return nil }
+func (hubMember) Want(...Interest) error { return nil }
 
 // Unwant does nothing: see Want.
-func (hubMember) Unwant(Interest) {}
+func (hubMember) Unwant(...Interest) {}
 
 // Deliver delivers a message from another node to this node's connections
 // in m.Scope and to the granted connections watching it, as Publish does
@@ -174,26 +175,35 @@ func (b *Broker) deliver(m Message, except *Conn) {
 	b.cfg.Metrics.delivered(label, n)
 }
 
-// want asks the engine for the events other nodes publish that match i,
+// want asks the engine for the events other nodes publish that match is,
 // and returns once they will reach this node. Call it before a connection
 // joins or watches, outside b.mu: it may wait for a round trip. The events
 // of a connection's own scope never leave its node, so they need nothing.
-func (b *Broker) want(i Interest) {
-	if b.engine == nil || !i.Prefix && nodeLocal(i.Scope) {
+func (b *Broker) want(is ...Interest) {
+	if is = b.crossing(is); len(is) == 0 {
 		return
 	}
-	if err := b.engine.Want(i); err != nil {
+	if err := b.engine.Want(is...); err != nil {
 		b.log.Warn("joined without confirming that other nodes' events will come; those published meanwhile may be missed",
-			zap.String("scope", logbound.Clip(string(i.Scope))), zap.Bool("prefix", i.Prefix), zap.Error(err))
+			zap.Int("scopes", len(is)), zap.String("first", logbound.Clip(string(is[0].Scope))), zap.Error(err))
 	}
 }
 
-// unwant undoes one want, once the connection has left; outside b.mu.
-func (b *Broker) unwant(i Interest) {
-	if b.engine == nil || !i.Prefix && nodeLocal(i.Scope) {
-		return
+// unwant undoes one want of each of is, once the connection has left;
+// outside b.mu.
+func (b *Broker) unwant(is ...Interest) {
+	if is = b.crossing(is); len(is) != 0 {
+		b.engine.Unwant(is...)
 	}
-	b.engine.Unwant(i)
+}
+
+// crossing returns the interests of is that an engine serves: none
+// without an engine, and never a connection's own scope.
+func (b *Broker) crossing(is []Interest) []Interest {
+	if b.engine == nil {
+		return nil
+	}
+	return slices.DeleteFunc(slices.Clone(is), func(i Interest) bool { return !i.Prefix && nodeLocal(i.Scope) })
 }
 
 // watchesLocked reports whether the watcher c watches the scope an event

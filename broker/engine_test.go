@@ -24,21 +24,25 @@ type recorder struct {
 	err   error
 }
 
-func (r *recorder) Want(i broker.Interest) error {
+func (r *recorder) Want(is ...broker.Interest) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.wants == nil {
 		r.wants = make(map[broker.Interest]int)
 	}
-	r.wants[i]++
+	for _, i := range is {
+		r.wants[i]++
+	}
 	return nil
 }
 
-func (r *recorder) Unwant(i broker.Interest) {
+func (r *recorder) Unwant(is ...broker.Interest) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.wants[i]--; r.wants[i] == 0 {
-		delete(r.wants, i)
+	for _, i := range is {
+		if r.wants[i]--; r.wants[i] == 0 {
+			delete(r.wants, i)
+		}
 	}
 }
 

@@ -75,14 +75,21 @@ func TestJoinAfterTheLastLeftArrives(t *testing.T) {
 func TestWatchersGetEventsPublishedRightAfterAdmission(t *testing.T) {
 	all := nodes(t, 2)
 	publisher, here := all[0], all[1]
-	for _, key := range []string{"watcher", "supervisor"} { // ws-1; every "ws-" scope
+	for _, tt := range []struct {
+		key   string
+		scope broker.Scope // a scope it watches, and no connection of the node before it
+	}{
+		{"watcher", "ws-1"},    // watches ws-1
+		{"team", "ws-4"},       // watches ws-3, ws-4 and ws-1
+		{"supervisor", "ws-9"}, // watches every "ws-" scope
+	} {
 		c := brokertest.Dial(t, here.url)
 		c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-			"data": map[string]string{"key": key}})
+			"data": map[string]string{"key": tt.key}})
 		c.Expect("PubSub/App/Registered")
 		c.Subscribe("Feed", "Agent", "*")
-		require.NoError(t, publisher.b.Publish("ws-1", broker.Event{Channel: "Feed", Topic: "Agent", Subtopic: "State", Message: key}))
-		assert.JSONEq(t, strconv.Quote(key), string(c.Expect("Feed/Agent/State").Message))
+		require.NoError(t, publisher.b.Publish(tt.scope, broker.Event{Channel: "Feed", Topic: "Agent", Subtopic: "State", Message: tt.key}))
+		assert.JSONEq(t, strconv.Quote(tt.key), string(c.Expect("Feed/Agent/State").Message))
 	}
 }
 

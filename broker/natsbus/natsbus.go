@@ -131,65 +131,84 @@ func (e *Engine) subjectOf(i broker.Interest) string {
 	return b.String()
 }
 
-// Want subscribes to the events of i, unless a subscription to them is
-// already held, and returns once the NATS server has it: the Flush's PONG
-// comes after the server processed the SUB, so whatever another node
-// publishes after Want returned is sent to this node. Another Want for
-// the same events waits for the same round trip. While the connection is
-// down Want does not wait: the client subscribes again on reconnecting,
-// and nothing published meanwhile reaches any node.
-func (e *Engine) Want(i broker.Interest) error {
-	subject := e.subjectOf(i)
+// Want subscribes to the events of each of is, unless a subscription to
+// them is already held, and returns once the NATS server has them all: one
+// Flush, whose PONG the server sends after it processed the SUBs, so
+// whatever another node publishes after Want returned is sent to this
+// node. A Want for events whose subscription is on its way waits for that
+// subscription's round trip. While the connection is down Want does not
+// wait: the client subscribes again on reconnecting, and nothing published
+// meanwhile reaches any node. The error is the first of the interests'.
+func (e *Engine) Want(is ...broker.Interest) error {
+	var made, pending []*subscription
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return fmt.Errorf("natsbus: subscribe to %s: %w", subject, nats.ErrBadSubscription)
+		return fmt.Errorf("natsbus: subscribe: %w", nats.ErrBadSubscription)
 	}
-	if s := e.subs[subject]; s != nil {
-		s.refs++
-		e.mu.Unlock()
-		<-s.ready
-		return s.err
+	for _, i := range is {
+		subject := e.subjectOf(i)
+		if s := e.subs[subject]; s != nil {
+			s.refs++
+			pending = append(pending, s)
+			continue
+		}
+		s := &subscription{refs: 1, ready: make(chan struct{})}
+		e.subs[subject] = s
+		// Under e.mu, so that this SUB and the UNSUB of an earlier
+		// subscription to the same subject reach the server in order.
+		if s.sub, s.err = e.nc.ChanSubscribe(subject, e.in); s.err != nil {
+			s.err = fmt.Errorf("natsbus: subscribe to %s: %w", subject, s.err)
+			close(s.ready)
+		} else {
+			made = append(made, s)
+		}
+		pending = append(pending, s)
 	}
-	s := &subscription{refs: 1, ready: make(chan struct{})}
-	e.subs[subject] = s
-	// Under e.mu, so that this SUB and the UNSUB of an earlier
-	// subscription to the same subject reach the server in order.
-	s.sub, s.err = e.nc.ChanSubscribe(subject, e.in)
 	e.mu.Unlock()
-	switch {
-	case s.err != nil:
-	case !e.nc.IsConnected():
-		s.err = errNotConnected
-	default:
-		s.err = e.nc.FlushTimeout(subscribeWait)
+	if len(made) > 0 {
+		err := errNotConnected
+		if e.nc.IsConnected() {
+			err = e.nc.FlushTimeout(subscribeWait)
+		}
+		for _, s := range made {
+			if err != nil {
+				s.err = fmt.Errorf("natsbus: subscribe to %s: %w", s.sub.Subject, err)
+			}
+			close(s.ready)
+		}
 	}
-	if s.err != nil {
-		s.err = fmt.Errorf("natsbus: subscribe to %s: %w", subject, s.err)
+	var first error
+	for _, s := range pending {
+		<-s.ready
+		if first == nil {
+			first = s.err
+		}
 	}
-	close(s.ready)
-	return s.err
+	return first
 }
 
-// Unwant undoes one Want, and unsubscribes when none is left: events
-// already received stay queued and are delivered to whoever is then in
-// the scope. A Want for the same events after that subscribes again, and
-// waits for the server as the first did.
-func (e *Engine) Unwant(i broker.Interest) {
-	subject := e.subjectOf(i)
+// Unwant undoes one Want of each of is, and unsubscribes from what none
+// is left for: events already received stay queued and are delivered to
+// whoever is then in the scope. A Want for the same events after that
+// subscribes again, and waits for the server as the first did.
+func (e *Engine) Unwant(is ...broker.Interest) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.subs[subject]
-	if s == nil {
-		return // after Close
-	}
-	if s.refs--; s.refs > 0 {
-		return
-	}
-	delete(e.subs, subject)
-	if s.sub != nil {
-		if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
-			e.log.Warn("unsubscribe", zap.String("subject", logbound.Clip(subject)), zap.Error(err))
+	for _, i := range is {
+		subject := e.subjectOf(i)
+		s := e.subs[subject]
+		if s == nil {
+			continue // after Close
+		}
+		if s.refs--; s.refs > 0 {
+			continue
+		}
+		delete(e.subs, subject)
+		if s.sub != nil {
+			if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+				e.log.Warn("unsubscribe", zap.String("subject", logbound.Clip(subject)), zap.Error(err))
+			}
 		}
 	}
 }

@@ -99,7 +99,8 @@ func (n *node) app(t testing.TB, name, scope string) *brokertest.Client {
 }
 
 // watchers admits {"key":"watcher"} as an app granted Feed/Agent/* in
-// scope "ws-1", and {"key":"supervisor"} granted Feed/Agent/* everywhere.
+// scope "ws-1", {"key":"team"} in "ws-3", "ws-4" and "ws-1", and
+// {"key":"supervisor"} granted Feed/Agent/* everywhere.
 type watchers struct{}
 
 func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration) error {
@@ -112,6 +113,8 @@ func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration
 	switch key {
 	case "watcher":
 		c.Watch("ws-1")
+	case "team":
+		c.Watch("ws-3", "ws-4", "ws-1")
 	case "supervisor":
 		c.WatchAll("ws-")
 	}
