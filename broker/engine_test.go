@@ -222,9 +222,7 @@ func TestEngineIsAskedForTheScopesConnectionsAreIn(t *testing.T) {
 func admitted(t *testing.T, s *server, key string) *brokertest.Client {
 	t.Helper()
 	c := brokertest.Dial(t, s.url)
-	c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-		"data": map[string]string{"key": key}})
-	c.Expect("PubSub/App/Registered")
+	c.RegisterWith("wallboard", map[string]string{"key": key})
 	c.Subscribe("Feed", "Agent", "*")
 	return c
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker"
-	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
@@ -83,11 +82,7 @@ func TestWatchersGetEventsPublishedRightAfterAdmission(t *testing.T) {
 		{"team", "ws-4"},       // watches ws-3, ws-4 and ws-1
 		{"supervisor", "ws-9"}, // watches every "ws-" scope
 	} {
-		c := brokertest.Dial(t, here.url)
-		c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-			"data": map[string]string{"key": tt.key}})
-		c.Expect("PubSub/App/Registered")
-		c.Subscribe("Feed", "Agent", "*")
+		c := here.wallboard(t, tt.key)
 		require.NoError(t, publisher.b.Publish(tt.scope, broker.Event{Channel: "Feed", Topic: "Agent", Subtopic: "State", Message: tt.key}))
 		assert.JSONEq(t, strconv.Quote(tt.key), string(c.Expect("Feed/Agent/State").Message))
 	}
@@ -123,11 +118,7 @@ func TestEventsCrossOnlyToNodesWithARecipient(t *testing.T) {
 func TestWatcherAndMemberOnOneNodeGetAnEventOnce(t *testing.T) {
 	all := nodes(t, 2)
 	publisher, here := all[0], all[1]
-	supervisor := brokertest.Dial(t, here.url)
-	supervisor.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-		"data": map[string]string{"key": "supervisor"}})
-	supervisor.Expect("PubSub/App/Registered")
-	supervisor.Subscribe("Feed", "Agent", "*")
+	supervisor := here.wallboard(t, "supervisor")
 	member := here.app(t, "crm", "ws-1")
 	member.Subscribe("Feed", "*", "*")
 	assert.Equal(t, 2, here.engine.Subscriptions(), "ws-1 and every event")

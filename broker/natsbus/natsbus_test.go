@@ -98,6 +98,16 @@ func (n *node) app(t testing.TB, name, scope string) *brokertest.Client {
 	return c
 }
 
+// wallboard dials n, registers with key (see watchers) and subscribes to
+// Feed/Agent/*.
+func (n *node) wallboard(t testing.TB, key string) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, n.url)
+	c.RegisterWith("wallboard", map[string]string{"key": key})
+	c.Subscribe("Feed", "Agent", "*")
+	return c
+}
+
 // watchers admits {"key":"watcher"} as an app granted Feed/Agent/* in
 // scope "ws-1", {"key":"team"} in "ws-3", "ws-4" and "ws-1", and
 // {"key":"supervisor"} granted Feed/Agent/* everywhere.
@@ -176,16 +186,8 @@ func TestRelayCrossesNodesWithoutEcho(t *testing.T) {
 
 func TestWatchersSeeOtherNodesEvents(t *testing.T) {
 	nodeA, nodeB, _ := twoNodes(t, broker.Config{})
-	register := func(key string) *brokertest.Client {
-		c := brokertest.Dial(t, nodeB.url)
-		c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-			"data": map[string]string{"key": key}})
-		c.Expect("PubSub/App/Registered")
-		c.Subscribe("Feed", "Agent", "*")
-		return c
-	}
-	watcher := register("watcher")
-	supervisor := register("supervisor")
+	watcher := nodeB.wallboard(t, "watcher")
+	supervisor := nodeB.wallboard(t, "supervisor")
 	ws1 := nodeA.app(t, "softphone", "ws-1")
 	ws2 := nodeA.app(t, "softphone", "ws-2")
 
