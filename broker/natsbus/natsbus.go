@@ -22,7 +22,7 @@ import (
 const DefaultPrefix = "ctibus"
 
 // subscribeWait bounds the round trip to the server that makes sure a
-// subscription is in place: at New, and as a connection joins a scope.
+// subscription is in place, which a connection joining a scope waits for.
 const subscribeWait = 5 * time.Second
 
 // incomingQueue is how many received events may wait for the engine's
@@ -53,6 +53,7 @@ type Options struct {
 type Engine struct {
 	nc      *nats.Conn
 	prefix  string // Options.Prefix + ".ev."
+	all     string // prefix + ">": the subject of every event
 	deliver func(broker.Message)
 	log     *zap.Logger
 	in      chan *nats.Msg // every subscription's events, in the order they arrived
@@ -103,6 +104,7 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 	e := &Engine{
 		nc:      nc,
 		prefix:  opts.Prefix + ".ev.",
+		all:     opts.Prefix + ".ev.>",
 		deliver: deliver,
 		log:     opts.Log,
 		in:      make(chan *nats.Msg, incomingQueue),
@@ -121,7 +123,7 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 // since NATS matches whole tokens and a scope is one token.
 func (e *Engine) subjectOf(i broker.Interest) string {
 	if i.Prefix {
-		return e.prefix + ">"
+		return e.all
 	}
 	var b strings.Builder
 	b.Grow(len(e.prefix) + len(i.Scope) + 2)
@@ -281,7 +283,7 @@ func (e *Engine) receive() {
 		// An event of a scope this node is in may also come through the
 		// subscription to all events; each path serves its own recipients.
 		m.For = broker.ForScope
-		if msg.Sub != nil && msg.Sub.Subject == e.prefix+">" {
+		if msg.Sub != nil && msg.Sub.Subject == e.all {
 			m.For = broker.ForPrefixWatchers
 		}
 		e.received.Add(1)
