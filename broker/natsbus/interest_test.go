@@ -2,14 +2,18 @@ package natsbus_test
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
@@ -171,4 +175,32 @@ func TestConcurrentWantsAndUnwantsBalance(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, e.Subscriptions())
+}
+
+// TestSubscriptionsComeBackAfterNATSRestarts: a join while NATS is away is
+// answered without waiting for it, and once the nodes are back every
+// subscription is in place again, the one made while away included.
+func TestSubscriptionsComeBackAfterNATSRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := natstest.Start(t, dir)
+	port := s.Addr().(*net.TCPAddr).Port
+	a, b := newNode(t, s, broker.Config{}), newNode(t, s, broker.Config{})
+	before := b.app(t, "crm", "before")
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	require.Eventually(t, func() bool { return b.nc.Status() == nats.RECONNECTING }, brokertest.Wait, 10*time.Millisecond)
+	during := b.app(t, "crm", "during") // answered without the server
+
+	natstest.StartOn(t, dir, port)
+	for _, n := range []*node{a, b} {
+		require.Eventually(t, n.nc.IsConnected, 2*brokertest.Wait, 10*time.Millisecond, "the client reconnects by itself")
+	}
+	// The client sends its subscriptions again as it reconnects; a round
+	// trip after that proves the server has them.
+	require.NoError(t, b.nc.Flush())
+	a.echo(t, "before", "before")
+	a.echo(t, "during", "during")
+	assert.JSONEq(t, `"before"`, string(before.Expect("Test/Echo/Echoed").Message))
+	assert.JSONEq(t, `"during"`, string(during.Expect("Test/Echo/Echoed").Message))
 }
