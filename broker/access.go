@@ -93,12 +93,19 @@ func (c *Conn) publisher() (app string, ok bool) {
 // Watch lets the connection receive, besides the events of its own scope,
 // those published in scopes that match its subscriptions; registration on
 // a channel does not reach into watched scopes. Admitters call it for apps
-// granted agents' events.
+// granted agents' events. It returns once the events other nodes publish
+// in those scopes reach this node.
 func (c *Conn) Watch(scopes ...Scope) {
 	b := c.b
+	wanted := make([]Interest, len(scopes))
+	for i, s := range scopes {
+		wanted[i] = Interest{Scope: s}
+	}
+	b.want(wanted...)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if !b.openLocked(c) {
+		b.mu.Unlock()
+		b.unwant(wanted...)
 		return
 	}
 	for _, s := range scopes {
@@ -110,18 +117,44 @@ func (c *Conn) Watch(scopes ...Scope) {
 		w[c] = struct{}{}
 		c.watching = append(c.watching, s)
 	}
+	b.mu.Unlock()
 }
 
 // WatchAll is Watch for every scope whose name starts with prefix,
 // present and future. The prefix keeps other kinds of scope out: the scope
-// a connection starts in is private to it, whatever it sends there.
+// a connection starts in is private to it, whatever it sends there. A
+// second call replaces the first's prefix.
 func (c *Conn) WatchAll(prefix string) {
 	b := c.b
+	all := Interest{Scope: Scope(prefix), Prefix: true}
+	b.want(all)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.openLocked(c) {
+	old, had := b.watchAll[c]
+	open := b.openLocked(c)
+	if open {
 		b.watchAll[c] = prefix
 	}
+	b.mu.Unlock()
+	switch {
+	case !open:
+		b.unwant(all)
+	case had:
+		b.unwant(Interest{Scope: Scope(old), Prefix: true})
+	}
+}
+
+// interestsLocked returns what c asked the engine for: its scope, the
+// scopes it watches, and its prefix. The caller holds b.mu.
+func (c *Conn) interestsLocked() []Interest {
+	all := make([]Interest, 0, 2+len(c.watching))
+	all = append(all, Interest{Scope: c.scope})
+	for _, s := range c.watching {
+		all = append(all, Interest{Scope: s})
+	}
+	if prefix, ok := c.b.watchAll[c]; ok {
+		all = append(all, Interest{Scope: Scope(prefix), Prefix: true})
+	}
+	return all
 }
 
 // watches reports whether an event on t in a watched scope reaches c: only

@@ -304,14 +304,23 @@ func (b *Broker) channelLabelLocked(lowered string) string {
 	return appChannel
 }
 
+// move takes c out of its scope and into to. It returns once the events
+// other nodes publish into to reach this node, so that whatever the app
+// is told next (its Register answered, its sign-in's events), every event
+// published after it is delivered to it.
 func (b *Broker) move(c *Conn, to Scope) {
+	b.want(Interest{Scope: to})
 	b.mu.Lock() // lock order: broker (5), under session's workspaces (4); see docs/locking.md
-	defer b.mu.Unlock()
-	if _, open := b.scopes[c.scope][c]; !open {
+	from := c.scope
+	if _, open := b.scopes[from][c]; !open {
+		b.mu.Unlock()
+		b.unwant(Interest{Scope: to})
 		return // closed: it must not reappear in a scope
 	}
 	b.leaveLocked(c)
 	b.joinLocked(c, to)
+	b.mu.Unlock()
+	b.unwant(Interest{Scope: from})
 }
 
 func (b *Broker) joinLocked(c *Conn, s Scope) {
@@ -408,8 +417,10 @@ func (b *Broker) serveConn(c *Conn) {
 
 	b.mu.Lock()
 	b.leaveLocked(c)
+	left := c.interestsLocked()
 	b.unwatchLocked(c)
 	b.mu.Unlock()
+	b.unwant(left...)
 	b.pings.remove(c)
 	c.finish()
 	c.endWrites()

@@ -52,8 +52,12 @@
 // Broker.Deliver for their connections in the same scope and their
 // watchers: Publish encodes the event once, delivers it here, then gives
 // the engine the same bytes.
-// An app-to-app message crosses nodes within its sender's scope, like any
-// other event. Two kinds of events stay on their node: those published
+// An engine brings a node only what it asked for (Engine.Want): the
+// broker asks for a scope as a connection joins or watches it, before the
+// app is told, and gives it back as the connection leaves, so that an
+// event published on another node after an app was told it joined
+// reaches it. An app-to-app message crosses nodes within its sender's
+// scope, like any other event. Two kinds of events stay on their node: those published
 // into a connection's own scope ("conn:<id>"), whose one connection lives
 // there, and those published with PublishLocal.
 //

@@ -1,7 +1,10 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
+	"maps"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -15,9 +18,39 @@ import (
 
 // recorder is an Engine that keeps what it is given, and fails with err.
 type recorder struct {
-	mu   sync.Mutex // guards the fields below
-	sent []broker.Message
-	err  error
+	mu    sync.Mutex // guards the fields below
+	sent  []broker.Message
+	wants map[broker.Interest]int // Want calls not yet undone
+	err   error
+}
+
+func (r *recorder) Want(is ...broker.Interest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wants == nil {
+		r.wants = make(map[broker.Interest]int)
+	}
+	for _, i := range is {
+		r.wants[i]++
+	}
+	return nil
+}
+
+func (r *recorder) Unwant(is ...broker.Interest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, i := range is {
+		if r.wants[i]--; r.wants[i] == 0 {
+			delete(r.wants, i)
+		}
+	}
+}
+
+// wanted returns the interests wanted and not undone, with their counts.
+func (r *recorder) wanted() map[broker.Interest]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.wants)
 }
 
 func (r *recorder) Publish(m broker.Message) error {
@@ -151,4 +184,78 @@ func TestHubCarriesEventsBetweenBrokers(t *testing.T) {
 	sender.ExpectNothingQueued()
 	stranger.ExpectNothingQueued()
 	outsider.ExpectNothingQueued()
+}
+
+func TestEngineIsAskedForTheScopesConnectionsAreIn(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	s.b.SetAdmitter(admitter{})
+	engine := &recorder{}
+	s.b.SetEngine(engine)
+	ws1 := broker.Interest{Scope: "ws-1"}
+
+	a := s.app(t, "crm", "ws-1")
+	b := s.app(t, "softphone", "ws-1")
+	c := s.app(t, "crm", "ws-2")
+	alone := brokertest.Dial(t, s.url) // its own scope stays off the engine
+	alone.Register("alone", "Test")
+	watcher := admitted(t, s, "watcher")
+	supervisor := admitted(t, s, "supervisor")
+	assert.Equal(t, map[broker.Interest]int{ws1: 3, {Scope: "ws-2"}: 1, {Scope: "ws-", Prefix: true}: 1}, engine.wanted(),
+		"one want per connection in a scope or watching it, none for a connection's own scope")
+
+	c.Request("", "Test", "Scope", "Join", "ws-1") // moves: ws-2 is no longer wanted
+	c.Expect("Test/Scope/Joined")
+	assert.Equal(t, map[broker.Interest]int{ws1: 4, {Scope: "ws-", Prefix: true}: 1}, engine.wanted())
+
+	ctx, cancel := context.WithTimeout(context.Background(), brokertest.Wait)
+	defer cancel()
+	require.NoError(t, s.b.Shutdown(ctx)) // returns once every connection has ended
+	assert.Empty(t, engine.wanted(), "closed connections want nothing")
+	for _, conn := range []*brokertest.Client{a, b, c, watcher, supervisor, alone} {
+		conn.ExpectClose()
+	}
+}
+
+// admitted dials s and registers as the wallboard with key, which the test
+// admitter grants Feed/Agent/* (watching ws-1 for "watcher", every "ws-"
+// scope for "supervisor"), and subscribes to it.
+func admitted(t *testing.T, s *server, key string) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, s.url)
+	c.RegisterWith("wallboard", map[string]string{"key": key})
+	c.Subscribe("Feed", "Agent", "*")
+	return c
+}
+
+// TestDeliverServesTheRecipientsOfItsPath: an engine that brings one event
+// both for the scope and for a prefix names the recipients of each path,
+// so that each connection gets the event once.
+func TestDeliverServesTheRecipientsOfItsPath(t *testing.T) {
+	s := newServer(t, broker.Config{})
+	s.b.SetAdmitter(admitter{})
+	member := s.app(t, "crm", "ws-1")
+	member.Subscribe("Feed", "*", "*")
+	watcher := admitted(t, s, "watcher")
+	supervisor := admitted(t, s, "supervisor")
+
+	frame := func(n string) []byte {
+		return []byte(`{"id":"6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b","channel":"Feed","topic":"Agent","subtopic":"State","source":"node-b","message":"` + n + `","timestamp":"2026-01-02T03:04:05.000Z"}`)
+	}
+	for _, tt := range []struct {
+		give broker.Audience
+		want []*brokertest.Client
+	}{
+		{broker.ForAll, []*brokertest.Client{member, watcher, supervisor}},
+		{broker.ForScope, []*brokertest.Client{member, watcher}},
+		{broker.ForPrefixWatchers, []*brokertest.Client{supervisor}},
+	} {
+		n := strconv.Itoa(int(tt.give))
+		s.b.Deliver(broker.Message{Scope: "ws-1", Channel: "Feed", Topic: "Agent", Subtopic: "State", Frame: frame(n), For: tt.give})
+		for _, c := range tt.want {
+			assert.JSONEq(t, strconv.Quote(n), string(c.Expect("Feed/Agent/State").Message), "audience %d", tt.give)
+		}
+	}
+	for _, c := range []*brokertest.Client{member, watcher, supervisor} {
+		c.ExpectNothingQueued()
+	}
 }

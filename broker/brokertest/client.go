@@ -297,6 +297,14 @@ func (c *Client) Register(app, channel string) {
 	c.Expect("PubSub/App/Registered")
 }
 
+// RegisterWith registers the app with data (credentials, a channel) and
+// reads the answer.
+func (c *Client) RegisterWith(app string, data map[string]string) {
+	c.t.Helper()
+	c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": app, "data": data})
+	c.Expect("PubSub/App/Registered")
+}
+
 // Subscribe subscribes to a pattern and reads the answer.
 func (c *Client) Subscribe(channel, topic, subtopic string) {
 	c.t.Helper()

@@ -2,13 +2,16 @@ package natsbus_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
@@ -88,4 +91,99 @@ func benchDelivery(b *testing.B, from, to *node) {
 	}
 	awaitBelow(int64(b.N), 1)
 	b.StopTimer()
+}
+
+// BenchmarkCrossNodeTraffic counts, at 3 and 5 nodes, the NATS messages
+// delivered to nodes per event published, as the NATS server counts them
+// (out_msgs over in_msgs of the nodes' connections): counts, not times,
+// so the machine's load does not change them. Agents have three apps
+// each. "spread" puts an agent's apps on consecutive nodes, as ctibench's
+// round robin does (a load balancer without sticky sessions); "together"
+// puts them on one node. The event is published by the node of the
+// agent's first app. Run it with -benchtime 1x: b.N does not matter.
+func BenchmarkCrossNodeTraffic(b *testing.B) {
+	const agents, apps, events = 30, 3, 10
+	for _, nodeCount := range []int{3, 5} {
+		for _, layout := range []string{"spread", "together"} {
+			b.Run(fmt.Sprintf("nodes=%d/%s", nodeCount, layout), func(b *testing.B) {
+				s := natstest.Start(b, "")
+				all := make([]*node, nodeCount)
+				for i := range all {
+					all[i] = newNode(b, s, benchConfig)
+				}
+				nodeOf := func(agent, app int) int {
+					if layout == "together" {
+						return agent % nodeCount
+					}
+					return (agent*apps + app) % nodeCount
+				}
+				clients := make([][]*brokertest.Client, agents)
+				for i := range clients {
+					for j := range apps {
+						clients[i] = append(clients[i], all[nodeOf(i, j)].app(b, "app-"+strconv.Itoa(j), "agent:"+strconv.Itoa(i)))
+					}
+				}
+				before := nodeTraffic(b, s, all)
+				for range b.N {
+					for i := range agents {
+						for range events {
+							if err := all[nodeOf(i, 0)].b.Publish(broker.Scope("agent:"+strconv.Itoa(i)), benchEvent); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					for _, apps := range clients {
+						for _, c := range apps {
+							for range events {
+								c.Expect("Test/Call/Ringing")
+							}
+						}
+					}
+				}
+				after := nodeTraffic(b, s, all)
+				published, delivered := after.in-before.in, after.out-before.out
+				b.ReportMetric(float64(delivered)/float64(published), "msgs/event")
+				b.ReportMetric(float64(after.subs)/float64(nodeCount), "subs/node")
+				b.ReportMetric(0, "ns/op") // a count, not a time
+			})
+		}
+	}
+}
+
+// traffic is what the NATS server counted for the nodes' connections.
+type traffic struct{ in, out, subs int64 }
+
+// nodeTraffic reads the server's counters for the nodes' connections. The
+// messages a node sends are its events, those it receives other nodes'.
+func nodeTraffic(b *testing.B, s *server.Server, nodes []*node) traffic {
+	b.Helper()
+	ids := make(map[uint64]bool, len(nodes))
+	for _, n := range nodes {
+		id, err := n.nc.GetClientID()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[id] = true
+	}
+	// The server counts a message to a client as it queues it, while it
+	// processes the publish: once it has answered a flush from every node,
+	// it has processed, and counted, everything they published.
+	for _, n := range nodes {
+		if err := n.nc.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	connz, err := s.Connz(&server.ConnzOptions{Limit: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var t traffic
+	for _, c := range connz.Conns {
+		if ids[c.Cid] {
+			t.in += c.InMsgs
+			t.out += c.OutMsgs
+			t.subs += int64(c.NumSubs)
+		}
+	}
+	return t
 }

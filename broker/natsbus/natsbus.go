@@ -2,11 +2,11 @@ package natsbus
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -22,13 +22,23 @@ import (
 // DefaultPrefix starts every subject unless Options.Prefix says otherwise.
 const DefaultPrefix = "ctibus"
 
-// subscribeWait bounds New's round trip to the server, which makes sure the
-// subscription is in place before the node serves.
+// subscribeWait bounds the round trip to the server that makes sure a
+// subscription is in place, which a connection joining a scope waits for.
 const subscribeWait = 5 * time.Second
+
+// incomingQueue is how many received events may wait for the engine's
+// goroutine, all subscriptions together: the size of a NATS client's own
+// per-subscription queue (nats.DefaultMaxChanLen). Beyond it the node is a
+// slow consumer and the client drops what does not fit.
+const incomingQueue = nats.DefaultMaxChanLen
 
 // ErrEcho refuses a NATS connection that would echo the node's own events
 // back to it.
 var ErrEcho = errors.New("natsbus: the NATS connection must be made with nats.NoEcho()")
+
+// errNotConnected is why Want did not wait for the server: the connection
+// is down, and the client subscribes again when it is back.
+var errNotConnected = errors.New("natsbus: not connected to NATS; the subscription is made when the connection is back")
 
 // Options holds the engine's tunables; the zero value selects the defaults.
 type Options struct {
@@ -41,22 +51,39 @@ type Options struct {
 }
 
 // Engine carries a broker's events over NATS core subjects. It implements
-// broker.Engine; Publish is safe to call from any goroutine.
+// broker.Engine; its methods are safe to call from any goroutine.
 type Engine struct {
 	nc      *nats.Conn
 	prefix  string // Options.Prefix + ".ev."
+	all     string // prefix + ">": the subject of every event
 	deliver func(broker.Message)
 	log     *zap.Logger
-	sub     *nats.Subscription
-	done    chan struct{} // closed when receive has returned
+	in      chan *nats.Msg // every subscription's events, in the order they arrived
+	stop    chan struct{}  // closed by Close
+	done    chan struct{}  // closed when receive has returned
 
+	mu     sync.Mutex               // guards the fields below
+	subs   map[string]*subscription // by subject
+	closed bool
+
+	received atomic.Uint64     // events handed to deliver
 	dropped  atomic.Uint64     // incoming frames that were not JSON objects
 	dropLogs *logbound.Limiter // log lines about them
 }
 
+// subscription is one NATS subscription and the wants it serves.
+type subscription struct {
+	refs  int                // Wants not yet undone; guarded by Engine.mu
+	sub   *nats.Subscription // nil if the client refused it (closed connection)
+	ready chan struct{}      // closed once the server has it, or the wait gave up
+	err   error              // why it may not be in place; set before ready closes
+	lost  int                // events the client dropped from it, as last logged; guarded by Engine.mu
+}
+
 var _ broker.Engine = (*Engine)(nil)
 
-// New subscribes to every event the other nodes publish and hands each to
+// New returns an engine that publishes the broker's events and hands each
+// event another node publishes in a scope this node wants (Want) to
 // deliver (usually a Broker's Deliver), one at a time, in the order
 // received, on a goroutine of the engine's. nc must be made with
 // nats.NoEcho(); New does not take ownership of it. Call Close to stop.
@@ -79,23 +106,129 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 	e := &Engine{
 		nc:      nc,
 		prefix:  opts.Prefix + ".ev.",
+		all:     opts.Prefix + ".ev.>",
 		deliver: deliver,
 		log:     opts.Log,
+		in:      make(chan *nats.Msg, incomingQueue),
+		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		subs:    make(map[string]*subscription),
 
 		dropLogs: logbound.NewLimiter(logbound.DefaultPerSecond, logbound.DefaultBurst, nil),
-	}
-	var err error
-	if e.sub, err = nc.SubscribeSync(e.prefix + ">"); err != nil {
-		return nil, fmt.Errorf("natsbus: subscribe to %s>: %w", e.prefix, err)
-	}
-	if err := nc.FlushTimeout(subscribeWait); err != nil {
-		e.sub.Unsubscribe()
-		return nil, fmt.Errorf("natsbus: subscribe to %s>: %w", e.prefix, err)
 	}
 	go e.receive()
 	return e, nil
 }
+
+// subjectOf is the subject that brings the events of i: every subject
+// under the scope's token, or, for a prefix, every subject of the cluster,
+// since NATS matches whole tokens and a scope is one token.
+func (e *Engine) subjectOf(i broker.Interest) string {
+	if i.Prefix {
+		return e.all
+	}
+	var b strings.Builder
+	b.Grow(len(e.prefix) + len(i.Scope) + 2)
+	b.WriteString(e.prefix)
+	appendToken(&b, string(i.Scope))
+	b.WriteString(".>")
+	return b.String()
+}
+
+// Want subscribes to the events of each of is, unless a subscription to
+// them is already held, and returns once the NATS server has them all: one
+// Flush, whose PONG the server sends after it processed the SUBs, so
+// whatever another node publishes after Want returned is sent to this
+// node. A Want for events whose subscription is on its way waits for that
+// subscription's round trip. While the connection is down Want does not
+// wait: the client subscribes again on reconnecting, and nothing published
+// meanwhile reaches any node. The error is the first of the interests'.
+func (e *Engine) Want(is ...broker.Interest) error {
+	var made, pending []*subscription
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return fmt.Errorf("natsbus: subscribe: %w", nats.ErrBadSubscription)
+	}
+	for _, i := range is {
+		subject := e.subjectOf(i)
+		if s := e.subs[subject]; s != nil {
+			s.refs++
+			pending = append(pending, s)
+			continue
+		}
+		s := &subscription{refs: 1, ready: make(chan struct{})}
+		e.subs[subject] = s
+		// Under e.mu, so that this SUB and the UNSUB of an earlier
+		// subscription to the same subject reach the server in order.
+		if s.sub, s.err = e.nc.ChanSubscribe(subject, e.in); s.err != nil {
+			s.err = fmt.Errorf("natsbus: subscribe to %s: %w", subject, s.err)
+			close(s.ready)
+		} else {
+			made = append(made, s)
+		}
+		pending = append(pending, s)
+	}
+	e.mu.Unlock()
+	if len(made) > 0 {
+		err := errNotConnected
+		if e.nc.IsConnected() {
+			err = e.nc.FlushTimeout(subscribeWait)
+		}
+		for _, s := range made {
+			if err != nil {
+				s.err = fmt.Errorf("natsbus: subscribe to %s: %w", s.sub.Subject, err)
+			}
+			close(s.ready)
+		}
+	}
+	var first error
+	for _, s := range pending {
+		<-s.ready
+		if first == nil {
+			first = s.err
+		}
+	}
+	return first
+}
+
+// Unwant undoes one Want of each of is, and unsubscribes from what none
+// is left for: events already received stay queued and are delivered to
+// whoever is then in the scope. A Want for the same events after that
+// subscribes again, and waits for the server as the first did.
+func (e *Engine) Unwant(is ...broker.Interest) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, i := range is {
+		subject := e.subjectOf(i)
+		s := e.subs[subject]
+		if s == nil {
+			continue // after Close
+		}
+		if s.refs--; s.refs > 0 {
+			continue
+		}
+		delete(e.subs, subject)
+		if s.sub != nil {
+			if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+				e.log.Warn("unsubscribe", zap.String("subject", logbound.Clip(subject)), zap.Error(err))
+			}
+		}
+	}
+}
+
+// Subscriptions returns how many NATS subscriptions the engine holds: one
+// per scope this node has a connection in or watches, and one for all
+// events while it has a connection watching every scope of a prefix.
+func (e *Engine) Subscriptions() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.subs)
+}
+
+// Received returns how many events from other nodes the engine has handed
+// to deliver.
+func (e *Engine) Received() uint64 { return e.received.Load() }
 
 // validPrefix reports whether p is one or more names, dot-separated, as
 // kvstore.CheckName allows them: tokens fit for a subject, with neither
@@ -126,27 +259,22 @@ func (e *Engine) Publish(m broker.Message) error {
 	return nil
 }
 
-// receive hands every incoming event to deliver until the subscription
-// ends, then closes done.
+// receive hands every incoming event to deliver until Close, then closes
+// done. All subscriptions feed one queue, in the order the events arrived
+// on the node's one NATS connection.
 func (e *Engine) receive() {
 	defer close(e.done)
 	for {
-		msg, err := e.sub.NextMsgWithContext(context.Background())
-		switch {
-		case errors.Is(err, nats.ErrSlowConsumer):
-			// The client dropped what did not fit in the subscription's
-			// pending limits: connections here missed those events.
-			e.log.Error("events from other nodes dropped: this node cannot keep up", zap.Error(err))
-			continue
-		case errors.Is(err, nats.ErrBadSubscription), errors.Is(err, nats.ErrConnectionClosed):
-			return // Close, or the connection's owner closed it
-		case err != nil:
-			e.log.Error("stopped receiving events from other nodes", zap.Error(err))
+		var msg *nats.Msg
+		select {
+		case msg = <-e.in:
+		case <-e.stop:
 			return
 		}
+		e.noteLost(msg.Sub)
 		m, err := parseSubject(e.prefix, msg.Subject)
 		if err != nil {
-			e.log.Warn("event from another node dropped", zap.String("subject", msg.Subject), zap.Error(err))
+			e.log.Warn("event from another node dropped", zap.String("subject", logbound.Clip(msg.Subject)), zap.Error(err))
 			continue
 		}
 		if why := checkFrame(msg.Data); why != "" {
@@ -155,8 +283,39 @@ func (e *Engine) receive() {
 		}
 		m.Frame = msg.Data
 		m.About = broker.Scope(msg.Header.Get(aboutHeader))
+		// An event of a scope this node is in may also come through the
+		// subscription to all events; each path serves its own recipients.
+		m.For = broker.ForScope
+		if msg.Sub != nil && msg.Sub.Subject == e.all {
+			m.For = broker.ForPrefixWatchers
+		}
+		e.received.Add(1)
 		e.deliver(m)
 	}
+}
+
+// noteLost logs the events the NATS client dropped because the queue was
+// full: connections here missed them. Only a queue at least half full can
+// have overflowed since the last look, so an engine that keeps up never
+// takes the subscriptions' locks for it.
+func (e *Engine) noteLost(sub *nats.Subscription) {
+	if sub == nil || len(e.in) < cap(e.in)/2 {
+		return
+	}
+	n, err := sub.Dropped()
+	if err != nil {
+		return // unsubscribed since
+	}
+	e.mu.Lock()
+	s := e.subs[sub.Subject]
+	if s == nil || s.sub != sub || n <= s.lost {
+		e.mu.Unlock()
+		return
+	}
+	lost := n - s.lost
+	s.lost = n
+	e.mu.Unlock()
+	e.log.Error("events from other nodes dropped: this node cannot keep up", zap.String("subject", logbound.Clip(sub.Subject)), zap.Int("dropped", lost))
 }
 
 // checkFrame says why an incoming frame may not reach connections, or ""
@@ -194,14 +353,28 @@ func (e *Engine) drop(subject string, size int, why string) {
 // not JSON objects in UTF-8.
 func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
 
-// Close unsubscribes and returns once the event being delivered, if any,
-// is delivered; events received but not yet delivered are dropped. It does
-// not close the NATS connection.
+// Close unsubscribes from everything and returns once the event being
+// delivered, if any, is delivered; events received but not yet delivered
+// are dropped. It does not close the NATS connection. Want fails after it.
 func (e *Engine) Close() error {
-	err := e.sub.Unsubscribe()
-	<-e.done
-	if err != nil && !errors.Is(err, nats.ErrBadSubscription) && !errors.Is(err, nats.ErrConnectionClosed) {
-		return fmt.Errorf("natsbus: unsubscribe: %w", err)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
 	}
-	return nil
+	e.closed = true
+	var errs []error
+	for subject, s := range e.subs {
+		delete(e.subs, subject)
+		if s.sub == nil {
+			continue
+		}
+		if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrBadSubscription) && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, fmt.Errorf("natsbus: unsubscribe from %s: %w", subject, err))
+		}
+	}
+	e.mu.Unlock()
+	close(e.stop)
+	<-e.done
+	return errors.Join(errs...)
 }

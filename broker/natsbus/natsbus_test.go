@@ -27,9 +27,10 @@ import (
 // by its data; Echo publishes the request's data into the caller's scope
 // as Test/Echo/Echoed, and Local does the same with PublishLocal.
 type node struct {
-	b   *broker.Broker
-	url string
-	nc  *nats.Conn // nil when alone
+	b      *broker.Broker
+	url    string
+	nc     *nats.Conn      // nil when alone
+	engine *natsbus.Engine // nil when alone
 }
 
 func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
@@ -73,6 +74,7 @@ func newNode(tb testing.TB, s *server.Server, cfg broker.Config) *node {
 		e, err := natsbus.New(n.nc, b.Deliver, natsbus.Options{Log: log})
 		require.NoError(tb, err)
 		b.SetEngine(e)
+		n.engine = e
 		tb.Cleanup(func() { assert.NoError(tb, e.Close()) })
 	}
 	return n
@@ -88,8 +90,19 @@ func (n *node) app(t testing.TB, name, scope string) *brokertest.Client {
 	return c
 }
 
+// wallboard dials n, registers with key (see watchers) and subscribes to
+// Feed/Agent/*.
+func (n *node) wallboard(t testing.TB, key string) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, n.url)
+	c.RegisterWith("wallboard", map[string]string{"key": key})
+	c.Subscribe("Feed", "Agent", "*")
+	return c
+}
+
 // watchers admits {"key":"watcher"} as an app granted Feed/Agent/* in
-// scope "ws-1", and {"key":"supervisor"} granted Feed/Agent/* everywhere.
+// scope "ws-1", {"key":"team"} in "ws-3", "ws-4" and "ws-1", and
+// {"key":"supervisor"} granted Feed/Agent/* everywhere.
 type watchers struct{}
 
 func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration) error {
@@ -102,6 +115,8 @@ func (watchers) Admit(_ context.Context, c *broker.Conn, reg broker.Registration
 	switch key {
 	case "watcher":
 		c.Watch("ws-1")
+	case "team":
+		c.Watch("ws-3", "ws-4", "ws-1")
 	case "supervisor":
 		c.WatchAll("ws-")
 	}
@@ -163,16 +178,8 @@ func TestRelayCrossesNodesWithoutEcho(t *testing.T) {
 
 func TestWatchersSeeOtherNodesEvents(t *testing.T) {
 	nodeA, nodeB, _ := twoNodes(t, broker.Config{})
-	register := func(key string) *brokertest.Client {
-		c := brokertest.Dial(t, nodeB.url)
-		c.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register", "source": "wallboard",
-			"data": map[string]string{"key": key}})
-		c.Expect("PubSub/App/Registered")
-		c.Subscribe("Feed", "Agent", "*")
-		return c
-	}
-	watcher := register("watcher")
-	supervisor := register("supervisor")
+	watcher := nodeB.wallboard(t, "watcher")
+	supervisor := nodeB.wallboard(t, "supervisor")
 	ws1 := nodeA.app(t, "softphone", "ws-1")
 	ws2 := nodeA.app(t, "softphone", "ws-2")
 
@@ -261,6 +268,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 		nc := natstest.Connect(t, s, nats.NoEcho())
 		e, err := natsbus.New(nc, func(m broker.Message) { received <- m }, natsbus.Options{Prefix: prefix})
 		require.NoError(t, err)
+		require.NoError(t, e.Want(broker.Interest{Scope: "S"}))
 		t.Cleanup(func() { assert.NoError(t, e.Close()) })
 		return e, nc
 	}
@@ -273,6 +281,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 	require.NoError(t, green.Publish(m))
 	select {
 	case got := <-received:
+		m.For = broker.ForScope
 		assert.Equal(t, m, got, "green's event reached the other green node only")
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no event")
@@ -283,7 +292,7 @@ func TestPrefixSeparatesClusters(t *testing.T) {
 	require.NoError(t, blueConn.Publish("green.ev.S.C.T.%", []byte(`{"marker":true}`)))
 	select {
 	case got := <-received:
-		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte(`{"marker":true}`)}, got, "blue's event stayed in blue's cluster")
+		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte(`{"marker":true}`), For: broker.ForScope}, got, "blue's event stayed in blue's cluster")
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no marker")
 	}
@@ -295,13 +304,14 @@ func TestMalformedSubjectIsDropped(t *testing.T) {
 	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, e.Close()) })
+	require.NoError(t, e.Want(broker.Interest{Scope: "S"}))
 	raw := natstest.Connect(t, s)
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T", []byte("three tokens")))
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T.%2e", []byte("lowercase escape")))
 	require.NoError(t, raw.Publish("ctibus.ev.S.C.T.%", []byte("{}")))
 	select {
 	case got := <-received:
-		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte("{}")}, got)
+		assert.Equal(t, broker.Message{Scope: "S", Channel: "C", Topic: "T", Frame: []byte("{}"), For: broker.ForScope}, got)
 	case <-time.After(brokertest.Wait):
 		t.Fatal("no event")
 	}

@@ -244,6 +244,14 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		Name: "ctibus_cluster_frames_dropped_total",
 		Help: "Frames received from NATS that were not JSON objects in UTF-8, so no node sent them: dropped.",
 	}, func() float64 { return float64(engine.Dropped()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ctibus_cluster_events_received_total",
+		Help: "Events received from other nodes through NATS: those of the scopes this node's connections are in or watch.",
+	}, func() float64 { return float64(engine.Received()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ctibus_cluster_subscriptions",
+		Help: "NATS subscriptions this node holds for events: one per scope its connections are in or watch, and one to all events while it serves an app granted all agents.",
+	}, func() float64 { return float64(engine.Subscriptions()) }))
 	undo = append(undo, func() {
 		if err := engine.Close(); err != nil {
 			log.Warn("stop carrying the bus over NATS", zap.Error(err))

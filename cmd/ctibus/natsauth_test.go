@@ -56,7 +56,11 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 	defer nc.Close()
 
 	// A holder of the token who publishes a frame no node would is
-	// counted, not delivered.
+	// counted, not delivered. The node receives the events of the scopes
+	// its connections are in: an agent signs in there first.
+	phone := brokertest.Dial(t, brokertest.WSURL(hub.URL))
+	phone.Register("softphone", "Cisco")
+	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
 	require.NoError(t, nc.Publish("ctibus.ev.agent:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
 	require.NoError(t, nc.Flush())
 	require.Eventually(t, func() bool {
