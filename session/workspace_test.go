@@ -36,6 +36,7 @@ func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 	t.Helper()
 	n := &clusterNode{}
 	n.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
+		Channel:  "test",
 		Presence: presence,
 		AfterFunc: func(_ time.Duration, f func()) session.Timer {
 			n.mu.Lock()

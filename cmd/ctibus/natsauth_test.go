@@ -55,7 +55,7 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 
 	// A holder of the token who publishes a frame no node would is
 	// counted, not delivered.
-	require.NoError(t, nc.Publish("ctibus.ev.agent:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
+	require.NoError(t, nc.Publish("ctibus.ev.agent:cisco:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
 	require.NoError(t, nc.Flush())
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(hub.URL + "/metrics") // no require: Eventually runs this on a goroutine of its own
