@@ -15,6 +15,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/internal/clip"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -76,7 +77,7 @@ type incomingCallBody struct {
 func parseKind(kind, field string) (sim.CallKind, error) {
 	k, err := sim.ParseCallKind(kind)
 	if err != nil {
-		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip(kind)))
+		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip.Short(kind)))
 	}
 	return k, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // registerTeam puts the supervisor requests on the bus: both topics of the
@@ -44,7 +45,7 @@ func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) erro
 	}
 	state, ok := supervisorState(give)
 	if !ok || state == cisco.StateLogout {
-		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "NotReady" (to sign an agent out, use SetTeamAgentLogout)`, clip(give)))
+		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "NotReady" (to sign an agent out, use SetTeamAgentLogout)`, clip.Short(give)))
 	}
 	code, err := fields.String("ReasonCodeId")
 	if err != nil {
@@ -75,7 +76,7 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if give, err := fields.String("State"); err != nil {
 		return err
 	} else if state, ok := supervisorState(give); give != "" && (!ok || state != cisco.StateLogout) {
-		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "Logout" or leave it out (to make an agent Not Ready, use SetTeamAgentNotReadyState)`, clip(give)))
+		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "Logout" or leave it out (to make an agent Not Ready, use SetTeamAgentNotReadyState)`, clip.Short(give)))
 	}
 	// Only a supervisor learns whether the agent exists, and its loginId:
 	// the workspace to end is keyed by it.

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 var _ broker.Admitter = (*Desktops)(nil)
@@ -40,7 +41,7 @@ func (d *Desktops) Admit(ctx context.Context, c *broker.Conn, reg broker.Registr
 		d.apps.Reserved(reg.App) && c.App() != reg.App {
 		return &broker.APIError{
 			Type:    broker.ErrTypeInvalidCredentials,
-			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip(reg.App)),
+			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip.Short(reg.App)),
 			Msg:     "This name belongs to a server-side app: register with its secret or JWT, or under another name.",
 		}
 	}
@@ -237,14 +238,4 @@ func (d *Desktops) grantedAgents(ctx context.Context, app *App) (map[string]bool
 		}
 	}
 	return agents, nil
-}
-
-// clip returns s, or its first 32 characters and an ellipsis if it is
-// longer, for quoting what a client sent in an answer.
-func clip(s string) string {
-	const maxRunes = 32
-	if r := []rune(s); len(r) > maxRunes {
-		return string(r[:maxRunes]) + "…"
-	}
-	return s
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // The HTTP endpoints for back-end systems (POST /api/publish, and a
@@ -121,13 +122,13 @@ func (d *Desktops) Reach(ctx context.Context, app *App, agent, action string) (b
 			return "", &Refusal{http.StatusInternalServerError, "internal", "The server could not check the app's grant; try again."}
 		}
 		if !granted[agent] {
-			return "", &Refusal{http.StatusForbidden, "forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip(agent))}
+			return "", &Refusal{http.StatusForbidden, "forbidden", fmt.Sprintf("This app's grant does not include agent %q.", clip.Short(agent))}
 		}
 	}
 	signedIn, err := d.channel.SignedIn(ctx, agent)
 	switch {
 	case errors.Is(err, ErrNoAgent):
-		return "", &Refusal{http.StatusNotFound, "not_found", fmt.Sprintf("There is no agent %q.", clip(agent))}
+		return "", &Refusal{http.StatusNotFound, "not_found", fmt.Sprintf("There is no agent %q.", clip.Short(agent))}
 	case err != nil:
 		return "", &Refusal{http.StatusServiceUnavailable, "unavailable", "The server could not reach the contact center; try again in a few seconds."}
 	case !signedIn:
