@@ -58,6 +58,13 @@ type DesktopsConfig struct {
 // and their credentials (Register's and the HTTP API's), and the bound on
 // password checks. The channel's handlers sign agents in and out; Desktops
 // decides who is in which workspace.
+//
+// Locks, in the order they are taken: an agent's lock (Lock), held by a
+// sign-in, a sign-out and the end of a grace period while they call the
+// channel; the channel's own (its connector's), under which it delivers
+// its notifications and so calls AgentSignedIn and AgentSignedOut, which
+// take only the workspaces' lock; the workspaces' lock; the broker's.
+// Nothing here takes an agent's lock under another of these.
 type Desktops struct {
 	bus        *broker.Broker
 	channel    Channel
