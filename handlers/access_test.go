@@ -26,6 +26,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -170,7 +171,7 @@ func TestWorkspaceToken(t *testing.T) {
 }
 
 func TestWorkspaceTokenExpires(t *testing.T) {
-	e := newEnvWith(t, handlers.Config{TokenTTL: time.Hour})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{TokenTTL: time.Hour}})
 	phone := e.desktop(t, "softphone")
 	tok := token(t, phone, "ciscotest", "5064")
 	e.clock.Advance(59 * time.Minute)
@@ -183,7 +184,7 @@ func TestWorkspaceTokenExpires(t *testing.T) {
 
 func TestServerSideAppsSeeOnlyTheirGrant(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 
 	wall := brokertest.Dial(t, e.url)
 	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
@@ -258,7 +259,7 @@ func TestServerSideAppsSeeOnlyTheirGrant(t *testing.T) {
 
 func TestAppCredentialsRefused(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	hour := time.Now().Add(time.Hour)
 	otherKey := bytes.Repeat([]byte{7}, 32)
 	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.RegisteredClaims{Subject: "agent-a-crm", ExpiresAt: jwt.NewNumericDate(hour)}).
@@ -299,7 +300,7 @@ func TestAppCredentialsRefused(t *testing.T) {
 
 func TestPublishAPI(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	a := e.desktop(t, "a-phone")
 	login(t, a, "a", "ciscotest", "5064")
 	a.Subscribe("CRM", "*", "*")
@@ -360,7 +361,7 @@ func TestPublishAPI(t *testing.T) {
 }
 
 func TestLoginAttemptsPerAddress(t *testing.T) {
-	e := newEnvWith(t, handlers.Config{LoginAttemptsPerIP: 3})
+	e := newEnvWith(t, handlerstest.Config{Cisco: handlers.Config{LoginAttemptsPerIP: 3}})
 	c := e.desktop(t, "softphone")
 	for i := range 3 {
 		signIn(c, fmt.Sprint(i), fmt.Sprintf("user%d", i), "x", "5064")
@@ -374,7 +375,7 @@ func TestLoginAttemptsPerAddress(t *testing.T) {
 }
 
 func TestLoginAttemptsPerAddressSlide(t *testing.T) {
-	e := newEnvWith(t, handlers.Config{LoginAttemptsPerIP: 3})
+	e := newEnvWith(t, handlerstest.Config{Cisco: handlers.Config{LoginAttemptsPerIP: 3}})
 	c := e.desktop(t, "softphone")
 	e.clock.Advance(50 * time.Second) // 09:00:50
 	for i := range 3 {
@@ -391,7 +392,7 @@ func TestLoginAttemptsPerAddressSlide(t *testing.T) {
 }
 
 func TestLoginAttemptsPerIPv6AddressCountTheSlash64(t *testing.T) {
-	e := newEnvOn(t, handlers.Config{LoginAttemptsPerIP: 2}, behindProxy, nil)
+	e := newEnvOn(t, handlerstest.Config{Cisco: handlers.Config{LoginAttemptsPerIP: 2}}, behindProxy, nil)
 	from := func(addr string) *brokertest.Client {
 		c := dialFrom(t, e, addr)
 		c.Register("softphone", "Cisco")
@@ -411,7 +412,7 @@ func TestLoginAttemptsPerIPv6AddressCountTheSlash64(t *testing.T) {
 
 func TestSubscribingBeforeTheCredentialDoesNotWidenTheGrant(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	wall := brokertest.Dial(t, e.url)
 	wall.Subscribe("*", "*", "*") // before any Register: an ordinary connection may
 	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
@@ -432,7 +433,7 @@ func TestSubscribingBeforeTheCredentialDoesNotWidenTheGrant(t *testing.T) {
 
 func TestWrongAppSecretsLockTheApp(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	post := func(secret string) (int, http.Header) {
 		req, err := http.NewRequest(http.MethodPost, e.http+"/api/publish", strings.NewReader(`{"agent":"100501","channel":"CRM","topic":"T","subtopic":"S"}`))
 		require.NoError(t, err)
@@ -461,7 +462,7 @@ func TestWrongAppSecretsLockTheApp(t *testing.T) {
 
 func TestWrongSecretsDoNotLockOutTheAppThatHoldsTheRightOne(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	// The wallboard's back end connects, and its secret is proven.
 	wall := brokertest.Dial(t, e.url)
 	require.Equal(t, "PubSub/App/Registered", registerWith(wall, "wallboard", map[string]string{"secret": "wall-secret"}).Triple())
@@ -489,7 +490,7 @@ func TestWrongSecretsDoNotLockOutTheAppThatHoldsTheRightOne(t *testing.T) {
 
 func TestAllAgentsWatcherSeesAgentsWorkspacesOnly(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	monitor := brokertest.Dial(t, e.url)
 	require.Equal(t, "PubSub/App/Registered", registerWith(monitor, "monitor",
 		map[string]string{"jwt": apps.hs256(t, "monitor", time.Now().Add(time.Hour), apps.hmacKey)}).Triple())
@@ -526,7 +527,7 @@ func TestAllAgentsWatcherSeesAgentsWorkspacesOnly(t *testing.T) {
 
 func TestReservedNamesNeedTheirCredential(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	phone := e.desktop(t, "softphone")
 	tok := token(t, phone, "ciscotest", "5064")
 
@@ -560,7 +561,7 @@ func TestReservedNamesNeedTheirCredential(t *testing.T) {
 }
 
 func TestReloginsDisplaceTheOldestTokens(t *testing.T) {
-	e := newEnvWith(t, handlers.Config{TokensPerAgent: 2})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{TokensPerAgent: 2}})
 	phone := e.desktop(t, "softphone")
 	var issued []string
 	for range 3 {
@@ -582,7 +583,7 @@ func TestReloginsDisplaceTheOldestTokens(t *testing.T) {
 
 func TestLongLivedJWTsAreRefused(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps, JWTMaxLifetime: 24 * time.Hour})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps, JWTMaxLifetime: 24 * time.Hour}})
 	signed := func(issued, expires time.Time) string {
 		claims := jwt.RegisteredClaims{Subject: "agent-a-crm", ExpiresAt: jwt.NewNumericDate(expires)}
 		if !issued.IsZero() {
@@ -633,7 +634,7 @@ func dialFrom(t *testing.T, e *env, addr string) *brokertest.Client {
 func TestConnectionsPerIPv6AddressCountTheSlash64(t *testing.T) {
 	busCfg := behindProxy
 	busCfg.MaxConnectionsPerIP = 2
-	e := newEnvOn(t, handlers.Config{}, busCfg, nil)
+	e := newEnvOn(t, handlerstest.Config{}, busCfg, nil)
 	dialFrom(t, e, "2001:db8:0:1::1")
 	dialFrom(t, e, "2001:db8:0:1::2")
 	_, resp, err := brokertest.DialHeader(e.url, http.Header{"X-Forwarded-For": {"2001:db8:0:1:ffff::3"}})

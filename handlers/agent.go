@@ -68,12 +68,15 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	if code, err = h.logoutCode(ctx, ws.AgentID, code); err != nil {
 		return err
 	}
-	unlock := h.workspaces.Lock(ws.AgentID)
+	unlock := h.desktops.Lock(ws.AgentID)
 	defer unlock()
+	// The connector publishes the LOGOUT state before SetState returns;
+	// the desktop is marked signed out right after, still under the
+	// agent's lock, so that no sign-in or grace period comes between.
 	if _, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, cisco.StateLogout, code); err != nil {
 		return h.apiError(err)
 	}
-	conns := h.workspaces.SignOut(ws.AgentID)
+	conns := h.desktops.KeepSignedOut(ctx, ws.AgentID)
 	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
 		zap.String("reasonCodeId", code), zap.Int("connections", conns))
 	return nil
@@ -112,7 +115,7 @@ func (h *Cisco) getAppState(ctx context.Context, req *broker.Request) error {
 	if strings.EqualFold(req.Topic, "Call") {
 		topic = "Call"
 	}
-	if _, ok := h.workspaces.Of(req.Conn); !ok {
+	if _, ok := h.desktops.Of(req.Conn); !ok {
 		return req.Conn.Send(broker.Event{
 			Channel: channel, Topic: topic, Subtopic: "GetAppState",
 			Message: notSignedInAppState(), CorrelationID: req.ID,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // callTopics are the topics of the call-control requests: the docs give
@@ -126,7 +127,7 @@ func (h *Cisco) checkMediaAddress(ctx context.Context, agentID string, fields br
 	}
 	if strings.TrimSpace(addr) != u.Extension {
 		return broker.InvalidInput("data.MediaAddress",
-			fmt.Sprintf("it is %q, but you are signed in on %s; give your extension or leave it out", clip(addr), u.Extension))
+			fmt.Sprintf("it is %q, but you are signed in on %s; give your extension or leave it out", clip.Short(addr), u.Extension))
 	}
 	return nil
 }
@@ -204,7 +205,7 @@ func (h *Cisco) wrapUpLabel(ctx context.Context, agentID string, fields broker.F
 		}
 	}
 	return "", broker.InvalidInput("data.wrapup",
-		fmt.Sprintf("%q is not one of your wrap-up reasons; choose an id from Cisco/Agent/GetWrapupReasonCode, or send Iscustomwrapup true with customwrapup", clip(give)))
+		fmt.Sprintf("%q is not one of your wrap-up reasons; choose an id from Cisco/Agent/GetWrapupReasonCode, or send Iscustomwrapup true with customwrapup", clip.Short(give)))
 }
 
 // callVariables reads the optional callVariables field: an object of name
@@ -223,13 +224,4 @@ func parseCallVariables(raw json.RawMessage, field string) ([]cisco.CallVariable
 		return nil, broker.InvalidInput(field, `it must be an object of names and string values, such as {"callVariable1": "ACC-42", "user.acct": "42"}`)
 	}
 	return list, nil
-}
-
-// clip shortens caller input quoted in an error.
-func clip(s string) string {
-	const maxRunes = 32
-	if r := []rune(s); len(r) > maxRunes {
-		return string(r[:maxRunes]) + "…"
-	}
-	return s
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
-	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 	"github.com/ctibus/ctibus/internal/fakeclock"
+	"github.com/ctibus/ctibus/session"
 )
 
 // The extensions of the call tests' agents.
@@ -688,7 +689,7 @@ func TestWrapUpDuringTheCall(t *testing.T) {
 
 func TestSimulatorAPI(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	a := e.agentOn(t, "ciscotest", extA)
 	crmJWT := apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)
 	recorderJWT := apps.rs256(t, "recorder", time.Now().Add(time.Hour))

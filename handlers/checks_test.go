@@ -17,7 +17,7 @@ import (
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
-	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -105,7 +105,7 @@ func signInAnswer(url, username, password, extension string) string {
 
 func TestPasswordChecksAreBounded(t *testing.T) {
 	var gate *gatedConnector
-	e := newEnvOn(t, handlers.Config{PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 1, Wait: time.Minute}}, broker.Config{},
+	e := newEnvOn(t, handlerstest.Config{Desktops: session.DesktopsConfig{PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 1, Wait: time.Minute}}}, broker.Config{},
 		func(sim *sim.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
 
 	// The first sign-in, a real agent, holds the only slot.
@@ -133,7 +133,7 @@ func TestPasswordChecksAreBounded(t *testing.T) {
 func TestPasswordCheckThatWaitsTooLongIsRefused(t *testing.T) {
 	var gate *gatedConnector
 	apps := newTestApps(t)
-	e := newEnvOn(t, handlers.Config{Apps: apps.apps, PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 5, Wait: 50 * time.Millisecond}}, broker.Config{},
+	e := newEnvOn(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps, PasswordChecks: session.PasswordChecksConfig{Concurrent: 1, Queue: 5, Wait: 50 * time.Millisecond}}}, broker.Config{},
 		func(sim *sim.Simulator) cisco.Connector { gate = newGatedConnector(sim); return gate })
 	first := make(chan string, 1)
 	go func() { first <- signInAnswer(e.url, "ciscotest", passwords["ciscotest"], "5064") }()

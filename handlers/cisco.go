@@ -25,142 +25,72 @@ const (
 
 // Config holds the Cisco handlers' tunables; zero values select defaults.
 type Config struct {
-	// Grace is how long an agent stays signed in after the last connection of
-	// its workspace closes. Default 60 s.
-	Grace time.Duration
-	// AfterFunc starts the grace timers and the scenario player's waits;
-	// tests replace it. Default time.AfterFunc.
-	AfterFunc func(d time.Duration, f func()) session.Timer
-	// TokenTTL is how long a workspace token admits other apps. Default 12 h.
-	TokenTTL time.Duration
-	// TokensPerAgent is how many workspace tokens of one agent admit apps
-	// at once; each sign-in displaces the oldest beyond it. Default 32.
-	TokensPerAgent int
 	// LoginAttemptsPerIP caps sign-in attempts per client address and
 	// minute. Zero, the default, means no cap.
 	LoginAttemptsPerIP int
-	// PasswordChecks bounds the password and app-secret checks running or
-	// waiting at once; its zero value selects its defaults.
-	PasswordChecks session.PasswordChecksConfig
-	// JWTMaxLifetime is the longest an app's JWT may live, from its issue
-	// or from now; a longer-lived one is refused. Default 24 h.
-	JWTMaxLifetime time.Duration
-	// Apps are the server-side apps allowed to register with credentials;
-	// nil allows none.
-	Apps *session.Apps
 	// Metrics records sign-ins; nil records nothing.
 	Metrics *Metrics
 	// Now tells the time. Default time.Now.
 	Now func() time.Time
-
-	// The stores a cluster shares; nil keeps each in this node's memory.
-
-	// TokenStore keeps the workspace tokens.
-	TokenStore session.TokenStore
-	// AppLockoutStore keeps the lockout of app secrets, apart from the
-	// agents' so that an app and an agent of one name do not share a count.
-	AppLockoutStore session.LockoutStore
-	// Presence tells which nodes hold connections of an agent's workspace,
-	// so that a grace period signs an agent out only when none does.
-	Presence session.Presence
+	// AfterFunc starts the scenario player's waits; tests replace it.
+	// Default time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) session.Timer
 }
 
-// Cisco serves the agent API of the Cisco channel on a broker.
+// Cisco serves the agent API of the Cisco channel on a broker. The
+// agents' desktops, their tokens and the server-side apps are the
+// session.Desktops' it is given; Cisco signs agents in and out, and turns
+// requests and notifications into the Cisco channel's events.
 type Cisco struct {
-	bus        *broker.Broker
-	cti        cisco.Connector
-	lockout    *session.Lockout
-	appLockout *session.Lockout // app secrets, by app name
-	workspaces *session.Workspaces
-	tokens     *session.Tokens
-	addresses  *session.AddressLimiter
-	checks     *session.PasswordChecks // every bcrypt check, agents' and apps'
-	apps       *session.Apps
-	jwtMaxLife time.Duration // the longest an app's JWT may live
-	metrics    *Metrics
-	log        *zap.Logger
-	now        func() time.Time
-	afterFunc  func(d time.Duration, f func()) session.Timer
-	grace      time.Duration    // how long an agent may stay without a connection
-	presence   session.Presence // which nodes hold connections of a workspace
+	bus       *broker.Broker
+	cti       cisco.Connector
+	desktops  *session.Desktops
+	lockout   *session.Lockout
+	addresses *session.AddressLimiter
+	metrics   *Metrics
+	log       *zap.Logger
+	now       func() time.Time
+	afterFunc func(d time.Duration, f func()) session.Timer
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer
 
-	// desktops maps each connection that signed an agent in to that
+	// watched maps each connection that signed an agent in to that
 	// agent's desktop, so that its loss is reported (watchDesktop).
-	desktops sync.Map // *broker.Conn → desktop
-	// signOutsAtCallEnd holds the agents a supervisor signed out here
-	// during a call: their desktops are kept when the call ends.
-	signOutsAtCallEnd sync.Map // loginId → struct{}
-
-	stopping   context.Context    // ends at Close: the work in background stops
-	stop       context.CancelFunc //
-	background sync.WaitGroup     // the work in background, which Close waits for
+	watched sync.Map // *broker.Conn → desktop
 }
 
-// NewCisco returns the Cisco channel's handlers, backed by cti, with sign-ins
-// guarded by lockout. Call Register to put them on bus.
-func NewCisco(bus *broker.Broker, cti cisco.Connector, lockout *session.Lockout, log *zap.Logger, cfg Config) *Cisco {
+// NewCisco returns the Cisco channel's handlers, backed by cti, with the
+// agents' desktops kept by desktops (made over NewChannel(cti)) and
+// sign-ins guarded by lockout. Call Register to put them on bus.
+func NewCisco(bus *broker.Broker, cti cisco.Connector, desktops *session.Desktops, lockout *session.Lockout, log *zap.Logger, cfg Config) *Cisco {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) session.Timer { return time.AfterFunc(d, f) }
 	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = session.DefaultGrace
-	}
-	if cfg.Presence == nil {
-		cfg.Presence = session.Alone
-	}
 	ringer, _ := cti.(Ringer)
-	stopping, stop := context.WithCancel(context.Background())
-	h := &Cisco{
-		stopping: stopping,
-		stop:     stop,
-		bus:      bus,
-		cti:      cti,
-		lockout:  lockout,
-		// Wrong app secrets are locked out like wrong passwords: each costs
-		// a bcrypt comparison, and nothing else would limit them.
-		appLockout: session.NewLockout(appLockoutConfig(lockout.Config(), cfg.AppLockoutStore)),
-		tokens:     session.NewTokens(session.TokensConfig{TTL: cfg.TokenTTL, PerAgent: cfg.TokensPerAgent, Now: cfg.Now, Store: cfg.TokenStore}),
-		addresses:  session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
-		checks:     session.NewPasswordChecks(cfg.PasswordChecks),
-		apps:       cfg.Apps,
-		jwtMaxLife: cfg.JWTMaxLifetime,
-		metrics:    cfg.Metrics,
-		log:        log,
-		now:        cfg.Now,
-		afterFunc:  cfg.AfterFunc,
-		grace:      cfg.Grace,
-		presence:   cfg.Presence,
-		ringer:     ringer,
+	return &Cisco{
+		bus:       bus,
+		cti:       cti,
+		desktops:  desktops,
+		lockout:   lockout,
+		addresses: session.NewAddressLimiter(cfg.LoginAttemptsPerIP, cfg.Now),
+		metrics:   cfg.Metrics,
+		log:       log,
+		now:       cfg.Now,
+		afterFunc: cfg.AfterFunc,
+		ringer:    ringer,
 	}
-	h.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
-		Grace:     cfg.Grace,
-		AfterFunc: cfg.AfterFunc,
-		OnExpire:  h.signOutAbandoned,
-		Presence:  cfg.Presence,
-	})
-	return h
 }
 
-// appLockoutConfig is the agents' lockout rules with a store of the apps' own.
-func appLockoutConfig(agents session.LockoutConfig, store session.LockoutStore) session.LockoutConfig {
-	agents.Store = store
-	return agents
-}
-
-// Register puts every Cisco API on the bus, admits the apps that present a
-// workspace token or app credentials, and starts turning the connector's
-// notifications into events. The request triples are those of the Acqueon
-// documentation; both topics documented for GetAppState work, and so on
-// (see registerCalls and registerTeam).
+// Register puts every Cisco API on the bus and starts turning the
+// connector's notifications into events. The request triples are those of
+// the Acqueon documentation; both topics documented for GetAppState work,
+// and so on (see registerCalls and registerTeam).
 func (h *Cisco) Register() {
 	h.cti.Subscribe(h.notify)
-	h.bus.SetAdmitter(&admission{h})
 	h.bus.Handle(channel, "Agent", "SetUserInfo", &SetUserInfo{h})
 	h.bus.Handle(channel, "Agent", "SetReadyState", broker.HandlerFunc(h.setReadyState))
 	h.bus.Handle(channel, "Agent", "SetNotReadyState", broker.HandlerFunc(h.setNotReadyState))
@@ -179,20 +109,10 @@ func (h *Cisco) Register() {
 	}
 }
 
-// Close stops the work the handlers do in background, such as ending the
-// workspaces of agents signed out on other nodes, and waits for it; and it
-// stops the grace periods, so that a node that stops signs nobody out. Call
-// it once the broker has drained.
-func (h *Cisco) Close() {
-	h.workspaces.Close()
-	h.stop()
-	h.background.Wait()
-}
-
 // signedIn returns the workspace of the agent signed in on the requesting
 // connection, or the error that says the connection must sign in first.
 func (h *Cisco) signedIn(req *broker.Request) (*session.Workspace, error) {
-	ws, ok := h.workspaces.Of(req.Conn)
+	ws, ok := h.desktops.Of(req.Conn)
 	if !ok {
 		return nil, &broker.APIError{
 			Type:    cisco.ErrorTypeInvalidState,
@@ -239,9 +159,9 @@ func (h *Cisco) apiError(err error) error {
 			Msg:     fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d seconds.", seconds),
 		}
 	case errors.As(err, &ce):
-		return &broker.APIError{Type: ce.Type, Message: ce.Message, Msg: ce.Text, Data: ce.ErrorData()}
+		return fromCisco(ce)
 	case errors.Is(err, session.ErrBusy):
-		return errBusy
+		return session.BusyError
 	case errors.Is(err, session.ErrUnavailable):
 		return &broker.APIError{
 			Type:    broker.ErrTypeUnavailable,
@@ -258,40 +178,6 @@ func (h *Cisco) apiError(err error) error {
 	return err // an Internal Error, logged by the broker
 }
 
-// errBusy answers a sign-in or an app secret that could not be checked in
-// time: too many checks were running or waiting.
-var errBusy = &broker.APIError{
-	Type:    broker.ErrTypeUnavailable,
-	Message: "too many sign-ins are being checked: try again shortly",
-	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
-}
-
-// signOutAbandoned tells the contact center that an agent's desktop went
-// away and did not come back within the grace period, as Finesse does (a
-// forced logout with reason code 255): the agent goes NOT_READY or is
-// signed out, by the contact center's setting (-sim-on-disconnect). Either
-// way its workspace has ended, so its tokens go.
-func (h *Cisco) signOutAbandoned(agentID string) {
-	log := h.log.With(zap.String("agent", agentID))
-	u, err := h.cti.Disconnect(context.Background(), agentID) // the notifier publishes the state
-	if err != nil && !errors.Is(err, cisco.ErrInvalidState) {
-		log.Error("report an abandoned agent", zap.Error(err))
-		return
-	}
-	// The desktop has gone (or, already signed out, it was left waiting
-	// and nobody came back): its tokens go with it.
-	if err := h.tokens.RevokeAgent(context.Background(), agentID); err != nil {
-		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
-	}
-	if u.LoginID == "" { // already signed out
-		log.Info("desktop ended: no app came back within the grace period")
-		return
-	}
-	log.Info("no connection came back within the grace period",
-		zap.String("state", string(u.State)), zap.String("pendingState", u.PendingState),
-		zap.String("reasonCodeId", u.ReasonCodeID))
-}
-
 // desktop is the agent a connection signed in, on which extension.
 type desktop struct {
 	agentID, extension string
@@ -305,15 +191,15 @@ type desktop struct {
 // SetConnectionStatus "connected" reports it up again. A connection that
 // signs in again only updates what it reports.
 func (h *Cisco) watchDesktop(c *broker.Conn, agentID, extension string) {
-	if _, watched := h.desktops.Swap(c, desktop{agentID, extension}); watched {
+	if _, watched := h.watched.Swap(c, desktop{agentID, extension}); watched {
 		return
 	}
 	c.OnClose(func() {
-		v, _ := h.desktops.LoadAndDelete(c)
+		v, _ := h.watched.LoadAndDelete(c)
 		d := v.(desktop)
 		// Signed out meanwhile (Logout, a supervisor), which took c out of
 		// the workspace's scope: nothing is lost.
-		if _, here := h.workspaces.Get(d.agentID); !here || c.Scope() != session.ScopeOf(d.agentID) {
+		if _, here := h.desktops.Get(d.agentID); !here || c.Scope() != h.desktops.ScopeOf(d.agentID) {
 			return
 		}
 		lost := connectionPayload{
@@ -323,7 +209,7 @@ func (h *Cisco) watchDesktop(c *broker.Conn, agentID, extension string) {
 			LoginID:      d.agentID,
 			Extension:    d.extension,
 		}
-		if err := h.publish(session.ScopeOf(d.agentID), "Connection", "SetConnectionStatus", lost, ""); err != nil {
+		if err := h.publish(h.desktops.ScopeOf(d.agentID), "Connection", "SetConnectionStatus", lost, ""); err != nil {
 			h.log.Warn("report a lost desktop", zap.String("agent", d.agentID), zap.Error(err))
 		}
 	})

@@ -14,8 +14,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/docs/contract"
-	"github.com/ctibus/ctibus/handlers"
-	"github.com/ctibus/ctibus/session"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 )
 
 // TestEveryDocumentedRequestIsServed sends every Cisco request of the
@@ -56,12 +55,8 @@ func TestContractDocumentsEveryRequest(t *testing.T) {
 	dir, err := sim.LoadDirectoryFile("testdata/agents.json")
 	require.NoError(t, err)
 	bus := broker.New(log, broker.Config{})
-	h := handlers.NewCisco(bus, sim.New(dir, sim.Config{}), session.NewLockout(session.LockoutConfig{}), log, handlers.Config{})
-	h.Register()
-	t.Cleanup(func() {
-		assert.NoError(t, bus.Shutdown(context.Background()))
-		h.Close()
-	})
+	handlerstest.Wire(t, bus, sim.New(dir, sim.Config{}), log, handlerstest.Config{})
+	t.Cleanup(func() { assert.NoError(t, bus.Shutdown(context.Background())) })
 	doc, err := contract.Default()
 	require.NoError(t, err)
 	assert.Equal(t, folded(bus.Routes()), folded(doc.Requests()))

@@ -6,7 +6,9 @@
 // phone books, system information and calls, call control (calls.go),
 // supervision (team.go), and the simulator's incoming calls (simulate.go).
 // Every change the connector notifies after sign-in becomes an event in
-// the workspaces concerned (notify.go). Every request runs on the
-// requesting connection's dispatcher (see package broker), so a sign-in that
-// waits for the CTI server holds up only its own connection.
+// the workspaces concerned (notify.go). The agents' desktops, their tokens
+// and the server-side apps are kept by a session.Desktops, to which
+// Channel (channel.go) presents the Cisco channel. Every request runs on
+// the requesting connection's dispatcher (see package broker), so a
+// sign-in that waits for the CTI server holds up only its own connection.
 package handlers

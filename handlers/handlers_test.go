@@ -22,6 +22,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 	"github.com/ctibus/ctibus/internal/fakeclock"
 	"github.com/ctibus/ctibus/session"
 )
@@ -62,12 +63,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvWith(t, handlers.Config{})
+	return newEnvWith(t, handlerstest.Config{})
 }
 
 // newEnvWith is newEnv with handler settings; the clock and timers are the
 // env's own.
-func newEnvWith(t *testing.T, cfg handlers.Config) *env {
+func newEnvWith(t *testing.T, cfg handlerstest.Config) *env {
 	t.Helper()
 	return newEnvOn(t, cfg, broker.Config{}, nil)
 }
@@ -75,14 +76,14 @@ func newEnvWith(t *testing.T, cfg handlers.Config) *env {
 // newEnvOn is newEnvWith with broker settings (the env's clock replaces
 // their Now), on the connector that wrap makes of the simulator (nil: the
 // simulator itself).
-func newEnvOn(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector) *env {
+func newEnvOn(t *testing.T, cfg handlerstest.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector) *env {
 	t.Helper()
 	return newEnvSim(t, cfg, busCfg, wrap, sim.Config{})
 }
 
 // newEnvSim is newEnvOn with simulator settings (the env's clock and
 // timers replace their Now and AfterFunc).
-func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector, simCfg sim.Config) *env {
+func newEnvSim(t *testing.T, cfg handlerstest.Config, busCfg broker.Config, wrap func(*sim.Simulator) cisco.Connector, simCfg sim.Config) *env {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
@@ -96,26 +97,24 @@ func newEnvSim(t *testing.T, cfg handlers.Config, busCfg broker.Config, wrap fun
 	s := sim.New(dir, simCfg)
 	busCfg.Now = clk.Now
 	bus := broker.New(log, busCfg)
-	lockout := session.NewLockout(session.LockoutConfig{Now: clk.Now})
-	cfg.AfterFunc = func(d time.Duration, f func()) session.Timer { return ts.AfterFunc(d, f) }
-	cfg.Now = clk.Now
+	cfg.Lockout.Now = clk.Now
+	cfg.Cisco.AfterFunc, cfg.Cisco.Now = func(d time.Duration, f func()) session.Timer { return ts.AfterFunc(d, f) }, clk.Now
+	cfg.Desktops.AfterFunc, cfg.Desktops.Now = func(d time.Duration, f func()) session.Timer { return ts.AfterFunc(d, f) }, clk.Now
 	var cti cisco.Connector = s
 	if wrap != nil {
 		cti = wrap(s)
 	}
-	h := handlers.NewCisco(bus, cti, lockout, log, cfg)
-	h.Register()
+	h, desktops := handlerstest.Wire(t, bus, cti, log, cfg)
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
-	mux.Handle("/api/publish", h.PublishAPI())
+	mux.Handle("/api/publish", desktops.PublishAPI())
 	mux.Handle("/api/simulator/calls", h.SimulatorAPI())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		assert.NoError(t, bus.Shutdown(ctx))
-		h.Close()
 		srv.Close()
 	})
 	return &env{url: brokertest.WSURL(srv.URL), http: srv.URL, sim: s, h: h, clock: clk, timers: ts, logs: logs}
@@ -805,7 +804,7 @@ func TestClosedDesktop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("logout on disconnect %v", tt.give), func(t *testing.T) {
-			e := newEnvSim(t, handlers.Config{}, broker.Config{}, nil, sim.Config{LogoutOnDisconnect: tt.give})
+			e := newEnvSim(t, handlerstest.Config{}, broker.Config{}, nil, sim.Config{LogoutOnDisconnect: tt.give})
 			s := e.agentOn(t, "supervisor1", extS)
 			a := e.agentOn(t, "ciscotest", extA)
 			ready(t, a)

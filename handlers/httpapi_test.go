@@ -10,7 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
+	"github.com/ctibus/ctibus/session"
 )
 
 // TestHTTPAPIsRefuseWhatABrowserCanBeMadeToSend: a page of another site
@@ -21,7 +22,7 @@ import (
 // that would make a browser ask for one and cache it.
 func TestHTTPAPIsRefuseWhatABrowserCanBeMadeToSend(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	a := e.desktop(t, "a-phone")
 	login(t, a, "a", "ciscotest", "5064")
 	a.Subscribe("CRM", "*", "*")

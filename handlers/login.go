@@ -96,7 +96,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	}
 	agentID := signed.User.LoginID
 
-	unlock := h.workspaces.Lock(agentID)
+	unlock := h.desktops.Lock(agentID)
 	defer unlock()
 	// A grace period may have ended between the sign-in and the lock; the
 	// agent is then signed out and must be signed in again.
@@ -113,10 +113,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	if err != nil {
 		return h.apiError(err)
 	}
-	ws, ended := h.workspaces.SignIn(agentID, req.Conn)
-	if ended != nil {
-		h.endDesktop(ctx, req, ended)
-	}
+	ws := h.desktops.SignIn(ctx, req.Conn, agentID)
 	h.watchDesktop(req.Conn, agentID, signed.User.Extension)
 	for _, ev := range events {
 		ev.CorrelationID = req.ID
@@ -135,56 +132,7 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 	h.metrics.login(loginOK)
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
-	return h.sendToken(ctx, req, agentID)
-}
-
-// workspaceEndedPayload is the message of PubSub/Workspace/Ended.
-type workspaceEndedPayload struct {
-	AgentID string `json:"agentId"`
-	Reason  string `json:"reason"`
-}
-
-// endDesktop tells the apps of a signed-out desktop that it ended, because
-// a different agent signed in on a connection that had signed in to it,
-// and revokes its tokens: they would otherwise admit into that other
-// agent's next sign-in.
-func (h *Cisco) endDesktop(ctx context.Context, req *broker.Request, ended *session.Ended) {
-	log := req.Conn.Logger().With(zap.String("endedAgent", ended.AgentID))
-	if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), ended.AgentID); err != nil {
-		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
-	}
-	ev := broker.Event{
-		Channel: "PubSub", Topic: "Workspace", Subtopic: "Ended",
-		Message: workspaceEndedPayload{AgentID: ended.AgentID,
-			Reason: "another agent signed in on the desktop; register again with that agent's workspace token"},
-	}
-	for _, c := range ended.Conns {
-		if err := c.Send(ev); err != nil {
-			log.Error("tell an app that its workspace ended", zap.Error(err))
-		}
-	}
-	log.Info("desktop ended: another agent signed in on it", zap.Int("connections", len(ended.Conns)))
-}
-
-// tokenPayload is the message of PubSub/Workspace/Token.
-type tokenPayload struct {
-	Token     string `json:"token"`
-	AgentID   string `json:"agentId"`
-	ExpiresAt string `json:"expiresAt"`
-}
-
-// sendToken gives the signed-in connection, and it alone, a workspace token
-// that lets the agent's other apps join the workspace without the password.
-func (h *Cisco) sendToken(ctx context.Context, req *broker.Request, agentID string) error {
-	token, expires, err := h.tokens.Issue(ctx, agentID)
-	if err != nil {
-		return err
-	}
-	return req.Conn.Send(broker.Event{
-		Channel: "PubSub", Topic: "Workspace", Subtopic: "Token",
-		Message:       tokenPayload{Token: token, AgentID: agentID, ExpiresAt: expires.UTC().Format(cisco.TimeFormat)},
-		CorrelationID: req.ID,
-	})
+	return h.desktops.SendToken(ctx, req.Conn, agentID, req.ID)
 }
 
 // signIn signs in through the lockout, which counts wrong credentials
@@ -197,7 +145,7 @@ func (h *Cisco) signIn(ctx context.Context, c credentials) (cisco.SignedIn, erro
 	var signed cisco.SignedIn
 	err = h.lockout.Attempt(ctx, account, func() error {
 		// Known and unknown usernames alike take a slot: both cost a bcrypt.
-		return h.checks.Do(ctx, func() error {
+		return h.desktops.CheckPassword(ctx, func() error {
 			var err error
 			signed, err = h.cti.SignIn(ctx, c.username, c.password, c.extension)
 			if errors.Is(err, cisco.ErrAuthorization) {

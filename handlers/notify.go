@@ -1,14 +1,10 @@
 package handlers
 
 import (
-	"context"
-	"time"
-
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
-	"github.com/ctibus/ctibus/session"
 )
 
 // teamAgentState is the message of Cisco/Team/SetTeamAgentState, the team
@@ -49,36 +45,35 @@ func (h *Cisco) notify(n cisco.Notification) {
 		if u.State != cisco.StateLogout {
 			// Signed in again, maybe on another node: a desktop that
 			// waited here for the agent is the agent's again.
-			h.workspaces.Resume(u.LoginID)
+			h.desktops.AgentSignedIn(u.LoginID)
 		}
 		state := agentState(u, n.User.Changed)
-		err = h.publishHere(session.ScopeOf(u.LoginID), "Agent", "SetAgentState", state, correlation(u.LoginID))
+		err = h.publishHere(h.desktops.ScopeOf(u.LoginID), "Agent", "SetAgentState", state, correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
 				// About the agent: an app watching the supervisor gets it
 				// only if its grant covers the agent.
-				err = h.bus.PublishLocal(session.ScopeOf(sup), broker.Event{
+				err = h.bus.PublishLocal(h.desktops.ScopeOf(sup), broker.Event{
 					Channel: channel, Topic: "Team", Subtopic: "SetTeamAgentState",
 					Message: teamAgentState{TeamID: u.TeamID, Data: u, Changed: state.Changed}, CorrelationID: correlation(sup),
-					About: session.ScopeOf(u.LoginID),
+					About: h.desktops.ScopeOf(u.LoginID),
 				})
 			}
 		}
 		if u.State == cisco.StateLogout {
-			// Not here: the connector's lock is held, and ending a workspace
-			// waits for the agent's lock, which a sign-out holds while it
-			// calls the connector.
-			h.background.Go(func() { h.endSignedOut(u.LoginID) })
+			// Ends the workspace here in background, unless the sign-out
+			// was served here, which keeps the desktop.
+			h.desktops.AgentSignedOut(u.LoginID)
 		}
 	case n.Calls != nil:
-		err = h.publishHere(session.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
+		err = h.publishHere(h.desktops.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
 			calls(n.Calls.Dialogs), correlation(n.Calls.LoginID))
 	case n.Failure != nil:
 		// A failure Finesse reports after taking the request up: an error
 		// event in the agent's workspace, like a handler's error.
 		f := n.Failure
 		apiErr := &broker.APIError{Type: f.Error.Type, Message: f.Error.Message, Msg: f.Error.Text, Data: f.Error.ErrorData()}
-		err = h.bus.PublishLocal(session.ScopeOf(f.LoginID), broker.ErrorEvent(channel, apiErr, correlation(f.LoginID)))
+		err = h.bus.PublishLocal(h.desktops.ScopeOf(f.LoginID), broker.ErrorEvent(channel, apiErr, correlation(f.LoginID)))
 	}
 	if err != nil {
 		h.log.Error("publish a notification", zap.Error(err))
@@ -92,57 +87,3 @@ func (h *Cisco) publishHere(scope broker.Scope, topic, subtopic string, message 
 		Message: message, CorrelationID: correlationID,
 	})
 }
-
-// endSignedOut ends the agent's workspace on this node after a sign-out made
-// anywhere: its connections go back to scopes of their own. The node that
-// served the sign-out has kept the desktop already, or keeps it now if the
-// sign-out waited for the end of a call. An agent signed in again since
-// (the notification may arrive after a new sign-in here) keeps its
-// workspace.
-func (h *Cisco) endSignedOut(agentID string) {
-	unlock := h.workspaces.Lock(agentID)
-	defer unlock()
-	_, keep := h.signOutsAtCallEnd.LoadAndDelete(agentID)
-	if _, here := h.workspaces.Get(agentID); !here {
-		if keep && !h.workspaces.HasDesktop(agentID) {
-			h.revokeUnkept(agentID)
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(h.stopping, endSignedOutTimeout)
-	defer cancel()
-	u, err := h.cti.User(ctx, agentID)
-	if err != nil {
-		h.log.Warn("workspace kept: cannot tell whether its agent is signed out",
-			zap.String("agent", agentID), zap.Error(err))
-		return
-	}
-	if u.State != cisco.StateLogout {
-		return
-	}
-	if keep {
-		// A supervisor's sign-out served here, applied at the end of the
-		// call: the desktop stays, as when it applies at once.
-		n := h.workspaces.SignOut(agentID)
-		h.log.Info("desktop signed out at the end of its call", zap.String("agent", agentID),
-			zap.Int("connections", n))
-		return
-	}
-	conns := h.workspaces.End(agentID)
-	h.log.Info("workspace ended: its agent signed out", zap.String("agent", agentID),
-		zap.Int("connections", len(conns)))
-}
-
-// revokeUnkept revokes the tokens of an agent signed out by a supervisor
-// here while its desktop is on other nodes, which end their part of it:
-// no desktop is kept, so neither are its tokens.
-func (h *Cisco) revokeUnkept(agentID string) {
-	ctx, cancel := context.WithTimeout(h.stopping, endSignedOutTimeout)
-	defer cancel()
-	if err := h.tokens.RevokeAgent(ctx, agentID); err != nil {
-		h.log.Error("agent signed out with workspace tokens left valid", zap.String("agent", agentID), zap.Error(err))
-	}
-}
-
-// endSignedOutTimeout bounds the check of an agent's state after a sign-out.
-const endSignedOutTimeout = 10 * time.Second

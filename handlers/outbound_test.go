@@ -11,7 +11,8 @@ import (
 
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
-	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
+	"github.com/ctibus/ctibus/session"
 )
 
 // campaignData is a campaign record as a dialer hands it over: Outbound
@@ -231,7 +232,7 @@ func TestCampaignCallRefusals(t *testing.T) {
 
 func TestSimulatorAPICampaignCalls(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	a := e.agentOn(t, "ciscotest", extA)
 	crmJWT := apps.hs256(t, "agent-a-crm", time.Now().Add(time.Hour), apps.hmacKey)
 	post := func(body string) (int, string) {

@@ -15,6 +15,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/internal/clip"
 	"github.com/ctibus/ctibus/session"
 )
 
@@ -76,7 +77,7 @@ type incomingCallBody struct {
 func parseKind(kind, field string) (sim.CallKind, error) {
 	k, err := sim.ParseCallKind(kind)
 	if err != nil {
-		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip(kind)))
+		return "", broker.InvalidInput(field, fmt.Sprintf("it is %q; give inbound (the default), preview or progressive", clip.Short(kind)))
 	}
 	return k, nil
 }
@@ -88,11 +89,11 @@ func parseKind(kind, field string) (sim.CallKind, error) {
 // body is {"agent", "from", "dnis"?, "callVariables"?, "kind"?}; the answer is 201
 // {"dialogId"}. Without a simulator behind the bus it answers 404.
 func (h *Cisco) SimulatorAPI() http.Handler {
-	return h.appAPI(func(w http.ResponseWriter, r *http.Request, app *session.App) {
-		id, status, refusal := h.ringFromHTTP(r, app)
-		if status != http.StatusCreated {
-			h.log.Info("simulated call refused", zap.String("app", app.Name), zap.Int("status", status), zap.String("error", refusal.Error))
-			writeError(w, status, refusal)
+	return h.desktops.AppAPI(func(w http.ResponseWriter, r *http.Request, app *session.App) {
+		id, refusal := h.ringFromHTTP(r, app)
+		if refusal != nil {
+			h.log.Info("simulated call refused", zap.String("app", app.Name), zap.Int("status", refusal.Status), zap.String("error", refusal.Error))
+			refusal.Write(w)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -102,54 +103,59 @@ func (h *Cisco) SimulatorAPI() http.Handler {
 }
 
 // ringFromHTTP rings the agent the body names, or says why not.
-func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, int, publishError) {
+func (h *Cisco) ringFromHTTP(r *http.Request, app *session.App) (string, *session.Refusal) {
 	if h.ringer == nil {
-		return "", http.StatusNotFound, publishError{"not_found", "This server is connected to a real contact center, not the simulator: calls come from phones."}
+		return "", &session.Refusal{Status: http.StatusNotFound, Error: "not_found", Message: "This server is connected to a real contact center, not the simulator: calls come from phones."}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxPublishBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, session.MaxBody))
 	if err != nil {
-		return "", http.StatusBadRequest, publishError{"invalid", fmt.Sprintf("The body could not be read, or is larger than %d bytes.", maxPublishBody)}
+		return "", invalid(fmt.Sprintf("The body could not be read, or is larger than %d bytes.", session.MaxBody))
 	}
 	var b incomingCallBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return "", http.StatusBadRequest, publishError{"invalid", `The body must be {"agent": "<loginId>", "from": "<number>", "dnis"?: "<number>", "callVariables"?: {...}, "kind"?: "inbound|preview|progressive"}: ` + err.Error()}
+		return "", invalid(`The body must be {"agent": "<loginId>", "from": "<number>", "dnis"?: "<number>", "callVariables"?: {...}, "kind"?: "inbound|preview|progressive"}: ` + err.Error())
 	}
 	if b.Agent == "" || b.From == "" {
-		return "", http.StatusBadRequest, publishError{"invalid", `Name the agent to ring and the caller: "agent": "<loginId>", "from": "<number>".`}
+		return "", invalid(`Name the agent to ring and the caller: "agent": "<loginId>", "from": "<number>".`)
 	}
 	call := sim.IncomingCall{From: b.From, DNIS: b.DNIS}
 	if call.Kind, err = parseKind(b.Kind, "kind"); err != nil {
 		var apiErr *broker.APIError
 		errors.As(err, &apiErr)
-		return "", http.StatusBadRequest, publishError{"invalid", apiErr.Msg}
+		return "", invalid(apiErr.Msg)
 	}
 	if len(b.CallVariables) > 0 && !bytes.Equal(b.CallVariables, []byte("null")) {
 		if call.CallVariables, err = parseCallVariables(b.CallVariables, "callVariables"); err != nil {
 			var apiErr *broker.APIError
 			errors.As(err, &apiErr)
-			return "", http.StatusBadRequest, publishError{"invalid", apiErr.Msg}
+			return "", invalid(apiErr.Msg)
 		}
 	}
 	ctx := r.Context()
-	if scope, status, refusal := h.reachAgent(ctx, app, b.Agent, "ring agents"); scope == "" {
-		return "", status, refusal
+	if _, refusal := h.desktops.Reach(ctx, app, b.Agent, "ring agents"); refusal != nil {
+		return "", refusal
 	}
 	d, err := h.ringer.Ring(ctx, b.Agent, call)
 	var ce *cisco.Error
 	switch {
 	case err == nil:
 		h.log.Info("simulated incoming call", zap.String("app", app.Name), zap.String("agent", b.Agent), zap.String("dialog", d.ID))
-		return d.ID, http.StatusCreated, publishError{}
+		return d.ID, nil
 	case errors.Is(err, cisco.ErrDeviceBusy), errors.Is(err, cisco.ErrInvalidState):
 		errors.As(err, &ce)
-		return "", http.StatusConflict, publishError{"conflict", ce.Text}
+		return "", &session.Refusal{Status: http.StatusConflict, Error: "conflict", Message: ce.Text}
 	case errors.As(err, &ce) && ce.Type == cisco.ErrorTypeInvalidInput:
-		return "", http.StatusBadRequest, publishError{"invalid", ce.Text}
+		return "", invalid(ce.Text)
 	}
 	h.log.Error("ring an agent", zap.Error(err))
-	return "", http.StatusInternalServerError, publishError{"internal", "The server could not ring the agent; try again."}
+	return "", &session.Refusal{Status: http.StatusInternalServerError, Error: "internal", Message: "The server could not ring the agent; try again."}
+}
+
+// invalid refuses a request to ring an agent for its body.
+func invalid(message string) *session.Refusal {
+	return &session.Refusal{Status: http.StatusBadRequest, Error: "invalid", Message: message}
 }
 
 // PlayScenario plays sc on the connector (see sim.Scenario.Play), its

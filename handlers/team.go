@@ -9,7 +9,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/channels/cisco"
-	"github.com/ctibus/ctibus/session"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // registerTeam puts the supervisor requests on the bus: both topics of the
@@ -45,7 +45,7 @@ func (h *Cisco) teamAgentNotReady(ctx context.Context, req *broker.Request) erro
 	}
 	state, ok := supervisorState(give)
 	if !ok || state == cisco.StateLogout {
-		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "NotReady" (to sign an agent out, use SetTeamAgentLogout)`, clip(give)))
+		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "NotReady" (to sign an agent out, use SetTeamAgentLogout)`, clip.Short(give)))
 	}
 	code, err := fields.String("ReasonCodeId")
 	if err != nil {
@@ -76,7 +76,7 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if give, err := fields.String("State"); err != nil {
 		return err
 	} else if state, ok := supervisorState(give); give != "" && (!ok || state != cisco.StateLogout) {
-		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "Logout" or leave it out (to make an agent Not Ready, use SetTeamAgentNotReadyState)`, clip(give)))
+		return broker.InvalidInput("data.State", fmt.Sprintf(`it is %q; send "Logout" or leave it out (to make an agent Not Ready, use SetTeamAgentNotReadyState)`, clip.Short(give)))
 	}
 	// Only a supervisor learns whether the agent exists, and its loginId:
 	// the workspace to end is keyed by it.
@@ -92,7 +92,7 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	if err != nil {
 		return h.apiError(err)
 	}
-	unlock := h.workspaces.Lock(target.LoginID)
+	unlock := h.desktops.Lock(target.LoginID)
 	defer unlock()
 	u, err := h.cti.SupervisorSetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, target.LoginID, cisco.StateLogout, "")
 	if err != nil {
@@ -100,21 +100,15 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	}
 	if u.State != cisco.StateLogout {
 		// On a call, which a sign-out does not hang up: the agent is signed
-		// out when it ends, and its desktop is kept then (see endSignedOut).
-		h.signOutsAtCallEnd.Store(target.LoginID, struct{}{})
+		// out when it ends, and its desktop is kept then (see session.Desktops.SignOutAtCallEnd).
+		h.desktops.SignOutAtCallEnd(target.LoginID)
 		req.Conn.Logger().Info("supervisor signed an agent out at the end of its call", zap.String("supervisor", ws.AgentID),
 			zap.String("agent", target.LoginID))
 		return nil
 	}
-	// The agent's desktop stays, signed out, as after the agent's own Logout.
-	conns := h.workspaces.SignOut(target.LoginID)
-	if !h.workspaces.HasDesktop(target.LoginID) {
-		// The desktop is on other nodes, which end their part of it at the
-		// LOGOUT notification: no desktop is kept, so neither are its tokens.
-		if err := h.tokens.RevokeAgent(context.WithoutCancel(ctx), target.LoginID); err != nil {
-			req.Conn.Logger().Error("agent signed out with workspace tokens left valid", zap.String("agent", target.LoginID), zap.Error(err))
-		}
-	}
+	// The agent's desktop stays, signed out, as after the agent's own
+	// Logout; if it is on other nodes only, they end it, and its tokens go.
+	conns := h.desktops.KeepSignedOut(ctx, target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
 		zap.String("agent", target.LoginID), zap.Int("connections", conns))
 	return nil
@@ -245,7 +239,7 @@ func (h *Cisco) teamState(ctx context.Context, req *broker.Request) error {
 		// if its grant covers every agent.
 		if err := h.bus.Publish(ws.Scope, broker.Event{
 			Channel: channel, Topic: "Team", Subtopic: "SetTeamState",
-			Message: state, CorrelationID: req.ID, About: session.EveryWorkspace,
+			Message: state, CorrelationID: req.ID, About: h.desktops.EveryWorkspace(),
 		}); err != nil {
 			return err
 		}

@@ -9,7 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
-	"github.com/ctibus/ctibus/handlers"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
+	"github.com/ctibus/ctibus/session"
 )
 
 // teamFeed decodes a Cisco/Team/SetTeamAgentState event.
@@ -328,7 +329,7 @@ func TestSupervisorReadsItsTeams(t *testing.T) {
 
 func TestTeamGrantSeesOnlyItsTeamThroughASupervisorsFeed(t *testing.T) {
 	apps := newTestApps(t)
-	e := newEnvWith(t, handlers.Config{Apps: apps.apps})
+	e := newEnvWith(t, handlerstest.Config{Desktops: session.DesktopsConfig{Apps: apps.apps}})
 	// The grant of team 5005 watches the supervisor (a member of 5005, who
 	// supervises 5004 and 5005) and jdoe (5005); not ciscotest (5004).
 	grant := brokertest.Dial(t, e.url)

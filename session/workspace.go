@@ -10,6 +10,9 @@ import (
 
 // WorkspacesConfig holds the workspaces' tunables; zero values select defaults.
 type WorkspacesConfig struct {
+	// Channel names the channel whose agents the workspaces are, in their
+	// scopes (see WorkspaceScope). Required.
+	Channel string
 	// Grace is how long an agent stays signed in after the last connection
 	// of its workspace closes, as Finesse waits for a closed desktop.
 	// Default 60 s.
@@ -105,6 +108,7 @@ func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 	if cfg.OnExpire == nil {
 		panic("session: WorkspacesConfig.OnExpire is required")
 	}
+	checkChannelName(cfg.Channel)
 	return &Workspaces{
 		cfg:     cfg,
 		byAgent: make(map[string]*Workspace),
@@ -113,16 +117,10 @@ func NewWorkspaces(cfg WorkspacesConfig) *Workspaces {
 	}
 }
 
-// ScopeOf returns the scope of an agent's workspace.
-func ScopeOf(agentID string) broker.Scope { return broker.Scope(WorkspacePrefix + agentID) }
-
-// WorkspacePrefix starts the scope of every agent's workspace, and no
-// other: a server-side app granted all agents watches the scopes it starts.
-const WorkspacePrefix = "agent:"
-
-// EveryWorkspace stands for every agent's workspace as the scope an event
-// is about (broker.Event.About): only apps granted all agents watch it.
-const EveryWorkspace = broker.Scope(WorkspacePrefix)
+// ScopeOf returns the scope of agentID's workspace.
+func (w *Workspaces) ScopeOf(agentID string) broker.Scope {
+	return WorkspaceScope(w.cfg.Channel, agentID)
+}
 
 // Lock serializes what changes whether an agent is signed in: a sign-in
 // joining its workspace, a sign-out, and the end of a grace period. It
@@ -173,7 +171,7 @@ func (w *Workspaces) join(agentID string, c *broker.Conn, owner bool) (*Workspac
 	}
 	ws := w.byAgent[agentID]
 	if ws == nil {
-		ws = &Workspace{AgentID: agentID, Scope: ScopeOf(agentID),
+		ws = &Workspace{AgentID: agentID, Scope: w.ScopeOf(agentID),
 			conns: make(map[*broker.Conn]struct{}), owners: make(map[*broker.Conn]struct{})}
 		w.byAgent[agentID] = ws
 	}

@@ -33,6 +33,7 @@ func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 	t.Helper()
 	n := &clusterNode{}
 	n.workspaces = session.NewWorkspaces(session.WorkspacesConfig{
+		Channel:   "test",
 		Presence:  presence,
 		AfterFunc: func(d time.Duration, f func()) session.Timer { return n.timers.AfterFunc(d, f) },
 		OnExpire: func(agentID string) {

@@ -23,7 +23,7 @@
 //   - every other byte is written as it is;
 //   - an empty part is written as a lone "%", which no escape produces.
 //
-// So the scope "agent:100501" is the token "agent:100501", a scope
+// So the scope "agent:cisco:100501" is the token "agent:cisco:100501", a scope
 // "floor 2.east" is "floor%202%2Eeast", and an event Cisco/Agent/State in
 // it is published on ctibus.ev.floor%202%2Eeast.Cisco.Agent.State.
 // Receivers reject a token that is not exactly what the escape produces

@@ -14,7 +14,7 @@ func TestEscape(t *testing.T) {
 		give string
 		want string
 	}{
-		{give: "agent:100501", want: "agent:100501"},
+		{give: "agent:cisco:100501", want: "agent:cisco:100501"},
 		{give: "conn:0b9d2f52-7d7e-4c1a-9a57-4f3d6f3c2b10", want: "conn:0b9d2f52-7d7e-4c1a-9a57-4f3d6f3c2b10"},
 		{give: "Cisco", want: "Cisco"},
 		{give: "", want: "%"},
@@ -72,8 +72,8 @@ func TestSubjectRoundTrip(t *testing.T) {
 		want string
 	}{
 		{
-			give: broker.Message{Scope: "agent:100501", Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState"},
-			want: "ctibus.ev.agent:100501.Cisco.Agent.SetAgentState",
+			give: broker.Message{Scope: "agent:cisco:100501", Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState"},
+			want: "ctibus.ev.agent:cisco:100501.Cisco.Agent.SetAgentState",
 		},
 		{
 			give: broker.Message{Scope: "floor 2.east", Channel: "CRM", Topic: "Screen.pop", Subtopic: ""},
@@ -110,7 +110,7 @@ func TestParseSubjectRefusesMalformed(t *testing.T) {
 // FuzzEscape checks that every string maps to one valid NATS token and
 // back, and that every token unescape accepts is what escape produces.
 func FuzzEscape(f *testing.F) {
-	for _, s := range []string{"", "%", "agent:100501", "conn:0b9d2f52-7d7e-4c1a-9a57-4f3d6f3c2b10", "a.b*c>d e", "café\x00\xff", "%2E", "%%41"} {
+	for _, s := range []string{"", "%", "agent:cisco:100501", "conn:0b9d2f52-7d7e-4c1a-9a57-4f3d6f3c2b10", "a.b*c>d e", "café\x00\xff", "%2E", "%%41"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

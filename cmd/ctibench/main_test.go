@@ -22,8 +22,7 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
-	"github.com/ctibus/ctibus/handlers"
-	"github.com/ctibus/ctibus/session"
+	"github.com/ctibus/ctibus/handlers/handlerstest"
 )
 
 // node is one address of a test server, as one node of a cluster.
@@ -50,9 +49,7 @@ func startServerWith(tb testing.TB, cfg broker.Config, agents, nodes int) []*nod
 	dir, err := sim.LoadDirectoryFile(path)
 	require.NoError(tb, err)
 	bus := broker.New(zap.NewNop(), cfg)
-	lockout := session.NewLockout(session.LockoutConfig{})
-	api := handlers.NewCisco(bus, sim.New(dir, sim.Config{}), lockout, zap.NewNop(), handlers.Config{})
-	api.Register()
+	handlerstest.Wire(tb, bus, sim.New(dir, sim.Config{}), zap.NewNop(), handlerstest.Config{})
 	var servers []*httptest.Server
 	var out []*node
 	for range nodes {

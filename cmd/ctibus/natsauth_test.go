@@ -61,7 +61,7 @@ func TestEmbeddedNATSAdmitsOnlyTheHoldersOfItsToken(t *testing.T) {
 	phone := brokertest.Dial(t, brokertest.WSURL(hub.URL))
 	phone.Register("softphone", "Cisco")
 	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
-	require.NoError(t, nc.Publish("ctibus.ev.agent:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
+	require.NoError(t, nc.Publish("ctibus.ev.agent:cisco:100501.Cisco.Agent.SetAgentState", []byte("FORGED")))
 	require.NoError(t, nc.Flush())
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(hub.URL + "/metrics") // no require: Eventually runs this on a goroutine of its own

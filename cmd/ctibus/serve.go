@@ -85,30 +85,37 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	lockout := session.NewLockout(session.LockoutConfig{
 		Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration, Store: shared.lockout,
 	})
-	ciscoAPI := handlers.NewCisco(bus, shared.cti, lockout, log.Named("cisco"),
-		handlers.Config{
-			AfterFunc:          func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) }, // a panic in a timer ends no session
-			Grace:              cfg.gracePeriod,
-			TokenTTL:           cfg.tokenTTL,
-			TokensPerAgent:     cfg.tokensPerAgent,
-			JWTMaxLifetime:     cfg.jwtMaxLifetime,
-			LoginAttemptsPerIP: cfg.loginsPerIP,
-			PasswordChecks: session.PasswordChecksConfig{
-				Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
-			},
-			Apps:            apps,
-			Metrics:         handlers.NewMetrics(registry, lockout),
-			TokenStore:      shared.tokens,
-			AppLockoutStore: shared.appLockout,
-			Presence:        shared.presence,
-		})
+	afterFunc := func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) } // a panic in a timer ends no session
+	ciscoLog := log.Named("cisco")
+	desktops := session.NewDesktops(bus, handlers.NewChannel(shared.cti, ciscoLog), ciscoLog, session.DesktopsConfig{
+		AfterFunc:      afterFunc,
+		Grace:          cfg.gracePeriod,
+		TokenTTL:       cfg.tokenTTL,
+		TokensPerAgent: cfg.tokensPerAgent,
+		JWTMaxLifetime: cfg.jwtMaxLifetime,
+		PasswordChecks: session.PasswordChecksConfig{
+			Concurrent: cfg.passwordChecks, Queue: cfg.checkQueue, Wait: cfg.checkWait,
+		},
+		Apps: apps,
+		// Wrong app secrets count by the agents' rules, in a store of
+		// their own.
+		AppLockout: session.LockoutConfig{Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration, Store: shared.appLockout},
+		TokenStore: shared.tokens,
+		Presence:   shared.presence,
+	})
+	ciscoAPI := handlers.NewCisco(bus, shared.cti, desktops, lockout, ciscoLog, handlers.Config{
+		AfterFunc:          afterFunc,
+		LoginAttemptsPerIP: cfg.loginsPerIP,
+		Metrics:            handlers.NewMetrics(registry, lockout),
+	})
+	desktops.Register()
 	ciscoAPI.Register()
-	closeHandlers := sync.OnceFunc(ciscoAPI.Close)
-	defer closeHandlers() // before the cluster is left
+	closeDesktops := sync.OnceFunc(desktops.Close)
+	defer closeDesktops() // before the cluster is left
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
-	mux.Handle("/api/publish", ciscoAPI.PublishAPI())
+	mux.Handle("/api/publish", desktops.PublishAPI())
 	mux.Handle("/api/simulator/calls", ciscoAPI.SimulatorAPI())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -152,7 +159,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		})
 	}
 	if cfg.clustered() {
-		background.Go(func() { ciscoAPI.SweepAbandoned(bgCtx, sweepPeriod(cfg.gracePeriod)) })
+		background.Go(func() { desktops.SweepAbandoned(bgCtx, sweepPeriod(cfg.gracePeriod)) })
 	}
 	defer func() {
 		stopBackground()
@@ -179,7 +186,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if busErr != nil {
 		log.Warn("drain timed out; remaining connections were dropped", zap.Error(busErr))
 	}
-	closeHandlers()
+	closeDesktops()
 	leave() // at once, rather than when the lease runs out: another node takes over
 	log.Info("stopped")
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // The outside numbers the simulator treats specially; any other outside
@@ -334,7 +335,7 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 		return s.transferSSTLocked(st, d, p, toAddress, now)
 	default:
 		return &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: "Invalid requestedAction specified for dialog",
-			Text: fmt.Sprintf("%q is not a call action; use ANSWER, HOLD, RETRIEVE, DROP, ACCEPT, REJECT, CLOSE, CONSULT_CALL, TRANSFER_SST, TRANSFER or CONFERENCE.", clip(string(action)))}
+			Text: fmt.Sprintf("%q is not a call action; use ANSWER, HOLD, RETRIEVE, DROP, ACCEPT, REJECT, CLOSE, CONSULT_CALL, TRANSFER_SST, TRANSFER or CONFERENCE.", clip.Short(string(action)))}
 	}
 	s.commitLocked(now, d)
 	return nil

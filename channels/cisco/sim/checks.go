@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
 // Input checks: the bounds Finesse puts on addresses and call data.
@@ -25,7 +26,7 @@ const (
 func checkAddress(field, address string) *cisco.Error {
 	digits := strings.TrimPrefix(address, "+")
 	if digits == "" || len(digits) > maxAddress || !isDigits(digits) {
-		return errInvalidAddress(field, fmt.Sprintf("%s %q is not a number: give 1 to %d digits, optionally after a +.", field, clip(address), maxAddress))
+		return errInvalidAddress(field, fmt.Sprintf("%s %q is not a number: give 1 to %d digits, optionally after a +.", field, clip.Short(address), maxAddress))
 	}
 	return nil
 }
@@ -41,7 +42,7 @@ func checkCallVariables(vars []cisco.CallVariable) ([]cisco.CallVariable, *cisco
 		if n, ok := strings.CutPrefix(lower, "callvariable"); ok {
 			i, err := strconv.Atoi(n)
 			if err != nil || i < 1 || i > 10 || !isDigits(n) {
-				return nil, errCallData(fmt.Sprintf("%q is not a call variable; use callVariable1 to callVariable10, or user.<name> for an ECC variable.", clip(v.Name)))
+				return nil, errCallData(fmt.Sprintf("%q is not a call variable; use callVariable1 to callVariable10, or user.<name> for an ECC variable.", clip.Short(v.Name)))
 			}
 			if len(v.Value) > maxCallVariable {
 				return nil, errCallData(fmt.Sprintf("%s is longer than %d bytes; shorten it.", v.Name, maxCallVariable))
@@ -53,7 +54,7 @@ func checkCallVariables(vars []cisco.CallVariable) ([]cisco.CallVariable, *cisco
 		if !ok || name == "" || len(name) > maxECCName || strings.ContainsFunc(name, func(r rune) bool {
 			return !(r == '_' || r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
 		}) {
-			return nil, errCallData(fmt.Sprintf("%q is not a call variable; use callVariable1 to callVariable10, or user.<name> (up to %d letters, digits, _ . -) for an ECC variable.", clip(v.Name), maxECCName))
+			return nil, errCallData(fmt.Sprintf("%q is not a call variable; use callVariable1 to callVariable10, or user.<name> (up to %d letters, digits, _ . -) for an ECC variable.", clip.Short(v.Name), maxECCName))
 		}
 		if len(v.Value) > maxECCVariable {
 			return nil, errCallData(fmt.Sprintf("%s is longer than %d bytes; shorten it.", v.Name, maxECCVariable))
@@ -90,5 +91,5 @@ func errSignedOut(loginID string) *cisco.Error {
 
 func errDialogNotFound(dialogID string) *cisco.Error {
 	return &cisco.Error{Type: cisco.ErrorTypeDialogNotFound, Message: cisco.ErrorMessageInvalidDialog,
-		Text: fmt.Sprintf("You are not on a call with id %q; check the CallID against your CallsStateChange events.", clip(dialogID))}
+		Text: fmt.Sprintf("You are not on a call with id %q; check the CallID against your CallsStateChange events.", clip.Short(dialogID))}
 }

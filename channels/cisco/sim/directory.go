@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 	"github.com/ctibus/ctibus/internal/jsonconfig"
 
 	"errors"
@@ -284,7 +285,7 @@ func (b *builder) agent(p string, fa FileAgent) (*dirAgent, int, *DirectoryError
 		return nil, 0, fail(p+".loginId", "missing loginId")
 	}
 	if !isDigits(fa.LoginID) {
-		return nil, 0, fail(p+".loginId", "loginId %q must be digits, like the peripheral agent ID", clip(fa.LoginID))
+		return nil, 0, fail(p+".loginId", "loginId %q must be digits, like the peripheral agent ID", clip.Short(fa.LoginID))
 	}
 	a := &dirAgent{
 		loginID:     fa.LoginID,
@@ -302,7 +303,7 @@ func (b *builder) agent(p string, fa FileAgent) (*dirAgent, int, *DirectoryError
 	}
 	if strings.ContainsFunc(a.loginName, func(r rune) bool { return r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		// A colon cannot travel in an HTTP Basic username.
-		return nil, 0, fail(p+".loginName", "loginName %q must not contain spaces or ':'", clip(a.loginName))
+		return nil, 0, fail(p+".loginName", "loginName %q must not contain spaces or ':'", clip.Short(a.loginName))
 	}
 	cost, err := checkHash(p+".passwordHash", fa.PasswordHash)
 	if err != nil {
@@ -343,7 +344,7 @@ func (b *builder) agent(p string, fa FileAgent) (*dirAgent, int, *DirectoryError
 		case "OPTIONAL", "REQUIRED", "NOT_ALLOWED", "REQUIRED_WITH_WRAP_UP_DATA":
 			*s.dst = s.value
 		default:
-			return nil, 0, fail(p+"."+s.field, "%q must be OPTIONAL, REQUIRED, NOT_ALLOWED or REQUIRED_WITH_WRAP_UP_DATA", clip(s.value))
+			return nil, 0, fail(p+"."+s.field, "%q must be OPTIONAL, REQUIRED, NOT_ALLOWED or REQUIRED_WITH_WRAP_UP_DATA", clip.Short(s.value))
 		}
 	}
 	return a, cost, nil
@@ -370,7 +371,7 @@ func (b *builder) reasonCodes(f *DirectoryFile) *DirectoryError {
 		}
 		ids[rc.ID] = true
 		if !cisco.Category(rc.Category).Known() {
-			return fail(p+".category", "category %q must be NOT_READY or LOGOUT", clip(rc.Category))
+			return fail(p+".category", "category %q must be NOT_READY or LOGOUT", clip.Short(rc.Category))
 		}
 		if rc.Code < 1 || rc.Code > 65535 {
 			return fail(p+".code", "code %d is outside 1 to 65535", rc.Code)
@@ -489,7 +490,7 @@ func (b *builder) phoneBooks(f *DirectoryFile) *DirectoryError {
 				return fail(p, "more than %d TEAM phone books; Finesse allows %d", maxTeamPhoneBooks, maxTeamPhoneBooks)
 			}
 		default:
-			return fail(p+".type", "type %q must be GLOBAL or TEAM", clip(pb.Type))
+			return fail(p+".type", "type %q must be GLOBAL or TEAM", clip.Short(pb.Type))
 		}
 		if err := b.checkTeams(p+".teams", pb.Teams); err != nil {
 			return err
@@ -561,7 +562,7 @@ func (b *builder) checkTeam(p, id string) *DirectoryError {
 		return fail(p, "missing team id")
 	}
 	if _, ok := b.d.teams[id]; !ok {
-		return fail(p, "team %q is not in teams", clip(id))
+		return fail(p, "team %q is not in teams", clip.Short(id))
 	}
 	return nil
 }
@@ -583,7 +584,7 @@ func checkID(p, id string) *DirectoryError {
 		return fail(p, "missing id")
 	}
 	if !isDigits(id) {
-		return fail(p, "id %q must be digits", clip(id))
+		return fail(p, "id %q must be digits", clip.Short(id))
 	}
 	return nil
 }
@@ -671,7 +672,7 @@ func (b *builder) devices(f *DirectoryFile) *DirectoryError {
 			last = first
 		}
 		if !validExtension(first) || !validExtension(last) || len(first) != len(last) || first > last {
-			return fail(p, "%q is not an extension or a range \"first-last\" of 3 to 15 digits, both of one length, first not above last", clip(entry))
+			return fail(p, "%q is not an extension or a range \"first-last\" of 3 to 15 digits, both of one length, first not above last", clip.Short(entry))
 		}
 		b.d.devices = append(b.d.devices, deviceRange{first, last})
 	}

@@ -39,14 +39,3 @@ func errAuthorization() *cisco.Error {
 		Text:    "The username or password is wrong. Check both and try again.",
 	}
 }
-
-// clip shortens caller input quoted in an error Text, so that a huge or
-// hostile value cannot bloat an error sent on the wire.
-func clip(s string) string {
-	const maxRunes = 32
-	r := []rune(s)
-	if len(r) > maxRunes {
-		return string(r[:maxRunes]) + "…"
-	}
-	return s
-}

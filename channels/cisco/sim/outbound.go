@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 
 	"fmt"
 	"strings"
@@ -39,7 +40,7 @@ func ParseCallKind(s string) (CallKind, error) {
 		return k, nil
 	}
 	return "", &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: msgInvalidKind,
-		Text: fmt.Sprintf("kind %q is not a kind of call; give inbound (the default), preview or progressive.", clip(s))}
+		Text: fmt.Sprintf("kind %q is not a kind of call; give inbound (the default), preview or progressive.", clip.Short(s))}
 }
 
 // campaign reports whether k is dialed by a campaign.

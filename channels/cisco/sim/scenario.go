@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 	"github.com/ctibus/ctibus/internal/jsonconfig"
 )
 
@@ -91,7 +92,7 @@ func loadScenario(doc *jsonconfig.Document) (*Scenario, error) {
 			after, err = 0, nil
 		}
 		if err != nil || after < 0 {
-			return nil, doc.Errorf(field("after"), "%q is not a duration; write it like 5s, 1m30s or 250ms", clip(c.After))
+			return nil, doc.Errorf(field("after"), "%q is not a duration; write it like 5s, 1m30s or 250ms", clip.Short(c.After))
 		}
 		if c.Agent == "" {
 			return nil, doc.Errorf(field("agent"), "missing; give the loginId of the agent to ring")
@@ -101,7 +102,7 @@ func loadScenario(doc *jsonconfig.Document) (*Scenario, error) {
 		}
 		kind, err := ParseCallKind(c.Kind)
 		if err != nil {
-			return nil, doc.Errorf(field("kind"), "%q is not a kind of call; give inbound (the default), preview or progressive", clip(c.Kind))
+			return nil, doc.Errorf(field("kind"), "%q is not a kind of call; give inbound (the default), preview or progressive", clip.Short(c.Kind))
 		}
 		call := IncomingCall{From: c.From, DNIS: c.DNIS, Kind: kind}
 		if len(c.CallVariables) > 0 {

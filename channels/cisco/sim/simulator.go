@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 
 	"context"
 	"fmt"
@@ -365,7 +366,7 @@ func (s *Simulator) SetState(ctx context.Context, loginID string, state cisco.St
 		return cisco.User{}, &cisco.Error{
 			Type:    cisco.ErrorTypeInvalidInput,
 			Message: cisco.ErrorMessageInvalidStateInput,
-			Text:    fmt.Sprintf("%q is not an agent state; an agent can set READY, NOT_READY or LOGOUT.", clip(string(state))),
+			Text:    fmt.Sprintf("%q is not an agent state; an agent can set READY, NOT_READY or LOGOUT.", clip.Short(string(state))),
 		}
 	}
 
@@ -487,7 +488,7 @@ func (s *Simulator) ForceLogout(ctx context.Context, loginID, reasonCodeID strin
 		return cisco.User{}, &cisco.Error{
 			Type:    cisco.ErrorTypeInvalidInput,
 			Message: cisco.ErrorMessageInvalidReasonCode,
-			Text:    fmt.Sprintf("Reason code %q is not valid; a forced logout needs a reason code from 1 to 65535, such as 255.", clip(reasonCodeID)),
+			Text:    fmt.Sprintf("Reason code %q is not valid; a forced logout needs a reason code from 1 to 65535, such as 255.", clip.Short(reasonCodeID)),
 		}
 	}
 
@@ -587,7 +588,7 @@ func (s *Simulator) ReasonCodes(ctx context.Context, loginID string, category ci
 		return nil, &cisco.Error{
 			Type:    cisco.ErrorTypeInvalidInput,
 			Message: cisco.ErrorMessageInvalidCategory,
-			Text:    fmt.Sprintf("%q is not a reason code category; use NOT_READY or LOGOUT.", clip(string(category))),
+			Text:    fmt.Sprintf("%q is not a reason code category; use NOT_READY or LOGOUT.", clip.Short(string(category))),
 		}
 	}
 	return s.dir.reasonCodesFor(a, category), nil
@@ -799,7 +800,7 @@ func errNotFound(loginID string) *cisco.Error {
 	return &cisco.Error{
 		Type:    cisco.ErrorTypeNotFound,
 		Message: cisco.ErrorMessageUnknownUser,
-		Text:    fmt.Sprintf("There is no user %q; check the login ID.", clip(loginID)),
+		Text:    fmt.Sprintf("There is no user %q; check the login ID.", clip.Short(loginID)),
 	}
 }
 
@@ -853,7 +854,7 @@ func (d *Directory) checkReasonCode(a *dirAgent, category cisco.Category, id str
 	return "", &cisco.Error{
 		Type:    cisco.ErrorTypeInvalidInput,
 		Message: cisco.ErrorMessageInvalidReasonCode,
-		Text:    fmt.Sprintf("Reason code %q is not one of the agent's %s reason codes; choose one of those.", clip(id), category),
+		Text:    fmt.Sprintf("Reason code %q is not one of the agent's %s reason codes; choose one of those.", clip.Short(id), category),
 	}
 }
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/internal/clip"
 
 	"context"
 	"fmt"
@@ -30,7 +31,7 @@ func (s *Simulator) SupervisorSetState(ctx context.Context, supervisorID, agentI
 	case cisco.StateNotReady, cisco.StateLogout:
 	default:
 		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidStateInput,
-			Text: fmt.Sprintf("%q is not a state a supervisor can set; use NOT_READY or LOGOUT.", clip(string(state)))}
+			Text: fmt.Sprintf("%q is not a state a supervisor can set; use NOT_READY or LOGOUT.", clip.Short(string(state)))}
 	}
 	if reasonCodeID != "" && reasonCodeID != noReasonCode {
 		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidReasonCode,
@@ -190,13 +191,13 @@ func (s *Simulator) monitorPartiesLocked(sup, a *dirAgent, fromAddress, toAddres
 	}
 	sst, st = s.stateLocked(sup), s.stateLocked(a)
 	if fromAddress != "" && fromAddress != sst.extension {
-		return nil, nil, errInvalidAddress("fromAddress", fmt.Sprintf("You are signed in on %s, not %s; give your own extension as fromAddress.", sst.extension, clip(fromAddress)))
+		return nil, nil, errInvalidAddress("fromAddress", fmt.Sprintf("You are signed in on %s, not %s; give your own extension as fromAddress.", sst.extension, clip.Short(fromAddress)))
 	}
 	if st.state == cisco.StateLogout {
 		return nil, nil, errSignedOut(a.loginID)
 	}
 	if toAddress != "" && toAddress != st.extension {
-		return nil, nil, errInvalidAddress("toAddress", fmt.Sprintf("Agent %s is signed in on %s, not %s; give the agent's extension as toAddress.", a.loginID, st.extension, clip(toAddress)))
+		return nil, nil, errInvalidAddress("toAddress", fmt.Sprintf("Agent %s is signed in on %s, not %s; give the agent's extension as toAddress.", a.loginID, st.extension, clip.Short(toAddress)))
 	}
 	return sst, st, nil
 }

@@ -1,4 +1,4 @@
-package handlers
+package session
 
 import (
 	"context"
@@ -8,17 +8,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
-	"github.com/ctibus/ctibus/channels/cisco"
-	"github.com/ctibus/ctibus/session"
+	"github.com/ctibus/ctibus/internal/clip"
 )
 
-// admission admits the apps that present credentials in their Register:
-// an agent's app with a workspace token joins the agent's workspace; a
-// server-side app with its secret or a JWT gets its grant. Credentials are
-// never logged.
-type admission struct{ h *Cisco }
-
-var _ broker.Admitter = (*admission)(nil)
+var _ broker.Admitter = (*Desktops)(nil)
 
 // The credential fields of Register's data.
 const (
@@ -27,7 +20,11 @@ const (
 	fieldJWT    = "jwt"
 )
 
-func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Registration) error {
+// Admit admits the apps that present credentials in their Register: an
+// agent's app with a workspace token joins the agent's workspace; a
+// server-side app with its secret or a JWT gets its grant. Credentials are
+// never logged.
+func (d *Desktops) Admit(ctx context.Context, c *broker.Conn, reg broker.Registration) error {
 	var present []string
 	values := map[string]string{}
 	for _, key := range []string{fieldToken, fieldSecret, fieldJWT} {
@@ -40,11 +37,11 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 			values[key] = v
 		}
 	}
-	if _, hasToken := values[fieldToken]; (len(present) == 0 || len(present) == 1 && hasToken) && a.h.apps != nil &&
-		a.h.apps.Reserved(reg.App) && c.App() != reg.App {
+	if _, hasToken := values[fieldToken]; (len(present) == 0 || len(present) == 1 && hasToken) && d.apps != nil &&
+		d.apps.Reserved(reg.App) && c.App() != reg.App {
 		return &broker.APIError{
 			Type:    broker.ErrTypeInvalidCredentials,
-			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip(reg.App)),
+			Message: fmt.Sprintf("source: %q is reserved for a server-side app of the apps file", clip.Short(reg.App)),
 			Msg:     "This name belongs to a server-side app: register with its secret or JWT, or under another name.",
 		}
 	}
@@ -60,7 +57,7 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 		log = log.With(zap.String("app", reg.App))
 	}
 	if token, ok := values[fieldToken]; ok {
-		return a.joinWithToken(ctx, c, token, log)
+		return d.joinWithToken(ctx, c, token, log)
 	}
 	if c.App() != "" {
 		// An app's grant is fixed when the connection is admitted; a second
@@ -68,23 +65,31 @@ func (a *admission) Admit(ctx context.Context, c *broker.Conn, reg broker.Regist
 		// already has some.
 		return broker.InvalidInput("data", "present an app credential in the connection's first Register")
 	}
-	app, err := a.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
+	app, err := d.authenticate(ctx, reg.App, values[fieldSecret], values[fieldJWT])
 	if err != nil {
 		switch {
 		case errors.Is(err, broker.ErrTryAgainLater):
-		case err == errBusy:
+		case err == BusyError:
 			log.Warn("app credentials not checked: too many password checks waiting", zap.String("credential", present[0]))
 		default:
 			log.Info("app credentials refused", zap.String("credential", present[0]))
 		}
 		return err
 	}
-	if err := a.grant(ctx, c, app); err != nil {
+	if err := d.grant(ctx, c, app); err != nil {
 		return err
 	}
 	log.Info("server-side app admitted", zap.Bool("allAgents", app.AllAgents),
 		zap.Strings("agents", app.Agents), zap.Strings("teams", app.Teams), zap.Bool("publish", app.Publish))
 	return nil
+}
+
+// BusyError answers a sign-in or an app secret that could not be checked
+// in time: too many checks were running or waiting (ErrBusy).
+var BusyError = &broker.APIError{
+	Type:    broker.ErrTypeUnavailable,
+	Message: "too many sign-ins are being checked: try again shortly",
+	Msg:     "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
 }
 
 // errTokenRefused answers a workspace token that admits nothing.
@@ -94,31 +99,35 @@ var errTokenRefused = &broker.APIError{
 	Msg:     "This workspace token is not valid (it may have expired, or the agent signed out). Get a new one from the agent's desktop.",
 }
 
-func (a *admission) joinWithToken(ctx context.Context, c *broker.Conn, token string, log *zap.Logger) error {
-	h := a.h
-	agentID, err := h.tokens.Resolve(ctx, token)
-	if errors.Is(err, session.ErrTokenInvalid) {
+func (d *Desktops) joinWithToken(ctx context.Context, c *broker.Conn, token string, log *zap.Logger) error {
+	agentID, err := d.tokens.Resolve(ctx, token)
+	if errors.Is(err, ErrTokenInvalid) {
 		log.Info("workspace token refused")
 		return errTokenRefused
 	}
 	if err != nil {
 		return tryAgainLater("check the workspace token", err)
 	}
-	unlock := h.workspaces.Lock(agentID)
+	unlock := d.workspaces.Lock(agentID)
 	defer unlock()
 	// The workspace may live on other nodes only, or on none after a
 	// restart of every node: the contact center says whether the agent is
 	// still signed in.
-	if u, err := h.cti.User(ctx, agentID); errors.Is(err, cisco.ErrUnavailable) {
+	signedIn, err := d.channel.SignedIn(ctx, agentID)
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		return tryAgainLater("check that the agent is signed in", err)
-	} else if err != nil {
-		return h.apiError(err)
-	} else if u.State == cisco.StateLogout && !h.workspaces.HasDesktop(agentID) {
+	case errors.Is(err, ErrNoAgent):
+		log.Info("workspace token refused: the agent is no longer in the directory")
+		return errTokenRefused
+	case err != nil:
+		return err
+	case !signedIn && !d.workspaces.HasDesktop(agentID):
 		// Signed out, and no desktop here waits for the agent's return.
 		log.Info("workspace token refused: the agent has signed out")
 		return errTokenRefused
 	}
-	h.workspaces.Join(agentID, c)
+	d.workspaces.Join(agentID, c)
 	log.Info("app joined a workspace with a token", zap.String("agent", agentID))
 	return nil
 }
@@ -131,23 +140,23 @@ func tryAgainLater(what string, err error) error {
 	return fmt.Errorf("%s: %w: %w", what, broker.ErrTryAgainLater, err)
 }
 
-func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) (*session.App, error) {
+func (d *Desktops) authenticate(ctx context.Context, name, secret, jwt string) (*App, error) {
 	refused := &broker.APIError{
 		Type:    broker.ErrTypeInvalidCredentials,
 		Message: "the app credentials are not valid",
 		Msg:     `The app's name ("source") and credential do not match an app the server knows. Check both against the apps file.`,
 	}
-	if a.h.apps == nil {
+	if d.apps == nil {
 		return nil, refused
 	}
-	var app *session.App
+	var app *App
 	var err error
 	if secret != "" {
-		app, err = a.h.authenticateSecret(ctx, name, secret)
+		app, err = d.authenticateSecret(ctx, name, secret)
 	} else {
-		app, err = a.h.apps.AuthenticateJWT(jwt, a.h.jwtMaxLife)
+		app, err = d.apps.AuthenticateJWT(jwt, d.jwtMaxLife)
 	}
-	var locked *session.LockedError
+	var locked *LockedError
 	switch {
 	case errors.As(err, &locked):
 		return nil, &broker.APIError{
@@ -155,11 +164,11 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 			Message: "too many wrong secrets for this app: locked",
 			Msg:     "Too many wrong secrets were given for this app; it is locked for a few minutes. Check the secret, then retry.",
 		}
-	case errors.Is(err, session.ErrBusy):
-		return nil, errBusy
-	case errors.Is(err, session.ErrCredentials):
+	case errors.Is(err, ErrBusy):
+		return nil, BusyError
+	case errors.Is(err, ErrCredentials):
 		return nil, refused
-	case errors.Is(err, session.ErrUnavailable):
+	case errors.Is(err, ErrUnavailable):
 		return nil, tryAgainLater("check the app's secret", err)
 	case err != nil:
 		return nil, err
@@ -169,35 +178,58 @@ func (a *admission) authenticate(ctx context.Context, name, secret, jwt string) 
 	return app, nil
 }
 
+// authenticateSecret checks an app's secret. A secret already proven on
+// this node passes at once, locked or not: the lockout is there to stop
+// guesses, and must not let guesses lock out the back end that holds the
+// secret. Any other secret goes through the app lockout, which counts it,
+// and the bound on password checks, which prices it a bcrypt.
+func (d *Desktops) authenticateSecret(ctx context.Context, name, secret string) (*App, error) {
+	if app, ok := d.apps.Remembered(name, secret); ok {
+		return app, nil
+	}
+	var app *App
+	err := d.appLockout.Attempt(ctx, NameAccount(name), func() error {
+		return d.checks.Do(ctx, func() error {
+			var err error
+			app, err = d.apps.AuthenticateSecret(name, secret)
+			if errors.Is(err, ErrCredentials) {
+				return fmt.Errorf("%w: %w", ErrBadCredentials, err)
+			}
+			return err
+		})
+	})
+	return app, err
+}
+
 // grant restricts c to app's grant and lets it see the workspaces of the
 // agents the grant names.
-func (a *admission) grant(ctx context.Context, c *broker.Conn, app *session.App) error {
+func (d *Desktops) grant(ctx context.Context, c *broker.Conn, app *App) error {
 	if app.AllAgents {
 		c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
-		c.WatchAll(session.WorkspacePrefix)
+		c.WatchAll(string(d.EveryWorkspace()))
 		return nil
 	}
-	agents, err := a.h.grantedAgents(ctx, app)
+	agents, err := d.grantedAgents(ctx, app)
 	if err != nil {
-		return a.h.apiError(err) // before the grant: a refused Register changes nothing
+		return err // before the grant: a refused Register changes nothing
 	}
 	c.SetGrant(broker.Grant{Subscribe: app.Subscribe, Publish: app.Publish})
 	scopes := make([]broker.Scope, 0, len(agents))
 	for id := range agents {
-		scopes = append(scopes, session.ScopeOf(id))
+		scopes = append(scopes, d.ScopeOf(id))
 	}
 	c.Watch(scopes...)
 	return nil
 }
 
 // grantedAgents returns the loginIds an app's grant names, teams resolved.
-func (h *Cisco) grantedAgents(ctx context.Context, app *session.App) (map[string]bool, error) {
+func (d *Desktops) grantedAgents(ctx context.Context, app *App) (map[string]bool, error) {
 	agents := make(map[string]bool, len(app.Agents))
 	for _, id := range app.Agents {
 		agents[id] = true
 	}
 	for _, team := range app.Teams {
-		ids, err := h.cti.TeamAgents(ctx, team)
+		ids, err := d.channel.TeamMembers(ctx, team)
 		if err != nil {
 			return nil, err
 		}
