@@ -29,9 +29,9 @@ type Update struct {
 // later, http://jabber.org/protocol/pubsub before. The parser matches
 // <notification> by its local name, so it takes either (and any other).
 const (
-	nsPubSubEvent    = "http://jabber.org/protocol/pubsub#event"
-	nsPush           = "urn:xmpp:push:0"
-	nsPubSub         = "http://jabber.org/protocol/pubsub"
+	nsPubSubEvent = "http://jabber.org/protocol/pubsub#event"
+	nsPush        = "urn:xmpp:push:0"
+	nsPubSub      = "http://jabber.org/protocol/pubsub"
 )
 
 // ErrNotNotification reports a stanza that is not a pubsub event message
