@@ -203,7 +203,7 @@ func (c *restClient) statusError(resp *http.Response, path string) error {
 		return &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Text: "Finesse refused the username or password"}
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return &cisco.Error{
-			Type: cisco.ErrorTypeUnavailable, Message: cisco.ErrorMessageUnavailable,
+			Type: cisco.ErrorTypeUnavailable, Message: cisco.ErrorMessageUnavailable, Data: outOfServiceData,
 			Text: fmt.Sprintf("Finesse %s is out of service; try again later", c.side),
 		}
 	case ce == nil && resp.StatusCode == http.StatusNotFound:
@@ -213,6 +213,16 @@ func (c *restClient) statusError(resp *http.Response, path string) error {
 	}
 	ce.Type = contractType(ce.Type, resp.StatusCode, path)
 	return ce
+}
+
+// outOfServiceData marks the Unavailable error of a 503: the side
+// answers, and says it is out of service.
+const outOfServiceData = "503"
+
+// isOutOfService reports whether err is a side's 503.
+func isOutOfService(err error) bool {
+	var ce *cisco.Error
+	return errors.As(err, &ce) && ce.Type == cisco.ErrorTypeUnavailable && ce.Data == outOfServiceData
 }
 
 // contractType maps a Finesse ErrorType onto the types of the contract
