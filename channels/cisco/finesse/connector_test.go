@@ -1,0 +1,328 @@
+package finesse_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/finesse"
+	"github.com/ctibus/ctibus/channels/cisco/finesse/finessetest"
+	"github.com/ctibus/ctibus/internal/prosodytest"
+)
+
+// admin is the administrator account of the fixture: the connector reads
+// with it what no signed-in agent may.
+var admin = ciscotest.Account{LoginName: "finadmin", Password: "admin@123"}
+
+// options tune a connector for tests: requests confirm quickly when a
+// notification is lost, sides are read often, and failover waits little.
+type options struct {
+	sides  int // 1 or 2; 2 when 0
+	noAdmin bool
+	config func(*finesse.Config)
+}
+
+// startPair starts a Finesse pair with the administrator account.
+func startPair(t *testing.T, cfg finessetest.PairConfig) *finessetest.Pair {
+	t.Helper()
+	cfg.Site.Admin = admin
+	return finessetest.StartPair(t, cfg)
+}
+
+// connect returns a started connector on p.
+func connect(t *testing.T, p *finessetest.Pair, o options) *finesse.Connector {
+	t.Helper()
+	sides := []finesse.Side{{REST: p.A.URL(), XMPP: p.A.XMPPURL()}, {REST: p.B.URL(), XMPP: p.B.XMPPURL()}}
+	if o.sides == 1 {
+		sides = sides[:1]
+	}
+	cfg := finesse.Config{
+		Sides:           sides,
+		RootCAs:         p.XMPP.CA().Pool(),
+		Logger:          zaptest.NewLogger(t),
+		ConfirmTimeout:  2 * time.Second,
+		StatusInterval:  200 * time.Millisecond,
+		ReconnectBudget: 5 * time.Second,
+		FailoverJitter:  50 * time.Millisecond,
+	}
+	if !o.noAdmin {
+		cfg.Admin = &finesse.Account{Username: admin.LoginName, Password: admin.Password}
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	c, err := finesse.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, c.Start(testContext(t)))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConnectorSuite(t *testing.T) {
+	ciscotest.ConnectorSuite(t, func(t *testing.T) ciscotest.Harness {
+		p := startPair(t, finessetest.PairConfig{})
+		return ciscotest.SimHarness(connect(t, p, options{}), p.Sim)
+	})
+}
+
+// The suite's accounts: two agents of team 5004 and their supervisor.
+var (
+	agentA     = ciscotest.Account{LoginID: "100501", LoginName: "ciscotest", Password: "test@123", Extension: "1001"}
+	agentB     = ciscotest.Account{LoginID: "102312778", LoginName: "pquser", Password: "pqsup1", Extension: "1002"}
+)
+
+// recorder keeps the notifications a connector delivers.
+type recorder struct {
+	mu    sync.Mutex
+	got   []cisco.Notification
+	added chan struct{}
+}
+
+func record(t *testing.T, c *finesse.Connector) *recorder {
+	r := &recorder{added: make(chan struct{})}
+	t.Cleanup(c.Subscribe(func(n cisco.Notification) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.got = append(r.got, n)
+		close(r.added)
+		r.added = make(chan struct{})
+	}))
+	return r
+}
+
+func (r *recorder) all() []cisco.Notification {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// await waits for a notification that matches.
+func (r *recorder) await(t *testing.T, what string, match func(cisco.Notification) bool) cisco.Notification {
+	t.Helper()
+	ctx := testContext(t)
+	for {
+		r.mu.Lock()
+		for _, n := range r.got {
+			if match(n) {
+				r.mu.Unlock()
+				return n
+			}
+		}
+		added := r.added
+		r.mu.Unlock()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			require.FailNow(t, "no notification: "+what)
+		}
+	}
+}
+
+func userIn(loginID string, state cisco.State) func(cisco.Notification) bool {
+	return func(n cisco.Notification) bool {
+		return n.User != nil && n.User.User.LoginID == loginID && n.User.User.State == state
+	}
+}
+
+func signIn(t *testing.T, c *finesse.Connector, a ciscotest.Account) cisco.SignedIn {
+	t.Helper()
+	in, err := c.SignIn(testContext(t), a.LoginName, a.Password, a.Extension)
+	require.NoError(t, err)
+	return in
+}
+
+func TestSignInOrder(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	signIn(t, c, agentA)
+	entries := p.Log.Entries()
+	online := slices.IndexFunc(entries, finessetest.IsOnline(finessetest.DomainA, agentA.LoginID))
+	login := slices.IndexFunc(entries, finessetest.IsLogin(agentA.LoginID))
+	require.GreaterOrEqual(t, online, 0, "the agent's XMPP presence reached side A")
+	require.GreaterOrEqual(t, login, 0, "the LOGIN was sent")
+	assert.Less(t, online, login, "XMPP and presence come before LOGIN, as Cisco documents")
+}
+
+func TestReloginKeepsState(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	signIn(t, c, agentA)
+	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	again := signIn(t, c, agentA)
+	assert.True(t, again.Relogin)
+	assert.Equal(t, cisco.StateReady, again.User.State, "a re-login keeps the state")
+	assert.Empty(t, again.Changed)
+}
+
+func TestRequestIDEchoedOrEmpty(t *testing.T) {
+	for _, echo := range []bool{true, false} {
+		t.Run(map[bool]string{true: "echoed", false: "empty"}[echo], func(t *testing.T) {
+			p := startPair(t, finessetest.PairConfig{})
+			p.A.SetEchoRequestID(echo)
+			c := connect(t, p, options{})
+			signIn(t, c, agentA)
+			r := record(t, c)
+			_, err := c.SetState(cisco.WithRequestID(testContext(t), "bus-1"), agentA.LoginID, cisco.StateReady, "")
+			require.NoError(t, err)
+			got := r.all()
+			i := slices.IndexFunc(got, userIn(agentA.LoginID, cisco.StateReady))
+			require.GreaterOrEqual(t, i, 0, "delivered before SetState returned")
+			assert.Equal(t, "bus-1", got[i].RequestID, "the request's id, whether Finesse echoes it or not")
+			assert.Equal(t, agentA.LoginID, got[i].RequestedBy)
+		})
+	}
+}
+
+func TestSynchronousAndAsynchronousErrors(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	// Invalid Device comes from the CTI server after a 202: an apiErrors
+	// notification.
+	_, err := c.SignIn(testContext(t), agentA.LoginName, agentA.Password, "9999")
+	assert.ErrorIs(t, err, cisco.ErrInvalidDevice)
+	signIn(t, c, agentA)
+	// A reason code Finesse does not know is refused at once: a 400.
+	_, err = c.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, "no-such-code")
+	assert.ErrorIs(t, err, cisco.ErrInvalidInput)
+	u, err := c.User(testContext(t), agentA.LoginID)
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateNotReady, u.State)
+}
+
+func TestUnauthorizedIsNeverRetried(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	_, err := c.SignIn(testContext(t), agentA.LoginName, "wrong", agentA.Extension)
+	assert.ErrorIs(t, err, cisco.ErrAuthorization)
+	assert.NotContains(t, err.Error(), "wrong")
+	assert.Equal(t, 1, p.A.Unauthorized()+p.B.Unauthorized(), "one wrong password, one request")
+}
+
+// waitOnline waits for the agent's presence on domain to come (again)
+// after the moment OnPresence was called.
+func presenceWatch(t *testing.T, p *finessetest.Pair, domain, loginID string) <-chan struct{} {
+	up := make(chan struct{}, 16)
+	t.Cleanup(p.XMPP.OnPresence(domain, func(pr prosodytest.Presence) {
+		if pr.User == loginID && pr.Available {
+			select {
+			case up <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	return up
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-testContext(t).Done():
+		require.FailNow(t, what)
+	}
+}
+
+func TestLostSessionReconnectsWithinTheGrace(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	signIn(t, c, agentA)
+	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	back := presenceWatch(t, p, finessetest.DomainA, agentA.LoginID)
+	p.XMPP.Proxy(finessetest.DomainA).Drop()
+	waitFor(t, back, "the agent's presence came back on side A")
+	assert.False(t, p.A.ExpirePresence(agentA.LoginID), "the agent is online when the 60 s grace ends: no forced logout")
+	u, err := p.Sim.User(testContext(t), agentA.LoginID)
+	require.NoError(t, err)
+	assert.Equal(t, cisco.StateReady, u.State, "the agent stayed signed in and READY")
+	_, err = c.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, "")
+	require.NoError(t, err, "requests go on after the reconnect")
+}
+
+func TestSideDownMovesAgentsToTheOtherSide(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	signIn(t, c, agentA)
+	r := record(t, c)
+	onB := presenceWatch(t, p, finessetest.DomainB, agentA.LoginID)
+	p.A.Down()
+	waitFor(t, onB, "the agent signed in on side B")
+	// A change made while the agent moved is published by the resync.
+	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err, "requests go to side B")
+	r.await(t, "READY through side B", userIn(agentA.LoginID, cisco.StateReady))
+	_, ok := p.Log.Find(func(e finessetest.Entry) bool {
+		return finessetest.IsLogin(agentA.LoginID)(e) && e.Side == finessetest.DomainB
+	})
+	assert.True(t, ok, "the agent signed in again on side B, on the same extension")
+	u, err := c.User(testContext(t), agentA.LoginID)
+	require.NoError(t, err)
+	assert.Equal(t, agentA.Extension, u.Extension)
+}
+
+func TestOutOfServiceThenInService(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{sides: 1})
+	signIn(t, c, agentA)
+	r := record(t, c)
+	p.A.SetStatus(finessetest.OutOfService)
+	require.Eventually(t, func() bool { return !c.Ready() }, 30*time.Second, 10*time.Millisecond)
+	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	assert.ErrorIs(t, err, cisco.ErrUnavailable, "requests answer Unavailable while Finesse is out of service")
+	// The contact center changes the agent meanwhile, unseen.
+	_, err = p.Sim.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	p.A.SetStatus(finessetest.InService)
+	r.await(t, "the change made while out of service, published once back", userIn(agentA.LoginID, cisco.StateReady))
+	require.Eventually(t, c.Ready, 30*time.Second, 10*time.Millisecond)
+}
+
+func TestPerAgentOrder(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	p.A.SetEchoRequestID(false)
+	c := connect(t, p, options{})
+	accounts := []ciscotest.Account{agentA, agentB}
+	for _, a := range accounts {
+		signIn(t, c, a)
+	}
+	r := record(t, c)
+	var wg sync.WaitGroup
+	for _, a := range accounts {
+		wg.Go(func() {
+			for i := range 5 {
+				state := cisco.StateReady
+				if i%2 == 1 {
+					state = cisco.StateNotReady
+				}
+				_, err := c.SetState(context.Background(), a.LoginID, state, "")
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, a := range accounts {
+		var states []cisco.State
+		for _, n := range r.all() {
+			if n.User != nil && n.User.User.LoginID == a.LoginID {
+				states = append(states, n.User.User.State)
+			}
+		}
+		assert.Equal(t, []cisco.State{cisco.StateReady, cisco.StateNotReady, cisco.StateReady, cisco.StateNotReady, cisco.StateReady}, states,
+			"%s's notifications in the order of its requests", a.LoginID)
+	}
+}
