@@ -618,3 +618,19 @@ func (s *Server) Bounces(domain string) int {
 	defer c.mu.Unlock()
 	return c.bounces
 }
+
+// OnlineUsers returns the users of domain with a resource online, sorted.
+func (s *Server) OnlineUsers(domain string) []string {
+	c, err := s.componentOf(domain)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	users := make([]string, 0, len(c.online))
+	for u := range c.online {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	return users
+}

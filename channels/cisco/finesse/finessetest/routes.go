@@ -1,0 +1,531 @@
+package finessetest
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+)
+
+// call is one authenticated request being served.
+type call struct {
+	r      *http.Request
+	ctx    context.Context // carries the requestId header for the simulator (cisco.WithRequestID)
+	caller string          // the loginId authenticated; "" for the administrator
+	admin  bool
+	body   requestBody // a PUT's or POST's body
+	rid    string      // the requestId header
+}
+
+// reply is what a handler answers.
+type reply struct {
+	status int
+	body   []byte // XML; the GET header is added
+}
+
+func ok(body []byte) reply { return reply{status: http.StatusOK, body: body} }
+
+// accepted is Finesse's answer to a PUT or POST it took up: the outcome
+// comes as a notification.
+var accepted = reply{status: http.StatusAccepted}
+
+func failure(status int, e ApiError) reply { return reply{status: status, body: apiErrorsXML(e)} }
+
+func missing(param string) reply {
+	return failure(http.StatusBadRequest, ApiError{Type: "Parameter Missing", Message: strings.ToUpper(param[:1]) + param[1:] + " Parameter missing", Data: param})
+}
+
+func invalidInput(param, message string) reply {
+	return failure(http.StatusBadRequest, ApiError{Type: cisco.ErrorTypeInvalidInput, Message: message, Data: param})
+}
+
+func notAllowed(id string) reply {
+	return failure(http.StatusUnauthorized, ApiError{
+		Type: "Invalid Authorization User Specified", Data: id,
+		Message: "The user specified in the authentication credentials and the uri don't match",
+	})
+}
+
+type handler func(s *Site, c *call) reply
+
+// routes returns the REST API the side serves.
+func (s *Site) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h handler, anonymous bool) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h, anonymous) })
+	}
+	handle("GET /finesse/api/SystemInfo", getSystemInfo, true)
+	handle("GET /finesse/api/User/{id}", getUser, false)
+	handle("PUT /finesse/api/User/{id}", putUser, false)
+	handle("GET /finesse/api/User/{id}/ReasonCodes", getReasonCodes, false)
+	handle("GET /finesse/api/User/{id}/WrapUpReasons", getWrapUpReasons, false)
+	handle("GET /finesse/api/User/{id}/PhoneBooks", getPhoneBooks, false)
+	handle("GET /finesse/api/User/{id}/Media", getMediaList, false)
+	handle("GET /finesse/api/User/{id}/Media/{mrd}", getMedia, false)
+	handle("GET /finesse/api/User/{id}/Dialogs", getDialogs, false)
+	handle("POST /finesse/api/User/{id}/Dialogs", postDialog, false)
+	handle("PUT /finesse/api/Dialog/{id}", putDialog, false)
+	handle("GET /finesse/api/Team/{id}", getTeam, false)
+	handle("GET /finesse/api/TeamResource/{team}/ReasonCodes", teamResource(getReasonCodes), false)
+	handle("GET /finesse/api/TeamResource/{team}/WrapUpReasons", teamResource(getWrapUpReasons), false)
+	handle("GET /finesse/api/TeamResource/{team}/PhoneBooks", teamResource(getPhoneBooks), false)
+	handle("/", func(*Site, *call) reply {
+		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Resource not found"})
+	}, true)
+	return mux
+}
+
+// serve runs the steps every request goes through, in Finesse's order: the
+// side's delay, its status, the credentials; then the log, after the XMPP
+// component has caught up with prosody; then the handler.
+func (s *Site) serve(w http.ResponseWriter, r *http.Request, h handler, anonymous bool) {
+	if err := s.wait(r.Context()); err != nil {
+		return
+	}
+	entry := Entry{Side: s.domain, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: r.Header.Get("requestId")}
+	c := &call{r: r, rid: entry.RequestID}
+	c.ctx = cisco.WithRequestID(r.Context(), c.rid)
+
+	var rep reply
+	defer func() {
+		w.Header().Set("Content-Type", "application/xml")
+		if c.rid != "" {
+			w.Header().Set("requestId", c.rid) // echoed in the headers too, as the Media APIs do
+		}
+		body := rep.body
+		if r.Method == http.MethodGet && rep.status == http.StatusOK {
+			body = append([]byte(xmlHeader), body...)
+		}
+		w.WriteHeader(rep.status)
+		_, _ = w.Write(body)
+	}()
+
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+		if err != nil {
+			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
+			s.log.add(entry)
+			return
+		}
+		if err := xml.Unmarshal(raw, &c.body); err != nil {
+			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Malformed XML in request body"})
+			s.log.add(entry)
+			return
+		}
+		if c.body.State != nil {
+			entry.Action = strings.TrimSpace(*c.body.State)
+		} else if c.body.RequestedAction != nil {
+			entry.Action = strings.TrimSpace(*c.body.RequestedAction)
+		}
+	}
+
+	s.mu.Lock()
+	status := s.status
+	s.mu.Unlock()
+	if !anonymous {
+		if status != InService {
+			rep = failure(http.StatusServiceUnavailable, ApiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
+			s.log.setStatus(s.log.add(entry), rep.status)
+			return
+		}
+		id, admin, e := s.authenticate(r)
+		if e != nil {
+			rep = failure(http.StatusUnauthorized, *e)
+			s.log.setStatus(s.log.add(entry), rep.status)
+			return
+		}
+		c.caller, c.admin, entry.User = id, admin, id
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), syncWait)
+	_ = s.xmpp.Sync(ctx, s.domain) // without it the log may show a presence late; the request is served anyway
+	cancel()
+	i := s.log.add(entry)
+	rep = h(s, c)
+	s.log.setStatus(i, rep.status)
+}
+
+// simFailure answers a simulator's error as Finesse does. A CTI error
+// (ErrorMessage CF_...) passed Finesse's validation and failed at the CTI
+// server: 202, then an apiErrors update on node. Any other is Finesse's own
+// validation: a 4xx with an ApiErrors body.
+func (s *Site) simFailure(c *call, err error, loginID, node string) reply {
+	var e *cisco.Error
+	if !errors.As(err, &e) {
+		return failure(http.StatusInternalServerError, ApiError{Type: "Internal Server Error", Message: "RUNTIME_EXCEPTION"})
+	}
+	if strings.HasPrefix(e.Message, "CF_") && c.r.Method != http.MethodGet {
+		s.queue.add(s.errorPush(loginID, node, e, c.rid))
+		return accepted
+	}
+	status := http.StatusBadRequest
+	switch e.Type {
+	case cisco.ErrorTypeAuthorization, cisco.ErrorTypeInvalidSupervisor:
+		status = http.StatusUnauthorized
+	case cisco.ErrorTypeNotFound, cisco.ErrorTypeDialogNotFound:
+		status = http.StatusNotFound
+	case cisco.ErrorTypeUnavailable:
+		status = http.StatusServiceUnavailable
+	}
+	return failure(status, ApiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
+}
+
+func getSystemInfo(s *Site, c *call) reply {
+	return ok(systemInfoXML(s.systemInfo(c.ctx)))
+}
+
+// target resolves the {id} of a User URI (a loginId, or a loginName) and
+// checks that the caller may act on it: itself, the administrator for
+// reads, or a supervisor of the agent's team for reads.
+func (s *Site) target(c *call, read bool) (string, *reply) {
+	id := c.r.PathValue("id")
+	loginID, found, _ := s.sim.Resolve(c.ctx, id)
+	if !found {
+		r := failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+		return "", &r
+	}
+	if loginID == c.caller || read && (c.admin || s.supervises(c.ctx, c.caller, loginID)) {
+		return loginID, nil
+	}
+	r := notAllowed(id)
+	return "", &r
+}
+
+// supervises reports whether sup supervises the team of agent.
+func (s *Site) supervises(ctx context.Context, sup, agent string) bool {
+	if sup == "" {
+		return false
+	}
+	su, err := s.sim.User(ctx, sup)
+	if err != nil || !slices.Contains(su.Roles, "Supervisor") {
+		return false
+	}
+	au, err := s.sim.User(ctx, agent)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(su.Teams, func(t cisco.Team) bool { return t.ID == au.TeamID })
+}
+
+func getUser(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	u, err := s.sim.User(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	return ok(userXML(u, "User"))
+}
+
+// putUser serves the User PUT: the agent's LOGIN, READY, NOT_READY and
+// LOGOUT, or a supervisor's change of an agent's state.
+func putUser(s *Site, c *call) reply {
+	if c.body.XMLName.Local != "User" {
+		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a User"})
+	}
+	if c.body.State == nil || strings.TrimSpace(*c.body.State) == "" {
+		return missing("state")
+	}
+	state := strings.TrimSpace(*c.body.State)
+	reason := ""
+	if c.body.ReasonCodeID != nil {
+		reason = strings.TrimSpace(*c.body.ReasonCodeID)
+	}
+	id := c.r.PathValue("id")
+	loginID, found, _ := s.sim.Resolve(c.ctx, id)
+	if !found {
+		return failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+	}
+	node := "/finesse/api/User/" + loginID
+	if loginID != c.caller {
+		if c.admin || state == "LOGIN" {
+			return notAllowed(id)
+		}
+		if c.body.ReasonCodeID != nil && reason != "-1" {
+			return invalidInput("reasonCodeId", "A supervisor cannot set a reason code")
+		}
+		if _, err := s.sim.SupervisorSetState(c.ctx, c.caller, loginID, cisco.State(state), ""); err != nil {
+			return s.simFailure(c, err, loginID, node)
+		}
+		return accepted
+	}
+	if state == "LOGIN" {
+		if c.body.Extension == nil || strings.TrimSpace(*c.body.Extension) == "" {
+			return missing("extension")
+		}
+		in, err := s.sim.SignInAs(c.ctx, loginID, strings.TrimSpace(*c.body.Extension))
+		if err != nil {
+			return s.simFailure(c, err, loginID, node)
+		}
+		// The simulator notifies changes after sign-in only; Finesse
+		// notifies the LOGIN's outcome (and a re-login's) itself.
+		s.queue.add(s.userPushes(in.User, c.rid)...)
+		return accepted
+	}
+	if _, err := s.sim.SetState(c.ctx, loginID, cisco.State(state), reason); err != nil {
+		return s.simFailure(c, err, loginID, node)
+	}
+	return accepted
+}
+
+func getReasonCodes(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	category := c.r.URL.Query().Get("category")
+	if category == "" {
+		return missing("category")
+	}
+	codes, err := s.sim.ReasonCodes(c.ctx, id, cisco.Category(category))
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	return ok(reasonCodesXML(cisco.Category(category), codes))
+}
+
+func getWrapUpReasons(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	reasons, err := s.sim.WrapUpReasons(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	return ok(wrapUpReasonsXML(reasons))
+}
+
+func getPhoneBooks(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	books, err := s.sim.PhoneBooks(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	rep := ok(phoneBooksXML(books))
+	if strings.HasPrefix(c.r.Header.Get("Range"), "objects=") {
+		rep.status = http.StatusPartialContent // the TeamResource answer to a ranged read
+	}
+	return rep
+}
+
+func getMediaList(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	media, err := s.sim.Media(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
+	return ok(mediaListXML(media, mrds))
+}
+
+func getMedia(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	media, err := s.sim.Media(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
+	mrd := c.r.PathValue("mrd")
+	for _, m := range media {
+		if m.ID == mrd {
+			class := ""
+			for _, d := range mrds {
+				if d.ID == mrd {
+					class = d.MediaClass
+				}
+			}
+			return ok(marshal(mediaWire(m, class)))
+		}
+	}
+	return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
+}
+
+func getDialogs(s *Site, c *call) reply {
+	id, r := s.target(c, true)
+	if r != nil {
+		return *r
+	}
+	ds, err := s.sim.Dialogs(c.ctx, id)
+	if err != nil {
+		return s.simFailure(c, err, id, "")
+	}
+	return ok(dialogsXML(ds, "Dialogs"))
+}
+
+// postDialog serves POST /User/<id>/Dialogs: MAKE_CALL, and a supervisor's
+// SILENT_MONITOR and BARGE_CALL, whose toAddress is the agent's extension.
+func postDialog(s *Site, c *call) reply {
+	id, r := s.target(c, false)
+	if r != nil {
+		return *r
+	}
+	node := "/finesse/api/User/" + id + "/Dialogs"
+	if c.body.XMLName.Local != "Dialog" {
+		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+	}
+	if c.body.RequestedAction == nil {
+		return missing("requestedAction")
+	}
+	if c.body.ToAddress == "" {
+		return missing("toAddress")
+	}
+	var err error
+	switch action := strings.TrimSpace(*c.body.RequestedAction); action {
+	case "MAKE_CALL":
+		vars := make([]cisco.CallVariable, len(c.body.MediaProperties.CallVariables))
+		for i, v := range c.body.MediaProperties.CallVariables {
+			vars[i] = cisco.CallVariable(v)
+		}
+		if c.body.FromAddress != "" {
+			if u, uerr := s.sim.User(c.ctx, id); uerr == nil && u.Extension != "" && u.Extension != c.body.FromAddress {
+				return invalidInput("fromAddress", "Invalid fromAddress specified for dialog")
+			}
+		}
+		_, err = s.sim.MakeCall(c.ctx, id, c.body.ToAddress, vars)
+	case "SILENT_MONITOR":
+		_, err = s.sim.SilentMonitor(c.ctx, id, c.body.FromAddress, s.agentOn(c.ctx, c.body.ToAddress), c.body.ToAddress)
+	case "BARGE_CALL":
+		if c.body.AssociatedDialog == "" {
+			return missing("associatedDialogUri")
+		}
+		_, err = s.sim.Barge(c.ctx, id, c.body.FromAddress, s.agentOn(c.ctx, c.body.ToAddress), c.body.ToAddress, lastSegment(c.body.AssociatedDialog))
+	default:
+		return invalidInput("requestedAction", "Invalid requestedAction specified for dialog")
+	}
+	if err != nil {
+		return s.simFailure(c, err, id, node)
+	}
+	return accepted
+}
+
+// agentOn returns the loginId of the agent signed in on ext, or "".
+func (s *Site) agentOn(ctx context.Context, ext string) string {
+	ids, _ := s.sim.SignedInAgents(ctx)
+	for _, id := range ids {
+		if u, err := s.sim.User(ctx, id); err == nil && u.Extension == ext {
+			return id
+		}
+	}
+	return ""
+}
+
+// putDialog serves PUT /Dialog/<id>: an action on the caller's participant,
+// named by targetMediaAddress, or UPDATE_CALL_DATA with a wrap-up reason.
+func putDialog(s *Site, c *call) reply {
+	if c.caller == "" {
+		return notAllowed(c.r.PathValue("id"))
+	}
+	dialogID := c.r.PathValue("id")
+	node := "/finesse/api/User/" + c.caller + "/Dialogs"
+	if c.body.XMLName.Local != "Dialog" {
+		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+	}
+	if c.body.RequestedAction == nil {
+		return missing("requestedAction")
+	}
+	if c.body.TargetMediaAddress == "" {
+		return missing("targetMediaAddress")
+	}
+	u, err := s.sim.User(c.ctx, c.caller)
+	if err != nil {
+		return s.simFailure(c, err, c.caller, node)
+	}
+	if u.Extension == "" || u.Extension != c.body.TargetMediaAddress {
+		return invalidInput("targetMediaAddress", "Invalid targetMediaAddress specified for dialog")
+	}
+	action := strings.TrimSpace(*c.body.RequestedAction)
+	if action == "UPDATE_CALL_DATA" {
+		if c.body.MediaProperties.WrapUpReason == nil {
+			return missing("wrapUpReason")
+		}
+		err = s.sim.WrapUp(c.ctx, c.caller, dialogID, *c.body.MediaProperties.WrapUpReason)
+	} else {
+		err = s.sim.CallAction(c.ctx, c.caller, dialogID, cisco.Action(action), c.body.ToAddress)
+	}
+	if err != nil {
+		return s.simFailure(c, err, c.caller, node)
+	}
+	return accepted
+}
+
+// getTeam serves GET /Team/<id> to the administrator and to the team's
+// supervisors.
+func getTeam(s *Site, c *call) reply {
+	teamID := c.r.PathValue("id")
+	name, allowed := "", c.admin
+	if !c.admin {
+		su, err := s.sim.User(c.ctx, c.caller)
+		if err == nil {
+			for _, t := range su.Teams {
+				if t.ID == teamID {
+					name, allowed = t.Name, true
+				}
+			}
+		}
+	}
+	if !allowed {
+		return notAllowed(teamID)
+	}
+	ids, err := s.sim.TeamAgents(c.ctx, teamID)
+	if err != nil {
+		return s.simFailure(c, err, "", "")
+	}
+	var users []cisco.User
+	for _, id := range ids {
+		u, err := s.sim.User(c.ctx, id)
+		if err != nil {
+			continue
+		}
+		users = append(users, u)
+		if name == "" {
+			name = u.TeamName
+		}
+	}
+	if len(users) == 0 && name == "" {
+		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: teamID})
+	}
+	return ok(teamXML(teamID, name, users))
+}
+
+// teamResource serves a TeamResource read as the User read it replaces,
+// for a caller on the team (or supervising it).
+func teamResource(h handler) handler {
+	return func(s *Site, c *call) reply {
+		team := c.r.PathValue("team")
+		u, err := s.sim.User(c.ctx, c.caller)
+		if c.admin || err != nil {
+			return notAllowed(team)
+		}
+		member := u.TeamID == team
+		if !member && !slices.ContainsFunc(u.Teams, func(t cisco.Team) bool { return t.ID == team }) {
+			return notAllowed(team)
+		}
+		if !member {
+			ids, _ := s.sim.TeamAgents(c.ctx, team)
+			if len(ids) == 0 {
+				return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: team})
+			}
+			c.r.SetPathValue("id", ids[0]) // the supervisor reads as an agent of the team
+		} else {
+			c.r.SetPathValue("id", c.caller)
+		}
+		return h(s, c)
+	}
+}
