@@ -131,14 +131,14 @@ func (c *Connector) WrapUp(ctx context.Context, loginID, dialogID, reason string
 
 // supervisorCall checks that supervisorID is a signed-in supervisor.
 func (c *Connector) supervisorCall(ctx context.Context, supervisorID string) (*agentSession, error) {
-	sup, err := c.agentSession(ctx, supervisorID)
+	u, err := c.User(ctx, supervisorID)
 	if err != nil {
 		return nil, err
 	}
-	if !sup.currentUser().IsSupervisor {
+	if !u.IsSupervisor {
 		return nil, &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageNotSupervisor, Text: "Only a supervisor may monitor or barge into a call."}
 	}
-	return sup, nil
+	return c.agentSession(ctx, supervisorID)
 }
 
 // extensionOf returns the extension agentID is signed in on, as far as

@@ -25,9 +25,9 @@ var admin = ciscotest.Account{LoginName: "finadmin", Password: "admin@123"}
 // options tune a connector for tests: requests confirm quickly when a
 // notification is lost, sides are read often, and failover waits little.
 type options struct {
-	sides  int // 1 or 2; 2 when 0
+	sides   int // 1 or 2; 2 when 0
 	noAdmin bool
-	config func(*finesse.Config)
+	config  func(*finesse.Config)
 }
 
 // startPair starts a Finesse pair with the administrator account.
@@ -81,8 +81,8 @@ func TestConnectorSuite(t *testing.T) {
 
 // The suite's accounts: two agents of team 5004 and their supervisor.
 var (
-	agentA     = ciscotest.Account{LoginID: "100501", LoginName: "ciscotest", Password: "test@123", Extension: "1001"}
-	agentB     = ciscotest.Account{LoginID: "102312778", LoginName: "pquser", Password: "pqsup1", Extension: "1002"}
+	agentA = ciscotest.Account{LoginID: "100501", LoginName: "ciscotest", Password: "test@123", Extension: "1001"}
+	agentB = ciscotest.Account{LoginID: "102312778", LoginName: "pquser", Password: "pqsup1", Extension: "1002"}
 )
 
 // recorder keeps the notifications a connector delivers.
@@ -138,6 +138,15 @@ func userIn(loginID string, state cisco.State) func(cisco.Notification) bool {
 	}
 }
 
+// notReadyCode returns the id of the agent's first NOT_READY reason code.
+func notReadyCode(t *testing.T, c *finesse.Connector, a ciscotest.Account) string {
+	t.Helper()
+	codes, err := c.ReasonCodes(testContext(t), a.LoginID, cisco.CategoryNotReady)
+	require.NoError(t, err)
+	require.NotEmpty(t, codes)
+	return codes[0].ID
+}
+
 func signIn(t *testing.T, c *finesse.Connector, a ciscotest.Account) cisco.SignedIn {
 	t.Helper()
 	in, err := c.SignIn(testContext(t), a.LoginName, a.Password, a.Extension)
@@ -191,15 +200,25 @@ func TestRequestIDEchoedOrEmpty(t *testing.T) {
 func TestSynchronousAndAsynchronousErrors(t *testing.T) {
 	p := startPair(t, finessetest.PairConfig{})
 	c := connect(t, p, options{})
-	// Invalid Device comes from the CTI server after a 202: an apiErrors
-	// notification.
-	_, err := c.SignIn(testContext(t), agentA.LoginName, agentA.Password, "9999")
-	assert.ErrorIs(t, err, cisco.ErrInvalidDevice)
-	signIn(t, c, agentA)
+	signIn(t, c, agentB)
+	// Another agent's extension is refused by the CTI server after
+	// Finesse took the LOGIN up (202): an apiErrors notification.
+	_, err := c.SignIn(cisco.WithRequestID(testContext(t), "bus-busy"), agentA.LoginName, agentA.Password, agentB.Extension)
+	assert.ErrorIs(t, err, cisco.ErrDeviceBusy)
+	login, ok := p.Log.Find(func(e finessetest.Entry) bool { return finessetest.IsLogin(agentA.LoginID)(e) })
+	require.True(t, ok)
+	assert.Equal(t, 202, login.Status, "the refusal came as a notification")
+	ids, err := c.SignedInAgents(testContext(t))
+	require.NoError(t, err)
+	assert.NotContains(t, ids, agentA.LoginID, "a refused sign-in keeps no session")
+
 	// A reason code Finesse does not know is refused at once: a 400.
-	_, err = c.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, "no-such-code")
+	_, err = c.SetState(cisco.WithRequestID(testContext(t), "bus-bad-code"), agentB.LoginID, cisco.StateNotReady, "no-such-code")
 	assert.ErrorIs(t, err, cisco.ErrInvalidInput)
-	u, err := c.User(testContext(t), agentA.LoginID)
+	bad, ok := p.Log.Find(func(e finessetest.Entry) bool { return e.RequestID == "bus-bad-code" })
+	require.True(t, ok)
+	assert.Equal(t, 400, bad.Status)
+	u, err := c.User(testContext(t), agentB.LoginID)
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateNotReady, u.State)
 }
@@ -250,7 +269,7 @@ func TestLostSessionReconnectsWithinTheGrace(t *testing.T) {
 	u, err := p.Sim.User(testContext(t), agentA.LoginID)
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateReady, u.State, "the agent stayed signed in and READY")
-	_, err = c.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, "")
+	_, err = c.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, notReadyCode(t, c, agentA))
 	require.NoError(t, err, "requests go on after the reconnect")
 }
 
@@ -300,16 +319,20 @@ func TestPerAgentOrder(t *testing.T) {
 	for _, a := range accounts {
 		signIn(t, c, a)
 	}
+	codes := map[string]string{}
+	for _, a := range accounts {
+		codes[a.LoginID] = notReadyCode(t, c, a)
+	}
 	r := record(t, c)
 	var wg sync.WaitGroup
 	for _, a := range accounts {
 		wg.Go(func() {
 			for i := range 5 {
-				state := cisco.StateReady
+				state, code := cisco.StateReady, ""
 				if i%2 == 1 {
-					state = cisco.StateNotReady
+					state, code = cisco.StateNotReady, codes[a.LoginID]
 				}
-				_, err := c.SetState(context.Background(), a.LoginID, state, "")
+				_, err := c.SetState(context.Background(), a.LoginID, state, code)
 				assert.NoError(t, err)
 			}
 		})

@@ -48,7 +48,9 @@ func (r reader) get(ctx context.Context, path string) (*element, error) {
 // 12.5 and later, cached by Finesse per team), or the agent's own list
 // where TeamResource does not exist.
 func (r reader) getTeamResource(ctx context.Context, loginID, resource, query string) (*element, error) {
-	if r.teamID != "" {
+	// TeamResource answers the team's members and supervisors; the
+	// administrator reads the agent's own list.
+	if r.teamID != "" && r.s != nil {
 		e, err := r.get(ctx, "/finesse/api/TeamResource/"+url.PathEscape(r.teamID)+"/"+resource+query)
 		if !errors.Is(err, cisco.ErrNotFound) {
 			return e, err

@@ -192,6 +192,14 @@ func (c *Connector) adminCreds() credentials {
 // as last seen (signed out), else ErrNotFound.
 func (c *Connector) User(ctx context.Context, loginID string) (cisco.User, error) {
 	if s := c.session(loginID); s != nil {
+		// Read from Finesse, which may be a step ahead of the
+		// notifications (the User update of an answered call comes
+		// after the Dialogs one); as the notifications left it if
+		// Finesse cannot answer now.
+		creds, sd := s.access()
+		if e, err := sd.rest.get(ctx, creds, "/finesse/api/User/"+s.loginID); err == nil {
+			return withAgentTime(userOf(e), timeNow()), nil
+		}
 		return s.currentUser(), nil
 	}
 	u, err := c.adminUser(ctx, loginID)

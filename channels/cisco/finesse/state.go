@@ -111,12 +111,12 @@ func (c *Connector) Disconnect(ctx context.Context, loginID string) (cisco.User,
 // supervisor supervises, as the supervisor, without a reason code:
 // Finesse records its own.
 func (c *Connector) SupervisorSetState(ctx context.Context, supervisorID, agentID string, state cisco.State, reasonCodeID string) (cisco.User, error) {
-	sup, err := c.agentSession(ctx, supervisorID)
+	supUser, err := c.User(ctx, supervisorID)
 	if err != nil {
 		return cisco.User{}, err
 	}
 	switch {
-	case !sup.currentUser().IsSupervisor:
+	case !supUser.IsSupervisor:
 		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageNotSupervisor,
 			Text: "Only a supervisor may change another agent's state."}
 	case state == cisco.StateReady:
@@ -128,6 +128,10 @@ func (c *Connector) SupervisorSetState(ctx context.Context, supervisorID, agentI
 	case reasonCodeID != "" && reasonCodeID != "-1":
 		return cisco.User{}, &cisco.Error{Type: cisco.ErrorTypeInvalidInput, Message: cisco.ErrorMessageInvalidReasonCode, Data: "reasonCodeId",
 			Text: "A supervisor sends no reason code: Finesse records its own."}
+	}
+	sup, err := c.agentSession(ctx, supervisorID)
+	if err != nil {
+		return cisco.User{}, err
 	}
 	body := userBody(state, "")
 	creds, sd := sup.access()
