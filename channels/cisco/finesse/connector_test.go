@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ctibus/ctibus/channels/cisco"
@@ -27,6 +28,7 @@ var admin = ciscotest.Account{LoginName: "finadmin", Password: "admin@123"}
 type options struct {
 	sides   int // 1 or 2; 2 when 0
 	noAdmin bool
+	quiet   bool // log errors only: for many agents
 	config  func(*finesse.Config)
 }
 
@@ -44,10 +46,14 @@ func connect(t *testing.T, p *finessetest.Pair, o options) *finesse.Connector {
 	if o.sides == 1 {
 		sides = sides[:1]
 	}
+	level := zap.InfoLevel
+	if o.quiet {
+		level = zap.ErrorLevel
+	}
 	cfg := finesse.Config{
 		Sides:           sides,
 		RootCAs:         p.XMPP.CA().Pool(),
-		Logger:          zaptest.NewLogger(t),
+		Logger:          zaptest.NewLogger(t, zaptest.Level(level)),
 		ConfirmTimeout:  2 * time.Second,
 		StatusInterval:  200 * time.Millisecond,
 		ReconnectBudget: 5 * time.Second,

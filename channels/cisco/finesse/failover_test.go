@@ -1,0 +1,75 @@
+package finesse_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
+	"github.com/ctibus/ctibus/channels/cisco/finesse"
+	"github.com/ctibus/ctibus/channels/cisco/finesse/finessetest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/internal/prosodytest"
+)
+
+// herdSize agents fail over together in TestHerdFailover.
+const herdSize = 200
+
+func TestHerdFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 agents failing over: not in -short")
+	}
+	var agents []ciscotest.Agent
+	var accounts []ciscotest.Account
+	for i := range herdSize {
+		a := ciscotest.Agent{LoginID: fmt.Sprint(300000 + i), LoginName: fmt.Sprintf("herd%d", i), Password: fmt.Sprintf("pw-%d", i), TeamID: "5004"}
+		agents = append(agents, a)
+		accounts = append(accounts, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password, Extension: fmt.Sprint(40000 + i)})
+	}
+	s := sim.New(ciscotest.NewDirectory(t, agents...), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true})
+	p := startPair(t, finessetest.PairConfig{Sim: s, Accounts: accounts})
+	leaks := goleak.IgnoreCurrent()
+	const bound = 8
+	c := connect(t, p, options{quiet: true, config: func(cfg *finesse.Config) { cfg.FailoverConcurrency = bound }})
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, a := range accounts {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, err := c.SignIn(testContext(t), a.LoginName, a.Password, a.Extension)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.False(t, t.Failed())
+
+	var mu sync.Mutex
+	onB := map[string]bool{}
+	all := make(chan struct{})
+	defer p.XMPP.OnPresence(finessetest.DomainB, func(pr prosodytest.Presence) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pr.Available && !onB[pr.User] {
+			onB[pr.User] = true
+			if len(onB) == herdSize {
+				close(all)
+			}
+		}
+	})()
+	p.A.Down()
+	waitFor(t, all, "every agent signed in on side B")
+	assert.LessOrEqual(t, c.MostMoving(), int64(bound), "at most the bound moved at once")
+	for _, a := range accounts[:3] {
+		_, err := c.SetState(testContext(t), a.LoginID, cisco.StateReady, "")
+		assert.NoError(t, err, "%s works through side B", a.LoginID)
+	}
+	require.NoError(t, c.Close())
+	goleak.VerifyNone(t, leaks)
+}
