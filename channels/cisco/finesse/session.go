@@ -224,7 +224,7 @@ func (s *agentSession) apply(gen int, u Update, synthetic bool) {
 		s.user = *u.User
 		changed := changedFields(prev, s.user)
 		n := cisco.Notification{
-			User:      &cisco.UserChange{User: s.user, Supervisors: s.c.supervisorsOf(s.user.TeamID), Changed: changed},
+			User:      &cisco.UserChange{User: withAgentTime(s.user, timeNow()), Supervisors: s.c.supervisorsOf(s.user.TeamID), Changed: changed},
 			RequestID: u.RequestID,
 		}
 		matched := w != nil && w.user != nil && ((u.RequestID != "" && u.RequestID == w.requestID) || (u.RequestID == "" && w.user(s.user)))
