@@ -355,3 +355,26 @@ func TestPerAgentOrder(t *testing.T) {
 			"%s's notifications in the order of its requests", a.LoginID)
 	}
 }
+
+func TestTeamFeedOfAgentsSignedInElsewhere(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	sup := ciscotest.Account{LoginID: "100600", LoginName: "supervisor1", Password: "super@1", Extension: "1006"}
+	signIn(t, c, sup)
+	require.Eventually(t, func() bool {
+		return len(p.XMPP.Subscribers(finessetest.DomainA, "/finesse/api/Team/5004/Users")) > 0
+	}, 30*time.Second, 10*time.Millisecond, "the supervisor's session subscribes to its team's node")
+	r := record(t, c)
+	// Agent A signs in on its Finesse desktop, not through ctibus.
+	ctx := testContext(t)
+	_, err := p.Sim.SignIn(ctx, agentA.LoginName, agentA.Password, agentA.Extension)
+	require.NoError(t, err)
+	_, err = p.Sim.SetState(ctx, agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	n := r.await(t, "agent A's READY in the supervisor's team feed", userIn(agentA.LoginID, cisco.StateReady))
+	assert.Equal(t, []string{sup.LoginID}, n.User.Supervisors)
+
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return len(p.XMPP.Subscribers(finessetest.DomainA, "/finesse/api/Team/5004/Users")) == 0 },
+		30*time.Second, 10*time.Millisecond, "the session unsubscribes before it closes")
+}

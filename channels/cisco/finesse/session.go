@@ -36,6 +36,7 @@ type agentSession struct {
 	dialogs  []cisco.Dialog
 	waiter   *waiter
 	prefetch map[string]*future
+	team     map[string]cisco.User // a supervisor's team members not signed in here, as last pushed
 	ended    bool
 }
 
@@ -145,11 +146,39 @@ func (s *agentSession) connect(ctx context.Context, sd *side) error {
 	}
 	old := s.xmpp
 	s.xmpp, s.gen, s.side = x, gen, sd
+	teams := teamNodes(s.user)
 	s.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
+	// A supervisor's team feed: Finesse publishes the states of a team's
+	// agents on the team's node to the sessions that subscribe to it.
+	for _, node := range teams {
+		if err := x.subscribe(pubsubDomain(sd), node); err != nil {
+			s.log.Info("subscribe to a team node", zap.String("node", node), zap.Error(err))
+		}
+	}
 	return nil
+}
+
+// teamNodes returns the team nodes of the teams u supervises.
+func teamNodes(u cisco.User) []string {
+	if !u.IsSupervisor {
+		return nil
+	}
+	var nodes []string
+	for _, t := range u.Teams {
+		nodes = append(nodes, "/finesse/api/Team/"+t.ID+"/Users")
+	}
+	return nodes
+}
+
+// pubsubDomain returns the JID of sd's pubsub service.
+func pubsubDomain(sd *side) string {
+	if info, _ := sd.systemInfo(); info.XMPPPubSubDomain != "" {
+		return info.XMPPPubSubDomain
+	}
+	return "pubsub." + sd.domain()
 }
 
 // end closes the session's XMPP session and forgets the credentials. It
@@ -163,10 +192,14 @@ func (s *agentSession) end() {
 	s.ended = true
 	s.creds = credentials{}
 	s.prefetch = nil
-	x := s.xmpp
+	x, sd, teams := s.xmpp, s.side, teamNodes(s.user)
 	close(s.stop)
 	s.mu.Unlock()
 	if x != nil {
+		// Finesse keeps the subscriptions a session leaves behind.
+		for _, node := range teams {
+			_ = x.unsubscribe(pubsubDomain(sd), node)
+		}
 		x.Close()
 	}
 }
@@ -236,6 +269,25 @@ func (s *agentSession) apply(gen int, u Update, synthetic bool) {
 			notes = append(notes, n)
 		}
 		signOut = s.user.State == cisco.StateLogout && !(matched && w.silent)
+	case u.User != nil && strings.HasPrefix(u.Node, "/finesse/api/Team/"):
+		// A team member's state, to this supervisor. An agent signed in
+		// here is published by its own session, to every supervisor.
+		member := *u.User
+		if s.c.session(member.LoginID) == nil && member.LoginID != "" {
+			if s.team == nil {
+				s.team = map[string]cisco.User{}
+			}
+			prev, seen := s.team[member.LoginID]
+			s.team[member.LoginID] = member
+			changed := changedFields(prev, member)
+			if !seen {
+				changed = []string{}
+			}
+			notes = append(notes, cisco.Notification{
+				User:      &cisco.UserChange{User: withAgentTime(member, timeNow()), Supervisors: []string{s.loginID}, Changed: changed},
+				RequestID: u.RequestID,
+			})
+		}
 	case strings.EqualFold(u.Node, userNode+"/Dialogs"):
 		before := append([]cisco.Dialog{}, s.dialogs...)
 		s.applyDialogsLocked(u)

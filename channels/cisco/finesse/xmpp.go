@@ -412,5 +412,13 @@ func (s *xmppSession) subscribe(pubsubDomain, node string) error {
 		`"><subscribe node="` + xmlAttr(node) + `" jid="` + xmlAttr(s.jid) + `"/></pubsub></iq>`)
 }
 
+// unsubscribe undoes subscribe: Finesse keeps a subscription that a
+// session leaves behind.
+func (s *xmppSession) unsubscribe(pubsubDomain, node string) error {
+	id := "unsub-" + strconv.FormatUint(s.nextID.Add(1), 10)
+	return s.write(`<iq xmlns="jabber:client" type="set" id="` + id + `" to="` + xmlAttr(pubsubDomain) + `"><pubsub xmlns="` + nsPubSub +
+		`"><unsubscribe node="` + xmlAttr(node) + `" jid="` + xmlAttr(s.jid) + `"/></pubsub></iq>`)
+}
+
 // xmlAttr escapes s for an attribute value.
 func xmlAttr(s string) string { return xmlText(s) }
