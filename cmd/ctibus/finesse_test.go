@@ -164,3 +164,24 @@ func TestFinesseUnreachableAtStart(t *testing.T) {
 	require.Eventually(t, func() bool { code, _ := get(t, s.URL+"/readyz"); return code == http.StatusOK }, 30*time.Second, 20*time.Millisecond,
 		"ready once side A is back in service")
 }
+
+func TestFinesseLinkDownAndBack(t *testing.T) {
+	p := finessetest.StartPair(t, finessetest.PairConfig{})
+	s := startFinesseServer(t, p)
+	c := brokertest.Dial(t, brokertest.WSURL(s.URL))
+	signInOverTheBus(t, c)
+	p.XMPP.Proxy(finessetest.DomainA).Drop()
+	var got []string
+	for len(got) < 2 {
+		f := c.Next()
+		if f.Triple() != "Cisco/Connection/SetConnectionStatus" {
+			continue
+		}
+		var m struct {
+			Status string `json:"status"`
+		}
+		require.NoError(t, json.Unmarshal(f.Message, &m))
+		got = append(got, m.Status)
+	}
+	assert.Equal(t, []string{"disconnected", "connected"}, got, "the agent's link to Finesse went down and came back")
+}

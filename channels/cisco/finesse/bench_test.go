@@ -229,5 +229,6 @@ func BenchmarkFailover(b *testing.B) {
 		b.StopTimer()
 		cancel()
 		c.Close()
+		b.StartTimer()
 	}
 }

@@ -34,17 +34,31 @@ func (c *Connector) monitor(s *agentSession) {
 				return
 			}
 			s.log.Warn("the agent's XMPP session was lost", zap.Error(x.Err()))
+			c.link(s, x, false)
 		case <-s.kick:
 			// The side's status changed: move if it is out of service
 			// and the other is in.
 			if sd := s.currentSide(); sd.inService() || c.usableOther(sd) == nil {
 				continue
 			}
+			c.link(s, x, false)
 		}
 		if !c.restore(s) {
 			return
 		}
+		s.mu.Lock()
+		x = s.xmpp
+		s.mu.Unlock()
+		c.link(s, x, true)
 	}
+}
+
+// link tells the subscribers that the agent's link to Finesse, x, went
+// down or came back.
+func (c *Connector) link(s *agentSession, x *xmppSession, up bool) {
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	c.deliverLocked(cisco.Notification{Link: &cisco.LinkChange{LoginID: s.loginID, Extension: s.ext, Up: up, ConnectionID: x.resource}})
 }
 
 // usableOther returns the other side of sd if it is in service, or nil.

@@ -75,6 +75,7 @@ type xmppSession struct {
 	conn     *websocket.Conn
 	cfg      xmppConfig
 	jid      string // the full JID bound
+	resource string // our resource in it
 	done     chan struct{}
 	wg       sync.WaitGroup
 	writeMu  sync.Mutex // serializes writes: gorilla allows one writer
@@ -219,6 +220,7 @@ func (s *xmppSession) startStream() (*element, error) {
 // server still requires it.
 func (s *xmppSession) bind(features *element) error {
 	resource := newResource()
+	s.resource = resource
 	if err := s.write(`<iq xmlns="jabber:client" type="set" id="bind"><bind xmlns="` + nsBind + `"><resource>` + resource + `</resource></bind></iq>`); err != nil {
 		return err
 	}
