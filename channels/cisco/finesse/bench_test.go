@@ -16,7 +16,6 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
 	"github.com/ctibus/ctibus/channels/cisco/finesse"
 	"github.com/ctibus/ctibus/channels/cisco/finesse/finessetest"
-	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/prosodytest"
 )
 
@@ -24,14 +23,7 @@ import (
 // 40000 and up, and a quiet connector on it.
 func benchPair(b *testing.B, n int) (*finessetest.Pair, *finesse.Connector, []ciscotest.Account) {
 	b.Helper()
-	var agents []ciscotest.Agent
-	var accounts []ciscotest.Account
-	for i := range n {
-		a := ciscotest.Agent{LoginID: fmt.Sprint(300000 + i), LoginName: fmt.Sprintf("herd%d", i), Password: fmt.Sprintf("pw-%d", i), TeamID: "5004"}
-		agents = append(agents, a)
-		accounts = append(accounts, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password, Extension: fmt.Sprint(40000 + i)})
-	}
-	s := sim.New(ciscotest.NewDirectory(b, agents...), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true})
+	s, accounts := herd(b, n)
 	p := finessetest.StartPair(b, finessetest.PairConfig{Sim: s, Accounts: accounts})
 	c, err := finesse.New(finesse.Config{
 		Sides:   []finesse.Side{{REST: p.A.URL(), XMPP: p.A.XMPPURL()}, {REST: p.B.URL(), XMPP: p.B.XMPPURL()}},
@@ -108,7 +100,14 @@ func BenchmarkSignIn(b *testing.B) {
 // with presence, PUT LOGIN, the User notification, then the seven reads
 // one after another.
 func BenchmarkSignInFinesseAlone(b *testing.B) {
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
+		b.Run(fmt.Sprintf("finesse-delay=%s", delay), func(b *testing.B) { signInFinesseAlone(b, delay) })
+	}
+}
+
+func signInFinesseAlone(b *testing.B, delay time.Duration) {
 	p, _, accounts := benchPair(b, 1)
+	p.A.SetDelay(delay)
 	a := accounts[0]
 	client := p.A.Client()
 	ctx := context.Background()
@@ -167,18 +166,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		for _, a := range accounts {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				if _, err := c.SignIn(context.Background(), a.LoginName, a.Password, a.Extension); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
+		signInAll(b, c, accounts)
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -196,18 +184,7 @@ func BenchmarkFailover(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		p, c, accounts := benchPair(b, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		for _, a := range accounts {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				if _, err := c.SignIn(context.Background(), a.LoginName, a.Password, a.Extension); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
+		signInAll(b, c, accounts)
 		var mu sync.Mutex
 		onB := map[string]bool{}
 		all := make(chan struct{})

@@ -63,13 +63,19 @@ func (c *Connector) MakeCall(ctx context.Context, loginID, toAddress string, var
 		return cisco.Dialog{}, err
 	}
 	body := dialogBody("requestedAction", "MAKE_CALL", "fromAddress", s.ext, "toAddress", toAddress) + callVariablesXML(vars) + "</Dialog>"
+	return s.postNewDialog(ctx, body, "Finesse placed the call but did not show it; check the agent's calls")
+}
+
+// postNewDialog POSTs body to the agent's Dialogs and returns the dialog it
+// adds; notShown is the error's text when Finesse confirms none.
+func (s *agentSession) postNewDialog(ctx context.Context, body, notShown string) (cisco.Dialog, error) {
 	w := &waiter{requestID: cisco.RequestIDOf(ctx), requestedBy: s.loginID, dialogs: newDialog}
 	o, err := s.request(ctx, w, postDialog(s.loginID, body))
 	if err != nil {
 		return cisco.Dialog{}, err
 	}
 	if o.dialog == nil {
-		return cisco.Dialog{}, unavailable("Finesse placed the call but did not show it; check the agent's calls")
+		return cisco.Dialog{}, unavailable(notShown)
 	}
 	return *o.dialog, nil
 }
@@ -171,15 +177,7 @@ func (c *Connector) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 		toAddress = u.Extension
 	}
 	body := dialogBody("requestedAction", "SILENT_MONITOR", "fromAddress", fromAddress, "toAddress", toAddress) + "</Dialog>"
-	w := &waiter{requestID: cisco.RequestIDOf(ctx), requestedBy: sup.loginID, dialogs: newDialog}
-	o, err := sup.request(ctx, w, postDialog(sup.loginID, body))
-	if err != nil {
-		return cisco.Dialog{}, err
-	}
-	if o.dialog == nil {
-		return cisco.Dialog{}, unavailable("Finesse started the monitoring but did not show it; check the supervisor's calls")
-	}
-	return *o.dialog, nil
+	return sup.postNewDialog(ctx, body, "Finesse started the monitoring but did not show it; check the supervisor's calls")
 }
 
 // Barge joins the supervisor into the call it monitors with dialogID

@@ -16,6 +16,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
 	"github.com/ctibus/ctibus/channels/cisco/finesse"
 	"github.com/ctibus/ctibus/channels/cisco/finesse/finessetest"
+	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/prosodytest"
 )
 
@@ -382,4 +383,30 @@ func TestTeamFeedOfAgentsSignedInElsewhere(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Eventually(t, func() bool { return len(p.XMPP.Subscribers(finessetest.DomainA, "/finesse/api/Team/5004/Users")) == 0 },
 		30*time.Second, 10*time.Millisecond, "the session unsubscribes before it closes")
+}
+
+func TestSupervisorMonitorsAndBarges(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	sup := ciscotest.Account{LoginID: "100600", LoginName: "supervisor1", Password: "super@1", Extension: "1006"}
+	signIn(t, c, sup)
+	signIn(t, c, agentA)
+	ctx := testContext(t)
+	_, err := c.SetState(ctx, agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	r := record(t, c)
+	_, err = p.Sim.Ring(ctx, agentA.LoginID, sim.IncomingCall{From: "4085551234"})
+	require.NoError(t, err)
+	n := r.await(t, "the call alerting", func(n cisco.Notification) bool {
+		return n.Calls != nil && n.Calls.LoginID == agentA.LoginID && len(n.Calls.Dialogs) == 1
+	})
+	require.NoError(t, c.CallAction(ctx, agentA.LoginID, n.Calls.Dialogs[0].ID, cisco.ActionAnswer, ""))
+
+	monitor, err := c.SilentMonitor(cisco.WithRequestID(ctx, "bus-monitor"), sup.LoginID, sup.Extension, agentA.LoginID, "")
+	require.NoError(t, err)
+	assert.NotEmpty(t, monitor.ID)
+	call, err := c.Barge(ctx, sup.LoginID, sup.Extension, agentA.LoginID, "", monitor.ID)
+	require.NoError(t, err)
+	assert.NotEqual(t, monitor.ID, call.ID, "the barge returns the call joined, not the monitor dialog")
+	assert.True(t, slices.ContainsFunc(call.Participants, func(pt cisco.Participant) bool { return pt.MediaAddress == sup.Extension }))
 }

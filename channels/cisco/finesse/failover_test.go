@@ -1,6 +1,7 @@
 package finesse_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -24,30 +25,12 @@ func TestHerdFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200 agents failing over: not in -short")
 	}
-	var agents []ciscotest.Agent
-	var accounts []ciscotest.Account
-	for i := range herdSize {
-		a := ciscotest.Agent{LoginID: fmt.Sprint(300000 + i), LoginName: fmt.Sprintf("herd%d", i), Password: fmt.Sprintf("pw-%d", i), TeamID: "5004"}
-		agents = append(agents, a)
-		accounts = append(accounts, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password, Extension: fmt.Sprint(40000 + i)})
-	}
-	s := sim.New(ciscotest.NewDirectory(t, agents...), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true})
+	s, accounts := herd(t, herdSize)
 	p := startPair(t, finessetest.PairConfig{Sim: s, Accounts: accounts})
 	leaks := goleak.IgnoreCurrent()
 	const bound = 8
 	c := connect(t, p, options{quiet: true, config: func(cfg *finesse.Config) { cfg.FailoverConcurrency = bound }})
-
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for _, a := range accounts {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			_, err := c.SignIn(testContext(t), a.LoginName, a.Password, a.Extension)
-			assert.NoError(t, err)
-		})
-	}
-	wg.Wait()
+	signInAll(t, c, accounts)
 	require.False(t, t.Failed())
 
 	var mu sync.Mutex
@@ -72,4 +55,33 @@ func TestHerdFailover(t *testing.T) {
 	}
 	require.NoError(t, c.Close())
 	goleak.VerifyNone(t, leaks)
+}
+
+// herd returns a contact center of n agents, herd0 to herd<n-1> of team
+// 5004, and their accounts on extensions 40000 and up.
+func herd(tb testing.TB, n int) (*sim.Simulator, []ciscotest.Account) {
+	var agents []ciscotest.Agent
+	var accounts []ciscotest.Account
+	for i := range n {
+		a := ciscotest.Agent{LoginID: fmt.Sprint(300000 + i), LoginName: fmt.Sprintf("herd%d", i), Password: fmt.Sprintf("pw-%d", i), TeamID: "5004"}
+		agents = append(agents, a)
+		accounts = append(accounts, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password, Extension: fmt.Sprint(40000 + i)})
+	}
+	return sim.New(ciscotest.NewDirectory(tb, agents...), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true}), accounts
+}
+
+// signInAll signs accounts in, 16 at a time.
+func signInAll(tb testing.TB, c *finesse.Connector, accounts []ciscotest.Account) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, a := range accounts {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if _, err := c.SignIn(context.Background(), a.LoginName, a.Password, a.Extension); err != nil {
+				tb.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }
