@@ -179,16 +179,6 @@ func (c *component) handshake(dec *xml.Decoder, secret string) error {
 	}
 }
 
-// stanza is a top-level element of the component's stream.
-type stanza struct {
-	XMLName xml.Name
-	From    string `xml:"from,attr"`
-	To      string `xml:"to,attr"`
-	ID      string `xml:"id,attr"`
-	Type    string `xml:"type,attr"`
-	Inner   []byte `xml:",innerxml"`
-}
-
 // read handles prosody's stanzas until the connection ends.
 func (c *component) read(dec *xml.Decoder) {
 	defer close(c.done)
@@ -212,7 +202,7 @@ func (c *component) read(dec *xml.Decoder) {
 		if !ok {
 			continue
 		}
-		var st stanza
+		var st Stanza
 		if err = dec.DecodeElement(&st, &se); err != nil {
 			return
 		}
@@ -220,7 +210,7 @@ func (c *component) read(dec *xml.Decoder) {
 	}
 }
 
-func (c *component) handle(st stanza) {
+func (c *component) handle(st Stanza) {
 	switch st.XMLName.Local {
 	case "presence":
 		c.presence(st)
@@ -236,7 +226,7 @@ func (c *component) handle(st stanza) {
 }
 
 // presence records an account's presence change and tells the listeners.
-func (c *component) presence(st stanza) {
+func (c *component) presence(st Stanza) {
 	if st.Type != "" && st.Type != "unavailable" {
 		return // probes and subscription requests: Finesse's presence watch has none
 	}
@@ -290,7 +280,7 @@ type subRef struct {
 
 // iq completes the component's own IQs and answers the ones sent to it:
 // pings, and subscriptions to nodes.
-func (c *component) iq(st stanza) {
+func (c *component) iq(st Stanza) {
 	switch st.Type {
 	case "result", "error":
 		c.mu.Lock()
@@ -346,7 +336,7 @@ func (c *component) iq(st stanza) {
 	}
 }
 
-func (c *component) replyError(st stanza, kind, condition string) {
+func (c *component) replyError(st Stanza, kind, condition string) {
 	_ = c.write(fmt.Sprintf("<iq type='error' from='%s' to='%s' id='%s'><error type='%s'><%s xmlns='%s'/></error></iq>",
 		c.jid, attr(st.From), attr(st.ID), kind, condition, nsStanzas))
 }

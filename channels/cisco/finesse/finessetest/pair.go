@@ -26,6 +26,11 @@ type PairConfig struct {
 	// Accounts are Sim's agents with their passwords; nil is
 	// SuiteAccounts().
 	Accounts []ciscotest.Account
+	// XMPP is a prosody serving DomainA and DomainB to reuse, so that the
+	// cases of a suite do not start one each; nil starts one for the test.
+	// A reused server keeps the accounts and subscriptions of earlier
+	// pairs.
+	XMPP *prosodytest.Server
 	// Site holds the settings both sides share. Its Sim, XMPP, Domain,
 	// Accounts, SecondaryHost and Log are set by StartPair.
 	Site SiteConfig
@@ -44,7 +49,10 @@ type Pair struct {
 // the test is skipped (failed under CI=true).
 func StartPair(t testing.TB, cfg PairConfig) *Pair {
 	t.Helper()
-	x := prosodytest.Start(t, prosodytest.Config{Domains: []string{DomainA, DomainB}})
+	x := cfg.XMPP
+	if x == nil {
+		x = prosodytest.Start(t, prosodytest.Config{Domains: []string{DomainA, DomainB}})
+	}
 	s := cfg.Sim
 	if s == nil {
 		s = sim.New(ciscotest.SuiteDirectory(t), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true})

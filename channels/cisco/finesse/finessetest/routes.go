@@ -66,7 +66,7 @@ func (s *Site) routes() *http.ServeMux {
 	handle("GET /finesse/api/User/{id}/WrapUpReasons", getWrapUpReasons, false)
 	handle("GET /finesse/api/User/{id}/PhoneBooks", getPhoneBooks, false)
 	handle("GET /finesse/api/User/{id}/Media", getMediaList, false)
-	handle("GET /finesse/api/User/{id}/Media/{mrd}", getMedia, false)
+	handle("GET /finesse/api/User/{id}/Media/{mrd}", getOneMedia, false)
 	handle("GET /finesse/api/User/{id}/Dialogs", getDialogs, false)
 	handle("POST /finesse/api/User/{id}/Dialogs", postDialog, false)
 	handle("PUT /finesse/api/Dialog/{id}", putDialog, false)
@@ -212,17 +212,24 @@ func (s *Site) supervises(ctx context.Context, sup, agent string) bool {
 	return slices.ContainsFunc(su.Teams, func(t cisco.Team) bool { return t.ID == au.TeamID })
 }
 
-func getUser(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
+// read serves a GET of a User or one of its lists: it resolves the User
+// the caller may read, gets the object from the simulator and renders it.
+func read[T any](get func(s *Site, c *call, loginID string) (T, error), render func(T) []byte) handler {
+	return func(s *Site, c *call) reply {
+		id, r := s.target(c, true)
+		if r != nil {
+			return *r
+		}
+		v, err := get(s, c, id)
+		if err != nil {
+			return s.simFailure(c, err, id, "")
+		}
+		return ok(render(v))
 	}
-	u, err := s.sim.User(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(userXML(u, "User"))
 }
+
+var getUser = read(func(s *Site, c *call, id string) (cisco.User, error) { return s.sim.User(c.ctx, id) },
+	func(u cisco.User) []byte { return userXML(u, "User") })
 
 // putUser serves the User PUT: the agent's LOGIN, READY, NOT_READY and
 // LOGOUT, or a supervisor's change of an agent's state.
@@ -275,99 +282,68 @@ func putUser(s *Site, c *call) reply {
 	return accepted
 }
 
+// getReasonCodes serves ReasonCodes?category=, whose category is required.
 func getReasonCodes(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	category := c.r.URL.Query().Get("category")
+	category := cisco.Category(c.r.URL.Query().Get("category"))
 	if category == "" {
 		return missing("category")
 	}
-	codes, err := s.sim.ReasonCodes(c.ctx, id, cisco.Category(category))
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(reasonCodesXML(cisco.Category(category), codes))
+	return read(func(s *Site, c *call, id string) ([]cisco.ReasonCode, error) {
+		return s.sim.ReasonCodes(c.ctx, id, category)
+	},
+		func(codes []cisco.ReasonCode) []byte { return reasonCodesXML(category, codes) })(s, c)
 }
 
-func getWrapUpReasons(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	reasons, err := s.sim.WrapUpReasons(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(wrapUpReasonsXML(reasons))
-}
+var getWrapUpReasons = read(func(s *Site, c *call, id string) ([]cisco.WrapUpReason, error) { return s.sim.WrapUpReasons(c.ctx, id) },
+	wrapUpReasonsXML)
 
+// getPhoneBooks answers 206 to a ranged read (Range: objects=1-6000), as
+// TeamResource does.
 func getPhoneBooks(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	books, err := s.sim.PhoneBooks(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	rep := ok(phoneBooksXML(books))
-	if strings.HasPrefix(c.r.Header.Get("Range"), "objects=") {
-		rep.status = http.StatusPartialContent // the TeamResource answer to a ranged read
+	rep := read(func(s *Site, c *call, id string) ([]cisco.PhoneBook, error) { return s.sim.PhoneBooks(c.ctx, id) },
+		phoneBooksXML)(s, c)
+	if rep.status == http.StatusOK && strings.HasPrefix(c.r.Header.Get("Range"), "objects=") {
+		rep.status = http.StatusPartialContent
 	}
 	return rep
 }
 
-func getMediaList(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	media, err := s.sim.Media(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
-	return ok(mediaListXML(media, mrds))
+// media is an agent's Media with the MRDs they belong to.
+type media struct {
+	list []cisco.Media
+	mrds []cisco.MRD
 }
 
-func getMedia(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	media, err := s.sim.Media(c.ctx, id)
+func getMedia(s *Site, c *call, id string) (media, error) {
+	list, err := s.sim.Media(c.ctx, id)
 	if err != nil {
-		return s.simFailure(c, err, id, "")
+		return media{}, err
 	}
-	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
+	mrds, err := s.sim.MediaRoutingDomains(c.ctx)
+	return media{list, mrds}, err
+}
+
+var getMediaList = read(getMedia, func(m media) []byte { return mediaListXML(m.list, m.mrds) })
+
+// getOneMedia serves Media/<mrdId>.
+func getOneMedia(s *Site, c *call) reply {
 	mrd := c.r.PathValue("mrd")
-	for _, m := range media {
-		if m.ID == mrd {
-			class := ""
-			for _, d := range mrds {
-				if d.ID == mrd {
-					class = d.MediaClass
-				}
+	rep := read(getMedia, func(m media) []byte {
+		for _, md := range m.list {
+			if md.ID == mrd {
+				return marshal(mediaWire(md, mediaClass(m.mrds, mrd)))
 			}
-			return ok(marshal(mediaWire(m, class)))
 		}
+		return nil
+	})(s, c)
+	if rep.status == http.StatusOK && rep.body == nil {
+		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
 	}
-	return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
+	return rep
 }
 
-func getDialogs(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	ds, err := s.sim.Dialogs(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(dialogsXML(ds, "Dialogs"))
-}
+var getDialogs = read(func(s *Site, c *call, id string) ([]cisco.Dialog, error) { return s.sim.Dialogs(c.ctx, id) },
+	func(ds []cisco.Dialog) []byte { return dialogsXML(ds, "Dialogs") })
 
 // postDialog serves POST /User/<id>/Dialogs: MAKE_CALL, and a supervisor's
 // SILENT_MONITOR and BARGE_CALL, whose toAddress is the agent's extension.

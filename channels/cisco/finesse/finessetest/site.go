@@ -98,6 +98,7 @@ type Site struct {
 	tls    *tls.Config
 	addr   string // host:port, kept across Down and Up
 	mux    *http.ServeMux
+	client *http.Client // Client's
 	grace  time.Duration
 	after  func(time.Duration, func()) sim.Timer
 	now    func() time.Time
@@ -165,6 +166,7 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 	}
 	s.tls = s.xmpp.CA().ServerTLS(t, "127.0.0.1", "::1", "localhost", s.domain)
 	s.mux = s.routes()
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: s.xmpp.CA().ClientTLS()}, Timeout: 30 * time.Second}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,6 +194,7 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 			srv.Close()
 		}
 		s.queue.stop()
+		s.client.CloseIdleConnections()
 	})
 	return s
 }
@@ -220,10 +223,9 @@ func (s *Site) Domain() string { return s.domain }
 // XMPP: its -finesse-ca.
 func (s *Site) CAFile() string { return s.xmpp.CAFile() }
 
-// Client returns an HTTP client that trusts the side's CA.
-func (s *Site) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.xmpp.CA().ClientTLS()}, Timeout: 30 * time.Second}
-}
+// Client returns an HTTP client that trusts the side's CA, one per side,
+// whose idle connections are closed when the test ends.
+func (s *Site) Client() *http.Client { return s.client }
 
 // Log returns the side's log.
 func (s *Site) Log() *Log { return s.log }

@@ -184,18 +184,24 @@ type wireMedia struct {
 // mediaListXML renders the agent's Media, each with the mediaClass of its
 // MRD (a field of Finesse 12.6(2)), from which a client learns the MRDs.
 func mediaListXML(media []cisco.Media, mrds []cisco.MRD) []byte {
-	class := map[string]string{}
-	for _, m := range mrds {
-		class[m.ID] = m.MediaClass
-	}
 	w := struct {
 		XMLName xml.Name    `xml:"MediaList"`
 		Media   []wireMedia `xml:"Media"`
 	}{}
 	for _, m := range media {
-		w.Media = append(w.Media, mediaWire(m, class[m.ID]))
+		w.Media = append(w.Media, mediaWire(m, mediaClass(mrds, m.ID)))
 	}
 	return marshal(w)
+}
+
+// mediaClass returns the class of the MRD id: voice, chat or email.
+func mediaClass(mrds []cisco.MRD, id string) string {
+	for _, m := range mrds {
+		if m.ID == id {
+			return m.MediaClass
+		}
+	}
+	return ""
 }
 
 func mediaWire(m cisco.Media, class string) wireMedia {
