@@ -77,6 +77,7 @@ type component struct {
 	pending   map[string]chan error          // IQ id → its waiter
 	subs      map[string]map[string]struct{} // node → subscribed JIDs
 	bounces   int                            // messages prosody returned as errors
+	auths     map[authKey]int                // SASL outcomes by user, from mod_ctibus_watch
 	readErr   error                          // why the reader stopped
 }
 
@@ -87,6 +88,9 @@ func (s *Server) dialComponent(ctx context.Context, domain, addr, secret string)
 		c, err := connectComponent(ctx, domain, addr, secret)
 		if err == nil {
 			return c, nil
+		}
+		if s.portTaken() {
+			return nil, errPortTaken
 		}
 		select {
 		case <-s.exited:
@@ -114,6 +118,7 @@ func connectComponent(ctx context.Context, domain, addr, secret string) (*compon
 		listeners: map[int]func(Presence){},
 		pending:   map[string]chan error{},
 		subs:      map[string]map[string]struct{}{},
+		auths:     map[authKey]int{},
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
@@ -221,6 +226,10 @@ func (c *component) handle(st Stanza) {
 			c.mu.Lock()
 			c.bounces++
 			c.mu.Unlock()
+			return
+		}
+		if st.From == c.domain {
+			c.sasl(st)
 		}
 	}
 }
@@ -623,4 +632,41 @@ func (s *Server) OnlineUsers(domain string) []string {
 	}
 	slices.Sort(users)
 	return users
+}
+
+// authKey counts one outcome of one user's SASL authentications.
+type authKey struct {
+	user    string
+	success bool
+}
+
+// sasl records a SASL outcome that mod_ctibus_watch reported.
+func (c *component) sasl(st Stanza) {
+	var report struct {
+		XMLName xml.Name `xml:"urn:ctibus:prosodytest sasl"`
+		Outcome string   `xml:"outcome,attr"`
+		User    string   `xml:"user,attr"`
+	}
+	if xml.Unmarshal(st.Inner, &report) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.auths[authKey{strings.ToLower(report.User), report.Outcome == "success"}]++
+}
+
+// Authentications returns how many times user@domain has signed in to
+// XMPP (succeeded) and failed to (a wrong password), as prosody has seen
+// so far; call Sync first to count every attempt prosody has processed. A
+// test proves with it that a connector reconnected, and that it never
+// retried a password Finesse refused.
+func (s *Server) Authentications(domain, user string) (succeeded, failed int) {
+	c, err := s.componentOf(domain)
+	if err != nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	user = strings.ToLower(user)
+	return c.auths[authKey{user, true}], c.auths[authKey{user, false}]
 }

@@ -155,6 +155,11 @@ func TestWrongPasswordIsNotAuthorized(t *testing.T) {
 		URL: s.WebSocketURL(domainA), Domain: domainA, User: "100501", Password: "wrong", TLS: s.CA().ClientTLS(),
 	})
 	assert.ErrorIs(t, err, prosodytest.ErrNotAuthorized)
+	dial(t, ctx, s, domainA, "100501", "test@123", "r")
+	require.NoError(t, s.Sync(ctx, domainA))
+	succeeded, failed := s.Authentications(domainA, "100501")
+	assert.Equal(t, 1, succeeded)
+	assert.Equal(t, 1, failed)
 	// The account is on domain A only.
 	_, err = prosodytest.DialClient(ctx, prosodytest.ClientConfig{
 		URL: s.WebSocketURL(domainB), Domain: domainB, User: "100501", Password: "test@123", TLS: s.CA().ClientTLS(),

@@ -1,6 +1,7 @@
 package finessetest
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
@@ -80,4 +81,22 @@ func SuiteAccounts() []ciscotest.Account {
 		out = append(out, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password})
 	}
 	return append(out, ciscotest.SimHarness(nil, nil).Outsider)
+}
+
+// Crowd returns n agents of team 5004, for load and failover tests, and
+// their accounts: loginIds 3000001 on, loginNames crowd1 on, password
+// "pw-<loginId>", extensions 40001 on, one each. Pass the agents to
+// ciscotest.NewDirectory and the accounts to PairConfig.Accounts.
+func Crowd(n int) ([]ciscotest.Agent, []ciscotest.Account) {
+	agents := make([]ciscotest.Agent, n)
+	accounts := make([]ciscotest.Account, n)
+	for i := range n {
+		id := strconv.Itoa(3000001 + i)
+		agents[i] = ciscotest.Agent{
+			LoginID: id, LoginName: "crowd" + strconv.Itoa(i+1), FirstName: "Crowd", LastName: strconv.Itoa(i + 1),
+			Password: "pw-" + id, TeamID: "5004",
+		}
+		accounts[i] = ciscotest.Account{LoginID: id, LoginName: agents[i].LoginName, Password: agents[i].Password, Extension: strconv.Itoa(40001 + i)}
+	}
+	return agents, accounts
 }
