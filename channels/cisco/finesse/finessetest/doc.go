@@ -48,7 +48,8 @@
 //   - the side's health: SetStatus(OutOfService) makes every API but
 //     SystemInfo answer 503 Service Unavailable and stops notifications,
 //     Down refuses connections on REST and XMPP, SetDelay makes each request
-//     slow.
+//     slow; MaxConcurrent and WaitInFlight tell how many requests (of each
+//     action, such as LOGIN) a client had in flight at once.
 //
 // Every request and every presence change is recorded, in order, in the
 // side's Log, without times: a test asserts that an agent's XMPP presence

@@ -82,72 +82,82 @@ func (s *Site) routes() *http.ServeMux {
 
 // serve runs the steps every request goes through, in Finesse's order: the
 // side's delay, its status, the credentials; then the log, after the XMPP
-// component has caught up with prosody; then the handler.
+// component has caught up with prosody; then the handler. A request counts
+// as in flight (MaxConcurrent) from its arrival, its delay included.
 func (s *Site) serve(w http.ResponseWriter, r *http.Request, h handler, anonymous bool) {
-	if err := s.wait(r.Context()); err != nil {
-		return
-	}
 	entry := Entry{Side: s.domain, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: r.Header.Get("requestId")}
 	c := &call{r: r, rid: entry.RequestID}
 	c.ctx = cisco.WithRequestID(r.Context(), c.rid)
-
-	var rep reply
-	defer func() {
-		w.Header().Set("Content-Type", "application/xml")
-		if c.rid != "" {
-			w.Header().Set("requestId", c.rid) // echoed in the headers too, as the Media APIs do
-		}
-		body := rep.body
-		if r.Method == http.MethodGet && rep.status == http.StatusOK {
-			body = append([]byte(xmlHeader), body...)
-		}
-		w.WriteHeader(rep.status)
-		_, _ = w.Write(body)
-	}()
-
-	if r.Method == http.MethodPut || r.Method == http.MethodPost {
-		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-		if err != nil {
-			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
-			s.log.add(entry)
-			return
-		}
-		if err := xml.Unmarshal(raw, &c.body); err != nil {
-			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Malformed XML in request body"})
-			s.log.add(entry)
-			return
-		}
-		if c.body.State != nil {
-			entry.Action = strings.TrimSpace(*c.body.State)
-		} else if c.body.RequestedAction != nil {
-			entry.Action = strings.TrimSpace(*c.body.RequestedAction)
-		}
+	rep := s.prepare(c, &entry)
+	defer s.inFlight(entry.Action)()
+	if err := s.wait(r.Context()); err != nil {
+		return // the client is gone
+	}
+	if rep.status == 0 {
+		rep = s.admit(c, &entry, anonymous)
+	}
+	if rep.status == 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), syncWait)
+		_ = s.xmpp.Sync(ctx, s.domain) // without it the log may show a presence late; the request is served anyway
+		cancel()
+		i := s.log.add(entry)
+		rep = h(s, c)
+		s.log.setStatus(i, rep.status)
+	} else {
+		s.log.setStatus(s.log.add(entry), rep.status)
 	}
 
+	w.Header().Set("Content-Type", "application/xml")
+	if c.rid != "" {
+		w.Header().Set("requestId", c.rid) // echoed in the headers too, as the Media APIs do
+	}
+	body := rep.body
+	if r.Method == http.MethodGet && rep.status == http.StatusOK {
+		body = append([]byte(xmlHeader), body...)
+	}
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(body)
+}
+
+// prepare reads a PUT's or POST's body, bounded, and names its action in
+// the entry; a reply with a status refuses the request.
+func (s *Site) prepare(c *call, entry *Entry) reply {
+	if c.r.Method != http.MethodPut && c.r.Method != http.MethodPost {
+		return reply{}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, maxBody))
+	if err != nil {
+		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
+	}
+	if err := xml.Unmarshal(raw, &c.body); err != nil {
+		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Malformed XML in request body"})
+	}
+	if c.body.State != nil {
+		entry.Action = strings.TrimSpace(*c.body.State)
+	} else if c.body.RequestedAction != nil {
+		entry.Action = strings.TrimSpace(*c.body.RequestedAction)
+	}
+	return reply{}
+}
+
+// admit applies the side's status and the request's credentials; a reply
+// with a status refuses the request.
+func (s *Site) admit(c *call, entry *Entry, anonymous bool) reply {
+	if anonymous {
+		return reply{}
+	}
 	s.mu.Lock()
 	status := s.status
 	s.mu.Unlock()
-	if !anonymous {
-		if status != InService {
-			rep = failure(http.StatusServiceUnavailable, ApiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
-			s.log.setStatus(s.log.add(entry), rep.status)
-			return
-		}
-		id, admin, e := s.authenticate(r)
-		if e != nil {
-			rep = failure(http.StatusUnauthorized, *e)
-			s.log.setStatus(s.log.add(entry), rep.status)
-			return
-		}
-		c.caller, c.admin, entry.User = id, admin, id
+	if status != InService {
+		return failure(http.StatusServiceUnavailable, ApiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
 	}
-
-	ctx, cancel := context.WithTimeout(r.Context(), syncWait)
-	_ = s.xmpp.Sync(ctx, s.domain) // without it the log may show a presence late; the request is served anyway
-	cancel()
-	i := s.log.add(entry)
-	rep = h(s, c)
-	s.log.setStatus(i, rep.status)
+	id, admin, e := s.authenticate(c.r)
+	if e != nil {
+		return failure(http.StatusUnauthorized, *e)
+	}
+	c.caller, c.admin, entry.User = id, admin, id
+	return reply{}
 }
 
 // simFailure answers a simulator's error as Finesse does. A CTI error

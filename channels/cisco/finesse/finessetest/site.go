@@ -115,6 +115,9 @@ type Site struct {
 	lockedUntil  map[string]time.Time         // username → end of its lockout
 	unauthorized int                          // 401s answered for a wrong or locked password
 	exts         map[string]string            // loginId → last extension seen
+	flying       map[string]int               // action ("" for all) → requests in flight
+	maxFlying    map[string]int               // action → most requests in flight at once
+	flyingMoved  chan struct{}                // closed and replaced when flying changes
 	dialogs      map[string]map[string]string // loginId → dialog id → its last rendering
 
 	queue queue // notifications to push, in order
@@ -142,6 +145,9 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 		failures:    map[string]int{},
 		lockedUntil: map[string]time.Time{},
 		exts:        map[string]string{},
+		flying:      map[string]int{},
+		maxFlying:   map[string]int{},
+		flyingMoved: make(chan struct{}),
 		dialogs:     map[string]map[string]string{},
 	}
 	if s.log == nil {
@@ -237,6 +243,65 @@ func (s *Site) Unauthorized() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.unauthorized
+}
+
+// inFlight counts a request in flight, under "" and under its action, and
+// returns the function that ends it.
+func (s *Site) inFlight(action string) (done func()) {
+	keys := []string{""}
+	if action != "" {
+		keys = append(keys, action)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.flying[k]++
+		s.maxFlying[k] = max(s.maxFlying[k], s.flying[k])
+	}
+	s.flyingMovedLocked()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, k := range keys {
+			s.flying[k]--
+		}
+		s.flyingMovedLocked()
+	}
+}
+
+func (s *Site) flyingMovedLocked() {
+	close(s.flyingMoved)
+	s.flyingMoved = make(chan struct{})
+}
+
+// WaitInFlight waits until at least n requests of action ("" for any) are
+// in flight on the side at once, or ctx ends: with SetDelay, a test holds
+// requests in flight and sees how many a connector sends at once.
+func (s *Site) WaitInFlight(ctx context.Context, action string, n int) error {
+	for {
+		s.mu.Lock()
+		now, moved := s.flying[action], s.flyingMoved
+		s.mu.Unlock()
+		if now >= n {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("finessetest: %d %q requests in flight, waiting for %d: %w", now, action, n, ctx.Err())
+		}
+	}
+}
+
+// MaxConcurrent returns the most requests the side has had in flight at
+// once, counted from their arrival (a SetDelay included): all of them for
+// action "", or those whose Entry.Action is action (LOGIN, READY,
+// MAKE_CALL, ...). A test of a failover bounds the sign-ins a connector
+// makes at once with it.
+func (s *Site) MaxConcurrent(action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlying[action]
 }
 
 // SetStatus sets the status SystemInfo reports, IN_SERVICE or
