@@ -104,7 +104,9 @@ type Site struct {
 	now    func() time.Time
 	logf   func(string, ...any)
 
-	mu           sync.Mutex                   // guards the fields below
+	// mu guards the fields below. It is never held while calling the
+	// simulator, which calls onNotification under its own lock.
+	mu           sync.Mutex
 	srv          *http.Server                 // nil while down
 	status       string                       // InService or OutOfService
 	delay        time.Duration                // before each request
