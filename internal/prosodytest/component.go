@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -72,8 +73,9 @@ type component struct {
 	mu        sync.Mutex                     // guards the fields below
 	online    map[string]map[string]bool     // user → resources online
 	changed   chan struct{}                  // closed and replaced at each presence change
-	listeners map[int]func(Presence)         //
-	nextID    int                            // of listeners and of IQs
+	listeners map[int]func(Presence)         // by id, called in the order of their ids
+	listenerN int                            // the id of the next listener
+	iqN       int                            // the number of the component's last IQ
 	pending   map[string]chan error          // IQ id → its waiter
 	subs      map[string]map[string]struct{} // node → subscribed JIDs
 	bounces   int                            // messages prosody returned as errors
@@ -263,11 +265,10 @@ func (c *component) presence(st Stanza) {
 	p := Presence{Domain: c.domain, User: user, Resource: resource, Available: available, Online: len(c.online[user]) > 0}
 	close(c.changed)
 	c.changed = make(chan struct{})
-	listeners := make([]func(Presence), 0, len(c.listeners))
-	for id := 0; id < c.nextID; id++ {
-		if f, ok := c.listeners[id]; ok {
-			listeners = append(listeners, f)
-		}
+	ids := slices.Sorted(maps.Keys(c.listeners))
+	listeners := make([]func(Presence), len(ids))
+	for i, id := range ids {
+		listeners[i] = c.listeners[id]
 	}
 	c.mu.Unlock()
 	for _, f := range listeners {
@@ -371,8 +372,8 @@ func (c *component) sync(ctx context.Context) error {
 		c.mu.Unlock()
 		return fmt.Errorf("prosodytest: component of %s: %w", c.domain, err)
 	}
-	c.nextID++
-	id := fmt.Sprintf("sync-%d", c.nextID)
+	c.iqN++
+	id := fmt.Sprintf("sync-%d", c.iqN)
 	w := make(chan error, 1)
 	c.pending[id] = w
 	c.mu.Unlock()
@@ -568,8 +569,8 @@ func (s *Server) OnPresence(domain string, f func(Presence)) (cancel func()) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := c.nextID
-	c.nextID++
+	id := c.listenerN
+	c.listenerN++
 	c.listeners[id] = f
 	return func() {
 		c.mu.Lock()
