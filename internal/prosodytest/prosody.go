@@ -214,7 +214,7 @@ var errPortTaken = errors.New("a port chosen for prosody was taken by another pr
 // until it serves: its components have authenticated with this server's
 // secret, and its TLS port presents this server's certificate.
 func (s *Server) launch(bin string, cfg Config) error {
-	ports, err := freePorts(3)
+	ports, err := choosePorts(3)
 	if err != nil {
 		return err
 	}
@@ -386,6 +386,10 @@ func (s *Server) componentOf(domain string) (*component, error) {
 	}
 	return c, nil
 }
+
+// choosePorts picks prosody's ports: freePorts, or in this package's tests
+// a port taken on purpose.
+var choosePorts = freePorts
 
 // freePorts returns n ports that were free on 127.0.0.1 a moment ago.
 // prosody binds them itself, so they are released first (see Start for

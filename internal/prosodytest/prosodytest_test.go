@@ -3,6 +3,8 @@ package prosodytest_test
 import (
 	"context"
 	"encoding/xml"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +282,25 @@ func TestUnknownDomain(t *testing.T) {
 	assert.ErrorContains(t, s.Sync(context.Background(), "x.test"), `no domain "x.test"`)
 	assert.Error(t, s.AddUser("x.test", "1", "p"))
 	assert.Error(t, s.AddUser(domainA, "bad user", "p"))
+}
+
+func TestBOSHIsServed(t *testing.T) {
+	ctx := testContext(t)
+	s := start(t)
+	body := `<body rid='1' to='finesse-b.test' xml:lang='en' wait='10' hold='1' ver='1.6' xmlns='http://jabber.org/protocol/httpbind' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`
+	req, err := http.NewRequestWithContext(ctx, "POST", s.BOSHURL(domainB), strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.CA().ClientTLS()}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var session struct {
+		SID        string   `xml:"sid,attr"`
+		Mechanisms []string `xml:"features>mechanisms>mechanism"`
+	}
+	require.NoError(t, xml.NewDecoder(resp.Body).Decode(&session))
+	assert.NotEmpty(t, session.SID)
+	assert.Contains(t, session.Mechanisms, "PLAIN")
 }
