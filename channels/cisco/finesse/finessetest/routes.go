@@ -91,7 +91,9 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, h handler, anonymou
 	rep := s.prepare(c, &entry)
 	defer s.inFlight(entry.Action)()
 	if err := s.wait(r.Context()); err != nil {
-		return // the client is gone
+		// The client gave up: abort rather than let net/http finish with
+		// an empty 200, which a client cancelling at that moment may read.
+		panic(http.ErrAbortHandler)
 	}
 	if rep.status == 0 {
 		rep = s.admit(c, &entry, anonymous)
