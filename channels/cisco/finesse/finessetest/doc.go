@@ -35,7 +35,8 @@
 //     /finesse/api/User/<id>/Dialogs: POST (<dialogs><Dialog>) for a new
 //     dialog, PUT (<dialog>, source /finesse/api/Dialog/<id>) for a change,
 //     DELETE (<dialogs><Dialog> in its last state) for a dialog the agent
-//     left; apiErrors (event put) on the User or Dialogs node; SystemInfo
+//     left; apiErrors (event put, its elements in the order of the error
+//     captures) on the User or Dialogs node; SystemInfo
 //     updates on /finesse/api/SystemInfo when the status changes. Each
 //     echoes the requestId header of the request that caused it, or carries
 //     it empty (SetEchoRequestID(false)), as real Finesse is seen to do; the

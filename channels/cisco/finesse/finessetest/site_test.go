@@ -270,6 +270,8 @@ func TestSynchronousAndAsynchronousErrors(t *testing.T) {
 	got := readUpdate(t, n)
 	assert.Equal(t, "put", got.Event)
 	assert.Empty(t, got.RequestID)
+	assert.Regexp(t, `(?s)</data>\s*<requestId></requestId>\s*<source>.*</source>\s*<event>put</event>\s*</Update>$`, string(n.Update),
+		"errors come in the order of the captures")
 	require.Len(t, got.Data.Errors, 1)
 	assert.Equal(t, "Invalid State", got.Data.Errors[0].Type)
 	assert.Equal(t, "CF_INVALID_OBJECT_STATE", got.Data.Errors[0].Message)

@@ -417,18 +417,29 @@ func asyncErrorXML(e ApiError) []byte {
 }
 
 // updateXML wraps data in a notification's <Update>, in the order of the
-// User captures (data, event, requestId, source).
+// User captures: data, event, requestId, source.
 func updateXML(data []byte, event, requestID, source string) []byte {
+	return update(data, [][2]string{{"event", event}, {"requestId", requestID}, {"source", source}})
+}
+
+// errorUpdateXML wraps an apiErrors in an <Update>, in the order of the
+// error captures: data, requestId, source, event. Finesse's element order
+// varies, and a client must not depend on it.
+func errorUpdateXML(data []byte, event, requestID, source string) []byte {
+	return update(data, [][2]string{{"requestId", requestID}, {"source", source}, {"event", event}})
+}
+
+func update(data []byte, fields [][2]string) []byte {
 	var b bytes.Buffer
 	b.WriteString("<Update>\n  <data>")
 	b.Write(data)
-	b.WriteString("</data>\n  <event>")
-	xml.EscapeText(&b, []byte(event))
-	b.WriteString("</event>\n  <requestId>")
-	xml.EscapeText(&b, []byte(requestID))
-	b.WriteString("</requestId>\n  <source>")
-	xml.EscapeText(&b, []byte(source))
-	b.WriteString("</source>\n</Update>")
+	b.WriteString("</data>")
+	for _, f := range fields {
+		b.WriteString("\n  <" + f[0] + ">")
+		_ = xml.EscapeText(&b, []byte(f[1]))
+		b.WriteString("</" + f[0] + ">")
+	}
+	b.WriteString("\n</Update>")
 	return b.Bytes()
 }
 
