@@ -56,6 +56,15 @@
 // side's Log, without times: a test asserts that an agent's XMPP presence
 // came before its LOGIN PUT.
 //
+// A test starts a pair and points a connector at it:
+//
+//	p := finessetest.StartPair(t, finessetest.PairConfig{}) // ciscotest.SuiteDirectory's agents
+//	// side A: REST p.A.URL(), XMPP p.A.XMPPURL(), domain p.A.Domain(); side B likewise
+//	// trust: p.XMPP.CA().Pool(), or the file p.A.CAFile() for -finesse-ca
+//	// drive the contact center: p.Sim.Ring(ctx, loginID, sim.IncomingCall{From: "4085551234"})
+//	// fail a side: p.A.Down(), p.A.SetStatus(finessetest.OutOfService), p.XMPP.Proxy(finessetest.DomainA).Drop()
+//	// assert the order: p.Log.Find(finessetest.IsOnline(finessetest.DomainA, id)), p.Log.Find(finessetest.IsLogin(id))
+//
 // The simulator notifies its changes only after sign-in; a Site notifies the
 // outcome of a LOGIN itself. Agents of SiteConfig.Accounts are registered
 // in prosody with their passwords, as Finesse's XMPP accepts the agent's
