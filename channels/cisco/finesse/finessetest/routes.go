@@ -34,18 +34,18 @@ func ok(body []byte) reply { return reply{status: http.StatusOK, body: body} }
 // comes as a notification.
 var accepted = reply{status: http.StatusAccepted}
 
-func failure(status int, e ApiError) reply { return reply{status: status, body: apiErrorsXML(e)} }
+func failure(status int, e apiError) reply { return reply{status: status, body: apiErrorsXML(e)} }
 
 func missing(param string) reply {
-	return failure(http.StatusBadRequest, ApiError{Type: "Parameter Missing", Message: strings.ToUpper(param[:1]) + param[1:] + " Parameter missing", Data: param})
+	return failure(http.StatusBadRequest, apiError{Type: "Parameter Missing", Message: strings.ToUpper(param[:1]) + param[1:] + " Parameter missing", Data: param})
 }
 
 func invalidInput(param, message string) reply {
-	return failure(http.StatusBadRequest, ApiError{Type: cisco.ErrorTypeInvalidInput, Message: message, Data: param})
+	return failure(http.StatusBadRequest, apiError{Type: cisco.ErrorTypeInvalidInput, Message: message, Data: param})
 }
 
 func notAllowed(id string) reply {
-	return failure(http.StatusUnauthorized, ApiError{
+	return failure(http.StatusUnauthorized, apiError{
 		Type: "Invalid Authorization User Specified", Data: id,
 		Message: "The user specified in the authentication credentials and the uri don't match",
 	})
@@ -75,7 +75,7 @@ func (s *Site) routes() *http.ServeMux {
 	handle("GET /finesse/api/TeamResource/{team}/WrapUpReasons", teamResource(getWrapUpReasons), false)
 	handle("GET /finesse/api/TeamResource/{team}/PhoneBooks", teamResource(getPhoneBooks), false)
 	handle("/", func(*Site, *call) reply {
-		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Resource not found"})
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Resource not found"})
 	}, true)
 	return mux
 }
@@ -129,10 +129,10 @@ func (s *Site) prepare(c *call, entry *Entry) reply {
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, maxBody))
 	if err != nil {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
 	}
 	if err := xml.Unmarshal(raw, &c.body); err != nil {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Malformed XML in request body"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "Malformed XML in request body"})
 	}
 	if c.body.State != nil {
 		entry.Action = strings.TrimSpace(*c.body.State)
@@ -152,7 +152,7 @@ func (s *Site) admit(c *call, entry *Entry, anonymous bool) reply {
 	status := s.status
 	s.mu.Unlock()
 	if status != InService {
-		return failure(http.StatusServiceUnavailable, ApiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
+		return failure(http.StatusServiceUnavailable, apiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
 	}
 	id, admin, e := s.authenticate(c.r)
 	if e != nil {
@@ -169,7 +169,7 @@ func (s *Site) admit(c *call, entry *Entry, anonymous bool) reply {
 func (s *Site) simFailure(c *call, err error, loginID, node string) reply {
 	var e *cisco.Error
 	if !errors.As(err, &e) {
-		return failure(http.StatusInternalServerError, ApiError{Type: "Internal Server Error", Message: "RUNTIME_EXCEPTION"})
+		return failure(http.StatusInternalServerError, apiError{Type: "Internal Server Error", Message: "RUNTIME_EXCEPTION"})
 	}
 	if strings.HasPrefix(e.Message, "CF_") && c.r.Method != http.MethodGet {
 		s.queue.add(s.errorPush(loginID, node, e, c.rid))
@@ -184,7 +184,7 @@ func (s *Site) simFailure(c *call, err error, loginID, node string) reply {
 	case cisco.ErrorTypeUnavailable:
 		status = http.StatusServiceUnavailable
 	}
-	return failure(status, ApiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
+	return failure(status, apiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
 }
 
 func getSystemInfo(s *Site, c *call) reply {
@@ -198,7 +198,7 @@ func (s *Site) target(c *call, read bool) (string, *reply) {
 	id := c.r.PathValue("id")
 	loginID, found, _ := s.sim.Resolve(c.ctx, id)
 	if !found {
-		r := failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+		r := failure(http.StatusNotFound, apiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
 		return "", &r
 	}
 	if loginID == c.caller || read && (c.admin || s.supervises(c.ctx, c.caller, loginID)) {
@@ -247,7 +247,7 @@ var getUser = read(func(s *Site, c *call, id string) (cisco.User, error) { retur
 // LOGOUT, or a supervisor's change of an agent's state.
 func putUser(s *Site, c *call) reply {
 	if c.body.XMLName.Local != "User" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a User"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a User"})
 	}
 	if c.body.State == nil || strings.TrimSpace(*c.body.State) == "" {
 		return missing("state")
@@ -260,7 +260,7 @@ func putUser(s *Site, c *call) reply {
 	id := c.r.PathValue("id")
 	loginID, found, _ := s.sim.Resolve(c.ctx, id)
 	if !found {
-		return failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+		return failure(http.StatusNotFound, apiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
 	}
 	node := "/finesse/api/User/" + loginID
 	if loginID != c.caller {
@@ -349,7 +349,7 @@ func getOneMedia(s *Site, c *call) reply {
 		return nil
 	})(s, c)
 	if rep.status == http.StatusOK && rep.body == nil {
-		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
 	}
 	return rep
 }
@@ -366,7 +366,7 @@ func postDialog(s *Site, c *call) reply {
 	}
 	node := "/finesse/api/User/" + id + "/Dialogs"
 	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
 	}
 	if c.body.RequestedAction == nil {
 		return missing("requestedAction")
@@ -423,7 +423,7 @@ func putDialog(s *Site, c *call) reply {
 	dialogID := c.r.PathValue("id")
 	node := "/finesse/api/User/" + c.caller + "/Dialogs"
 	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
 	}
 	if c.body.RequestedAction == nil {
 		return missing("requestedAction")
@@ -487,7 +487,7 @@ func getTeam(s *Site, c *call) reply {
 		}
 	}
 	if len(users) == 0 && name == "" {
-		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: teamID})
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid team id", Data: teamID})
 	}
 	return ok(teamXML(teamID, name, users))
 }
@@ -508,7 +508,7 @@ func teamResource(h handler) handler {
 		if !member {
 			ids, _ := s.sim.TeamAgents(c.ctx, team)
 			if len(ids) == 0 {
-				return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: team})
+				return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid team id", Data: team})
 			}
 			c.r.SetPathValue("id", ids[0]) // the supervisor reads as an agent of the team
 		} else {

@@ -525,10 +525,10 @@ func (s *Site) wait(ctx context.Context) error {
 // authenticate checks the request's Basic credentials: an agent of the
 // simulator, or the administrator. A wrong password counts toward the
 // username's lockout.
-func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *ApiError) {
+func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *apiError) {
 	user, password, ok := r.BasicAuth()
 	if !ok {
-		return "", false, &ApiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized}
+		return "", false, &apiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized}
 	}
 	key := strings.ToLower(user)
 	now := s.now()
@@ -557,5 +557,5 @@ func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *Api
 		}
 	}
 	s.mu.Unlock()
-	return "", false, &ApiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Data: user}
+	return "", false, &apiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Data: user}
 }

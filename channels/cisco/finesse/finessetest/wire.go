@@ -372,9 +372,9 @@ func teamXML(id, name string, users []cisco.User) []byte {
 	return marshal(w)
 }
 
-// ApiError is one error of Finesse's synchronous ApiErrors body, or of an
+// apiError is one error of Finesse's synchronous ApiErrors body, or of an
 // asynchronous apiErrors notification.
-type ApiError struct {
+type apiError struct {
 	Type    string // ErrorType: Invalid State, Authorization Failure, ...
 	Message string // ErrorMessage: CF_INVALID_OBJECT_STATE, UNAUTHORIZED, ...
 	Data    string // ErrorData: a CTI code, a parameter's name, a user id
@@ -386,7 +386,7 @@ type ApiError struct {
 
 // apiErrorsXML renders a synchronous error body:
 // <ApiErrors><ApiError><ErrorType>...
-func apiErrorsXML(e ApiError) []byte {
+func apiErrorsXML(e apiError) []byte {
 	w := struct {
 		XMLName xml.Name `xml:"ApiErrors"`
 		Error   struct {
@@ -401,7 +401,7 @@ func apiErrorsXML(e ApiError) []byte {
 
 // asyncErrorXML renders the data of an apiErrors notification, with the
 // lower-camel names of the captures.
-func asyncErrorXML(e ApiError) []byte {
+func asyncErrorXML(e apiError) []byte {
 	w := struct {
 		XMLName xml.Name `xml:"apiErrors"`
 		Error   struct {
