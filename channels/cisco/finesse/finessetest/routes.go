@@ -365,11 +365,8 @@ func postDialog(s *Site, c *call) reply {
 		return *r
 	}
 	node := "/finesse/api/User/" + id + "/Dialogs"
-	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
-	}
-	if c.body.RequestedAction == nil {
-		return missing("requestedAction")
+	if r := checkDialogBody(c); r != nil {
+		return *r
 	}
 	if c.body.ToAddress == "" {
 		return missing("toAddress")
@@ -403,6 +400,20 @@ func postDialog(s *Site, c *call) reply {
 	return accepted
 }
 
+// checkDialogBody refuses a Dialog request whose body is no Dialog or
+// names no requestedAction.
+func checkDialogBody(c *call) *reply {
+	if c.body.XMLName.Local != "Dialog" {
+		r := failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+		return &r
+	}
+	if c.body.RequestedAction == nil {
+		r := missing("requestedAction")
+		return &r
+	}
+	return nil
+}
+
 // agentOn returns the loginId of the agent signed in on ext, or "".
 func (s *Site) agentOn(ctx context.Context, ext string) string {
 	ids, _ := s.sim.SignedInAgents(ctx)
@@ -422,11 +433,8 @@ func putDialog(s *Site, c *call) reply {
 	}
 	dialogID := c.r.PathValue("id")
 	node := "/finesse/api/User/" + c.caller + "/Dialogs"
-	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
-	}
-	if c.body.RequestedAction == nil {
-		return missing("requestedAction")
+	if r := checkDialogBody(c); r != nil {
+		return *r
 	}
 	if c.body.TargetMediaAddress == "" {
 		return missing("targetMediaAddress")
