@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -72,11 +73,13 @@ type component struct {
 	mu        sync.Mutex                     // guards the fields below
 	online    map[string]map[string]bool     // user → resources online
 	changed   chan struct{}                  // closed and replaced at each presence change
-	listeners map[int]func(Presence)         //
-	nextID    int                            // of listeners and of IQs
+	listeners map[int]func(Presence)         // by id, called in the order of their ids
+	listenerN int                            // the id of the next listener
+	iqN       int                            // the number of the component's last IQ
 	pending   map[string]chan error          // IQ id → its waiter
 	subs      map[string]map[string]struct{} // node → subscribed JIDs
 	bounces   int                            // messages prosody returned as errors
+	auths     map[authKey]int                // SASL outcomes by user, from mod_ctibus_watch
 	readErr   error                          // why the reader stopped
 }
 
@@ -87,6 +90,9 @@ func (s *Server) dialComponent(ctx context.Context, domain, addr, secret string)
 		c, err := connectComponent(ctx, domain, addr, secret)
 		if err == nil {
 			return c, nil
+		}
+		if s.portTaken() {
+			return nil, errPortTaken
 		}
 		select {
 		case <-s.exited:
@@ -114,6 +120,7 @@ func connectComponent(ctx context.Context, domain, addr, secret string) (*compon
 		listeners: map[int]func(Presence){},
 		pending:   map[string]chan error{},
 		subs:      map[string]map[string]struct{}{},
+		auths:     map[authKey]int{},
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
@@ -179,16 +186,6 @@ func (c *component) handshake(dec *xml.Decoder, secret string) error {
 	}
 }
 
-// stanza is a top-level element of the component's stream.
-type stanza struct {
-	XMLName xml.Name
-	From    string `xml:"from,attr"`
-	To      string `xml:"to,attr"`
-	ID      string `xml:"id,attr"`
-	Type    string `xml:"type,attr"`
-	Inner   []byte `xml:",innerxml"`
-}
-
 // read handles prosody's stanzas until the connection ends.
 func (c *component) read(dec *xml.Decoder) {
 	defer close(c.done)
@@ -212,7 +209,7 @@ func (c *component) read(dec *xml.Decoder) {
 		if !ok {
 			continue
 		}
-		var st stanza
+		var st Stanza
 		if err = dec.DecodeElement(&st, &se); err != nil {
 			return
 		}
@@ -220,7 +217,7 @@ func (c *component) read(dec *xml.Decoder) {
 	}
 }
 
-func (c *component) handle(st stanza) {
+func (c *component) handle(st Stanza) {
 	switch st.XMLName.Local {
 	case "presence":
 		c.presence(st)
@@ -231,12 +228,16 @@ func (c *component) handle(st stanza) {
 			c.mu.Lock()
 			c.bounces++
 			c.mu.Unlock()
+			return
+		}
+		if st.From == c.domain {
+			c.sasl(st)
 		}
 	}
 }
 
 // presence records an account's presence change and tells the listeners.
-func (c *component) presence(st stanza) {
+func (c *component) presence(st Stanza) {
 	if st.Type != "" && st.Type != "unavailable" {
 		return // probes and subscription requests: Finesse's presence watch has none
 	}
@@ -264,11 +265,10 @@ func (c *component) presence(st stanza) {
 	p := Presence{Domain: c.domain, User: user, Resource: resource, Available: available, Online: len(c.online[user]) > 0}
 	close(c.changed)
 	c.changed = make(chan struct{})
-	listeners := make([]func(Presence), 0, len(c.listeners))
-	for id := 0; id < c.nextID; id++ {
-		if f, ok := c.listeners[id]; ok {
-			listeners = append(listeners, f)
-		}
+	ids := slices.Sorted(maps.Keys(c.listeners))
+	listeners := make([]func(Presence), len(ids))
+	for i, id := range ids {
+		listeners[i] = c.listeners[id]
 	}
 	c.mu.Unlock()
 	for _, f := range listeners {
@@ -290,7 +290,7 @@ type subRef struct {
 
 // iq completes the component's own IQs and answers the ones sent to it:
 // pings, and subscriptions to nodes.
-func (c *component) iq(st stanza) {
+func (c *component) iq(st Stanza) {
 	switch st.Type {
 	case "result", "error":
 		c.mu.Lock()
@@ -346,7 +346,7 @@ func (c *component) iq(st stanza) {
 	}
 }
 
-func (c *component) replyError(st stanza, kind, condition string) {
+func (c *component) replyError(st Stanza, kind, condition string) {
 	_ = c.write(fmt.Sprintf("<iq type='error' from='%s' to='%s' id='%s'><error type='%s'><%s xmlns='%s'/></error></iq>",
 		c.jid, attr(st.From), attr(st.ID), kind, condition, nsStanzas))
 }
@@ -372,8 +372,8 @@ func (c *component) sync(ctx context.Context) error {
 		c.mu.Unlock()
 		return fmt.Errorf("prosodytest: component of %s: %w", c.domain, err)
 	}
-	c.nextID++
-	id := fmt.Sprintf("sync-%d", c.nextID)
+	c.iqN++
+	id := fmt.Sprintf("sync-%d", c.iqN)
 	w := make(chan error, 1)
 	c.pending[id] = w
 	c.mu.Unlock()
@@ -569,8 +569,8 @@ func (s *Server) OnPresence(domain string, f func(Presence)) (cancel func()) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := c.nextID
-	c.nextID++
+	id := c.listenerN
+	c.listenerN++
 	c.listeners[id] = f
 	return func() {
 		c.mu.Lock()
@@ -633,4 +633,41 @@ func (s *Server) OnlineUsers(domain string) []string {
 	}
 	slices.Sort(users)
 	return users
+}
+
+// authKey counts one outcome of one user's SASL authentications.
+type authKey struct {
+	user    string
+	success bool
+}
+
+// sasl records a SASL outcome that mod_ctibus_watch reported.
+func (c *component) sasl(st Stanza) {
+	var report struct {
+		XMLName xml.Name `xml:"urn:ctibus:prosodytest sasl"`
+		Outcome string   `xml:"outcome,attr"`
+		User    string   `xml:"user,attr"`
+	}
+	if xml.Unmarshal(st.Inner, &report) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.auths[authKey{strings.ToLower(report.User), report.Outcome == "success"}]++
+}
+
+// Authentications returns how many times user@domain has signed in to
+// XMPP (succeeded) and failed to (a wrong password), as prosody has seen
+// so far; call Sync first to count every attempt prosody has processed. A
+// test proves with it that a connector reconnected, and that it never
+// retried a password Finesse refused.
+func (s *Server) Authentications(domain, user string) (succeeded, failed int) {
+	c, err := s.componentOf(domain)
+	if err != nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	user = strings.ToLower(user)
+	return c.auths[authKey{user, true}], c.auths[authKey{user, false}]
 }

@@ -34,6 +34,10 @@
 //     OnPresence), and Sync waits until every presence prosody has routed so
 //     far has been seen, so that a fixture can tell whether an agent's
 //     presence came before a request;
+//   - a small prosody module of ours (lua/mod_ctibus_watch.lua) reports
+//     every SASL outcome to the component: Authentications counts an
+//     account's XMPP sign-ins and wrong passwords, so a test proves that a
+//     connector reconnected, or never retried a password Finesse refused;
 //   - it answers explicit pubsub subscriptions (XEP-0060 subscribe and
 //     unsubscribe IQs to pubsub.<domain>), which Finesse requires for team
 //     nodes such as /finesse/api/Team/<id>/Users, and PushSubscribers sends a

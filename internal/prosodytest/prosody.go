@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,7 +40,15 @@ const (
 	// stopTimeout is how long prosody may take to exit after SIGTERM before
 	// it is killed.
 	stopTimeout = 10 * time.Second
+	// startAttempts bounds the starts on new ports after a port was taken.
+	startAttempts = 5
 )
+
+// watchModule is the prosody module that reports SASL outcomes to the
+// component (Server.Authentications).
+//
+//go:embed lua/mod_ctibus_watch.lua
+var watchModule []byte
 
 // Config describes the server to start.
 type Config struct {
@@ -64,7 +75,7 @@ type Server struct {
 	components map[string]*component
 	proxies    map[string]*Proxy
 	cmd        *exec.Cmd
-	exited     chan struct{} // closed when prosody has exited
+	exited     chan struct{} // closed when prosody has exited; nil before it starts
 	exitErr    error         // set before exited is closed
 }
 
@@ -88,7 +99,6 @@ func Start(t testing.TB, cfg Config) *Server {
 		domains:    append([]string(nil), cfg.Domains...),
 		components: map[string]*component{},
 		proxies:    map[string]*Proxy{},
-		exited:     make(chan struct{}),
 	}
 	s.caFile = ca.WriteFile(t, dir)
 
@@ -99,53 +109,34 @@ func Start(t testing.TB, cfg Config) *Server {
 	certPEM, keyPEM := ca.IssuePEM(t, hosts...)
 	writeFile(t, filepath.Join(dir, "server.crt"), certPEM)
 	writeFile(t, filepath.Join(dir, "server.key"), keyPEM)
+	writeFile(t, filepath.Join(dir, "mod_ctibus_watch.lua"), watchModule)
 	for _, d := range []string{"data", "certs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatalf("prosodytest: %v", err)
 		}
 	}
 
-	ports := freePorts(t, 3)
-	c2sPort, componentPort, httpsPort := ports[0], ports[1], ports[2]
-	s.httpsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
-	secret := randomHex(16)
-	config := s.config(cfg, c2sPort, componentPort, httpsPort, secret)
-	configPath := filepath.Join(dir, "prosody.cfg.lua")
-	writeFile(t, configPath, []byte(config))
-
-	cmd := exec.Command(bin, "--config", configPath, "-F")
-	cmd.Dir = dir
-	cmd.Stdout = &lockedBuffer{}
-	cmd.Stderr = cmd.Stdout
-	// If the test binary dies without running its cleanups (a timeout
-	// panic ends it with os.Exit), prosody must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("prosodytest: start %s: %v", bin, err)
-	}
-	s.cmd = cmd
-	go func() {
-		s.exitErr = cmd.Wait()
-		close(s.exited)
-	}()
 	t.Cleanup(func() {
 		s.stop(t)
 		if t.Failed() {
 			s.logTail(t)
 		}
 	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	for _, d := range cfg.Domains {
-		c, err := s.dialComponent(ctx, d, net.JoinHostPort("127.0.0.1", strconv.Itoa(componentPort)), secret)
-		if err != nil {
-			t.Fatalf("prosodytest: component of %s: %v%s", d, err, s.exitReport())
+	// The ports are free when chosen and bound by prosody a moment later,
+	// so another process (another test's prosody) may take one first;
+	// prosody then logs the failure and runs on. Such a start is detected
+	// and retried on other ports.
+	for attempt := 1; ; attempt++ {
+		err := s.launch(bin, cfg)
+		if err == nil {
+			break
 		}
-		s.components[d] = c
-	}
-	if err := waitDial(ctx, s.httpsAddr, s.exited); err != nil {
-		t.Fatalf("prosodytest: prosody's TLS port: %v%s", err, s.exitReport())
+		report := s.exitReport()
+		s.kill()
+		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+			t.Fatalf("prosodytest: start prosody: %v%s", err, report)
+		}
+		t.Logf("prosodytest: %v; starting again on other ports", err)
 	}
 	for _, d := range cfg.Domains {
 		p, err := newProxy(s.httpsAddr)
@@ -186,6 +177,7 @@ func (s *Server) config(cfg Config, c2sPort, componentPort, httpsPort int, secre
 	p("run_as_root = true") // CI runs as root; nothing here needs a privilege
 	p("pidfile = %s", luaString(filepath.Join(s.dir, "prosody.pid")))
 	p("data_path = %s", luaString(filepath.Join(s.dir, "data")))
+	p("plugin_paths = { %s }", luaString(s.dir))
 	p("certificates = %s", luaString(filepath.Join(s.dir, "certs")))
 	p("log = { %s = %s }", level, luaString(filepath.Join(s.dir, "prosody.log")))
 	p("interfaces = { \"127.0.0.1\" }")
@@ -204,7 +196,7 @@ func (s *Server) config(cfg Config, c2sPort, componentPort, httpsPort int, secre
 	p("storage = \"internal\"")
 	p("c2s_require_encryption = true")
 	p("allow_registration = false")
-	p("modules_enabled = { \"roster\", \"saslauth\", \"tls\", \"disco\", \"ping\", \"posix\", \"websocket\", \"bosh\" }")
+	p("modules_enabled = { \"roster\", \"saslauth\", \"tls\", \"disco\", \"ping\", \"posix\", \"websocket\", \"bosh\", \"ctibus_watch\" }")
 	p("modules_disabled = { \"s2s\", \"s2s_auth_certs\", \"offline\" }")
 	for _, d := range cfg.Domains {
 		p("VirtualHost %s", luaString(d))
@@ -212,6 +204,100 @@ func (s *Server) config(cfg Config, c2sPort, componentPort, httpsPort int, secre
 		p("\tcomponent_secret = %s", luaString(secret))
 	}
 	return b.String()
+}
+
+// errPortTaken reports that another process holds a port chosen for
+// prosody.
+var errPortTaken = errors.New("a port chosen for prosody was taken by another process")
+
+// launch writes the configuration on new ports, starts prosody and waits
+// until it serves: its components have authenticated with this server's
+// secret, and its TLS port presents this server's certificate.
+func (s *Server) launch(bin string, cfg Config) error {
+	ports, err := choosePorts(3)
+	if err != nil {
+		return err
+	}
+	c2sPort, componentPort, httpsPort := ports[0], ports[1], ports[2]
+	s.httpsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
+	secret := randomHex(16)
+	configPath := filepath.Join(s.dir, "prosody.cfg.lua")
+	if err := os.WriteFile(configPath, []byte(s.config(cfg, c2sPort, componentPort, httpsPort, secret)), 0o600); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(s.dir, "prosody.log")) // a retry reads its own log only
+
+	cmd := exec.Command(bin, "--config", configPath, "-F")
+	cmd.Dir = s.dir
+	cmd.Stdout = &lockedBuffer{}
+	cmd.Stderr = cmd.Stdout
+	// If the test binary dies without running its cleanups (a timeout
+	// panic ends it with os.Exit), prosody must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	go func() {
+		s.exitErr = cmd.Wait()
+		close(exited)
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	for _, d := range cfg.Domains {
+		c, err := s.dialComponent(ctx, d, net.JoinHostPort("127.0.0.1", strconv.Itoa(componentPort)), secret)
+		if err != nil {
+			return fmt.Errorf("component of %s: %w", d, err)
+		}
+		s.components[d] = c
+	}
+	return s.waitTLS(ctx)
+}
+
+// portTaken reports whether prosody has logged that it could not bind one
+// of its ports.
+func (s *Server) portTaken() bool {
+	data, _ := os.ReadFile(filepath.Join(s.dir, "prosody.log"))
+	return bytes.Contains(data, []byte("Failed to open server port"))
+}
+
+// waitTLS waits until prosody's TLS port completes a handshake that
+// verifies against the CA.
+func (s *Server) waitTLS(ctx context.Context) error {
+	for {
+		d := tls.Dialer{Config: s.ca.ClientTLS()}
+		c, err := d.DialContext(ctx, "tcp", s.httpsAddr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) || s.portTaken() {
+			return errPortTaken
+		}
+		select {
+		case <-s.exited:
+			return errors.New("prosody exited")
+		case <-ctx.Done():
+			return fmt.Errorf("TLS port %s: %w", s.httpsAddr, err)
+		case <-time.After(20 * time.Millisecond): // prosody is still loading its modules
+		}
+	}
+}
+
+// kill ends a prosody that failed to start, and its components.
+func (s *Server) kill() {
+	for d, c := range s.components {
+		c.close()
+		delete(s.components, d)
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
 }
 
 // stop ends prosody and the Go parts around it.
@@ -301,45 +387,30 @@ func (s *Server) componentOf(domain string) (*component, error) {
 	return c, nil
 }
 
+// choosePorts picks prosody's ports: freePorts, or in this package's tests
+// a port taken on purpose.
+var choosePorts = freePorts
+
 // freePorts returns n ports that were free on 127.0.0.1 a moment ago.
-// prosody binds them itself, so they are released first; a test that loses
-// the race fails at start with prosody's own message.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+// prosody binds them itself, so they are released first (see Start for
+// what happens when another process takes one meanwhile).
+func freePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("prosodytest: find a free port: %v", err)
+			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
-// waitDial waits until addr accepts a TCP connection, prosody exits, or
-// ctx ends.
-func waitDial(ctx context.Context, addr string, exited <-chan struct{}) error {
-	for {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("prosody exited")
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", addr, err)
-		case <-time.After(20 * time.Millisecond): // prosody is still loading its modules
-		}
-	}
+	return ports, nil
 }
 
 func writeFile(t testing.TB, path string, data []byte) {

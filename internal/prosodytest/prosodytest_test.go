@@ -3,6 +3,8 @@ package prosodytest_test
 import (
 	"context"
 	"encoding/xml"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,6 +157,11 @@ func TestWrongPasswordIsNotAuthorized(t *testing.T) {
 		URL: s.WebSocketURL(domainA), Domain: domainA, User: "100501", Password: "wrong", TLS: s.CA().ClientTLS(),
 	})
 	assert.ErrorIs(t, err, prosodytest.ErrNotAuthorized)
+	dial(t, ctx, s, domainA, "100501", "test@123", "r")
+	require.NoError(t, s.Sync(ctx, domainA))
+	succeeded, failed := s.Authentications(domainA, "100501")
+	assert.Equal(t, 1, succeeded)
+	assert.Equal(t, 1, failed)
 	// The account is on domain A only.
 	_, err = prosodytest.DialClient(ctx, prosodytest.ClientConfig{
 		URL: s.WebSocketURL(domainB), Domain: domainB, User: "100501", Password: "test@123", TLS: s.CA().ClientTLS(),
@@ -275,4 +282,25 @@ func TestUnknownDomain(t *testing.T) {
 	assert.ErrorContains(t, s.Sync(context.Background(), "x.test"), `no domain "x.test"`)
 	assert.Error(t, s.AddUser("x.test", "1", "p"))
 	assert.Error(t, s.AddUser(domainA, "bad user", "p"))
+}
+
+func TestBOSHIsServed(t *testing.T) {
+	ctx := testContext(t)
+	s := start(t)
+	body := `<body rid='1' to='finesse-b.test' xml:lang='en' wait='10' hold='1' ver='1.6' xmlns='http://jabber.org/protocol/httpbind' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`
+	req, err := http.NewRequestWithContext(ctx, "POST", s.BOSHURL(domainB), strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.CA().ClientTLS()}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var session struct {
+		SID        string   `xml:"sid,attr"`
+		Mechanisms []string `xml:"features>mechanisms>mechanism"`
+	}
+	require.NoError(t, xml.NewDecoder(resp.Body).Decode(&session))
+	assert.NotEmpty(t, session.SID)
+	assert.Contains(t, session.Mechanisms, "PLAIN")
 }

@@ -35,7 +35,8 @@
 //     /finesse/api/User/<id>/Dialogs: POST (<dialogs><Dialog>) for a new
 //     dialog, PUT (<dialog>, source /finesse/api/Dialog/<id>) for a change,
 //     DELETE (<dialogs><Dialog> in its last state) for a dialog the agent
-//     left; apiErrors (event put) on the User or Dialogs node; SystemInfo
+//     left; apiErrors (event put, its elements in the order of the error
+//     captures) on the User or Dialogs node; SystemInfo
 //     updates on /finesse/api/SystemInfo when the status changes. Each
 //     echoes the requestId header of the request that caused it, or carries
 //     it empty (SetEchoRequestID(false)), as real Finesse is seen to do; the
@@ -48,11 +49,21 @@
 //   - the side's health: SetStatus(OutOfService) makes every API but
 //     SystemInfo answer 503 Service Unavailable and stops notifications,
 //     Down refuses connections on REST and XMPP, SetDelay makes each request
-//     slow.
+//     slow; MaxConcurrent and WaitInFlight tell how many requests (of each
+//     action, such as LOGIN) a client had in flight at once.
 //
 // Every request and every presence change is recorded, in order, in the
 // side's Log, without times: a test asserts that an agent's XMPP presence
 // came before its LOGIN PUT.
+//
+// A test starts a pair and points a connector at it:
+//
+//	p := finessetest.StartPair(t, finessetest.PairConfig{}) // ciscotest.SuiteDirectory's agents
+//	// side A: REST p.A.URL(), XMPP p.A.XMPPURL(), domain p.A.Domain(); side B likewise
+//	// trust: p.XMPP.CA().Pool(), or the file p.A.CAFile() for -finesse-ca
+//	// drive the contact center: p.Sim.Ring(ctx, loginID, sim.IncomingCall{From: "4085551234"})
+//	// fail a side: p.A.Down(), p.A.SetStatus(finessetest.OutOfService), p.XMPP.Proxy(finessetest.DomainA).Drop()
+//	// assert the order: p.Log.Find(finessetest.IsOnline(finessetest.DomainA, id)), p.Log.Find(finessetest.IsLogin(id))
 //
 // The simulator notifies its changes only after sign-in; a Site notifies the
 // outcome of a LOGIN itself. Agents of SiteConfig.Accounts are registered

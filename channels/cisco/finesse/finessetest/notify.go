@@ -142,8 +142,8 @@ func (s *Site) userPushes(u cisco.User, requestID string) []push {
 // errorPush renders an asynchronous error, an apiErrors update, on node,
 // with the lower-case event of the captures.
 func (s *Site) errorPush(loginID, node string, e *cisco.Error, requestID string) push {
-	data := asyncErrorXML(ApiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
-	return push{to: loginID + "@" + s.domain, node: node, update: updateXML(data, "put", s.requestID(requestID), node)}
+	data := asyncErrorXML(apiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
+	return push{to: loginID + "@" + s.domain, node: node, update: errorUpdateXML(data, "put", s.requestID(requestID), node)}
 }
 
 // dialogPushes turns the agent's dialogs after a change into Finesse's

@@ -1,6 +1,7 @@
 package finessetest
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
@@ -26,6 +27,11 @@ type PairConfig struct {
 	// Accounts are Sim's agents with their passwords; nil is
 	// SuiteAccounts().
 	Accounts []ciscotest.Account
+	// XMPP is a prosody serving DomainA and DomainB to reuse, so that the
+	// cases of a suite do not start one each; nil starts one for the test.
+	// A reused server keeps the accounts and subscriptions of earlier
+	// pairs.
+	XMPP *prosodytest.Server
 	// Site holds the settings both sides share. Its Sim, XMPP, Domain,
 	// Accounts, SecondaryHost and Log are set by StartPair.
 	Site SiteConfig
@@ -44,7 +50,10 @@ type Pair struct {
 // the test is skipped (failed under CI=true).
 func StartPair(t testing.TB, cfg PairConfig) *Pair {
 	t.Helper()
-	x := prosodytest.Start(t, prosodytest.Config{Domains: []string{DomainA, DomainB}})
+	x := cfg.XMPP
+	if x == nil {
+		x = prosodytest.Start(t, prosodytest.Config{Domains: []string{DomainA, DomainB}})
+	}
 	s := cfg.Sim
 	if s == nil {
 		s = sim.New(ciscotest.SuiteDirectory(t), sim.Config{AfterFunc: ciscotest.NoTimers, LogoutOnDisconnect: true})
@@ -72,4 +81,22 @@ func SuiteAccounts() []ciscotest.Account {
 		out = append(out, ciscotest.Account{LoginID: a.LoginID, LoginName: a.LoginName, Password: a.Password})
 	}
 	return append(out, ciscotest.SimHarness(nil, nil).Outsider)
+}
+
+// Crowd returns n agents of team 5004, for load and failover tests, and
+// their accounts: loginIds 3000001 on, loginNames crowd1 on, password
+// "pw-<loginId>", extensions 40001 on, one each. Pass the agents to
+// ciscotest.NewDirectory and the accounts to PairConfig.Accounts.
+func Crowd(n int) ([]ciscotest.Agent, []ciscotest.Account) {
+	agents := make([]ciscotest.Agent, n)
+	accounts := make([]ciscotest.Account, n)
+	for i := range n {
+		id := strconv.Itoa(3000001 + i)
+		agents[i] = ciscotest.Agent{
+			LoginID: id, LoginName: "crowd" + strconv.Itoa(i+1), FirstName: "Crowd", LastName: strconv.Itoa(i + 1),
+			Password: "pw-" + id, TeamID: "5004",
+		}
+		accounts[i] = ciscotest.Account{LoginID: id, LoginName: agents[i].LoginName, Password: agents[i].Password, Extension: strconv.Itoa(40001 + i)}
+	}
+	return agents, accounts
 }

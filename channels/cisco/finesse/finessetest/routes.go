@@ -34,18 +34,18 @@ func ok(body []byte) reply { return reply{status: http.StatusOK, body: body} }
 // comes as a notification.
 var accepted = reply{status: http.StatusAccepted}
 
-func failure(status int, e ApiError) reply { return reply{status: status, body: apiErrorsXML(e)} }
+func failure(status int, e apiError) reply { return reply{status: status, body: apiErrorsXML(e)} }
 
 func missing(param string) reply {
-	return failure(http.StatusBadRequest, ApiError{Type: "Parameter Missing", Message: strings.ToUpper(param[:1]) + param[1:] + " Parameter missing", Data: param})
+	return failure(http.StatusBadRequest, apiError{Type: "Parameter Missing", Message: strings.ToUpper(param[:1]) + param[1:] + " Parameter missing", Data: param})
 }
 
 func invalidInput(param, message string) reply {
-	return failure(http.StatusBadRequest, ApiError{Type: cisco.ErrorTypeInvalidInput, Message: message, Data: param})
+	return failure(http.StatusBadRequest, apiError{Type: cisco.ErrorTypeInvalidInput, Message: message, Data: param})
 }
 
 func notAllowed(id string) reply {
-	return failure(http.StatusUnauthorized, ApiError{
+	return failure(http.StatusUnauthorized, apiError{
 		Type: "Invalid Authorization User Specified", Data: id,
 		Message: "The user specified in the authentication credentials and the uri don't match",
 	})
@@ -66,7 +66,7 @@ func (s *Site) routes() *http.ServeMux {
 	handle("GET /finesse/api/User/{id}/WrapUpReasons", getWrapUpReasons, false)
 	handle("GET /finesse/api/User/{id}/PhoneBooks", getPhoneBooks, false)
 	handle("GET /finesse/api/User/{id}/Media", getMediaList, false)
-	handle("GET /finesse/api/User/{id}/Media/{mrd}", getMedia, false)
+	handle("GET /finesse/api/User/{id}/Media/{mrd}", getOneMedia, false)
 	handle("GET /finesse/api/User/{id}/Dialogs", getDialogs, false)
 	handle("POST /finesse/api/User/{id}/Dialogs", postDialog, false)
 	handle("PUT /finesse/api/Dialog/{id}", putDialog, false)
@@ -75,79 +75,91 @@ func (s *Site) routes() *http.ServeMux {
 	handle("GET /finesse/api/TeamResource/{team}/WrapUpReasons", teamResource(getWrapUpReasons), false)
 	handle("GET /finesse/api/TeamResource/{team}/PhoneBooks", teamResource(getPhoneBooks), false)
 	handle("/", func(*Site, *call) reply {
-		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Resource not found"})
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Resource not found"})
 	}, true)
 	return mux
 }
 
 // serve runs the steps every request goes through, in Finesse's order: the
 // side's delay, its status, the credentials; then the log, after the XMPP
-// component has caught up with prosody; then the handler.
+// component has caught up with prosody; then the handler. A request counts
+// as in flight (MaxConcurrent) from its arrival, its delay included.
 func (s *Site) serve(w http.ResponseWriter, r *http.Request, h handler, anonymous bool) {
-	if err := s.wait(r.Context()); err != nil {
-		return
-	}
 	entry := Entry{Side: s.domain, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: r.Header.Get("requestId")}
 	c := &call{r: r, rid: entry.RequestID}
 	c.ctx = cisco.WithRequestID(r.Context(), c.rid)
-
-	var rep reply
-	defer func() {
-		w.Header().Set("Content-Type", "application/xml")
-		if c.rid != "" {
-			w.Header().Set("requestId", c.rid) // echoed in the headers too, as the Media APIs do
-		}
-		body := rep.body
-		if r.Method == http.MethodGet && rep.status == http.StatusOK {
-			body = append([]byte(xmlHeader), body...)
-		}
-		w.WriteHeader(rep.status)
-		_, _ = w.Write(body)
-	}()
-
-	if r.Method == http.MethodPut || r.Method == http.MethodPost {
-		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-		if err != nil {
-			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
-			s.log.add(entry)
-			return
-		}
-		if err := xml.Unmarshal(raw, &c.body); err != nil {
-			rep = failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "Malformed XML in request body"})
-			s.log.add(entry)
-			return
-		}
-		if c.body.State != nil {
-			entry.Action = strings.TrimSpace(*c.body.State)
-		} else if c.body.RequestedAction != nil {
-			entry.Action = strings.TrimSpace(*c.body.RequestedAction)
-		}
+	rep := s.prepare(c, &entry)
+	defer s.inFlight(entry.Action)()
+	if err := s.wait(r.Context()); err != nil {
+		// The client gave up: abort rather than let net/http finish with
+		// an empty 200, which a client cancelling at that moment may read.
+		panic(http.ErrAbortHandler)
+	}
+	if rep.status == 0 {
+		rep = s.admit(c, &entry, anonymous)
+	}
+	if rep.status == 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), syncWait)
+		_ = s.xmpp.Sync(ctx, s.domain) // without it the log may show a presence late; the request is served anyway
+		cancel()
+		i := s.log.add(entry)
+		rep = h(s, c)
+		s.log.setStatus(i, rep.status)
+	} else {
+		s.log.setStatus(s.log.add(entry), rep.status)
 	}
 
+	w.Header().Set("Content-Type", "application/xml")
+	if c.rid != "" {
+		w.Header().Set("requestId", c.rid) // echoed in the headers too, as the Media APIs do
+	}
+	body := rep.body
+	if r.Method == http.MethodGet && rep.status == http.StatusOK {
+		body = append([]byte(xmlHeader), body...)
+	}
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(body)
+}
+
+// prepare reads a PUT's or POST's body, bounded, and names its action in
+// the entry; a reply with a status refuses the request.
+func (s *Site) prepare(c *call, entry *Entry) reply {
+	if c.r.Method != http.MethodPut && c.r.Method != http.MethodPost {
+		return reply{}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, c.r.Body, maxBody))
+	if err != nil {
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "Request body too large or unreadable"})
+	}
+	if err := xml.Unmarshal(raw, &c.body); err != nil {
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "Malformed XML in request body"})
+	}
+	if c.body.State != nil {
+		entry.Action = strings.TrimSpace(*c.body.State)
+	} else if c.body.RequestedAction != nil {
+		entry.Action = strings.TrimSpace(*c.body.RequestedAction)
+	}
+	return reply{}
+}
+
+// admit applies the side's status and the request's credentials; a reply
+// with a status refuses the request.
+func (s *Site) admit(c *call, entry *Entry, anonymous bool) reply {
+	if anonymous {
+		return reply{}
+	}
 	s.mu.Lock()
 	status := s.status
 	s.mu.Unlock()
-	if !anonymous {
-		if status != InService {
-			rep = failure(http.StatusServiceUnavailable, ApiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
-			s.log.setStatus(s.log.add(entry), rep.status)
-			return
-		}
-		id, admin, e := s.authenticate(r)
-		if e != nil {
-			rep = failure(http.StatusUnauthorized, *e)
-			s.log.setStatus(s.log.add(entry), rep.status)
-			return
-		}
-		c.caller, c.admin, entry.User = id, admin, id
+	if status != InService {
+		return failure(http.StatusServiceUnavailable, apiError{Type: "Service Unavailable", Message: "SERVER_OUT_OF_SERVICE"})
 	}
-
-	ctx, cancel := context.WithTimeout(r.Context(), syncWait)
-	_ = s.xmpp.Sync(ctx, s.domain) // without it the log may show a presence late; the request is served anyway
-	cancel()
-	i := s.log.add(entry)
-	rep = h(s, c)
-	s.log.setStatus(i, rep.status)
+	id, admin, e := s.authenticate(c.r)
+	if e != nil {
+		return failure(http.StatusUnauthorized, *e)
+	}
+	c.caller, c.admin, entry.User = id, admin, id
+	return reply{}
 }
 
 // simFailure answers a simulator's error as Finesse does. A CTI error
@@ -157,7 +169,7 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, h handler, anonymou
 func (s *Site) simFailure(c *call, err error, loginID, node string) reply {
 	var e *cisco.Error
 	if !errors.As(err, &e) {
-		return failure(http.StatusInternalServerError, ApiError{Type: "Internal Server Error", Message: "RUNTIME_EXCEPTION"})
+		return failure(http.StatusInternalServerError, apiError{Type: "Internal Server Error", Message: "RUNTIME_EXCEPTION"})
 	}
 	if strings.HasPrefix(e.Message, "CF_") && c.r.Method != http.MethodGet {
 		s.queue.add(s.errorPush(loginID, node, e, c.rid))
@@ -172,7 +184,7 @@ func (s *Site) simFailure(c *call, err error, loginID, node string) reply {
 	case cisco.ErrorTypeUnavailable:
 		status = http.StatusServiceUnavailable
 	}
-	return failure(status, ApiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
+	return failure(status, apiError{Type: e.Type, Message: e.Message, Data: e.ErrorData(), Text: e.Text})
 }
 
 func getSystemInfo(s *Site, c *call) reply {
@@ -186,7 +198,7 @@ func (s *Site) target(c *call, read bool) (string, *reply) {
 	id := c.r.PathValue("id")
 	loginID, found, _ := s.sim.Resolve(c.ctx, id)
 	if !found {
-		r := failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+		r := failure(http.StatusNotFound, apiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
 		return "", &r
 	}
 	if loginID == c.caller || read && (c.admin || s.supervises(c.ctx, c.caller, loginID)) {
@@ -212,23 +224,30 @@ func (s *Site) supervises(ctx context.Context, sup, agent string) bool {
 	return slices.ContainsFunc(su.Teams, func(t cisco.Team) bool { return t.ID == au.TeamID })
 }
 
-func getUser(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
+// read serves a GET of a User or one of its lists: it resolves the User
+// the caller may read, gets the object from the simulator and renders it.
+func read[T any](get func(s *Site, c *call, loginID string) (T, error), render func(T) []byte) handler {
+	return func(s *Site, c *call) reply {
+		id, r := s.target(c, true)
+		if r != nil {
+			return *r
+		}
+		v, err := get(s, c, id)
+		if err != nil {
+			return s.simFailure(c, err, id, "")
+		}
+		return ok(render(v))
 	}
-	u, err := s.sim.User(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(userXML(u, "User"))
 }
+
+var getUser = read(func(s *Site, c *call, id string) (cisco.User, error) { return s.sim.User(c.ctx, id) },
+	func(u cisco.User) []byte { return userXML(u, "User") })
 
 // putUser serves the User PUT: the agent's LOGIN, READY, NOT_READY and
 // LOGOUT, or a supervisor's change of an agent's state.
 func putUser(s *Site, c *call) reply {
 	if c.body.XMLName.Local != "User" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a User"})
+		return failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a User"})
 	}
 	if c.body.State == nil || strings.TrimSpace(*c.body.State) == "" {
 		return missing("state")
@@ -241,7 +260,7 @@ func putUser(s *Site, c *call) reply {
 	id := c.r.PathValue("id")
 	loginID, found, _ := s.sim.Resolve(c.ctx, id)
 	if !found {
-		return failure(http.StatusNotFound, ApiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
+		return failure(http.StatusNotFound, apiError{Type: cisco.ErrorTypeNotFound, Message: cisco.ErrorMessageUnknownUser, Data: id})
 	}
 	node := "/finesse/api/User/" + loginID
 	if loginID != c.caller {
@@ -275,99 +294,68 @@ func putUser(s *Site, c *call) reply {
 	return accepted
 }
 
+// getReasonCodes serves ReasonCodes?category=, whose category is required.
 func getReasonCodes(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	category := c.r.URL.Query().Get("category")
+	category := cisco.Category(c.r.URL.Query().Get("category"))
 	if category == "" {
 		return missing("category")
 	}
-	codes, err := s.sim.ReasonCodes(c.ctx, id, cisco.Category(category))
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(reasonCodesXML(cisco.Category(category), codes))
+	return read(func(s *Site, c *call, id string) ([]cisco.ReasonCode, error) {
+		return s.sim.ReasonCodes(c.ctx, id, category)
+	},
+		func(codes []cisco.ReasonCode) []byte { return reasonCodesXML(category, codes) })(s, c)
 }
 
-func getWrapUpReasons(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	reasons, err := s.sim.WrapUpReasons(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(wrapUpReasonsXML(reasons))
-}
+var getWrapUpReasons = read(func(s *Site, c *call, id string) ([]cisco.WrapUpReason, error) { return s.sim.WrapUpReasons(c.ctx, id) },
+	wrapUpReasonsXML)
 
+// getPhoneBooks answers 206 to a ranged read (Range: objects=1-6000), as
+// TeamResource does.
 func getPhoneBooks(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	books, err := s.sim.PhoneBooks(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	rep := ok(phoneBooksXML(books))
-	if strings.HasPrefix(c.r.Header.Get("Range"), "objects=") {
-		rep.status = http.StatusPartialContent // the TeamResource answer to a ranged read
+	rep := read(func(s *Site, c *call, id string) ([]cisco.PhoneBook, error) { return s.sim.PhoneBooks(c.ctx, id) },
+		phoneBooksXML)(s, c)
+	if rep.status == http.StatusOK && strings.HasPrefix(c.r.Header.Get("Range"), "objects=") {
+		rep.status = http.StatusPartialContent
 	}
 	return rep
 }
 
-func getMediaList(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	media, err := s.sim.Media(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
-	return ok(mediaListXML(media, mrds))
+// media is an agent's Media with the MRDs they belong to.
+type media struct {
+	list []cisco.Media
+	mrds []cisco.MRD
 }
 
-func getMedia(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	media, err := s.sim.Media(c.ctx, id)
+func getMedia(s *Site, c *call, id string) (media, error) {
+	list, err := s.sim.Media(c.ctx, id)
 	if err != nil {
-		return s.simFailure(c, err, id, "")
+		return media{}, err
 	}
-	mrds, _ := s.sim.MediaRoutingDomains(c.ctx)
+	mrds, err := s.sim.MediaRoutingDomains(c.ctx)
+	return media{list, mrds}, err
+}
+
+var getMediaList = read(getMedia, func(m media) []byte { return mediaListXML(m.list, m.mrds) })
+
+// getOneMedia serves Media/<mrdId>.
+func getOneMedia(s *Site, c *call) reply {
 	mrd := c.r.PathValue("mrd")
-	for _, m := range media {
-		if m.ID == mrd {
-			class := ""
-			for _, d := range mrds {
-				if d.ID == mrd {
-					class = d.MediaClass
-				}
+	rep := read(getMedia, func(m media) []byte {
+		for _, md := range m.list {
+			if md.ID == mrd {
+				return marshal(mediaWire(md, mediaClass(m.mrds, mrd)))
 			}
-			return ok(marshal(mediaWire(m, class)))
 		}
+		return nil
+	})(s, c)
+	if rep.status == http.StatusOK && rep.body == nil {
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
 	}
-	return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid media routing domain", Data: mrd})
+	return rep
 }
 
-func getDialogs(s *Site, c *call) reply {
-	id, r := s.target(c, true)
-	if r != nil {
-		return *r
-	}
-	ds, err := s.sim.Dialogs(c.ctx, id)
-	if err != nil {
-		return s.simFailure(c, err, id, "")
-	}
-	return ok(dialogsXML(ds, "Dialogs"))
-}
+var getDialogs = read(func(s *Site, c *call, id string) ([]cisco.Dialog, error) { return s.sim.Dialogs(c.ctx, id) },
+	func(ds []cisco.Dialog) []byte { return dialogsXML(ds, "Dialogs") })
 
 // postDialog serves POST /User/<id>/Dialogs: MAKE_CALL, and a supervisor's
 // SILENT_MONITOR and BARGE_CALL, whose toAddress is the agent's extension.
@@ -377,11 +365,8 @@ func postDialog(s *Site, c *call) reply {
 		return *r
 	}
 	node := "/finesse/api/User/" + id + "/Dialogs"
-	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
-	}
-	if c.body.RequestedAction == nil {
-		return missing("requestedAction")
+	if r := checkDialogBody(c); r != nil {
+		return *r
 	}
 	if c.body.ToAddress == "" {
 		return missing("toAddress")
@@ -415,6 +400,20 @@ func postDialog(s *Site, c *call) reply {
 	return accepted
 }
 
+// checkDialogBody refuses a Dialog request whose body is no Dialog or
+// names no requestedAction.
+func checkDialogBody(c *call) *reply {
+	if c.body.XMLName.Local != "Dialog" {
+		r := failure(http.StatusBadRequest, apiError{Type: "Bad Request", Message: "The body must be a Dialog"})
+		return &r
+	}
+	if c.body.RequestedAction == nil {
+		r := missing("requestedAction")
+		return &r
+	}
+	return nil
+}
+
 // agentOn returns the loginId of the agent signed in on ext, or "".
 func (s *Site) agentOn(ctx context.Context, ext string) string {
 	ids, _ := s.sim.SignedInAgents(ctx)
@@ -434,11 +433,8 @@ func putDialog(s *Site, c *call) reply {
 	}
 	dialogID := c.r.PathValue("id")
 	node := "/finesse/api/User/" + c.caller + "/Dialogs"
-	if c.body.XMLName.Local != "Dialog" {
-		return failure(http.StatusBadRequest, ApiError{Type: "Bad Request", Message: "The body must be a Dialog"})
-	}
-	if c.body.RequestedAction == nil {
-		return missing("requestedAction")
+	if r := checkDialogBody(c); r != nil {
+		return *r
 	}
 	if c.body.TargetMediaAddress == "" {
 		return missing("targetMediaAddress")
@@ -499,7 +495,7 @@ func getTeam(s *Site, c *call) reply {
 		}
 	}
 	if len(users) == 0 && name == "" {
-		return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: teamID})
+		return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid team id", Data: teamID})
 	}
 	return ok(teamXML(teamID, name, users))
 }
@@ -520,7 +516,7 @@ func teamResource(h handler) handler {
 		if !member {
 			ids, _ := s.sim.TeamAgents(c.ctx, team)
 			if len(ids) == 0 {
-				return failure(http.StatusNotFound, ApiError{Type: "Not Found", Message: "Invalid team id", Data: team})
+				return failure(http.StatusNotFound, apiError{Type: "Not Found", Message: "Invalid team id", Data: team})
 			}
 			c.r.SetPathValue("id", ids[0]) // the supervisor reads as an agent of the team
 		} else {

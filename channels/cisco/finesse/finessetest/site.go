@@ -98,12 +98,15 @@ type Site struct {
 	tls    *tls.Config
 	addr   string // host:port, kept across Down and Up
 	mux    *http.ServeMux
+	client *http.Client // Client's
 	grace  time.Duration
 	after  func(time.Duration, func()) sim.Timer
 	now    func() time.Time
 	logf   func(string, ...any)
 
-	mu           sync.Mutex                   // guards the fields below
+	// mu guards the fields below. It is never held while calling the
+	// simulator, which calls onNotification under its own lock.
+	mu           sync.Mutex
 	srv          *http.Server                 // nil while down
 	status       string                       // InService or OutOfService
 	delay        time.Duration                // before each request
@@ -114,6 +117,9 @@ type Site struct {
 	lockedUntil  map[string]time.Time         // username → end of its lockout
 	unauthorized int                          // 401s answered for a wrong or locked password
 	exts         map[string]string            // loginId → last extension seen
+	flying       map[string]int               // action ("" for all) → requests in flight
+	maxFlying    map[string]int               // action → most requests in flight at once
+	flyingMoved  chan struct{}                // closed and replaced when flying changes
 	dialogs      map[string]map[string]string // loginId → dialog id → its last rendering
 
 	queue queue // notifications to push, in order
@@ -141,6 +147,9 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 		failures:    map[string]int{},
 		lockedUntil: map[string]time.Time{},
 		exts:        map[string]string{},
+		flying:      map[string]int{},
+		maxFlying:   map[string]int{},
+		flyingMoved: make(chan struct{}),
 		dialogs:     map[string]map[string]string{},
 	}
 	if s.log == nil {
@@ -165,6 +174,7 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 	}
 	s.tls = s.xmpp.CA().ServerTLS(t, "127.0.0.1", "::1", "localhost", s.domain)
 	s.mux = s.routes()
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: s.xmpp.CA().ClientTLS()}, Timeout: 30 * time.Second}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,6 +202,7 @@ func NewSite(t testing.TB, cfg SiteConfig) *Site {
 			srv.Close()
 		}
 		s.queue.stop()
+		s.client.CloseIdleConnections()
 	})
 	return s
 }
@@ -220,10 +231,9 @@ func (s *Site) Domain() string { return s.domain }
 // XMPP: its -finesse-ca.
 func (s *Site) CAFile() string { return s.xmpp.CAFile() }
 
-// Client returns an HTTP client that trusts the side's CA.
-func (s *Site) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.xmpp.CA().ClientTLS()}, Timeout: 30 * time.Second}
-}
+// Client returns an HTTP client that trusts the side's CA, one per side,
+// whose idle connections are closed when the test ends.
+func (s *Site) Client() *http.Client { return s.client }
 
 // Log returns the side's log.
 func (s *Site) Log() *Log { return s.log }
@@ -235,6 +245,65 @@ func (s *Site) Unauthorized() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.unauthorized
+}
+
+// inFlight counts a request in flight, under "" and under its action, and
+// returns the function that ends it.
+func (s *Site) inFlight(action string) (done func()) {
+	keys := []string{""}
+	if action != "" {
+		keys = append(keys, action)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.flying[k]++
+		s.maxFlying[k] = max(s.maxFlying[k], s.flying[k])
+	}
+	s.flyingMovedLocked()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, k := range keys {
+			s.flying[k]--
+		}
+		s.flyingMovedLocked()
+	}
+}
+
+func (s *Site) flyingMovedLocked() {
+	close(s.flyingMoved)
+	s.flyingMoved = make(chan struct{})
+}
+
+// WaitInFlight waits until at least n requests of action ("" for any) are
+// in flight on the side at once, or ctx ends: with SetDelay, a test holds
+// requests in flight and sees how many a connector sends at once.
+func (s *Site) WaitInFlight(ctx context.Context, action string, n int) error {
+	for {
+		s.mu.Lock()
+		now, moved := s.flying[action], s.flyingMoved
+		s.mu.Unlock()
+		if now >= n {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("finessetest: %d %q requests in flight, waiting for %d: %w", now, action, n, ctx.Err())
+		}
+	}
+}
+
+// MaxConcurrent returns the most requests the side has had in flight at
+// once, counted from their arrival (a SetDelay included): all of them for
+// action "", or those whose Entry.Action is action (LOGIN, READY,
+// MAKE_CALL, ...). A test of a failover bounds the sign-ins a connector
+// makes at once with it.
+func (s *Site) MaxConcurrent(action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlying[action]
 }
 
 // SetStatus sets the status SystemInfo reports, IN_SERVICE or
@@ -456,10 +525,10 @@ func (s *Site) wait(ctx context.Context) error {
 // authenticate checks the request's Basic credentials: an agent of the
 // simulator, or the administrator. A wrong password counts toward the
 // username's lockout.
-func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *ApiError) {
+func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *apiError) {
 	user, password, ok := r.BasicAuth()
 	if !ok {
-		return "", false, &ApiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized}
+		return "", false, &apiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized}
 	}
 	key := strings.ToLower(user)
 	now := s.now()
@@ -488,5 +557,5 @@ func (s *Site) authenticate(r *http.Request) (loginID string, admin bool, e *Api
 		}
 	}
 	s.mu.Unlock()
-	return "", false, &ApiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Data: user}
+	return "", false, &apiError{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Data: user}
 }

@@ -270,6 +270,8 @@ func TestSynchronousAndAsynchronousErrors(t *testing.T) {
 	got := readUpdate(t, n)
 	assert.Equal(t, "put", got.Event)
 	assert.Empty(t, got.RequestID)
+	assert.Regexp(t, `(?s)</data>\s*<requestId></requestId>\s*<source>.*</source>\s*<event>put</event>\s*</Update>$`, string(n.Update),
+		"errors come in the order of the captures")
 	require.Len(t, got.Data.Errors, 1)
 	assert.Equal(t, "Invalid State", got.Data.Errors[0].Type)
 	assert.Equal(t, "CF_INVALID_OBJECT_STATE", got.Data.Errors[0].Message)
@@ -539,4 +541,36 @@ func TestMakeCallAndPayloadForms(t *testing.T) {
 	r = do(t, ctx, p.A, "POST", "/finesse/api/User/"+agentID+"/Dialogs", agentID, agentPass, "<Dialog><toAddress>1</toAddress></Dialog>")
 	assert.Equal(t, http.StatusBadRequest, r.status)
 	assert.Contains(t, r.body, "<ErrorData>requestedAction</ErrorData>")
+}
+
+func TestConcurrentRequestsAreCounted(t *testing.T) {
+	ctx := testContext(t)
+	p := finessetest.StartPair(t, finessetest.PairConfig{})
+	p.A.SetDelay(time.Hour) // every request is held until its client gives up
+
+	held, release := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, body := range []string{"<User><state>LOGIN</state><extension>1001</extension></User>", "<User><state>LOGIN</state><extension>1002</extension></User>", ""} {
+		wg.Go(func() {
+			method := "PUT"
+			if body == "" {
+				method = "GET"
+			}
+			req, err := http.NewRequestWithContext(held, method, p.A.URL()+"/finesse/api/User/"+agentID, strings.NewReader(body))
+			if err != nil {
+				return
+			}
+			resp, err := p.A.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	require.NoError(t, p.A.WaitInFlight(ctx, "", 3))
+	require.NoError(t, p.A.WaitInFlight(ctx, "LOGIN", 2))
+	release()
+	wg.Wait()
+	assert.Equal(t, 3, p.A.MaxConcurrent(""))
+	assert.Equal(t, 2, p.A.MaxConcurrent("LOGIN"))
+	assert.Equal(t, 0, p.B.MaxConcurrent(""))
 }

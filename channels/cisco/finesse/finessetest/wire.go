@@ -184,18 +184,24 @@ type wireMedia struct {
 // mediaListXML renders the agent's Media, each with the mediaClass of its
 // MRD (a field of Finesse 12.6(2)), from which a client learns the MRDs.
 func mediaListXML(media []cisco.Media, mrds []cisco.MRD) []byte {
-	class := map[string]string{}
-	for _, m := range mrds {
-		class[m.ID] = m.MediaClass
-	}
 	w := struct {
 		XMLName xml.Name    `xml:"MediaList"`
 		Media   []wireMedia `xml:"Media"`
 	}{}
 	for _, m := range media {
-		w.Media = append(w.Media, mediaWire(m, class[m.ID]))
+		w.Media = append(w.Media, mediaWire(m, mediaClass(mrds, m.ID)))
 	}
 	return marshal(w)
+}
+
+// mediaClass returns the class of the MRD id: voice, chat or email.
+func mediaClass(mrds []cisco.MRD, id string) string {
+	for _, m := range mrds {
+		if m.ID == id {
+			return m.MediaClass
+		}
+	}
+	return ""
 }
 
 func mediaWire(m cisco.Media, class string) wireMedia {
@@ -366,9 +372,9 @@ func teamXML(id, name string, users []cisco.User) []byte {
 	return marshal(w)
 }
 
-// ApiError is one error of Finesse's synchronous ApiErrors body, or of an
+// apiError is one error of Finesse's synchronous ApiErrors body, or of an
 // asynchronous apiErrors notification.
-type ApiError struct {
+type apiError struct {
 	Type    string // ErrorType: Invalid State, Authorization Failure, ...
 	Message string // ErrorMessage: CF_INVALID_OBJECT_STATE, UNAUTHORIZED, ...
 	Data    string // ErrorData: a CTI code, a parameter's name, a user id
@@ -380,7 +386,7 @@ type ApiError struct {
 
 // apiErrorsXML renders a synchronous error body:
 // <ApiErrors><ApiError><ErrorType>...
-func apiErrorsXML(e ApiError) []byte {
+func apiErrorsXML(e apiError) []byte {
 	w := struct {
 		XMLName xml.Name `xml:"ApiErrors"`
 		Error   struct {
@@ -395,7 +401,7 @@ func apiErrorsXML(e ApiError) []byte {
 
 // asyncErrorXML renders the data of an apiErrors notification, with the
 // lower-camel names of the captures.
-func asyncErrorXML(e ApiError) []byte {
+func asyncErrorXML(e apiError) []byte {
 	w := struct {
 		XMLName xml.Name `xml:"apiErrors"`
 		Error   struct {
@@ -411,18 +417,29 @@ func asyncErrorXML(e ApiError) []byte {
 }
 
 // updateXML wraps data in a notification's <Update>, in the order of the
-// User captures (data, event, requestId, source).
+// User captures: data, event, requestId, source.
 func updateXML(data []byte, event, requestID, source string) []byte {
+	return update(data, [][2]string{{"event", event}, {"requestId", requestID}, {"source", source}})
+}
+
+// errorUpdateXML wraps an apiErrors in an <Update>, in the order of the
+// error captures: data, requestId, source, event. Finesse's element order
+// varies, and a client must not depend on it.
+func errorUpdateXML(data []byte, event, requestID, source string) []byte {
+	return update(data, [][2]string{{"requestId", requestID}, {"source", source}, {"event", event}})
+}
+
+func update(data []byte, fields [][2]string) []byte {
 	var b bytes.Buffer
 	b.WriteString("<Update>\n  <data>")
 	b.Write(data)
-	b.WriteString("</data>\n  <event>")
-	xml.EscapeText(&b, []byte(event))
-	b.WriteString("</event>\n  <requestId>")
-	xml.EscapeText(&b, []byte(requestID))
-	b.WriteString("</requestId>\n  <source>")
-	xml.EscapeText(&b, []byte(source))
-	b.WriteString("</source>\n</Update>")
+	b.WriteString("</data>")
+	for _, f := range fields {
+		b.WriteString("\n  <" + f[0] + ">")
+		_ = xml.EscapeText(&b, []byte(f[1]))
+		b.WriteString("</" + f[0] + ">")
+	}
+	b.WriteString("\n</Update>")
 	return b.Bytes()
 }
 
