@@ -95,9 +95,7 @@ type Connector struct {
 	sides    []*side
 	failover chan struct{} // a slot per failover sign-in in flight
 
-	unparsed   atomic.Int64 // notifications that could not be read
-	moving     atomic.Int64 // agents signing in on the other side now
-	mostMoving atomic.Int64 // the most that ever did at once
+	unparsed atomic.Int64 // notifications that could not be read
 
 	deliverMu sync.Mutex // serializes deliveries to subscribers; taken before any session's mu
 

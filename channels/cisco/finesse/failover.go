@@ -146,10 +146,6 @@ func (c *Connector) move(s *agentSession, to *side) error {
 		return unavailable("the agent signed out")
 	}
 	defer func() { <-c.failover }()
-	if n := c.moving.Add(1); n > c.mostMoving.Load() {
-		c.mostMoving.Store(n) // racy max, good enough for a bound seen in tests
-	}
-	defer c.moving.Add(-1)
 	if c.cfg.FailoverJitter > 0 {
 		t := time.NewTimer(jitter(c.cfg.FailoverJitter))
 		select {
