@@ -97,6 +97,8 @@ type Connector struct {
 
 	unparsed atomic.Int64 // notifications that could not be read
 
+	signing sync.Map // loginId → *sync.Mutex: one sign-in of an agent at a time
+
 	deliverMu sync.Mutex // serializes deliveries to subscribers; taken before any session's mu
 
 	mu       sync.Mutex                 // guards the fields below; never held while taking a session's mu

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -38,6 +39,10 @@ func (c *Connector) SignIn(ctx context.Context, username, password, extension st
 		return cisco.SignedIn{}, &cisco.Error{Type: cisco.ErrorTypeGeneric, Text: "Finesse's User has no loginId"}
 	}
 	c.learn(username, u)
+	// One sign-in of an agent at a time, so that two never open two
+	// sessions of one agent.
+	unlock := c.lockAgent(u.LoginID)
+	defer unlock()
 	s := c.session(u.LoginID)
 	if s != nil {
 		s.mu.Lock()
@@ -100,7 +105,11 @@ func (c *Connector) addSession(ctx context.Context, s *agentSession) {
 		s.end()
 		return
 	}
+	old := c.sessions[s.loginID]
 	c.sessions[s.loginID] = s
+	if old != nil && old != s {
+		defer old.end()
+	}
 	if u.IsSupervisor {
 		teams := map[string]bool{}
 		for _, t := range u.Teams {
@@ -127,6 +136,14 @@ func (c *Connector) prefetchSignIn(s *agentSession) {
 	}
 	s.startPrefetch("wrapUpReasons", func(ctx context.Context) (any, error) { return c.readWrapUpReasons(ctx, s, id) })
 	s.startPrefetch("phoneBooks", func(ctx context.Context) (any, error) { return c.readPhoneBooks(ctx, s, id) })
+}
+
+// lockAgent serializes the sign-ins of loginID, and returns the unlock.
+func (c *Connector) lockAgent(loginID string) (unlock func()) {
+	v, _ := c.signing.LoadOrStore(loginID, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // learn remembers the agent a username named, and its last User.
