@@ -2,6 +2,7 @@ package finesse_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -409,4 +410,47 @@ func TestSupervisorMonitorsAndBarges(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, monitor.ID, call.ID, "the barge returns the call joined, not the monitor dialog")
 	assert.True(t, slices.ContainsFunc(call.Participants, func(pt cisco.Participant) bool { return pt.MediaAddress == sup.Extension }))
+}
+
+func TestSingleSignOnIsRefused(t *testing.T) {
+	for _, mode := range []string{"SSO", "HYBRID"} {
+		t.Run(mode, func(t *testing.T) {
+			p := finessetest.StartPair(t, finessetest.PairConfig{Site: finessetest.SiteConfig{AuthMode: mode}})
+			c, err := finesse.New(finesse.Config{
+				Sides:   []finesse.Side{{REST: p.A.URL(), XMPP: p.A.XMPPURL()}},
+				RootCAs: p.XMPP.CA().Pool(), Logger: zaptest.NewLogger(t),
+			})
+			require.NoError(t, err)
+			defer c.Close()
+			err = c.Start(testContext(t))
+			assert.ErrorIs(t, err, finesse.ErrSSONotSupported)
+			assert.ErrorContains(t, err, "single sign-on is not supported yet")
+		})
+	}
+}
+
+func TestNewRefusesBadSides(t *testing.T) {
+	tests := []struct {
+		name  string
+		sides []finesse.Side
+		want  string
+	}{
+		{"none", nil, "one or two sides"},
+		{"three", []finesse.Side{{REST: "https://a:8445"}, {REST: "https://b:8445"}, {REST: "https://c:8445"}}, "one or two sides"},
+		{"not https", []finesse.Side{{REST: "http://a:8445"}}, "must be https://"},
+		{"not wss", []finesse.Side{{REST: "https://a:8445", XMPP: "https://a:7443/ws/"}}, "must be wss://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := finesse.New(finesse.Config{Sides: tt.sides})
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+	assert.Equal(t, "wss://finesse-a.example.com:7443/ws/", finesse.DefaultXMPPURL(mustURL(t, "https://finesse-a.example.com:8445")))
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
 }
