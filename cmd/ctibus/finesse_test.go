@@ -129,6 +129,7 @@ func TestFinesseEndToEnd(t *testing.T) {
 	assert.Equal(t, "Call Operation Failure", got.ErrorType)
 	assert.Equal(t, "sst", f.CorrelationID)
 	assert.NotEmpty(t, got.Msg)
+	assert.NotContains(t, s.Logs.String(), "test@123", "a password is in a log line")
 }
 
 func TestFinesseWrongPasswordLockout(t *testing.T) {
