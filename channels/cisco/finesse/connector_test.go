@@ -454,3 +454,15 @@ func mustURL(t *testing.T, s string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+func TestOutOfServiceSideMovesAgentsToTheOther(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	c := connect(t, p, options{})
+	signIn(t, c, agentA)
+	onB := presenceWatch(t, p, finessetest.DomainB, agentA.LoginID)
+	p.A.SetStatus(finessetest.OutOfService)
+	waitFor(t, onB, "the agent moved to side B, which is in service")
+	u, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err, "requests go to side B")
+	assert.Equal(t, cisco.StateReady, u.State)
+}
