@@ -130,6 +130,8 @@ func TestFinesseEndToEnd(t *testing.T) {
 	assert.Equal(t, "sst", f.CorrelationID)
 	assert.NotEmpty(t, got.Msg)
 	assert.NotContains(t, s.Logs.String(), "test@123", "a password is in a log line")
+	_, metrics := get(t, s.URL+"/metrics")
+	assert.Contains(t, metrics, "ctibus_finesse_unreadable_notifications_total 0")
 }
 
 func TestFinesseWrongPasswordLockout(t *testing.T) {

@@ -82,6 +82,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		}
 		defer fin.Close() // after the handlers, which sign no one out at Close
 		shared.cti = fin
+		registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ctibus_finesse_unreadable_notifications_total",
+			Help: "Finesse notifications that could not be read, and were skipped (logged without their payload).",
+		}, func() float64 { return float64(fin.Unparsed()) }))
 	case !cfg.clustered():
 		shared.cti = sim.New(dir, simCfg)
 	default:

@@ -2,6 +2,7 @@ package finesse_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
@@ -465,4 +467,20 @@ func TestOutOfServiceSideMovesAgentsToTheOther(t *testing.T) {
 	u, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err, "requests go to side B")
 	assert.Equal(t, cisco.StateReady, u.State)
+}
+
+func TestUnreadableNotificationIsCountedAndSkipped(t *testing.T) {
+	p := startPair(t, finessetest.PairConfig{})
+	core, logs := observer.New(zap.DebugLevel)
+	c := connect(t, p, options{config: func(cfg *finesse.Config) { cfg.Logger = zap.New(core) }})
+	signIn(t, c, agentA)
+	update := []byte("<Update><data><user><state>SECRET-PAYLOAD</stat></user></data><event>PUT</event></Update>")
+	require.NoError(t, p.XMPP.Push(finessetest.DomainA, agentA.LoginID+"@"+finessetest.DomainA, "/finesse/api/User/"+agentA.LoginID, update))
+	require.Eventually(t, func() bool { return c.Unparsed() == 1 }, 30*time.Second, 10*time.Millisecond, "the notification was counted")
+	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err, "the session goes on")
+	require.Equal(t, 1, logs.FilterMessageSnippet("could not be read").Len(), "logged once")
+	for _, e := range logs.All() {
+		assert.NotContains(t, fmt.Sprint(e.Message, e.ContextMap()), "SECRET-PAYLOAD", "a notification's payload is in a log line")
+	}
 }
