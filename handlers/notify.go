@@ -68,6 +68,17 @@ func (h *Cisco) notify(n cisco.Notification) {
 	case n.Calls != nil:
 		err = h.publishHere(h.desktops.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
 			calls(n.Calls.Dialogs), correlation(n.Calls.LoginID))
+	case n.Link != nil:
+		// The agent's link to Finesse, as Finesse's desktop reports its
+		// notification connection: a reconnect banner for the widgets.
+		l := n.Link
+		status := "disconnected"
+		if l.Up {
+			status = "connected"
+		}
+		err = h.publishHere(h.desktops.ScopeOf(l.LoginID), "Connection", "SetConnectionStatus", connectionPayload{
+			Status: status, ResourceID: "ctibus_" + l.Extension, ConnectionID: l.ConnectionID, LoginID: l.LoginID, Extension: l.Extension,
+		}, "")
 	case n.Failure != nil:
 		// A failure Finesse reports after taking the request up: an error
 		// event in the agent's workspace, like a handler's error.

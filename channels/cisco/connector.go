@@ -56,7 +56,9 @@ type Connector interface {
 	PhoneBooks(ctx context.Context, loginID string) ([]PhoneBook, error)
 	// SystemInfo returns the state of the Finesse cluster.
 	SystemInfo(ctx context.Context) (SystemInfo, error)
-	// MediaRoutingDomains returns the media routing domains of the contact center.
+	// MediaRoutingDomains returns the media routing domains of the contact
+	// center. Finesse lists them only in each agent's Media, so a connector
+	// to Finesse may know no more than voice before an agent signs in.
 	MediaRoutingDomains(ctx context.Context) ([]MRD, error)
 	// Media returns the agent's Media object in each media routing domain.
 	Media(ctx context.Context, loginID string) ([]Media, error)

@@ -12,6 +12,7 @@
 // The package holds the contract only: it imports no NATS, no bcrypt and
 // no reflection. Its implementations live beside it: sim is an embedded
 // Finesse for a CCE deployment, simcluster shares one simulator among the
-// nodes of a cluster over NATS, and ciscotest.ConnectorSuite checks that an
-// implementation keeps the contract stated on Connector's methods.
+// nodes of a cluster over NATS, finesse talks to a real Cisco Finesse, and
+// ciscotest.ConnectorSuite checks that an implementation keeps the contract
+// stated on Connector's methods.
 package cisco

@@ -4,11 +4,12 @@ import "context"
 
 // Notification is one change the contact center reports after sign-in, as
 // Finesse pushes a User or Dialogs update over XMPP. Exactly one of User,
-// Calls and Failure is set.
+// Calls, Failure and Link is set.
 type Notification struct {
 	User    *UserChange  // an agent's User changed
 	Calls   *CallsChange // an agent's dialogs changed
 	Failure *Failure     // a request the contact center took up failed later
+	Link    *LinkChange  // an agent's link to the contact center went down or came back
 	// RequestID is the id of the request that caused the change (see
 	// WithRequestID), as Finesse echoes its requestId header; "" for a change
 	// nobody asked for, such as a timer or a call from outside.
@@ -26,6 +27,18 @@ type Notification struct {
 type Failure struct {
 	LoginID string // the agent whose request failed
 	Error   *Error
+}
+
+// LinkChange reports that the connector's link to the contact center for
+// one signed-in agent (its notification connection to Finesse) went down,
+// or came back, while the agent stays signed in. The handlers publish it in
+// the agent's workspace as Cisco/Connection/SetConnectionStatus. The
+// simulator, which has no such link, never sends it.
+type LinkChange struct {
+	LoginID      string
+	Extension    string // the extension the agent is signed in on
+	Up           bool   // true: back; false: down
+	ConnectionID string // names the link: the resource of the agent's XMPP session
 }
 
 // UserChange carries an agent's User after a change.

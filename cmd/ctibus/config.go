@@ -65,6 +65,14 @@ type config struct {
 	natsPrefix       string
 	natsLease        time.Duration
 	node             string
+
+	cti               string   // "simulator" or "finesse"
+	finesseURL        string   // REST base URL of each side, side A first
+	finesseXMPPURL    string   // XMPP over WebSocket of each side, same order
+	finesseCA         string   // PEM file of the CAs trusted for REST and XMPP
+	finesseAdmin      string   // optional administrator username
+	finesseAdminFile  string   // file holding its password
+	simulatorFlagsSet []string // the simulator's flags given, refused with -cti finesse
 }
 
 // clustered reports whether the node shares its bus and state through NATS.
@@ -123,6 +131,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.natsLease, "nats-lease", simcluster.DefaultLeaseTTL, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
 	fs.StringVar(&c.node, "node", "", "`name` of this node in the cluster (1 to 32 letters, digits, - or _); empty picks the host name and a random suffix")
 
+	fs.StringVar(&c.cti, "cti", "simulator", "the contact center: `simulator` (the embedded Finesse simulator) or finesse (a real Cisco Finesse, see -finesse-url)")
+	fs.StringVar(&c.finesseURL, "finesse-url", "", "with -cti finesse: REST base `URLs` of each Finesse side, comma-separated, side A first: https://finesse-a.example.com:8445,https://finesse-b.example.com:8445")
+	fs.StringVar(&c.finesseXMPPURL, "finesse-xmpp-url", "", "with -cti finesse: XMPP over WebSocket `URLs` of each side, same order; default wss://<host of that side's -finesse-url>:7443/ws/")
+	fs.StringVar(&c.finesseCA, "finesse-ca", "", "with -cti finesse: PEM `file` of the CAs trusted for Finesse's REST and XMPP (Finesse ships self-signed certificates); empty trusts the system's roots. TLS is always verified")
+	fs.StringVar(&c.finesseAdmin, "finesse-admin", "", "with -cti finesse, optional: `username` of a Finesse administrator that reads what agents may not (other agents, teams); its password is read from -finesse-admin-password-file")
+	fs.StringVar(&c.finesseAdminFile, "finesse-admin-password-file", "", "with -finesse-admin: `file` holding the administrator's password")
+
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: ctibus [flags]\n       ctibus hash-password < password\n\nFlags (a flag on the command line wins over its environment variable):\n")
@@ -145,6 +160,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q; see ctibus -h", fs.Arg(0))
+	}
+	lockoutSet := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "agents" || strings.HasPrefix(f.Name, "sim-") {
+			c.simulatorFlagsSet = append(c.simulatorFlagsSet, "-"+f.Name)
+		}
+		lockoutSet = lockoutSet || f.Name == "lockout-attempts"
+	})
+	if c.finesse() && !lockoutSet {
+		// Finesse blocks an account after five wrong passwords in a row:
+		// ctibus locks first, so that it never locks a real account.
+		c.lockoutAttempts = maxFinesseLockoutAttempts
 	}
 	return c, c.validate()
 }
@@ -215,6 +242,7 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("-nats-listen %q: want host:port", c.natsListen))
 		}
 	}
+	errs = append(errs, c.checkFinesse()...)
 	if c.logFormat != "json" && c.logFormat != "console" {
 		errs = append(errs, fmt.Errorf("-log-format %q: want json or console", c.logFormat))
 	}
@@ -256,4 +284,49 @@ func splitList(s string) []string {
 // envName is a flag's environment twin: -lockout-attempts is CTIBUS_LOCKOUT_ATTEMPTS.
 func envName(flagName string) string {
 	return "CTIBUS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// maxFinesseLockoutAttempts is -lockout-attempts at most with Finesse,
+// which blocks an account at its fifth wrong password in a row.
+const maxFinesseLockoutAttempts = 4
+
+// finesse reports whether the contact center is a real Cisco Finesse.
+func (c config) finesse() bool { return c.cti == "finesse" }
+
+// checkFinesse checks -cti and the Finesse flags.
+func (c config) checkFinesse() []error {
+	var errs []error
+	switch c.cti {
+	case "simulator":
+		if c.finesseURL != "" || c.finesseXMPPURL != "" || c.finesseCA != "" || c.finesseAdmin != "" {
+			errs = append(errs, errors.New("the -finesse-* flags need -cti finesse; without it ctibus runs the simulator"))
+		}
+		return errs
+	case "finesse":
+	default:
+		return []error{fmt.Errorf("-cti %q: use simulator or finesse", c.cti)}
+	}
+	if c.finesseURL == "" {
+		errs = append(errs, errors.New("-cti finesse needs -finesse-url: the REST URL of each Finesse side, comma-separated, side A first (https://finesse-a.example.com:8445,https://finesse-b.example.com:8445)"))
+	}
+	if n, m := len(splitList(c.finesseURL)), len(splitList(c.finesseXMPPURL)); m > 0 && m != n {
+		errs = append(errs, fmt.Errorf("-finesse-xmpp-url names %d sides and -finesse-url %d: give one XMPP URL per side, in the same order, or none for the defaults", m, n))
+	}
+	if len(splitList(c.finesseURL)) > 2 {
+		errs = append(errs, errors.New("-finesse-url: a Finesse cluster has two sides at most, side A then side B"))
+	}
+	if (c.finesseAdmin == "") != (c.finesseAdminFile == "") {
+		errs = append(errs, errors.New("-finesse-admin and -finesse-admin-password-file go together"))
+	}
+	if c.lockoutAttempts > maxFinesseLockoutAttempts {
+		errs = append(errs, fmt.Errorf("-lockout-attempts must be at most %d with -cti finesse: Finesse blocks an account for 5 minutes after 5 wrong passwords, and ctibus must lock first", maxFinesseLockoutAttempts))
+	}
+	if len(c.simulatorFlagsSet) > 0 {
+		errs = append(errs, fmt.Errorf("%s: the simulator's options make no sense with -cti finesse, where agents sign in with their Finesse accounts and calls come from phones; remove them",
+			strings.Join(c.simulatorFlagsSet, ", ")))
+	}
+	if c.clustered() {
+		errs = append(errs, errors.New("-cti finesse does not run in a cluster yet (-nats, -nats-embedded): run one ctibus node against Finesse; see docs/finesse.md"))
+	}
+	return errs
 }

@@ -1,5 +1,6 @@
 // Command ctibus runs the CTI message bus: a WebSocket broker with the Cisco
-// channel backed by the embedded Finesse simulator.
+// channel backed by the embedded Finesse simulator, or with -cti finesse by a
+// real Cisco Finesse.
 //
 // Usage:
 //

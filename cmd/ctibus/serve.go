@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco/finesse"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/docs"
 	"github.com/ctibus/ctibus/handlers"
@@ -33,9 +34,11 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	}
 	defer log.Sync()
 
-	dir, err := loadDirectory(cfg, log)
-	if err != nil {
-		return err
+	var dir *sim.Directory
+	if !cfg.finesse() {
+		if dir, err = loadDirectory(cfg, log); err != nil {
+			return err
+		}
 	}
 	apps, err := loadApps(cfg, log)
 	if err != nil {
@@ -70,10 +73,22 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		LogoutOnDisconnect: cfg.simOnDisconnect == "logout",
 		AfterFunc:          func(d time.Duration, f func()) sim.Timer { return bus.AfterFunc(d, f) }}
 	var shared sharedState
-	leave := func() {} // leaves the cluster, once the bus has drained
-	if !cfg.clustered() {
+	leave := func() {}         // leaves the cluster, once the bus has drained
+	var fin *finesse.Connector // nil with the simulator
+	switch {
+	case cfg.finesse():
+		if fin, err = startFinesse(ctx, cfg, log); err != nil {
+			return err
+		}
+		defer fin.Close() // after the handlers, which sign no one out at Close
+		shared.cti = fin
+		registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ctibus_finesse_unreadable_notifications_total",
+			Help: "Finesse notifications that could not be read, and were skipped (logged without their payload).",
+		}, func() float64 { return float64(fin.Unparsed()) }))
+	case !cfg.clustered():
 		shared.cti = sim.New(dir, simCfg)
-	} else {
+	default:
 		var leaveCluster func()
 		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, dir, simCfg)
 		if err != nil {
@@ -122,6 +137,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if bus.Draining() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if fin != nil && !fin.Ready() {
+			http.Error(w, "no Finesse side is in service", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

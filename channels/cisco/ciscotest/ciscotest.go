@@ -13,9 +13,9 @@
 //
 //	func TestConnectorSuite(t *testing.T) {
 //		ciscotest.ConnectorSuite(t, func(t *testing.T) ciscotest.Harness {
-//			s := sim.New(ciscotest.SuiteDirectory(t), sim.Config{})
-//			fixture := newFinesseFixture(t, s) // serves s over Finesse's REST API
-//			return ciscotest.SimHarness(finesse.New(fixture.URL), s)
+//			p := finessetest.StartPair(t, finessetest.PairConfig{}) // serves a simulator over Finesse's REST API and XMPP
+//			c := newConnector(t, p)                                 // a finesse.Connector on p's two sides
+//			return ciscotest.SimHarness(c, p.Sim)
 //		})
 //	}
 //
