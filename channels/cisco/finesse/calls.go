@@ -96,6 +96,46 @@ func touches(id string) func(u Update, before []cisco.Dialog) bool {
 	}
 }
 
+// changes reports whether u shows the effect of a call action on dialogID
+// by the agent on ext: the dialog gone, the agent's participant in another
+// state, participants come or gone (a conference), or a new dialog (a
+// consult call). An update that only restates the dialog, such as a late
+// one of its ringing, does not: completing on it would return before the
+// action's own notification is delivered.
+func changes(dialogID, ext string) func(u Update, before []cisco.Dialog) bool {
+	return func(u Update, before []cisco.Dialog) bool {
+		if u.Event == "DELETE" && lastSegment(u.Source) == dialogID {
+			return true
+		}
+		if newDialog(u, before) {
+			return true
+		}
+		i := slices.IndexFunc(before, func(d cisco.Dialog) bool { return d.ID == dialogID })
+		for _, d := range u.Dialogs {
+			if d.ID != dialogID {
+				continue
+			}
+			if i < 0 {
+				return true
+			}
+			was := before[i]
+			return len(d.Participants) != len(was.Participants) ||
+				participantStateOf(d, ext) != participantStateOf(was, ext)
+		}
+		return false
+	}
+}
+
+// participantStateOf is the state of the participant on ext in d, or "".
+func participantStateOf(d cisco.Dialog, ext string) string {
+	for _, p := range d.Participants {
+		if p.MediaAddress == ext {
+			return p.State
+		}
+	}
+	return ""
+}
+
 // CallAction asks for action on the agent's participant in dialogID
 // (PUT Dialog/{id} with targetMediaAddress and requestedAction).
 func (c *Connector) CallAction(ctx context.Context, loginID, dialogID string, action cisco.Action, toAddress string) error {
@@ -108,7 +148,7 @@ func (c *Connector) CallAction(ctx context.Context, loginID, dialogID string, ac
 		to = toAddress
 	}
 	body := dialogBody("targetMediaAddress", s.ext, "requestedAction", string(action), "toAddress", to) + "</Dialog>"
-	w := &waiter{requestID: cisco.RequestIDOf(ctx), requestedBy: s.loginID, dialogs: touches(dialogID), failureOK: true}
+	w := &waiter{requestID: cisco.RequestIDOf(ctx), requestedBy: s.loginID, dialogs: changes(dialogID, s.ext), failureOK: true}
 	_, err = s.request(ctx, w, putDialog(dialogID, body))
 	return err
 }

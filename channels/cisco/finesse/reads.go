@@ -173,11 +173,12 @@ func (c *Connector) Dialogs(ctx context.Context, loginID string) ([]cisco.Dialog
 // readDialogs reads the agent's dialogs into its session.
 func (c *Connector) readDialogs(ctx context.Context, s *agentSession) (any, error) {
 	creds, sd := s.access()
+	read := s.dialogsRead()
 	e, err := sd.rest.get(ctx, creds, "/finesse/api/User/"+s.loginID+"/Dialogs")
 	if err != nil {
 		return nil, err
 	}
-	s.resyncDialogs(dialogsOf(e))
+	s.resyncDialogs(dialogsOf(e), read)
 	return nil, nil
 }
 

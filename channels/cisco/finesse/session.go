@@ -27,17 +27,20 @@ type agentSession struct {
 	kick chan struct{} // asks the monitor to look at the side again (cap 1)
 	stop chan struct{} // closed by end
 
-	mu       sync.Mutex // guards the fields below
-	creds    credentials
-	side     *side
-	xmpp     *xmppSession
-	gen      int // of xmpp: stanzas of an older connection are ignored
-	user     cisco.User
-	dialogs  []cisco.Dialog
-	waiter   *waiter
-	prefetch map[string]*future
-	team     map[string]cisco.User // a supervisor's team members not signed in here, as last pushed
-	ended    bool
+	mu      sync.Mutex // guards the fields below
+	creds   credentials
+	side    *side
+	xmpp    *xmppSession
+	gen     int // of xmpp: stanzas of an older connection are ignored
+	user    cisco.User
+	dialogs []cisco.Dialog
+	// dialogsApplied counts the dialogs updates applied: a read of the
+	// dialogs that some update overtook is older than what is shown.
+	dialogsApplied uint64
+	waiter         *waiter
+	prefetch       map[string]*future
+	team           map[string]cisco.User // a supervisor's team members not signed in here, as last pushed
+	ended          bool
 }
 
 // waiter is a request waiting for the notification that shows its effect.
@@ -339,6 +342,7 @@ func matchedDialog(u Update, shown []cisco.Dialog) *cisco.Dialog {
 // adds or replaces its dialogs, a DELETE removes the dialog of its source,
 // shown one last time with the agent DROPPED if it was not already.
 func (s *agentSession) applyDialogsLocked(u Update) {
+	s.dialogsApplied++
 	if u.Event == "DELETE" {
 		// The dialog of the source, or those the update lists in their
 		// last state.
@@ -478,16 +482,25 @@ func (s *agentSession) resync(ctx context.Context) {
 	} else {
 		s.log.Info("resynchronize the agent's User", zap.Error(err))
 	}
+	read := s.dialogsRead()
 	if e, err := sd.rest.get(ctx, creds, "/finesse/api/User/"+s.loginID+"/Dialogs"); err == nil {
-		s.resyncDialogs(dialogsOf(e))
+		s.resyncDialogs(dialogsOf(e), read)
 	}
 }
 
 // resyncDialogs replaces the agent's dialogs with those Finesse lists, and
 // publishes them if they differ; a dialog that is gone is shown once with
 // the agent DROPPED.
-func (s *agentSession) resyncDialogs(now []cisco.Dialog) {
+//
+// read was the count of dialogs updates applied when the read was sent
+// (dialogsRead): if a notification was applied since, it is at least as
+// new as the read, which is dropped rather than shown over it.
+func (s *agentSession) resyncDialogs(now []cisco.Dialog, read uint64) {
 	s.mu.Lock()
+	if s.dialogsApplied != read {
+		s.mu.Unlock()
+		return
+	}
 	var gone []string
 	for _, d := range s.dialogs {
 		if !slices.ContainsFunc(now, func(x cisco.Dialog) bool { return x.ID == d.ID }) {
@@ -500,6 +513,14 @@ func (s *agentSession) resyncDialogs(now []cisco.Dialog) {
 		s.apply(0, Update{Node: node, Event: "DELETE", Source: "/finesse/api/Dialog/" + id}, true)
 	}
 	s.apply(0, Update{Node: node, Event: "PUT", Dialogs: now}, true)
+}
+
+// dialogsRead returns the count of dialogs updates applied, for a read of
+// the dialogs about to be sent (resyncDialogs).
+func (s *agentSession) dialogsRead() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dialogsApplied
 }
 
 // currentDialogs returns the agent's dialogs.
