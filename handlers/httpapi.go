@@ -45,9 +45,7 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 			writeError(w, http.StatusMethodNotAllowed, publishError{"method_not_allowed", "Use POST."})
 			return
 		}
-		if !h.bus.OriginAllowed(r) {
-			writeError(w, http.StatusForbidden, publishError{"forbidden",
-				"Pages of this origin may not call this API. Call it from a back-end system (which sends no Origin header), or list the page's origin in -allowed-origins."})
+		if !h.originAllowed(w, r) {
 			return
 		}
 		if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != "application/json" {
@@ -59,28 +57,50 @@ func (h *Cisco) appAPI(serve func(w http.ResponseWriter, r *http.Request, app *s
 			writeError(w, http.StatusServiceUnavailable, publishError{"unavailable", "The server is shutting down; send it to another node or retry shortly."})
 			return
 		}
-		app, err := h.authenticateHTTP(r)
-		var locked *session.LockedError
-		if errors.As(err, &locked) {
-			seconds := int(math.Ceil(locked.Until.Sub(h.now()).Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(seconds))
-			writeError(w, http.StatusTooManyRequests, publishError{"locked",
-				fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)})
-			return
-		}
-		if errors.Is(err, session.ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-			writeError(w, http.StatusServiceUnavailable, publishError{"unavailable",
-				"The server is busy checking other credentials. Wait a few seconds, then retry."})
-			return
-		}
-		if err != nil {
-			writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
-				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
+		app, ok := h.authenticateApp(w, r)
+		if !ok {
 			return
 		}
 		serve(w, r, app)
 	})
+}
+
+// originAllowed reports whether the request's Origin, if any, is one the
+// bus allows, or answers the refusal: a page of another site may have a
+// browser send a request with the Basic credentials it cached.
+func (h *Cisco) originAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if !h.bus.OriginAllowed(r) {
+		writeError(w, http.StatusForbidden, publishError{"forbidden",
+			"Pages of this origin may not call this API. Call it from a back-end system (which sends no Origin header), or list the page's origin in -allowed-origins."})
+		return false
+	}
+	return true
+}
+
+// authenticateApp returns the app a request authenticates as, or answers
+// the refusal and returns false.
+func (h *Cisco) authenticateApp(w http.ResponseWriter, r *http.Request) (*session.App, bool) {
+	app, err := h.authenticateHTTP(r)
+	var locked *session.LockedError
+	if errors.As(err, &locked) {
+		seconds := int(math.Ceil(locked.Until.Sub(h.now()).Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		writeError(w, http.StatusTooManyRequests, publishError{"locked",
+			fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)})
+		return nil, false
+	}
+	if errors.Is(err, session.ErrBusy) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, publishError{"unavailable",
+			"The server is busy checking other credentials. Wait a few seconds, then retry."})
+		return nil, false
+	}
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, publishError{"unauthorized",
+			"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."})
+		return nil, false
+	}
+	return app, true
 }
 
 func (h *Cisco) authenticateHTTP(r *http.Request) (*session.App, error) {
