@@ -86,6 +86,7 @@ type Admin struct {
 	ring    rateRing              //
 	roster  map[string]rosterUser // loginId -> the agent, signed in
 	changed map[string]struct{}   // agents notified during a resync; nil when none runs
+	asked   map[string]time.Time  // agents of the presence looked up lately (learn)
 
 	clusterMu   sync.Mutex   // guards the fields below; held while the cluster is read
 	clusterView *clusterInfo //
@@ -114,8 +115,9 @@ func NewAdmin(h *Cisco, cfg AdminConfig) *Admin {
 	if cfg.Now == nil {
 		cfg.Now = h.now
 	}
-	a := &Admin{h: h, cfg: cfg, roster: make(map[string]rosterUser),
+	a := &Admin{h: h, cfg: cfg, roster: make(map[string]rosterUser), asked: make(map[string]time.Time),
 		lockNames: make(map[session.Account]string, len(cfg.Agents)), appNames: make(map[session.Account]string)}
+	h.onSignIn = a.signedIn
 	for _, id := range cfg.Agents {
 		a.lockNames[session.AgentAccount(id)] = id
 	}
@@ -176,6 +178,49 @@ func (a *Admin) observe(n cisco.Notification) {
 		return
 	}
 	a.roster[u.LoginID] = rosterOf(u)
+}
+
+// signedIn adds an agent signed in on this node: the connector notifies
+// changes after sign-in, not the sign-in itself.
+func (a *Admin) signedIn(u cisco.User) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.changed != nil {
+		a.changed[u.LoginID] = struct{}{}
+	}
+	a.roster[u.LoginID] = rosterOf(u)
+}
+
+// learn adds the agents that another node signed in, whose workspaces the
+// cluster's presence shows but the roster lacks: that node's sign-in
+// reached only its own view. Each is asked for at most every
+// adminResyncEvery/6, so that a desktop left signed out costs little.
+func (a *Admin) learn(ctx context.Context, present map[string]map[string]int, now time.Time) {
+	var unknown []string
+	a.mu.Lock()
+	for id := range present {
+		if _, known := a.roster[id]; !known && now.Sub(a.asked[id]) >= adminResyncEvery/6 {
+			a.asked[id] = now
+			unknown = append(unknown, id)
+		}
+	}
+	for id, at := range a.asked {
+		if now.Sub(at) >= adminResyncEvery/6 {
+			delete(a.asked, id)
+		}
+	}
+	a.mu.Unlock()
+	for _, id := range unknown {
+		u, err := a.h.cti.User(ctx, id)
+		if err != nil || u.State == cisco.StateLogout {
+			continue
+		}
+		a.mu.Lock()
+		if _, known := a.roster[id]; !known { // a notification is newer
+			a.roster[id] = rosterOf(u)
+		}
+		a.mu.Unlock()
+	}
 }
 
 // resync reads every signed-in agent from the connector. An agent notified
@@ -491,6 +536,7 @@ func (a *Admin) cluster(ctx context.Context, now time.Time) *clusterInfo {
 	if err == nil {
 		info.Nodes, info.apps = view.Nodes, view.Apps
 		info.Leaseholder, err = a.cfg.Cluster.Leaseholder(ctx)
+		a.learn(ctx, view.Apps, now)
 	}
 	if err != nil {
 		info.Error = "The cluster's state could not be read from NATS; the nodes and the lease are unknown until it can."

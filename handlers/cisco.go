@@ -83,6 +83,10 @@ type Cisco struct {
 	afterFunc  func(d time.Duration, f func()) session.Timer
 	grace      time.Duration    // how long an agent may stay without a connection
 	presence   session.Presence // which nodes hold connections of a workspace
+	// onSignIn, if set, hears of every sign-in made here, which the
+	// connector does not notify: the operator's view (NewAdmin sets it,
+	// before serving).
+	onSignIn func(cisco.User)
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer
