@@ -1,0 +1,41 @@
+// Small line plots in inline SVG, drawn with no library: one sample a
+// second, the newest at the right edge, scaled to the largest value shown.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** The width of a plot in samples: 15 minutes. */
+const SAMPLES = 900;
+
+/**
+ * Draws series on svg (viewBox 0 0 300 80), replacing what was there.
+ *
+ * @param {SVGSVGElement} svg
+ * @param {{values: number[], className: string}[]} series
+ */
+export function drawPlot(svg, series) {
+  const width = 300;
+  const height = 80;
+  const top = Math.max(1, ...series.flatMap((s) => s.values));
+  svg.replaceChildren();
+  for (const s of series) {
+    const n = s.values.length;
+    if (n === 0) {
+      continue;
+    }
+    const points = s.values.map((v, i) => {
+      const x = width - ((n - 1 - i) * width) / (SAMPLES - 1);
+      const y = height - 2 - (v / top) * (height - 14);
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    });
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("class", `line ${s.className}`);
+    line.setAttribute("points", points.join(" "));
+    svg.append(line);
+  }
+  const label = document.createElementNS(SVG, "text");
+  label.setAttribute("class", "axis");
+  label.setAttribute("x", "2");
+  label.setAttribute("y", "9");
+  label.textContent = `max ${top}`;
+  svg.append(label);
+}
