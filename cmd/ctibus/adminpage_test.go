@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/internal/natstest"
 )
 
 // The apps of the operator's view tests: one granted admin, one not.
@@ -29,9 +31,15 @@ const (
 	wallSecret  = "wall-secret-9a2e"
 )
 
-// startAdminServer runs ctibus with an apps file of an admin app "ops"
-// and a wallboard "wallboard" that is not one.
+// startAdminServer runs ctibus with the apps of adminApps.
 func startAdminServer(t *testing.T) *server {
+	t.Helper()
+	return startServer(t, nil, "-apps", adminApps(t))
+}
+
+// adminApps writes an apps file of an admin app "ops" and a wallboard
+// "wallboard" that is not one, and returns its path.
+func adminApps(t *testing.T) string {
 	t.Helper()
 	hash := func(secret string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.MinCost)
@@ -44,7 +52,7 @@ func startAdminServer(t *testing.T) *server {
 		hash(adminSecret), hash(wallSecret))
 	path := filepath.Join(t.TempDir(), "apps.json")
 	require.NoError(t, os.WriteFile(path, []byte(apps), 0o600))
-	return startServer(t, nil, "-apps", path)
+	return path
 }
 
 // openAdmin loads the operator's view of s and signs in as the app.
@@ -199,4 +207,63 @@ func TestAdminSnapshotThroughTheBinary(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, page, "operator's view")
 	assert.NotContains(t, page, adminSecret)
+}
+
+// TestAdminSnapshotOfACluster: any node answers for the cluster: the
+// nodes alive, the one running the contact center, and an agent signed in
+// on another node with the apps each node holds of its workspace.
+func TestAdminSnapshotOfACluster(t *testing.T) {
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 2, ns.ClientURL(), "-apps", adminApps(t))
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+
+	type snapshot struct {
+		Node   string `json:"node"`
+		Agents []struct {
+			LoginID string `json:"loginId"`
+			Apps    int    `json:"apps"`
+			Nodes   []struct {
+				Node string `json:"node"`
+				Apps int    `json:"apps"`
+			} `json:"nodes"`
+		} `json:"agents"`
+		Cluster *struct {
+			Nodes       []string `json:"nodes"`
+			Leaseholder string   `json:"leaseholder"`
+		} `json:"cluster"`
+	}
+	var s snapshot
+	var last string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		req, err := http.NewRequest(http.MethodGet, nodes[1].URL+"/api/admin/snapshot", nil)
+		require.NoError(t, err)
+		req.SetBasicAuth("ops", adminSecret)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		s, last = snapshot{}, string(body)
+		require.NoError(t, json.Unmarshal(body, &s))
+		// The presence and the lease are written by each node's own
+		// goroutines: wait for both nodes, the lease and the workspace.
+		if s.Cluster != nil && len(s.Cluster.Nodes) == 2 && s.Cluster.Leaseholder != "" &&
+			len(s.Agents) == 1 && s.Agents[0].Apps == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(t, "node 2 never showed the cluster and the agent", "last: %s", last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Equal(t, "n2", s.Node)
+	assert.Equal(t, []string{"n1", "n2"}, s.Cluster.Nodes)
+	assert.Contains(t, s.Cluster.Nodes, s.Cluster.Leaseholder)
+	assert.Equal(t, "100501", s.Agents[0].LoginID)
+	require.Len(t, s.Agents[0].Nodes, 1)
+	assert.Equal(t, "n1", s.Agents[0].Nodes[0].Node, "the workspace's app is on node 1")
 }
