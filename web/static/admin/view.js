@@ -15,6 +15,8 @@ const el = {
   invalid: $("count-invalid"),
   plotConnections: /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($("plot-connections"))),
   plotMessages: /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($("plot-messages"))),
+  topConnections: $("top-connections"),
+  topMessages: $("top-messages"),
   wallboard: $("wallboard"),
   agentsBody: $("agents-body"),
   agentsNote: $("agents-note"),
@@ -60,11 +62,11 @@ export function render(snap) {
   el.limited.textContent = String(snap.counters.rateLimitedFrames);
   el.invalid.textContent = String(snap.counters.invalidFrames);
 
-  drawPlot(el.plotConnections, [{ values: snap.rates.connections, className: "line-conns" }]);
-  drawPlot(el.plotMessages, [
+  el.topConnections.textContent = `max ${drawPlot(el.plotConnections, [{ values: snap.rates.connections, className: "line-conns" }])}`;
+  el.topMessages.textContent = `max ${drawPlot(el.plotMessages, [
     { values: snap.rates.messagesIn, className: "line-in" },
     { values: snap.rates.messagesOut, className: "line-out" },
-  ]);
+  ])}/s`;
 
   el.wallboard.replaceChildren(...snap.teams.map(teamCard));
   if (snap.teams.length === 0) {
