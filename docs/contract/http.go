@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibus/ctibus/docs"
 )
@@ -47,22 +46,10 @@ var DefaultHTTP = sync.OnceValues(func() (*HTTP, error) { return LoadHTTP(docs.O
 
 // LoadHTTP reads the OpenAPI document doc.
 func LoadHTTP(doc []byte) (*HTTP, error) {
-	var tree map[string]any
-	if err := yaml.Unmarshal(doc, &tree); err != nil {
-		return nil, fmt.Errorf("contract: read the OpenAPI document: %w", err)
-	}
-	asJSON, err := json.Marshal(tree)
+	// OpenAPI 3.1's schemas are JSON Schema 2020-12.
+	compiler, asJSON, err := compilerOf(doc, httpResource, jsonschema.Draft2020)
 	if err != nil {
-		return nil, fmt.Errorf("contract: the OpenAPI document is not JSON data: %w", err)
-	}
-	root, err := jsonschema.UnmarshalJSON(bytes.NewReader(asJSON))
-	if err != nil {
-		return nil, fmt.Errorf("contract: %w", err)
-	}
-	compiler := jsonschema.NewCompiler()
-	compiler.DefaultDraft(jsonschema.Draft2020) // OpenAPI 3.1's schemas are JSON Schema 2020-12
-	if err := compiler.AddResource(httpResource, root); err != nil {
-		return nil, fmt.Errorf("contract: %w", err)
+		return nil, err
 	}
 	h := &HTTP{compiler: compiler, schemas: map[string]*jsonschema.Schema{}}
 	if err := json.Unmarshal(asJSON, &h.doc); err != nil {
