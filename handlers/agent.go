@@ -90,6 +90,15 @@ func (h *Cisco) answer(req *broker.Request, topic, subtopic string, read func(ag
 	if err != nil {
 		return err
 	}
+	// A sign-out served here publishes the LOGOUT before it marks the
+	// desktop signed out, both under the agent's lock: checked again under
+	// it, a joined app that heard the LOGOUT is told it is signed out, not
+	// the agent's state as if it were still signed in.
+	unlock := h.desktops.Lock(ws.AgentID)
+	defer unlock()
+	if ws, err = h.signedIn(req); err != nil {
+		return err
+	}
 	message, err := read(ws.AgentID)
 	if err != nil {
 		return h.apiError(err)

@@ -95,7 +95,9 @@ func writeCheapDemo(dir string) (string, error) {
 // withCheapDemo adds -agents demoAgents to args, unless they or env name
 // an agents file.
 func withCheapDemo(args []string, env map[string]string) []string {
-	if slices.Contains(args, "-agents") || env["CTIBUS_AGENTS"] != "" {
+	// A Finesse contact center has its own agents: -agents is refused with -cti finesse.
+	if slices.Contains(args, "-agents") || env["CTIBUS_AGENTS"] != "" ||
+		slices.Contains(args, "finesse") || env["CTIBUS_CTI"] == "finesse" {
 		return args
 	}
 	return append([]string{"-agents", demoAgents}, args...)
