@@ -129,7 +129,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	ciscoAPI.Register()
 	closeDesktops := sync.OnceFunc(desktops.Close)
 	defer closeDesktops() // before the cluster is left
-	var agents []string   // the loginIds a lock may be named by; Finesse's are not known here
+	// The operator's view names a locked agent by the loginIds it knows:
+	// the agents file's; Finesse's agents are not listed here.
+	var agents []string
 	if dir != nil {
 		agents = dir.LoginIDs()
 	}
@@ -177,7 +179,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	warnWithoutPublicOrigin(cfg, ln.Addr(), log)
 
 	// The scenario player, the sweeper of abandoned agents and the
-	// operator's view's sampler are owned here: they stop when the drain begins, or when serve returns.
+	// operator's view's sampler are owned here: they stop when the drain
+	// begins, or when serve returns.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
 	if scenario != nil {
