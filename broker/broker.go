@@ -692,6 +692,9 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 }
 
+// Connections returns how many connections are open, or being upgraded.
+func (b *Broker) Connections() int { return int(b.open.Load()) }
+
 // Routes returns the triple of every handler, spelled as Handle was
 // given it, sorted: the requests a document of the bus must describe.
 func (b *Broker) Routes() []string {

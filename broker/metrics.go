@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the broker's Prometheus metrics. A nil *Metrics records
@@ -111,4 +112,61 @@ func (m *Metrics) panicked(api string) {
 	if m != nil {
 		m.handlerPanics.WithLabelValues(api).Inc()
 	}
+}
+
+// Totals are the broker's counters since it started, as /metrics shows
+// them.
+type Totals struct {
+	FramesIn      uint64 // frames received, invalid ones included
+	FramesOut     uint64 // frames queued for apps
+	Invalid       uint64 // frames received that could not be read as envelopes
+	SlowConsumers uint64 // connections closed because their send queue was full
+	RateLimited   uint64 // frames refused by the per-connection rate limit
+}
+
+// Totals reads the counters; a nil *Metrics reads zeros. It costs a walk
+// over the counters' labels (a few channels), not over connections, so a
+// sampler may call it every second.
+func (m *Metrics) Totals() Totals {
+	if m == nil {
+		return Totals{}
+	}
+	return Totals{
+		FramesIn:      sum(m.framesIn, ""),
+		FramesOut:     sum(m.framesOut, ""),
+		Invalid:       sum(m.framesIn, invalidChannel),
+		SlowConsumers: sum(m.slowConsumers, ""),
+		RateLimited:   sum(m.rateLimited, ""),
+	}
+}
+
+// sum adds up the counters c collects, or only those labelled channel
+// if channel is not "".
+func sum(c prometheus.Collector, channel string) uint64 {
+	metrics := make(chan prometheus.Metric, 16)
+	go func() {
+		c.Collect(metrics)
+		close(metrics)
+	}()
+	var total float64
+	for metric := range metrics {
+		var m dto.Metric
+		if metric.Write(&m) != nil || m.Counter == nil || !labelled(&m, channel) {
+			continue
+		}
+		total += m.Counter.GetValue()
+	}
+	return uint64(total)
+}
+
+func labelled(m *dto.Metric, channel string) bool {
+	if channel == "" {
+		return true
+	}
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "channel" && l.GetValue() == channel {
+			return true
+		}
+	}
+	return false
 }

@@ -42,6 +42,8 @@ func newTestApps(t *testing.T) *testApps {
 	t.Helper()
 	secretHash, err := bcrypt.GenerateFromPassword([]byte("wall-secret"), bcrypt.MinCost)
 	require.NoError(t, err)
+	opsHash, err := bcrypt.GenerateFromPassword([]byte("ops-secret"), bcrypt.MinCost)
+	require.NoError(t, err)
 	hmacKey := make([]byte, 32)
 	_, _ = rand.Read(hmacKey)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -61,6 +63,7 @@ func newTestApps(t *testing.T) *testApps {
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "teams": []string{"5005"}}},
 		map[string]any{"name": "monitor", "jwt": map[string]any{"algorithm": "HS256", "secret": base64.StdEncoding.EncodeToString(hmacKey)},
 			"grants": map[string]any{"subscribe": []string{"*/*/*"}, "allAgents": true}},
+		map[string]any{"name": "ops", "secretHash": string(opsHash), "grants": map[string]any{"admin": true}},
 	}}
 	b, err := json.Marshal(file)
 	require.NoError(t, err)

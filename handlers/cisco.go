@@ -51,6 +51,10 @@ type Cisco struct {
 	log       *zap.Logger
 	now       func() time.Time
 	afterFunc func(d time.Duration, f func()) session.Timer
+	// onSignIn, if set, hears of every sign-in made here, which the
+	// connector does not notify: the operator's view (NewAdmin sets it,
+	// before serving).
+	onSignIn func(cisco.User)
 	// ringer is the simulator's incoming-call generator, nil when the
 	// connector is not a simulator.
 	ringer Ringer

@@ -130,6 +130,9 @@ func (s *SetUserInfo) ServeBus(ctx context.Context, req *broker.Request) error {
 		}
 	}
 	h.metrics.login(loginOK)
+	if h.onSignIn != nil {
+		h.onSignIn(signed.User)
+	}
 	log.Info("agent signed in", zap.String("agent", agentID), zap.Bool("relogin", signed.Relogin),
 		zap.String("state", string(signed.User.State)))
 	return h.desktops.SendToken(ctx, req.Conn, agentID, req.ID)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ type App struct {
 	Teams     []string         // teams whose agents it may see and publish into
 	AllAgents bool             // every agent
 	Publish   bool             // may publish
+	Admin     bool             // may read the operator's view (GET /api/admin/snapshot)
 
 	secretHash []byte         // bcrypt; nil for a JWT app
 	hmacKey    []byte         // HS256 key
@@ -80,6 +82,7 @@ type grantSpec struct {
 	Teams     []string `json:"teams"`
 	AllAgents bool     `json:"allAgents"`
 	Publish   bool     `json:"publish"`
+	Admin     bool     `json:"admin"`
 }
 
 // LoadAppsFile reads an apps file; an error names the file, the line and
@@ -156,6 +159,7 @@ func (s appSpec) build() (*App, error) {
 		Teams:     s.Grants.Teams,
 		AllAgents: s.Grants.AllAgents,
 		Publish:   s.Grants.Publish,
+		Admin:     s.Grants.Admin,
 	}
 	if s.Name == "" || strings.ContainsAny(s.Name, "*/") || strings.TrimSpace(s.Name) != s.Name {
 		return nil, fmt.Errorf("name: %q is not a valid app name", s.Name)
@@ -213,6 +217,16 @@ func (j *jwtSpec) keys(app *App) error {
 func (a *Apps) Reserved(name string) bool {
 	_, ok := a.byFold[strings.ToLower(name)]
 	return ok
+}
+
+// Names returns the names of the apps of the file, sorted.
+func (a *Apps) Names() []string {
+	names := make([]string, 0, len(a.byName))
+	for name := range a.byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Remembered returns the app named name if secret is the secret bcrypt

@@ -40,3 +40,19 @@ func TestAppsFileRefusesMixedCostsAndNamesOfOneCase(t *testing.T) {
 		})
 	}
 }
+
+func TestAppsFileGrantsAdmin(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("secret"), 4)
+	require.NoError(t, err)
+	apps, err := session.LoadApps(strings.NewReader(`{"apps":[
+		{"name":"ops","secretHash":"` + string(h) + `","grants":{"admin":true}},
+		{"name":"crm","secretHash":"` + string(h) + `","grants":{"publish":true}}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"crm", "ops"}, apps.Names())
+	ops, err := apps.AuthenticateSecret("ops", "secret")
+	require.NoError(t, err)
+	assert.True(t, ops.Admin)
+	crm, err := apps.AuthenticateSecret("crm", "secret")
+	require.NoError(t, err)
+	assert.False(t, crm.Admin, "admin is granted by name, never implied")
+}

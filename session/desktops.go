@@ -349,3 +349,22 @@ func (d *Desktops) signOutAbandoned(agentID string) {
 	}
 	log.Info("no connection came back within the grace period: the contact center was told")
 }
+
+// What the operator's view reads; none of it names a secret.
+
+// WorkspaceApps returns, by agent, how many connections of apps this node
+// holds in each workspace it keeps (Workspaces.Apps).
+func (d *Desktops) WorkspaceApps() map[string]int { return d.workspaces.Apps() }
+
+// AppNames returns the names of the apps of the apps file, sorted; none
+// without one.
+func (d *Desktops) AppNames() []string {
+	if d.apps == nil {
+		return nil
+	}
+	return d.apps.Names()
+}
+
+// LockedApps returns the app accounts locked out now, after wrong secrets
+// (Lockout.LockedAccounts): compare them with NameAccount of AppNames.
+func (d *Desktops) LockedApps() []LockedAccount { return d.appLockout.LockedAccounts() }

@@ -57,9 +57,7 @@ func (d *Desktops) AppAPI(serve func(w http.ResponseWriter, r *http.Request, app
 			Refusal{http.StatusMethodNotAllowed, "method_not_allowed", "Use POST."}.Write(w)
 			return
 		}
-		if !d.bus.OriginAllowed(r) {
-			Refusal{http.StatusForbidden, "forbidden",
-				"Pages of this origin may not call this API. Call it from a back-end system (which sends no Origin header), or list the page's origin in -allowed-origins."}.Write(w)
+		if !d.AllowOrigin(w, r) {
 			return
 		}
 		if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != "application/json" {
@@ -71,28 +69,54 @@ func (d *Desktops) AppAPI(serve func(w http.ResponseWriter, r *http.Request, app
 			Refusal{http.StatusServiceUnavailable, "unavailable", "The server is shutting down; send it to another node or retry shortly."}.Write(w)
 			return
 		}
-		app, err := d.authenticateHTTP(r)
-		var locked *LockedError
-		if errors.As(err, &locked) {
-			seconds := int(math.Ceil(locked.Until.Sub(d.now()).Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(seconds))
-			Refusal{http.StatusTooManyRequests, "locked",
-				fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)}.Write(w)
-			return
-		}
-		if errors.Is(err, ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-			Refusal{http.StatusServiceUnavailable, "unavailable",
-				"The server is busy checking other credentials. Wait a few seconds, then retry."}.Write(w)
-			return
-		}
-		if err != nil {
-			Refusal{http.StatusUnauthorized, "unauthorized",
-				"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."}.Write(w)
+		app, ok := d.AuthenticateApp(w, r)
+		if !ok {
 			return
 		}
 		serve(w, r, app)
 	})
+}
+
+// AllowOrigin reports whether the request's Origin, if any, is one the bus
+// allows, or writes the refusal and returns false: a page of another site
+// may have a browser send a request with the Basic credentials it cached.
+func (d *Desktops) AllowOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if !d.bus.OriginAllowed(r) {
+		Refusal{http.StatusForbidden, "forbidden",
+			"Pages of this origin may not call this API. Call it from a back-end system (which sends no Origin header), or list the page's origin in -allowed-origins."}.Write(w)
+		return false
+	}
+	return true
+}
+
+// AuthenticateApp returns the app of the apps file an HTTP request
+// authenticates as (HTTP Basic with its name and secret, or a Bearer JWT
+// signed with its key), or writes the refusal and returns false: locked
+// out, too busy to check, or not an app. AppAPI's endpoints call it after
+// their own checks; an endpoint of another method (the operator's view's
+// GET) calls AllowOrigin and then it.
+func (d *Desktops) AuthenticateApp(w http.ResponseWriter, r *http.Request) (*App, bool) {
+	app, err := d.authenticateHTTP(r)
+	var locked *LockedError
+	if errors.As(err, &locked) {
+		seconds := int(math.Ceil(locked.Until.Sub(d.now()).Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		Refusal{http.StatusTooManyRequests, "locked",
+			fmt.Sprintf("Too many wrong secrets for this app; it is locked for %d seconds. Check the secret, then retry.", seconds)}.Write(w)
+		return nil, false
+	}
+	if errors.Is(err, ErrBusy) {
+		w.Header().Set("Retry-After", "5")
+		Refusal{http.StatusServiceUnavailable, "unavailable",
+			"The server is busy checking other credentials. Wait a few seconds, then retry."}.Write(w)
+		return nil, false
+	}
+	if err != nil {
+		Refusal{http.StatusUnauthorized, "unauthorized",
+			"Authenticate as an app of the apps file: HTTP Basic with the app's name and secret, or a Bearer JWT signed with its key."}.Write(w)
+		return nil, false
+	}
+	return app, true
 }
 
 func (d *Desktops) authenticateHTTP(r *http.Request) (*App, error) {

@@ -256,7 +256,8 @@ const (
 
 // KVPresence is a Presence in a JetStream KV bucket shared by the nodes of a
 // cluster. The key "<hex agentID>.<node>" holds how many connections of the
-// agent's workspace node holds. One writer goroutine writes the counts Set
+// agent's workspace node holds, and "node.<node>" that the node is alive
+// (hex has no "n", so the keys never meet). One writer goroutine writes the counts Set
 // records, at once, and rewrites all of this node's entries every
 // PresenceHeartbeat; the bucket drops an entry three heartbeats after its
 // last write, so the entries of a node that died vanish by themselves.
@@ -374,6 +375,9 @@ func (p *KVPresence) Close(ctx context.Context) error {
 		defer cancel()
 	}
 	var errs []error
+	if err := p.kv.Delete(ctx, nodeKeyPrefix+p.node); err != nil {
+		errs = append(errs, unavailable("delete presence", err))
+	}
 	for _, agentID := range agents {
 		if err := p.kv.Delete(ctx, p.key(agentID)); err != nil {
 			errs = append(errs, unavailable("delete presence", err))
@@ -423,6 +427,7 @@ func (p *KVPresence) beat(ctx context.Context) {
 	defer close(p.done)
 	tick := time.NewTicker(p.heartbeat)
 	defer tick.Stop()
+	_ = p.writeNode(ctx)
 	for {
 		all := false
 		select {
@@ -431,6 +436,7 @@ func (p *KVPresence) beat(ctx context.Context) {
 		case <-p.poke:
 		case <-tick.C:
 			all = true
+			_ = p.writeNode(ctx)
 		}
 		p.mu.Lock()
 		agents := make([]string, 0, len(p.dirty))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,6 +157,39 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	elsewhere(a, "ciscotest", true, "node b still holds the agent")
 }
 
+// TestPresenceView: the view lists the nodes alive, and the connections
+// each holds of each workspace, and forgets a node that closed.
+func TestPresenceView(t *testing.T) {
+	s := natstest.Start(t, "")
+	ctx := setupContext(t)
+	a, err := session.NewKVPresence(ctx, node(t, s), "presence", "node-a")
+	require.NoError(t, err)
+	b, err := session.NewKVPresence(ctx, node(t, s), "presence", "node-b")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
+	require.NoError(t, a.Set(ctx, "ciscotest", 2))
+	require.NoError(t, b.Set(ctx, "ciscotest", 1))
+	require.NoError(t, b.Set(ctx, "jdoe", 3))
+	want := session.PresenceView{
+		Nodes: []string{"node-a", "node-b"},
+		Apps:  map[string]map[string]int{"ciscotest": {"node-a": 2, "node-b": 1}, "jdoe": {"node-b": 3}},
+	}
+	// Set returns before its write, which the writer makes at once.
+	assert.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, err := b.View(ctx)
+		require.NoError(c, err)
+		assert.Equal(c, want, got)
+	}, eventually, 5*time.Millisecond)
+
+	require.NoError(t, a.Close(ctx))
+	got, err := b.View(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, session.PresenceView{
+		Nodes: []string{"node-b"},
+		Apps:  map[string]map[string]int{"ciscotest": {"node-b": 1}, "jdoe": {"node-b": 3}},
+	}, got, "a closed node is gone at once")
+}
+
 func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	s := natstest.Start(t, "")
 	ctx := setupContext(t)
@@ -171,9 +205,9 @@ func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close(context.Background())) })
 
-	// Watch node a write its entry: the rewrites past the first are the
-	// heartbeat's, for a count that did not change. Each leaves the entry
-	// for node b to see.
+	// Watch node a write its entry (not its node's heartbeat): the rewrites
+	// past the first are the heartbeat's, for a count that did not change.
+	// Each leaves the entry for node b to see.
 	kv, err := jsA.KeyValue(ctx, "presence")
 	require.NoError(t, err)
 	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
@@ -183,7 +217,7 @@ func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	for writes := 0; writes < 5; {
 		select {
 		case e := <-w.Updates():
-			if e != nil && e.Operation() == jetstream.KeyValuePut {
+			if e != nil && e.Operation() == jetstream.KeyValuePut && !strings.HasPrefix(e.Key(), "node.") {
 				writes++
 				got, err := b.Elsewhere(ctx, "ciscotest")
 				require.NoError(t, err)

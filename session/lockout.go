@@ -38,10 +38,10 @@ const (
 	// on after the attempt's context ends: a client that goes away must
 	// not leave a failure uncounted.
 	recordTimeout = 5 * time.Second
-	// activeLocksMaxAge is how long ActiveLocks may answer from the locks
+	// activeLocksMaxAge is how long LockedAccounts may answer from the locks
 	// it last read; a lock set by this Lockout refreshes them at once.
 	activeLocksMaxAge = 10 * time.Second
-	// activeLocksTimeout bounds the reading of every lock for ActiveLocks.
+	// activeLocksTimeout bounds the reading of every lock for LockedAccounts.
 	activeLocksTimeout = 5 * time.Second
 	// storeMargin is how much longer than the lock duration a store keeps
 	// a record: a little, for the clocks of the nodes to disagree.
@@ -84,12 +84,12 @@ type Lockout struct {
 	cfg   LockoutConfig // as given, for Config
 	store LockoutStore
 
-	mu           sync.Mutex  // guards the fields below
-	locksSet     uint64      // locks this Lockout has set
-	locksSeen    uint64      // locksSet when lockEnds was read
-	lockEnds     []time.Time // when each lock read at locksRead ends
-	locksRead    time.Time   //
-	locksReadYet bool        //
+	mu           sync.Mutex      // guards the fields below
+	locksSet     uint64          // locks this Lockout has set
+	locksSeen    uint64          // locksSet when locks was read
+	locks        []LockedAccount // the locks read at locksRead
+	locksRead    time.Time       //
+	locksReadYet bool            //
 }
 
 // NewLockout returns a Lockout with cfg's defaults filled in.
@@ -283,12 +283,24 @@ func (l *Lockout) Locked(ctx context.Context, account Account) (until time.Time,
 	return rec.LockedUntil, l.cfg.Now().Before(rec.LockedUntil), nil
 }
 
-// ActiveLocks returns how many accounts are locked now. It reads every
-// record of the store, so it answers from the locks it last read if they
-// are less than 10 s old and this Lockout has set no lock since: a lock set
-// by another node sharing the store may show that much later. If the store
-// cannot be read it answers from the last locks it read.
-func (l *Lockout) ActiveLocks() int {
+// ActiveLocks returns how many accounts are locked now, as LockedAccounts
+// reads them.
+func (l *Lockout) ActiveLocks() int { return len(l.LockedAccounts()) }
+
+// LockedAccount is an account locked now, and when its lock ends.
+type LockedAccount struct {
+	Account Account
+	Until   time.Time
+}
+
+// LockedAccounts returns the accounts locked now, in no particular order.
+// It reads every record of the store, so it answers from the locks it last
+// read if they are less than 10 s old and this Lockout has set no lock
+// since: a lock set by another node sharing the store may show that much
+// later. If the store cannot be read it answers from the last locks it
+// read. An account names nobody by itself: compare it with AgentAccount
+// and NameAccount of the names one knows.
+func (l *Lockout) LockedAccounts() []LockedAccount {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	fresh := l.locksReadYet && l.locksSeen == l.locksSet && now.Sub(l.locksRead) < activeLocksMaxAge
@@ -296,42 +308,42 @@ func (l *Lockout) ActiveLocks() int {
 	l.mu.Unlock()
 
 	if !fresh {
-		ends, err := l.readLockEnds()
+		locks, err := l.readLocks()
 		l.mu.Lock()
 		if err == nil {
-			l.lockEnds, l.locksRead, l.locksSeen, l.locksReadYet = ends, now, seen, true
+			l.locks, l.locksRead, l.locksSeen, l.locksReadYet = locks, now, seen, true
 		}
 		l.mu.Unlock()
 	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
-	for _, until := range l.lockEnds {
-		if now.Before(until) {
-			n++
+	var locked []LockedAccount
+	for _, lock := range l.locks {
+		if now.Before(lock.Until) {
+			locked = append(locked, lock)
 		}
 	}
-	return n
+	return locked
 }
 
-// readLockEnds returns when each lock in the store ends.
-func (l *Lockout) readLockEnds() ([]time.Time, error) {
+// readLocks returns every lock in the store, ended or not.
+func (l *Lockout) readLocks() ([]LockedAccount, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), activeLocksTimeout)
 	defer cancel()
 	keys, err := l.store.Keys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lockout: list accounts: %w", err)
 	}
-	var ends []time.Time
+	var locks []LockedAccount
 	for _, key := range keys {
 		rec, _, err := l.store.Get(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("lockout: read account: %w", err)
 		}
 		if !rec.LockedUntil.IsZero() {
-			ends = append(ends, rec.LockedUntil)
+			locks = append(locks, LockedAccount{Account: Account{key: key}, Until: rec.LockedUntil})
 		}
 	}
-	return ends, nil
+	return locks, nil
 }

@@ -219,6 +219,23 @@ func TestActiveLocks(t *testing.T) {
 	})
 }
 
+// TestLockedAccounts: the locked accounts are told apart by the accounts
+// the caller knows, an agent's and a name's, and never carry a name.
+func TestLockedAccounts(t *testing.T) {
+	eachLockoutStore(t, func(t *testing.T, l *session.Lockout, clk *fakeclock.Clock) {
+		for range 5 {
+			require.Error(t, attempt(l, "a", wrong))
+		}
+		locked := l.LockedAccounts()
+		require.Len(t, locked, 1)
+		assert.Equal(t, session.NameAccount("A"), locked[0].Account, "a name's account, ignoring case")
+		assert.NotEqual(t, session.AgentAccount("a"), locked[0].Account)
+		assert.Equal(t, clk.Now().Add(5*time.Minute), locked[0].Until.UTC())
+		clk.Advance(5 * time.Minute)
+		assert.Empty(t, l.LockedAccounts())
+	})
+}
+
 // TestLockoutForgetsExpiredLocks checks the memory store only: a KV bucket
 // forgets by its own MaxAge.
 func TestLockoutForgetsExpiredLocks(t *testing.T) {

@@ -233,6 +233,18 @@ func (w *Workspaces) Get(agentID string) (*Workspace, bool) {
 	return ws, true
 }
 
+// Apps returns, by agent, how many connections of apps this node holds in
+// each workspace it keeps, signed in or not: the operator's view shows it.
+func (w *Workspaces) Apps() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	apps := make(map[string]int, len(w.byAgent))
+	for agentID, ws := range w.byAgent {
+		apps[agentID] = len(ws.conns)
+	}
+	return apps
+}
+
 // HasDesktop reports whether this node holds agentID's desktop, signed in
 // or signed out, with an app in it or within its grace period.
 func (w *Workspaces) HasDesktop(agentID string) bool {

@@ -16,13 +16,15 @@ var static embed.FS
 const (
 	clientPath       = "/ctibus.js"
 	declarationsPath = "/ctibus.d.ts"
+	adminPath        = "/admin" // the operator's view, admin.html
 )
 
 // contentSecurityPolicy is the Content-Security-Policy of every file
 // served: pages of this origin only may frame them.
 const contentSecurityPolicy = "frame-ancestors 'self'"
 
-// Handler serves the embedded files, with index.html at "/". ctibus.js may be
+// Handler serves the embedded files, with index.html at "/" and the
+// operator's view, admin.html, at "/admin". ctibus.js may be
 // imported by a page of any origin: a module script from another origin
 // needs CORS, and the file is public. Whether that page may then open a
 // WebSocket is the bus's origin check, not this header.
@@ -40,6 +42,12 @@ func Handler() http.Handler {
 		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		switch r.URL.Path {
+		case adminPath:
+			// Served by its own name, so that its relative links resolve
+			// beside the test page's, as /admin.html's do.
+			w.Header().Set("Cache-Control", "no-store")
+			http.ServeFileFS(w, r, root, "admin.html")
+			return
 		case clientPath:
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 		case declarationsPath:

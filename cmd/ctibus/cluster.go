@@ -21,6 +21,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/channels/cisco/simcluster"
+	"github.com/ctibus/ctibus/handlers"
 	"github.com/ctibus/ctibus/internal/kvstore"
 	"github.com/ctibus/ctibus/session"
 )
@@ -211,6 +212,23 @@ type sharedState struct {
 	appLockout session.LockoutStore
 	tokens     session.TokenStore
 	presence   session.Presence
+	node       string               // this node's name in the cluster; "" alone
+	cluster    handlers.ClusterView // what the operator's view reads; nil alone
+}
+
+// clusterView is what the operator's view reads of the cluster: the
+// presence bucket and the contact center's lease.
+type clusterView struct {
+	presence *session.KVPresence
+	cti      *simcluster.Cluster
+}
+
+func (v clusterView) View(ctx context.Context) (session.PresenceView, error) {
+	return v.presence.View(ctx)
+}
+
+func (v clusterView) Leaseholder(ctx context.Context) (string, error) {
+	return v.cti.Leaseholder(ctx)
 }
 
 // joinCluster connects the node to NATS, carries the bus's events through
@@ -286,6 +304,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		return shared, nil, fmt.Errorf("join the contact center's cluster: %w", err)
 	}
 	shared.cti = cluster
+	shared.node, shared.cluster = link.node, clusterView{presence: presence, cti: cluster}
 	undo = append(undo, func() {
 		if err := cluster.Close(); err != nil {
 			log.Warn("leave the contact center's cluster", zap.Error(err))

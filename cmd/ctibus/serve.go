@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	busMetrics := broker.NewMetrics(registry)
 	bus := broker.New(log, broker.Config{ // unnamed: connection loggers, which handlers use too, derive from it
 		ReadLimit:           cfg.readLimit,
 		SendQueue:           cfg.sendQueue,
@@ -67,7 +69,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		RateBytesBurst:      cfg.rateBytesBurst,
 		MaxConnectionsPerIP: cfg.maxConnsPerIP,
 		TrustedProxies:      proxies,
-		Metrics:             broker.NewMetrics(registry),
+		Metrics:             busMetrics,
 	})
 	simCfg := sim.Config{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
 		LogoutOnDisconnect: cfg.simOnDisconnect == "logout",
@@ -127,11 +129,21 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	ciscoAPI.Register()
 	closeDesktops := sync.OnceFunc(desktops.Close)
 	defer closeDesktops() // before the cluster is left
+	// The operator's view names a locked agent by the loginIds it knows:
+	// the agents file's; Finesse's agents are not listed here.
+	var agents []string
+	if dir != nil {
+		agents = dir.LoginIDs()
+	}
+	admin := handlers.NewAdmin(ciscoAPI, handlers.AdminConfig{
+		Node: cmp.Or(shared.node, cfg.node), Metrics: busMetrics, Cluster: shared.cluster, Agents: agents,
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bus)
 	mux.Handle("/api/publish", desktops.PublishAPI())
 	mux.Handle("/api/simulator/calls", ciscoAPI.SimulatorAPI())
+	mux.Handle("/api/admin/snapshot", admin.SnapshotAPI())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -166,8 +178,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		zap.String("websocket", "ws://"+addr+"/ws"), zap.String("page", "http://"+addr+"/"))
 	warnWithoutPublicOrigin(cfg, ln.Addr(), log)
 
-	// The scenario player and the sweeper of abandoned agents are owned
-	// here: they stop when the drain begins, or when serve returns.
+	// The scenario player, the sweeper of abandoned agents and the
+	// operator's view's sampler are owned here: they stop when the drain
+	// begins, or when serve returns.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
 	if scenario != nil {
@@ -180,6 +193,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if cfg.clustered() {
 		background.Go(func() { desktops.SweepAbandoned(bgCtx, sweepPeriod(cfg.gracePeriod)) })
 	}
+	background.Go(func() { admin.Run(bgCtx) })
 	defer func() {
 		stopBackground()
 		background.Wait()

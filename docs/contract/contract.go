@@ -69,22 +69,10 @@ var Default = sync.OnceValues(func() (*Contract, error) { return Load(docs.Async
 
 // Load compiles the AsyncAPI document doc.
 func Load(doc []byte) (*Contract, error) {
-	var tree map[string]any
-	if err := yaml.Unmarshal(doc, &tree); err != nil {
-		return nil, fmt.Errorf("contract: read the document: %w", err)
-	}
-	asJSON, err := json.Marshal(tree)
+	// AsyncAPI's schema format is a superset of draft 7.
+	compiler, asJSON, err := compilerOf(doc, resource, jsonschema.Draft7)
 	if err != nil {
-		return nil, fmt.Errorf("contract: the document is not JSON data: %w", err)
-	}
-	root, err := jsonschema.UnmarshalJSON(bytes.NewReader(asJSON))
-	if err != nil {
-		return nil, fmt.Errorf("contract: %w", err)
-	}
-	compiler := jsonschema.NewCompiler()
-	compiler.DefaultDraft(jsonschema.Draft7) // AsyncAPI's schema format is a superset of draft 7
-	if err := compiler.AddResource(resource, root); err != nil {
-		return nil, fmt.Errorf("contract: %w", err)
+		return nil, err
 	}
 	var d document
 	if err := json.Unmarshal(asJSON, &d); err != nil {
@@ -117,6 +105,29 @@ func Load(doc []byte) (*Contract, error) {
 		return nil, errors.New("contract: the document lacks the app-to-app messages (x-ctibus-triple */*/*) or the error of any channel (*/Error/SetAPIError)")
 	}
 	return c, nil
+}
+
+// compilerOf reads a YAML document and returns a compiler of the schemas in
+// it, under the name resource, and the document as JSON.
+func compilerOf(doc []byte, resource string, draft *jsonschema.Draft) (*jsonschema.Compiler, []byte, error) {
+	var tree map[string]any
+	if err := yaml.Unmarshal(doc, &tree); err != nil {
+		return nil, nil, fmt.Errorf("contract: read the document: %w", err)
+	}
+	asJSON, err := json.Marshal(tree)
+	if err != nil {
+		return nil, nil, fmt.Errorf("contract: the document is not JSON data: %w", err)
+	}
+	root, err := jsonschema.UnmarshalJSON(bytes.NewReader(asJSON))
+	if err != nil {
+		return nil, nil, fmt.Errorf("contract: %w", err)
+	}
+	compiler := jsonschema.NewCompiler()
+	compiler.DefaultDraft(draft)
+	if err := compiler.AddResource(resource, root); err != nil {
+		return nil, nil, fmt.Errorf("contract: %w", err)
+	}
+	return compiler, asJSON, nil
 }
 
 // add files m under its triple and aliases: a message the bus receives is

@@ -3,6 +3,7 @@ package contract_test
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -143,4 +144,41 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPExamples checks the examples of the OpenAPI document's answers
+// against their schemas.
+func TestHTTPExamples(t *testing.T) {
+	h, err := contract.DefaultHTTP()
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Example any `yaml:"example"`
+				} `yaml:"content"`
+			} `yaml:"responses"`
+		} `yaml:"paths"`
+	}
+	require.NoError(t, yaml.Unmarshal(docs.OpenAPI, &doc))
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			for code, resp := range op.Responses {
+				ex := resp.Content["application/json"].Example
+				if ex == nil {
+					continue
+				}
+				body, err := json.Marshal(ex)
+				require.NoError(t, err)
+				status, err := strconv.Atoi(code)
+				require.NoError(t, err)
+				assert.NoError(t, h.CheckResponse(method, path, status, body), "%s %s %s", method, path, code)
+				n++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, n, 2, "the answers' examples")
+	assert.ErrorContains(t, h.CheckResponse("GET", "/api/admin/snapshot", 200, []byte(`{"node":"n1"}`)), "missing")
+	assert.ErrorContains(t, h.CheckResponse("GET", "/api/admin/snapshot", 418, []byte(`{}`)), "does not document status 418")
 }

@@ -703,3 +703,12 @@ func (d *Directory) Devices() []string {
 	}
 	return out
 }
+
+// LoginIDs returns the loginIds of the directory's agents, in file order.
+func (d *Directory) LoginIDs() []string {
+	out := make([]string, 0, len(d.agents))
+	for _, a := range d.agents {
+		out = append(out, a.loginID)
+	}
+	return out
+}

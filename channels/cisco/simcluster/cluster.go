@@ -230,6 +230,20 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 // Leader reports whether this node runs the contact center now.
 func (c *Cluster) Leader() bool { return c.serving.Load() != 0 }
 
+// Leaseholder returns the name of the node that holds the lease, and so
+// runs the contact center, or "" while no node does (between a leader's
+// loss and its successor's takeover).
+func (c *Cluster) Leaseholder(ctx context.Context) (string, error) {
+	e, err := c.leases.Get(ctx, leaderKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("cisco: cluster: read the lease: %w", err)
+	}
+	return string(e.Value()), nil
+}
+
 // Close leaves the cluster: it stops competing for leadership, hands the
 // lease over at once if it holds it, and stops delivering notifications.
 // The simulator is left idle. Calling Close again does nothing.
