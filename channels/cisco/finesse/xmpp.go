@@ -86,6 +86,7 @@ type xmppSession struct {
 	err      error // why the session ended; set once before done is closed
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: stops the pinger
+	early    [][]byte      // messages read while opening, for the reader to deliver first
 }
 
 // newResource returns a resource of ours: Finesse reserves "desktop" for
@@ -191,8 +192,43 @@ func (s *xmppSession) open(ctx context.Context) error {
 		return err
 	}
 	// A non-negative priority, or Finesse does not deliver notifications.
-	return s.write(`<presence xmlns="jabber:client"><priority>0</priority></presence>`)
+	if err := s.write(`<presence xmlns="jabber:client"><priority>0</priority></presence>`); err != nil {
+		return err
+	}
+	return s.awaitPresence()
 }
+
+// presenceSent is the id of the ping that follows the initial presence.
+const presenceSent = "presence-sent"
+
+// awaitPresence pings the server after the initial presence and waits for
+// the answer: the server handles one session's stanzas in order, so the
+// agent is present when it comes, and the LOGIN that follows cannot reach
+// Finesse before the presence it depends on. Messages that come first
+// (offline ones) are kept for the reader, in order.
+func (s *xmppSession) awaitPresence() error {
+	if err := s.write(`<iq xmlns="jabber:client" type="get" id="` + presenceSent + `"><ping xmlns="urn:xmpp:ping"/></iq>`); err != nil {
+		return err
+	}
+	for range maxStanzasBeforePresence {
+		_, data, err := s.conn.ReadMessage()
+		if err != nil {
+			return s.connError(err)
+		}
+		e, err := parseXMLBytes(data)
+		switch {
+		case err != nil || e.is("message"):
+			s.early = append(s.early, data)
+		case e.is("iq") && e.attr("id") == presenceSent:
+			return nil
+		}
+	}
+	return s.protocolError("sent too much before answering a ping")
+}
+
+// maxStanzasBeforePresence bounds what a server may send before it answers
+// the ping after the initial presence.
+const maxStanzasBeforePresence = 1000
 
 // startStream opens (or restarts) the stream and returns its features.
 func (s *xmppSession) startStream() (*element, error) {
@@ -311,6 +347,10 @@ func (s *xmppSession) write(stanza string) error {
 // the server's pings, and counts any stanza in as a sign of life.
 func (s *xmppSession) read() {
 	defer s.wg.Done()
+	for _, data := range s.early {
+		s.cfg.onStanza(data)
+	}
+	s.early = nil
 	for {
 		s.conn.SetReadDeadline(time.Now().Add(time.Duration(pingMisses+1) * s.cfg.pingInterval))
 		_, data, err := s.conn.ReadMessage()
