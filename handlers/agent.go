@@ -110,7 +110,11 @@ func (h *Cisco) answer(req *broker.Request, topic, subtopic string, read func(ag
 func (h *Cisco) getAgentState(ctx context.Context, req *broker.Request) error {
 	return h.answer(req, "Agent", "SetAgentState", func(id string) (any, error) {
 		u, err := h.cti.User(ctx, id)
-		return agentState(u, nil), err
+		if err != nil {
+			return nil, err
+		}
+		dialogs, err := h.cti.Dialogs(ctx, id)
+		return agentState(u, nil, dialogs), err
 	})
 }
 

@@ -348,20 +348,88 @@ func TestWrapUpSettings(t *testing.T) {
 		o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
 		flow(t, o, extO, 2, "answer")
 		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
-		assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK_READY"}, flow(t, o, extO, 2, "drop"))
+		assert.Equal(t, "DROPPED/WRAP_UP", summary(t, o.Next(), extO))
+		work := o.Next()
+		assert.Equal(t, "WORK_READY", summary(t, work, extO))
+		assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Disable", "LOGOUT": "Disable"},
+			stateActionsOf(t, work), "the actions offered are those the contact center accepts: none yet")
 
 		o.Request("early", "Cisco", "Agent", "SetReadyState", nil)
 		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early").Msg, "WrapUpCall")
 		o.Request("early-nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
 		assert.Contains(t, o.ExpectError("Cisco", "Invalid State", "early-nr").Msg, "wrap-up reason")
+		o.Request("asked", "Cisco", "Agent", "GetAgentState", nil)
+		assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Disable", "LOGOUT": "Disable"},
+			stateActionsOf(t, o.Expect("Cisco/Agent/SetAgentState")), "GetAgentState says the same")
 
 		o.Request("wrap", "Cisco", "Agent", "WrapUpCall", map[string]any{"callID": call.ID, "wrapup": "2"})
 		f := o.Next()
 		assert.Equal(t, "DROPPED/WRAP_UP", summary(t, f, extO), "the reason is recorded; wrap-up goes on")
 		assert.Equal(t, "Completed", callsOf(t, f)[0].MediaProperties.WrapUpReason)
+		freed := o.Next()
+		assert.Equal(t, "wrap", freed.CorrelationID)
+		assert.Equal(t, "WORK_READY", summary(t, freed, extO))
+		assert.Empty(t, agentStateOf(t, freed).Changed, "no field of the User changed, only what the agent may do")
+		assert.Equal(t, map[string]string{"READY": "Enable", "NOT_READY": "Enable", "LOGOUT": "Disable"}, stateActionsOf(t, freed))
 		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
 		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"))
 	})
+}
+
+// stateActionsOf returns the SequentialActions items of a SetAgentState.
+func stateActionsOf(t *testing.T, f brokertest.Frame) map[string]string {
+	t.Helper()
+	require.Equal(t, "Cisco/Agent/SetAgentState", f.Triple(), "frame %s", f.Raw)
+	var m struct {
+		Rules struct {
+			SequentialActions struct {
+				Items map[string]string `json:"items"`
+			} `json:"SequentialActions"`
+		} `json:"rules"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m))
+	return m.Rules.SequentialActions.Items
+}
+
+// The actions a SetAgentState offers are those the contact center accepts
+// then: during a call, READY and NOT_READY as the pending state, and
+// nothing once a supervisor's sign-out is pending; after a wrap-up that
+// timed out without a reason, no stale rule is left.
+func TestStateActionsFollowTheCall(t *testing.T) {
+	e := newEnv(t)
+	a, call := answeredCall(t, e)
+	a.Request("asked", "Cisco", "Agent", "GetAgentState", nil)
+	talking := a.Expect("Cisco/Agent/SetAgentState")
+	assert.Equal(t, "TALKING", summary(t, talking, extA))
+	assert.Equal(t, map[string]string{"READY": "Enable", "NOT_READY": "Enable", "LOGOUT": "Disable"}, stateActionsOf(t, talking))
+	a.Request("pend", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "TALKING (pending READY)", summary(t, a.Next(), extA), "accepted, as offered")
+
+	sup := e.agentOn(t, "supervisor1", extS)
+	sup.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName": "ciscotest"})
+	pending := a.Expect("Cisco/Agent/SetAgentState")
+	assert.Equal(t, "TALKING (pending LOGOUT)", summary(t, pending, extA))
+	assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Disable", "LOGOUT": "Disable"}, stateActionsOf(t, pending))
+	a.Request("refused", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "2"})
+	a.ExpectError("Cisco", "Invalid State", "refused")
+	a.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "LOGOUT 999"}, flow(t, a, extA, 2, "drop"))
+}
+
+func TestWrapUpTimerEndsAWrapUpThatNeededAReason(t *testing.T) {
+	e := newEnv(t)
+	o := e.agentOn(t, "other", extO) // wrapUpOnIncoming REQUIRED_WITH_WRAP_UP_DATA
+	ready(t, o)
+	call := ring(t, o, "4085551234", 2)
+	o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, o, extO, 2, "answer")
+	o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK_READY"}, flow(t, o, extO, 2, "drop"))
+	e.fire(t, wrapUpTimer)
+	assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, ""), "the end of wrap-up, and nothing between")
+	o.Request("asked", "Cisco", "Agent", "GetAgentState", nil)
+	assert.Equal(t, map[string]string{"READY": "Disable", "NOT_READY": "Enable", "LOGOUT": "Disable"},
+		stateActionsOf(t, o.Expect("Cisco/Agent/SetAgentState")))
 }
 
 // A routed call that rings unanswered makes the agent NOT_READY with the

@@ -62,6 +62,11 @@ type Cisco struct {
 	// watched maps each connection that signed an agent in to that
 	// agent's desktop, so that its loss is reported (watchDesktop).
 	watched sync.Map // *broker.Conn → desktop
+
+	// wrapUps follows, from the notifications, what the rules of a
+	// SetAgentState need beyond the User: the calls of each agent that has
+	// some, and the User of each agent in wrap-up (see wrapUpView).
+	wrapUps wrapUpViews
 }
 
 // NewCisco returns the Cisco channel's handlers, backed by cti, with the

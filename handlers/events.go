@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/ctibus/ctibus/channels/cisco"
+import (
+	"slices"
+
+	"github.com/ctibus/ctibus/channels/cisco"
+)
 
 // The payloads of the Cisco channel's events. Where the Acqueon docs show a
 // payload it is followed; the others are modelled on the Finesse object
@@ -38,26 +42,82 @@ type responseActual struct {
 }
 
 // agentState is the SetAgentState of u, which changed the fields named in
-// changed (nil for none).
-func agentState(u cisco.User, changed []string) agentStatePayload {
+// changed (nil for none); dialogs are the agent's current calls, which
+// decide whether its wrap-up may end yet.
+func agentState(u cisco.User, changed []string, dialogs []cisco.Dialog) agentStatePayload {
 	if changed == nil {
 		changed = []string{}
 	}
-	return agentStatePayload{Data: u, Rules: newRules(u, nil), Changed: changed}
+	return agentStatePayload{Data: u, Rules: newRules(u, dialogs, nil), Changed: changed}
 }
 
-func newRules(u cisco.User, dialog *cisco.Dialog) rules {
-	items := map[string]string{
-		"READY":     enable(u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
-		"NOT_READY": enable(u.State == cisco.StateReady || u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
-		"LOGOUT":    enable(u.State == cisco.StateNotReady),
-	}
+func newRules(u cisco.User, dialogs []cisco.Dialog, dialog *cisco.Dialog) rules {
+	items := stateActions(u, dialogs)
 	return rules{
 		SequentialActions: sequentialActions{Items: items, Count: len(items)},
 		ResponseText:      "Success",
 		ResponseActual:    responseActual{User: &u, Dialog: dialog},
 	}
 }
+
+// stateActions says which of READY, NOT_READY and LOGOUT the contact center
+// accepts from the agent now, as Finesse on CCE does: LOGOUT from NOT_READY
+// only; during a call or a campaign's reservation, READY and NOT_READY as
+// the pending state, unless a sign-out is pending already; in wrap-up,
+// both, unless the wrap-up still needs a wrap-up reason.
+func stateActions(u cisco.User, dialogs []cisco.Dialog) map[string]string {
+	var ready, notReady, logout bool
+	switch u.State {
+	case cisco.StateNotReady:
+		ready, notReady, logout = true, true, true
+	case cisco.StateReady:
+		notReady = true
+	case cisco.StateWork, cisco.StateWorkReady:
+		free := !wrapUpNeedsReason(u, dialogs)
+		ready, notReady = free, free
+	case cisco.StateReserved, cisco.StateReservedOutbound, cisco.StateReservedOutboundPreview,
+		cisco.StateTalking, cisco.StateHold:
+		pend := u.PendingState != string(cisco.StateLogout)
+		ready, notReady = pend, pend
+	}
+	return map[string]string{"READY": enable(ready), "NOT_READY": enable(notReady), "LOGOUT": enable(logout)}
+}
+
+// wrapUpNeedsReason reports whether the agent is wrapping up a call that
+// has no wrap-up reason yet while its setting for that call is
+// REQUIRED_WITH_WRAP_UP_DATA: the contact center then refuses READY and
+// NOT_READY until WrapUpCall gives one.
+func wrapUpNeedsReason(u cisco.User, dialogs []cisco.Dialog) bool {
+	d, ok := wrapUpDialog(u, dialogs)
+	if !ok {
+		return false
+	}
+	// The setting is wrapUpOnOutgoing for a call the agent placed (from
+	// its extension), else wrapUpOnIncoming.
+	setting := u.Settings.WrapUpOnIncoming
+	if d.FromAddress == u.Extension {
+		setting = u.Settings.WrapUpOnOutgoing
+	}
+	return setting == wrapUpWithData && d.MediaProperties.WrapUpReason == ""
+}
+
+// wrapUpDialog returns the call the agent is wrapping up, if any.
+func wrapUpDialog(u cisco.User, dialogs []cisco.Dialog) (cisco.Dialog, bool) {
+	for _, d := range dialogs {
+		if slices.ContainsFunc(d.Participants, func(p cisco.Participant) bool {
+			return p.MediaAddress == u.Extension && p.State == wrapUpParticipant
+		}) {
+			return d, true
+		}
+	}
+	return cisco.Dialog{}, false
+}
+
+// Finesse's names that wrapUpNeedsReason reads.
+const (
+	wrapUpParticipant = "WRAP_UP"                    // the agent's participant state in wrap-up
+	wrapUpWithData    = "REQUIRED_WITH_WRAP_UP_DATA" // the wrap-up setting that needs a reason
+)
 
 func enable(ok bool) string {
 	if ok {
@@ -97,7 +157,7 @@ func appState(u cisco.User, dialogs []cisco.Dialog) appStatePayload {
 		UserInfo:   userInfo{Extension: u.Extension, Username: u.LoginID},
 		State:      u.State,
 		AgentState: u.State,
-		Rules:      newRules(u, dialog),
+		Rules:      newRules(u, dialogs, dialog),
 	}}
 }
 

@@ -190,6 +190,7 @@ type userMessage struct {
 		ReasonCodeID string `json:"reasonCodeId"`
 		Extension    string `json:"extension"`
 	} `json:"data"`
+	Changed []string `json:"changed"`
 }
 
 func agentStateOf(t *testing.T, f brokertest.Frame) userMessage {

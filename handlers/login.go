@@ -242,7 +242,7 @@ func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco
 	return []broker.Event{
 		event("Connection", "OpenConnection", opened),
 		event("Connection", "SetConnectionStatus", connection),
-		event("Agent", "SetAgentState", agentState(u, signed.Changed)),
+		event("Agent", "SetAgentState", agentState(u, signed.Changed, dialogs)),
 		event("Agent", "Login", loginPayload{Status: "success", Relogin: signed.Relogin, User: u}),
 		event("General", "GetAppState", appState(u, dialogs)),
 		event("Call", "CallsStateChange", calls(dialogs)),

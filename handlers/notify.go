@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"sync"
+
 	"go.uber.org/zap"
 
 	"github.com/ctibus/ctibus/broker"
@@ -47,7 +49,7 @@ func (h *Cisco) notify(n cisco.Notification) {
 			// waited here for the agent is the agent's again.
 			h.desktops.AgentSignedIn(u.LoginID)
 		}
-		state := agentState(u, n.User.Changed)
+		state := agentState(u, n.User.Changed, h.wrapUps.user(u))
 		err = h.publishHere(h.desktops.ScopeOf(u.LoginID), "Agent", "SetAgentState", state, correlation(u.LoginID))
 		for _, sup := range n.User.Supervisors {
 			if err == nil {
@@ -66,8 +68,16 @@ func (h *Cisco) notify(n cisco.Notification) {
 			h.desktops.AgentSignedOut(u.LoginID)
 		}
 	case n.Calls != nil:
-		err = h.publishHere(h.desktops.ScopeOf(n.Calls.LoginID), "Call", "CallsStateChange",
-			calls(n.Calls.Dialogs), correlation(n.Calls.LoginID))
+		id := n.Calls.LoginID
+		err = h.publishHere(h.desktops.ScopeOf(id), "Call", "CallsStateChange",
+			calls(n.Calls.Dialogs), correlation(id))
+		if u, freed := h.wrapUps.calls(id, n.Calls.Dialogs); freed && err == nil {
+			// The wrap-up reason just recorded lets the agent leave
+			// wrap-up: the rules of its last SetAgentState no longer
+			// hold, and this one says so (it changes no field).
+			err = h.publishHere(h.desktops.ScopeOf(id), "Agent", "SetAgentState",
+				agentState(u, nil, n.Calls.Dialogs), correlation(id))
+		}
 	case n.Link != nil:
 		// The agent's link to Finesse, as Finesse's desktop reports its
 		// notification connection: a reconnect banner for the widgets.
@@ -97,4 +107,85 @@ func (h *Cisco) publishHere(scope broker.Scope, topic, subtopic string, message 
 		Channel: channel, Topic: topic, Subtopic: subtopic,
 		Message: message, CorrelationID: correlationID,
 	})
+}
+
+// wrapUpViews keeps, from the connector's notifications, the calls of
+// each agent that has some and the User of each agent in wrap-up: the
+// rules of a SetAgentState made from a notification depend on whether the
+// agent's wrap-up still needs a reason (wrapUpNeedsReason), which the User
+// alone does not tell. Entries go when the agent has no calls and is out
+// of wrap-up, so it holds no more than the agents on calls.
+type wrapUpViews struct {
+	mu    sync.Mutex // guards views; a leaf lock, taken under the connector's
+	views map[string]*wrapUpView
+}
+
+// wrapUpView is what wrapUpViews keeps of one agent.
+type wrapUpView struct {
+	dialogs []cisco.Dialog // the agent's calls, as last notified; nil for none
+	user    *cisco.User    // the agent's User while in wrap-up, else nil
+}
+
+// user records u and returns the agent's calls as last notified.
+func (w *wrapUpViews) user(u cisco.User) []cisco.Dialog {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v := w.views[u.LoginID]
+	var dialogs []cisco.Dialog
+	if v != nil {
+		dialogs = v.dialogs
+	}
+	if u.State == cisco.StateWork || u.State == cisco.StateWorkReady {
+		v = w.viewLocked(u.LoginID)
+		v.user = &u
+	} else if v != nil {
+		v.user = nil
+	}
+	w.dropIfEmptyLocked(u.LoginID)
+	return dialogs
+}
+
+// calls records the agent's calls, and reports whether they free the
+// agent's wrap-up, which needed a reason before them; it then returns the
+// agent's User.
+func (w *wrapUpViews) calls(loginID string, dialogs []cisco.Dialog) (cisco.User, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v := w.viewLocked(loginID)
+	before := v.dialogs
+	v.dialogs = nil
+	if len(dialogs) > 0 {
+		v.dialogs = dialogs
+	}
+	var u cisco.User
+	var freed bool
+	if v.user != nil {
+		// Still in wrap-up, now with the reason it needed; not a wrap-up
+		// that ends (its call listed DROPPED, the new state to follow).
+		_, wrapping := wrapUpDialog(*v.user, dialogs)
+		freed = wrapping && wrapUpNeedsReason(*v.user, before) && !wrapUpNeedsReason(*v.user, dialogs)
+	}
+	if freed {
+		u = *v.user
+	}
+	w.dropIfEmptyLocked(loginID)
+	return u, freed
+}
+
+func (w *wrapUpViews) viewLocked(loginID string) *wrapUpView {
+	if w.views == nil {
+		w.views = map[string]*wrapUpView{}
+	}
+	v := w.views[loginID]
+	if v == nil {
+		v = &wrapUpView{}
+		w.views[loginID] = v
+	}
+	return v
+}
+
+func (w *wrapUpViews) dropIfEmptyLocked(loginID string) {
+	if v := w.views[loginID]; v != nil && v.dialogs == nil && v.user == nil {
+		delete(w.views, loginID)
+	}
 }
