@@ -719,7 +719,7 @@ func TestCallErrors(t *testing.T) {
 		{"hold a ringing call", a, "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
 		{"retrieve a ringing call", a, "OutboundCall", "SetRETRIEVE", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
 		{"drop a ringing call", a, "InboundCall", "SetDROP", map[string]string{"CallID": call.ID}, "Invalid State", "ALERTING"},
-		{"transfer a ringing call", a, "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": extB}, "Invalid State", "ALERTING"},
+		{"transfer a ringing call", a, "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": extB}, "Generic Error", "answered"},
 		{"consult without toAddress", a, "InboundCall", "SetCONSULT", map[string]string{"CallID": call.ID}, "Parameter Missing", "toAddress Parameter missing"},
 		{"complete without a consult", a, "InboundCall", "SetTRANSFER", map[string]string{"CallID": call.ID}, "Invalid State", "SetCONSULT"},
 		{"not my extension", a, "InboundCall", "SetAnswer", map[string]string{"MediaAddress": extB, "CallID": call.ID}, "Invalid Input", "MediaAddress"},

@@ -173,27 +173,69 @@ func TestProgressiveCallThatNeverReachesTheAgent(t *testing.T) {
 	}
 }
 
+// A preview answer on an ordinary ringing call, as any action a call does
+// not allow that Finesse on CCE takes up before it fails, is a Generic
+// Error that arrives after the request, in the whole workspace, with the
+// request's id; the call rings on.
 func TestPreviewActionsRefusedOnAnOrdinaryCall(t *testing.T) {
 	tests := []struct {
 		subtopic string
+		wantData string
 		wantMsg  string
 	}{
-		{"SetREJECT", "ANSWER"},
-		{"SetACCEPT", "accept"},
-		{"SetCLOSE", "close"},
+		{"SetREJECT", "REJECT", "ANSWER"},
+		{"SetACCEPT", "ACCEPT", "accepted"},
+		{"SetCLOSE", "CLOSE", "closed"},
 	}
 	e := newEnv(t)
-	a := e.agentOn(t, "ciscotest", extA)
+	a := e.desktop(t, "softphone")
+	tok := token(t, a, "ciscotest", extA)
+	crm := e.desktop(t, "crm")
+	crm.RegisterWith("crm", map[string]string{"channel": "Cisco", "token": tok})
 	ready(t, a)
 	call := ring(t, a, "4085551234", 2)
+	for range 3 { // READY, the call, RESERVED
+		crm.Next()
+	}
 	for _, tt := range tests {
 		t.Run(tt.subtopic, func(t *testing.T) {
 			a.Request("x", "Cisco", "OutboundCall", tt.subtopic, map[string]string{"CallID": call.ID})
-			refusal := a.ExpectError("Cisco", "Invalid State", "x")
-			assert.Equal(t, "CF_INVALID_OBJECT_STATE", refusal.ErrorMessage)
-			assert.Contains(t, refusal.Msg, tt.wantMsg)
+			for _, c := range []*brokertest.Client{a, crm} {
+				refusal := c.ExpectError("Cisco", "Generic Error", "x")
+				assert.Equal(t, "The requested action is not allowed for the participant now", refusal.ErrorMessage)
+				assert.Equal(t, tt.wantData, refusal.ErrorData)
+				assert.Contains(t, refusal.Msg, tt.wantMsg)
+			}
 		})
 	}
+	a.Request("calls", "Cisco", "Call", "GetCallState", nil)
+	assert.Equal(t, "ALERTING/ALERTING", summary(t, a.Next(), extA), "the call still rings")
+}
+
+// Finesse's other Generic Errors of call actions: an action a preview
+// reservation does not have, and a single-step transfer before the call is
+// answered. Other actions not allowed stay Invalid State, at once.
+func TestCallActionsFinesseFailsLater(t *testing.T) {
+	e := newEnv(t)
+	a := e.agentOn(t, "ciscotest", extA)
+	ready(t, a)
+	a.Request("ring", "Cisco", "Simulator", "IncomingCall", map[string]any{"from": "6505550123", "kind": "preview"})
+	offer := callsOf(t, a.Next())[0]
+	a.Next() // RESERVED_OUTBOUND_PREVIEW
+	a.Request("hold", "Cisco", "OutboundCall", "SetHOLD", map[string]string{"CallID": offer.ID})
+	refusal := a.ExpectError("Cisco", "Generic Error", "hold")
+	assert.Equal(t, "HOLD", refusal.ErrorData)
+	assert.Contains(t, refusal.Msg, "preview reservation")
+	a.Request("close", "Cisco", "OutboundCall", "SetCLOSE", map[string]string{"CallID": offer.ID})
+	assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, a, extA, 2, "close"), "the reservation was left as it was")
+
+	call := ring(t, a, "4085551234", 2)
+	a.Request("sst", "Cisco", "InboundCall", "SetTRANSFER_SST", map[string]string{"CallID": call.ID, "toAddress": "4085550000"})
+	refusal = a.ExpectError("Cisco", "Generic Error", "sst")
+	assert.Equal(t, "TRANSFER_SST", refusal.ErrorData)
+	assert.Contains(t, refusal.Msg, "answered")
+	a.Request("hold", "Cisco", "InboundCall", "SetHOLD", map[string]string{"CallID": call.ID})
+	assert.Equal(t, "CF_INVALID_OBJECT_STATE", a.ExpectError("Cisco", "Invalid State", "hold").ErrorMessage)
 	a.Request("calls", "Cisco", "Call", "GetCallState", nil)
 	assert.Equal(t, "ALERTING/ALERTING", summary(t, a.Next(), extA), "the call still rings")
 }

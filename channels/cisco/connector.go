@@ -92,9 +92,15 @@ type Connector interface {
 	// ignored otherwise. TRANSFER and CONFERENCE complete the consult call of
 	// dialogID (either the held call or its consult leg may be named). A
 	// dialog the agent is not on is ErrDialogNotFound; an action its
-	// participant does not allow now is ErrInvalidState. A transfer the
-	// switch refuses after taking it up (a busy number) returns nil, and
-	// is reported as a Notification.Failure of type Call Operation Failure.
+	// participant does not allow now is ErrInvalidState, except those that
+	// Finesse on CCE takes up and fails later with a Generic Error (a
+	// preview answer, ACCEPT, CLOSE or REJECT, on a call that is not a
+	// preview reservation; another action on a preview reservation;
+	// TRANSFER_SST before the call is answered). A transfer the switch
+	// refuses after taking it up (a busy number) returns nil, and is
+	// reported as a Notification.Failure of type Call Operation Failure; a
+	// Generic Error is reported as a Failure too, or returned, as the
+	// connector learns it: apps see the same error event either way.
 	CallAction(ctx context.Context, loginID, dialogID string, action Action, toAddress string) error
 	// WrapUp records reason as the wrap-up reason of dialogID; in wrap-up
 	// after the call, it also ends the wrap-up. A dialog the agent is not on

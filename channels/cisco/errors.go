@@ -45,6 +45,10 @@ const (
 	ErrorMessageSupervisorReady   = "Supervisor setting state to 'READY' is not allowed"
 	ErrorMessageUnavailable       = "SERVICE_UNAVAILABLE"
 	ErrorMessageResourceBusy      = "CF_RESOURCE_BUSY"
+	// ErrorMessageActionNotAllowed goes with a Generic Error for a call
+	// action the participant may not take now; its errorData names the
+	// action. Finesse's own text for it varies by release.
+	ErrorMessageActionNotAllowed = "The requested action is not allowed for the participant now"
 )
 
 // ctiErrorCodes are the CTI error codes Finesse sends as errorData with the

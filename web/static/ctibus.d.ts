@@ -311,12 +311,12 @@ export interface EventEnvelope {
 }
 
 export interface ApiErrorFields {
-  /** Only where Finesse gives one: the CTI error code of a `CF_...` message, or the name of a missing parameter. */
+  /** Only where Finesse gives one: the CTI error code of a `CF_...` message, the name of a missing parameter, or the action a Generic Error refused. */
   errorData?: string;
   /** The technical detail, at most 1,024 bytes. */
   errorMessage: string;
   /** The category; apps branch on it (protocol 4.7, 5.12). */
-  errorType: "Invalid Frame" | "Invalid Input" | "Parameter Missing" | "Unknown API" | "Not Registered" | "Invalid Pattern" | "Limit Exceeded" | "Rate Limited" | "Forbidden" | "Invalid Credentials" | "Unavailable" | "Internal Error" | "Authorization Failure" | "Account Locked" | "Invalid Device" | "Device Busy" | "Call Operation Failure" | "Invalid State" | "User Not Found" | "Not Found" | "Invalid Supervisor";
+  errorType: "Invalid Frame" | "Invalid Input" | "Parameter Missing" | "Unknown API" | "Not Registered" | "Invalid Pattern" | "Limit Exceeded" | "Rate Limited" | "Forbidden" | "Invalid Credentials" | "Unavailable" | "Internal Error" | "Authorization Failure" | "Account Locked" | "Invalid Device" | "Device Busy" | "Call Operation Failure" | "Generic Error" | "Invalid State" | "User Not Found" | "Not Found" | "Invalid Supervisor";
   /** For a person: what went wrong and what to do. */
   msg: string;
 }

@@ -303,9 +303,15 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	if action == cisco.ActionTransfer || action == cisco.ActionConference {
 		return s.completeLocked(a, d, action)
 	}
-	if !slices.Contains(s.actionsLocked(d, p), string(action)) {
-		if action == cisco.ActionReject && p.state == callAlerting {
-			return errInvalidState("Only a campaign's preview reservation can be rejected; a ringing call can only be answered (ANSWER), or left to ring.")
+	if actions := s.actionsLocked(d, p); !slices.Contains(actions, string(action)) {
+		if text, ok := genericFailure(action, p, actions); ok {
+			// Finesse on CCE takes these up (202) and fails them later
+			// with a Generic Error on the agent's Dialogs; the call is
+			// left as it was.
+			s.emitLocked(cisco.Notification{Failure: &cisco.Failure{LoginID: loginID, Error: &cisco.Error{
+				Type: cisco.ErrorTypeGeneric, Message: cisco.ErrorMessageActionNotAllowed, Data: string(action), Text: text,
+			}}})
+			return nil
 		}
 		return errInvalidState(fmt.Sprintf("You cannot %s a call whose participant is %s; the dialog's actions say what you can do now.",
 			actionVerb(action), p.state))
@@ -339,6 +345,39 @@ func (s *Simulator) CallAction(ctx context.Context, loginID, dialogID string, ac
 	}
 	s.commitLocked(now, d)
 	return nil
+}
+
+// isPreviewAction reports whether a is one of Finesse's answers to a
+// preview reservation.
+func isPreviewAction(a cisco.Action) bool {
+	return a == cisco.ActionAccept || a == cisco.ActionClose || a == cisco.ActionReject
+}
+
+// genericFailure tells whether an action that the participant p, whose
+// actions are allowed, may not take now is one that Finesse on CCE fails
+// after taking it up, with a Generic Error (the developer guide's
+// asynchronous errors of Dialog—Take Action on Participant and of the
+// preview reservation's API), and what to tell the agent:
+//
+//   - a preview answer (ACCEPT, CLOSE, REJECT) on a call that is not a
+//     preview reservation, a ringing call among them;
+//   - any other action on a preview reservation;
+//   - TRANSFER_SST before the call is answered.
+//
+// Any other action not allowed is refused at once, with Invalid State.
+func genericFailure(action cisco.Action, p *participant, allowed []string) (string, bool) {
+	switch {
+	case isPreviewAction(action) && p.state == callAlerting:
+		return fmt.Sprintf("Only a campaign's preview reservation can be %sed; a ringing call can only be answered (ANSWER), or left to ring.",
+			strings.TrimSuffix(actionVerb(action), "e")), true
+	case isPreviewAction(action):
+		return fmt.Sprintf("This call is not a campaign's preview reservation, so you cannot %s it; its actions say what you can do now.", actionVerb(action)), true
+	case slices.Contains(allowed, string(cisco.ActionAccept)):
+		return fmt.Sprintf("This is a campaign's preview reservation: accept, reject or close it (ACCEPT, REJECT, CLOSE); %s is not one of its actions.", action), true
+	case action == cisco.ActionTransferSST && (p.state == callAlerting || p.state == callInitiating || p.state == callInitiated):
+		return "A call can be transferred once it is answered; answer it, or wait for the other party to answer, then transfer.", true
+	}
+	return "", false
 }
 
 func actionVerb(a cisco.Action) string {
