@@ -100,14 +100,14 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	}
 	if u.State != cisco.StateLogout {
 		// On a call, which a sign-out does not hang up: the agent is signed
-		// out when it ends, and its desktop is kept then (see session.Desktops.SignOutAtCallEnd).
-		h.desktops.SignOutAtCallEnd(target.LoginID)
+		// out when it ends, and its desktop is kept then, on every node
+		// (see session.Desktops.AgentSignedOut).
 		req.Conn.Logger().Info("supervisor signed an agent out at the end of its call", zap.String("supervisor", ws.AgentID),
 			zap.String("agent", target.LoginID))
 		return nil
 	}
 	// The agent's desktop stays, signed out, as after the agent's own
-	// Logout; if it is on other nodes only, they end it, and its tokens go.
+	// Logout, here and on every other node that holds a part of it.
 	conns := h.desktops.KeepSignedOut(ctx, target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
 		zap.String("agent", target.LoginID), zap.Int("connections", conns))

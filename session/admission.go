@@ -112,7 +112,9 @@ func (d *Desktops) joinWithToken(ctx context.Context, c *broker.Conn, token stri
 	defer unlock()
 	// The workspace may live on other nodes only, or on none after a
 	// restart of every node: the contact center says whether the agent is
-	// still signed in.
+	// still signed in. A token that still admits while the agent is
+	// signed out is one of a kept desktop, here or on another node: its
+	// tokens go when it ends. The app joins it, signed out.
 	signedIn, err := d.channel.SignedIn(ctx, agentID)
 	switch {
 	case errors.Is(err, ErrUnavailable):
@@ -122,13 +124,9 @@ func (d *Desktops) joinWithToken(ctx context.Context, c *broker.Conn, token stri
 		return errTokenRefused
 	case err != nil:
 		return err
-	case !signedIn && !d.workspaces.HasDesktop(agentID):
-		// Signed out, and no desktop here waits for the agent's return.
-		log.Info("workspace token refused: the agent has signed out")
-		return errTokenRefused
 	}
-	d.workspaces.Join(agentID, c)
-	log.Info("app joined a workspace with a token", zap.String("agent", agentID))
+	d.workspaces.Join(agentID, c, !signedIn)
+	log.Info("app joined a workspace with a token", zap.String("agent", agentID), zap.Bool("signedIn", signedIn))
 	return nil
 }
 

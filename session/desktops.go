@@ -80,13 +80,12 @@ type Desktops struct {
 	appLockout *Lockout        // app secrets, by app name
 	checks     *PasswordChecks // every bcrypt check, agents' and apps'
 
-	// signOutsAtCallEnd holds the agents a supervisor signed out here
-	// during a call: their desktops are kept when the call ends.
-	signOutsAtCallEnd sync.Map // loginId → struct{}
-
 	stopping   context.Context    // ends at Close: the work in background stops
 	stop       context.CancelFunc //
 	background sync.WaitGroup     // the work in background, which Close waits for
+	// revocations is closed when the watch of a shared token store's
+	// revocations has stopped; nil when there is none.
+	revocations <-chan struct{}
 }
 
 // NewDesktops returns the desktops of ch's agents on bus. Call Register to
@@ -129,6 +128,15 @@ func NewDesktops(bus *broker.Broker, ch Channel, log *zap.Logger, cfg DesktopsCo
 		OnExpire:  d.signOutAbandoned,
 		Presence:  cfg.Presence,
 	})
+	if w, ok := cfg.TokenStore.(RevocationWatcher); ok {
+		// A desktop that ends on another node ends here too: that node
+		// revoked its tokens in the store this one shares.
+		done, err := w.WatchRevocations(stopping, d.endRevoked)
+		if err != nil {
+			log.Error("desktops that end on other nodes will not end here: cannot watch the revocations of workspace tokens", zap.Error(err))
+		}
+		d.revocations = done
+	}
 	return d
 }
 
@@ -143,6 +151,9 @@ func (d *Desktops) Register() { d.bus.SetAdmitter(d) }
 func (d *Desktops) Close() {
 	d.workspaces.Close()
 	d.stop()
+	if d.revocations != nil {
+		<-d.revocations
+	}
 	d.background.Wait()
 }
 
@@ -194,12 +205,37 @@ type workspaceEndedPayload struct {
 // endDesktop tells the apps of a signed-out desktop that it ended, because
 // a different agent signed in on c, a connection that had signed in to
 // it, and revokes its tokens: they would otherwise admit into that other
-// agent's next sign-in.
+// agent's next sign-in. The other nodes of a cluster hear of the
+// revocation and end their parts of the desktop (endRevoked).
 func (d *Desktops) endDesktop(ctx context.Context, c *broker.Conn, ended *Ended) {
 	log := c.Logger().With(zap.String("endedAgent", ended.AgentID))
 	if err := d.tokens.RevokeAgent(context.WithoutCancel(ctx), ended.AgentID); err != nil {
 		log.Error("desktop ended with workspace tokens left valid", zap.Error(err))
 	}
+	d.tellEnded(ended, log)
+	log.Info("desktop ended: another agent signed in on it", zap.Int("connections", len(ended.Conns)))
+}
+
+// endRevoked ends this node's part of agentID's desktop, signed out, whose
+// tokens another node (or this one) has just revoked: the desktop ended
+// there, because a different agent signed in on it, or nobody was left
+// in it. A part where the agent is signed in again stays: the agent's
+// tokens were revoked before that sign-in, which issued new ones.
+func (d *Desktops) endRevoked(agentID string) {
+	unlock := d.workspaces.Lock(agentID)
+	defer unlock()
+	conns, ok := d.workspaces.EndSignedOut(agentID)
+	if !ok {
+		return
+	}
+	log := d.log.With(zap.String("endedAgent", agentID))
+	d.tellEnded(&Ended{AgentID: agentID, Conns: conns}, log)
+	log.Info("desktop ended on another node: its part here ended too", zap.Int("connections", len(conns)))
+}
+
+// tellEnded sends PubSub/Workspace/Ended to each app of an ended desktop,
+// now back in a scope of its own.
+func (d *Desktops) tellEnded(ended *Ended, log *zap.Logger) {
 	ev := broker.Event{
 		Channel: "PubSub", Topic: "Workspace", Subtopic: "Ended",
 		Message: workspaceEndedPayload{AgentID: ended.AgentID,
@@ -210,7 +246,6 @@ func (d *Desktops) endDesktop(ctx context.Context, c *broker.Conn, ended *Ended)
 			log.Error("tell an app that its workspace ended", zap.Error(err))
 		}
 	}
-	log.Info("desktop ended: another agent signed in on it", zap.Int("connections", len(ended.Conns)))
 }
 
 // tokenPayload is the message of PubSub/Workspace/Token.
@@ -243,24 +278,12 @@ func (d *Desktops) SendToken(ctx context.Context, c *broker.Conn, agentID, corre
 // KeepSignedOut keeps agentID's desktop after a sign-out served here: its
 // apps stay in the workspace's scope, where the agent's next sign-in
 // reaches them, but no request of theirs acts as the agent (Of finds
-// nothing). If this node holds no part of the desktop (it is on other
-// nodes, which end their parts of it when they hear of the sign-out), no
-// desktop is kept, so neither are its tokens. It returns how many apps
-// stay. Call it under Lock(agentID), as soon as the channel has signed
-// the agent out.
+// nothing). The other nodes keep their parts of it when they hear of the
+// sign-out (AgentSignedOut). It returns how many apps stay here. Call it
+// under Lock(agentID), as soon as the channel has signed the agent out, so
+// that no request of the desktop's apps acts as the agent after its LOGOUT.
 func (d *Desktops) KeepSignedOut(ctx context.Context, agentID string) int {
-	conns := d.workspaces.SignOut(agentID)
-	if !d.workspaces.HasDesktop(agentID) {
-		d.revoke(context.WithoutCancel(ctx), agentID, "agent signed out with workspace tokens left valid")
-	}
-	return conns
-}
-
-// SignOutAtCallEnd records that a sign-out served here waits for the end
-// of agentID's call: when the agent is signed out then, its desktop is
-// kept as KeepSignedOut keeps it.
-func (d *Desktops) SignOutAtCallEnd(agentID string) {
-	d.signOutsAtCallEnd.Store(agentID, struct{}{})
+	return d.workspaces.SignOut(agentID)
 }
 
 // AgentSignedIn is told by the channel that agentID is signed in, maybe
@@ -269,58 +292,43 @@ func (d *Desktops) SignOutAtCallEnd(agentID string) {
 func (d *Desktops) AgentSignedIn(agentID string) { d.workspaces.Resume(agentID) }
 
 // AgentSignedOut is told by the channel that agentID has signed out, on
-// whichever node: in background, the agent's workspace ends on this node
-// (its connections go back to scopes of their own), unless the sign-out
-// was served here, which keeps the desktop (KeepSignedOut). It takes no
-// agent's lock, so the channel may call it while holding its own.
+// whichever node and whoever signed it out: in background, this node's
+// part of the agent's desktop is kept, signed out, as the node that served
+// the sign-out keeps its own (KeepSignedOut). It takes no agent's lock, so
+// the channel may call it while holding its own.
 func (d *Desktops) AgentSignedOut(agentID string) {
-	// Not now: ending a workspace waits for the agent's lock, which a
+	// Not now: keeping a desktop waits for the agent's lock, which a
 	// sign-out holds while it calls the channel.
-	d.background.Go(func() { d.endSignedOut(agentID) })
+	d.background.Go(func() { d.keepSignedOut(agentID) })
 }
 
-// endSignedOutTimeout bounds the check of an agent's state after a sign-out.
-const endSignedOutTimeout = 10 * time.Second
+// keepSignedOutTimeout bounds the check of an agent's state after a sign-out.
+const keepSignedOutTimeout = 10 * time.Second
 
-// endSignedOut ends the agent's workspace on this node after a sign-out made
-// anywhere. The node that served the sign-out has kept the desktop already,
-// or keeps it now if the sign-out waited for the end of a call. An agent
-// signed in again since (the notification may arrive after a new sign-in
-// here) keeps its workspace.
-func (d *Desktops) endSignedOut(agentID string) {
+// keepSignedOut keeps this node's part of the agent's desktop, signed out,
+// after a sign-out made anywhere: a Logout or a supervisor's sign-out on
+// another node, one that waited for the end of a call, or one the contact
+// center made itself. An agent signed in again since (the notification
+// may arrive after a new sign-in here) keeps its workspace as it is.
+func (d *Desktops) keepSignedOut(agentID string) {
 	unlock := d.workspaces.Lock(agentID)
 	defer unlock()
-	ctx, cancel := context.WithTimeout(d.stopping, endSignedOutTimeout)
-	defer cancel()
-	_, keep := d.signOutsAtCallEnd.LoadAndDelete(agentID)
 	if _, here := d.workspaces.Get(agentID); !here {
-		if keep && !d.workspaces.HasDesktop(agentID) {
-			// Signed out by a supervisor here while its desktop is on
-			// other nodes, which end their part of it.
-			d.revoke(ctx, agentID, "agent signed out with workspace tokens left valid")
-		}
-		return
+		return // no part here, or kept already
 	}
+	ctx, cancel := context.WithTimeout(d.stopping, keepSignedOutTimeout)
+	defer cancel()
 	signedIn, err := d.channel.SignedIn(ctx, agentID)
 	if err != nil {
-		d.log.Warn("workspace kept: cannot tell whether its agent is signed out",
+		d.log.Warn("desktop left signed in: cannot tell whether its agent is signed out",
 			zap.String("agent", agentID), zap.Error(err))
 		return
 	}
 	if signedIn {
 		return
 	}
-	if keep {
-		// A supervisor's sign-out served here, applied at the end of the
-		// call: the desktop stays, as when it applies at once.
-		n := d.workspaces.SignOut(agentID)
-		d.log.Info("desktop signed out at the end of its call", zap.String("agent", agentID),
-			zap.Int("connections", n))
-		return
-	}
-	conns := d.workspaces.End(agentID)
-	d.log.Info("workspace ended: its agent signed out", zap.String("agent", agentID),
-		zap.Int("connections", len(conns)))
+	n := d.workspaces.SignOut(agentID)
+	d.log.Info("desktop kept, signed out", zap.String("agent", agentID), zap.Int("connections", n))
 }
 
 // revoke revokes agentID's workspace tokens, logging what if it cannot.

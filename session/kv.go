@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,6 +204,55 @@ func (s *KVTokenStore) RevokeAgent(ctx context.Context, agentID string) error {
 	}
 }
 
+var _ RevocationWatcher = (*KVTokenStore)(nil)
+
+// WatchRevocations watches the agents' keys: a record that lists no token
+// is a revocation (Add always lists the token it adds). The watch ends with
+// ctx, or if NATS ends it; a revocation missed while NATS was out of reach
+// still refuses every token of the agent, but its desktop then ends only
+// on the node that revoked it.
+func (s *KVTokenStore) WatchRevocations(ctx context.Context, revoked func(agentID string)) (<-chan struct{}, error) {
+	w, err := s.kv.Watch(ctx, generationKeyPrefix+"*", jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, unavailable("watch token revocations", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if agentID, ok := revokedAgent(e); ok {
+					revoked(agentID)
+				}
+			}
+		}
+	}()
+	return done, nil
+}
+
+// revokedAgent returns the agent an update of its key revoked, if it did.
+func revokedAgent(e jetstream.KeyValueEntry) (string, bool) {
+	if e == nil || e.Operation() != jetstream.KeyValuePut {
+		return "", false
+	}
+	id, err := hex.DecodeString(strings.TrimPrefix(e.Key(), generationKeyPrefix))
+	if err != nil {
+		return "", false
+	}
+	var rec kvAgentTokens
+	if json.Unmarshal(e.Value(), &rec) != nil || len(rec.Tokens) > 0 {
+		return "", false // an issue, or a record of an earlier version
+	}
+	return string(id), true
+}
+
 // deleteTokens deletes the keys of tokens no longer listed, so that the
 // bucket does not grow with re-logins. A delete that fails leaves a key
 // that Lookup refuses anyway and that the bucket drops at its TTL.
@@ -240,7 +290,10 @@ func (s *KVTokenStore) putAgentTokens(ctx context.Context, agentID string, rec k
 
 func tokenKey(hash [32]byte) string { return "t." + hex.EncodeToString(hash[:]) }
 
-func generationKey(agentID string) string { return "g." + kvstore.HexToken(agentID) }
+// generationKeyPrefix starts the key of each agent's record.
+const generationKeyPrefix = "g."
+
+func generationKey(agentID string) string { return generationKeyPrefix + kvstore.HexToken(agentID) }
 
 const (
 	// PresenceHeartbeat is how often a KVPresence rewrites its entries.

@@ -235,3 +235,37 @@ func TestPresenceOfADeadNodeVanishes(t *testing.T) {
 	}, eventually, heartbeat/2, "a dead node's entries vanish")
 	assert.Error(t, a.Close(ctx), "a dead node cannot delete its entries")
 }
+
+// A node hears of every revocation made on any node, and of nothing else:
+// an issue is not one.
+func TestRevocationsAreToldToEveryNode(t *testing.T) {
+	s := natstest.Start(t, "")
+	ctx := setupContext(t)
+	a := session.NewTokens(session.TokensConfig{Store: openTokenStore(t, node(t, s))})
+	watched := openTokenStore(t, node(t, s))
+	heard := make(chan string, 4)
+	watch, stop := context.WithCancel(ctx)
+	done, err := watched.WatchRevocations(watch, func(agentID string) { heard <- agentID })
+	require.NoError(t, err)
+
+	_, _, err = a.Issue(ctx, "100501")
+	require.NoError(t, err)
+	require.NoError(t, a.RevokeAgent(ctx, "100501"))
+	_, _, err = a.Issue(ctx, "100503")
+	require.NoError(t, err)
+	require.NoError(t, a.RevokeAgent(ctx, "100503"))
+	next := func() string {
+		select {
+		case id := <-heard:
+			return id
+		case <-ctx.Done():
+			require.FailNow(t, "no revocation heard")
+			return ""
+		}
+	}
+	assert.Equal(t, "100501", next())
+	assert.Equal(t, "100503", next(), "the issue between told nothing")
+	stop()
+	<-done
+	assert.Empty(t, heard)
+}

@@ -45,6 +45,18 @@ type TokenStore interface {
 	RevokeAgent(ctx context.Context, agentID string) error
 }
 
+// RevocationWatcher is a TokenStore that several nodes share and that tells
+// each of them of every revocation, wherever it was made: a desktop that
+// ends on one node (a different agent signed in on it) then ends on every
+// node that holds a part of it.
+type RevocationWatcher interface {
+	// WatchRevocations calls revoked, from one goroutine of its own, with
+	// the agent of each revocation made from now on, on any node, until
+	// ctx ends; done is closed when that goroutine has stopped. It returns
+	// once the revocations made after it returned are sure to be told.
+	WatchRevocations(ctx context.Context, revoked func(agentID string)) (done <-chan struct{}, err error)
+}
+
 // DefaultTokensPerAgent is the default of TokensConfig.PerAgent: far more
 // than the apps of one desktop and its re-logins of a shift need.
 const DefaultTokensPerAgent = 32

@@ -133,11 +133,13 @@ func (w *Workspaces) Lock(agentID string) (unlock func()) {
 }
 
 // Join binds c, an app admitted with a workspace token, to agentID's
-// workspace, creating it if the agent has none, and moves c into the
-// workspace's scope. A connection bound to another agent leaves that
+// workspace, creating it if the agent has none here, and moves c into the
+// workspace's scope. A workspace it creates for a signed-out agent is a
+// part of the agent's kept desktop, signed out (another node, or none,
+// holds the rest). A connection bound to another agent leaves that
 // workspace first. Call it under Lock(agentID).
-func (w *Workspaces) Join(agentID string, c *broker.Conn) *Workspace {
-	ws, _ := w.join(agentID, c, false)
+func (w *Workspaces) Join(agentID string, c *broker.Conn, signedOut bool) *Workspace {
+	ws, _ := w.join(agentID, c, false, signedOut)
 	return ws
 }
 
@@ -154,10 +156,10 @@ type Ended struct {
 // that desktop ends and is returned, so that its apps can be told and its
 // tokens revoked. Call it under Lock(agentID).
 func (w *Workspaces) SignIn(agentID string, c *broker.Conn) (*Workspace, *Ended) {
-	return w.join(agentID, c, true)
+	return w.join(agentID, c, true, false)
 }
 
-func (w *Workspaces) join(agentID string, c *broker.Conn, owner bool) (*Workspace, *Ended) {
+func (w *Workspaces) join(agentID string, c *broker.Conn, owner, signedOut bool) (*Workspace, *Ended) {
 	w.mu.Lock()
 	var left string // the agent c leaves, if any
 	var ended *Ended
@@ -171,7 +173,7 @@ func (w *Workspaces) join(agentID string, c *broker.Conn, owner bool) (*Workspac
 	}
 	ws := w.byAgent[agentID]
 	if ws == nil {
-		ws = &Workspace{AgentID: agentID, Scope: w.ScopeOf(agentID),
+		ws = &Workspace{AgentID: agentID, Scope: w.ScopeOf(agentID), signedOut: signedOut,
 			conns: make(map[*broker.Conn]struct{}), owners: make(map[*broker.Conn]struct{})}
 		w.byAgent[agentID] = ws
 	}
@@ -402,6 +404,24 @@ func (w *Workspaces) End(agentID string) []*broker.Conn {
 	w.mu.Unlock()
 	w.syncPresence(agentID)
 	return conns
+}
+
+// EndSignedOut ends agentID's desktop here if the agent is signed out of
+// it: its connections go back to scopes of their own, and they are
+// returned. It reports false, and changes nothing, if this node holds no
+// part of the desktop or the agent is signed in. Call it under
+// Lock(agentID).
+func (w *Workspaces) EndSignedOut(agentID string) ([]*broker.Conn, bool) {
+	w.mu.Lock()
+	ws := w.byAgent[agentID]
+	if ws == nil || !ws.signedOut {
+		w.mu.Unlock()
+		return nil, false
+	}
+	conns := w.endLocked(ws)
+	w.mu.Unlock()
+	w.syncPresence(agentID)
+	return conns, true
 }
 
 // endLocked removes ws: its connections go back to scopes of their own,

@@ -48,7 +48,7 @@ func newClusterNode(t *testing.T, presence session.Presence) *clusterNode {
 	bus.Handle("Test", "Agent", "Join", broker.HandlerFunc(func(_ context.Context, req *broker.Request) error {
 		unlock := n.workspaces.Lock("ciscotest")
 		defer unlock()
-		n.workspaces.Join("ciscotest", req.Conn)
+		n.workspaces.Join("ciscotest", req.Conn, false)
 		return req.Conn.Send(broker.Event{Channel: "Test", Topic: "Agent", Subtopic: "Joined", CorrelationID: req.ID})
 	}))
 	n.url = brokertest.Serve(t, bus, nil)

@@ -106,6 +106,16 @@ func connectNATS(cfg config, log *zap.Logger) (*natsLink, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", zap.String("server", redactURL(nc.ConnectedUrl())))
 		}),
+		// In the log, not on stderr: a watch of a bucket (the revocations
+		// of workspace tokens) reports a missed heartbeat here, and starts
+		// again by itself.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("NATS reported an error", zap.String("subject", subject), zap.Error(err))
+		}),
 	)
 	var err error
 	link.closed = map[*nats.Conn]chan struct{}{}

@@ -10,38 +10,9 @@ import (
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
-// In a cluster the desktop is kept on the node that served the sign-out;
-// its end revokes the agent's tokens on every node.
-func TestClusterKeepsTheDesktopOnTheNodeOfTheSignOut(t *testing.T) {
-	t.Parallel()
-	ns := natstest.Start(t, "")
-	nodes := startNodes(t, 2, ns.ClientURL())
-
-	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
-	phone.Register("softphone", "Cisco")
-	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
-	crm := joinWith(t, nodes[0].URL, "crm", token)
-
-	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
-	for _, c := range []*brokertest.Client{phone, crm} {
-		assert.Equal(t, "LOGOUT", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
-	}
-
-	// The same agent signs in again from the phone: the crm app hears all
-	// of it, without a new token, and the token still admits on any node.
-	signInOn(t, phone, "back", "ciscotest", "test@123", "5064")
-	for range 15 {
-		assert.Equal(t, "back", crm.Next().CorrelationID)
-	}
-	joinWith(t, nodes[1].URL, "rec", token, "back")
-
-	// Another agent on the phone ends the desktop: the crm app is told, and
-	// the token no longer works, on either node.
-	phone.Request("out2", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
-	assert.Equal(t, "LOGOUT", agentStateIn(t, crm.Expect("Cisco/Agent/SetAgentState")))
-	phone.Expect("Cisco/Agent/SetAgentState")
-	signInOn(t, phone, "jdoe", "jdoe", "agent@3", "5070")
-	crm.Expect("PubSub/Workspace/Ended")
+// tokenRefusedOn checks that token admits nobody on any of nodes.
+func tokenRefusedOn(t *testing.T, nodes []*server, token string) {
+	t.Helper()
 	for _, n := range nodes {
 		late := brokertest.Dial(t, brokertest.WSURL(n.URL))
 		late.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
@@ -50,9 +21,76 @@ func TestClusterKeepsTheDesktopOnTheNodeOfTheSignOut(t *testing.T) {
 	}
 }
 
+// In a cluster a sign-out keeps the agent's desktop on every node that
+// holds a part of it; a token admits into it on any node, even one that
+// held no part; the same agent's next sign-in reaches every part; and a
+// different agent signing in on the desktop's softphone ends it on every
+// node, each app told, its tokens revoked everywhere.
+func TestClusterKeepsTheDesktopOnEveryNode(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 3, ns.ClientURL())
+
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	crm := joinWith(t, nodes[0].URL, "crm", token)
+	rec := joinWith(t, nodes[1].URL, "rec", token)
+
+	phone.Request("out", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
+	for _, c := range []*brokertest.Client{phone, crm, rec} {
+		assert.Equal(t, "LOGOUT", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+	}
+	// Signed out, the token still admits, on a node with no part of the
+	// desktop too: a widget reloaded, or reconnected to another node.
+	late := joinWith(t, nodes[2].URL, "late", token, "out")
+
+	// The same agent signs in again from the phone: every app hears all
+	// of it, on every node, without a new token.
+	signInOn(t, phone, "back", "ciscotest", "test@123", "5064")
+	for _, c := range []*brokertest.Client{crm, rec, late} {
+		for range 15 {
+			assert.Equal(t, "back", c.Next().CorrelationID)
+		}
+	}
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	for _, c := range []*brokertest.Client{phone, crm, rec, late} {
+		assert.Equal(t, "READY", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+	}
+
+	// Another agent on the phone ends the desktop: every app is told, on
+	// every node, and the token no longer works anywhere.
+	phone.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"ReasonCodeId": "1"})
+	phone.Request("out2", "Cisco", "Connection", "Logout", map[string]string{"ReasonCodeId": "28"})
+	for _, c := range []*brokertest.Client{phone, crm, rec, late} {
+		assert.Equal(t, "NOT_READY", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+		assert.Equal(t, "LOGOUT", agentStateIn(t, c.Expect("Cisco/Agent/SetAgentState")))
+	}
+	signInOn(t, phone, "jdoe", "jdoe", "agent@3", "5070")
+	for _, c := range []*brokertest.Client{crm, rec, late} {
+		ended := c.Expect("PubSub/Workspace/Ended")
+		assert.Contains(t, string(ended.Message), `"agentId":"100501"`)
+	}
+	tokenRefusedOn(t, nodes, token)
+
+	// The ended apps hear neither agent: not jdoe on the phone, nor the
+	// first agent signing in again elsewhere.
+	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	desk.Register("softphone", "Cisco")
+	signInOn(t, desk, "elsewhere", "ciscotest", "test@123", "5066")
+	phone.Request("jdoe-ready", "Cisco", "Agent", "SetReadyState", nil)
+	phone.Expect("Cisco/Agent/SetAgentState")
+	for _, c := range []*brokertest.Client{crm, rec, late} {
+		c.Request("marker", "Cisco", "General", "GetSystemInfo", nil)
+		f := c.Next()
+		assert.Equal(t, "Cisco/General/SetSystemInfo", f.Triple(), "nothing of either agent reached it: %s", f.Raw)
+	}
+}
+
 // A supervisor's sign-out served by a node with no part of the agent's
-// desktop keeps none: the other node ends its part, and the tokens go.
-func TestClusterSupervisorSignOutFromAnotherNodeRevokesTheTokens(t *testing.T) {
+// desktop keeps the desktop too: its token still admits, and the agent's
+// next sign-in reaches the apps.
+func TestClusterSupervisorSignOutFromAnotherNodeKeepsTheDesktop(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
@@ -67,14 +105,9 @@ func TestClusterSupervisorSignOutFromAnotherNodeRevokesTheTokens(t *testing.T) {
 	sup.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName": "ciscotest"})
 	assert.Equal(t, "LOGOUT", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")))
 
-	// The agent signs in again elsewhere: the old token admits nobody.
-	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
-	desk.Register("softphone", "Cisco")
-	signInOn(t, desk, "again", "ciscotest", "test@123", "5064")
-	for _, n := range nodes {
-		late := brokertest.Dial(t, brokertest.WSURL(n.URL))
-		late.Send(map[string]any{"channel": "PubSub", "topic": "App", "subtopic": "Register",
-			"source": "late", "data": map[string]string{"token": token}})
-		require.Equal(t, "Invalid Credentials", late.Next().Error(t).ErrorType, "node %s", n.URL)
+	rec := joinWith(t, nodes[1].URL, "rec", token, "out")
+	signInOn(t, phone, "again", "ciscotest", "test@123", "5064")
+	for range 15 {
+		assert.Equal(t, "again", rec.Next().CorrelationID)
 	}
 }
