@@ -188,3 +188,45 @@ func TestFinesseLinkDownAndBack(t *testing.T) {
 	}
 	assert.Equal(t, []string{"disconnected", "connected"}, got, "the agent's link to Finesse went down and came back")
 }
+
+// Finesse refuses a device after it took the LOGIN up (202, then an
+// apiErrors update); the simulator refuses it itself. Apps see the same on
+// both: one Cisco/Error/SetAPIError, after the request and with its id, to
+// the connection that asked alone, whose sign-in joined nothing; the
+// agent's desktop, signed in elsewhere, hears nothing of it.
+func TestInvalidDeviceLooksTheSameOnBothConnectors(t *testing.T) {
+	p := finessetest.StartPair(t, finessetest.PairConfig{})
+	tests := []struct {
+		name string
+		url  string
+		ext  string // ciscotest's own extension there
+	}{
+		{"simulator", startServer(t, nil).URL, "5064"},
+		{"finesse", startFinesseServer(t, p).URL, "1001"},
+	}
+	var got []brokertest.APIError
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			desk := brokertest.Dial(t, brokertest.WSURL(tt.url))
+			desk.Register("softphone", "Cisco")
+			signInOn(t, desk, "login", "ciscotest", "test@123", tt.ext)
+
+			other := brokertest.Dial(t, brokertest.WSURL(tt.url))
+			other.Register("softphone", "Cisco")
+			other.Request("bad", "Cisco", "Agent", "SetUserInfo",
+				map[string]string{"username": "ciscotest", "password": "test@123", "extension": "50a7"})
+			f := other.Next()
+			assert.Equal(t, "bad", f.CorrelationID)
+			e := f.Error(t)
+			assert.Equal(t, "Invalid Device", e.ErrorType)
+			got = append(got, brokertest.APIError{ErrorType: e.ErrorType, ErrorMessage: e.ErrorMessage, ErrorData: e.ErrorData})
+			other.ExpectNothingQueued()
+			other.Request("state", "Cisco", "Agent", "GetAgentState", nil)
+			other.ExpectError("Cisco", "Invalid State", "state")
+			desk.ExpectNothingQueued()
+		})
+	}
+	require.Len(t, got, 2)
+	assert.Equal(t, got[0], got[1], "the simulator and Finesse give apps the same error")
+	assert.Equal(t, brokertest.APIError{ErrorType: "Invalid Device", ErrorMessage: "CF_INVALID_LOGON_DEVICE_SPECIFIED", ErrorData: "260"}, got[0])
+}

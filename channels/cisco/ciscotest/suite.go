@@ -154,29 +154,53 @@ func testSignIn(t *testing.T, h *Harness) {
 	assert.Empty(t, again.Changed, "a re-login changes nothing")
 }
 
+// testSignInErrors checks the refusals of a sign-in. Finesse refuses a
+// device asynchronously (the LOGIN is taken up, then an apiErrors update
+// follows); whatever the connector learns it from, a refused sign-in is
+// SignIn's error, with Finesse's message and errorData, and no
+// notification: apps see one error, for the request that caused it.
 func testSignInErrors(t *testing.T, h *Harness) {
 	c, a, b := h.Connector, h.Agents[0], h.Agents[1]
 	ctx := suiteContext(t)
 	signIn(t, c, b)
+	r := subscribe(t, c)
 	tests := []struct {
 		name                    string
 		username, password, ext string
-		wantType                string
+		wantType, wantMessage   string
+		wantData                string
 	}{
-		{"wrong password", a.LoginName, a.Password + "x", a.Extension, cisco.ErrorTypeAuthorization},
-		{"an unknown user, refused as a wrong password is", noSuchUser, a.Password, a.Extension, cisco.ErrorTypeAuthorization},
-		{"another agent's extension", a.LoginName, a.Password, b.Extension, cisco.ErrorTypeDeviceBusy},
-		{"not an extension", a.LoginName, a.Password, "ext-1", cisco.ErrorTypeInvalidDevice},
+		{"wrong password", a.LoginName, a.Password + "x", a.Extension, cisco.ErrorTypeAuthorization, cisco.ErrorMessageUnauthorized, ""},
+		{"an unknown user, refused as a wrong password is", noSuchUser, a.Password, a.Extension, cisco.ErrorTypeAuthorization, cisco.ErrorMessageUnauthorized, ""},
+		{"another agent's extension", a.LoginName, a.Password, b.Extension, cisco.ErrorTypeDeviceBusy, cisco.ErrorMessageDeviceBusy, ""},
+		{"not an extension", a.LoginName, a.Password, "ext-1", cisco.ErrorTypeInvalidDevice, cisco.ErrorMessageInvalidDevice, "260"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.SignIn(ctx, tt.username, tt.password, tt.ext)
+			_, err := c.SignIn(cisco.WithRequestID(ctx, "refused"), tt.username, tt.password, tt.ext)
 			assert.Equal(t, tt.wantType, errorType(err))
+			var ce *cisco.Error
+			if errors.As(err, &ce) {
+				assert.Equal(t, tt.wantMessage, ce.Message)
+				if tt.wantData != "" {
+					assert.Equal(t, tt.wantData, ce.ErrorData())
+				}
+			}
 		})
 	}
 	u, err := c.User(ctx, a.LoginID)
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateLogout, u.State, "a refused sign-in signs nobody in")
+
+	// A change after the refusals: every notification of theirs would have
+	// come before its own.
+	_, err = c.SetState(cisco.WithRequestID(ctx, "marker"), b.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	r.await(t, "the marker's READY", userState(b.LoginID, cisco.StateReady))
+	for _, n := range r.all() {
+		assert.NotEqual(t, "refused", n.RequestID, "a refused sign-in notified %+v", n)
+		assert.Nil(t, n.Failure, "a refused sign-in is its own error, not a later failure")
+	}
 }
 
 func testLookups(t *testing.T, h *Harness) {
