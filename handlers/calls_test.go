@@ -342,12 +342,7 @@ func TestWrapUpSettings(t *testing.T) {
 
 	t.Run("REQUIRED_WITH_WRAP_UP_DATA: no leaving wrap-up without a reason", func(t *testing.T) {
 		e := newEnv(t)
-		o := e.agentOn(t, "other", extO) // wrapUpOnIncoming REQUIRED_WITH_WRAP_UP_DATA
-		ready(t, o)
-		call := ring(t, o, "4085551234", 2)
-		o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-		flow(t, o, extO, 2, "answer")
-		o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+		o, call := droppedCallWithWrapUpData(t, e)
 		assert.Equal(t, "DROPPED/WRAP_UP", summary(t, o.Next(), extO))
 		work := o.Next()
 		assert.Equal(t, "WORK_READY", summary(t, work, extO))
@@ -374,6 +369,20 @@ func TestWrapUpSettings(t *testing.T) {
 		o.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
 		assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, "ready"))
 	})
+}
+
+// droppedCallWithWrapUpData signs "other" in, whose wrap-up on incoming
+// calls is REQUIRED_WITH_WRAP_UP_DATA, rings it from outside, answers and
+// asks to drop the call ("drop"): the drop's events are left to read.
+func droppedCallWithWrapUpData(t *testing.T, e *env) (*brokertest.Client, dialogView) {
+	t.Helper()
+	o := e.agentOn(t, "other", extO)
+	ready(t, o)
+	call := ring(t, o, "4085551234", 2)
+	o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
+	flow(t, o, extO, 2, "answer")
+	o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	return o, call
 }
 
 // stateActionsOf returns the SequentialActions items of a SetAgentState.
@@ -418,12 +427,7 @@ func TestStateActionsFollowTheCall(t *testing.T) {
 
 func TestWrapUpTimerEndsAWrapUpThatNeededAReason(t *testing.T) {
 	e := newEnv(t)
-	o := e.agentOn(t, "other", extO) // wrapUpOnIncoming REQUIRED_WITH_WRAP_UP_DATA
-	ready(t, o)
-	call := ring(t, o, "4085551234", 2)
-	o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, o, extO, 2, "answer")
-	o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
+	o, _ := droppedCallWithWrapUpData(t, e)
 	assert.Equal(t, []string{"DROPPED/WRAP_UP", "WORK_READY"}, flow(t, o, extO, 2, "drop"))
 	e.fire(t, wrapUpTimer)
 	assert.Equal(t, []string{"DROPPED/DROPPED", "READY"}, flow(t, o, extO, 2, ""), "the end of wrap-up, and nothing between")

@@ -206,8 +206,8 @@ func (h *Cisco) watchDesktop(c *broker.Conn, agentID, extension string) {
 	c.OnClose(func() {
 		v, _ := h.watched.LoadAndDelete(c)
 		d := v.(desktop)
-		// Signed out meanwhile (Logout, a supervisor), which took c out of
-		// the workspace's scope: nothing is lost.
+		// Signed out meanwhile (Logout, a supervisor), which its LOGOUT
+		// said, or c moved to another agent's workspace: nothing is lost.
 		if _, here := h.desktops.Get(d.agentID); !here || c.Scope() != h.desktops.ScopeOf(d.agentID) {
 			return
 		}
