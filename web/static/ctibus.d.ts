@@ -478,7 +478,7 @@ export interface Dialog {
   uri: string;
 }
 
-/** Which state requests the agent may make now (protocol 5.5). */
+/** Which state requests the contact center accepts from the agent now, its calls and wrap-up included (protocol 5.5). */
 export interface Rules {
   /** `user` is absent when no agent is signed in; `dialog` only in GetAppState, when the agent has a call. */
   ResponseActual: {
@@ -499,7 +499,7 @@ export interface Rules {
 
 /** `Cisco/Agent/SetAgentState`: the Finesse User and the rules (protocol 5.5). */
 export interface AgentState {
-  /** The fields of `data` this event changed, in the order state, reasonCodeId, pendingState, extension. */
+  /** The fields of `data` this event changed, in the order state, reasonCodeId, pendingState, extension; `[]` for a report (an answer, a re-login, or a WrapUpCall that lets the agent leave wrap-up). */
   changed: ("state" | "reasonCodeId" | "pendingState" | "extension")[];
   data: User;
   rules: Rules;
@@ -659,7 +659,7 @@ export interface WrapUpCodes {
 
 /** The team feed: an agent of a supervised team changed (protocol 5.14). */
 export interface TeamAgentState {
-  /** The fields of `data` this event changed, in the order state, reasonCodeId, pendingState, extension. */
+  /** The fields of `data` this event changed, in the order state, reasonCodeId, pendingState, extension; `[]` for a report (an answer, a re-login, or a WrapUpCall that lets the agent leave wrap-up). */
   changed: ("state" | "reasonCodeId" | "pendingState" | "extension")[];
   data: User;
   teamId: string;
