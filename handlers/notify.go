@@ -32,7 +32,8 @@ type teamAgentState struct {
 //
 // Every node of a cluster receives every notification (see simcluster.Cluster),
 // so each publishes the events to its own connections only. A sign-out
-// ends the agent's workspace on every node, whichever node it came from.
+// keeps the agent's desktop, signed out, on every node, whichever node it
+// came from.
 func (h *Cisco) notify(n cisco.Notification) {
 	correlation := func(recipient string) string {
 		if n.RequestedBy == recipient {
@@ -63,8 +64,8 @@ func (h *Cisco) notify(n cisco.Notification) {
 			}
 		}
 		if u.State == cisco.StateLogout {
-			// Ends the workspace here in background, unless the sign-out
-			// was served here, which keeps the desktop.
+			// Keeps this node's part of the desktop, signed out, in
+			// background (the node that served the sign-out has already).
 			h.desktops.AgentSignedOut(u.LoginID)
 		}
 	case n.Calls != nil:

@@ -391,21 +391,6 @@ func (w *Workspaces) Close() {
 	}
 }
 
-// End closes agentID's workspace on sign-out: its connections go back to
-// scopes of their own, and they are returned. Call it under Lock(agentID).
-func (w *Workspaces) End(agentID string) []*broker.Conn {
-	w.mu.Lock()
-	ws := w.byAgent[agentID]
-	if ws == nil {
-		w.mu.Unlock()
-		return nil
-	}
-	conns := w.endLocked(ws)
-	w.mu.Unlock()
-	w.syncPresence(agentID)
-	return conns
-}
-
 // EndSignedOut ends agentID's desktop here if the agent is signed out of
 // it: its connections go back to scopes of their own, and they are
 // returned. It reports false, and changes nothing, if this node holds no

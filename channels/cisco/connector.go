@@ -13,10 +13,10 @@ import "context"
 //
 // Every Notification a call causes is delivered to the subscribers before
 // the call returns: a handler that changes an agent's state and then acts
-// on it (the sign-out path ends the agent's workspace on its LOGOUT) finds
-// the change's notification already delivered. Only a failure that the
-// contact center reports after taking a request up (Notification.Failure)
-// may arrive later.
+// on it (the sign-out path marks the agent's desktop signed out after its
+// LOGOUT) finds the change's notification already delivered. Only a
+// failure that the contact center reports after taking a request up
+// (Notification.Failure) may arrive later.
 type Connector interface {
 	// SignIn authenticates username (a loginId, or a loginName matched case-insensitively)
 	// with password and signs the agent in on extension, NOT_READY. Signing
