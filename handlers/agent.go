@@ -76,7 +76,7 @@ func (h *Cisco) logout(ctx context.Context, req *broker.Request) error {
 	if _, err := h.cti.SetState(cisco.WithRequestID(ctx, req.ID), ws.AgentID, cisco.StateLogout, code); err != nil {
 		return h.apiError(err)
 	}
-	conns := h.desktops.KeepSignedOut(ctx, ws.AgentID)
+	conns := h.desktops.KeepSignedOut(ws.AgentID)
 	req.Conn.Logger().Info("agent signed out", zap.String("agent", ws.AgentID),
 		zap.String("reasonCodeId", code), zap.Int("connections", conns))
 	return nil

@@ -108,7 +108,7 @@ func (h *Cisco) teamAgentLogout(ctx context.Context, req *broker.Request) error 
 	}
 	// The agent's desktop stays, signed out, as after the agent's own
 	// Logout, here and on every other node that holds a part of it.
-	conns := h.desktops.KeepSignedOut(ctx, target.LoginID)
+	conns := h.desktops.KeepSignedOut(target.LoginID)
 	req.Conn.Logger().Info("supervisor signed an agent out", zap.String("supervisor", ws.AgentID),
 		zap.String("agent", target.LoginID), zap.Int("connections", conns))
 	return nil

@@ -282,7 +282,7 @@ func (d *Desktops) SendToken(ctx context.Context, c *broker.Conn, agentID, corre
 // sign-out (AgentSignedOut). It returns how many apps stay here. Call it
 // under Lock(agentID), as soon as the channel has signed the agent out, so
 // that no request of the desktop's apps acts as the agent after its LOGOUT.
-func (d *Desktops) KeepSignedOut(ctx context.Context, agentID string) int {
+func (d *Desktops) KeepSignedOut(agentID string) int {
 	return d.workspaces.SignOut(agentID)
 }
 

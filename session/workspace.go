@@ -247,15 +247,6 @@ func (w *Workspaces) Apps() map[string]int {
 	return apps
 }
 
-// HasDesktop reports whether this node holds agentID's desktop, signed in
-// or signed out, with an app in it or within its grace period.
-func (w *Workspaces) HasDesktop(agentID string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, ok := w.byAgent[agentID]
-	return ok
-}
-
 // Resume brings agentID's signed-out desktop back when the agent signs in
 // again on another node: its apps hear that sign-in, and may act as the
 // agent again.
