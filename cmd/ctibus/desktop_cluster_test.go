@@ -111,3 +111,32 @@ func TestClusterSupervisorSignOutFromAnotherNodeKeepsTheDesktop(t *testing.T) {
 		assert.Equal(t, "again", rec.Next().CorrelationID)
 	}
 }
+
+// A node that stops (a rolling restart, a failover) closes the desktop's
+// connection that signed the agent in: the apps of the workspace on other
+// nodes hear it lost, as after a closed desktop, and hear it back with the
+// next sign-in, wherever it is made.
+func TestClusterReportsTheDesktopsConnectionLostWithItsNode(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 2, ns.ClientURL())
+
+	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
+	phone.Register("softphone", "Cisco")
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	crm := joinWith(t, nodes[1].URL, "crm", token)
+
+	require.NoError(t, nodes[0].Stop())
+	lost := crm.Expect("Cisco/Connection/SetConnectionStatus")
+	assert.Contains(t, string(lost.Message), `"status":"disconnected"`)
+
+	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
+	desk.Register("softphone", "Cisco")
+	signInOn(t, desk, "back", "ciscotest", "test@123", "5064")
+	for range 15 {
+		f := crm.Next()
+		if f.Subtopic == "SetConnectionStatus" {
+			assert.Contains(t, string(f.Message), `"status":"connected"`)
+		}
+	}
+}
