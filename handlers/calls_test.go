@@ -161,11 +161,17 @@ func ready(t *testing.T, c *brokertest.Client) {
 // answers: the agent's app, and the call it is talking on.
 func answeredCall(t *testing.T, e *env) (*brokertest.Client, dialogView) {
 	t.Helper()
-	a := e.agentOn(t, "ciscotest", extA)
+	return answeredCallOf(t, e, "ciscotest", extA)
+}
+
+// answeredCallOf is answeredCall for the agent username on ext.
+func answeredCallOf(t *testing.T, e *env, username, ext string) (*brokertest.Client, dialogView) {
+	t.Helper()
+	a := e.agentOn(t, username, ext)
 	ready(t, a)
 	call := ring(t, a, "4085551234", 2)
 	a.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, a, extA, 2, "answer")
+	flow(t, a, ext, 2, "answer")
 	return a, call
 }
 
@@ -376,11 +382,7 @@ func TestWrapUpSettings(t *testing.T) {
 // asks to drop the call ("drop"): the drop's events are left to read.
 func droppedCallWithWrapUpData(t *testing.T, e *env) (*brokertest.Client, dialogView) {
 	t.Helper()
-	o := e.agentOn(t, "other", extO)
-	ready(t, o)
-	call := ring(t, o, "4085551234", 2)
-	o.Request("answer", "Cisco", "InboundCall", "SetAnswer", map[string]string{"CallID": call.ID})
-	flow(t, o, extO, 2, "answer")
+	o, call := answeredCallOf(t, e, "other", extO)
 	o.Request("drop", "Cisco", "InboundCall", "SetDROP", map[string]string{"CallID": call.ID})
 	return o, call
 }

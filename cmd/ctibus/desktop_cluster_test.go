@@ -10,6 +10,23 @@ import (
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
+// softphoneOn connects a softphone, registered on Cisco, to n.
+func softphoneOn(t *testing.T, n *server) *brokertest.Client {
+	t.Helper()
+	c := brokertest.Dial(t, brokertest.WSURL(n.URL))
+	c.Register("softphone", "Cisco")
+	return c
+}
+
+// ciscotestOn signs ciscotest in on 5064 from a softphone on n, and
+// returns it with the workspace token.
+func ciscotestOn(t *testing.T, n *server) (*brokertest.Client, string) {
+	t.Helper()
+	phone := softphoneOn(t, n)
+	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	return phone, token
+}
+
 // tokenRefusedOn checks that token admits nobody on any of nodes.
 func tokenRefusedOn(t *testing.T, nodes []*server, token string) {
 	t.Helper()
@@ -31,9 +48,7 @@ func TestClusterKeepsTheDesktopOnEveryNode(t *testing.T) {
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 3, ns.ClientURL())
 
-	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
-	phone.Register("softphone", "Cisco")
-	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	phone, token := ciscotestOn(t, nodes[0])
 	crm := joinWith(t, nodes[0].URL, "crm", token)
 	rec := joinWith(t, nodes[1].URL, "rec", token)
 
@@ -75,8 +90,7 @@ func TestClusterKeepsTheDesktopOnEveryNode(t *testing.T) {
 
 	// The ended apps hear neither agent: not jdoe on the phone, nor the
 	// first agent signing in again elsewhere.
-	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
-	desk.Register("softphone", "Cisco")
+	desk := softphoneOn(t, nodes[1])
 	signInOn(t, desk, "elsewhere", "ciscotest", "test@123", "5066")
 	phone.Request("jdoe-ready", "Cisco", "Agent", "SetReadyState", nil)
 	phone.Expect("Cisco/Agent/SetAgentState")
@@ -95,11 +109,8 @@ func TestClusterSupervisorSignOutFromAnotherNodeKeepsTheDesktop(t *testing.T) {
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
 
-	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
-	phone.Register("softphone", "Cisco")
-	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
-	sup := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
-	sup.Register("supervisor", "Cisco")
+	phone, token := ciscotestOn(t, nodes[0])
+	sup := softphoneOn(t, nodes[1])
 	signInOn(t, sup, "sup", "supervisor1", "super@1", "5090")
 
 	sup.Request("out", "Cisco", "Team", "SetTeamAgentLogout", map[string]string{"UserName": "ciscotest"})
@@ -121,17 +132,14 @@ func TestClusterReportsTheDesktopsConnectionLostWithItsNode(t *testing.T) {
 	ns := natstest.Start(t, "")
 	nodes := startNodes(t, 2, ns.ClientURL())
 
-	phone := brokertest.Dial(t, brokertest.WSURL(nodes[0].URL))
-	phone.Register("softphone", "Cisco")
-	_, token := signInOn(t, phone, "login", "ciscotest", "test@123", "5064")
+	_, token := ciscotestOn(t, nodes[0])
 	crm := joinWith(t, nodes[1].URL, "crm", token)
 
 	require.NoError(t, nodes[0].Stop())
 	lost := crm.Expect("Cisco/Connection/SetConnectionStatus")
 	assert.Contains(t, string(lost.Message), `"status":"disconnected"`)
 
-	desk := brokertest.Dial(t, brokertest.WSURL(nodes[1].URL))
-	desk.Register("softphone", "Cisco")
+	desk := softphoneOn(t, nodes[1])
 	signInOn(t, desk, "back", "ciscotest", "test@123", "5064")
 	for range 15 {
 		f := crm.Next()
