@@ -79,10 +79,14 @@ type Config struct {
 // the lease in JetStream KV (the leader) runs its simulator and serves the
 // others' requests over NATS request/reply, while theirs stay idle.
 //
-// The leader stores every agent's AgentRecord in JetStream KV, within the
-// request, with a compare-and-set on the revision it last read or wrote: a
-// reply means the change is durable, and a deposed leader cannot overwrite
-// a newer record (it steps down instead). A node taking over restores the
+// The leader stores every agent's AgentRecord in JetStream KV with a
+// compare-and-set on the revision it last read or wrote, after the
+// simulator's mutex is released, one write at a time per agent in the
+// order of the changes (see recordWriter); it answers a request only once
+// the records of its change are stored, so a reply means the change is
+// durable, and a deposed leader cannot overwrite a newer record (it steps
+// down instead). It serves requests naming different agents at once, and
+// those naming one agent in the order they came. A node taking over restores the
 // records (see Simulator.Restore: calls do not survive). The leader
 // broadcasts every Notification on NATS, and every node, the leader
 // included, delivers them to its own subscribers, once each, in the
@@ -128,8 +132,8 @@ type Cluster struct {
 	serving  atomic.Uint64
 	conflict chan struct{} // a write lost a compare-and-set: step down
 
-	mu   sync.Mutex                  // guards revs
-	revs map[string]kvstore.Revision // KV revision of each agent's record; nil while not leading
+	mu     sync.Mutex    // guards writer
+	writer *recordWriter // stores the records of the term being served; nil while not leading
 
 	subMu  sync.Mutex      // guards the fields below; held while delivering
 	subs   sim.Subscribers //
@@ -378,37 +382,31 @@ func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	}
 }
 
-// save is the simulator's OnAgentChange: it stores the record with a
-// compare-and-set, under the simulator's mutex, so that a reply follows the
-// write. A node that is not leading stores nothing: its simulator is idle.
+// save is the simulator's OnAgentChange: it queues the record for the
+// term's writer, which stores it after the simulator's mutex is released
+// (see recordWriter). A node that is not leading stores nothing: its
+// simulator is idle.
 func (c *Cluster) save(r sim.AgentRecord) {
-	key := agentKey(r.LoginID)
 	c.mu.Lock() // lock order: under the simulator's mutex, both connector (2)
-	if c.revs == nil {
-		c.mu.Unlock()
-		return
-	}
-	rev := c.revs[key] // kvstore.Absent if not stored yet
+	w := c.writer
 	c.mu.Unlock()
-
-	data, err := json.Marshal(r)
-	if err != nil {
-		c.log.Error("encode agent record", zap.String("agent", r.LoginID), zap.Error(err))
-		return
+	if w != nil {
+		w.queue(r)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL)
-	defer cancel()
-	rev, err = kvstore.CompareAndSet(ctx, c.records, key, data, rev)
+}
+
+// currentWriter returns the writer of the term being served, or nil.
+func (c *Cluster) currentWriter() *recordWriter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil && c.revs != nil {
-		c.revs[key] = rev
-		return
-	}
-	// Someone else wrote the record (a newer leader), or the store is out of
-	// reach: either way this node can no longer vouch for the state.
-	c.log.Warn("agent record not stored; stepping down", zap.String("agent", r.LoginID), zap.Error(err))
-	c.revs = nil
+	return c.writer
+}
+
+// writeFailed ends the term when a record could not be stored: someone else
+// wrote it (a newer leader), or the store is out of reach. Either way this
+// node can no longer vouch for the state.
+func (c *Cluster) writeFailed(agent string, err error) {
+	c.log.Warn("agent record not stored; stepping down", zap.String("agent", agent), zap.Error(err))
 	c.serving.Store(0)
 	select {
 	case c.conflict <- struct{}{}:
@@ -422,12 +420,13 @@ func agentKey(loginID string) string { return kvstore.Token(loginID) }
 
 // term is what a node holds while it leads. The leadership loop owns it.
 type term struct {
-	id     uint64             // the lease's revision when taken: grows from term to term
-	rev    kvstore.Revision   // the lease's revision
-	unsub  func()             // stops the simulator's broadcasts
-	reqs   *nats.Subscription // the requests
-	cancel context.CancelFunc // stops the request worker
-	wg     sync.WaitGroup     // the request worker
+	id      uint64             // the lease's revision when taken: grows from term to term
+	rev     kvstore.Revision   // the lease's revision
+	unsub   func()             // stops the simulator's broadcasts
+	records *recordWriter      // stores the agents' records
+	reqs    *nats.Subscription // the requests
+	cancel  context.CancelFunc // stops the request worker
+	wg      sync.WaitGroup     // the request worker
 }
 
 // run is the leadership loop: it takes the lease when free, renews it
@@ -501,18 +500,16 @@ func (c *Cluster) lead(ctx context.Context) *term {
 		c.release(t)
 		return nil
 	}
+	t.records = newRecordWriter(c.records, revs, c.cfg.LeaseTTL, c.writeFailed)
 	c.mu.Lock()
-	c.revs = revs
+	c.writer = t.records
 	c.mu.Unlock()
 	c.sentMu.Lock()
 	c.sent = mark{term: t.id}
 	c.sentMu.Unlock()
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
 	c.sim.Restore(records)
-	c.mu.Lock()
-	stored := c.revs != nil // else a record Restore rewrote was not stored
-	c.mu.Unlock()
-	if !stored {
+	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
 		c.stepDown(t)
 		return nil
 	}
@@ -526,7 +523,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	workCtx, stop := context.WithCancel(context.Background())
 	t.cancel = stop
-	t.wg.Go(func() { c.work(workCtx, reqs) })
+	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
 	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)))
 	return t
@@ -537,7 +534,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 func (c *Cluster) stepDown(t *term) {
 	c.serving.Store(0)
 	c.mu.Lock()
-	c.revs = nil
+	c.writer = nil
 	c.mu.Unlock()
 	if t.reqs != nil {
 		_ = t.reqs.Unsubscribe() // fails only on a closed connection, which delivers nothing more
@@ -550,6 +547,9 @@ func (c *Cluster) stepDown(t *term) {
 		t.unsub()
 	}
 	c.sim.Restore(nil)
+	if t.records != nil {
+		t.records.close()
+	}
 	c.release(t)
 	c.log.Info("no longer leading the cisco contact center")
 }

@@ -4,9 +4,11 @@
 // exported API.
 //
 // The node that holds a lease in JetStream KV (the leader) runs its
-// simulator, and the others send it their requests over NATS
-// request/reply. The leader stores each agent's sim.AgentRecord in
-// JetStream KV with a compare-and-set before it replies, and broadcasts
+// simulator and serves the other nodes' requests over NATS request/reply,
+// those of different agents at once. The
+// leader stores each agent's sim.AgentRecord in JetStream KV with a
+// compare-and-set, in the order of the agent's changes and outside the
+// simulator's lock, and replies once the write is durable; it broadcasts
 // every Notification, which each node delivers to its own subscribers.
 // When the leader goes, another node takes the lease, restores the records
 // and carries on; calls do not survive, so agents that were on one come
