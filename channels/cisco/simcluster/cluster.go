@@ -149,6 +149,9 @@ type Cluster struct {
 
 	unreachable bool // the last attempt to take the lease failed; owned by run
 
+	callPrefix string        // starts this node's call ids
+	calls      atomic.Uint64 // counts this node's calls, for their ids
+
 	beforeReply atomic.Pointer[func(method string)] // tests only: runs before the leader answers
 
 	notifySub *nats.Subscription
@@ -216,6 +219,8 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 		conflict: make(chan struct{}, 1),
 		seenMore: make(chan struct{}),
 		quit:     make(chan struct{}),
+
+		callPrefix: newCallPrefix(),
 	}
 	simCfg := cfg.Simulator
 	simCfg.OnAgentChange = c.save

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -126,7 +127,7 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: rand.Text(), Args: args})
+	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: c.nextCallID(), Args: args})
 	if err != nil {
 		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
 	}
@@ -165,6 +166,26 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 		case <-time.After(retryBackoff):
 		}
 	}
+}
+
+// nextCallID returns a call id unique in the cluster: this node's random
+// prefix, drawn once, and a counter, so that a request costs no system
+// call for randomness.
+func (c *Cluster) nextCallID() string {
+	return c.callPrefix + strconv.FormatUint(c.calls.Add(1), 36)
+}
+
+// newCallPrefix draws the prefix of a node's call ids.
+func newCallPrefix() string { return rand.Text()[:16] + "." }
+
+// readOnly reports whether method changes nothing, so that applying it
+// twice is harmless and its reply need not be kept for a repeat.
+func readOnly(method string) bool {
+	switch method {
+	case methodUser, methodMedia, methodDialogs, methodSignedInAgents:
+		return true
+	}
+	return false
 }
 
 // ask sends one request to the leader. It reports false when none

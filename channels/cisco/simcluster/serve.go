@@ -77,6 +77,9 @@ func (c *Cluster) work(ctx context.Context, t *term, reqs <-chan *nats.Msg) {
 func (c *Cluster) serve(ctx context.Context, t *term, m *nats.Msg, req rpcRequest, replies *replyCache) {
 	method := strings.TrimPrefix(m.Subject, c.subject+".")
 	now := time.Now()
+	if readOnly(method) {
+		req.Call = "" // answered afresh if repeated: there is nothing to apply twice
+	}
 	if data, ok := replies.get(req.Call, now); ok {
 		c.respondData(m, data)
 		return
