@@ -123,6 +123,7 @@ type Cluster struct {
 	log      *zap.Logger
 	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
 	records  jetstream.KeyValue // AgentRecords by agentKey
+	callRecs jetstream.KeyValue // CallRecords by dialog id
 	subject  string             // request subjects: subject + "." + method
 	notifies string             // the broadcast subject of notifications
 
@@ -205,8 +206,15 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if err != nil {
 		return nil, fmt.Errorf("cisco: cluster: agents: %w", err)
 	}
-	if cfg.Simulator.OnAgentChange != nil {
-		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange is the cluster's own; leave it nil")
+	calls, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_calls"),
+		Description: "Cisco calls in progress, by dialog id",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: calls: %w", err)
+	}
+	if cfg.Simulator.OnAgentChange != nil || cfg.Simulator.OnCallChange != nil {
+		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange and OnCallChange are the cluster's own; leave them nil")
 	}
 	c := &Cluster{
 		nc:       nc,
@@ -214,6 +222,7 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 		log:      cfg.Log.With(zap.String("node", cfg.Node)),
 		leases:   leases,
 		records:  records,
+		callRecs: calls,
 		subject:  cfg.Prefix + ".cti.call",
 		notifies: cfg.Prefix + ".cti.notify",
 		conflict: make(chan struct{}, 1),
@@ -224,6 +233,7 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	}
 	simCfg := cfg.Simulator
 	simCfg.OnAgentChange = c.save
+	simCfg.OnCallChange = c.saveCall
 	c.sim = sim.New(dir, simCfg)
 
 	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
@@ -392,11 +402,16 @@ func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 // (see recordWriter). A node that is not leading stores nothing: its
 // simulator is idle.
 func (c *Cluster) save(r sim.AgentRecord) {
-	c.mu.Lock() // lock order: under the simulator's mutex, both connector (2)
-	w := c.writer
-	c.mu.Unlock()
-	if w != nil {
-		w.queue(r)
+	if w := c.currentWriter(); w != nil { // lock order: under the simulator's mutex, both connector (2)
+		w.queue(storeKey{c.records, agentKey(r.LoginID)}, r, false)
+	}
+}
+
+// saveCall is the simulator's OnCallChange: as save, for a call; a call
+// that ended is deleted.
+func (c *Cluster) saveCall(r sim.CallRecord) {
+	if w := c.currentWriter(); w != nil {
+		w.queue(storeKey{c.callRecs, callKey(r.ID)}, r, r.Gone)
 	}
 }
 
@@ -422,6 +437,10 @@ func (c *Cluster) writeFailed(agent string, err error) {
 // agentKey is the KV key of an agent's record: the loginId itself when it
 // is letters and digits, as loginIds are, else "_" and its hex.
 func agentKey(loginID string) string { return kvstore.Token(loginID) }
+
+// callKey is the KV key of a call's record: its dialog id, digits as the
+// simulator makes them, else "_" and its hex.
+func callKey(dialogID string) string { return kvstore.Token(dialogID) }
 
 // term is what a node holds while it leads. The leadership loop owns it.
 type term struct {
@@ -499,13 +518,18 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
-	records, revs, err := c.load(loadCtx)
+	revs := map[storeKey]kvstore.Revision{}
+	records, err := load[sim.AgentRecord](loadCtx, c.records, revs)
+	var calls []sim.CallRecord
+	if err == nil {
+		calls, err = load[sim.CallRecord](loadCtx, c.callRecs, revs)
+	}
 	if err != nil {
-		c.log.Error("load agent records; giving the lease up", zap.Error(err))
+		c.log.Error("load agent and call records; giving the lease up", zap.Error(err))
 		c.release(t)
 		return nil
 	}
-	t.records = newRecordWriter(c.records, revs, c.cfg.LeaseTTL, c.writeFailed)
+	t.records = newRecordWriter(revs, c.cfg.LeaseTTL, c.writeFailed)
 	c.mu.Lock()
 	c.writer = t.records
 	c.mu.Unlock()
@@ -513,7 +537,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	c.sent = mark{term: t.id}
 	c.sentMu.Unlock()
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
-	c.sim.Restore(records)
+	c.sim.Restore(records, calls...)
 	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
 		c.stepDown(t)
 		return nil
@@ -530,7 +554,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	t.cancel = stop
 	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
-	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)))
+	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)))
 	return t
 }
 
@@ -570,32 +594,32 @@ func (c *Cluster) release(t *term) {
 	}
 }
 
-// load reads every stored agent record with its revision.
-func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]kvstore.Revision, error) {
-	w, err := c.records.WatchAll(ctx, jetstream.IgnoreDeletes())
+// load reads every record of bucket kv, and notes each one's revision in
+// revs.
+func load[R any](ctx context.Context, kv jetstream.KeyValue, revs map[storeKey]kvstore.Revision) ([]R, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, nil, fmt.Errorf("watch agent records: %w", err)
+		return nil, fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}
 	defer func() { _ = w.Stop() }()
-	var records []sim.AgentRecord
-	revs := map[string]kvstore.Revision{}
+	var records []R
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, nil, errors.New("agent records: watch closed")
+				return nil, fmt.Errorf("%s: watch closed", kv.Bucket())
 			}
 			if e == nil { // all current records seen
-				return records, revs, nil
+				return records, nil
 			}
-			var r sim.AgentRecord
+			var r R
 			if err := json.Unmarshal(e.Value(), &r); err != nil {
-				return nil, nil, fmt.Errorf("agent record %s: %w", e.Key(), err)
+				return nil, fmt.Errorf("%s record %s: %w", kv.Bucket(), e.Key(), err)
 			}
 			records = append(records, r)
-			revs[e.Key()] = kvstore.Revision(e.Revision())
+			revs[storeKey{kv, e.Key()}] = kvstore.Revision(e.Revision())
 		}
 	}
 }

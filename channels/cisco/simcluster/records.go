@@ -1,7 +1,6 @@
 package simcluster
 
 import (
-	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/kvstore"
 
 	"context"
@@ -13,14 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// recordWriter stores a leader's agent records in JetStream KV during one
-// term, outside the simulator's mutex: the simulator hands it a record
-// (queue, under its mutex, which only queues), and a goroutine per agent
-// with records waiting writes them, one at a time, in the order queued,
-// each with a compare-and-set on the revision the previous one left. A
-// record queued while its agent's write is in flight replaces any other
-// waiting one: KV gets the agent's changes in order, and the newest one
-// always.
+// recordWriter stores a leader's agent and call records in JetStream KV
+// during one term, outside the simulator's mutex: the simulator hands it a
+// record (queue, under its mutex, which only queues), and a goroutine per
+// key with records waiting writes them, one at a time, in the order
+// queued, each with a compare-and-set on the revision the previous one
+// left (a call that ended is deleted the same way). A record queued while
+// its key's write is in flight replaces any other waiting one: KV gets an
+// agent's changes in order, and the newest one always.
 //
 // Records are numbered as they are queued; a request's answer waits (await)
 // until every record numbered up to the last one queued when its change was
@@ -30,15 +29,14 @@ import (
 // record, or KV is out of reach) calls failed, and every later one is
 // dropped: the term is over.
 type recordWriter struct {
-	kv      jetstream.KeyValue
 	ctx     context.Context    // the term's; cancelled by close
 	cancel  context.CancelFunc //
 	timeout time.Duration      // bounds one write
-	failed  func(agent string, err error)
-	wg      sync.WaitGroup // the agents' write goroutines
+	failed  func(key string, err error)
+	wg      sync.WaitGroup // the keys' write goroutines
 
 	mu      sync.Mutex             // guards the fields below; taken under the simulator's mutex
-	agents  map[string]*agentQueue // by KV key
+	keys    map[storeKey]*keyQueue // the keys written or read this term
 	queued  uint64                 // the number of the last record queued
 	durable uint64                 // every record numbered up to it is written, or dropped
 	done    map[uint64]bool        // records above durable already written
@@ -46,40 +44,52 @@ type recordWriter struct {
 	broken  bool                   // a write failed: drop the rest
 }
 
-// agentQueue is one agent's records: the revision its last write left, and
-// the record waiting for the write in flight.
-type agentQueue struct {
-	rev     kvstore.Revision // kvstore.Absent while the agent has no record
-	next    *sim.AgentRecord // nil when none waits
+// storeKey is a key in one of the buckets.
+type storeKey struct {
+	kv  jetstream.KeyValue
+	key string
+}
+
+// keyQueue is one key's records: the revision its last write left, and the
+// record waiting for the write in flight.
+type keyQueue struct {
+	rev     kvstore.Revision // kvstore.Absent while the key has no record
+	next    *pending         // nil when none waits
 	numbers []uint64         // the records next stands for: itself and those it replaced
-	busy    bool             // a goroutine is writing the agent's records
+	busy    bool             // a goroutine is writing the key's records
+}
+
+// pending is a record waiting to be written: a value to encode, or the
+// deletion of the key.
+type pending struct {
+	value  any
+	delete bool
 }
 
 // newRecordWriter starts a term's writer over the revisions of the records
 // stored when it began.
-func newRecordWriter(kv jetstream.KeyValue, revs map[string]kvstore.Revision, timeout time.Duration,
-	failed func(agent string, err error)) *recordWriter {
+func newRecordWriter(revs map[storeKey]kvstore.Revision, timeout time.Duration,
+	failed func(key string, err error)) *recordWriter {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &recordWriter{
-		kv:      kv,
 		ctx:     ctx,
 		cancel:  cancel,
 		timeout: timeout,
 		failed:  failed,
-		agents:  make(map[string]*agentQueue, len(revs)),
+		keys:    make(map[storeKey]*keyQueue, len(revs)),
 		done:    map[uint64]bool{},
 		more:    make(chan struct{}),
 	}
 	for key, rev := range revs {
-		w.agents[key] = &agentQueue{rev: rev}
+		w.keys[key] = &keyQueue{rev: rev}
 	}
 	return w
 }
 
-// queue numbers r and has it written after the agent's earlier records. It
-// only queues, so it may run under the simulator's mutex.
-func (w *recordWriter) queue(r sim.AgentRecord) {
-	key := agentKey(r.LoginID)
+// queue numbers a record for key, value or the key's deletion, and has it
+// written after the key's earlier records. It only queues, so it may run
+// under the simulator's mutex.
+func (w *recordWriter) queue(key storeKey, value any, delete bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.queued++
@@ -87,12 +97,12 @@ func (w *recordWriter) queue(r sim.AgentRecord) {
 		w.doneLocked(w.queued)
 		return
 	}
-	q := w.agents[key]
+	q := w.keys[key]
 	if q == nil {
-		q = &agentQueue{rev: kvstore.Absent}
-		w.agents[key] = q
+		q = &keyQueue{rev: kvstore.Absent}
+		w.keys[key] = q
 	}
-	q.next = &r
+	q.next = &pending{value: value, delete: delete}
 	q.numbers = append(q.numbers, w.queued)
 	if !q.busy {
 		q.busy = true
@@ -100,8 +110,8 @@ func (w *recordWriter) queue(r sim.AgentRecord) {
 	}
 }
 
-// write stores the agent's records until none waits.
-func (w *recordWriter) write(key string, q *agentQueue) {
+// write stores the key's records until none waits.
+func (w *recordWriter) write(key storeKey, q *keyQueue) {
 	for {
 		w.mu.Lock()
 		r, numbers, rev := q.next, q.numbers, q.rev
@@ -126,7 +136,7 @@ func (w *recordWriter) write(key string, q *agentQueue) {
 			w.broken = true
 			w.mu.Unlock()
 			if first {
-				w.failed(r.LoginID, err)
+				w.failed(key.key, err)
 			}
 		}
 		w.mu.Lock()
@@ -139,14 +149,20 @@ func (w *recordWriter) write(key string, q *agentQueue) {
 }
 
 // store writes one record over revision rev.
-func (w *recordWriter) store(key string, r *sim.AgentRecord, rev kvstore.Revision) (kvstore.Revision, error) {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return rev, fmt.Errorf("encode agent record: %w", err)
-	}
+func (w *recordWriter) store(key storeKey, r *pending, rev kvstore.Revision) (kvstore.Revision, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, w.timeout)
 	defer cancel()
-	return kvstore.CompareAndSet(ctx, w.kv, key, data, rev)
+	if r.delete {
+		if rev == kvstore.Absent {
+			return rev, nil // never stored
+		}
+		return kvstore.Absent, kvstore.CompareAndDelete(ctx, key.kv, key.key, rev)
+	}
+	data, err := json.Marshal(r.value)
+	if err != nil {
+		return rev, fmt.Errorf("encode record: %w", err)
+	}
+	return kvstore.CompareAndSet(ctx, key.kv, key.key, data, rev)
 }
 
 // doneLocked settles record n, and moves durable past every settled
