@@ -87,7 +87,8 @@ type Config struct {
 // durable, and a deposed leader cannot overwrite a newer record (it steps
 // down instead). It serves requests naming different agents at once, and
 // those naming one agent in the order they came. A node taking over restores the
-// records (see Simulator.Restore: calls do not survive). The leader
+// records of the agents and of the calls (see Simulator.Restore), and the
+// calls go on. The leader
 // broadcasts every Notification on NATS, and every node, the leader
 // included, delivers them to its own subscribers, once each, in the
 // leader's order.
@@ -104,9 +105,11 @@ type Config struct {
 // request sent again because its answer was slow or lost) with the reply it
 // gave, without applying the request again. A leader that dies after
 // applying a request but before answering it leaves the request to the next
-// leader, which applies it again only if its effect did not survive the
-// failover: calls do not survive, while states are restored from KV, so a
-// repeated SetState changes nothing.
+// leader, which finds its effect stored (agents and calls are restored from
+// KV), so the simulator's own rules refuse it the second time as it would
+// any request that repeats what is already done (a READY agent going
+// READY, an agent on a call placing another): nothing is applied twice,
+// but the caller may get that refusal for a request that took effect.
 //
 // Passwords never cross NATS: SignIn checks the password against the
 // receiving node's directory, and asks the leader to sign in the loginId.

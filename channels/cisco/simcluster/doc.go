@@ -10,9 +10,12 @@
 // compare-and-set, in the order of the agent's changes and outside the
 // simulator's lock, and replies once the write is durable; it broadcasts
 // every Notification, which each node delivers to its own subscribers.
-// When the leader goes, another node takes the lease, restores the records
-// and carries on; calls do not survive, so agents that were on one come
-// back NOT_READY (or signed out, if a sign-out was pending). Requests made
+// The leader stores the calls too (sim.CallRecord: dialogs, participants,
+// call variables, wrap-up reasons) and each agent's time on a call, so when
+// the leader goes, another node takes the lease, restores agents and calls,
+// and carries on: a call survives a failover, with its held and pending
+// states, its wrap-up, and a sign-out that waits for its end; only its
+// timers (rings, far ends answering, wrap-up) start again. Requests made
 // meanwhile wait for it, up to a timeout, then fail with
 // cisco.ErrUnavailable. Passwords never cross NATS: the node that receives
 // a sign-in checks the password itself (Simulator.Authenticate) and asks
