@@ -43,7 +43,7 @@ type clusterNode struct {
 
 // startNode joins a node to the cluster on s, with its own connection and
 // simulator on dir, and records the notifications it delivers.
-func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
+func startNode(t testing.TB, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
 	t.Helper()
 	nc := natstest.Connect(t, s)
 	cfg.Node = name
@@ -63,7 +63,7 @@ func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, 
 
 // startCluster starts count nodes and waits until one leads; it returns
 // the leader first.
-func startCluster(t *testing.T, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
+func startCluster(t testing.TB, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
 	t.Helper()
 	var nodes []*clusterNode
 	for i := range count {
@@ -75,7 +75,7 @@ func startCluster(t *testing.T, s *server.Server, dir *sim.Directory, count int)
 }
 
 // waitLeader waits until exactly one of nodes leads, and returns its index.
-func waitLeader(t *testing.T, nodes []*clusterNode) int {
+func waitLeader(t testing.TB, nodes []*clusterNode) int {
 	t.Helper()
 	leader := -1
 	require.Eventually(t, func() bool {
