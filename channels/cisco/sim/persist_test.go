@@ -55,24 +55,10 @@ func storedSimulator(t *testing.T, dir *sim.Directory) (*sim.Simulator, *store, 
 	return s, st, timers
 }
 
-// appsView is what the agents' apps can read, times left out.
+// appsView is what the agents' apps can read.
 func appsView(t *testing.T, s *sim.Simulator) map[string]any {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]any{}
-	for _, id := range []string{"100501", "100503", "102312778"} {
-		u, err := s.User(ctx, id)
-		require.NoError(t, err)
-		ds, err := s.Dialogs(ctx, id)
-		require.NoError(t, err)
-		for i := range ds {
-			for j := range ds[i].Participants {
-				ds[i].Participants[j].StartTime, ds[i].Participants[j].StateChangeTime = "", ""
-			}
-		}
-		out[id] = []any{u.State, u.ReasonCodeID, u.PendingState, u.Extension, ds}
-	}
-	return out
+	return ciscotest.AppsView(t, context.Background(), s, "100501", "100503", "102312778")
 }
 
 // fireAll fires every running timer, and those they start, until none runs.

@@ -70,4 +70,3 @@ func BenchmarkClusterRequests(b *testing.B) {
 		})
 	}
 }
-

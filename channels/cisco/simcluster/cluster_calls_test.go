@@ -63,24 +63,10 @@ func after(t *testing.T, ctx context.Context, c callConnector, held, signedOut s
 	require.NoError(t, c.CallAction(ctx, "100503", signedOut, cisco.ActionDrop, ""))
 }
 
-// seenByApps is what the agents' apps can read of the contact center, the
-// times of the participants left out (they differ from run to run).
+// seenByApps is what the agents' apps can read of the contact center.
 func seenByApps(t *testing.T, ctx context.Context, c cisco.Connector) map[string]any {
 	t.Helper()
-	out := map[string]any{}
-	for _, id := range []string{"100501", "100503", "100600"} {
-		u, err := c.User(ctx, id)
-		require.NoError(t, err)
-		ds, err := c.Dialogs(ctx, id)
-		require.NoError(t, err)
-		for i := range ds {
-			for j := range ds[i].Participants {
-				ds[i].Participants[j].StartTime, ds[i].Participants[j].StateChangeTime = "", ""
-			}
-		}
-		out[id] = []any{u.State, u.ReasonCodeID, u.PendingState, u.Extension, ds}
-	}
-	return out
+	return ciscotest.AppsView(t, ctx, c, "100501", "100503", "100600")
 }
 
 // Calls survive a failover in the simulator's model: the node taking over
