@@ -5,22 +5,24 @@
 //
 // The node that holds a lease in JetStream KV (the leader) runs its
 // simulator and serves the other nodes' requests over NATS request/reply,
-// those of different agents at once. The
-// leader stores each agent's sim.AgentRecord in JetStream KV with a
-// compare-and-set, in the order of the agent's changes and outside the
-// simulator's lock, and replies once the write is durable; it broadcasts
-// every Notification, which each node delivers to its own subscribers.
-// The leader stores the calls too (sim.CallRecord: dialogs, participants,
-// call variables, wrap-up reasons) and each agent's time on a call, so when
-// the leader goes, another node takes the lease, restores agents and calls,
-// and carries on: a call survives a failover, with its held and pending
-// states, its wrap-up, and a sign-out that waits for its end; only its
-// timers (rings, far ends answering, wrap-up) start again. Requests made
-// meanwhile wait for it, up to a timeout, then fail with
-// cisco.ErrUnavailable. Passwords never cross NATS: the node that receives
-// a sign-in checks the password itself (Simulator.Authenticate) and asks
-// the leader to sign in the loginId (Simulator.SignInAs). As with a
-// Simulator, a call returns once the calling node has delivered the
-// notifications the leader sent before answering it; a request sent again
-// because its answer was slow is not applied twice.
+// those of different agents at once. It stores each agent's
+// sim.AgentRecord, and each call's sim.CallRecord (dialog, participants,
+// call variables, wrap-up reason), in JetStream KV with a compare-and-set,
+// outside the simulator's lock and in the order of each record's changes,
+// and replies once the write is durable; it broadcasts every Notification,
+// which each node delivers to its own subscribers.
+//
+// When the leader goes, another node takes the lease, restores agents and
+// calls, and carries on: a call survives a failover, with its held and
+// pending states, its wrap-up, and a sign-out that waits for its end; only
+// its timers (rings, far ends answering, wrap-up) start again. Requests
+// made meanwhile wait for it, up to a timeout, then fail with
+// cisco.ErrUnavailable.
+//
+// Passwords never cross NATS: the node that receives a sign-in checks the
+// password itself (Simulator.Authenticate) and asks the leader to sign in
+// the loginId (Simulator.SignInAs). As with a Simulator, a call returns
+// once the calling node has delivered the notifications the leader sent
+// before answering it; a request sent again because its answer was slow is
+// not applied twice.
 package simcluster
