@@ -79,12 +79,7 @@ func (cs *callSession) record() SessionRecord {
 		Before: cs.before, BeforeReason: cs.beforeReason,
 		NeedsData: cs.needsData, After: cs.after, AfterReason: cs.afterReason,
 	}
-	if cs.wrapUp != nil {
-		r.WrapUp = cs.wrapUp.id
-	}
-	if cs.dialing != nil {
-		r.Dialing = cs.dialing.id
-	}
+	r.WrapUp, r.Dialing = idOf(cs.wrapUp), idOf(cs.dialing)
 	return r
 }
 
@@ -131,30 +126,37 @@ func (d *dialog) record() CallRecord {
 		r.Parts[i] = PartRecord{Address: p.address, Agent: p.agent, State: p.state, Cause: p.cause,
 			CallType: p.callType, Start: p.start, Changed: p.changed}
 	}
-	if d.consultOf != nil {
-		r.ConsultOf = d.consultOf.id
-	}
-	if d.consult != nil {
-		r.Consult = d.consult.id
-	}
-	if d.monitors != nil {
-		r.Monitors = d.monitors.id
-	}
+	r.ConsultOf, r.Consult, r.Monitors = idOf(d.consultOf), idOf(d.consult), idOf(d.monitors)
 	return r
 }
 
-// equal reports whether two records say the same.
-func (r CallRecord) equal(o CallRecord) bool {
-	return r.ID == o.ID && r.State == o.State && r.From == o.From && r.To == o.To && r.CallType == o.CallType &&
-		r.DialedNumber == o.DialedNumber && r.DNIS == o.DNIS && r.VarsFrom == o.VarsFrom &&
-		r.WrapUpReason == o.WrapUpReason && r.ConsultOf == o.ConsultOf && r.Consult == o.Consult &&
-		r.Monitors == o.Monitors && r.Monitored == o.Monitored && r.Kind == o.Kind &&
-		r.Reservation == o.Reservation && r.Gone == o.Gone &&
-		slices.Equal(r.Vars, o.Vars) && slices.Equal(r.Campaign, o.Campaign) &&
-		slices.EqualFunc(r.Parts, o.Parts, func(x, y PartRecord) bool {
-			return x.Address == y.Address && x.Agent == y.Agent && x.State == y.State && x.Cause == y.Cause &&
-				x.CallType == y.CallType && x.Start.Equal(y.Start) && x.Changed.Equal(y.Changed)
-		})
+// matches reports whether r records d as it is now. It allocates nothing,
+// as it runs for every call at the end of every change.
+func (d *dialog) matches(r CallRecord) bool {
+	if r.ID != d.id || r.State != d.state || r.From != d.from || r.To != d.to || r.CallType != d.callType ||
+		r.DialedNumber != d.dialedNumber || r.DNIS != d.dnis || r.VarsFrom != d.varsFrom ||
+		r.WrapUpReason != d.wrapUpReason || r.Monitored != d.monitored || r.Kind != d.kind ||
+		r.Reservation != d.reservation || r.ConsultOf != idOf(d.consultOf) || r.Consult != idOf(d.consult) ||
+		r.Monitors != idOf(d.monitors) || !slices.Equal(r.Vars, d.vars) || !slices.Equal(r.Campaign, d.campaign) ||
+		len(r.Parts) != len(d.parts) {
+		return false
+	}
+	for i, p := range d.parts {
+		x := r.Parts[i]
+		if x.Address != p.address || x.Agent != p.agent || x.State != p.state || x.Cause != p.cause ||
+			x.CallType != p.callType || !x.Start.Equal(p.start) || !x.Changed.Equal(p.changed) {
+			return false
+		}
+	}
+	return true
+}
+
+// idOf returns the dialog's id, "" for none.
+func idOf(d *dialog) string {
+	if d == nil {
+		return ""
+	}
+	return d.id
 }
 
 // saveCallsLocked hands OnCallChange the record of every call that changed
@@ -163,9 +165,10 @@ func (s *Simulator) saveCallsLocked() {
 	if s.onCallChange == nil {
 		return
 	}
-	for _, d := range s.sortedLocked() {
-		if r := d.record(); !s.savedCalls[d.id].equal(r) || s.savedCalls[d.id].ID == "" {
-			s.savedCalls[d.id] = r
+	for id, d := range s.dialogs {
+		if saved, ok := s.savedCalls[id]; !ok || !d.matches(saved) {
+			r := d.record()
+			s.savedCalls[id] = r
 			s.onCallChange(r) // lock order: as OnAgentChange
 		}
 	}
