@@ -100,7 +100,8 @@ func TestRestoreGoesOnWithTheCalls(t *testing.T) {
 	b, _, timersB := storedSimulator(t, dir)
 	var told []cisco.Notification
 	b.Subscribe(func(n cisco.Notification) { told = append(told, n) })
-	b.Restore(stored.agentRecords(), stored.callRecords()...)
+	restored := stored.callRecords()
+	b.Restore(stored.agentRecords(), restored...)
 	want := appsView(t, a)
 	assert.Equal(t, cisco.StateReserved, want["100501"].([]any)[0])
 	assert.Equal(t, cisco.StateWorkReady, want["100503"].([]any)[0])
@@ -120,12 +121,19 @@ func TestRestoreGoesOnWithTheCalls(t *testing.T) {
 	fireAll(timersB)
 	assert.Equal(t, appsView(t, a), appsView(t, b), "and the calls end as they would have")
 	assert.NotEmpty(t, told)
+	// The store forgets the calls that ended: the one left is the call to
+	// a number outside, which answered.
+	require.Len(t, stored.calls, 1)
+	for _, r := range stored.calls {
+		assert.Equal(t, "ACTIVE", r.State)
+		assert.Equal(t, "5557777", r.To)
+	}
 
 	// A new call takes an id that no call restored had.
 	e, err := b.Ring(ctx, "100503", sim.IncomingCall{From: "5551111"})
 	require.NoError(t, err)
-	for _, r := range stored.callRecords() {
+	require.Len(t, restored, 3)
+	for _, r := range restored {
 		assert.NotEqual(t, r.ID, e.ID)
 	}
-	assert.NotEqual(t, d.ID, e.ID)
 }
