@@ -79,19 +79,18 @@ type Config struct {
 // the lease in JetStream KV (the leader) runs its simulator and serves the
 // others' requests over NATS request/reply, while theirs stay idle.
 //
-// The leader stores every agent's AgentRecord in JetStream KV with a
-// compare-and-set on the revision it last read or wrote, after the
-// simulator's mutex is released, one write at a time per agent in the
-// order of the changes (see recordWriter); it answers a request only once
-// the records of its change are stored, so a reply means the change is
-// durable, and a deposed leader cannot overwrite a newer record (it steps
-// down instead). It serves requests naming different agents at once, and
-// those naming one agent in the order they came. A node taking over restores the
-// records of the agents and of the calls (see Simulator.Restore), and the
-// calls go on. The leader
-// broadcasts every Notification on NATS, and every node, the leader
-// included, delivers them to its own subscribers, once each, in the
-// leader's order.
+// The leader stores every agent's AgentRecord, and every call's
+// CallRecord, in JetStream KV with a compare-and-set on the revision it
+// last read or wrote, after the simulator's mutex is released, one write
+// at a time per key in the order of the changes (see recordWriter); it
+// answers a request only once the records of its change are stored, so a
+// reply means the change is durable, and a deposed leader cannot overwrite
+// a newer record (it steps down instead). It serves requests naming
+// different agents at once, and those naming one agent in the order they
+// came. A node taking over restores the agents and the calls (see
+// Simulator.Restore), and the calls go on. The leader broadcasts every
+// Notification on NATS, and every node, the leader included, delivers them
+// to its own subscribers, once each, in the leader's order.
 //
 // A call returns only once the calling node has delivered every
 // notification the leader broadcast before answering it (or after 2 s,
@@ -106,10 +105,11 @@ type Config struct {
 // gave, without applying the request again. A leader that dies after
 // applying a request but before answering it leaves the request to the next
 // leader, which finds its effect stored (agents and calls are restored from
-// KV), so the simulator's own rules refuse it the second time as it would
-// any request that repeats what is already done (a READY agent going
-// READY, an agent on a call placing another): nothing is applied twice,
-// but the caller may get that refusal for a request that took effect.
+// KV) and applies it to that: the simulator's own rules refuse what is
+// already done (a READY agent going READY, an agent on a call placing
+// another), so no call is placed or answered twice, though the caller may
+// get that refusal for a request that took effect; what may be done again
+// (NOT_READY with the same reason) is, to the same state.
 //
 // Passwords never cross NATS: SignIn checks the password against the
 // receiving node's directory, and asks the leader to sign in the loginId.
