@@ -25,7 +25,7 @@ func BenchmarkClusterRequests(b *testing.B) {
 			s := natstest.Start(b, "")
 			crowd := crowd(agents)
 			dir := ciscotest.NewDirectory(b, crowd...)
-			nodes := startCluster(b, s, dir, 3)
+			nodes := startSteadyCluster(b, s, dir, 3)
 			ctx := b.Context()
 			for i, a := range crowd {
 				if _, err := nodes[i%3].SignIn(ctx, a.LoginID, a.Password, fmt.Sprint(2001+i)); err != nil {

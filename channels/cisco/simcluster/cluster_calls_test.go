@@ -96,7 +96,7 @@ func TestClusterCallsSurviveFailover(t *testing.T) {
 			s := natstest.Start(t, "")
 			var nodes []*clusterNode
 			for _, name := range []string{"node0", "node1", "node2"} {
-				nodes = append(nodes, startNode(t, s, dir, name, simcluster.Config{Simulator: cfg}))
+				nodes = append(nodes, startNode(t, s, dir, name, simcluster.Config{Simulator: cfg, LeaseTTL: steadyLease}))
 			}
 			leader := waitLeader(t, nodes)
 			nodes[0], nodes[leader] = nodes[leader], nodes[0]

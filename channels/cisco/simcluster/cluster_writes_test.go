@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,8 +17,28 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
+	"github.com/ctibus/ctibus/channels/cisco/simcluster"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
+
+// steadyLease is the lease of the tests that must not fail over unless
+// they make it happen: long enough that a leader renews it on a machine
+// so busy that testLease would lapse now and then, which would refuse a
+// request whose answer the failover lost (see Cluster).
+var steadyLease = testtime.Scale(2 * time.Second)
+
+// startSteadyCluster is startCluster with steadyLease.
+func startSteadyCluster(t testing.TB, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
+	t.Helper()
+	var nodes []*clusterNode
+	for i := range count {
+		nodes = append(nodes, startNode(t, s, dir, fmt.Sprint("node", i), simcluster.Config{LeaseTTL: steadyLease}))
+	}
+	i := waitLeader(t, nodes)
+	nodes[0], nodes[i] = nodes[i], nodes[0]
+	return nodes
+}
 
 // crowd is a directory of agents 200001, 200002, ... on extensions 2001,
 // 2002, ..., all with the password "pw".
@@ -80,7 +101,7 @@ func TestClusterAnswerFollowsTheStoredRecord(t *testing.T) {
 	s := natstest.Start(t, "")
 	agents := crowd(6)
 	dir := ciscotest.NewDirectory(t, agents...)
-	nodes := startCluster(t, s, dir, 3)
+	nodes := startSteadyCluster(t, s, dir, 3)
 	ctx := testContext(t)
 	signInCrowd(t, ctx, nodes[1], agents)
 	kv := agentsBucket(t, ctx, s)
@@ -132,7 +153,7 @@ func TestClusterAgentRecordsStoredInOrder(t *testing.T) {
 	s := natstest.Start(t, "")
 	agents := crowd(5)
 	dir := ciscotest.NewDirectory(t, agents...)
-	nodes := startCluster(t, s, dir, 3)
+	nodes := startSteadyCluster(t, s, dir, 3)
 	ctx := testContext(t)
 	signInCrowd(t, ctx, nodes[1], agents)
 	hot := agents[0].LoginID
@@ -225,7 +246,7 @@ func TestClusterUnstoredChangeIsNotAnswered(t *testing.T) {
 	s := natstest.Start(t, "")
 	agents := crowd(6)
 	dir := ciscotest.NewDirectory(t, agents...)
-	nodes := startCluster(t, s, dir, 2)
+	nodes := startSteadyCluster(t, s, dir, 2)
 	ctx := testContext(t)
 	signInCrowd(t, ctx, nodes[1], agents)
 	stale := agents[2].LoginID
