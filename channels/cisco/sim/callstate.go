@@ -295,11 +295,17 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 	}
 	cs.phase, cs.after, cs.afterReason, cs.pending = phaseWrapUp, after, reason, ""
 	cs.needsData = s.wrapUpSettingLocked(a, cs) == "REQUIRED_WITH_WRAP_UP_DATA"
+	s.startWrapUpTimerLocked(a, st, cs)
+	s.setStateLocked(a, st, workState(after), noReasonCode, now)
+}
+
+// startWrapUpTimerLocked starts the timer that ends the agent's wrap-up
+// after its team's wrap-up time.
+func (s *Simulator) startWrapUpTimerLocked(a *dirAgent, st *agentState, cs *callSession) {
 	cs.wrapTimer = s.afterFuncLocked(time.Duration(a.wrapUpTimer)*time.Second, &cs.wrapGen, func(now time.Time) {
 		s.endWrapUpLocked(a, st, now)
 		s.setStateLocked(a, st, cs.after, cs.afterReason, now)
 	})
-	s.setStateLocked(a, st, workState(after), noReasonCode, now)
 }
 
 // endWrapUpLocked ends the agent's wrap-up and tells it the call is gone;

@@ -13,8 +13,9 @@
 // answering, rings timing out, wrap-up) run through an injected AfterFunc.
 //
 // For a cluster (package simcluster), a Simulator reports each agent's
-// AgentRecord as it changes (Config.OnAgentChange), restores records on
-// failover (Restore), and splits a sign-in into the password check
+// AgentRecord and each call's CallRecord as they change
+// (Config.OnAgentChange, Config.OnCallChange), restores both on failover
+// (Restore), so that calls go on, and splits a sign-in into the password check
 // (Authenticate), done on the node that receives it, and the sign-in of a
 // loginId (SignInAs), done by the leader.
 //

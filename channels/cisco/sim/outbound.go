@@ -130,11 +130,19 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 	cs.dialing = d
 	s.setStateLocked(a, st, cisco.StateReservedOutbound, noReasonCode, now)
 	customer := s.joinLocked(d, call.From, "", callAlerting, now)
+	s.dialCustomerLocked(a, st, cs, d, customer)
+	return d, nil
+}
+
+// dialCustomerLocked starts the dialer's timer on a progressive call's
+// customer: the customer answers after AnswerDelay (and the agent's phone
+// rings), or is busy at once, or does not answer within RingTimeout.
+func (s *Simulator) dialCustomerLocked(a *dirAgent, st *agentState, cs *callSession, d *dialog, customer *participant) {
 	wait, answers := s.answerDelay, true
 	switch {
-	case strings.HasSuffix(call.From, busySuffix):
+	case strings.HasSuffix(customer.address, busySuffix):
 		answers = false
-	case strings.HasSuffix(call.From, noAnswerSuffix):
+	case strings.HasSuffix(customer.address, noAnswerSuffix):
 		wait, answers = s.ringTimeout, false
 	}
 	customer.timer = s.afterFuncLocked(wait, &customer.timerGen, func(now time.Time) {
@@ -156,7 +164,6 @@ func (s *Simulator) reserveLocked(a *dirAgent, st *agentState, call IncomingCall
 		s.ringLocked(d, p)
 		s.commitLocked(now, d)
 	})
-	return d, nil
 }
 
 // hangUpLocked ends a campaign call that never reached an agent.

@@ -49,6 +49,10 @@ type Config struct {
 	// it must not call the simulator. A store that persists the record there
 	// makes every reply mean the change is durable.
 	OnAgentChange func(AgentRecord)
+	// OnCallChange, if set, is called as OnAgentChange is with a call's
+	// CallRecord whenever the call changes, and with a gone record once it
+	// has ended and is forgotten.
+	OnCallChange func(CallRecord)
 	// LogoutOnDisconnect is CCE's "logout on agent disconnect" setting:
 	// when a desktop is gone (Disconnect), sign the agent out rather than
 	// make it NOT_READY, CCE's default.
@@ -68,6 +72,9 @@ type AgentRecord struct {
 	// during its call, and its reason code; "" when none.
 	PendingState        cisco.State `json:"pendingState,omitempty"`
 	PendingReasonCodeID string      `json:"pendingReasonCodeId,omitempty"`
+	// Call is the agent's time on a call, from the first ring to the end
+	// of wrap-up; zero when the agent is free.
+	Call SessionRecord `json:"call,omitzero"`
 }
 
 // Simulator is an embedded Cisco Finesse (CCE) that signs the agents of a
@@ -96,6 +103,7 @@ type Simulator struct {
 	answerDelay  time.Duration
 	ringTimeout  time.Duration
 	onChange     func(AgentRecord) // nil: nobody stores agents; set once, before use
+	onCallChange func(CallRecord)  // nil: nobody stores calls; set once, before use
 	logoutOnDisc bool              // Disconnect signs out rather than NOT_READY
 
 	mu         sync.Mutex             // guards the fields below
@@ -103,6 +111,7 @@ type Simulator struct {
 	extensions map[string]string      // extension → loginId of the signed-in agent holding it
 	dialogs    map[string]*dialog     // calls by id, until nobody is on them or wrapping them up
 	lastDialog int64                  // the id of the last dialog created
+	savedCalls map[string]CallRecord  // by id: the record last handed to OnCallChange, or restored
 	subs       Subscribers            //
 	cur        origin                 // who caused the changes being made now
 	tick       int                    // counts locked operations, to tell what changed in this one
@@ -141,6 +150,7 @@ func (st *agentState) record(loginID string) AgentRecord {
 	}
 	if st.call != nil {
 		r.PendingState, r.PendingReasonCodeID = st.call.pending, st.call.pendingCode
+		r.Call = st.call.record()
 	}
 	return r
 }
@@ -149,15 +159,15 @@ func (st *agentState) record(loginID string) AgentRecord {
 // since it was last saved. It compares every agent seen rather than tracking
 // each write, because the state machine changes agents in many places.
 func (s *Simulator) saveLocked() {
-	if s.onChange == nil {
-		return
-	}
-	for id, st := range s.agents {
-		if r := st.record(id); r != st.saved {
-			st.saved = r
-			s.onChange(r) // lock order: connector (2), the store's own lock after it; see docs/locking.md
+	if s.onChange != nil {
+		for id, st := range s.agents {
+			if r := st.record(id); r != st.saved {
+				st.saved = r
+				s.onChange(r) // lock order: connector (2), the store's own lock after it; see docs/locking.md
+			}
 		}
 	}
+	s.saveCallsLocked()
 }
 
 // noReasonCode is Finesse's reasonCodeId when a state has no reason code.
@@ -186,11 +196,13 @@ func New(dir *Directory, cfg Config) *Simulator {
 		answerDelay:  cfg.AnswerDelay,
 		ringTimeout:  cfg.RingTimeout,
 		onChange:     cfg.OnAgentChange,
+		onCallChange: cfg.OnCallChange,
 		logoutOnDisc: cfg.LogoutOnDisconnect,
 		agents:       map[string]*agentState{},
 		extensions:   map[string]string{},
 		dialogs:      map[string]*dialog{},
 		lastDialog:   firstDialogID,
+		savedCalls:   map[string]CallRecord{},
 	}
 }
 
@@ -906,19 +918,28 @@ func pendingState(st *agentState) string {
 	return string(st.call.pending)
 }
 
-// Restore replaces every agent's state with records, as a node taking over
-// a cluster's contact center does: it drops all calls (stopping their
-// timers), signs every agent out, then applies records, skipping agents
-// the directory does not have. Calls do not survive a takeover, so an agent
-// recorded in a call state (RESERVED, TALKING, HOLD, WORK, WORK_READY, ...)
-// comes back NOT_READY with reasonCodeId -1, its pending state dropped
-// (LOGOUT with its code, if a sign-out was pending), and its new User is
-// notified; nothing else is. Restore(nil) leaves the
-// simulator idle, with nothing running.
+// Restore replaces every agent's state with records, and the calls with
+// calls, as a node taking over a cluster's contact center does: it drops
+// every call (stopping its timers), signs every agent out, then applies
+// records and calls, skipping agents the directory does not have. A call
+// goes on where it was: its dialogs, participants, call variables,
+// wrap-up reason, the agents' states and pending states, wrap-ups; its
+// timers (rings, far ends answering, the dialer, wrap-up) start again from
+// the takeover, and nothing is notified, since the apps have seen it all.
 //
-// The records restored count as saved: OnAgentChange sees only the agents
-// that Restore changed, so a store learns the call states it rewrote.
-func (s *Simulator) Restore(records []AgentRecord) {
+// An agent recorded in a call state (RESERVED, TALKING, HOLD, WORK,
+// WORK_READY, ...) whose call is not among calls (a record from before
+// calls were stored, or a change that the previous node did not finish
+// storing) comes back NOT_READY with reasonCodeId -1, its pending state
+// dropped (LOGOUT with its code, if a sign-out was pending), and its new
+// User is notified; so does one whose call names an agent that is not on
+// it any more. Restore(nil) leaves the simulator idle, with nothing
+// running.
+//
+// The records restored count as saved: OnAgentChange and OnCallChange see
+// only what Restore changed, so a store learns the states it rewrote and
+// the calls it dropped.
+func (s *Simulator) Restore(records []AgentRecord, calls ...CallRecord) {
 	defer s.lock(context.Background(), "")()
 	for _, d := range s.dialogs {
 		for _, p := range d.parts {
@@ -934,6 +955,12 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	clear(s.agents)
 	clear(s.extensions)
 	clear(s.dialogs)
+	clear(s.savedCalls)
+	for _, c := range calls {
+		s.savedCalls[c.ID] = c
+		s.lastDialog = max(s.lastDialog, dialogNumber(c.ID))
+	}
+	dialogs := restoreCalls(calls)
 
 	now := s.now()
 	var signedOut []*dirAgent // by a sign-out pending at the end of a call
@@ -951,7 +978,10 @@ func (s *Simulator) Restore(records []AgentRecord) {
 		}
 		st.saved = r
 		st.shown = shown{state: r.State, reason: r.ReasonCodeID, pending: string(r.PendingState), ext: r.Extension}
-		if r.PendingState == cisco.StateLogout && st.state != cisco.StateLogout {
+		if r.Call.Origin != "" && r.State != cisco.StateLogout {
+			st.call, _ = restoreSession(r.Call, r.PendingState, r.PendingReasonCodeID, dialogs)
+		}
+		if st.call == nil && r.PendingState == cisco.StateLogout && st.state != cisco.StateLogout {
 			// Signed out at the end of a call that did not survive.
 			st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateLogout, r.PendingReasonCodeID, now
 			st.extension, st.mediaChangeTime = "", now
@@ -962,6 +992,7 @@ func (s *Simulator) Restore(records []AgentRecord) {
 			s.extensions[st.extension] = a.loginID
 		}
 	}
+	s.keepCallsLocked(dialogs)
 	// Every agent is back before any is notified, so that the notices name
 	// the signed-in supervisors.
 	for _, a := range signedOut {
@@ -969,9 +1000,10 @@ func (s *Simulator) Restore(records []AgentRecord) {
 	}
 	for _, a := range s.dir.agents {
 		st, ok := s.agents[a.loginID]
-		if ok && st.state != cisco.StateLogout && st.state != cisco.StateReady && st.state != cisco.StateNotReady {
+		if ok && st.call == nil && st.state != cisco.StateLogout && st.state != cisco.StateReady && st.state != cisco.StateNotReady {
 			st.state, st.reasonCodeID, st.stateChangeTime = cisco.StateNotReady, noReasonCode, now
 			s.emitUserLocked(a, st, now)
 		}
 	}
+	s.restartTimersLocked()
 }

@@ -79,14 +79,18 @@ type Config struct {
 // the lease in JetStream KV (the leader) runs its simulator and serves the
 // others' requests over NATS request/reply, while theirs stay idle.
 //
-// The leader stores every agent's AgentRecord in JetStream KV, within the
-// request, with a compare-and-set on the revision it last read or wrote: a
+// The leader stores every agent's AgentRecord, and every call's
+// CallRecord, in JetStream KV with a compare-and-set on the revision it
+// last read or wrote, after the simulator's mutex is released, one write
+// at a time per key in the order of the changes (see recordWriter); it
+// answers a request only once the records of its change are stored, so a
 // reply means the change is durable, and a deposed leader cannot overwrite
-// a newer record (it steps down instead). A node taking over restores the
-// records (see Simulator.Restore: calls do not survive). The leader
-// broadcasts every Notification on NATS, and every node, the leader
-// included, delivers them to its own subscribers, once each, in the
-// leader's order.
+// a newer record (it steps down instead). It serves requests naming
+// different agents at once, and those naming one agent in the order they
+// came. A node taking over restores the agents and the calls (see
+// Simulator.Restore), and the calls go on. The leader broadcasts every
+// Notification on NATS, and every node, the leader included, delivers them
+// to its own subscribers, once each, in the leader's order.
 //
 // A call returns only once the calling node has delivered every
 // notification the leader broadcast before answering it (or after 2 s,
@@ -100,9 +104,12 @@ type Config struct {
 // request sent again because its answer was slow or lost) with the reply it
 // gave, without applying the request again. A leader that dies after
 // applying a request but before answering it leaves the request to the next
-// leader, which applies it again only if its effect did not survive the
-// failover: calls do not survive, while states are restored from KV, so a
-// repeated SetState changes nothing.
+// leader, which finds its effect stored (agents and calls are restored from
+// KV) and applies it to that: the simulator's own rules refuse what is
+// already done (a READY agent going READY, an agent on a call placing
+// another), so no call is placed or answered twice, though the caller may
+// get that refusal for a request that took effect; what may be done again
+// (NOT_READY with the same reason) is, to the same state.
 //
 // Passwords never cross NATS: SignIn checks the password against the
 // receiving node's directory, and asks the leader to sign in the loginId.
@@ -119,6 +126,7 @@ type Cluster struct {
 	log      *zap.Logger
 	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
 	records  jetstream.KeyValue // AgentRecords by agentKey
+	callRecs jetstream.KeyValue // CallRecords by dialog id
 	subject  string             // request subjects: subject + "." + method
 	notifies string             // the broadcast subject of notifications
 
@@ -128,8 +136,8 @@ type Cluster struct {
 	serving  atomic.Uint64
 	conflict chan struct{} // a write lost a compare-and-set: step down
 
-	mu   sync.Mutex                  // guards revs
-	revs map[string]kvstore.Revision // KV revision of each agent's record; nil while not leading
+	mu     sync.Mutex    // guards writer
+	writer *recordWriter // stores the records of the term being served; nil while not leading
 
 	subMu  sync.Mutex      // guards the fields below; held while delivering
 	subs   sim.Subscribers //
@@ -144,6 +152,9 @@ type Cluster struct {
 	quit     chan struct{} // closed by Close: stop waiting for deliveries
 
 	unreachable bool // the last attempt to take the lease failed; owned by run
+
+	callPrefix string        // starts this node's call ids
+	calls      atomic.Uint64 // counts this node's calls, for their ids
 
 	beforeReply atomic.Pointer[func(method string)] // tests only: runs before the leader answers
 
@@ -198,8 +209,15 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if err != nil {
 		return nil, fmt.Errorf("cisco: cluster: agents: %w", err)
 	}
-	if cfg.Simulator.OnAgentChange != nil {
-		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange is the cluster's own; leave it nil")
+	calls, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_calls"),
+		Description: "Cisco calls in progress, by dialog id",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: calls: %w", err)
+	}
+	if cfg.Simulator.OnAgentChange != nil || cfg.Simulator.OnCallChange != nil {
+		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange and OnCallChange are the cluster's own; leave them nil")
 	}
 	c := &Cluster{
 		nc:       nc,
@@ -207,14 +225,18 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 		log:      cfg.Log.With(zap.String("node", cfg.Node)),
 		leases:   leases,
 		records:  records,
+		callRecs: calls,
 		subject:  cfg.Prefix + ".cti.call",
 		notifies: cfg.Prefix + ".cti.notify",
 		conflict: make(chan struct{}, 1),
 		seenMore: make(chan struct{}),
 		quit:     make(chan struct{}),
+
+		callPrefix: newCallPrefix(),
 	}
 	simCfg := cfg.Simulator
 	simCfg.OnAgentChange = c.save
+	simCfg.OnCallChange = c.saveCall
 	c.sim = sim.New(dir, simCfg)
 
 	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
@@ -378,37 +400,36 @@ func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	}
 }
 
-// save is the simulator's OnAgentChange: it stores the record with a
-// compare-and-set, under the simulator's mutex, so that a reply follows the
-// write. A node that is not leading stores nothing: its simulator is idle.
+// save is the simulator's OnAgentChange: it queues the record for the
+// term's writer, which stores it after the simulator's mutex is released
+// (see recordWriter). A node that is not leading stores nothing: its
+// simulator is idle.
 func (c *Cluster) save(r sim.AgentRecord) {
-	key := agentKey(r.LoginID)
-	c.mu.Lock() // lock order: under the simulator's mutex, both connector (2)
-	if c.revs == nil {
-		c.mu.Unlock()
-		return
+	if w := c.currentWriter(); w != nil { // lock order: under the simulator's mutex, both connector (2)
+		w.queue(storeKey{c.records, agentKey(r.LoginID)}, r, false)
 	}
-	rev := c.revs[key] // kvstore.Absent if not stored yet
-	c.mu.Unlock()
+}
 
-	data, err := json.Marshal(r)
-	if err != nil {
-		c.log.Error("encode agent record", zap.String("agent", r.LoginID), zap.Error(err))
-		return
+// saveCall is the simulator's OnCallChange: as save, for a call; a call
+// that ended is deleted.
+func (c *Cluster) saveCall(r sim.CallRecord) {
+	if w := c.currentWriter(); w != nil {
+		w.queue(storeKey{c.callRecs, callKey(r.ID)}, r, r.Gone)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL)
-	defer cancel()
-	rev, err = kvstore.CompareAndSet(ctx, c.records, key, data, rev)
+}
+
+// currentWriter returns the writer of the term being served, or nil.
+func (c *Cluster) currentWriter() *recordWriter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil && c.revs != nil {
-		c.revs[key] = rev
-		return
-	}
-	// Someone else wrote the record (a newer leader), or the store is out of
-	// reach: either way this node can no longer vouch for the state.
-	c.log.Warn("agent record not stored; stepping down", zap.String("agent", r.LoginID), zap.Error(err))
-	c.revs = nil
+	return c.writer
+}
+
+// writeFailed ends the term when a record could not be stored: someone else
+// wrote it (a newer leader), or the store is out of reach. Either way this
+// node can no longer vouch for the state.
+func (c *Cluster) writeFailed(agent string, err error) {
+	c.log.Warn("agent record not stored; stepping down", zap.String("agent", agent), zap.Error(err))
 	c.serving.Store(0)
 	select {
 	case c.conflict <- struct{}{}:
@@ -420,14 +441,19 @@ func (c *Cluster) save(r sim.AgentRecord) {
 // is letters and digits, as loginIds are, else "_" and its hex.
 func agentKey(loginID string) string { return kvstore.Token(loginID) }
 
+// callKey is the KV key of a call's record: its dialog id, digits as the
+// simulator makes them, else "_" and its hex.
+func callKey(dialogID string) string { return kvstore.Token(dialogID) }
+
 // term is what a node holds while it leads. The leadership loop owns it.
 type term struct {
-	id     uint64             // the lease's revision when taken: grows from term to term
-	rev    kvstore.Revision   // the lease's revision
-	unsub  func()             // stops the simulator's broadcasts
-	reqs   *nats.Subscription // the requests
-	cancel context.CancelFunc // stops the request worker
-	wg     sync.WaitGroup     // the request worker
+	id      uint64             // the lease's revision when taken: grows from term to term
+	rev     kvstore.Revision   // the lease's revision
+	unsub   func()             // stops the simulator's broadcasts
+	records *recordWriter      // stores the agents' records
+	reqs    *nats.Subscription // the requests
+	cancel  context.CancelFunc // stops the request worker
+	wg      sync.WaitGroup     // the request worker
 }
 
 // run is the leadership loop: it takes the lease when free, renews it
@@ -495,24 +521,27 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
-	records, revs, err := c.load(loadCtx)
+	revs := map[storeKey]kvstore.Revision{}
+	records, err := load[sim.AgentRecord](loadCtx, c.records, revs)
+	var calls []sim.CallRecord
+	if err == nil {
+		calls, err = load[sim.CallRecord](loadCtx, c.callRecs, revs)
+	}
 	if err != nil {
-		c.log.Error("load agent records; giving the lease up", zap.Error(err))
+		c.log.Error("load agent and call records; giving the lease up", zap.Error(err))
 		c.release(t)
 		return nil
 	}
+	t.records = newRecordWriter(revs, c.cfg.LeaseTTL, c.writeFailed)
 	c.mu.Lock()
-	c.revs = revs
+	c.writer = t.records
 	c.mu.Unlock()
 	c.sentMu.Lock()
 	c.sent = mark{term: t.id}
 	c.sentMu.Unlock()
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
-	c.sim.Restore(records)
-	c.mu.Lock()
-	stored := c.revs != nil // else a record Restore rewrote was not stored
-	c.mu.Unlock()
-	if !stored {
+	c.sim.Restore(records, calls...)
+	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
 		c.stepDown(t)
 		return nil
 	}
@@ -526,9 +555,9 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	workCtx, stop := context.WithCancel(context.Background())
 	t.cancel = stop
-	t.wg.Go(func() { c.work(workCtx, reqs) })
+	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
-	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)))
+	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)))
 	return t
 }
 
@@ -537,7 +566,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 func (c *Cluster) stepDown(t *term) {
 	c.serving.Store(0)
 	c.mu.Lock()
-	c.revs = nil
+	c.writer = nil
 	c.mu.Unlock()
 	if t.reqs != nil {
 		_ = t.reqs.Unsubscribe() // fails only on a closed connection, which delivers nothing more
@@ -550,6 +579,9 @@ func (c *Cluster) stepDown(t *term) {
 		t.unsub()
 	}
 	c.sim.Restore(nil)
+	if t.records != nil {
+		t.records.close()
+	}
 	c.release(t)
 	c.log.Info("no longer leading the cisco contact center")
 }
@@ -565,32 +597,32 @@ func (c *Cluster) release(t *term) {
 	}
 }
 
-// load reads every stored agent record with its revision.
-func (c *Cluster) load(ctx context.Context) ([]sim.AgentRecord, map[string]kvstore.Revision, error) {
-	w, err := c.records.WatchAll(ctx, jetstream.IgnoreDeletes())
+// load reads every record of bucket kv, and notes each one's revision in
+// revs.
+func load[R any](ctx context.Context, kv jetstream.KeyValue, revs map[storeKey]kvstore.Revision) ([]R, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, nil, fmt.Errorf("watch agent records: %w", err)
+		return nil, fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}
 	defer func() { _ = w.Stop() }()
-	var records []sim.AgentRecord
-	revs := map[string]kvstore.Revision{}
+	var records []R
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, nil, errors.New("agent records: watch closed")
+				return nil, fmt.Errorf("%s: watch closed", kv.Bucket())
 			}
 			if e == nil { // all current records seen
-				return records, revs, nil
+				return records, nil
 			}
-			var r sim.AgentRecord
+			var r R
 			if err := json.Unmarshal(e.Value(), &r); err != nil {
-				return nil, nil, fmt.Errorf("agent record %s: %w", e.Key(), err)
+				return nil, fmt.Errorf("%s record %s: %w", kv.Bucket(), e.Key(), err)
 			}
 			records = append(records, r)
-			revs[e.Key()] = kvstore.Revision(e.Revision())
+			revs[storeKey{kv, e.Key()}] = kvstore.Revision(e.Revision())
 		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // A campaign call started on any node runs on the node hosting the contact
-// center, with its kind and its campaign data, and ends at a takeover like
-// any call.
+// center, with its kind and its campaign data, and goes on after a
+// takeover like any call.
 func TestClusterCampaignCalls(t *testing.T) {
 	s := natstest.Start(t, "")
 	dir := ciscotest.NewDirectory(t, testAgents...)
@@ -53,8 +53,11 @@ func TestClusterCampaignCalls(t *testing.T) {
 	again := startCluster(t, s, dir, 2)
 	u, err = again[1].User(ctx, "100501")
 	require.NoError(t, err)
-	assert.Equal(t, cisco.StateNotReady, u.State, "the call did not survive the takeover")
+	assert.Equal(t, cisco.StateTalking, u.State, "the call survived the takeover")
 	calls, err := again[1].Dialogs(ctx, "100501")
 	require.NoError(t, err)
-	assert.Empty(t, calls)
+	require.Len(t, calls, 1)
+	assert.Equal(t, d.ID, calls[0].ID)
+	assert.Equal(t, "OUTBOUND_PREVIEW", calls[0].MediaProperties.CallType)
+	assert.Contains(t, calls[0].MediaProperties.CallVariables, cisco.CallVariable{Name: "BACampaign", Value: "Renewals"})
 }

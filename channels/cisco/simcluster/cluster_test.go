@@ -43,7 +43,7 @@ type clusterNode struct {
 
 // startNode joins a node to the cluster on s, with its own connection and
 // simulator on dir, and records the notifications it delivers.
-func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
+func startNode(t testing.TB, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
 	t.Helper()
 	nc := natstest.Connect(t, s)
 	cfg.Node = name
@@ -63,7 +63,7 @@ func startNode(t *testing.T, s *server.Server, dir *sim.Directory, name string, 
 
 // startCluster starts count nodes and waits until one leads; it returns
 // the leader first.
-func startCluster(t *testing.T, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
+func startCluster(t testing.TB, s *server.Server, dir *sim.Directory, count int) []*clusterNode {
 	t.Helper()
 	var nodes []*clusterNode
 	for i := range count {
@@ -75,7 +75,7 @@ func startCluster(t *testing.T, s *server.Server, dir *sim.Directory, count int)
 }
 
 // waitLeader waits until exactly one of nodes leads, and returns its index.
-func waitLeader(t *testing.T, nodes []*clusterNode) int {
+func waitLeader(t testing.TB, nodes []*clusterNode) int {
 	t.Helper()
 	leader := -1
 	require.Eventually(t, func() bool {
@@ -472,17 +472,19 @@ func TestClusterRestartRestoresAgents(t *testing.T) {
 		assert.Equal(t, "1001", u.Extension)
 		assert.Equal(t, ready.StateChangeTime, u.StateChangeTime)
 
-		// Calls do not survive: the agent on one comes back NOT_READY.
+		// The call survives: the agent on it is still TALKING, on it.
 		u, err = n.User(ctx, "100503")
 		require.NoError(t, err)
-		assert.Equal(t, cisco.StateNotReady, u.State)
-		assert.Equal(t, "-1", u.ReasonCodeID)
+		assert.Equal(t, talking.State, u.State)
+		assert.Equal(t, talking.StateChangeTime, u.StateChangeTime)
 		assert.Equal(t, "1003", u.Extension)
 		calls, err := n.Dialogs(ctx, "100503")
 		require.NoError(t, err)
-		assert.Empty(t, calls)
+		require.Len(t, calls, 1)
+		assert.Equal(t, d.ID, calls[0].ID)
+		assert.Equal(t, "ACTIVE", calls[0].State)
 	}
-	assert.Equal(t, cisco.StateNotReady, storedRecord(t, s, "100503").State)
+	assert.Equal(t, cisco.StateTalking, storedRecord(t, s, "100503").State)
 
 	// The extensions came back too: another agent cannot take 1003.
 	_, err = second[1].SignIn(ctx, "pquser", "pqsup1", "1003")

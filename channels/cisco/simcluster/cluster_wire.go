@@ -9,10 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
 
@@ -128,7 +127,7 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: rand.Text(), Args: args})
+	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: c.nextCallID(), Args: args})
 	if err != nil {
 		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
 	}
@@ -136,8 +135,10 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	defer cancel()
 	for {
 		if term := c.serving.Load(); term != 0 {
+			w := c.currentWriter()
 			v, err := c.dispatch(rctx, method, args)
-			if c.serving.Load() == term { // else the change may not be stored: ask the next leader
+			// Else the change may not be stored: ask the next leader.
+			if w != nil && w.await(w.last(), nil) && c.serving.Load() == term {
 				// This node's subscribers get its broadcasts through NATS too.
 				if sent := c.lastSent(); sent.term == term {
 					c.awaitDelivery(term, 0, sent.seq)
@@ -167,6 +168,26 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	}
 }
 
+// nextCallID returns a call id unique in the cluster: this node's random
+// prefix, drawn once, and a counter, so that a request costs no system
+// call for randomness.
+func (c *Cluster) nextCallID() string {
+	return c.callPrefix + strconv.FormatUint(c.calls.Add(1), 36)
+}
+
+// newCallPrefix draws the prefix of a node's call ids.
+func newCallPrefix() string { return rand.Text()[:16] + "." }
+
+// readOnly reports whether method changes nothing, so that applying it
+// twice is harmless and its reply need not be kept for a repeat.
+func readOnly(method string) bool {
+	switch method {
+	case methodUser, methodMedia, methodDialogs, methodSignedInAgents:
+		return true
+	}
+	return false
+}
+
 // ask sends one request to the leader. It reports false when none
 // answered: none leads, or the leader died holding the request.
 func (c *Cluster) ask(ctx context.Context, method string, body []byte) (rpcReply, bool) {
@@ -182,136 +203,6 @@ func (c *Cluster) ask(ctx context.Context, method string, body []byte) (rpcReply
 		return rpcReply{}, false
 	}
 	return rep, true
-}
-
-// work serves the requests of one term, one at a time, until ctx is done;
-// then it tells the senders of those left to try the next leader. Being one
-// at a time, a request sent again while its first attempt runs is taken up
-// after that attempt has answered, and gets the same answer from replies.
-func (c *Cluster) work(ctx context.Context, reqs <-chan *nats.Msg) {
-	replies := newReplyCache()
-	for {
-		select {
-		case m := <-reqs:
-			c.serve(m, replies)
-		case <-ctx.Done():
-			for {
-				select {
-				case m := <-reqs:
-					c.respond(m, rpcReply{Retry: true})
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// serve answers one request on the leader, with the reply it gave before
-// if the request is a repeat.
-func (c *Cluster) serve(m *nats.Msg, replies *replyCache) {
-	method := strings.TrimPrefix(m.Subject, c.subject+".")
-	var req rpcRequest
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		c.respond(m, rpcReply{Error: &rpcError{Other: "undecodable request: " + err.Error()}})
-		return
-	}
-	now := time.Now()
-	if data, ok := replies.get(req.Call, now); ok {
-		c.respondData(m, data)
-		return
-	}
-	term := c.serving.Load()
-	if term == 0 {
-		c.respond(m, rpcReply{Retry: true})
-		return
-	}
-	from := c.lastSent()
-	ctx, cancel := context.WithTimeout(cisco.WithRequestID(context.Background(), req.ID), c.cfg.RequestTimeout)
-	v, err := c.dispatch(ctx, method, req.Args)
-	cancel()
-	if c.serving.Load() != term {
-		c.respond(m, rpcReply{Retry: true})
-		return
-	}
-	rep := rpcReply{Term: term, From: from.seq, To: c.lastSent().seq}
-	if err != nil {
-		rep.Error = encodeError(err)
-	} else if rep.Result, err = json.Marshal(v); err != nil {
-		rep.Error = &rpcError{Other: fmt.Sprintf("encode %s result: %v", method, err)}
-	}
-	data, err := json.Marshal(rep)
-	if err != nil {
-		c.log.Error("encode cisco reply", zap.String("method", method), zap.Error(err))
-		return
-	}
-	replies.put(req.Call, data, now)
-	if f := c.beforeReply.Load(); f != nil {
-		(*f)(method)
-	}
-	c.respondData(m, data)
-}
-
-func (c *Cluster) respond(m *nats.Msg, rep rpcReply) {
-	data, err := json.Marshal(rep)
-	if err != nil {
-		c.log.Error("encode cisco reply", zap.String("subject", m.Subject), zap.Error(err))
-		return
-	}
-	c.respondData(m, data)
-}
-
-func (c *Cluster) respondData(m *nats.Msg, data []byte) {
-	if err := m.Respond(data); err != nil {
-		c.log.Warn("answer cisco request", zap.String("subject", m.Subject), zap.Error(err))
-	}
-}
-
-// replyCache holds the leader's recent replies by call id, at most
-// replyCacheSize of them and none older than replyCacheAge, so that a
-// repeated request is answered without being applied again. The request
-// worker of a term owns it: a new leader starts empty.
-type replyCache struct {
-	byCall map[string]cachedReply
-	order  []string // call ids, oldest first
-}
-
-type cachedReply struct {
-	data []byte
-	at   time.Time
-}
-
-func newReplyCache() *replyCache {
-	return &replyCache{byCall: map[string]cachedReply{}}
-}
-
-// get returns the reply given to call, unless it is too old.
-func (r *replyCache) get(call string, now time.Time) ([]byte, bool) {
-	e, ok := r.byCall[call]
-	if !ok || now.Sub(e.at) > replyCacheAge {
-		return nil, false
-	}
-	return e.data, true
-}
-
-// put remembers the reply given to call, and forgets the oldest replies
-// beyond the bounds. A request without a call id is not remembered.
-func (r *replyCache) put(call string, data []byte, now time.Time) {
-	if call == "" {
-		return
-	}
-	if _, ok := r.byCall[call]; !ok {
-		r.order = append(r.order, call)
-	}
-	r.byCall[call] = cachedReply{data: data, at: now}
-	for len(r.order) > 0 {
-		oldest := r.order[0]
-		if len(r.order) <= replyCacheSize && now.Sub(r.byCall[oldest].at) <= replyCacheAge {
-			break
-		}
-		delete(r.byCall, oldest)
-		r.order = r.order[1:]
-	}
 }
 
 // dispatch runs method on this node's simulator.
