@@ -325,8 +325,5 @@ func (c config) checkFinesse() []error {
 		errs = append(errs, fmt.Errorf("%s: the simulator's options make no sense with -cti finesse, where agents sign in with their Finesse accounts and calls come from phones; remove them",
 			strings.Join(c.simulatorFlagsSet, ", ")))
 	}
-	if c.clustered() {
-		errs = append(errs, errors.New("-cti finesse does not run in a cluster yet (-nats, -nats-embedded): run one ctibus node against Finesse; see docs/finesse.md"))
-	}
 	return errs
 }
