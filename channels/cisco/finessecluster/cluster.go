@@ -376,7 +376,7 @@ func (c *Cluster) aliveLocked(r record) bool {
 // agents whose owners went have lost their Finesse sessions.
 func (c *Cluster) deliverLost() {
 	c.mu.Lock()
-	var gone []cisco.User
+	var gone []lostSession
 	for id, r := range c.table {
 		if c.aliveLocked(r) || c.lost[id] == r.rev {
 			continue
@@ -387,7 +387,7 @@ func (c *Cluster) deliverLost() {
 			u = cisco.User{LoginID: id, URI: "/finesse/api/User/" + id}
 		}
 		u.Extension = cmp.Or(u.Extension, r.Extension)
-		gone = append(gone, u)
+		gone = append(gone, lostSession{user: u, link: r.Origin})
 		c.known[id] = signedOut(u)
 		c.log.Warn("the node holding an agent's Finesse session is gone; the agent must sign in again",
 			zap.String("agent", id), zap.String("owner", r.Node))
@@ -398,14 +398,23 @@ func (c *Cluster) deliverLost() {
 	}
 	c.deliverMu.Lock()
 	defer c.deliverMu.Unlock()
-	for _, u := range gone {
-		c.subs.Deliver(cisco.Notification{Link: &cisco.LinkChange{LoginID: u.LoginID, Extension: u.Extension}})
+	for _, g := range gone {
+		u := g.user
+		if u.Extension != "" {
+			c.subs.Deliver(cisco.Notification{Link: &cisco.LinkChange{LoginID: u.LoginID, Extension: u.Extension, ConnectionID: g.link}})
+		}
 		changed := []string{"state"}
 		if u.Extension != "" {
 			changed = append(changed, "extension")
 		}
 		c.subs.Deliver(cisco.Notification{User: &cisco.UserChange{User: signedOut(u), Changed: changed}})
 	}
+}
+
+// lostSession is an agent whose session went with its node.
+type lostSession struct {
+	user cisco.User // as last known, on the extension it was signed in on
+	link string     // names the link that went: the node incarnation that held it
 }
 
 // signedOut is u signed out.

@@ -35,6 +35,9 @@ const (
 	methodSupervisorSetState = "supervisorSetState"
 	methodSilentMonitor      = "silentMonitor"
 	methodBarge              = "barge"
+	// methodMediaRoutingDomains asks a node holding sessions for the MRDs
+	// its agents' Media listed: Finesse lists them nowhere else.
+	methodMediaRoutingDomains = "mediaRoutingDomains"
 )
 
 // rpcRequest is a request to an agent's owner. It never holds a password.
@@ -157,7 +160,7 @@ func (c *Cluster) serve(m *nats.Msg) {
 // serveLocally runs a forwarded request on this node's connector: the
 // agent's session is here.
 func (c *Cluster) serveLocally(ctx context.Context, method string, a rpcArgs) (any, error) {
-	if method != methodSignInAs && !c.fin.HasSession(a.LoginID) {
+	if method != methodSignInAs && method != methodMediaRoutingDomains && !c.fin.HasSession(a.LoginID) {
 		return nil, errNoSession
 	}
 	f := c.fin
@@ -168,6 +171,8 @@ func (c *Cluster) serveLocally(ctx context.Context, method string, a rpcArgs) (a
 			err = errNoSession
 		}
 		return in, err
+	case methodMediaRoutingDomains:
+		return f.MediaRoutingDomains(ctx)
 	case methodUser:
 		return f.User(ctx, a.LoginID)
 	case methodSetState:
@@ -503,9 +508,31 @@ func (c *Cluster) SystemInfo(ctx context.Context) (cisco.SystemInfo, error) {
 	return c.fin.SystemInfo(ctx)
 }
 
-// MediaRoutingDomains returns the media routing domains this node knows.
+// MediaRoutingDomains returns the media routing domains as an agent's
+// Media lists them: read by this node if it holds a session, else by a
+// node that does, else voice only.
 func (c *Cluster) MediaRoutingDomains(ctx context.Context) ([]cisco.MRD, error) {
+	if here, err := c.fin.SignedInAgents(ctx); err == nil && len(here) == 0 {
+		if origin := c.anyOwner(); origin != "" {
+			var mrds []cisco.MRD
+			if err := c.forward(ctx, origin, methodMediaRoutingDomains, rpcArgs{}, &mrds); err == nil && len(mrds) > 0 {
+				return mrds, nil
+			}
+		}
+	}
 	return c.fin.MediaRoutingDomains(ctx)
+}
+
+// anyOwner returns another live node that holds sessions, or "".
+func (c *Cluster) anyOwner() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.table {
+		if r.Origin != c.origin && c.aliveLocked(r) {
+			return r.Origin
+		}
+	}
+	return ""
 }
 
 // TeamAgents reads a team's agents here.
