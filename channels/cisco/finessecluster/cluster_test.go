@@ -24,6 +24,9 @@ import (
 var (
 	agentA = ciscotest.Account{LoginID: "100501", LoginName: "ciscotest", Password: "test@123", Extension: "1001"}
 	agentB = ciscotest.Account{LoginID: "102312778", LoginName: "pquser", Password: "pqsup1", Extension: "1002"}
+	// admin is the fixture's administrator account: the nodes read with it
+	// what no signed-in agent may.
+	admin = ciscotest.Account{LoginName: "finadmin", Password: "admin@123"}
 )
 
 // node is one node of a test cluster: its own connector to Finesse, and
@@ -47,6 +50,7 @@ func startNode(t *testing.T, p *finessetest.Pair, ns *server.Server, name string
 		Logger:         log,
 		ConfirmTimeout: 2 * time.Second,
 		StatusInterval: 200 * time.Millisecond,
+		Admin:          &finesse.Account{Username: admin.LoginName, Password: admin.Password},
 	})
 	require.NoError(t, err)
 	require.NoError(t, fin.Start(testContext(t)))
@@ -66,6 +70,11 @@ func (n *node) stop() {
 	n.fin.Close()
 }
 
+// startPair starts a Finesse pair with the administrator account.
+func startPair(t *testing.T) *finessetest.Pair {
+	return finessetest.StartPair(t, finessetest.PairConfig{Site: finessetest.SiteConfig{Admin: admin}})
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -74,7 +83,7 @@ func testContext(t *testing.T) context.Context {
 
 // startCluster starts a Finesse pair, NATS, and two nodes on them.
 func startCluster(t *testing.T) (p *finessetest.Pair, n1, n2 *node) {
-	p = finessetest.StartPair(t, finessetest.PairConfig{})
+	p = startPair(t)
 	ns := natstest.Start(t, "")
 	return p, startNode(t, p, ns, "n1"), startNode(t, p, ns, "n2")
 }

@@ -38,6 +38,8 @@ const (
 	// methodMediaRoutingDomains asks a node holding sessions for the MRDs
 	// its agents' Media listed: Finesse lists them nowhere else.
 	methodMediaRoutingDomains = "mediaRoutingDomains"
+	// methodSignedInAgents asks a node for the agents whose sessions it holds.
+	methodSignedInAgents = "signedInAgents"
 )
 
 // rpcRequest is a request to an agent's owner. It never holds a password.
@@ -160,8 +162,12 @@ func (c *Cluster) serve(m *nats.Msg) {
 // serveLocally runs a forwarded request on this node's connector: the
 // agent's session is here.
 func (c *Cluster) serveLocally(ctx context.Context, method string, a rpcArgs) (any, error) {
-	if method != methodSignInAs && method != methodMediaRoutingDomains && !c.fin.HasSession(a.LoginID) {
-		return nil, errNoSession
+	switch method {
+	case methodSignInAs, methodMediaRoutingDomains, methodSignedInAgents:
+	default:
+		if !c.fin.HasSession(a.LoginID) {
+			return nil, errNoSession
+		}
 	}
 	f := c.fin
 	switch method {
@@ -173,6 +179,8 @@ func (c *Cluster) serveLocally(ctx context.Context, method string, a rpcArgs) (a
 		return in, err
 	case methodMediaRoutingDomains:
 		return f.MediaRoutingDomains(ctx)
+	case methodSignedInAgents:
+		return f.SignedInAgents(ctx)
 	case methodUser:
 		return f.User(ctx, a.LoginID)
 	case methodSetState:
@@ -363,20 +371,30 @@ func (c *Cluster) Agent(ctx context.Context, loginID string) (bool, error) {
 	return false, err
 }
 
-// SignedInAgents returns the agents whose sessions live nodes hold.
+// SignedInAgents returns the agents whose sessions the live nodes hold,
+// as each says: a node's record of an agent outlives the session a moment.
+// A node that does not answer is taken at its records' word.
 func (c *Cluster) SignedInAgents(ctx context.Context) ([]string, error) {
-	here, err := c.fin.SignedInAgents(ctx)
+	ids, err := c.fin.SignedInAgents(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	byNode := map[string][]string{}
 	for id, r := range c.table {
 		if r.Origin != c.origin && c.aliveLocked(r) {
-			here = append(here, id)
+			byNode[r.Origin] = append(byNode[r.Origin], id)
 		}
 	}
-	return here, nil
+	c.mu.Unlock()
+	for origin, recorded := range byNode {
+		var theirs []string
+		if err := c.forward(ctx, origin, methodSignedInAgents, rpcArgs{}, &theirs); err != nil {
+			theirs = recorded
+		}
+		ids = append(ids, theirs...)
+	}
+	return ids, nil
 }
 
 // SetState sets the agent's state on the node that holds its session.
