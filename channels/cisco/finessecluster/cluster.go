@@ -544,15 +544,22 @@ func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
 func (c *Cluster) owner(loginID string) (origin string, elsewhere bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.names[strings.ToLower(loginID)]
-	if !ok {
-		id = loginID
-	}
-	r, ok := c.table[id]
+	_, r, ok := c.recordLocked(loginID)
 	if !ok || !c.aliveLocked(r) || r.Origin == c.origin {
 		return "", false
 	}
 	return r.Origin, true
+}
+
+// recordLocked returns the loginId of the agent loginID names (a loginId,
+// or a loginName a node met at a sign-in) and its owner record.
+func (c *Cluster) recordLocked(loginID string) (id string, r record, ok bool) {
+	id, known := c.names[strings.ToLower(loginID)]
+	if !known {
+		id = loginID
+	}
+	r, ok = c.table[id]
+	return id, r, ok
 }
 
 // lostHere returns the agent as signed out if its owner went and no node
@@ -560,11 +567,7 @@ func (c *Cluster) owner(loginID string) (origin string, elsewhere bool) {
 func (c *Cluster) lostHere(loginID string) (cisco.User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.names[strings.ToLower(loginID)]
-	if !ok {
-		id = loginID
-	}
-	r, ok := c.table[id]
+	id, r, ok := c.recordLocked(loginID)
 	if !ok || c.aliveLocked(r) || c.fin.HasSession(id) {
 		return cisco.User{}, false
 	}

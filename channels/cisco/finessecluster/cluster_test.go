@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -33,6 +34,7 @@ var (
 // its cluster on NATS.
 type node struct {
 	fin *finesse.Connector
+	nc  *nats.Conn
 	*finessecluster.Cluster
 }
 
@@ -55,12 +57,13 @@ func startNode(t *testing.T, p *finessetest.Pair, ns *server.Server, name string
 	require.NoError(t, err)
 	require.NoError(t, fin.Start(testContext(t)))
 	t.Cleanup(func() { fin.Close() })
-	c, err := finessecluster.New(testContext(t), fin, natstest.Connect(t, ns), finessecluster.Config{
+	nc := natstest.Connect(t, ns)
+	c, err := finessecluster.New(testContext(t), fin, nc, finessecluster.Config{
 		Node: name, Liveness: liveness, Log: log,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	return &node{fin: fin, Cluster: c}
+	return &node{fin: fin, nc: nc, Cluster: c}
 }
 
 // stop stops the node as a node that shuts down does: the cluster first,
@@ -73,6 +76,13 @@ func (n *node) stop() {
 // startPair starts a Finesse pair with the administrator account.
 func startPair(t *testing.T) *finessetest.Pair {
 	return finessetest.StartPair(t, finessetest.PairConfig{Site: finessetest.SiteConfig{Admin: admin}})
+}
+
+// die stops the node as a node that crashes does: its link to NATS and
+// its Finesse sessions go, and it says nothing.
+func (n *node) die() {
+	n.nc.Close()
+	n.fin.Close()
 }
 
 func testContext(t *testing.T) context.Context {
@@ -182,4 +192,23 @@ func logins(p *finessetest.Pair, loginID string) []finessetest.Entry {
 		}
 	}
 	return out
+}
+
+func TestAgentsOfANodeThatDiesAreSignedOutElsewhere(t *testing.T) {
+	_, n1, n2 := startCluster(t)
+	_, err := n1.SignIn(testContext(t), agentA.LoginName, agentA.Password, agentA.Extension)
+	require.NoError(t, err)
+	r2 := ciscotest.Record(t, n2)
+	_, err = n2.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+
+	n1.die() // its heartbeat expires: nobody withdraws it
+	r2.Await(t, "agent A's LOGOUT on node 2, once node 1's heartbeat expired", ciscotest.UserIn(agentA.LoginID, cisco.StateLogout))
+	_, err = n2.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, "")
+	assert.ErrorIs(t, err, cisco.ErrInvalidState, "nobody holds the agent's session")
+	in, err := n2.SignIn(testContext(t), agentA.LoginName, agentA.Password, agentA.Extension)
+	require.NoError(t, err, "the agent signs in again on node 2, which takes the record over")
+	assert.True(t, in.Relogin, "within Finesse's grace, Finesse still has the agent signed in")
+	assert.Equal(t, cisco.StateReady, in.User.State)
+	assert.True(t, n2.fin.HasSession(agentA.LoginID))
 }
