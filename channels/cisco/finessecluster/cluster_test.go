@@ -38,14 +38,17 @@ type node struct {
 	*finessecluster.Cluster
 }
 
+// logLevel is the nodes' log level: benchmarks log errors only.
+var logLevel = zap.InfoLevel
+
 // liveness is short, so that a node that goes is noticed in a moment.
 const liveness = 900 * time.Millisecond
 
 // startNode starts a node called name on the Finesse pair p and the NATS
 // server ns.
-func startNode(t *testing.T, p *finessetest.Pair, ns *server.Server, name string) *node {
+func startNode(t testing.TB, p *finessetest.Pair, ns *server.Server, name string) *node {
 	t.Helper()
-	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named(name)
+	log := zaptest.NewLogger(t, zaptest.Level(logLevel)).Named(name)
 	fin, err := finesse.New(finesse.Config{
 		Sides:          []finesse.Side{{REST: p.A.URL(), XMPP: p.A.XMPPURL()}, {REST: p.B.URL(), XMPP: p.B.XMPPURL()}},
 		RootCAs:        p.XMPP.CA().Pool(),
@@ -74,7 +77,7 @@ func (n *node) stop() {
 }
 
 // startPair starts a Finesse pair with the administrator account.
-func startPair(t *testing.T) *finessetest.Pair {
+func startPair(t testing.TB) *finessetest.Pair {
 	return finessetest.StartPair(t, finessetest.PairConfig{Site: finessetest.SiteConfig{Admin: admin}})
 }
 
@@ -85,14 +88,14 @@ func (n *node) die() {
 	n.fin.Close()
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // startCluster starts a Finesse pair, NATS, and two nodes on them.
-func startCluster(t *testing.T) (p *finessetest.Pair, n1, n2 *node) {
+func startCluster(t testing.TB) (p *finessetest.Pair, n1, n2 *node) {
 	p = startPair(t)
 	ns := natstest.Start(t, "")
 	return p, startNode(t, p, ns, "n1"), startNode(t, p, ns, "n2")
