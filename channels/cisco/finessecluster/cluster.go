@@ -86,7 +86,7 @@ type Cluster struct {
 	listedAt time.Time             // when the last listing started
 	lost     map[string]uint64     // loginId → the revision whose loss was delivered
 	known    map[string]cisco.User // loginId → the agent's User as its last notification showed it
-	claiming map[string]int        // loginIds being signed in here: their records are not tidied
+	claiming map[string]*claim     // loginIds being signed in here: their records are not tidied
 
 	deliverMu sync.Mutex // serializes deliveries; guards subs
 	subs      sim.Subscribers
@@ -178,7 +178,7 @@ func New(ctx context.Context, fin *finesse.Connector, nc *nats.Conn, cfg Config)
 		alive:    map[string]bool{},
 		lost:     map[string]uint64{},
 		known:    map[string]cisco.User{},
-		claiming: map[string]int{},
+		claiming: map[string]*claim{},
 		seen:     map[string]uint64{},
 		seenMore: make(chan struct{}),
 		serving:  make(chan struct{}, maxServing),
@@ -433,9 +433,9 @@ func (c *Cluster) tidyRecords(ctx context.Context) {
 	var taken []string
 	for id, r := range c.table {
 		switch {
-		case r.Origin == c.origin && c.claiming[id] == 0 && !c.fin.HasSession(id):
+		case r.Origin == c.origin && c.claiming[id] == nil && !c.fin.HasSession(id):
 			ended, revs = append(ended, id), append(revs, kvstore.Revision(r.rev))
-		case r.Origin != c.origin && c.claiming[id] == 0 && c.aliveLocked(r) && c.fin.HasSession(id):
+		case r.Origin != c.origin && c.claiming[id] == nil && c.aliveLocked(r) && c.fin.HasSession(id):
 			taken = append(taken, id)
 		}
 	}

@@ -215,3 +215,19 @@ func TestAgentsOfANodeThatDiesAreSignedOutElsewhere(t *testing.T) {
 	assert.Equal(t, cisco.StateReady, in.User.State)
 	assert.True(t, n2.fin.HasSession(agentA.LoginID))
 }
+
+func TestSignInsOnTwoNodesAtOnceMakeOneSession(t *testing.T) {
+	p, n1, n2 := startCluster(t)
+	errs := make(chan error, 2)
+	for _, n := range []*node{n1, n2} {
+		go func() {
+			_, err := n.SignIn(testContext(t), agentA.LoginName, agentA.Password, agentA.Extension)
+			errs <- err
+		}()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	assert.NotEqual(t, n1.fin.HasSession(agentA.LoginID), n2.fin.HasSession(agentA.LoginID),
+		"one node holds the agent's Finesse session")
+	assert.Len(t, logins(p, agentA.LoginID), 1, "one LOGIN reached Finesse")
+}

@@ -172,6 +172,7 @@ func (c *Cluster) serveLocally(ctx context.Context, method string, a rpcArgs) (a
 	f := c.fin
 	switch method {
 	case methodSignInAs:
+		c.awaitClaims(ctx, a.LoginID)
 		in, err := f.SignInAs(ctx, a.LoginID, a.Extension)
 		if errors.Is(err, finesse.ErrNoSession) {
 			err = errNoSession
@@ -313,18 +314,48 @@ func (c *Cluster) rememberNames(ctx context.Context, u cisco.User) {
 	}
 }
 
+// claim counts the sign-ins of one agent under way on this node.
+type claim struct {
+	n    int           // sign-ins under way
+	done chan struct{} // closed when the last ends
+}
+
 func (c *Cluster) beginClaim(id string) {
 	c.mu.Lock()
-	c.claiming[id]++
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	cl := c.claiming[id]
+	if cl == nil {
+		cl = &claim{done: make(chan struct{})}
+		c.claiming[id] = cl
+	}
+	cl.n++
 }
 
 func (c *Cluster) endClaim(id string) {
 	c.mu.Lock()
-	if c.claiming[id]--; c.claiming[id] == 0 {
-		delete(c.claiming, id)
+	defer c.mu.Unlock()
+	if cl := c.claiming[id]; cl != nil {
+		if cl.n--; cl.n == 0 {
+			close(cl.done)
+			delete(c.claiming, id)
+		}
 	}
+}
+
+// awaitClaims waits for the sign-ins of id under way here to end: a node
+// that lost the race to claim an agent asks the winner to sign the agent
+// in, and the winner answers once its own sign-in has made the session.
+func (c *Cluster) awaitClaims(ctx context.Context, id string) {
+	c.mu.Lock()
+	cl := c.claiming[id]
 	c.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+	}
 }
 
 // Resolve returns the loginId username names: as any node met it at a
