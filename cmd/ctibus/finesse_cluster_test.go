@@ -14,11 +14,13 @@ import (
 )
 
 // startFinesseNodes starts two ctibus nodes in front of p, sharing the NATS
-// server at natsURL.
+// server at natsURL. Their heartbeats last the default -nats-lease: a node
+// that stops withdraws its own at once, and a busy machine does not make
+// the other miss it.
 func startFinesseNodes(t *testing.T, p *finessetest.Pair, natsURL string) (n1, n2 *server) {
 	t.Helper()
-	n1 = startFinesseServer(t, p, clusterArgs(natsURL, "-node", "n1", "-nats-lease", testLease)...)
-	n2 = startFinesseServer(t, p, clusterArgs(natsURL, "-node", "n2", "-nats-lease", testLease)...)
+	n1 = startFinesseServer(t, p, clusterArgs(natsURL, "-node", "n1")...)
+	n2 = startFinesseServer(t, p, clusterArgs(natsURL, "-node", "n2")...)
 	return n1, n2
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,6 +116,9 @@ type record struct {
 	Node      string `json:"node"`
 	Origin    string `json:"origin"`
 	Extension string `json:"extension,omitempty"` // the extension of the sign-in that made the record
+	// Teams are the teams a supervisor supervises: every node publishes
+	// the team feed of its teams' agents to it.
+	Teams []string `json:"teams,omitempty"`
 
 	rev  uint64    // the record's revision
 	seen time.Time // when the watch gave it
@@ -455,6 +459,16 @@ func (c *Cluster) tidyRecords(ctx context.Context) {
 // them here and broadcasts them. It runs under the connector's delivery
 // lock, so it only publishes, which does not block.
 func (c *Cluster) local(n cisco.Notification) {
+	if u := n.User; u != nil {
+		id := u.User.LoginID
+		if _, elsewhere := c.owner(id); elsewhere && !c.fin.HasSession(id) {
+			// The team feed of a supervisor signed in here, about an
+			// agent another node holds: that node's own notification
+			// reaches every supervisor of the agent's team.
+			return
+		}
+		n.User = c.withSupervisors(*u)
+	}
 	c.deliverMu.Lock()
 	defer c.deliverMu.Unlock()
 	seq := c.seq.Add(1)
@@ -472,6 +486,20 @@ func (c *Cluster) local(n cisco.Notification) {
 		default:
 		}
 	}
+}
+
+// withSupervisors returns u with the supervisors of the agent's team
+// signed in on any node, not only here.
+func (c *Cluster) withSupervisors(u cisco.UserChange) *cisco.UserChange {
+	team := u.User.TeamID
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, r := range c.table {
+		if slices.Contains(r.Teams, team) && c.aliveLocked(r) && !slices.Contains(u.Supervisors, id) {
+			u.Supervisors = append(slices.Clone(u.Supervisors), id)
+		}
+	}
+	return &u
 }
 
 // notifyMsg is a notification as broadcast.

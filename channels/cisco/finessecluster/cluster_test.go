@@ -19,6 +19,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco/finesse/finessetest"
 	"github.com/ctibus/ctibus/channels/cisco/finessecluster"
 	"github.com/ctibus/ctibus/internal/natstest"
+	"github.com/ctibus/ctibus/internal/testtime"
 )
 
 // The suite's accounts: two agents of team 5004 and their supervisor.
@@ -41,8 +42,9 @@ type node struct {
 // logLevel is the nodes' log level: benchmarks log errors only.
 var logLevel = zap.InfoLevel
 
-// liveness is short, so that a node that goes is noticed in a moment.
-const liveness = 900 * time.Millisecond
+// liveness is short, so that a node that goes is noticed in a moment, and
+// scaled, so that a busy machine does not miss a live node's heartbeat.
+var liveness = testtime.Scale(1500 * time.Millisecond)
 
 // startNode starts a node called name on the Finesse pair p and the NATS
 // server ns.
@@ -230,4 +232,45 @@ func TestSignInsOnTwoNodesAtOnceMakeOneSession(t *testing.T) {
 	assert.NotEqual(t, n1.fin.HasSession(agentA.LoginID), n2.fin.HasSession(agentA.LoginID),
 		"one node holds the agent's Finesse session")
 	assert.Len(t, logins(p, agentA.LoginID), 1, "one LOGIN reached Finesse")
+}
+
+func TestTeamFeedReachesASupervisorOnAnotherNode(t *testing.T) {
+	p, n1, n2 := startCluster(t)
+	sup := ciscotest.Account{LoginID: "100600", LoginName: "supervisor1", Password: "super@1", Extension: "1006"}
+	_, err := n2.SignIn(testContext(t), sup.LoginName, sup.Password, sup.Extension)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return len(p.XMPP.Subscribers(finessetest.DomainA, "/finesse/api/Team/5004/Users")) > 0
+	}, 30*time.Second, 10*time.Millisecond, "the supervisor's session subscribes to its team's node")
+	_, err = n1.SignIn(testContext(t), agentA.LoginName, agentA.Password, agentA.Extension)
+	require.NoError(t, err)
+	r1, r2 := ciscotest.Record(t, n1), ciscotest.Record(t, n2)
+
+	_, err = n1.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
+	require.NoError(t, err)
+	n := r1.Await(t, "agent A's READY on node 1", ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
+	assert.Contains(t, n.User.Supervisors, sup.LoginID, "node 1 names the supervisor signed in on node 2")
+	// Node 2 gets node 1's notification, and Finesse's team feed to the
+	// supervisor's own session: it delivers the change once.
+	r2.Await(t, "agent A's READY on node 2", ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
+	_, err = n1.SetState(testContext(t), agentA.LoginID, cisco.StateNotReady, notReadyCode(t, n1))
+	require.NoError(t, err)
+	r2.Await(t, "agent A's NOT_READY on node 2", ciscotest.UserIn(agentA.LoginID, cisco.StateNotReady))
+	var readies int
+	for _, n := range r2.All() {
+		if ciscotest.UserIn(agentA.LoginID, cisco.StateReady)(n) {
+			readies++
+			assert.Contains(t, n.User.Supervisors, sup.LoginID)
+		}
+	}
+	assert.Equal(t, 1, readies, "one READY on node 2, not one per way it came")
+}
+
+// notReadyCode returns the id of the agent's first NOT_READY reason code.
+func notReadyCode(t *testing.T, n *node) string {
+	t.Helper()
+	codes, err := n.ReasonCodes(testContext(t), agentA.LoginID, cisco.CategoryNotReady)
+	require.NoError(t, err)
+	require.NotEmpty(t, codes)
+	return codes[0].ID
 }

@@ -275,7 +275,7 @@ func (c *Cluster) SignIn(ctx context.Context, username, password, extension stri
 			// The owner's session ended meanwhile: take the agent over.
 		}
 		if r.Origin != c.origin || val == nil {
-			mine, _ := json.Marshal(record{Node: c.cfg.Node, Origin: c.origin, Extension: extension})
+			mine, _ := json.Marshal(record{Node: c.cfg.Node, Origin: c.origin, Extension: extension, Teams: supervised(v.User())})
 			rev, err = kvstore.CompareAndSet(ctx, c.owners, ownerKey(id), mine, rev)
 			if kvstore.IsConflict(err) {
 				continue
@@ -292,6 +292,18 @@ func (c *Cluster) SignIn(ctx context.Context, username, password, extension stri
 		return in, err
 	}
 	return cisco.SignedIn{}, unavailable("Other ctibus nodes are signing this agent in at the same time; try again.")
+}
+
+// supervised returns the ids of the teams u supervises.
+func supervised(u cisco.User) []string {
+	if !u.IsSupervisor {
+		return nil
+	}
+	ids := make([]string, 0, len(u.Teams))
+	for _, t := range u.Teams {
+		ids = append(ids, t.ID)
+	}
+	return ids
 }
 
 // nodeAlive reads whether origin's heartbeat is there.
