@@ -269,6 +269,12 @@ func (c *Cluster) SignIn(ctx context.Context, username, password, extension stri
 		if val != nil && json.Unmarshal(val, &r) == nil && r.Origin != c.origin && c.nodeAlive(ctx, r.Origin) {
 			var in cisco.SignedIn
 			err := c.forward(ctx, r.Origin, methodSignInAs, rpcArgs{LoginID: id, Extension: extension}, &in)
+			if errors.Is(err, cisco.ErrAuthorization) {
+				// Finesse has just taken the password given here: what it
+				// refused is the one the owner holds, changed since. That
+				// is no wrong password of this sign-in's, for the lockout.
+				return in, unavailable("Finesse refused the password the ctibus node holding the agent's session signed in with: the password changed since. Close the agent's desktops and sign in again once the session has ended.")
+			}
 			if !errors.Is(err, errNoSession) {
 				return in, err
 			}
