@@ -42,7 +42,7 @@ const (
 	// deliveryTimeout bounds how long a forwarded request, once answered,
 	// waits for this node to deliver the owner's notifications sent before
 	// the answer. It runs out only if a broadcast was lost.
-	deliveryTimeout = 2 * time.Second
+	deliveryTimeout = 5 * time.Second
 	// maxServing bounds the forwarded requests a node serves at once; one
 	// more is answered Unavailable at once rather than queued.
 	maxServing = 512

@@ -44,7 +44,7 @@ var logLevel = zap.InfoLevel
 
 // liveness is short, so that a node that goes is noticed in a moment, and
 // scaled, so that a busy machine does not miss a live node's heartbeat.
-var liveness = testtime.Scale(1500 * time.Millisecond)
+var liveness = testtime.Scale(finessecluster.DefaultLiveness)
 
 // startNode starts a node called name on the Finesse pair p and the NATS
 // server ns.
