@@ -19,6 +19,8 @@ import (
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/natsbus"
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/finesse"
+	"github.com/ctibus/ctibus/channels/cisco/finessecluster"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/channels/cisco/simcluster"
 	"github.com/ctibus/ctibus/handlers"
@@ -227,10 +229,10 @@ type sharedState struct {
 }
 
 // clusterView is what the operator's view reads of the cluster: the
-// presence bucket and the contact center's lease.
+// presence bucket and who runs the contact center.
 type clusterView struct {
-	presence *session.KVPresence
-	cti      *simcluster.Cluster
+	presence    *session.KVPresence
+	leaseholder func(context.Context) (string, error)
 }
 
 func (v clusterView) View(ctx context.Context) (session.PresenceView, error) {
@@ -238,12 +240,51 @@ func (v clusterView) View(ctx context.Context) (session.PresenceView, error) {
 }
 
 func (v clusterView) Leaseholder(ctx context.Context) (string, error) {
-	return v.cti.Leaseholder(ctx)
+	return v.leaseholder(ctx)
+}
+
+// sharedCTI is the contact center as the nodes of a cluster share it.
+type sharedCTI interface {
+	cisco.Connector
+	Close() error
+}
+
+// joinCTI shares the contact center through NATS, for node: the
+// simulator's cluster, or Finesse's. leaseholder names the node that runs
+// the contact center, "" when none does.
+type joinCTI func(ctx context.Context, nc *nats.Conn, node string) (cti sharedCTI, leaseholder func(context.Context) (string, error), err error)
+
+// simulatorCluster shares one simulator on dir among the nodes.
+func simulatorCluster(cfg config, log *zap.Logger, dir *sim.Directory, simCfg sim.Config) joinCTI {
+	return func(ctx context.Context, nc *nats.Conn, node string) (sharedCTI, func(context.Context) (string, error), error) {
+		cluster, err := simcluster.New(ctx, dir, nc, simcluster.Config{
+			Node: node, Prefix: cfg.natsPrefix, LeaseTTL: cfg.natsLease, Log: log.Named("cluster"), Simulator: simCfg,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return cluster, cluster.Leaseholder, nil
+	}
+}
+
+// finesseCluster shares the agents' Finesse sessions among the nodes: each
+// stays on the node that signed its agent in.
+func finesseCluster(cfg config, log *zap.Logger, fin *finesse.Connector) joinCTI {
+	return func(ctx context.Context, nc *nats.Conn, node string) (sharedCTI, func(context.Context) (string, error), error) {
+		cluster, err := finessecluster.New(ctx, fin, nc, finessecluster.Config{
+			Node: node, Prefix: cfg.natsPrefix, Liveness: cfg.natsLease, Log: log.Named("cluster"),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		noLeaseholder := func(context.Context) (string, error) { return "", nil }
+		return cluster, noLeaseholder, nil
+	}
 }
 
 // joinCluster connects the node to NATS, carries the bus's events through
 // it and opens the shared stores. leave undoes it all, in the reverse order.
-func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *broker.Broker, dir *sim.Directory, simCfg sim.Config) (shared sharedState, leave func(), err error) {
+func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *broker.Broker, join joinCTI) (shared sharedState, leave func(), err error) {
 	link, err := connectNATS(cfg, log)
 	if err != nil {
 		return shared, nil, err
@@ -307,16 +348,14 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		}
 	})
 
-	cluster, err := simcluster.New(ctx, dir, link.state, simcluster.Config{
-		Node: link.node, Prefix: cfg.natsPrefix, LeaseTTL: cfg.natsLease, Log: log.Named("cluster"), Simulator: simCfg,
-	})
+	cti, leaseholder, err := join(ctx, link.state, link.node)
 	if err != nil {
 		return shared, nil, fmt.Errorf("join the contact center's cluster: %w", err)
 	}
-	shared.cti = cluster
-	shared.node, shared.cluster = link.node, clusterView{presence: presence, cti: cluster}
+	shared.cti = cti
+	shared.node, shared.cluster = link.node, clusterView{presence: presence, leaseholder: leaseholder}
 	undo = append(undo, func() {
-		if err := cluster.Close(); err != nil {
+		if err := cti.Close(); err != nil {
 			log.Warn("leave the contact center's cluster", zap.Error(err))
 		}
 	})

@@ -128,7 +128,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "`file` of the token nodes present to an embedded NATS server: -nats-embedded with -nats-listen reads it, or creates it (default nats-token in -nats-store); a node joining it with -nats reads it")
 	fs.StringVar(&c.natsStore, "nats-store", "ctibus-data", "with -nats-embedded: `directory` where the embedded NATS server keeps JetStream's data")
 	fs.StringVar(&c.natsPrefix, "nats-prefix", simcluster.DefaultPrefix, "`name` of this cluster in NATS: the subjects' first token and the buckets' prefix; clusters sharing a NATS server need different ones")
-	fs.DurationVar(&c.natsLease, "nats-lease", simcluster.DefaultLeaseTTL, "how long the node hosting the contact center may go silent before another takes over: the longest failover")
+	fs.DurationVar(&c.natsLease, "nats-lease", simcluster.DefaultLeaseTTL, "how long the node hosting the contact center may go silent before another takes over: the longest failover; with -cti finesse, how long a node may go silent before the others sign its agents out")
 	fs.StringVar(&c.node, "node", "", "`name` of this node in the cluster (1 to 32 letters, digits, - or _); empty picks the host name and a random suffix")
 
 	fs.StringVar(&c.cti, "cti", "simulator", "the contact center: `simulator` (the embedded Finesse simulator) or finesse (a real Cisco Finesse, see -finesse-url)")
@@ -324,9 +324,6 @@ func (c config) checkFinesse() []error {
 	if len(c.simulatorFlagsSet) > 0 {
 		errs = append(errs, fmt.Errorf("%s: the simulator's options make no sense with -cti finesse, where agents sign in with their Finesse accounts and calls come from phones; remove them",
 			strings.Join(c.simulatorFlagsSet, ", ")))
-	}
-	if c.clustered() {
-		errs = append(errs, errors.New("-cti finesse does not run in a cluster yet (-nats, -nats-embedded): run one ctibus node against Finesse; see docs/finesse.md"))
 	}
 	return errs
 }

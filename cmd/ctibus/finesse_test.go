@@ -33,7 +33,6 @@ func TestFinesseFlags(t *testing.T) {
 		{"not a contact center", []string{"-cti", "avaya"}, `-cti "avaya": use simulator or finesse`},
 		{"the simulator's directory", []string{"-cti", "finesse", "-finesse-url", "https://f.test:8445", "-agents", "a.json"}, "-agents: the simulator's options make no sense with -cti finesse"},
 		{"a scenario", []string{"-cti", "finesse", "-finesse-url", "https://f.test:8445", "-sim-scenario", "s.json"}, "-sim-scenario"},
-		{"a cluster", []string{"-cti", "finesse", "-finesse-url", "https://f.test:8445", "-nats-embedded"}, "does not run in a cluster yet"},
 		{"a lockout Finesse would beat", []string{"-cti", "finesse", "-finesse-url", "https://f.test:8445", "-lockout-attempts", "5"}, "at most 4"},
 		{"XMPP URLs that do not match", []string{"-cti", "finesse", "-finesse-url", "https://a.test:8445,https://b.test:8445", "-finesse-xmpp-url", "wss://a.test:7443/ws/"}, "one XMPP URL per side"},
 		{"Finesse flags without Finesse", []string{"-finesse-url", "https://f.test:8445"}, "need -cti finesse"},

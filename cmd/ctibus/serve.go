@@ -84,6 +84,14 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		}
 		defer fin.Close() // after the handlers, which sign no one out at Close
 		shared.cti = fin
+		if cfg.clustered() {
+			var leaveCluster func()
+			if shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, finesseCluster(cfg, log, fin)); err != nil {
+				return err
+			}
+			leave = sync.OnceFunc(leaveCluster)
+			defer leave() // before fin.Close: the other nodes hear at once that this node's sessions end
+		}
 		registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ctibus_finesse_unreadable_notifications_total",
 			Help: "Finesse notifications that could not be read, and were skipped (logged without their payload).",
@@ -92,7 +100,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		shared.cti = sim.New(dir, simCfg)
 	default:
 		var leaveCluster func()
-		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, dir, simCfg)
+		shared, leaveCluster, err = joinCluster(cfg, log, registry, bus, simulatorCluster(cfg, log, dir, simCfg))
 		if err != nil {
 			return err
 		}

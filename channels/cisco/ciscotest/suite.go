@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,101 +295,16 @@ func testSetStateErrors(t *testing.T, h *Harness) {
 	assert.Equal(t, cisco.StateNotReady, u.State, "a refused change changes nothing")
 }
 
-// recorder keeps what a Subscribe callback receives, and checks that the
-// callback is never entered twice at once.
-type recorder struct {
-	inside  atomic.Int32 // callbacks running now
-	overlap atomic.Bool  // two ran at once
-
-	mu    sync.Mutex // guards the fields below
-	got   []cisco.Notification
-	added chan struct{} // closed, and replaced, on each notification
-}
-
-func subscribe(t *testing.T, c cisco.Connector) *recorder {
-	r := &recorder{added: make(chan struct{})}
-	t.Cleanup(c.Subscribe(r.add))
-	return r
-}
-
-func (r *recorder) add(n cisco.Notification) {
-	if r.inside.Add(1) != 1 {
-		r.overlap.Store(true)
-	}
-	runtime.Gosched() // give an overlapping call its chance to show
-	r.mu.Lock()
-	r.got = append(r.got, n)
-	close(r.added)
-	r.added = make(chan struct{})
-	r.mu.Unlock()
-	r.inside.Add(-1)
-}
-
-// all returns what was received so far.
-func (r *recorder) all() []cisco.Notification {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
-
-// await waits until a notification matches, and returns it.
-func (r *recorder) await(t *testing.T, what string, match func(cisco.Notification) bool) cisco.Notification {
-	t.Helper()
-	ctx := suiteContext(t)
-	for {
-		r.mu.Lock()
-		for _, n := range r.got {
-			if match(n) {
-				r.mu.Unlock()
-				return n
-			}
-		}
-		added := r.added
-		r.mu.Unlock()
-		select {
-		case <-added:
-		case <-ctx.Done():
-			require.FailNow(t, "no notification: "+what)
-		}
-	}
-}
-
-// userState matches a User notification of the agent in state.
-func userState(loginID string, state cisco.State) func(cisco.Notification) bool {
-	return func(n cisco.Notification) bool {
-		return n.User != nil && n.User.User.LoginID == loginID && n.User.User.State == state
-	}
-}
-
-// dialogIn matches a Calls notification of the agent with a dialog in which
-// the agent's participant is in state.
-func dialogIn(loginID, extension, state string) func(cisco.Notification) bool {
-	return func(n cisco.Notification) bool {
-		return n.Calls != nil && n.Calls.LoginID == loginID && slices.ContainsFunc(n.Calls.Dialogs, func(d cisco.Dialog) bool {
-			return participantState(d, extension) == state
-		})
-	}
-}
-
-func participantState(d cisco.Dialog, extension string) string {
-	for _, p := range d.Participants {
-		if p.MediaAddress == extension {
-			return p.State
-		}
-	}
-	return ""
-}
-
 func testNotificationsBeforeReturn(t *testing.T, h *Harness) {
 	c, a := h.Connector, h.Agents[0]
 	signIn(t, c, a)
-	r := subscribe(t, c)
+	r := Record(t, c)
 
 	_, err := c.SetState(cisco.WithRequestID(suiteContext(t), "req-ready"), a.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
 	// No waiting: the notification is delivered before SetState returns.
-	got := r.all()
-	i := slices.IndexFunc(got, userState(a.LoginID, cisco.StateReady))
+	got := r.All()
+	i := slices.IndexFunc(got, UserIn(a.LoginID, cisco.StateReady))
 	require.GreaterOrEqual(t, i, 0, "the READY notification was delivered before SetState returned")
 	n := got[i]
 	assert.Equal(t, "req-ready", n.RequestID, "the notification carries the request's id")
@@ -402,7 +315,7 @@ func testNotificationsBeforeReturn(t *testing.T, h *Harness) {
 	require.NoError(t, err)
 	_, err = c.SetState(cisco.WithRequestID(suiteContext(t), "req-out"), a.LoginID, cisco.StateLogout, firstCode(t, c, a, cisco.CategoryLogout))
 	require.NoError(t, err)
-	assert.True(t, slices.ContainsFunc(r.all(), userState(a.LoginID, cisco.StateLogout)),
+	assert.True(t, slices.ContainsFunc(r.All(), UserIn(a.LoginID, cisco.StateLogout)),
 		"the LOGOUT notification was delivered before SetState returned: the sign-out path relies on it")
 }
 
@@ -412,7 +325,7 @@ func testSubscribeIsSerial(t *testing.T, h *Harness) {
 	for _, a := range accounts {
 		signIn(t, c, a)
 	}
-	r := subscribe(t, c)
+	r := Record(t, c)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(accounts)*6)
 	for _, a := range accounts {
@@ -431,8 +344,8 @@ func testSubscribeIsSerial(t *testing.T, h *Harness) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Len(t, r.all(), len(accounts)*6, "one notification per change")
-	assert.False(t, r.overlap.Load(), "the callback ran twice at once")
+	assert.Len(t, r.All(), len(accounts)*6, "one notification per change")
+	assert.False(t, r.Overlapped(), "the callback ran twice at once")
 }
 
 func testSubscribeCancel(t *testing.T, h *Harness) {
@@ -445,11 +358,11 @@ func testSubscribeCancel(t *testing.T, h *Harness) {
 		cancelled = append(cancelled, n)
 		mu.Unlock()
 	})
-	marker := subscribe(t, c)
+	marker := Record(t, c)
 	cancel()
 	_, err := c.SetState(suiteContext(t), a.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
-	marker.await(t, "READY, to the subscriber still there", userState(a.LoginID, cisco.StateReady))
+	marker.Await(t, "READY, to the subscriber still there", UserIn(a.LoginID, cisco.StateReady))
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Empty(t, cancelled, "a cancelled subscription got a notification")
@@ -464,13 +377,13 @@ func testForceLogout(t *testing.T, h *Harness) {
 	require.NoError(t, err)
 	assert.Subset(t, ids, []string{a.LoginID, b.LoginID})
 
-	r := subscribe(t, c)
+	r := Record(t, c)
 	_, err = c.SetState(ctx, a.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
 	u, err := c.ForceLogout(ctx, a.LoginID, "255")
 	require.NoError(t, err, "ForceLogout signs out from any state")
 	assert.Equal(t, cisco.StateLogout, u.State)
-	assert.True(t, slices.ContainsFunc(r.all(), userState(a.LoginID, cisco.StateLogout)), "the LOGOUT was delivered before ForceLogout returned")
+	assert.True(t, slices.ContainsFunc(r.All(), UserIn(a.LoginID, cisco.StateLogout)), "the LOGOUT was delivered before ForceLogout returned")
 
 	ids, err = c.SignedInAgents(ctx)
 	require.NoError(t, err)
@@ -521,10 +434,10 @@ func testRoutedCall(t *testing.T, h *Harness) {
 	c, a := h.Connector, h.Agents[0]
 	ctx := suiteContext(t)
 	ready(t, c, a)
-	r := subscribe(t, c)
+	r := Record(t, c)
 	require.NoError(t, h.Ring(ctx, a, callerNumber))
-	n := r.await(t, "the call alerting at the agent", dialogIn(a.LoginID, a.Extension, "ALERTING"))
-	i := slices.IndexFunc(n.Calls.Dialogs, func(d cisco.Dialog) bool { return participantState(d, a.Extension) == "ALERTING" })
+	n := r.Await(t, "the call alerting at the agent", DialogIn(a.LoginID, a.Extension, "ALERTING"))
+	i := slices.IndexFunc(n.Calls.Dialogs, func(d cisco.Dialog) bool { return ParticipantState(d, a.Extension) == "ALERTING" })
 	call := n.Calls.Dialogs[i]
 	assert.Equal(t, callerNumber, call.FromAddress)
 
@@ -534,21 +447,21 @@ func testRoutedCall(t *testing.T, h *Harness) {
 	assert.Equal(t, call.ID, dialogs[0].ID)
 
 	require.NoError(t, c.CallAction(ctx, a.LoginID, call.ID, cisco.ActionAnswer, ""))
-	assert.True(t, slices.ContainsFunc(r.all(), dialogIn(a.LoginID, a.Extension, "ACTIVE")), "the answer was delivered before CallAction returned")
+	assert.True(t, slices.ContainsFunc(r.All(), DialogIn(a.LoginID, a.Extension, "ACTIVE")), "the answer was delivered before CallAction returned")
 	u, err := c.User(ctx, a.LoginID)
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateTalking, u.State)
 
 	require.NoError(t, c.CallAction(ctx, a.LoginID, call.ID, cisco.ActionDrop, ""))
 	var last cisco.Notification
-	for _, n := range r.all() {
+	for _, n := range r.All() {
 		if n.Calls != nil && n.Calls.LoginID == a.LoginID {
 			last = n
 		}
 	}
 	require.NotNil(t, last.Calls)
-	assert.False(t, dialogIn(a.LoginID, a.Extension, "ACTIVE")(last), "the drop was delivered before CallAction returned")
-	assert.True(t, dialogIn(a.LoginID, a.Extension, "DROPPED")(last) || dialogIn(a.LoginID, a.Extension, "WRAP_UP")(last),
+	assert.False(t, DialogIn(a.LoginID, a.Extension, "ACTIVE")(last), "the drop was delivered before CallAction returned")
+	assert.True(t, DialogIn(a.LoginID, a.Extension, "DROPPED")(last) || DialogIn(a.LoginID, a.Extension, "WRAP_UP")(last),
 		"the ended call is shown one last time, the agent DROPPED or in WRAP_UP")
 	u, err = c.User(ctx, a.LoginID)
 	require.NoError(t, err)
@@ -594,15 +507,15 @@ func testAsynchronousFailure(t *testing.T, h *Harness) {
 	c, a := h.Connector, h.Agents[0]
 	ctx := suiteContext(t)
 	ready(t, c, a)
-	r := subscribe(t, c)
+	r := Record(t, c)
 	require.NoError(t, h.Ring(ctx, a, callerNumber))
-	n := r.await(t, "the call alerting at the agent", dialogIn(a.LoginID, a.Extension, "ALERTING"))
+	n := r.Await(t, "the call alerting at the agent", DialogIn(a.LoginID, a.Extension, "ALERTING"))
 	call := n.Calls.Dialogs[0]
 	require.NoError(t, c.CallAction(ctx, a.LoginID, call.ID, cisco.ActionAnswer, ""))
 
 	err := c.CallAction(cisco.WithRequestID(ctx, "req-sst"), a.LoginID, call.ID, cisco.ActionTransferSST, h.BusyNumber)
 	require.NoError(t, err, "the contact center takes the transfer up, and it fails later")
-	f := r.await(t, "a Failure for the transfer", func(n cisco.Notification) bool { return n.Failure != nil })
+	f := r.Await(t, "a Failure for the transfer", func(n cisco.Notification) bool { return n.Failure != nil })
 	assert.Equal(t, a.LoginID, f.Failure.LoginID)
 	require.NotNil(t, f.Failure.Error)
 	assert.Equal(t, cisco.ErrorTypeCallOperationFailure, f.Failure.Error.Type)
@@ -612,7 +525,7 @@ func testAsynchronousFailure(t *testing.T, h *Harness) {
 	dialogs, err := c.Dialogs(ctx, a.LoginID)
 	require.NoError(t, err)
 	require.Len(t, dialogs, 1, "the call stays with the agent")
-	assert.Equal(t, "ACTIVE", participantState(dialogs[0], a.Extension))
+	assert.Equal(t, "ACTIVE", ParticipantState(dialogs[0], a.Extension))
 }
 
 func testSupervisorErrors(t *testing.T, h *Harness) {

@@ -1,6 +1,7 @@
 package finesse
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -175,46 +176,40 @@ func (c *Connector) WrapUp(ctx context.Context, loginID, dialogID, reason string
 	return err
 }
 
-// supervisorCall checks that supervisorID is a signed-in supervisor.
-func (c *Connector) supervisorCall(ctx context.Context, supervisorID string) (*agentSession, error) {
+// supervise checks that supervisorID is a signed-in supervisor, and
+// returns its session and the addresses of a monitoring or barge-in
+// request: fromAddress, or else the supervisor's extension; toAddress, or
+// else the extension agentID is signed in on.
+func (c *Connector) supervise(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (sup *agentSession, from, to string, err error) {
 	u, err := c.User(ctx, supervisorID)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	if !u.IsSupervisor {
-		return nil, &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageNotSupervisor, Text: "Only a supervisor may monitor or barge into a call."}
+		return nil, "", "", &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageNotSupervisor, Text: "Only a supervisor may monitor or barge into a call."}
 	}
-	return c.agentSession(ctx, supervisorID)
-}
-
-// extensionOf returns the extension agentID is signed in on, as far as
-// this connector knows, or "".
-func (c *Connector) extensionOf(agentID string) string {
-	if s := c.session(agentID); s != nil {
-		return s.ext
+	if sup, err = c.agentSession(ctx, supervisorID); err != nil {
+		return nil, "", "", err
 	}
-	return ""
+	from, to = cmp.Or(fromAddress, sup.ext), toAddress
+	if to == "" {
+		if s := c.session(agentID); s != nil {
+			to = s.ext
+		} else if a, err := c.User(ctx, agentID); err == nil {
+			to = a.Extension
+		} else {
+			return nil, "", "", err
+		}
+	}
+	return sup, from, to, nil
 }
 
 // SilentMonitor starts the supervisor listening to the agent's call (POST
 // the supervisor's Dialogs, SILENT_MONITOR), and returns its monitor dialog.
 func (c *Connector) SilentMonitor(ctx context.Context, supervisorID, fromAddress, agentID, toAddress string) (cisco.Dialog, error) {
-	sup, err := c.supervisorCall(ctx, supervisorID)
+	sup, fromAddress, toAddress, err := c.supervise(ctx, supervisorID, fromAddress, agentID, toAddress)
 	if err != nil {
 		return cisco.Dialog{}, err
-	}
-	if fromAddress == "" {
-		fromAddress = sup.ext
-	}
-	if toAddress == "" {
-		toAddress = c.extensionOf(agentID)
-	}
-	if toAddress == "" {
-		u, err := c.User(ctx, agentID)
-		if err != nil {
-			return cisco.Dialog{}, err
-		}
-		toAddress = u.Extension
 	}
 	body := dialogBody("requestedAction", "SILENT_MONITOR", "fromAddress", fromAddress, "toAddress", toAddress) + "</Dialog>"
 	return sup.postNewDialog(ctx, body, "Finesse started the monitoring but did not show it; check the supervisor's calls")
@@ -224,15 +219,9 @@ func (c *Connector) SilentMonitor(ctx context.Context, supervisorID, fromAddress
 // (POST the supervisor's Dialogs, BARGE_CALL with associatedDialogUri),
 // and returns that call.
 func (c *Connector) Barge(ctx context.Context, supervisorID, fromAddress, agentID, toAddress, dialogID string) (cisco.Dialog, error) {
-	sup, err := c.supervisorCall(ctx, supervisorID)
+	sup, fromAddress, toAddress, err := c.supervise(ctx, supervisorID, fromAddress, agentID, toAddress)
 	if err != nil {
 		return cisco.Dialog{}, err
-	}
-	if fromAddress == "" {
-		fromAddress = sup.ext
-	}
-	if toAddress == "" {
-		toAddress = c.extensionOf(agentID)
 	}
 	body := dialogBody("requestedAction", "BARGE_CALL", "fromAddress", fromAddress, "toAddress", toAddress,
 		"associatedDialogUri", "/finesse/api/Dialog/"+dialogID) + "</Dialog>"

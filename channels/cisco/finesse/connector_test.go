@@ -95,59 +95,6 @@ var (
 	agentB = ciscotest.Account{LoginID: "102312778", LoginName: "pquser", Password: "pqsup1", Extension: "1002"}
 )
 
-// recorder keeps the notifications a connector delivers.
-type recorder struct {
-	mu    sync.Mutex
-	got   []cisco.Notification
-	added chan struct{}
-}
-
-func record(t *testing.T, c *finesse.Connector) *recorder {
-	r := &recorder{added: make(chan struct{})}
-	t.Cleanup(c.Subscribe(func(n cisco.Notification) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.got = append(r.got, n)
-		close(r.added)
-		r.added = make(chan struct{})
-	}))
-	return r
-}
-
-func (r *recorder) all() []cisco.Notification {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
-
-// await waits for a notification that matches.
-func (r *recorder) await(t *testing.T, what string, match func(cisco.Notification) bool) cisco.Notification {
-	t.Helper()
-	ctx := testContext(t)
-	for {
-		r.mu.Lock()
-		for _, n := range r.got {
-			if match(n) {
-				r.mu.Unlock()
-				return n
-			}
-		}
-		added := r.added
-		r.mu.Unlock()
-		select {
-		case <-added:
-		case <-ctx.Done():
-			require.FailNow(t, "no notification: "+what)
-		}
-	}
-}
-
-func userIn(loginID string, state cisco.State) func(cisco.Notification) bool {
-	return func(n cisco.Notification) bool {
-		return n.User != nil && n.User.User.LoginID == loginID && n.User.User.State == state
-	}
-}
-
 // notReadyCode returns the id of the agent's first NOT_READY reason code.
 func notReadyCode(t *testing.T, c *finesse.Connector, a ciscotest.Account) string {
 	t.Helper()
@@ -195,11 +142,11 @@ func TestRequestIDEchoedOrEmpty(t *testing.T) {
 			p.A.SetEchoRequestID(echo)
 			c := connect(t, p, options{})
 			signIn(t, c, agentA)
-			r := record(t, c)
+			r := ciscotest.Record(t, c)
 			_, err := c.SetState(cisco.WithRequestID(testContext(t), "bus-1"), agentA.LoginID, cisco.StateReady, "")
 			require.NoError(t, err)
-			got := r.all()
-			i := slices.IndexFunc(got, userIn(agentA.LoginID, cisco.StateReady))
+			got := r.All()
+			i := slices.IndexFunc(got, ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
 			require.GreaterOrEqual(t, i, 0, "delivered before SetState returned")
 			assert.Equal(t, "bus-1", got[i].RequestID, "the request's id, whether Finesse echoes it or not")
 			assert.Equal(t, agentA.LoginID, got[i].RequestedBy)
@@ -273,11 +220,11 @@ func TestLostSessionReconnectsWithinTheGrace(t *testing.T) {
 	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
 	back := presenceWatch(t, p, finessetest.DomainA, agentA.LoginID)
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	p.XMPP.Proxy(finessetest.DomainA).Drop()
 	waitFor(t, back, "the agent's presence came back on side A")
-	r.await(t, "the link reported down", func(n cisco.Notification) bool { return n.Link != nil && !n.Link.Up })
-	up := r.await(t, "the link reported back", func(n cisco.Notification) bool { return n.Link != nil && n.Link.Up })
+	r.Await(t, "the link reported down", func(n cisco.Notification) bool { return n.Link != nil && !n.Link.Up })
+	up := r.Await(t, "the link reported back", func(n cisco.Notification) bool { return n.Link != nil && n.Link.Up })
 	assert.Equal(t, agentA.Extension, up.Link.Extension)
 	assert.NotEmpty(t, up.Link.ConnectionID)
 	assert.False(t, p.A.ExpirePresence(agentA.LoginID), "the agent is online when the 60 s grace ends: no forced logout")
@@ -292,14 +239,14 @@ func TestSideDownMovesAgentsToTheOtherSide(t *testing.T) {
 	p := startPair(t, finessetest.PairConfig{})
 	c := connect(t, p, options{})
 	signIn(t, c, agentA)
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	onB := presenceWatch(t, p, finessetest.DomainB, agentA.LoginID)
 	p.A.Down()
 	waitFor(t, onB, "the agent signed in on side B")
 	// A change made while the agent moved is published by the resync.
 	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err, "requests go to side B")
-	r.await(t, "READY through side B", userIn(agentA.LoginID, cisco.StateReady))
+	r.Await(t, "READY through side B", ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
 	_, ok := p.Log.Find(func(e finessetest.Entry) bool {
 		return finessetest.IsLogin(agentA.LoginID)(e) && e.Side == finessetest.DomainB
 	})
@@ -313,7 +260,7 @@ func TestOutOfServiceThenInService(t *testing.T) {
 	p := startPair(t, finessetest.PairConfig{})
 	c := connect(t, p, options{sides: 1})
 	signIn(t, c, agentA)
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	p.A.SetStatus(finessetest.OutOfService)
 	require.Eventually(t, func() bool { return !c.Ready() }, 30*time.Second, 10*time.Millisecond)
 	_, err := c.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
@@ -322,7 +269,7 @@ func TestOutOfServiceThenInService(t *testing.T) {
 	_, err = p.Sim.SetState(testContext(t), agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
 	p.A.SetStatus(finessetest.InService)
-	r.await(t, "the change made while out of service, published once back", userIn(agentA.LoginID, cisco.StateReady))
+	r.Await(t, "the change made while out of service, published once back", ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
 	require.Eventually(t, c.Ready, 30*time.Second, 10*time.Millisecond)
 }
 
@@ -338,7 +285,7 @@ func TestPerAgentOrder(t *testing.T) {
 	for _, a := range accounts {
 		codes[a.LoginID] = notReadyCode(t, c, a)
 	}
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	var wg sync.WaitGroup
 	for _, a := range accounts {
 		wg.Go(func() {
@@ -355,7 +302,7 @@ func TestPerAgentOrder(t *testing.T) {
 	wg.Wait()
 	for _, a := range accounts {
 		var states []cisco.State
-		for _, n := range r.all() {
+		for _, n := range r.All() {
 			if n.User != nil && n.User.User.LoginID == a.LoginID {
 				states = append(states, n.User.User.State)
 			}
@@ -373,14 +320,14 @@ func TestTeamFeedOfAgentsSignedInElsewhere(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return len(p.XMPP.Subscribers(finessetest.DomainA, "/finesse/api/Team/5004/Users")) > 0
 	}, 30*time.Second, 10*time.Millisecond, "the supervisor's session subscribes to its team's node")
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	// Agent A signs in on its Finesse desktop, not through ctibus.
 	ctx := testContext(t)
 	_, err := p.Sim.SignIn(ctx, agentA.LoginName, agentA.Password, agentA.Extension)
 	require.NoError(t, err)
 	_, err = p.Sim.SetState(ctx, agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
-	n := r.await(t, "agent A's READY in the supervisor's team feed", userIn(agentA.LoginID, cisco.StateReady))
+	n := r.Await(t, "agent A's READY in the supervisor's team feed", ciscotest.UserIn(agentA.LoginID, cisco.StateReady))
 	assert.Equal(t, []string{sup.LoginID}, n.User.Supervisors)
 
 	require.NoError(t, c.Close())
@@ -397,10 +344,10 @@ func TestSupervisorMonitorsAndBarges(t *testing.T) {
 	ctx := testContext(t)
 	_, err := c.SetState(ctx, agentA.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
-	r := record(t, c)
+	r := ciscotest.Record(t, c)
 	_, err = p.Sim.Ring(ctx, agentA.LoginID, sim.IncomingCall{From: "4085551234"})
 	require.NoError(t, err)
-	n := r.await(t, "the call alerting", func(n cisco.Notification) bool {
+	n := r.Await(t, "the call alerting", func(n cisco.Notification) bool {
 		return n.Calls != nil && n.Calls.LoginID == agentA.LoginID && len(n.Calls.Dialogs) == 1
 	})
 	require.NoError(t, c.CallAction(ctx, agentA.LoginID, n.Calls.Dialogs[0].ID, cisco.ActionAnswer, ""))

@@ -21,9 +21,33 @@ import (
 // Device Busy). A sign-in on the extension the agent is signed in on
 // already is a re-login: Finesse keeps the agent's state.
 func (c *Connector) SignIn(ctx context.Context, username, password, extension string) (cisco.SignedIn, error) {
+	v, err := c.Authenticate(ctx, username, password)
+	if err != nil {
+		return cisco.SignedIn{}, err
+	}
+	return c.SignInVerified(ctx, v, extension)
+}
+
+// Verified is an agent whose password Finesse has just accepted, as
+// Authenticate returns it: what SignInVerified needs to sign it in. It
+// holds the password in memory, in fields that nothing marshals.
+type Verified struct {
+	user     cisco.User
+	username string
+	creds    credentials
+	side     *side
+}
+
+// User returns the agent's User, as Finesse gave it to the password check.
+func (v Verified) User() cisco.User { return v.user }
+
+// Authenticate is the first step of SignIn: GET the agent's User with its
+// own credentials, on the side in service. A wrong password and an unknown
+// username are both ErrAuthorization; nothing retries either.
+func (c *Connector) Authenticate(ctx context.Context, username, password string) (Verified, error) {
 	sd := c.activeSide()
 	if sd == nil {
-		return cisco.SignedIn{}, unavailable("no Finesse side is in service; try again later")
+		return Verified{}, unavailable("no Finesse side is in service; try again later")
 	}
 	creds := credentials{username: username, password: password}
 	e, err := sd.rest.get(ctx, creds, "/finesse/api/User/"+url.PathEscape(username))
@@ -32,13 +56,58 @@ func (c *Connector) SignIn(ctx context.Context, username, password, extension st
 		err = &cisco.Error{Type: cisco.ErrorTypeAuthorization, Message: cisco.ErrorMessageUnauthorized, Text: "Finesse refused the username or password"}
 	}
 	if err != nil {
-		return cisco.SignedIn{}, err
+		return Verified{}, err
 	}
 	u := userOf(e)
 	if u.LoginID == "" {
-		return cisco.SignedIn{}, &cisco.Error{Type: cisco.ErrorTypeGeneric, Text: "Finesse's User has no loginId"}
+		return Verified{}, &cisco.Error{Type: cisco.ErrorTypeGeneric, Text: "Finesse's User has no loginId"}
 	}
-	c.learn(username, u)
+	return Verified{user: u, username: username, creds: creds, side: sd}, nil
+}
+
+// ErrNoSession refuses SignInAs for an agent that has no session here.
+var ErrNoSession = errors.New("finesse: the agent has no session on this connector")
+
+// SignInAs signs in again, on extension, an agent whose session this
+// connector holds, with the credentials the session keeps: a node of a
+// cluster that checked the agent's password itself (Authenticate) asks
+// the node holding the session to sign the agent in, without the
+// password. An agent with no session here is ErrNoSession.
+func (c *Connector) SignInAs(ctx context.Context, loginID, extension string) (cisco.SignedIn, error) {
+	s := c.session(loginID)
+	if s == nil {
+		return cisco.SignedIn{}, ErrNoSession
+	}
+	creds, sd := s.access()
+	if creds.password == "" {
+		return cisco.SignedIn{}, ErrNoSession // ended meanwhile
+	}
+	e, err := sd.rest.get(ctx, creds, "/finesse/api/User/"+url.PathEscape(s.loginID))
+	if err != nil {
+		return cisco.SignedIn{}, err
+	}
+	return c.SignInVerified(ctx, Verified{user: userOf(e), username: s.loginID, creds: creds, side: sd}, extension)
+}
+
+// HasSession reports whether this connector holds the session of the
+// agent loginID names.
+func (c *Connector) HasSession(loginID string) bool { return c.session(loginID) != nil }
+
+// Release ends the agent's session here, if it has one, without signing
+// the agent out: a cluster node whose agent another node has taken over
+// lets its own session go.
+func (c *Connector) Release(loginID string) {
+	if s := c.session(loginID); s != nil {
+		c.removeSession(s)
+		s.end()
+	}
+}
+
+// SignInVerified is the rest of SignIn, for an agent Authenticate
+// accepted: the XMPP session, then the LOGIN.
+func (c *Connector) SignInVerified(ctx context.Context, v Verified, extension string) (cisco.SignedIn, error) {
+	u, sd, creds, password := v.user, v.side, v.creds, v.creds.password
+	c.learn(v.username, u)
 	// One sign-in of an agent at a time, so that two never open two
 	// sessions of one agent.
 	unlock := c.lockAgent(u.LoginID)
