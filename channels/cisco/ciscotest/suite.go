@@ -161,7 +161,7 @@ func testSignInErrors(t *testing.T, h *Harness) {
 	c, a, b := h.Connector, h.Agents[0], h.Agents[1]
 	ctx := suiteContext(t)
 	signIn(t, c, b)
-	r := subscribe(t, c)
+	r := Record(t, c)
 	tests := []struct {
 		name                    string
 		username, password, ext string
@@ -194,8 +194,8 @@ func testSignInErrors(t *testing.T, h *Harness) {
 	// come before its own.
 	_, err = c.SetState(cisco.WithRequestID(ctx, "marker"), b.LoginID, cisco.StateReady, "")
 	require.NoError(t, err)
-	r.await(t, "the marker's READY", userState(b.LoginID, cisco.StateReady))
-	for _, n := range r.all() {
+	r.Await(t, "the marker's READY", UserIn(b.LoginID, cisco.StateReady))
+	for _, n := range r.All() {
 		assert.NotEqual(t, "refused", n.RequestID, "a refused sign-in notified %+v", n)
 		assert.Nil(t, n.Failure, "a refused sign-in is its own error, not a later failure")
 	}
