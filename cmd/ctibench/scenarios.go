@@ -673,43 +673,14 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	if err != nil {
 		return Result{}, err
 	}
-	setupStart := time.Now()
-	err = parallel(ctx, a, opts.concurrency, func(i int) error {
-		c, err := l.open(ctx, i*w)
-		if err != nil {
-			return err
-		}
-		token, err := c.signIn(l.first+i, "softphone")
-		if err != nil {
-			return err
-		}
-		for j := 1; j < w; j++ {
-			c, err := l.open(ctx, i*w+j)
-			if err != nil {
-				return err
-			}
-			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
-				return err
-			}
-		}
-		if !opts.quiet && (i+1)%1000 == 0 {
-			fmt.Fprintf(log, "ctibench: %d agents signed in\n", i+1)
-		}
-		return nil
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("set up: %w", err)
-	}
-	setup := time.Since(setupStart)
-	if !opts.quiet {
-		fmt.Fprintf(log, "ctibench: %d agents, %d connections ready in %s\n", a, n, setup.Round(time.Millisecond))
-	}
-
+	// Each connection is read from the moment it is set up: a connection
+	// that nobody reads answers no ping, and the server closes it once its
+	// pong wait is over, which a long setup outlasts.
 	const shards = 64
 	var lats [shards]lockedHist
 	var delivered, crossed, apiErrors atomic.Int64
 	var readers sync.WaitGroup
-	for k, c := range conns {
+	read := func(k int, c *client) {
 		crosses := l.node(k) != l.node(softphone(k))
 		readers.Add(1)
 		go func() {
@@ -741,13 +712,51 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 			}
 		}()
 	}
+	stop := func() {
+		l.close()
+		readers.Wait()
+	}
+
+	setupStart := time.Now()
+	err = parallel(ctx, a, opts.concurrency, func(i int) error {
+		c, err := l.open(ctx, i*w)
+		if err != nil {
+			return err
+		}
+		token, err := c.signIn(l.first+i, "softphone")
+		if err != nil {
+			return err
+		}
+		read(i*w, c)
+		for j := 1; j < w; j++ {
+			c, err := l.open(ctx, i*w+j)
+			if err != nil {
+				return err
+			}
+			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
+				return err
+			}
+			read(i*w+j, c)
+		}
+		if !opts.quiet && (i+1)%1000 == 0 {
+			fmt.Fprintf(log, "ctibench: %d agents signed in\n", i+1)
+		}
+		return nil
+	})
+	if err != nil {
+		stop()
+		return Result{}, fmt.Errorf("set up: %w", err)
+	}
+	setup := time.Since(setupStart)
+	if !opts.quiet {
+		fmt.Fprintf(log, "ctibench: %d agents, %d connections ready in %s\n", a, n, setup.Round(time.Millisecond))
+	}
 
 	var changes atomic.Int64
 	var drivers sync.WaitGroup
 	before, err := l.mark("before")
 	if err != nil {
-		l.close()
-		readers.Wait()
+		stop()
 		return Result{}, err
 	}
 	start := time.Now()
@@ -784,8 +793,7 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	drivers.Wait()
 	measured, err := l.mark("measured")
 	if err != nil {
-		l.close()
-		readers.Wait()
+		stop()
 		return Result{}, err
 	}
 	want := changes.Load() * int64(w)
@@ -793,8 +801,7 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	for delivered.Load() < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	l.close()
-	readers.Wait()
+	stop()
 
 	var lat hist
 	for i := range lats {

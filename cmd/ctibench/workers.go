@@ -296,6 +296,9 @@ func runWorkers(ctx context.Context, opts options, tg target, log io.Writer) (Re
 			return Result{}, fmt.Errorf("%s: %w", w, ev.bad)
 		case ev.mark != "":
 			if reached[ev.mark]++; reached[ev.mark] == n {
+				if !opts.quiet {
+					fmt.Fprintf(log, "ctibench: all %d workers at %s\n", n, ev.mark)
+				}
 				for _, w := range workers {
 					// A worker that died is reported by its exit.
 					_, _ = io.WriteString(w.stdin, "go\n")
