@@ -469,3 +469,19 @@ func BenchmarkBcrypt(b *testing.B) {
 		})
 	}
 }
+
+func TestRefusalUnavailable(t *testing.T) {
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{`{"packet":"apierror","data":{"errorType":"Unavailable","errorMessage":"SERVICE_UNAVAILABLE"}}`, true},
+		{`{"packet":"apierror","data":{"errorType":"Authorization Failure","errorMessage":"UNAUTHORIZED"}}`, false},
+		{`not json`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			assert.Equal(t, tt.want, (&refusal{message: json.RawMessage(tt.give)}).unavailable())
+		})
+	}
+}
