@@ -297,7 +297,9 @@ func runWorkers(ctx context.Context, opts options, tg target, log io.Writer) (Re
 		case ev.mark != "":
 			if reached[ev.mark]++; reached[ev.mark] == n {
 				if !opts.quiet {
+					logMu.Lock() // the workers' own lines go to log too
 					fmt.Fprintf(log, "ctibench: all %d workers at %s\n", n, ev.mark)
+					logMu.Unlock()
 				}
 				for _, w := range workers {
 					// A worker that died is reported by its exit.
