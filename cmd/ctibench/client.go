@@ -251,7 +251,7 @@ func (c *client) await(triple, id string) (envelope, error) {
 			case e.triple() == triple && (id == "" || e.CorrelationID == id):
 				found = &e
 			case e.Subtopic == "SetAPIError" && e.CorrelationID == id && id != "":
-				failed = fmt.Errorf("waiting for %s: %s", triple, e.Message)
+				failed = &refusal{triple: triple, message: e.Message}
 			}
 		})
 		if failed != nil {
@@ -286,17 +286,52 @@ func (c *client) subscribe(channel, topic, subtopic string) error {
 const lastLoginEvent = "Cisco/Agent/SetWrapupCode"
 
 // signIn registers on Cisco, signs in as agent i and returns the workspace token.
+//
+// A sign-in the server could not serve then (Unavailable: the contact
+// center or the password checks are busy) is tried again, as a desktop
+// would, up to signInTries times: setting a large run up is not what it
+// measures.
 func (c *client) signIn(i int, source string) (string, error) {
 	if err := c.register(source, map[string]any{"channel": "Cisco"}); err != nil {
 		return "", err
 	}
-	if err := c.sendSignIn(i, "login"); err != nil {
-		return "", err
+	for try := 1; ; try++ {
+		if err := c.sendSignIn(i, "login"); err != nil {
+			return "", err
+		}
+		_, err := c.await(lastLoginEvent, "login")
+		var r *refusal
+		if errors.As(err, &r) && r.unavailable() && try < signInTries {
+			time.Sleep(time.Duration(try) * time.Second)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("sign in %s: %w", agentLoginName(i), err)
+		}
+		return c.awaitToken()
 	}
-	if _, err := c.await(lastLoginEvent, "login"); err != nil {
-		return "", fmt.Errorf("sign in %s: %w", agentLoginName(i), err)
+}
+
+// signInTries bounds the tries of one sign-in while setting up.
+const signInTries = 10
+
+// refusal is an error event that answered what a client awaited.
+type refusal struct {
+	triple  string
+	message json.RawMessage // the event's message: its errorType and text
+}
+
+func (r *refusal) Error() string { return fmt.Sprintf("waiting for %s: %s", r.triple, r.message) }
+
+// unavailable reports whether the server could not serve the request
+// then, and says to try again.
+func (r *refusal) unavailable() bool {
+	var m struct {
+		Data struct {
+			ErrorType string `json:"errorType"`
+		} `json:"data"`
 	}
-	return c.awaitToken()
+	return json.Unmarshal(r.message, &m) == nil && m.Data.ErrorType == "Unavailable"
 }
 
 func (c *client) sendSignIn(i int, id string) error {

@@ -67,8 +67,14 @@ func (h *hist) quantile(q float64) time.Duration {
 	return h.max
 }
 
-// setLatency records count, p50, p95, p99 and max under prefix.
+// setLatency records p50, p95, p99 and max under prefix, and keeps the
+// histogram in r, from which results of several processes are merged.
 func (h *hist) setLatency(r *Result, prefix string) {
+	if r.hists == nil {
+		r.hists = map[string]*hist{}
+	}
+	kept := *h
+	r.hists[prefix] = &kept
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r.set(prefix+"_p50_ms", ms(h.quantile(.50)))
 	r.set(prefix+"_p95_ms", ms(h.quantile(.95)))

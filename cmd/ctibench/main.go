@@ -10,6 +10,10 @@
 // another (crossed, crossed_pct) where a scenario has one, and with -pid
 // (one id per node) each node's CPU and RSS besides their sum.
 //
+// With -workers N, the connections are shared out over N processes, this
+// program started again, whose results merge into one: a run may then hold
+// more connections than one process may open (see workers.go).
+//
 // Usage:
 //
 //	ctibench -scenario connect -conns 10000 -pid $(pidof ctibus)
@@ -18,6 +22,7 @@
 //	ctibench -scenario login -spawn /tmp/ctibus -conns 200
 //	ctibench -scenario request -spawn /tmp/ctibus -conns 1
 //	ctibench -scenario contact-center -spawn /tmp/ctibus -agents 6500 -apps 3
+//	ctibench -scenario contact-center -addr 127.0.0.1:18081,127.0.0.1:18082 -agents 20000 -workers 4
 //	ctibench -write-agents agents.json -agents 10000 -bcrypt-cost 4
 //
 // Scenarios are described in docs/performance.md, with the results.
@@ -34,14 +39,24 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(mainExit()) }
+
+// mainExit runs the program, or with workerEnv set one worker of another's
+// -workers, and returns its exit code.
+func mainExit() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	defer stop()
+	var err error
+	if share, ok := os.LookupEnv(workerEnv); ok {
+		err = runWorker(ctx, share, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ctibench:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // run is the whole program, minus the process: tests call it directly.
@@ -97,17 +112,28 @@ func runOnce(ctx context.Context, opts options, log io.Writer) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("unknown scenario %q", opts.scenario)
 	}
-	l, err := newLoad(opts, target, opts.connsNeeded())
-	if err != nil {
-		return Result{}, err
-	}
-	defer l.close()
 	load1 := loadAverage()
-	res, err := scenario(ctx, l, log)
+	var res Result
+	var err error
+	if opts.workers > 1 {
+		res, err = runWorkers(ctx, opts, target, log)
+	} else {
+		res, err = runAlone(ctx, opts, target, scenario, log)
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	// Other work on the machine skews every number: say how busy it was.
 	res.set("load1_before", load1)
 	return res, nil
+}
+
+// runAlone runs the scenario in this process.
+func runAlone(ctx context.Context, opts options, tg target, scenario scenarioFunc, log io.Writer) (Result, error) {
+	l, err := newLoad(opts, tg, 0, opts.units())
+	if err != nil {
+		return Result{}, err
+	}
+	defer l.close()
+	return scenario(ctx, l, log)
 }

@@ -79,19 +79,25 @@ func startServerWith(tb testing.TB, cfg broker.Config, agents, nodes int) []*nod
 // as each node's for /proc, and returns its result line, parsed.
 func runLine(t *testing.T, nodes []*node, args ...string) map[string]string {
 	t.Helper()
-	var addrs, pids []string
-	for _, n := range nodes {
-		addrs = append(addrs, n.addr)
-		pids = append(pids, strconv.Itoa(os.Getpid()))
-	}
 	var stdout, stderr bytes.Buffer
-	args = append([]string{"-addr", strings.Join(addrs, ","), "-pid", strings.Join(pids, ","), "-quiet"}, args...)
+	args = append(append(nodeArgs(nodes), "-quiet"), args...)
 	require.NoError(t, run(context.Background(), args, &stdout, &stderr), stderr.String())
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	require.Len(t, lines, 1, stdout.String())
 	got, err := parseLine(lines[0])
 	require.NoError(t, err)
 	return got
+}
+
+// nodeArgs is -addr and -pid for the nodes, with this process as each
+// node's for /proc.
+func nodeArgs(nodes []*node) []string {
+	var addrs, pids []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.addr)
+		pids = append(pids, strconv.Itoa(os.Getpid()))
+	}
+	return []string{"-addr", strings.Join(addrs, ","), "-pid", strings.Join(pids, ",")}
 }
 
 func atoi(t *testing.T, s string) int {
@@ -328,6 +334,9 @@ func TestOptionsRejects(t *testing.T) {
 		{[]string{"-addr", "127.0.0.1:1", "-pid", "1,2"}, "2 process ids for 1 nodes"},
 		{[]string{"-addr", "127.0.0.1:1,127.0.0.1:2", "-spawn", "/bin/true"}, "-spawn starts one node"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-scenario", "request", "-conns", "2", "-workers", "3"}, "-workers 3: want 1 to 2, one connection per worker"},
+		{[]string{"-scenario", "contact-center", "-agents", "2", "-workers", "0"}, "one agent per worker"},
+		{[]string{"-scenario", "fanout", "-workers", "2"}, "fanout runs in one process"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
@@ -457,6 +466,22 @@ func BenchmarkBcrypt(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
+		})
+	}
+}
+
+func TestRefusalUnavailable(t *testing.T) {
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{`{"packet":"apierror","data":{"errorType":"Unavailable","errorMessage":"SERVICE_UNAVAILABLE"}}`, true},
+		{`{"packet":"apierror","data":{"errorType":"Authorization Failure","errorMessage":"UNAUTHORIZED"}}`, false},
+		{`not json`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			assert.Equal(t, tt.want, (&refusal{message: json.RawMessage(tt.give)}).unavailable())
 		})
 	}
 }

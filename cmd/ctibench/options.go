@@ -36,6 +36,8 @@ type options struct {
 	sources     int           // loopback source addresses to spread connections over
 	bcryptCost  int           // cost of the hashes in a written agents file; 0 picks by scenario
 	writeAgents string        // write an agents file and exit
+	workers     int           // load processes, this one's children, that share the run
+	args        []string      // the command line, which workers are given again
 	json        bool
 	quiet       bool
 }
@@ -76,6 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sources, "sources", 8, "loopback source addresses (127.0.0.2 and up) to spread connections over, 28,000 ephemeral ports each")
 	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 0, "bcrypt cost of the agents file written for -spawn or -write-agents; 0: 10 (the default of ctibus hash-password) for login, 4 otherwise")
 	fs.StringVar(&o.writeAgents, "write-agents", "", "write an agents `file` of -agents agents (password "+benchPassword+") and exit")
+	fs.IntVar(&o.workers, "workers", 1, "load `processes` to run the scenario's connections in, this tool started again, with the results merged into one: for more connections than one process may open (contact-center, connect, login and request)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run instead of key=value lines")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no readable summary")
 	fs.Usage = func() {
@@ -87,6 +90,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.args = args
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q; see ctibench -h", fs.Arg(0))
 	}
@@ -144,6 +148,12 @@ func (o options) validate() error {
 	if len(o.addrs) > 1 && o.spawn != "" {
 		errs = append(errs, errors.New("-spawn starts one node: give the nodes of a running cluster with -addr instead"))
 	}
+	if o.workers < 1 || o.workers > max(o.units(), 1) {
+		errs = append(errs, fmt.Errorf("-workers %d: want 1 to %d, one %s per worker at least", o.workers, o.units(), o.unitName()))
+	}
+	if o.workers > 1 && o.scenario == "fanout" {
+		errs = append(errs, errors.New("-workers: fanout runs in one process, where every subscriber checks the one publisher's sequence numbers"))
+	}
 	if len(o.pids) > 0 && len(o.pids) != len(o.addrs) {
 		errs = append(errs, fmt.Errorf("-pid gives %d process ids for %d nodes in -addr: want one per node", len(o.pids), len(o.addrs)))
 	}
@@ -179,14 +189,36 @@ func (o options) agentsNeeded() int {
 	}
 }
 
-// connsNeeded is how many connections a scenario opens.
-func (o options) connsNeeded() int {
-	switch o.scenario {
-	case "contact-center":
-		return o.agents * o.apps
-	case "fanout":
-		return o.conns + 1 // the subscribers and the publisher
-	default:
-		return o.conns
+// units is how many units a run of the scenario has, which -workers
+// shares out: agents in the contact center, each with all its apps;
+// connections otherwise.
+func (o options) units() int {
+	if o.scenario == "contact-center" {
+		return o.agents
 	}
+	return o.conns
+}
+
+func (o options) unitName() string {
+	if o.scenario == "contact-center" {
+		return "agent"
+	}
+	return "connection"
+}
+
+// connsPerUnit is how many connections a unit opens: an agent's apps, or
+// one.
+func (o options) connsPerUnit() int {
+	if o.scenario == "contact-center" {
+		return o.apps
+	}
+	return 1
+}
+
+// connsPer is how many connections a scenario opens for units units.
+func (o options) connsPer(units int) int {
+	if o.scenario == "fanout" {
+		return units + 1 // the subscribers and the publisher
+	}
+	return units * o.connsPerUnit()
 }

@@ -17,7 +17,8 @@ import (
 // MiB (_kb, _mb), CPU in percent of one core (_pct).
 type Result struct {
 	keys   []string
-	values map[string]any // int, float64 or string
+	values map[string]any   // int, float64 or string
+	hists  map[string]*hist // the latency histograms, by key prefix: what workers' results merge
 }
 
 func newResult(scenario string) Result {

@@ -75,36 +75,70 @@ func slicesChunk(conns []*client, n int) func(func([]*client) bool) {
 
 // load is what every scenario sets up: a dialer over the nodes, the
 // connections it opens, and the meter of the server's and this tool's usage.
+//
+// With -workers, each process runs a share of the run's units (agents or
+// connections): units first to first+count-1 of the run's, whose
+// connections are the run's from offset on, so that a connection goes to the
+// node it would go to in one process. A worker's marks wait for every other
+// worker to reach them, so that the measured phases coincide.
 type load struct {
-	opts  options
-	d     *dialer
-	u     usage
-	conns []*client // connection i goes to node d.node(i); nil until opened
+	opts    options
+	d       *dialer
+	u       usage
+	first   int       // the run's index of this process's first unit
+	count   int       // units this process runs
+	offset  int       // the run's index of conns[0]
+	conns   []*client // connection i is the run's offset+i, on node l.node(i); nil until opened
+	barrier *barrier  // in a worker, the marks shared with the other workers; nil alone
 }
 
-// newLoad prepares n connections, failing early when the open-file limit
-// cannot hold them. Its caller closes it.
-func newLoad(opts options, tg target, n int) (*load, error) {
+// newLoad prepares the connections of count units from the run's first,
+// failing early when the open-file limit cannot hold them. Its caller
+// closes it.
+func newLoad(opts options, tg target, first, count int) (*load, error) {
+	n := opts.connsPer(count)
 	if err := checkFiles(n); err != nil {
 		return nil, err
 	}
 	return &load{
 		opts: opts, d: newDialer(tg.addrs, opts.sources),
-		u: usage{pids: tg.pids}, conns: make([]*client, n),
+		u: usage{pids: tg.pids}, first: first, count: count,
+		offset: first * opts.connsPerUnit(), conns: make([]*client, n),
 	}, nil
 }
 
 // close closes the connections opened.
 func (l *load) close() { closeAll(l.conns) }
 
+// node is the node of connection i.
+func (l *load) node(i int) int { return l.d.node(l.offset + i) }
+
+// dial opens connection i, to its node, and returns it with the time the
+// dial and upgrade took.
+func (l *load) dial(ctx context.Context, i int) (*client, time.Duration, error) {
+	return l.d.dial(ctx, l.offset+i)
+}
+
 // open opens connection i.
 func (l *load) open(ctx context.Context, i int) (*client, error) {
-	c, _, err := l.d.dial(ctx, i)
+	c, _, err := l.dial(ctx, i)
 	if err != nil {
 		return nil, err
 	}
 	l.conns[i] = c
 	return c, nil
+}
+
+// mark is a moment the result measures from or to: it samples the
+// server's and this tool's usage. In a worker, it first waits until every
+// worker has reached the same mark.
+func (l *load) mark(name string) (usageSample, error) {
+	if l.barrier != nil {
+		if err := l.barrier.wait(name); err != nil {
+			return usageSample{}, err
+		}
+	}
+	return l.u.sample(), nil
 }
 
 // openAll opens every connection, -concurrency at once, and sets each up.
@@ -148,14 +182,17 @@ func (l *load) setCrossed(r *Result, crossed, delivered int64) {
 // setup latency, and the server's RSS per connection.
 func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
 	opts := l.opts
-	n, u := opts.conns, l.u
+	n, u := l.count, l.u
 	var lat lockedHist
 	var failed atomic.Int64
 	var lastErr atomic.Value
-	before := u.sample()
+	before, err := l.mark("before")
+	if err != nil {
+		return Result{}, err
+	}
 	start := time.Now()
-	err := parallel(ctx, n, opts.concurrency, func(i int) error {
-		c, took, err := l.d.dial(ctx, i)
+	err = parallel(ctx, n, opts.concurrency, func(i int) error {
+		c, took, err := l.dial(ctx, i)
 		if err != nil {
 			lastErr.Store(err.Error())
 			if failed.Add(1) > int64(n/100+10) {
@@ -168,14 +205,20 @@ func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 		return nil
 	})
 	elapsed := time.Since(start)
-	opened := u.sample()
+	if err != nil {
+		return Result{}, err
+	}
+	opened, err := l.mark("opened")
 	if err != nil {
 		return Result{}, err
 	}
 	if err := sleepCtx(ctx, opts.settle); err != nil {
 		return Result{}, err
 	}
-	idle := u.sample()
+	idle, err := l.mark("idle")
+	if err != nil {
+		return Result{}, err
+	}
 	ok := n - int(failed.Load())
 
 	r := l.result("connect")
@@ -452,9 +495,9 @@ func bcryptLimit(cost int, d time.Duration) (float64, error) {
 // login: N agents sign in at once.
 func loginScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
 	opts := l.opts
-	n, u := opts.conns, l.u
+	n, u := l.count, l.u
 	err := l.openAll(ctx, func(i int, c *client) error {
-		return c.register("agent-"+strconv.Itoa(i), map[string]any{"channel": "Cisco"})
+		return c.register("agent-"+strconv.Itoa(l.first+i), map[string]any{"channel": "Cisco"})
 	})
 	if err != nil {
 		return Result{}, err
@@ -471,7 +514,7 @@ func loginScenario(ctx context.Context, l *load, log io.Writer) (Result, error) 
 			<-ready
 			sent := time.Now()
 			id := string(timeID('l', sent))
-			if err := c.sendSignIn(i, id); err != nil {
+			if err := c.sendSignIn(l.first+i, id); err != nil {
 				failed.Add(1)
 				return
 			}
@@ -489,11 +532,19 @@ func loginScenario(ctx context.Context, l *load, log io.Writer) (Result, error) 
 			}
 		}()
 	}
-	before := u.sample()
+	before, err := l.mark("before")
+	if err != nil {
+		close(ready)
+		wg.Wait()
+		return Result{}, err
+	}
 	start := time.Now()
 	close(ready)
 	wg.Wait()
-	after := u.sample()
+	after, err := l.mark("after")
+	if err != nil {
+		return Result{}, err
+	}
 	elapsed := time.Unix(0, lastDone.Load()).Sub(start)
 
 	r := l.result("login")
@@ -518,9 +569,9 @@ func loginScenario(ctx context.Context, l *load, log io.Writer) (Result, error) 
 // each connection, each connection an agent of its own.
 func requestScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
 	opts := l.opts
-	n, u := opts.conns, l.u
+	n, u := l.count, l.u
 	err := l.openAll(ctx, func(i int, c *client) error {
-		_, err := c.signIn(i, "agent-"+strconv.Itoa(i))
+		_, err := c.signIn(l.first+i, "agent-"+strconv.Itoa(l.first+i))
 		return err
 	})
 	if err != nil {
@@ -529,7 +580,10 @@ func requestScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 	hists := make([]hist, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	before := u.sample()
+	before, err := l.mark("before")
+	if err != nil {
+		return Result{}, err
+	}
 	start := time.Now()
 	end := start.Add(opts.duration)
 	for i, c := range l.conns {
@@ -541,11 +595,14 @@ func requestScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	after := u.sample()
 	for _, err := range errs {
 		if err != nil {
 			return Result{}, err
 		}
+	}
+	after, err := l.mark("after")
+	if err != nil {
+		return Result{}, err
 	}
 	var lat hist
 	for i := range hists {
@@ -603,53 +660,28 @@ func roundTrips(ctx context.Context, c *client, end time.Time, lat *hist) error 
 // every interval, and each change reaches the agent's W apps.
 func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result, error) {
 	opts := l.opts
-	a, w := opts.agents, opts.apps
+	a, w := l.count, opts.apps
 	n := a * w
 	// Agent i's apps are connections i*w to i*w+w-1, the softphone first:
 	// with several nodes, round robin puts its next apps on the next nodes
 	// (all away from the softphone's while W <= N), where they receive what
-	// the softphone's node carries over.
+	// the softphone's node carries over. With -workers, a worker holds
+	// whole agents: all of an agent's apps are in one process.
 	u, conns := l.u, l.conns
 	softphone := func(k int) int { return k / w * w }
-	idle := u.sample()
-	setupStart := time.Now()
-	err := parallel(ctx, a, opts.concurrency, func(i int) error {
-		c, err := l.open(ctx, i*w)
-		if err != nil {
-			return err
-		}
-		token, err := c.signIn(i, "softphone")
-		if err != nil {
-			return err
-		}
-		for j := 1; j < w; j++ {
-			c, err := l.open(ctx, i*w+j)
-			if err != nil {
-				return err
-			}
-			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
-				return err
-			}
-		}
-		if !opts.quiet && (i+1)%1000 == 0 {
-			fmt.Fprintf(log, "ctibench: %d agents signed in\n", i+1)
-		}
-		return nil
-	})
+	idle, err := l.mark("idle")
 	if err != nil {
-		return Result{}, fmt.Errorf("set up: %w", err)
+		return Result{}, err
 	}
-	setup := time.Since(setupStart)
-	if !opts.quiet {
-		fmt.Fprintf(log, "ctibench: %d agents, %d connections ready in %s\n", a, n, setup.Round(time.Millisecond))
-	}
-
+	// Each connection is read from the moment it is set up: a connection
+	// that nobody reads answers no ping, and the server closes it once its
+	// pong wait is over, which a long setup outlasts.
 	const shards = 64
 	var lats [shards]lockedHist
 	var delivered, crossed, apiErrors atomic.Int64
 	var readers sync.WaitGroup
-	for k, c := range conns {
-		crosses := l.d.node(k) != l.d.node(softphone(k))
+	read := func(k int, c *client) {
+		crosses := l.node(k) != l.node(softphone(k))
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
@@ -680,10 +712,53 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 			}
 		}()
 	}
+	stop := func() {
+		l.close()
+		readers.Wait()
+	}
+
+	setupStart := time.Now()
+	err = parallel(ctx, a, opts.concurrency, func(i int) error {
+		c, err := l.open(ctx, i*w)
+		if err != nil {
+			return err
+		}
+		token, err := c.signIn(l.first+i, "softphone")
+		if err != nil {
+			return err
+		}
+		read(i*w, c)
+		for j := 1; j < w; j++ {
+			c, err := l.open(ctx, i*w+j)
+			if err != nil {
+				return err
+			}
+			if err := c.join("app-"+strconv.Itoa(j), token, false); err != nil {
+				return err
+			}
+			read(i*w+j, c)
+		}
+		if !opts.quiet && (i+1)%1000 == 0 {
+			fmt.Fprintf(log, "ctibench: %d agents signed in\n", i+1)
+		}
+		return nil
+	})
+	if err != nil {
+		stop()
+		return Result{}, fmt.Errorf("set up: %w", err)
+	}
+	setup := time.Since(setupStart)
+	if !opts.quiet {
+		fmt.Fprintf(log, "ctibench: %d agents, %d connections ready in %s\n", a, n, setup.Round(time.Millisecond))
+	}
 
 	var changes atomic.Int64
 	var drivers sync.WaitGroup
-	before := u.sample()
+	before, err := l.mark("before")
+	if err != nil {
+		stop()
+		return Result{}, err
+	}
 	start := time.Now()
 	end := start.Add(opts.duration)
 	for i := range a {
@@ -716,14 +791,17 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 		}()
 	}
 	drivers.Wait()
-	measured := u.sample()
+	measured, err := l.mark("measured")
+	if err != nil {
+		stop()
+		return Result{}, err
+	}
 	want := changes.Load() * int64(w)
 	deadline := time.Now().Add(5 * time.Second)
 	for delivered.Load() < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	l.close()
-	readers.Wait()
+	stop()
 
 	var lat hist
 	for i := range lats {
@@ -744,8 +822,27 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	r.set("events_per_s", float64(delivered.Load())/opts.duration.Seconds())
 	lat.setLatency(&r, "event")
 	u.set(&r, before, measured)
+	// The server holds every process's connections: its growth is divided
+	// by the run's, which every worker knows.
 	if len(u.pids) > 0 {
-		r.set("rss_per_conn_kb", float64(measured.server.rssKB-idle.server.rssKB)/float64(n))
+		all := opts.connsPer(opts.agents)
+		r.set("rss_per_conn_kb", float64(measured.server.rssKB-idle.server.rssKB)/float64(all))
+		if len(u.pids) > 1 {
+			for k := range u.pids {
+				growth := measured.nodes[k].rssKB - idle.nodes[k].rssKB
+				r.set("node"+strconv.Itoa(k+1)+"_rss_per_conn_kb", float64(growth)/float64(connsOnNode(all, k, len(u.pids))))
+			}
+		}
 	}
 	return r, nil
+}
+
+// connsOnNode is how many of n connections round robin puts on node k of
+// nodes.
+func connsOnNode(n, k, nodes int) int {
+	on := n / nodes
+	if k < n%nodes {
+		on++
+	}
+	return max(on, 1)
 }

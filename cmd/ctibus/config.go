@@ -30,6 +30,7 @@ type config struct {
 	rateBytes        float64
 	rateBytesBurst   int
 	httpIdleTimeout  time.Duration
+	pprofAddr        string // Go's profiling endpoints; "" for none
 	httpReadTimeout  time.Duration
 	maxConnections   int
 	maxSubscriptions int
@@ -92,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.maxChannels, "max-channels", bus.MaxChannels, "channels one connection may be registered on")
 	fs.DurationVar(&c.registerTimeout, "register-timeout", bus.RegisterTimeout, "how long a connection may stay open without registering before it is closed with 4408")
 	fs.DurationVar(&c.httpIdleTimeout, "http-idle-timeout", 60*time.Second, "how long an idle keep-alive HTTP connection is kept open")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "`address` to serve Go's profiling endpoints on (/debug/pprof/), such as 127.0.0.1:6060; off when empty. Keep it on loopback: it shows the program's internals")
 	fs.DurationVar(&c.httpReadTimeout, "http-read-timeout", 10*time.Second, "how long a client may take to send an HTTP request to the API, body included (not the WebSocket, which stays open)")
 	fs.IntVar(&c.maxConnections, "max-connections", bus.MaxConnections, "open WebSocket connections at most; more get HTTP 503")
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", bus.MaxSubscriptions, "subscriptions one connection may hold")

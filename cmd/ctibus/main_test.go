@@ -239,7 +239,7 @@ func TestFlagsAndTheirEnvironmentTwins(t *testing.T) {
 		"sim-answer-delay", "sim-ring-timeout", "sim-scenario", "log-level", "log-format",
 		"nats", "nats-embedded", "nats-listen", "nats-store", "nats-prefix", "nats-lease", "node",
 		"send-queue-bytes", "max-channels", "register-timeout", "rate-limit-bytes", "rate-burst-bytes",
-		"http-idle-timeout", "http-read-timeout"} {
+		"http-idle-timeout", "http-read-timeout", "pprof-addr"} {
 		assert.Regexp(t, "\n  -"+regexp.QuoteMeta(name)+"[ \n]", usage, "flag %s is listed", name)
 		assert.Contains(t, usage, "(env "+envName(name)+")", "flag %s names its environment twin", name)
 	}

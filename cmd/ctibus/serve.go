@@ -173,6 +173,14 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
+	if cfg.pprofAddr != "" {
+		stopPprof, err := servePprof(cfg.pprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 	srv := &http.Server{
 		Handler:           readTimeout(mux, "/ws", cfg.httpReadTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
