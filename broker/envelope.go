@@ -63,12 +63,23 @@ const busSource = "ctibus"
 // timestampLayout is ISO-8601 in UTC with milliseconds, as Finesse writes times.
 const timestampLayout = "2006-01-02T15:04:05.000Z"
 
+// JSONAppender is an event's payload that writes itself as JSON, as
+// encoding/json's Marshal would write it, so that encoding the event
+// reflects on nothing. The payloads of the events every request and state
+// change sends implement it.
+type JSONAppender interface {
+	// AppendJSON appends the payload's JSON to b.
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 // encodeEvent renders ev as one text frame, keys in the documented order:
 // {"id","channel","topic","subtopic","source","message","data"?,"correlationId"?,"timestamp"}.
-// A json.RawMessage payload is copied byte for byte, as the app sent it. A
+// A json.RawMessage payload is copied byte for byte, as the app sent it; a
+// JSONAppender writes itself; anything else goes through json.Marshal. A
 // fan-out calls encodeEvent once and hands the bytes to every recipient.
 func encodeEvent(ev Event, now time.Time) ([]byte, error) {
-	var message []byte
+	var message []byte // the payload, unless it appends itself
+	size := 1024       // what a JSONAppender's event needs, roughly
 	switch m := ev.Message.(type) {
 	case json.RawMessage:
 		if m == nil {
@@ -78,20 +89,23 @@ func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 		} else {
 			message = m
 		}
+		size = 200 + len(message)
+	case JSONAppender:
 	default:
 		var err error
 		if message, err = json.Marshal(m); err != nil {
 			return nil, fmt.Errorf("encode %s/%s/%s event: %w", ev.Channel, ev.Topic, ev.Subtopic, err)
 		}
+		size = 200 + len(message)
 	}
 	source := ev.Source
 	if source == "" {
 		source = busSource
 	}
 
-	b := make([]byte, 0, 160+len(message))
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":"`...)
-	b = append(b, uuid.NewString()...)
+	b = appendUUID(b, uuid.New())
 	b = append(b, `","channel":`...)
 	b = appendString(b, ev.Channel)
 	b = append(b, `,"topic":`...)
@@ -101,7 +115,14 @@ func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 	b = append(b, `,"source":`...)
 	b = appendString(b, source)
 	b = append(b, `,"message":`...)
-	b = append(b, message...)
+	if m, ok := ev.Message.(JSONAppender); ok && message == nil {
+		var err error
+		if b, err = m.AppendJSON(b); err != nil {
+			return nil, fmt.Errorf("encode %s/%s/%s event: %w", ev.Channel, ev.Topic, ev.Subtopic, err)
+		}
+	} else {
+		b = append(b, message...)
+	}
 	if ev.Data != nil {
 		data, err := json.Marshal(ev.Data)
 		if err != nil {
@@ -118,6 +139,19 @@ func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 	b = now.UTC().AppendFormat(b, timestampLayout)
 	b = append(b, `"}`...)
 	return b, nil
+}
+
+// appendUUID appends u in its canonical form, as u.String() writes it,
+// without the string.
+func appendUUID(b []byte, u uuid.UUID) []byte {
+	const hex = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[c>>4], hex[c&0xf])
+	}
+	return b
 }
 
 // appendString appends s as a JSON string. The names it is given were
