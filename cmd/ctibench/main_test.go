@@ -119,6 +119,15 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "connect, register and subscribe",
+			args: []string{"-scenario", "connect", "-conns", "20", "-settle", "10ms", "-subscribe"},
+			check: func(t *testing.T, got map[string]string) {
+				assert.Equal(t, "true", got["subscribe"])
+				assert.Equal(t, "20", got["opened"])
+				assert.Equal(t, "0", got["errors"])
+			},
+		},
+		{
 			name: "fanout",
 			args: []string{"-scenario", "fanout", "-conns", "5", "-rate", "200", "-duration", "300ms"},
 			check: func(t *testing.T, got map[string]string) {
