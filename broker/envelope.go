@@ -79,7 +79,7 @@ type JSONAppender interface {
 // fan-out calls encodeEvent once and hands the bytes to every recipient.
 func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 	var message []byte // the payload, unless it appends itself
-	size := 1024       // what a JSONAppender's event needs, roughly
+	size := 2048       // what a JSONAppender's event needs: a SetAgentState is about 1,200 bytes
 	switch m := ev.Message.(type) {
 	case json.RawMessage:
 		if m == nil {

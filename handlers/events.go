@@ -27,9 +27,22 @@ type rules struct {
 // sequentialActions says which state requests the agent may make now, as
 // "Enable" or "Disable" per action, so that a widget can set its buttons.
 type sequentialActions struct {
-	Items map[string]string `json:"items"`
-	Count int               `json:"count"`
+	Items actionStates `json:"items"`
+	Count int          `json:"count"`
 }
+
+// actionStates is "Enable" or "Disable" for each state request, as the
+// object {"LOGOUT","NOT_READY","READY"}: the fields in the order of their
+// keys, as a map of them was written.
+type actionStates struct {
+	Logout   string `json:"LOGOUT"`
+	NotReady string `json:"NOT_READY"`
+	Ready    string `json:"READY"`
+}
+
+// numActionStates is the count of actionStates' fields, the count the
+// rules block gives.
+const numActionStates = 3
 
 type responseActual struct {
 	User *cisco.User `json:"user,omitempty"` // absent when no agent is signed in
@@ -47,13 +60,13 @@ func agentState(u cisco.User, changed []string) agentStatePayload {
 }
 
 func newRules(u cisco.User, dialog *cisco.Dialog) rules {
-	items := map[string]string{
-		"READY":     enable(u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
-		"NOT_READY": enable(u.State == cisco.StateReady || u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
-		"LOGOUT":    enable(u.State == cisco.StateNotReady),
+	items := actionStates{
+		Ready:    enable(u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
+		NotReady: enable(u.State == cisco.StateReady || u.State == cisco.StateNotReady || u.State == cisco.StateWork || u.State == cisco.StateWorkReady),
+		Logout:   enable(u.State == cisco.StateNotReady),
 	}
 	return rules{
-		SequentialActions: sequentialActions{Items: items, Count: len(items)},
+		SequentialActions: sequentialActions{Items: items, Count: numActionStates},
 		ResponseText:      "Success",
 		ResponseActual:    responseActual{User: &u, Dialog: dialog},
 	}
@@ -106,12 +119,12 @@ func appState(u cisco.User, dialogs []cisco.Dialog) appStatePayload {
 // action is enabled, so that a widget can tell on load that it must show a
 // sign-in form.
 func notSignedInAppState() appStatePayload {
-	items := map[string]string{"READY": enable(false), "NOT_READY": enable(false), "LOGOUT": enable(false)}
+	items := actionStates{Ready: enable(false), NotReady: enable(false), Logout: enable(false)}
 	return appStatePayload{CTIState: ctiState{
 		State:      cisco.StateLogout,
 		AgentState: cisco.StateLogout,
 		Rules: rules{
-			SequentialActions: sequentialActions{Items: items, Count: len(items)},
+			SequentialActions: sequentialActions{Items: items, Count: numActionStates},
 			ResponseText:      "Success",
 		},
 	}}

@@ -29,9 +29,14 @@ func (p agentStatePayload) AppendJSON(b []byte) ([]byte, error) {
 
 // appendJSON appends r as JSON, as json.Marshal writes it.
 func (r *rules) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"SequentialActions":{"items":`...)
-	b = appendSortedMap(b, r.SequentialActions.Items)
-	b = append(b, `,"count":`...)
+	items := &r.SequentialActions.Items
+	b = append(b, `{"SequentialActions":{"items":{"LOGOUT":`...)
+	b = jsonappend.String(b, items.Logout)
+	b = append(b, `,"NOT_READY":`...)
+	b = jsonappend.String(b, items.NotReady)
+	b = append(b, `,"READY":`...)
+	b = jsonappend.String(b, items.Ready)
+	b = append(b, `},"count":`...)
 	b = jsonappend.Int(b, int64(r.SequentialActions.Count))
 	b = append(b, `},"ResponseType":`...)
 	b = jsonappend.Int(b, int64(r.ResponseType))
@@ -55,33 +60,4 @@ func (r *rules) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, dialog...)
 	}
 	return append(b, `}}`...), nil
-}
-
-// appendSortedMap appends m as a JSON object, keys sorted as json.Marshal
-// sorts them, or null when m is nil.
-func appendSortedMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	var stack [8]string
-	keys := stack[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// Insertion sort: the maps here hold three keys.
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonappend.String(b, k)
-		b = append(b, ':')
-		b = jsonappend.String(b, m[k])
-	}
-	return append(b, '}')
 }

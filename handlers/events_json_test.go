@@ -40,7 +40,7 @@ func TestAgentStateAppendsAsMarshal(t *testing.T) {
 				p.Rules.ResponseActual.User = nil
 				requireAppendsAsMarshal(t, p)
 				p.Rules.ResponseActual.Dialog = nil
-				p.Rules.SequentialActions.Items = nil
+				p.Rules.SequentialActions.Items = actionStates{}
 				p.Changed = nil
 				requireAppendsAsMarshal(t, p)
 			}

@@ -469,3 +469,26 @@ func BenchmarkBcrypt(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRequest measures a GetAgentState round trip over a real
+// WebSocket against the real server, one at a time on one connection: the
+// request scenario in one process, for profiles of the request path.
+func BenchmarkRequest(b *testing.B) {
+	addr := startServer(b, 1, 1)[0].addr
+	d := newDialer([]string{addr}, 0)
+	ctx := context.Background()
+	c, _, err := d.dial(ctx, 0)
+	require.NoError(b, err)
+	defer c.close()
+	_, err = c.signIn(0, "agent-0")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.request("q", "Cisco", "Agent", "GetAgentState", "", nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.await("Cisco/Agent/SetAgentState", "q"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
