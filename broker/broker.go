@@ -35,9 +35,6 @@ type Config struct {
 	// more than this for it. One frame is always accepted, whatever its
 	// size. Default 1 MiB.
 	SendQueueBytes int
-	// MaxPending is how many requests of one connection may wait for their
-	// handlers before the bus stops reading from it. Default 32.
-	MaxPending int
 	// MaxConnections caps open connections; an upgrade beyond it gets HTTP
 	// 503. Default 10,000.
 	MaxConnections int
@@ -104,7 +101,6 @@ func DefaultConfig() Config {
 		ReadLimit:           64 << 10,
 		SendQueue:           256,
 		SendQueueBytes:      1 << 20,
-		MaxPending:          32,
 		MaxConnections:      10_000,
 		MaxSubscriptions:    100,
 		MaxChannels:         100,
@@ -128,7 +124,6 @@ func (c *Config) setDefaults() {
 	d := DefaultConfig()
 	setDefault(&c.ReadLimit, d.ReadLimit)
 	setDefault(&c.SendQueue, d.SendQueue)
-	setDefault(&c.MaxPending, d.MaxPending)
 	setDefault(&c.MaxConnections, d.MaxConnections)
 	setDefault(&c.MaxSubscriptions, d.MaxSubscriptions)
 	setDefault(&c.SendQueueBytes, d.SendQueueBytes)
@@ -157,9 +152,10 @@ func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 }
 
 // Handler serves the requests of one channel/topic/subtopic. It runs on the
-// requesting connection's dispatcher, one request at a time per connection
-// and in arrival order; it may block (a sign-in waits for the CTI server)
-// without stopping the connection's reader or any other connection.
+// requesting connection's reader, one request at a time per connection and
+// in arrival order; it may block (a sign-in waits for the CTI server)
+// without stopping any other connection, while the connection's next
+// frames wait in TCP.
 //
 // An error it returns is sent to the requester as a SetAPIError on the
 // request's channel: an *APIError as it is, anything else as an Internal
@@ -382,7 +378,6 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b:        b,
 		own:      Scope(connScopePrefix + id),
 		clientIP: ip,
-		work:     make(chan *Request, b.cfg.MaxPending),
 		done:     make(chan struct{}),
 		log:      b.log.WithLazy(zap.String("conn", id)),
 	}
@@ -431,7 +426,10 @@ func (b *Broker) serveConn(c *Conn) {
 	b.conns.Done()
 }
 
-// dispatch queues req for c's dispatcher, or refuses it while draining.
+// dispatch serves req on c's reader, or refuses it while draining. What
+// the request queues for c within directWindow, its answer, the reader
+// then writes itself, at once (writeDirect): a round trip costs no
+// goroutine hand-off.
 func (b *Broker) dispatch(c *Conn, req *Request) {
 	b.mu.RLock()
 	if b.draining {
@@ -447,10 +445,12 @@ func (b *Broker) dispatch(c *Conn, req *Request) {
 	label := b.channelLabelLocked(strings.ToLower(req.Channel))
 	b.mu.RUnlock()
 	b.cfg.Metrics.frameIn(label)
-	// Blocks while MaxPending requests wait: the dispatcher always drains
-	// the queue, and a full queue pushes back on the app through TCP.
-	c.work <- req
-	c.startDispatcher(b.ctx)
+	c.out.beginServe(time.Now())
+	b.serve(b.ctx, req)
+	if c.out.endServe() {
+		c.writeDirect()
+	}
+	b.inflight.Done()
 }
 
 // route is a handler and the canonical name of its API, which names it in
@@ -460,7 +460,7 @@ type route struct {
 	api string
 }
 
-// serve routes one request on its connection's dispatcher. A panic in its
+// serve routes one request on its connection's reader. A panic in its
 // handler ends the request, not the process: the requester gets an
 // Internal Error and every connection, its own included, carries on.
 func (b *Broker) serve(ctx context.Context, req *Request) {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -50,8 +49,6 @@ type Conn struct {
 	own Scope // the scope the connection starts in and returns to
 
 	sock     socket        // the socket under ws, which the writer writes frames to; see writer.go
-	work     chan *Request // requests for the dispatcher; bounded for backpressure
-	working  atomic.Bool   // a dispatcher goroutine is running
 	done     chan struct{} // closed when the reader has stopped
 	doneOnce sync.Once     //
 	interest atomic.Pointer[interest]
@@ -271,9 +268,10 @@ func (c *Conn) wants(t triple) bool {
 }
 
 // readLoop reads frames until the connection fails or closes. It decodes
-// each frame and queues it for the dispatcher, so that a slow handler never
-// stops the reader from answering pings; when the queue is full it waits,
-// which pushes back on the app through TCP.
+// each frame and serves it (Broker.dispatch) before it reads the next, so
+// that a connection's requests are served in order, with no hand-off to
+// another goroutine; while a request is served, the app's next frames wait
+// in TCP, which pushes back on it.
 func (c *Conn) readLoop() {
 	cfg := c.b.cfg
 	c.ws.SetReadLimit(cfg.ReadLimit)
@@ -336,6 +334,9 @@ func (c *Conn) readLoop() {
 		}
 		req.Conn = c
 		c.b.dispatch(c, &req)
+		// The time spent serving was the bus's, not the peer's: the peer
+		// has its full PongWait again to show it is alive.
+		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
 	}
 }
 
@@ -349,57 +350,6 @@ func (c *Conn) logReadError(err error) {
 	default:
 		log.Debug("connection closed", zap.Error(err))
 	}
-}
-
-// dispatcherLinger is how long an idle dispatcher waits for the next
-// request before it ends: an app that sends requests back to back reuses
-// one goroutine, whose stack has grown to what handlers need, instead of
-// starting one per request.
-const dispatcherLinger = time.Millisecond
-
-// startDispatcher runs queued requests in order on one goroutine, which
-// exists only while there is work (and dispatcherLinger after), so an idle
-// connection costs none.
-func (c *Conn) startDispatcher(ctx context.Context) {
-	if !c.working.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		var linger *time.Timer
-		defer func() {
-			if linger != nil {
-				linger.Stop()
-			}
-		}()
-		for {
-			select {
-			case req := <-c.work:
-				c.b.serve(ctx, req)
-				c.b.inflight.Done()
-				continue
-			default:
-			}
-			if linger == nil {
-				linger = time.NewTimer(dispatcherLinger)
-			} else {
-				linger.Reset(dispatcherLinger)
-			}
-			select {
-			case req := <-c.work:
-				c.b.serve(ctx, req)
-				c.b.inflight.Done()
-				continue
-			case <-linger.C:
-			case <-c.done:
-			}
-			c.working.Store(false)
-			// A request queued between the empty read and the Store above
-			// would be stranded; take the work back if nobody else has.
-			if len(c.work) == 0 || !c.working.CompareAndSwap(false, true) {
-				return
-			}
-		}
-	}()
 }
 
 // sendError sends a SetAPIError on channel's error triple to this connection.

@@ -12,14 +12,16 @@
 // # Goroutines of one connection
 //
 //   - The reader, started by ServeHTTP once the connection is upgraded,
-//     reads and decodes frames and queues them for the dispatcher, waiting
-//     when MaxPending are queued.
-//   - The dispatcher runs the queued requests one at a time, in order; it
-//     exists only while there is work (and a millisecond after, for the
-//     next request of a busy app). Handlers run here.
-//   - The writer owns every data write to the socket and ends the
-//     connection with a close frame when asked. It exists only while frames
-//     are queued, and writes all of them with one system call.
+//     reads and decodes frames and serves each request before it reads the
+//     next: handlers run here, one at a time, in order. While one runs, the
+//     app's next frames wait in TCP. What the request queues for its
+//     connection within a millisecond (its answer), the reader then writes
+//     itself with one system call that does not wait for the socket, so a
+//     round trip costs no hand-off between goroutines.
+//   - The writer owns every other data write to the socket, and the rest of
+//     one the socket did not take at once, and ends the connection with a
+//     close frame when asked. It exists only while frames are queued, and
+//     writes all of them with one system call.
 //
 // One pinger goroutine for the whole broker asks each connection's writer
 // for a ping once per PingPeriod, so an idle connection holds no goroutine

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -292,5 +293,31 @@ func TestCountMembers(t *testing.T) {
 	for _, tt := range tests {
 		require.True(t, json.Valid([]byte(tt.give)), tt.give)
 		assert.Equal(t, tt.want, countMembers([]byte(tt.give)), tt.give)
+	}
+}
+
+// appendingPayload writes itself: encodeEvent must place it as it places
+// the same JSON given raw.
+type appendingPayload struct{ json string }
+
+func (p appendingPayload) AppendJSON(b []byte) ([]byte, error) { return append(b, p.json...), nil }
+
+func TestEncodeEventAppendsAppender(t *testing.T) {
+	now := time.Date(2026, 11, 30, 15, 40, 10, 0, time.UTC)
+	payload := `{"state":"READY","items":{"<a>":"&"}}`
+	appended, err := encodeEvent(Event{Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState",
+		Message: appendingPayload{payload}, CorrelationID: "r1"}, now)
+	require.NoError(t, err)
+	raw, err := encodeEvent(Event{Channel: "Cisco", Topic: "Agent", Subtopic: "SetAgentState",
+		Message: json.RawMessage(payload), CorrelationID: "r1"}, now)
+	require.NoError(t, err)
+	const idEnd = len(`{"id":"00000000-0000-0000-0000-000000000000"`)
+	assert.Equal(t, string(raw[idEnd:]), string(appended[idEnd:]), "the same frame but for the id")
+}
+
+func TestAppendUUIDAsString(t *testing.T) {
+	for range 100 {
+		u := uuid.New()
+		assert.Equal(t, u.String(), string(appendUUID(nil, u)))
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
 )
 
 // The writer frames data messages itself (RFC 6455 section 5.2: a server's
@@ -49,6 +51,16 @@ const maxHeader = 10
 // frames, each in a text frame of its own or, when batch is set, several in
 // one frame as a JSON array.
 func (w *frameWriter) write(nc net.Conn, wait time.Duration, frames [][]byte, ping bool, pong []byte, batch bool) error {
+	w.frame(frames, ping, pong, batch)
+	defer w.release()
+	return w.writeRest(nc, wait)
+}
+
+// frame lays out a write in w.bufs, and w.vec, what is still to be written,
+// as all of it: a ping if asked and a pong if one is due (pong non-nil),
+// then frames, each in a text frame of its own or, when batch is set,
+// several in one frame as a JSON array. release ends it.
+func (w *frameWriter) frame(frames [][]byte, ping bool, pong []byte, batch bool) {
 	if cap(w.headers) < maxHeader*len(frames) {
 		w.headers = make([]byte, 0, max(maxHeader*len(frames), maxHeader*maxSpare))
 	}
@@ -88,28 +100,68 @@ func (w *frameWriter) write(nc net.Conn, wait time.Duration, frames [][]byte, pi
 		frames = frames[n:]
 	}
 	w.headers = headers
-	saved := bufs
-	defer func() {
-		clear(saved)
-		w.bufs = saved[:0]
-	}()
+	w.bufs = bufs
+	w.vec = bufs
+}
+
+// release forgets the payloads of the write laid out by frame, so that a
+// pooled writer keeps no frame alive.
+func (w *frameWriter) release() {
+	clear(w.bufs)
+	w.bufs = w.bufs[:0]
+	w.vec = nil
+}
+
+// writeRest writes what is left of the write laid out by frame (w.vec),
+// with a write deadline of wait.
+func (w *frameWriter) writeRest(nc net.Conn, wait time.Duration) error {
 	if err := nc.SetWriteDeadline(time.Now().Add(wait)); err != nil {
 		return err
 	}
 	if _, ok := nc.(*net.TCPConn); ok {
-		w.vec = bufs                // WriteTo consumes it
-		_, err := w.vec.WriteTo(nc) // one writev
+		_, err := w.vec.WriteTo(nc) // one writev; WriteTo consumes w.vec
 		return err
 	}
 	// Another kind of socket may split a vectored write into several
 	// writes; one buffer keeps the frames whole.
 	flat := w.flat[:0]
-	for _, b := range bufs {
+	for _, b := range w.vec {
 		flat = append(flat, b...)
 	}
 	w.flat = flat[:0]
+	w.vec = nil
 	_, err := nc.Write(flat)
 	return err
+}
+
+// maxIovec is the most buffers one writev takes (IOV_MAX on Linux).
+const maxIovec = 1024
+
+// tryWrite writes what it can of w.vec with one writev that does not wait
+// for the socket: what the kernel's send buffer takes now. It drops what
+// was written from w.vec and reports whether nothing is left.
+func (w *frameWriter) tryWrite(raw syscall.RawConn) (done bool, err error) {
+	var n int
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), w.vec[:min(len(w.vec), maxIovec)])
+		return true // one attempt: never wait for the socket here
+	})
+	if err == nil && werr != nil && werr != unix.EAGAIN {
+		err = werr
+	}
+	if err != nil {
+		return false, err
+	}
+	for n > 0 && len(w.vec) > 0 {
+		if n < len(w.vec[0]) {
+			w.vec[0] = w.vec[0][n:]
+			break
+		}
+		n -= len(w.vec[0])
+		w.vec = w.vec[1:]
+	}
+	return len(w.vec) == 0, nil
 }
 
 // appendFrameHeader appends the header of a final, unmasked text frame

@@ -28,12 +28,11 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 	const requests, answerSize = 200, 256 << 10
 	// The app reads only once every answer is encoded, which takes a busy
 	// machine a while. Until then, the write stuck on the app must not time
-	// out (the write wait), and the reader must read every request without
-	// waiting for the dispatcher (they all fit in the pending queue): the
-	// bus drops the socket soon after its close frame, whatever requests it
-	// has not read by then.
+	// out (the write wait), and the reader, which serves every request
+	// itself, must never wait on the app's socket: the bus drops the socket
+	// soon after its close frame, whatever requests it has not read by then.
 	s := newServer(t, broker.Config{SendQueue: 256, SendQueueBytes: 1 << 20, RateLimit: 10_000, RateBurst: 10_000,
-		MaxPending: requests + 1, WriteWait: 4 * brokertest.Wait})
+		WriteWait: 4 * brokertest.Wait})
 	// A connection's requests are served in order: when the marker is,
 	// every answer has been queued or refused.
 	served := make(chan struct{})

@@ -1,6 +1,9 @@
 package broker
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // outbox is a connection's send queue and the state of its writer. Every
 // change to it happens in this file, in the methods below, under mu; the
@@ -18,6 +21,8 @@ type outbox struct {
 	slow    bool          // the queue overflowed; later frames are dropped
 	batch   bool          // the app opted in to several envelopes per frame
 	wake    chan struct{} // wakes a lingering writer; made by the first that lingers
+	served  time.Time     // when the reader began serving a request; zero while it serves none
+	held    bool          // the reader holds the writer's turn, to write when the request is served
 
 	writers sync.WaitGroup // the writer goroutine, while one runs
 }
@@ -26,7 +31,9 @@ type outbox struct {
 // exists only in writerBusy and writerLingering, and may still be ending
 // in writerStopped; writers counts it.
 //
-//	idle      -> busy       something was queued (the caller starts the writer)
+//	idle      -> busy       something was queued (the caller starts the writer,
+//	                        or, while the reader serves a request, the reader
+//	                        holds the turn and writes when it is served)
 //	busy      -> lingering  the queue is empty while the app's requests are served
 //	lingering -> busy       something was queued (wake), or the linger ran out
 //	busy      -> idle       the queue is empty and the writer ends
@@ -149,15 +156,57 @@ func (o *outbox) stopLocked() {
 	o.frames, o.spare, o.bytes = nil, nil, 0
 }
 
+// directWindow is how long into a request served on the reader what is
+// queued for the connection waits for the reader to write it (writeDirect)
+// rather than for a writer goroutine: the answers of most requests, queued
+// microseconds in. After it, a writer goroutine takes over, so that a long
+// request (a sign-in's bcrypt, a call to Finesse) holds up no event.
+const directWindow = time.Millisecond
+
+// beginServe records that the reader serves a request of the connection.
+func (o *outbox) beginServe(now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.served = now
+}
+
+// endServe records that the request is served, and reports whether the
+// reader holds the writer's turn and must write (writeDirect).
+func (o *outbox) endServe() (write bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.served = time.Time{}
+	write, o.held = o.held, false
+	return write
+}
+
+// serving reports whether the reader is serving a request.
+func (o *outbox) serving() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.served.IsZero()
+}
+
 // wakeLocked wakes a lingering writer, and reports whether the caller must
-// start one, counting it in writers.
+// start one, counting it in writers. Within directWindow of a request's
+// start on the reader, the turn goes to the reader instead (held); past
+// it, a turn the reader holds goes to a writer goroutine.
 func (o *outbox) wakeLocked() (start bool) {
 	o.wakeLingererLocked()
+	direct := !o.served.IsZero() && time.Since(o.served) < directWindow
+	if o.held && !direct {
+		o.held = false
+		return true // counted in writers when the reader took the turn
+	}
 	if o.state != writerIdle {
 		return false
 	}
 	o.state = writerBusy
 	o.writers.Add(1)
+	if direct {
+		o.held = true
+		return false
+	}
 	return true
 }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +94,50 @@ func TestOutboxStopWakesLingeringWriter(t *testing.T) {
 	assert.Equal(t, writerStopped, o.state)
 	_, step, _ = o.take(true)
 	assert.Equal(t, stepEnd, step)
+}
+
+// TestOutboxReaderHoldsTheTurnWhileServing checks that what a request
+// queues early is left for the reader to write once it is served, and
+// that a frame queued after directWindow hands the turn to a writer
+// goroutine, which then writes everything, so that a long request holds
+// up nothing.
+func TestOutboxReaderHoldsTheTurnWhileServing(t *testing.T) {
+	var o outbox
+	o.beginServe(time.Now())
+	assert.True(t, o.serving())
+	start, _, _ := o.push([]byte("answer"), 4, 100)
+	assert.False(t, start, "no writer goroutine for the answer of a request being served")
+	assert.Equal(t, writerBusy, o.state, "the reader holds the writer's turn")
+	assert.False(t, o.askPing(), "nor for a ping meanwhile")
+	assert.True(t, o.endServe(), "the reader writes once the request is served")
+	assert.False(t, o.serving())
+	job, step, _ := o.take(false)
+	require.Equal(t, stepWrite, step)
+	assert.Equal(t, [][]byte{[]byte("answer")}, job.frames)
+	assert.True(t, job.ping)
+	o.written(job.frames, len("answer"))
+	_, step, _ = o.take(false)
+	assert.Equal(t, stepEnd, step)
+	assert.Equal(t, writerIdle, o.state)
+
+	// A request served for longer than directWindow.
+	o.beginServe(time.Now().Add(-directWindow))
+	start, _, _ = o.push([]byte("late"), 4, 100)
+	assert.True(t, start, "past the window, a writer goroutine writes")
+	assert.False(t, o.endServe(), "and the reader has nothing to write")
+	job, _, _ = o.take(false)
+	o.written(job.frames, len("late"))
+	_, step, _ = o.take(false)
+	require.Equal(t, stepEnd, step)
+
+	o.beginServe(time.Now())
+	start, _, _ = o.push([]byte("early"), 4, 100)
+	require.False(t, start)
+	require.True(t, o.held)
+	o.served = time.Now().Add(-directWindow) // the request runs on
+	start, _, _ = o.push([]byte("late"), 4, 100)
+	assert.True(t, start, "a frame after the window hands the turn to a writer goroutine")
+	assert.False(t, o.endServe(), "which the reader no longer holds")
+	job, _, _ = o.take(false)
+	assert.Equal(t, [][]byte{[]byte("early"), []byte("late")}, job.frames, "everything queued, in order")
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,16 +28,40 @@ import (
 // it would interleave frames on the wire.
 type socket struct {
 	nc      net.Conn
-	sending atomic.Bool // a send is in progress
+	raw     syscall.RawConn // nc's descriptor, for writes that do not wait; made by the first
+	sending atomic.Bool     // a send is in progress
 }
 
-// send writes job's frames, framed by w, with a write deadline of wait.
-func (s *socket) send(w *frameWriter, wait time.Duration, job *writeJob) error {
+// sendRest writes what is left of the write laid out in w, with a write
+// deadline of wait.
+func (s *socket) sendRest(w *frameWriter, wait time.Duration) error {
 	if !s.sending.CompareAndSwap(false, true) {
 		panic("broker: two writers on one connection")
 	}
 	defer s.sending.Store(false)
-	return w.write(s.nc, wait, job.frames, job.ping, job.pong, job.batch)
+	return w.writeRest(s.nc, wait)
+}
+
+// trySend writes what the socket takes at once of the write laid out in w,
+// without waiting for it. It reports whether everything was written; ok is
+// false for a socket that cannot be written that way (TLS), which a writer
+// goroutine writes to instead.
+func (s *socket) trySend(w *frameWriter) (done, ok bool, err error) {
+	if s.raw == nil {
+		tc, isTCP := s.nc.(*net.TCPConn)
+		if !isTCP {
+			return false, false, nil
+		}
+		if s.raw, err = tc.SyscallConn(); err != nil {
+			return false, true, err
+		}
+	}
+	if !s.sending.CompareAndSwap(false, true) {
+		panic("broker: two writers on one connection")
+	}
+	defer s.sending.Store(false)
+	done, err = w.tryWrite(s.raw)
+	return done, true, err
 }
 
 // close drops the connection; a write in progress fails.
@@ -105,41 +130,104 @@ func (c *Conn) endWrites() {
 // writeLoop writes what is queued until nothing is left, then ends; the
 // next enqueue starts another. It alone writes data frames to the socket.
 func (c *Conn) writeLoop() {
+	w := writeBuffers.Get().(*frameWriter)
+	c.writeFrom(w, writeJob{}, false)
+}
+
+// writeFrom is the writer's loop, which ends the writer's turn. With
+// laidOut, it first writes job, whose write is laid out in w (and may have
+// begun); then what is queued, until nothing is left.
+func (c *Conn) writeFrom(w *frameWriter, job writeJob, laidOut bool) {
 	o := &c.out
 	defer o.writers.Done()
-	w := writeBuffers.Get().(*frameWriter)
 	defer writeBuffers.Put(w)
 	lingered := false
+	have := laidOut
 	for {
-		// While the app's requests are being served, their answers follow
-		// one another closely: wait a moment for the next rather than end
-		// and start another goroutine for it.
-		job, step, wake := o.take(!lingered && c.working.Load())
-		switch step {
-		case stepEnd:
-			return
-		case stepLinger:
-			lingered = w.linger(wake)
-			o.lingered()
-			continue
-		}
-		lingered = false
-		if job.hasData() {
-			written := 0
-			for _, f := range job.frames {
-				written += len(f)
+		if !have {
+			// While the reader serves the app's requests, their answers
+			// follow one another closely: wait a moment for the next
+			// rather than end and start another goroutine for it.
+			var step writerStep
+			var wake <-chan struct{}
+			job, step, wake = o.take(!lingered && o.serving())
+			switch step {
+			case stepEnd:
+				return
+			case stepLinger:
+				lingered = w.linger(wake)
+				o.lingered()
+				continue
 			}
-			err := c.sock.send(w, c.b.cfg.WriteWait, &job)
-			clear(job.frames)
-			if err != nil {
-				o.stop()
-				c.sock.close()
+			lingered = false
+			if job.hasData() {
+				w.frame(job.frames, job.ping, job.pong, job.batch)
+			}
+		}
+		have = false
+		if job.hasData() {
+			err := c.sock.sendRest(w, c.b.cfg.WriteWait)
+			w.release()
+			if !c.written(job, err) {
 				return
 			}
-			o.written(job.frames, written)
 		}
 		if job.close != nil {
 			c.writeClose(*job.close)
+			return
+		}
+	}
+}
+
+// written ends the write of job, which err ended: the outbox gets its
+// bytes back, or, after a failed write, the connection is dropped. It
+// reports whether the writer goes on.
+func (c *Conn) written(job writeJob, err error) bool {
+	written := 0
+	for _, f := range job.frames {
+		written += len(f)
+	}
+	clear(job.frames)
+	if err != nil {
+		c.out.stop()
+		c.sock.close()
+		return false
+	}
+	c.out.written(job.frames, written)
+	return true
+}
+
+// writeDirect takes the writer's turn on the reader's goroutine, once a
+// request served there has queued its answers: it writes what the socket
+// takes at once, in one system call and without waiting, and leaves the
+// rest, a close frame, or a socket it cannot write that way (TLS) to a
+// writer goroutine, so that a peer that reads nothing never holds up the
+// reader and the send queue's bounds and the slow-consumer rule stay as
+// they are.
+func (c *Conn) writeDirect() {
+	o := &c.out
+	w := writeBuffers.Get().(*frameWriter)
+	for {
+		job, step, _ := o.take(false)
+		if step == stepEnd {
+			writeBuffers.Put(w)
+			o.writers.Done()
+			return
+		}
+		w.frame(job.frames, job.ping, job.pong, job.batch)
+		if job.close != nil {
+			go c.writeFrom(w, job, true)
+			return
+		}
+		done, ok, err := c.sock.trySend(w)
+		if !ok || (!done && err == nil) {
+			go c.writeFrom(w, job, true)
+			return
+		}
+		w.release()
+		if !c.written(job, err) {
+			writeBuffers.Put(w)
+			o.writers.Done()
 			return
 		}
 	}
@@ -154,7 +242,7 @@ func (c *Conn) writeClose(cf closeFrame) {
 
 // writerLinger is how long a writer waits for more frames, while its
 // connection's requests are being served, before it ends.
-const writerLinger = dispatcherLinger
+const writerLinger = time.Millisecond
 
 // linger waits for wake or writerLinger, and reports whether the time ran out.
 func (w *frameWriter) linger(wake <-chan struct{}) bool {

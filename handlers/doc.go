@@ -9,6 +9,6 @@
 // the workspaces concerned (notify.go). The agents' desktops, their tokens
 // and the server-side apps are kept by a session.Desktops, to which
 // Channel (channel.go) presents the Cisco channel. Every request runs on
-// the requesting connection's dispatcher (see package broker), so a
-// sign-in that waits for the CTI server holds up only its own connection.
+// the requesting connection's reader (see package broker), so a sign-in
+// that waits for the CTI server holds up only its own connection.
 package handlers

@@ -31,9 +31,22 @@ type rules struct {
 // sequentialActions says which state requests the agent may make now, as
 // "Enable" or "Disable" per action, so that a widget can set its buttons.
 type sequentialActions struct {
-	Items map[string]string `json:"items"`
-	Count int               `json:"count"`
+	Items actionStates `json:"items"`
+	Count int          `json:"count"`
 }
+
+// actionStates is "Enable" or "Disable" for each state request, as the
+// object {"LOGOUT","NOT_READY","READY"}: the fields in the order of their
+// keys, as a map of them was written.
+type actionStates struct {
+	Logout   string `json:"LOGOUT"`
+	NotReady string `json:"NOT_READY"`
+	Ready    string `json:"READY"`
+}
+
+// numActionStates is the count of actionStates' fields, the count the
+// rules block gives.
+const numActionStates = 3
 
 type responseActual struct {
 	User *cisco.User `json:"user,omitempty"` // absent when no agent is signed in
@@ -54,7 +67,7 @@ func agentState(u cisco.User, changed []string, dialogs []cisco.Dialog) agentSta
 func newRules(u cisco.User, dialogs []cisco.Dialog, dialog *cisco.Dialog) rules {
 	items := stateActions(u, dialogs)
 	return rules{
-		SequentialActions: sequentialActions{Items: items, Count: len(items)},
+		SequentialActions: sequentialActions{Items: items, Count: numActionStates},
 		ResponseText:      "Success",
 		ResponseActual:    responseActual{User: &u, Dialog: dialog},
 	}
@@ -65,7 +78,7 @@ func newRules(u cisco.User, dialogs []cisco.Dialog, dialog *cisco.Dialog) rules 
 // only; during a call or a campaign's reservation, READY and NOT_READY as
 // the pending state, unless a sign-out is pending already; in wrap-up,
 // both, unless the wrap-up still needs a wrap-up reason.
-func stateActions(u cisco.User, dialogs []cisco.Dialog) map[string]string {
+func stateActions(u cisco.User, dialogs []cisco.Dialog) actionStates {
 	var ready, notReady, logout bool
 	switch u.State {
 	case cisco.StateNotReady:
@@ -80,7 +93,7 @@ func stateActions(u cisco.User, dialogs []cisco.Dialog) map[string]string {
 		pend := u.PendingState != string(cisco.StateLogout)
 		ready, notReady = pend, pend
 	}
-	return map[string]string{"READY": enable(ready), "NOT_READY": enable(notReady), "LOGOUT": enable(logout)}
+	return actionStates{Ready: enable(ready), NotReady: enable(notReady), Logout: enable(logout)}
 }
 
 // wrapUpNeedsReason reports whether the agent is wrapping up a call that
@@ -166,12 +179,12 @@ func appState(u cisco.User, dialogs []cisco.Dialog) appStatePayload {
 // action is enabled, so that a widget can tell on load that it must show a
 // sign-in form.
 func notSignedInAppState() appStatePayload {
-	items := map[string]string{"READY": enable(false), "NOT_READY": enable(false), "LOGOUT": enable(false)}
+	items := actionStates{Ready: enable(false), NotReady: enable(false), Logout: enable(false)}
 	return appStatePayload{CTIState: ctiState{
 		State:      cisco.StateLogout,
 		AgentState: cisco.StateLogout,
 		Rules: rules{
-			SequentialActions: sequentialActions{Items: items, Count: len(items)},
+			SequentialActions: sequentialActions{Items: items, Count: numActionStates},
 			ResponseText:      "Success",
 		},
 	}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -183,35 +184,31 @@ func (h *Cisco) lockoutAccount(ctx context.Context, username string) (session.Ac
 func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco.SignedIn) ([]broker.Event, []cisco.Dialog, error) {
 	u := signed.User
 	id := u.LoginID
-	dialogs, err := h.cti.Dialogs(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	mrds, err := h.cti.MediaRoutingDomains(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	media, err := h.cti.Media(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	info, err := h.cti.SystemInfo(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	logoutCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryLogout)
-	if err != nil {
-		return nil, nil, err
-	}
-	notReadyCodes, err := h.cti.ReasonCodes(ctx, id, cisco.CategoryNotReady)
-	if err != nil {
-		return nil, nil, err
-	}
-	books, err := h.cti.PhoneBooks(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	wrapUps, err := h.cti.WrapUpReasons(ctx, id)
+	// The eight reads are independent: they run together, so that a
+	// sign-in waits for the slowest, not for their sum (Finesse answers
+	// each over the network). The first error in this order is reported.
+	var (
+		dialogs                    []cisco.Dialog
+		mrds                       []cisco.MRD
+		media                      []cisco.Media
+		info                       cisco.SystemInfo
+		logoutCodes, notReadyCodes []cisco.ReasonCode
+		books                      []cisco.PhoneBook
+		wrapUps                    []cisco.WrapUpReason
+	)
+	err := readAll(
+		func() (err error) { dialogs, err = h.cti.Dialogs(ctx, id); return err },
+		func() (err error) { mrds, err = h.cti.MediaRoutingDomains(ctx); return err },
+		func() (err error) { media, err = h.cti.Media(ctx, id); return err },
+		func() (err error) { info, err = h.cti.SystemInfo(ctx); return err },
+		func() (err error) { logoutCodes, err = h.cti.ReasonCodes(ctx, id, cisco.CategoryLogout); return err },
+		func() (err error) {
+			notReadyCodes, err = h.cti.ReasonCodes(ctx, id, cisco.CategoryNotReady)
+			return err
+		},
+		func() (err error) { books, err = h.cti.PhoneBooks(ctx, id); return err },
+		func() (err error) { wrapUps, err = h.cti.WrapUpReasons(ctx, id); return err },
+	)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,4 +253,22 @@ func (h *Cisco) loginEvents(ctx context.Context, conn *broker.Conn, signed cisco
 		event("Agent", "SetPhoneBook", packet{Packet: "phoneBook", Data: books}),
 		event("Agent", "SetWrapupCode", packet{Packet: "WrapUpCodes", Data: wrapUps}),
 	}, dialogs, nil
+}
+
+// readAll runs the reads together, the first on the calling goroutine, and
+// returns the error of the first one, in their order, that failed.
+func readAll(reads ...func() error) error {
+	errs := make([]error, len(reads))
+	var wg sync.WaitGroup
+	for i, read := range reads[1:] {
+		wg.Go(func() { errs[i+1] = read() })
+	}
+	errs[0] = reads[0]()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -54,8 +54,10 @@ const DefaultGrace = 60 * time.Second
 // presenceTimeout bounds each call to the Presence.
 const presenceTimeout = 5 * time.Second
 
-// Timer is the part of *time.Timer that workspaces use.
-type Timer interface{ Stop() bool }
+// Timer is the part of *time.Timer that workspaces use. It is an alias, so
+// that one AfterFunc serves the session, the handlers and the simulator,
+// whose Timer is the same interface.
+type Timer = interface{ Stop() bool }
 
 // Workspace is one agent's share of the bus: the connections of the apps in
 // the agent's desktop, which alone receive the agent's events.
@@ -126,8 +128,7 @@ func (w *Workspaces) ScopeOf(agentID string) broker.Scope {
 // joining its workspace, a sign-out, and the end of a grace period. It
 // returns the unlock function.
 func (w *Workspaces) Lock(agentID string) (unlock func()) {
-	m, _ := w.agentLocks.LoadOrStore(agentID, new(sync.Mutex))
-	mu := m.(*sync.Mutex)
+	mu := loadMutex(&w.agentLocks, agentID)
 	mu.Lock()
 	return mu.Unlock
 }
@@ -293,8 +294,7 @@ func (w *Workspaces) Leave(c *broker.Conn) {
 // order the callers came in. It runs without w.mu: the Presence may be a
 // network away.
 func (w *Workspaces) syncPresence(agentID string) {
-	m, _ := w.presenceLocks.LoadOrStore(agentID, new(sync.Mutex))
-	mu := m.(*sync.Mutex)
+	mu := loadMutex(&w.presenceLocks, agentID)
 	mu.Lock()
 	defer mu.Unlock()
 	w.mu.Lock()
@@ -415,4 +415,15 @@ func (w *Workspaces) endLocked(ws *Workspace) []*broker.Conn {
 		conns = append(conns, c)
 	}
 	return conns
+}
+
+// loadMutex returns the mutex of key in locks, making it if it is absent.
+// It loads first: LoadOrStore alone would allocate a mutex on every call,
+// and these are taken on every request of an agent.
+func loadMutex(locks *sync.Map, key string) *sync.Mutex {
+	if m, ok := locks.Load(key); ok {
+		return m.(*sync.Mutex)
+	}
+	m, _ := locks.LoadOrStore(key, new(sync.Mutex))
+	return m.(*sync.Mutex)
 }

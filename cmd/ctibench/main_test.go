@@ -125,6 +125,15 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "connect, register and subscribe",
+			args: []string{"-scenario", "connect", "-conns", "20", "-settle", "10ms", "-subscribe"},
+			check: func(t *testing.T, got map[string]string) {
+				assert.Equal(t, "true", got["subscribe"])
+				assert.Equal(t, "20", got["opened"])
+				assert.Equal(t, "0", got["errors"])
+			},
+		},
+		{
 			name: "fanout",
 			args: []string{"-scenario", "fanout", "-conns", "5", "-rate", "200", "-duration", "300ms"},
 			check: func(t *testing.T, got map[string]string) {
@@ -483,5 +492,28 @@ func TestRefusalUnavailable(t *testing.T) {
 		t.Run(tt.give, func(t *testing.T) {
 			assert.Equal(t, tt.want, (&refusal{message: json.RawMessage(tt.give)}).unavailable())
 		})
+	}
+}
+
+// BenchmarkRequest measures a GetAgentState round trip over a real
+// WebSocket against the real server, one at a time on one connection: the
+// request scenario in one process, for profiles of the request path.
+func BenchmarkRequest(b *testing.B) {
+	addr := startServer(b, 1, 1)[0].addr
+	d := newDialer([]string{addr}, 0)
+	ctx := context.Background()
+	c, _, err := d.dial(ctx, 0)
+	require.NoError(b, err)
+	defer c.close()
+	_, err = c.signIn(0, "agent-0")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.request("q", "Cisco", "Agent", "GetAgentState", "", nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.await("Cisco/Agent/SetAgentState", "q"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -29,6 +29,7 @@ type options struct {
 	size        int           // fanout message payload in bytes
 	window      int           // saturated fanout: messages ahead of the slowest subscriber
 	batch       bool          // fanout subscribers opt in to batched frames
+	subscribe   bool          // connect: each connection registers and subscribes once open
 	interval    time.Duration // contact-center: time between an agent's state changes
 	duration    time.Duration // how long the measured phase lasts
 	settle      time.Duration // connect: wait before reading the server's RSS
@@ -71,6 +72,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.size, "size", 200, "fanout message payload in `bytes`")
 	fs.IntVar(&o.window, "window", 100, "saturated fanout: messages the publisher may be ahead of the slowest subscriber (keep it under the server's -send-queue)")
 	fs.BoolVar(&o.batch, "batch", false, `fanout subscribers register with "batch": true, receiving several envelopes per frame`)
+	fs.BoolVar(&o.subscribe, "subscribe", false, "connect: each connection registers and subscribes to a pattern once open, timed with its setup")
 	fs.DurationVar(&o.interval, "interval", 5*time.Second, "contact-center: time between two state changes of one agent")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the measured phase")
 	fs.DurationVar(&o.settle, "settle", 5*time.Second, "connect: wait after the last connection before reading the server's RSS")

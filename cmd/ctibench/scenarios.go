@@ -192,7 +192,14 @@ func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 	}
 	start := time.Now()
 	err = parallel(ctx, n, opts.concurrency, func(i int) error {
+		began := time.Now()
 		c, took, err := l.dial(ctx, i)
+		if err == nil && opts.subscribe {
+			if err = c.register("app-"+strconv.Itoa(i), nil); err == nil {
+				err = c.subscribe("Bench", "Msg", "*")
+			}
+			took = time.Since(began)
+		}
 		if err != nil {
 			lastErr.Store(err.Error())
 			if failed.Add(1) > int64(n/100+10) {
@@ -223,6 +230,7 @@ func connectScenario(ctx context.Context, l *load, log io.Writer) (Result, error
 
 	r := l.result("connect")
 	r.set("conns", n)
+	r.set("subscribe", opts.subscribe)
 	r.set("opened", ok)
 	r.set("errors", int(failed.Load()))
 	r.set("conns_per_s", float64(ok)/elapsed.Seconds())

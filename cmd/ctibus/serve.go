@@ -71,9 +71,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		TrustedProxies:      proxies,
 		Metrics:             busMetrics,
 	})
+	afterFunc := func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) } // a panic in a timer ends no session
 	simCfg := sim.Config{AnswerDelay: cfg.simAnswerDelay, RingTimeout: cfg.simRingTimeout,
 		LogoutOnDisconnect: cfg.simOnDisconnect == "logout",
-		AfterFunc:          func(d time.Duration, f func()) sim.Timer { return bus.AfterFunc(d, f) }}
+		AfterFunc:          afterFunc}
 	var shared sharedState
 	leave := func() {}         // leaves the cluster, once the bus has drained
 	var fin *finesse.Connector // nil with the simulator
@@ -110,7 +111,6 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	lockout := session.NewLockout(session.LockoutConfig{
 		Attempts: cfg.lockoutAttempts, Duration: cfg.lockoutDuration, Store: shared.lockout,
 	})
-	afterFunc := func(d time.Duration, f func()) session.Timer { return bus.AfterFunc(d, f) } // a panic in a timer ends no session
 	ciscoLog := log.Named("cisco")
 	desktops := session.NewDesktops(bus, handlers.NewChannel(shared.cti, ciscoLog), ciscoLog, session.DesktopsConfig{
 		AfterFunc:      afterFunc,
