@@ -409,7 +409,7 @@ const (
 )
 
 var mergeRules = map[string]mergeRule{
-	"scenario": mergeSame, "nodes": mergeSame, "apps": mergeSame, "interval_ms": mergeSame, "bcrypt_cost": mergeSame,
+	"scenario": mergeSame, "subscribe": mergeSame, "nodes": mergeSame, "apps": mergeSame, "interval_ms": mergeSame, "bcrypt_cost": mergeSame,
 	"conns": mergeSum, "opened": mergeSum, "errors": mergeSum, "agents": mergeSum, "ok": mergeSum,
 	"requests": mergeSum, "changes": mergeSum, "expected": mergeSum, "delivered": mergeSum,
 	"lost": mergeSum, "crossed": mergeSum, "bench_cpu_pct": mergeSum,
