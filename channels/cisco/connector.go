@@ -1,6 +1,9 @@
 package cisco
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Connector is the agent API of a Cisco contact center, shaped by Finesse.
 // Implementations are safe for concurrent use. ciscotest.ConnectorSuite
@@ -197,3 +200,16 @@ const (
 	ActionAccept Action = "ACCEPT"
 	ActionClose  Action = "CLOSE"
 )
+
+// AgentFromUser turns the error of a User read into Agent's answer: no
+// error is an agent, ErrNotFound is no agent, and any other error is
+// passed on, for a connector whose only way to know an agent is to read it.
+func AgentFromUser(err error) (bool, error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}

@@ -325,13 +325,7 @@ func notFound(loginID string) error {
 // Agent reports whether loginID is an agent of the contact center.
 func (c *Connector) Agent(ctx context.Context, loginID string) (bool, error) {
 	_, err := c.User(ctx, loginID)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, cisco.ErrNotFound):
-		return false, nil
-	}
-	return false, err
+	return cisco.AgentFromUser(err)
 }
 
 // SignedInAgents returns the agents signed in through this connector.

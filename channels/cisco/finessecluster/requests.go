@@ -411,13 +411,7 @@ func (c *Cluster) User(ctx context.Context, loginID string) (cisco.User, error) 
 // Agent reports whether loginID is an agent.
 func (c *Cluster) Agent(ctx context.Context, loginID string) (bool, error) {
 	_, err := c.User(ctx, loginID)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, cisco.ErrNotFound):
-		return false, nil
-	}
-	return false, err
+	return cisco.AgentFromUser(err)
 }
 
 // SignedInAgents returns the agents whose sessions the live nodes hold,
