@@ -530,7 +530,16 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 			assert.Equal(t, "READY", agentStateIn(t, f))
 			break
 		}
-		require.Equal(t, "Unavailable", f.Error(t).ErrorType)
+		e := f.Error(t)
+		if e.ErrorType == "Invalid State" {
+			// An earlier try was applied by a leader that could not answer
+			// it (see simcluster.Cluster): the next leader refuses it as
+			// already done, and the agent is READY.
+			phone.Request("get", "Cisco", "Agent", "GetAgentState", nil)
+			assert.Equal(t, "READY", agentStateIn(t, slowFrame(t, phone)))
+			break
+		}
+		require.Equal(t, "Unavailable", e.ErrorType)
 		require.True(t, time.Now().Before(deadline), "the nodes did not reconnect to NATS")
 	}
 }
