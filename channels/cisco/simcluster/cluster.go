@@ -89,7 +89,9 @@ type Config struct {
 // a newer record (it steps down instead). It serves requests naming
 // different agents at once, and those naming one agent in the order they
 // came. A node taking over restores the agents and the calls (see
-// Simulator.Restore), and the calls go on. The leader broadcasts every
+// Simulator.Restore), and the calls go on; the apps of the agents signed in
+// hear of the move as a LinkChange down and up (see stepDown and lead). The
+// leader broadcasts every
 // Notification on NATS, and every node, the leader included, delivers them
 // to its own subscribers, once each, in the leader's order.
 //
