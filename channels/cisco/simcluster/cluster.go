@@ -91,9 +91,9 @@ type Config struct {
 // came. A node taking over restores the agents and the calls (see
 // Simulator.Restore), and the calls go on; the apps of the agents signed in
 // hear of the move as a LinkChange down and up (see stepDown and lead). The
-// leader broadcasts every
-// Notification on NATS, and every node, the leader included, delivers them
-// to its own subscribers, once each, in the leader's order.
+// leader broadcasts every Notification on NATS, and every node, the leader
+// included, delivers them to its own subscribers, once each, in the
+// leader's order.
 //
 // A call returns only once the calling node has delivered every
 // notification the leader broadcast before answering it (or after 2 s,
