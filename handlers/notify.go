@@ -80,8 +80,9 @@ func (h *Cisco) notify(n cisco.Notification) {
 				agentState(u, nil, n.Calls.Dialogs), correlation(id))
 		}
 	case n.Link != nil:
-		// The agent's link to Finesse, as Finesse's desktop reports its
-		// notification connection: a reconnect banner for the widgets.
+		// The agent's link to the contact center, as Finesse's desktop
+		// reports its notification connection: a reconnect banner for the
+		// widgets.
 		l := n.Link
 		status := "disconnected"
 		if l.Up {

@@ -30,15 +30,16 @@ type Failure struct {
 }
 
 // LinkChange reports that the connector's link to the contact center for
-// one signed-in agent (its notification connection to Finesse) went down,
-// or came back, while the agent stays signed in. The handlers publish it in
-// the agent's workspace as Cisco/Connection/SetConnectionStatus. The
-// simulator, which has no such link, never sends it.
+// one signed-in agent (its notification connection to Finesse, or the node
+// running a cluster's simulator) went down, or came back, while the agent
+// stays signed in. The handlers publish it in the agent's workspace as
+// Cisco/Connection/SetConnectionStatus. A lone simulator, which has no such
+// link, never sends it.
 type LinkChange struct {
 	LoginID      string
 	Extension    string // the extension the agent is signed in on
 	Up           bool   // true: back; false: down
-	ConnectionID string // names the link: the resource of the agent's XMPP session
+	ConnectionID string // names the link: the resource of the agent's XMPP session, or "<node>:<term>"
 }
 
 // UserChange carries an agent's User after a change.

@@ -472,10 +472,20 @@ func TestClusterOutlivesAKilledNode(t *testing.T) {
 	nodes[leader].kill(t)
 	phone.ExpectClose()
 	phone = joinWith(t, other.URL, "softphone", token, "ready")
+	// It hears the link back, or not, as it rejoined before or after.
+	ignore := phone.Ignore
+	phone.Ignore = func(f brokertest.Frame) bool { return ignore(f) || contactCenterLink(f) }
 	phone.Request("get", "Cisco", "Agent", "GetAgentState", nil)
 	assert.Equal(t, "READY", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")), "the state outlived its node")
 	assert.True(t, strings.Contains(other.Logs.String(), leading) || strings.Contains(third.Logs.String(), leading),
 		"another node took over")
+
+	// The apps that stayed hear the agent's link to the contact center go
+	// down, said by the next leader, as the dead one could not, and back.
+	for _, want := range []string{"disconnected", "connected"} {
+		status, _ := connectionStatus(t, crm.Expect("Cisco/Connection/SetConnectionStatus"))
+		assert.Equal(t, want, status)
+	}
 
 	// Nothing published after the reconnect is lost.
 	crm.Request("nr", "Cisco", "Agent", "SetNotReadyState", map[string]string{"reasonCodeId": "1"})
@@ -526,6 +536,9 @@ func TestClusterWithoutNATSAnswersUnavailableThenRecovers(t *testing.T) {
 	for deadline := time.Now().Add(2 * brokertest.Wait); ; {
 		phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
 		f := slowFrame(t, phone)
+		for contactCenterLink(f) { // heard if the phone's node was back on NATS when the next leader took over
+			f = slowFrame(t, phone)
+		}
 		if f.Triple() == "Cisco/Agent/SetAgentState" {
 			assert.Equal(t, "READY", agentStateIn(t, f))
 			break

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,6 +139,7 @@ func TestClusterReportsTheDesktopsConnectionLostWithItsNode(t *testing.T) {
 
 	_, token := ciscotestOn(t, nodes[0])
 	crm := joinWith(t, nodes[1].URL, "crm", token)
+	crm.Ignore = contactCenterLink // the node may run the contact center too
 
 	require.NoError(t, nodes[0].Stop())
 	lost := crm.Expect("Cisco/Connection/SetConnectionStatus")
@@ -147,4 +153,57 @@ func TestClusterReportsTheDesktopsConnectionLostWithItsNode(t *testing.T) {
 			assert.Contains(t, string(f.Message), `"status":"connected"`)
 		}
 	}
+}
+
+// When the node running the contact center stops, the agents' apps on the
+// other nodes hear their link to it go down and come back, once each, and
+// the agent stays signed in, its requests served by the next node.
+func TestClusterReportsTheContactCentersMove(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t, "")
+	nodes := startNodes(t, 2, ns.ClientURL())
+	leader := -1
+	require.Eventually(t, func() bool {
+		leader = slices.IndexFunc(nodes, func(n *server) bool { return strings.Contains(n.Logs.String(), "leading the cisco contact center") })
+		return leader >= 0
+	}, 3*brokertest.Wait, 10*time.Millisecond, "no node took the lease")
+	survivor := nodes[1-leader]
+	phone, _ := ciscotestOn(t, survivor)
+
+	require.NoError(t, nodes[leader].Stop())
+	for _, want := range []struct{ status, node string }{
+		{"disconnected", fmt.Sprintf("n%d", leader+1)}, // said by the node leaving
+		{"connected", fmt.Sprintf("n%d", 2-leader)},    // by the one taking over
+	} {
+		status, link := connectionStatus(t, phone.Expect("Cisco/Connection/SetConnectionStatus"))
+		assert.Equal(t, want.status, status)
+		node, _, _ := strings.Cut(link, ":")
+		assert.Equal(t, want.node, node, "connectionId %s names the node running the contact center", link)
+	}
+	phone.Request("ready", "Cisco", "Agent", "SetReadyState", nil)
+	assert.Equal(t, "READY", agentStateIn(t, phone.Expect("Cisco/Agent/SetAgentState")), "the next frame: no link reported twice")
+}
+
+// connectionStatus returns the status and connectionId of a
+// SetConnectionStatus frame.
+func connectionStatus(t *testing.T, f brokertest.Frame) (status, connectionID string) {
+	t.Helper()
+	var m struct {
+		Status       string `json:"status"`
+		ConnectionID string `json:"connectionId"`
+	}
+	require.NoError(t, json.Unmarshal(f.Message, &m), "%s", f.Raw)
+	return m.Status, m.ConnectionID
+}
+
+// contactCenterLink matches the SetConnectionStatus frames of the agents'
+// link to the simulated contact center, which a move of it to another node
+// reports: their connectionId names the node and its term ("n1:7"), where
+// a bus connection's is a UUID.
+func contactCenterLink(f brokertest.Frame) bool {
+	var m struct {
+		ConnectionID string `json:"connectionId"`
+	}
+	return f.Triple() == "Cisco/Connection/SetConnectionStatus" &&
+		json.Unmarshal(f.Message, &m) == nil && strings.Contains(m.ConnectionID, ":")
 }

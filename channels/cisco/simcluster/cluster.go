@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,9 +89,11 @@ type Config struct {
 // a newer record (it steps down instead). It serves requests naming
 // different agents at once, and those naming one agent in the order they
 // came. A node taking over restores the agents and the calls (see
-// Simulator.Restore), and the calls go on. The leader broadcasts every
-// Notification on NATS, and every node, the leader included, delivers them
-// to its own subscribers, once each, in the leader's order.
+// Simulator.Restore), and the calls go on; the apps of the agents signed in
+// hear of the move as a LinkChange down and up (see stepDown and lead). The
+// leader broadcasts every Notification on NATS, and every node, the leader
+// included, delivers them to its own subscribers, once each, in the
+// leader's order.
 //
 // A call returns only once the calling node has delivered every
 // notification the leader broadcast before answering it (or after 2 s,
@@ -385,13 +388,14 @@ func (c *Cluster) lastSent() mark {
 
 // broadcast sends one of the leader's notifications to every node, numbered
 // in term. It runs under the simulator's mutex, so the broadcasts are
-// numbered and leave in the order of the changes; Publish only buffers.
+// numbered in the order of the changes, and holds sentMu while it
+// publishes (Publish only buffers), so that they leave in that order too,
+// those of the leadership loop (see links) among them.
 func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	c.sentMu.Lock() // lock order: under the simulator's mutex, both connector (2)
+	defer c.sentMu.Unlock()
 	c.sent = mark{term: term, seq: c.sent.seq + 1}
-	seq := c.sent.seq
-	c.sentMu.Unlock()
-	data, err := json.Marshal(notifyMsg{Term: term, Seq: seq, Notification: n})
+	data, err := json.Marshal(notifyMsg{Term: term, Seq: c.sent.seq, Notification: n})
 	if err == nil {
 		err = c.nc.Publish(c.notifies, data)
 	}
@@ -454,6 +458,12 @@ type term struct {
 	reqs    *nats.Subscription // the requests
 	cancel  context.CancelFunc // stops the request worker
 	wg      sync.WaitGroup     // the request worker
+	// down is true while the agents' apps were last told that their link to
+	// the contact center is down: by this term's goodbye, or by the last
+	// term's, before this one has told them it is back. The lease is then
+	// released as a goodbye, so that the next leader does not tell them
+	// again (see release).
+	down bool
 }
 
 // run is the leadership loop: it takes the lease when free, renews it
@@ -467,7 +477,7 @@ func (c *Cluster) run(ctx context.Context) {
 		case t == nil:
 			t = c.lead(ctx)
 		case c.serving.Load() == 0: // a record write lost its compare-and-set
-			c.stepDown(t)
+			c.stepDown(t, false)
 			t = nil
 		default:
 			opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
@@ -477,7 +487,7 @@ func (c *Cluster) run(ctx context.Context) {
 				if ctx.Err() == nil {
 					c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
 				}
-				c.stepDown(t)
+				c.stepDown(t, false)
 				t = nil
 				break
 			}
@@ -486,7 +496,7 @@ func (c *Cluster) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			if t != nil {
-				c.stepDown(t)
+				c.stepDown(t, true)
 			}
 			return
 		case <-tick.C:
@@ -496,12 +506,22 @@ func (c *Cluster) run(ctx context.Context) {
 }
 
 // lead takes the lease if it is free and starts a term: it restores the
-// stored agents into the simulator, then serves requests. It returns nil if
-// the lease is held elsewhere or the takeover failed.
+// stored agents into the simulator, tells their apps that their link to the
+// contact center is back, then serves requests. It returns nil if the lease
+// is held elsewhere or the takeover failed.
 func (c *Cluster) lead(ctx context.Context) *term {
 	opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
 	defer cancel()
-	rev, err := kvstore.Create(opCtx, c.leases, leaderKey, []byte(c.cfg.Node))
+	holder, rev, err := kvstore.Get(opCtx, c.leases, leaderKey)
+	if err == nil && rev != kvstore.Absent && len(holder) > 0 {
+		c.unreachable = false
+		return nil // held
+	}
+	// A lease naming no node is a leader's goodbye (see release).
+	bye := rev != kvstore.Absent
+	if err == nil {
+		rev, err = kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), rev)
+	}
 	switch {
 	case kvstore.IsConflict(err) || ctx.Err() != nil:
 		c.unreachable = false
@@ -517,7 +537,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 		return nil
 	}
 	c.unreachable = false
-	t := &term{id: uint64(rev), rev: rev}
+	t := &term{id: uint64(rev), rev: rev, down: bye}
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
@@ -542,15 +562,20 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
 	c.sim.Restore(records, calls...)
 	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
-		c.stepDown(t)
+		c.stepDown(t, false)
 		return nil
 	}
+	links := c.links(t)
+	if !t.down { // the last leader went without a goodbye
+		c.tell(t, links, false)
+	}
+	c.tell(t, links, true)
 
 	reqs := make(chan *nats.Msg, requestQueue)
 	t.reqs, err = c.nc.ChanQueueSubscribe(c.subject+".*", queueGroup, reqs)
 	if err != nil {
 		c.log.Error("subscribe to cisco requests; giving the lease up", zap.Error(err))
-		c.stepDown(t)
+		c.stepDown(t, false)
 		return nil
 	}
 	workCtx, stop := context.WithCancel(context.Background())
@@ -562,8 +587,11 @@ func (c *Cluster) lead(ctx context.Context) *term {
 }
 
 // stepDown ends a term: no more requests, broadcasts or writes, the
-// simulator idle, the lease released if still held.
-func (c *Cluster) stepDown(t *term) {
+// simulator idle, the lease released if still held. A leader that leaves
+// (Close) says goodbye first: once its last change is broadcast, it tells
+// the apps of the agents signed in that their link is down, while the
+// lease is still its own, so that no new leader's word comes before.
+func (c *Cluster) stepDown(t *term, goodbye bool) {
 	c.serving.Store(0)
 	c.mu.Lock()
 	c.writer = nil
@@ -578,6 +606,9 @@ func (c *Cluster) stepDown(t *term) {
 	if t.unsub != nil {
 		t.unsub()
 	}
+	if goodbye {
+		c.tell(t, c.links(t), false)
+	}
 	c.sim.Restore(nil)
 	if t.records != nil {
 		t.records.close()
@@ -586,12 +617,21 @@ func (c *Cluster) stepDown(t *term) {
 	c.log.Info("no longer leading the cisco contact center")
 }
 
-// release deletes the lease if it is still this term's, so that another
-// node takes over without waiting for it to expire.
+// release frees the lease if it is still this term's, so that another
+// node takes over without waiting for it to expire. It deletes it, or,
+// while the apps were last told that their link is down (t.down), leaves
+// it naming no node: a goodbye that the next leader reads in the lease
+// itself, in order with every write of it, before it tells the apps the
+// link is back. A goodbye expires with the lease, unrenewed.
 func (c *Cluster) release(t *term) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL/3)
 	defer cancel()
-	err := kvstore.CompareAndDelete(ctx, c.leases, leaderKey, t.rev)
+	var err error
+	if t.down {
+		_, err = kvstore.CompareAndSet(ctx, c.leases, leaderKey, nil, t.rev)
+	} else {
+		err = kvstore.CompareAndDelete(ctx, c.leases, leaderKey, t.rev)
+	}
 	if err != nil && !kvstore.IsConflict(err) && !errors.Is(err, nats.ErrConnectionClosed) {
 		c.log.Debug("release cisco lease", zap.Error(err))
 	}
@@ -625,4 +665,30 @@ func load[R any](ctx context.Context, kv jetstream.KeyValue, revs map[storeKey]k
 			revs[storeKey{kv, e.Key()}] = kvstore.Revision(e.Revision())
 		}
 	}
+}
+
+// links returns the link to the contact center of each agent signed in on
+// this node's simulator, as term t runs it: on the agent's extension, named
+// "<node>:<term>".
+func (c *Cluster) links(t *term) []cisco.LinkChange {
+	ctx := context.Background()
+	ids, _ := c.sim.SignedInAgents(ctx) // fails only on a done ctx
+	name := c.cfg.Node + ":" + strconv.FormatUint(t.id, 10)
+	links := make([]cisco.LinkChange, 0, len(ids))
+	for _, id := range ids {
+		if u, err := c.sim.User(ctx, id); err == nil && u.State != cisco.StateLogout {
+			links = append(links, cisco.LinkChange{LoginID: id, Extension: u.Extension, ConnectionID: name})
+		}
+	}
+	return links
+}
+
+// tell broadcasts, in term t, that links went down or came back up (see
+// cisco.LinkChange): the contact center moves to another node.
+func (c *Cluster) tell(t *term, links []cisco.LinkChange, up bool) {
+	for _, l := range links {
+		l.Up = up
+		c.broadcast(t.id, cisco.Notification{Link: &l})
+	}
+	t.down = !up
 }

@@ -111,7 +111,9 @@ func TestClusterCallsSurviveFailover(t *testing.T) {
 			for _, n := range survivors {
 				assert.Equal(t, duringAlone, seenByApps(t, ctx, n), "the calls as they were")
 			}
-			assert.Len(t, nodes[1].got.all(), seenBefore, "the takeover changes nothing an app sees")
+			takeover := nodes[1].got.all()[seenBefore:]
+			assert.Len(t, linksIn(takeover), len(takeover), "the takeover tells the apps nothing but their links going down and up")
+			assert.Len(t, takeover, 2*3, "down and up, for each of the three agents signed in")
 
 			after(t, ctx, survivors[1], held, out)
 			assert.Equal(t, endAlone, seenByApps(t, ctx, next))

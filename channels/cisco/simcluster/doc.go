@@ -17,7 +17,11 @@
 // pending states, its wrap-up, and a sign-out that waits for its end; only
 // its timers (rings, far ends answering, wrap-up) start again. Requests
 // made meanwhile wait for it, up to a timeout, then fail with
-// cisco.ErrUnavailable.
+// cisco.ErrUnavailable. The signed-in agents' apps hear the move as their
+// link to the contact center going down and coming back
+// (cisco.LinkChange), once each: a leader that leaves says the link is
+// down, and leaves that goodbye in the lease; the node taking over says it
+// is back, after saying it is down if the lease it took was no goodbye.
 //
 // Passwords never cross NATS: the node that receives a sign-in checks the
 // password itself (Simulator.Authenticate) and asks the leader to sign in
