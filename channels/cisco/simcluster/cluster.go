@@ -36,9 +36,15 @@ const (
 	attemptTimeout = time.Second
 	// retryBackoff is the pause between attempts while no node leads.
 	retryBackoff = 50 * time.Millisecond
-	// requestQueue is how many requests the leader holds before NATS drops
-	// new ones as a slow consumer; their senders retry.
+	// requestQueue is how many requests the leader serves at once.
 	requestQueue = 256
+	// requestPending and requestPendingBytes bound the requests NATS holds
+	// for the leader while it serves requestQueue of them: a burst waits
+	// there rather than being dropped as a slow consumer (a dropped request
+	// is sent again only after attemptTimeout). Requests are a few hundred
+	// bytes; the bound in bytes caps what large ones could hold.
+	requestPending      = 64 << 10
+	requestPendingBytes = 32 << 20
 	// queueGroup makes a request reach one node, should two briefly lead.
 	queueGroup = "leader"
 	// deliveryTimeout bounds how long a call waits, after the leader's
@@ -453,6 +459,7 @@ func callKey(dialogID string) string { return kvstore.Token(dialogID) }
 type term struct {
 	id      uint64             // the lease's revision when taken: grows from term to term
 	rev     kvstore.Revision   // the lease's revision
+	expires time.Time          // when the lease expires at the latest, unless renewed
 	unsub   func()             // stops the simulator's broadcasts
 	records *recordWriter      // stores the agents' records
 	reqs    *nats.Subscription // the requests
@@ -480,18 +487,10 @@ func (c *Cluster) run(ctx context.Context) {
 			c.stepDown(t, false)
 			t = nil
 		default:
-			opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
-			rev, err := kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), t.rev)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
-				}
+			if !c.renew(ctx, t) {
 				c.stepDown(t, false)
 				t = nil
-				break
 			}
-			t.rev = rev
 		}
 		select {
 		case <-ctx.Done():
@@ -503,6 +502,71 @@ func (c *Cluster) run(ctx context.Context) {
 		case <-c.conflict:
 		}
 	}
+}
+
+// leaseMargin is how long before the lease expires, as last renewed, the
+// leader stops trying to renew it and steps down, so that it stops serving
+// before another node may take over.
+func leaseMargin(ttl time.Duration) time.Duration { return ttl / 6 }
+
+// renew renews the lease of term t, and reports whether it still holds it.
+// An attempt that fails for want of an answer (NATS or JetStream slow under
+// load, or out of reach for a moment) is made again until the lease, as
+// last renewed, is about to expire: a slow answer must not end a term that
+// still has time. Only a lease taken by another node, or one expired,
+// ends it. It runs on the leadership loop, which neither serves requests
+// nor takes the simulator's mutex, so a backlog of requests delays it only
+// as far as it delays NATS.
+func (c *Cluster) renew(ctx context.Context, t *term) bool {
+	var unanswered time.Time // when the first attempt left that got no answer
+	for {
+		sent := time.Now()
+		left := t.expires.Sub(sent) - leaseMargin(c.cfg.LeaseTTL)
+		if left <= 0 {
+			c.log.Warn("cisco lease not renewed in time; stepping down")
+			return false
+		}
+		opCtx, cancel := context.WithTimeout(ctx, min(left, c.cfg.LeaseTTL/3))
+		rev, err := kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), t.rev)
+		cancel()
+		switch {
+		case err == nil:
+			t.rev, t.expires = rev, sent.Add(c.cfg.LeaseTTL)
+			return true
+		case ctx.Err() != nil || c.serving.Load() != t.id:
+			return false
+		case kvstore.IsConflict(err) && !unanswered.IsZero() && c.renewedMeanwhile(ctx, t, unanswered):
+			return true
+		case kvstore.IsConflict(err):
+			c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
+			return false
+		}
+		if unanswered.IsZero() {
+			unanswered = sent
+		}
+		c.log.Debug("renew cisco lease; trying again", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(retryBackoff):
+		}
+	}
+}
+
+// renewedMeanwhile reports whether an attempt to renew the lease that got
+// no answer, the first of which left at since, renewed it after all: the
+// lease still names this node, at a newer revision. No other node writes
+// this node's name, so the revision is this term's; it expires at the
+// latest LeaseTTL after since.
+func (c *Cluster) renewedMeanwhile(ctx context.Context, t *term, since time.Time) bool {
+	opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
+	defer cancel()
+	value, rev, err := kvstore.Get(opCtx, c.leases, leaderKey)
+	if err != nil || string(value) != c.cfg.Node || rev <= t.rev {
+		return false
+	}
+	t.rev, t.expires = rev, since.Add(c.cfg.LeaseTTL)
+	return true
 }
 
 // lead takes the lease if it is free and starts a term: it restores the
@@ -519,6 +583,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	// A lease naming no node is a leader's goodbye (see release).
 	bye := rev != kvstore.Absent
+	sent := time.Now()
 	if err == nil {
 		rev, err = kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), rev)
 	}
@@ -537,7 +602,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 		return nil
 	}
 	c.unreachable = false
-	t := &term{id: uint64(rev), rev: rev, down: bye}
+	t := &term{id: uint64(rev), rev: rev, expires: sent.Add(c.cfg.LeaseTTL), down: bye}
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
@@ -571,15 +636,27 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	c.tell(t, links, true)
 
-	reqs := make(chan *nats.Msg, requestQueue)
-	t.reqs, err = c.nc.ChanQueueSubscribe(c.subject+".*", queueGroup, reqs)
+	// The subscription hands requests to the worker one by one, and waits
+	// while the worker serves requestQueue of them: the rest wait in NATS's
+	// pending queue, which holds far more than a channel would.
+	reqs := make(chan *nats.Msg)
+	workCtx, stop := context.WithCancel(context.Background())
+	t.cancel = stop
+	t.reqs, err = c.nc.QueueSubscribe(c.subject+".*", queueGroup, func(m *nats.Msg) {
+		select {
+		case reqs <- m:
+		case <-workCtx.Done():
+			c.respond(m, rpcReply{Retry: true})
+		}
+	})
+	if err == nil {
+		err = t.reqs.SetPendingLimits(requestPending, requestPendingBytes)
+	}
 	if err != nil {
 		c.log.Error("subscribe to cisco requests; giving the lease up", zap.Error(err))
 		c.stepDown(t, false)
 		return nil
 	}
-	workCtx, stop := context.WithCancel(context.Background())
-	t.cancel = stop
 	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
 	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)))
