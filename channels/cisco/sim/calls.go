@@ -183,7 +183,7 @@ func (s *Simulator) dialLocked(d *dialog, toAddress, callType string, now time.T
 	}
 	d.state = callAlerting
 	if target != "" {
-		tst := s.agents[target]
+		tst, _ := s.agentLocked(target)
 		tst.call = newCallSession(tst, originInside)
 	}
 	p := s.joinLocked(d, toAddress, target, callAlerting, now)
@@ -219,7 +219,8 @@ func (s *Simulator) ringLocked(d *dialog, p *participant) {
 // first READY agent of the same team who is free. With nobody READY the
 // call ends, as the simulator has no queue to hold it.
 func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
-	s.agents[p.agent].call.phase = phaseUnanswered
+	st, _ := s.agentLocked(p.agent)
+	st.call.phase = phaseUnanswered
 	s.leaveLocked(d, p, now)
 	team := s.dir.byLoginID[p.agent].teamID
 	for _, a := range s.dir.agents {
@@ -227,6 +228,7 @@ func (s *Simulator) ronaLocked(d *dialog, p *participant, now time.Time) {
 		if a.teamID != team || !ok || st.state != cisco.StateReady || st.call != nil || d.part(a.loginID) != nil {
 			continue
 		}
+		s.touchLocked(a.loginID, st)
 		st.call = newCallSession(st, originRouted)
 		d.to = st.extension
 		q := s.joinLocked(d, st.extension, a.loginID, callAlerting, now)

@@ -171,7 +171,7 @@ func workState(after cisco.State) cisco.State {
 // callOfLocked returns the call session of the agent loginID, nil for
 // none or for a number outside.
 func (s *Simulator) callOfLocked(loginID string) *callSession {
-	if st, ok := s.agents[loginID]; ok && loginID != "" {
+	if st, ok := s.agentLocked(loginID); ok && loginID != "" {
 		return st.call
 	}
 	return nil
@@ -303,6 +303,7 @@ func (s *Simulator) endCallLocked(a *dirAgent, st *agentState, now time.Time) {
 // after its team's wrap-up time.
 func (s *Simulator) startWrapUpTimerLocked(a *dirAgent, st *agentState, cs *callSession) {
 	cs.wrapTimer = s.afterFuncLocked(time.Duration(a.wrapUpTimer)*time.Second, &cs.wrapGen, func(now time.Time) {
+		s.touchLocked(a.loginID, st)
 		s.endWrapUpLocked(a, st, now)
 		s.setStateLocked(a, st, cs.after, cs.afterReason, now)
 	})

@@ -117,8 +117,8 @@ func (s *Simulator) joinLocked(d *dialog, address, agent, state string, now time
 func (s *Simulator) setLocked(p *participant, state, cause string, now time.Time) {
 	p.state, p.cause, p.changed, p.tick = state, cause, now, s.tick
 	if state == callActive && p.agent != "" {
-		if cs := s.agents[p.agent].call; cs != nil {
-			cs.talked()
+		if st, _ := s.agentLocked(p.agent); st.call != nil {
+			st.call.talked()
 		}
 	}
 }
@@ -130,7 +130,8 @@ func (s *Simulator) leaveLocked(d *dialog, p *participant, now time.Time) {
 	state := callDropped
 	if p.agent != "" && s.wrapsUpLocked(p.agent, d) {
 		state = callWrapUp
-		s.agents[p.agent].call.wrapUp = d
+		st, _ := s.agentLocked(p.agent)
+		st.call.wrapUp = d
 	}
 	s.setLocked(p, state, "", now)
 }

@@ -75,10 +75,13 @@ import (
 // extension of 3 to 15 digits is one. testdata/agents.example.json is a
 // complete example.
 type Directory struct {
-	teams         map[string]string // team id → name
-	agents        []*dirAgent       // in file order
-	byLoginID     map[string]*dirAgent
-	byLoginName   map[string]*dirAgent // keyed by nameKey(loginName)
+	teams       map[string]string // team id → name
+	agents      []*dirAgent       // in file order
+	byLoginID   map[string]*dirAgent
+	byLoginName map[string]*dirAgent // keyed by nameKey(loginName)
+	// supervisors are the supervisors of each team, by team id, in file
+	// order: every change of an agent names its team's signed-in ones.
+	supervisors   map[string][]*dirAgent
 	reasonCodes   []dirReasonCode
 	wrapUpReasons []dirWrapUpReason
 	phoneBooks    []dirPhoneBook // GLOBAL books first, then TEAM books, each in file order
@@ -209,6 +212,7 @@ func build(f *DirectoryFile) (*Directory, *DirectoryError) {
 		teams:       map[string]string{},
 		byLoginID:   map[string]*dirAgent{},
 		byLoginName: map[string]*dirAgent{},
+		supervisors: map[string][]*dirAgent{},
 	}}
 	steps := []func(*DirectoryFile) *DirectoryError{b.teams, b.agents, b.reasonCodes, b.wrapUpReasons, b.phoneBooks, b.devices}
 	for _, step := range steps {
@@ -268,6 +272,9 @@ func (b *builder) agents(f *DirectoryFile) *DirectoryError {
 		b.d.agents = append(b.d.agents, a)
 		b.d.byLoginID[a.loginID] = a
 		b.d.byLoginName[nameKey(a.loginName)] = a
+		for _, t := range a.supervised {
+			b.d.supervisors[t.ID] = append(b.d.supervisors[t.ID], a)
+		}
 	}
 	// Sign-in tries the loginId first, so a loginName that is another
 	// agent's loginId would make that agent unreachable by name.

@@ -17,3 +17,14 @@ func PutState(s *Simulator, loginID string, state cisco.State) {
 
 // DummyHash exposes the hash compared against for unknown users.
 func DummyHash(d *Directory) []byte { return d.dummyHash }
+
+// Every test of the package proves that saveLocked misses no change.
+func init() { verifySaves = true }
+
+// VerifySaves turns the check of every agent after each change on or off,
+// and returns the setting before: benchmarks turn it off, to measure what
+// a change costs without it.
+func VerifySaves(on bool) (was bool) {
+	was, verifySaves = verifySaves, on
+	return was
+}

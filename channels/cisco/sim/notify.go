@@ -80,13 +80,11 @@ func (s *Simulator) emitUserLocked(a *dirAgent, st *agentState, now time.Time) {
 	s.emitLocked(cisco.Notification{User: &cisco.UserChange{User: s.userLocked(a, st, now), Supervisors: s.supervisorsLocked(a), Changed: changed}})
 }
 
-// supervisorsLocked returns the signed-in supervisors of a's team.
+// supervisorsLocked returns the signed-in supervisors of a's team, in
+// directory order.
 func (s *Simulator) supervisorsLocked(a *dirAgent) []string {
 	var ids []string
-	for _, sup := range s.dir.agents {
-		if !sup.supervisor || !supervises(sup, a.teamID) {
-			continue
-		}
+	for _, sup := range s.dir.supervisors[a.teamID] {
 		if st, ok := s.agents[sup.loginID]; ok && st.state != cisco.StateLogout {
 			ids = append(ids, sup.loginID)
 		}

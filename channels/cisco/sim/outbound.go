@@ -146,6 +146,7 @@ func (s *Simulator) dialCustomerLocked(a *dirAgent, st *agentState, cs *callSess
 		wait, answers = s.ringTimeout, false
 	}
 	customer.timer = s.afterFuncLocked(wait, &customer.timerGen, func(now time.Time) {
+		s.touchLocked(a.loginID, st)
 		if st.call != cs || cs.dialing != d {
 			// The reservation ended first (the agent left it, or was
 			// signed out): the dialer hangs up on the customer.

@@ -5,6 +5,7 @@ import (
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/internal/kvstore"
 
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,9 +37,15 @@ const (
 	attemptTimeout = time.Second
 	// retryBackoff is the pause between attempts while no node leads.
 	retryBackoff = 50 * time.Millisecond
-	// requestQueue is how many requests the leader holds before NATS drops
-	// new ones as a slow consumer; their senders retry.
+	// requestQueue is how many requests the leader serves at once.
 	requestQueue = 256
+	// requestPending and requestPendingBytes bound the requests NATS holds
+	// for the leader while it serves requestQueue of them: a burst waits
+	// there rather than being dropped as a slow consumer (a dropped request
+	// is sent again only after attemptTimeout). Requests are a few hundred
+	// bytes; the bound in bytes caps what large ones could hold.
+	requestPending      = 64 << 10
+	requestPendingBytes = 32 << 20
 	// queueGroup makes a request reach one node, should two briefly lead.
 	queueGroup = "leader"
 	// deliveryTimeout bounds how long a call waits, after the leader's
@@ -149,10 +156,10 @@ type Cluster struct {
 	sentMu sync.Mutex // guards sent; taken under the simulator's mutex
 	sent   mark       // the last notification this node broadcast while leading
 
-	seenMu   sync.Mutex    // guards the fields below; never held while delivering
-	seen     mark          // the newest notification delivered here
-	seenMore chan struct{} // closed, and replaced, when seen advances
-	quit     chan struct{} // closed by Close: stop waiting for deliveries
+	seenMu  sync.Mutex    // guards the fields below; never held while delivering
+	seen    mark          // the newest notification delivered here
+	waiting waiters       // the calls waiting for a notification, the soonest due first
+	quit    chan struct{} // closed by Close: stop waiting for deliveries
 
 	unreachable bool // the last attempt to take the lease failed; owned by run
 
@@ -232,7 +239,6 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 		subject:  cfg.Prefix + ".cti.call",
 		notifies: cfg.Prefix + ".cti.notify",
 		conflict: make(chan struct{}, 1),
-		seenMore: make(chan struct{}),
 		quit:     make(chan struct{}),
 
 		callPrefix: newCallPrefix(),
@@ -309,6 +315,45 @@ type mark struct {
 	term, seq uint64
 }
 
+// reached reports whether a node that has delivered m has delivered want,
+// or one of a later term (whose leader does not send the rest of want's).
+func (m mark) reached(want mark) bool {
+	return m.term > want.term || m.term == want.term && m.seq >= want.seq
+}
+
+// waiter is a call waiting for its node to deliver notification at.
+type waiter struct {
+	at    mark
+	done  chan struct{} // closed once at is delivered
+	index int           // in waiters
+}
+
+// waiters is a heap of waiters, the soonest due first (container/heap), so
+// that a delivery wakes only the calls it lets go: at thousands of changes
+// a second, waking every waiting call on every delivery cost the leader a
+// quarter of its CPU.
+type waiters []*waiter
+
+func (h waiters) Len() int           { return len(h) }
+func (h waiters) Less(i, j int) bool { return !h[i].at.reached(h[j].at) }
+func (h waiters) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *waiters) Push(x any) {
+	w := x.(*waiter)
+	w.index = len(*h)
+	*h = append(*h, w)
+}
+func (h *waiters) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	w.index = -1
+	return w
+}
+
 // notifyMsg is a notification as broadcast.
 type notifyMsg struct {
 	Term         uint64             `json:"term"`
@@ -337,10 +382,11 @@ func (c *Cluster) deliver(m *nats.Msg) {
 	c.seenMu.Lock()
 	defer c.seenMu.Unlock()
 	// A straggler from an older term is delivered, but moves nothing back.
-	if msg.Term > c.seen.term || msg.Term == c.seen.term && msg.Seq > c.seen.seq {
-		c.seen = mark{term: msg.Term, seq: msg.Seq}
-		close(c.seenMore)
-		c.seenMore = make(chan struct{})
+	if m := (mark{term: msg.Term, seq: msg.Seq}); !c.seen.reached(m) {
+		c.seen = m
+		for len(c.waiting) > 0 && m.reached(c.waiting[0].at) {
+			close(heap.Pop(&c.waiting).(*waiter).done)
+		}
 	}
 }
 
@@ -355,28 +401,38 @@ func (c *Cluster) awaitDelivery(term, from, to uint64) {
 	if to == 0 {
 		return
 	}
+	want := mark{term: term, seq: to}
+	c.seenMu.Lock()
+	switch {
+	case c.seen.reached(want):
+		c.seenMu.Unlock()
+		return
+	case c.seen.term < term && to == from:
+		c.seenMu.Unlock()
+		return // nothing was sent for the request, and what came before may never come
+	}
+	w := &waiter{at: want, done: make(chan struct{})}
+	heap.Push(&c.waiting, w)
+	c.seenMu.Unlock()
+
 	timer := time.NewTimer(deliveryTimeout)
 	defer timer.Stop()
-	for {
+	select {
+	case <-w.done:
+		return
+	case <-c.quit:
+	case <-timer.C:
 		c.seenMu.Lock()
-		seen, more := c.seen, c.seenMore
+		seen := c.seen
 		c.seenMu.Unlock()
-		switch {
-		case seen.term > term, seen.term == term && seen.seq >= to:
-			return
-		case seen.term < term && to == from:
-			return // nothing was sent for the request, and what came before may never come
-		}
-		select {
-		case <-more:
-		case <-c.quit:
-			return
-		case <-timer.C:
-			c.log.Warn("cisco notifications not delivered in time; answering anyway",
-				zap.Uint64("term", term), zap.Uint64("want", to), zap.Uint64("delivered", seen.seq))
-			return
-		}
+		c.log.Warn("cisco notifications not delivered in time; answering anyway",
+			zap.Uint64("term", term), zap.Uint64("want", to), zap.Uint64("delivered", seen.seq))
 	}
+	c.seenMu.Lock()
+	if w.index >= 0 { // not let go meanwhile
+		heap.Remove(&c.waiting, w.index)
+	}
+	c.seenMu.Unlock()
 }
 
 // lastSent returns the last notification this node broadcast.
@@ -453,6 +509,7 @@ func callKey(dialogID string) string { return kvstore.Token(dialogID) }
 type term struct {
 	id      uint64             // the lease's revision when taken: grows from term to term
 	rev     kvstore.Revision   // the lease's revision
+	expires time.Time          // when the lease expires at the latest, unless renewed
 	unsub   func()             // stops the simulator's broadcasts
 	records *recordWriter      // stores the agents' records
 	reqs    *nats.Subscription // the requests
@@ -480,18 +537,10 @@ func (c *Cluster) run(ctx context.Context) {
 			c.stepDown(t, false)
 			t = nil
 		default:
-			opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
-			rev, err := kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), t.rev)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
-				}
+			if !c.renew(ctx, t) {
 				c.stepDown(t, false)
 				t = nil
-				break
 			}
-			t.rev = rev
 		}
 		select {
 		case <-ctx.Done():
@@ -503,6 +552,71 @@ func (c *Cluster) run(ctx context.Context) {
 		case <-c.conflict:
 		}
 	}
+}
+
+// leaseMargin is how long before the lease expires, as last renewed, the
+// leader stops trying to renew it and steps down, so that it stops serving
+// before another node may take over.
+func leaseMargin(ttl time.Duration) time.Duration { return ttl / 6 }
+
+// renew renews the lease of term t, and reports whether it still holds it.
+// An attempt that fails for want of an answer (NATS or JetStream slow under
+// load, or out of reach for a moment) is made again until the lease, as
+// last renewed, is about to expire: a slow answer must not end a term that
+// still has time. Only a lease taken by another node, or one expired,
+// ends it. It runs on the leadership loop, which neither serves requests
+// nor takes the simulator's mutex, so a backlog of requests delays it only
+// as far as it delays NATS.
+func (c *Cluster) renew(ctx context.Context, t *term) bool {
+	var unanswered time.Time // when the first attempt left that got no answer
+	for {
+		sent := time.Now()
+		left := t.expires.Sub(sent) - leaseMargin(c.cfg.LeaseTTL)
+		if left <= 0 {
+			c.log.Warn("cisco lease not renewed in time; stepping down")
+			return false
+		}
+		opCtx, cancel := context.WithTimeout(ctx, min(left, c.cfg.LeaseTTL/3))
+		rev, err := kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), t.rev)
+		cancel()
+		switch {
+		case err == nil:
+			t.rev, t.expires = rev, sent.Add(c.cfg.LeaseTTL)
+			return true
+		case ctx.Err() != nil || c.serving.Load() != t.id:
+			return false
+		case kvstore.IsConflict(err) && !unanswered.IsZero() && c.renewedMeanwhile(ctx, t, unanswered):
+			return true
+		case kvstore.IsConflict(err):
+			c.log.Warn("cisco lease lost; stepping down", zap.Error(err))
+			return false
+		}
+		if unanswered.IsZero() {
+			unanswered = sent
+		}
+		c.log.Debug("renew cisco lease; trying again", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(retryBackoff):
+		}
+	}
+}
+
+// renewedMeanwhile reports whether an attempt to renew the lease that got
+// no answer, the first of which left at since, renewed it after all: the
+// lease still names this node, at a newer revision. No other node writes
+// this node's name, so the revision is this term's; it expires at the
+// latest LeaseTTL after since.
+func (c *Cluster) renewedMeanwhile(ctx context.Context, t *term, since time.Time) bool {
+	opCtx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
+	defer cancel()
+	value, rev, err := kvstore.Get(opCtx, c.leases, leaderKey)
+	if err != nil || string(value) != c.cfg.Node || rev <= t.rev {
+		return false
+	}
+	t.rev, t.expires = rev, since.Add(c.cfg.LeaseTTL)
+	return true
 }
 
 // lead takes the lease if it is free and starts a term: it restores the
@@ -519,6 +633,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	// A lease naming no node is a leader's goodbye (see release).
 	bye := rev != kvstore.Absent
+	sent := time.Now()
 	if err == nil {
 		rev, err = kvstore.CompareAndSet(opCtx, c.leases, leaderKey, []byte(c.cfg.Node), rev)
 	}
@@ -537,7 +652,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 		return nil
 	}
 	c.unreachable = false
-	t := &term{id: uint64(rev), rev: rev, down: bye}
+	t := &term{id: uint64(rev), rev: rev, expires: sent.Add(c.cfg.LeaseTTL), down: bye}
 	// The takeover must be done before the lease, not renewed meanwhile, expires.
 	loadCtx, cancelLoad := context.WithTimeout(ctx, c.cfg.LeaseTTL/2)
 	defer cancelLoad()
@@ -571,15 +686,27 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	c.tell(t, links, true)
 
-	reqs := make(chan *nats.Msg, requestQueue)
-	t.reqs, err = c.nc.ChanQueueSubscribe(c.subject+".*", queueGroup, reqs)
+	// The subscription hands requests to the worker one by one, and waits
+	// while the worker serves requestQueue of them: the rest wait in NATS's
+	// pending queue, which holds far more than a channel would.
+	reqs := make(chan *nats.Msg)
+	workCtx, stop := context.WithCancel(context.Background())
+	t.cancel = stop
+	t.reqs, err = c.nc.QueueSubscribe(c.subject+".*", queueGroup, func(m *nats.Msg) {
+		select {
+		case reqs <- m:
+		case <-workCtx.Done():
+			c.respond(m, rpcReply{Retry: true})
+		}
+	})
+	if err == nil {
+		err = t.reqs.SetPendingLimits(requestPending, requestPendingBytes)
+	}
 	if err != nil {
 		c.log.Error("subscribe to cisco requests; giving the lease up", zap.Error(err))
 		c.stepDown(t, false)
 		return nil
 	}
-	workCtx, stop := context.WithCancel(context.Background())
-	t.cancel = stop
 	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
 	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)))
