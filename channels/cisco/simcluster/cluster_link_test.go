@@ -81,13 +81,10 @@ func TestClusterFailoverReportsTheLink(t *testing.T) {
 			}
 			next := survivors[waitLeader(t, survivors)]
 			assert.False(t, old.Leader())
-			oldNode, nextNode := "node0", "node1"
-			if next == survivors[1] {
-				nextNode = "node2"
-			}
-			downBy := nextNode
+			// startCluster puts the first leader at nodes[0], whatever its name.
+			downBy := next.name
 			if tt.downByOldLeader {
-				downBy = oldNode
+				downBy = nodes[0].name
 			}
 
 			// A change after the move reaches the apps after the links, and
@@ -97,8 +94,8 @@ func TestClusterFailoverReportsTheLink(t *testing.T) {
 			want := []link{
 				{LoginID: "100501", Extension: "1001", Node: downBy},
 				{LoginID: "100503", Extension: "1003", Node: downBy},
-				{LoginID: "100501", Extension: "1001", Up: true, Node: nextNode},
-				{LoginID: "100503", Extension: "1003", Up: true, Node: nextNode},
+				{LoginID: "100501", Extension: "1001", Up: true, Node: next.name},
+				{LoginID: "100503", Extension: "1003", Up: true, Node: next.name},
 			}
 			for _, r := range recs {
 				r.Await(t, "the change after the move", ciscotest.UserIn("100501", cisco.StateReady))

@@ -37,8 +37,9 @@ var eventually = testtime.Scale(15 * time.Second)
 // clusterNode is one ctibus node of a test cluster.
 type clusterNode struct {
 	*simcluster.Cluster
-	nc  *nats.Conn
-	got *recorder
+	name string // its Config.Node
+	nc   *nats.Conn
+	got  *recorder
 }
 
 // startNode joins a node to the cluster on s, with its own connection and
@@ -56,7 +57,7 @@ func startNode(t testing.TB, s *server.Server, dir *sim.Directory, name string, 
 	c, err := simcluster.New(ctx, dir, nc, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
-	n := &clusterNode{Cluster: c, nc: nc, got: &recorder{}}
+	n := &clusterNode{Cluster: c, name: name, nc: nc, got: &recorder{}}
 	c.Subscribe(n.got.add)
 	return n
 }
