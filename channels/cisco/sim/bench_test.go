@@ -1,10 +1,10 @@
 package sim_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,7 +72,7 @@ func benchDirectory(b *testing.B, n int) *sim.Directory {
 	}
 	doc, err := json.Marshal(f)
 	require.NoError(b, err)
-	dir, err := sim.LoadDirectory(strings.NewReader(string(doc)))
+	dir, err := sim.LoadDirectory(bytes.NewReader(doc))
 	require.NoError(b, err)
 	return dir
 }

@@ -199,7 +199,10 @@ func (s *Simulator) saveLocked() {
 			continue // gone with a Restore
 		}
 		st.touched = false
-		if r := st.record(id); r != st.saved && (s.onChange != nil || verifySaves) {
+		if s.onChange == nil && !verifySaves {
+			continue // a lone simulator: nobody stores the records
+		}
+		if r := st.record(id); r != st.saved {
 			st.saved = r
 			if s.onChange != nil {
 				s.onChange(r) // lock order: connector (2), the store's own lock after it; see docs/locking.md
