@@ -68,7 +68,8 @@ func Agents() []Agent {
 // NewDirectory returns a directory of agents whose passwords are hashed at
 // bcrypt.MinCost, so that a sign-in costs well under a millisecond even
 // under the race detector, where the demo directory's cost of 10 takes a
-// large fraction of a second.
+// large fraction of a second. Agents sharing a password share its hash, so
+// that a directory of thousands builds at once.
 //
 // The teams are those of the demo directory, 5004 RTTeam2 and 5005 RTTeam3,
 // plus "Team <id>" for any other team an agent names. Reason codes, wrap-up
@@ -82,10 +83,15 @@ func NewDirectory(tb testing.TB, agents ...Agent) *sim.Directory {
 			file.Teams = append(file.Teams, sim.FileTeam{ID: id, Name: "Team " + id})
 		}
 	}
+	hashes := map[string][]byte{} // by password: a crowd sharing one is hashed once
 	for _, a := range agents {
-		hash, err := bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.MinCost)
-		if err != nil {
-			tb.Fatalf("ciscotest: hash the password of %s: %v", a.LoginID, err)
+		hash, ok := hashes[a.Password]
+		if !ok {
+			var err error
+			if hash, err = bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.MinCost); err != nil {
+				tb.Fatalf("ciscotest: hash the password of %s: %v", a.LoginID, err)
+			}
+			hashes[a.Password] = hash
 		}
 		if a.TeamID == "" {
 			a.TeamID = "5004"

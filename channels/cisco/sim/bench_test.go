@@ -1,16 +1,14 @@
 package sim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ctibus/ctibus/channels/cisco"
+	"github.com/ctibus/ctibus/channels/cisco/ciscotest"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 )
 
@@ -61,18 +59,11 @@ func BenchmarkStateChange(b *testing.B) {
 // benchDirectory returns a directory of n agents in one team, loginIds
 // 500001 on, and their supervisor, 500000; every password is "pw".
 func benchDirectory(b *testing.B, n int) *sim.Directory {
-	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
-	require.NoError(b, err)
-	f := sim.DirectoryFile{Teams: []sim.FileTeam{{ID: "9001", Name: "Bench"}}}
-	f.Agents = append(f.Agents, sim.FileAgent{LoginID: "500000", FirstName: "Bench", LastName: "Supervisor",
-		PasswordHash: string(hash), TeamID: "9001", Supervisor: true, SupervisedTeams: []string{"9001"}})
+	agents := []ciscotest.Agent{{LoginID: "500000", FirstName: "Bench", LastName: "Supervisor", Password: "pw",
+		TeamID: "9001", Supervisor: true, SupervisedTeams: []string{"9001"}}}
 	for i := range n {
-		f.Agents = append(f.Agents, sim.FileAgent{LoginID: strconv.Itoa(500001 + i), FirstName: "Bench",
-			LastName: strconv.Itoa(i), PasswordHash: string(hash), TeamID: "9001"})
+		agents = append(agents, ciscotest.Agent{LoginID: strconv.Itoa(500001 + i), FirstName: "Bench",
+			LastName: strconv.Itoa(i), Password: "pw", TeamID: "9001"})
 	}
-	doc, err := json.Marshal(f)
-	require.NoError(b, err)
-	dir, err := sim.LoadDirectory(bytes.NewReader(doc))
-	require.NoError(b, err)
-	return dir
+	return ciscotest.NewDirectory(b, agents...)
 }

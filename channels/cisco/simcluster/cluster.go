@@ -709,7 +709,10 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	}
 	t.wg.Go(func() { c.work(workCtx, t, reqs) })
 	c.serving.Store(t.id)
-	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)))
+	// took is the takeover, from taking the lease to serving: while it
+	// runs, requests wait.
+	c.log.Info("leading the cisco contact center", zap.Int("agents", len(records)), zap.Int("calls", len(calls)),
+		zap.Duration("took", time.Since(sent)))
 	return t
 }
 
@@ -772,7 +775,12 @@ func load[R any](ctx context.Context, kv jetstream.KeyValue, revs map[storeKey]k
 		return nil, fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}
 	defer func() { _ = w.Stop() }()
+	// Sized for every record at once: growing a slice of 20,000 records
+	// step by step was a sixth of a takeover.
 	var records []R
+	if status, err := kv.Status(ctx); err == nil {
+		records = make([]R, 0, status.Values())
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -63,7 +63,7 @@ func signInCrowd(t *testing.T, ctx context.Context, c cisco.Connector, agents []
 }
 
 // agentsBucket opens the records' bucket as any NATS client can.
-func agentsBucket(t *testing.T, ctx context.Context, s *server.Server) jetstream.KeyValue {
+func agentsBucket(t testing.TB, ctx context.Context, s *server.Server) jetstream.KeyValue {
 	t.Helper()
 	js, err := jetstream.New(natstest.Connect(t, s))
 	require.NoError(t, err)
