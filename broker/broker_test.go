@@ -447,6 +447,30 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	assert.Less(t, got, n)
 }
 
+func TestAnswerWrittenAfterAnEarlierWritesDeadline(t *testing.T) {
+	// A write deadline, once passed, fails every later write on the
+	// socket, even one that does not wait. An event written by a writer
+	// goroutine leaves its deadline behind; the answer to a request the
+	// app sends after it has passed is written on the reader, at once.
+	const writeWait = 200 * time.Millisecond
+	s := newServer(t, broker.Config{WriteWait: writeWait})
+	agent := s.app(t, "softphone", "ws")
+	other := s.app(t, "crm", "ws")
+
+	// Published from other's reader: a writer goroutine writes it to agent.
+	other.Request("from-crm", "Test", "Echo", "Echo", "first")
+	require.Equal(t, "from-crm", agent.Expect("Test/Echo/Echoed").CorrelationID)
+	// The deadline of that write was set before agent could read it: it
+	// has passed once writeWait has, measured from the read.
+	time.Sleep(writeWait + writeWait/2)
+
+	agent.Request("state", "Test", "Echo", "Echo", "second")
+	assert.Equal(t, "state", agent.Expect("Test/Echo/Echoed").CorrelationID, "the answer arrives, and the connection stays open")
+	for _, id := range []string{"from-crm", "state"} {
+		assert.Equal(t, id, other.Expect("Test/Echo/Echoed").CorrelationID)
+	}
+}
+
 func TestShutdownClosesClientsWith1001(t *testing.T) {
 	b := broker.New(zaptest.NewLogger(t), broker.Config{})
 	// Burst publishes 50 events to the caller, then waits until released:

@@ -30,6 +30,9 @@ type socket struct {
 	nc      net.Conn
 	raw     syscall.RawConn // nc's descriptor, for writes that do not wait; made by the first
 	sending atomic.Bool     // a send is in progress
+	// deadline reports that nc has a write deadline, which sendRest sets
+	// and trySend clears; only a send, one at a time, reads or writes it.
+	deadline bool
 }
 
 // sendRest writes what is left of the write laid out in w, with a write
@@ -39,6 +42,7 @@ func (s *socket) sendRest(w *frameWriter, wait time.Duration) error {
 		panic("broker: two writers on one connection")
 	}
 	defer s.sending.Store(false)
+	s.deadline = true
 	return w.writeRest(s.nc, wait)
 }
 
@@ -60,6 +64,16 @@ func (s *socket) trySend(w *frameWriter) (done, ok bool, err error) {
 		panic("broker: two writers on one connection")
 	}
 	defer s.sending.Store(false)
+	if s.deadline {
+		// The deadline an earlier send left, once passed, fails every
+		// write on the socket, this one too, though it never waits: an
+		// app that asks something more than WriteWait after its last
+		// event would lose its answer and its connection.
+		if err := s.nc.SetWriteDeadline(time.Time{}); err != nil {
+			return false, true, err
+		}
+		s.deadline = false
+	}
 	done, err = w.tryWrite(s.raw)
 	return done, true, err
 }
@@ -189,6 +203,9 @@ func (c *Conn) written(job writeJob, err error) bool {
 	}
 	clear(job.frames)
 	if err != nil {
+		// The reader ends on the closed socket and logs its own error,
+		// which does not tell why.
+		c.Logger().Debug("write failed; dropping the connection", zap.Error(err))
 		c.out.stop()
 		c.sock.close()
 		return false

@@ -180,6 +180,7 @@ func TestScenarios(t *testing.T) {
 				assert.Positive(t, changes)
 				assert.Equal(t, 2*changes, atoi(t, got["delivered"]))
 				assert.Equal(t, "0", got["lost"])
+				assert.Equal(t, "0", got["dropped"])
 				assert.Equal(t, "0", got["errors"])
 				assert.Equal(t, "6", got["conns"])
 			},
@@ -298,6 +299,19 @@ func TestRequestRefusedEndsTheRun(t *testing.T) {
 	case <-time.After(2 * brokertest.Wait):
 		t.Fatal("the run still waits for an answer after its request was refused")
 	}
+}
+
+func TestContactCenterCountsDroppedConnections(t *testing.T) {
+	// The burst lets each agent sign in and its apps join; then each
+	// softphone sends ten changes a second against a limit of one, and
+	// the server closes it at its second refusal within a second. The run
+	// says which connections the server ended beside the events they lost.
+	nodes := startServerWith(t, broker.Config{RateLimit: 1, RateBurst: 3}, 3, 1)
+	got := runLine(t, nodes, "-scenario", "contact-center", "-agents", "3", "-apps", "2",
+		"-interval", "100ms", "-duration", "1s")
+	assert.Equal(t, "3", got["dropped"], "each agent's softphone, and none of its other apps")
+	assert.Positive(t, atoi(t, got["lost"]))
+	assert.Positive(t, atoi(t, got["errors"]), "the changes refused before the close")
 }
 
 func TestJSONAndMedians(t *testing.T) {

@@ -686,7 +686,11 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	// pong wait is over, which a long setup outlasts.
 	const shards = 64
 	var lats [shards]lockedHist
-	var delivered, crossed, apiErrors atomic.Int64
+	var delivered, crossed, apiErrors, dropped atomic.Int64
+	// stopping is set before this tool closes the connections: a read that
+	// fails before then is a connection the server ended, whose events and
+	// the changes its agent could no longer send are lost.
+	var stopping atomic.Bool
 	var readers sync.WaitGroup
 	read := func(k int, c *client) {
 		crosses := l.node(k) != l.node(softphone(k))
@@ -698,6 +702,9 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 			for {
 				frame, err := c.read()
 				if err != nil {
+					if !stopping.Load() {
+						dropped.Add(1)
+					}
 					return
 				}
 				now := time.Now()
@@ -721,6 +728,7 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 		}()
 	}
 	stop := func() {
+		stopping.Store(true)
 		l.close()
 		readers.Wait()
 	}
@@ -825,6 +833,7 @@ func contactCenterScenario(ctx context.Context, l *load, log io.Writer) (Result,
 	r.set("expected", int(want))
 	r.set("delivered", int(delivered.Load()))
 	r.set("lost", int(want-delivered.Load()))
+	r.set("dropped", int(dropped.Load()))
 	r.set("errors", int(apiErrors.Load()))
 	l.setCrossed(&r, crossed.Load(), delivered.Load())
 	r.set("events_per_s", float64(delivered.Load())/opts.duration.Seconds())

@@ -412,7 +412,7 @@ var mergeRules = map[string]mergeRule{
 	"scenario": mergeSame, "subscribe": mergeSame, "nodes": mergeSame, "apps": mergeSame, "interval_ms": mergeSame, "bcrypt_cost": mergeSame,
 	"conns": mergeSum, "opened": mergeSum, "errors": mergeSum, "agents": mergeSum, "ok": mergeSum,
 	"requests": mergeSum, "changes": mergeSum, "expected": mergeSum, "delivered": mergeSum,
-	"lost": mergeSum, "crossed": mergeSum, "bench_cpu_pct": mergeSum,
+	"lost": mergeSum, "dropped": mergeSum, "crossed": mergeSum, "bench_cpu_pct": mergeSum,
 	// Each worker measures bcrypt at the same time as the others, after
 	// the same mark: together they measure the machine.
 	"bcrypt_limit_per_s": mergeSum,

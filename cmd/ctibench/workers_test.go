@@ -90,6 +90,7 @@ func TestWorkersShareTheContactCenter(t *testing.T) {
 	assert.Equal(t, 3*changes, atoi(t, got["delivered"]), "each of an agent's apps got each change")
 	assert.Equal(t, 3*changes, atoi(t, got["expected"]))
 	assert.Equal(t, "0", got["lost"])
+	assert.Equal(t, "0", got["dropped"])
 	assert.Equal(t, "0", got["errors"])
 	// An agent's three apps are on three nodes: two of three deliveries
 	// crossed, in every worker and in all.
