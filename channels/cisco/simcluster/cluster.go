@@ -137,8 +137,10 @@ type Cluster struct {
 	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
 	records  jetstream.KeyValue // AgentRecords by agentKey
 	callRecs jetstream.KeyValue // CallRecords by dialog id
+	watches  jetstream.KeyValue // the interest table: an interestRecord by node and loginId
 	subject  string             // request subjects: subject + "." + method
-	notifies string             // the broadcast subject of notifications
+	notifies string             // starts the subjects of the nodes' streams: notifies + "." + node
+	mine     string             // this node's stream
 
 	// serving is the current leadership term while this node serves
 	// requests, 0 otherwise. A call that sees the same term before and after
@@ -153,8 +155,18 @@ type Cluster struct {
 	subs   sim.Subscribers //
 	closed bool            // Close has run: deliver nothing more
 
-	sentMu sync.Mutex // guards sent; taken under the simulator's mutex
-	sent   mark       // the last notification this node broadcast while leading
+	sentMu   sync.Mutex         // guards the fields below; taken under the simulator's mutex
+	sentTerm uint64             // the term this node leads, or led last
+	streams  map[string]*stream // by node: what each node watches, and the last number sent to it in sentTerm
+
+	wantMu       sync.Mutex     // guards wants; a leaf
+	wants        map[string]int // how many Watches of each loginId (or cisco.AllAgents) are not undone
+	toldMu       sync.Mutex     // serializes telling the leader what this node watches; guards told
+	told         map[string]bool
+	wantsChanged chan struct{} // wakes tellLoop: wants changed, or telling failed
+	ready        chan struct{} // closed once this node's stale interests are forgotten (see forgetStale)
+	stopTelling  context.CancelFunc
+	telling      sync.WaitGroup // tellLoop
 
 	seenMu  sync.Mutex    // guards the fields below; never held while delivering
 	seen    mark          // the newest notification delivered here
@@ -168,7 +180,8 @@ type Cluster struct {
 
 	beforeReply atomic.Pointer[func(method string)] // tests only: runs before the leader answers
 
-	notifySub *nats.Subscription
+	notifySub *nats.Subscription // this node's stream
+	legacySub *nats.Subscription // the broadcast of a leader of an earlier version
 	stop      context.CancelFunc
 	wg        sync.WaitGroup // the leadership loop
 	closeOnce sync.Once
@@ -229,17 +242,29 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if cfg.Simulator.OnAgentChange != nil || cfg.Simulator.OnCallChange != nil {
 		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange and OnCallChange are the cluster's own; leave them nil")
 	}
+	watches, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_watches"),
+		Description: "the Cisco agents whose notifications each node receives, by node and loginId",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: watches: %w", err)
+	}
 	c := &Cluster{
-		nc:       nc,
-		cfg:      cfg,
-		log:      cfg.Log.With(zap.String("node", cfg.Node)),
-		leases:   leases,
-		records:  records,
-		callRecs: calls,
-		subject:  cfg.Prefix + ".cti.call",
-		notifies: cfg.Prefix + ".cti.notify",
-		conflict: make(chan struct{}, 1),
-		quit:     make(chan struct{}),
+		nc:           nc,
+		cfg:          cfg,
+		log:          cfg.Log.With(zap.String("node", cfg.Node)),
+		leases:       leases,
+		records:      records,
+		callRecs:     calls,
+		watches:      watches,
+		subject:      cfg.Prefix + ".cti.call",
+		notifies:     cfg.Prefix + ".cti.notify",
+		conflict:     make(chan struct{}, 1),
+		quit:         make(chan struct{}),
+		wants:        map[string]int{},
+		told:         map[string]bool{},
+		wantsChanged: make(chan struct{}, 1),
+		ready:        make(chan struct{}),
 
 		callPrefix: newCallPrefix(),
 	}
@@ -248,13 +273,19 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	simCfg.OnCallChange = c.saveCall
 	c.sim = sim.New(dir, simCfg)
 
-	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
+	c.mine = streamSubject(c.notifies, cfg.Node)
+	if c.notifySub, err = nc.Subscribe(c.mine, c.deliver); err == nil {
+		c.legacySub, err = nc.Subscribe(c.notifies, c.deliver)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cisco: cluster: subscribe to %s: %w", c.notifies, err)
+		return nil, fmt.Errorf("cisco: cluster: subscribe to notifications: %w", err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	c.wg.Go(func() { c.run(runCtx) })
+	tellCtx, stopTelling := context.WithCancel(context.Background())
+	c.stopTelling = stopTelling
+	c.telling.Go(func() { c.tellLoop(tellCtx) })
 	return c, nil
 }
 
@@ -280,14 +311,19 @@ func (c *Cluster) Leaseholder(ctx context.Context) (string, error) {
 // The simulator is left idle. Calling Close again does nothing.
 func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
+		c.stopTelling()
+		c.telling.Wait()
+		c.forgetOnClose()
 		c.stop()
 		c.wg.Wait()
 		c.subMu.Lock()
 		c.closed = true
 		c.subMu.Unlock()
 		close(c.quit)
-		if err := c.notifySub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			c.closeErr = fmt.Errorf("cisco: cluster: unsubscribe: %w", err)
+		for _, sub := range []*nats.Subscription{c.notifySub, c.legacySub} {
+			if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				c.closeErr = fmt.Errorf("cisco: cluster: unsubscribe: %w", err)
+			}
 		}
 	})
 	return c.closeErr
@@ -354,7 +390,9 @@ func (h *waiters) Pop() any {
 	return w
 }
 
-// notifyMsg is a notification as broadcast.
+// notifyMsg is a notification as sent in a node's stream (or, by a leader
+// of an earlier version, broadcast): Seq numbers it in the stream, within
+// Term.
 type notifyMsg struct {
 	Term         uint64             `json:"term"`
 	Seq          uint64             `json:"seq"`
@@ -435,28 +473,58 @@ func (c *Cluster) awaitDelivery(term, from, to uint64) {
 	c.seenMu.Unlock()
 }
 
-// lastSent returns the last notification this node broadcast.
-func (c *Cluster) lastSent() mark {
+// sentTo returns the last notification this node sent in node's stream
+// while leading; its seq is 0 when it sent none in the term.
+func (c *Cluster) sentTo(node string) mark {
 	c.sentMu.Lock()
 	defer c.sentMu.Unlock()
-	return c.sent
+	m := mark{term: c.sentTerm}
+	if st := c.streams[node]; st != nil {
+		m.seq = st.seq
+	}
+	return m
 }
 
-// broadcast sends one of the leader's notifications to every node, numbered
-// in term. It runs under the simulator's mutex, so the broadcasts are
-// numbered in the order of the changes, and holds sentMu while it
-// publishes (Publish only buffers), so that they leave in that order too,
-// those of the leadership loop (see links) among them.
+// broadcast sends one of the leader's notifications to the nodes that
+// watch an agent it names (see stream.wants), each numbered in its node's
+// stream within term. It runs under the simulator's mutex, so the
+// notifications are numbered in the order of the changes, and holds sentMu
+// while it publishes (Publish only buffers), so that they leave in that
+// order too, those of the leadership loop (see links) and the snapshots of
+// watchFor among them. The notification is encoded once, whatever the
+// number of nodes.
 func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	c.sentMu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	defer c.sentMu.Unlock()
-	c.sent = mark{term: term, seq: c.sent.seq + 1}
-	data, err := json.Marshal(notifyMsg{Term: term, Seq: c.sent.seq, Notification: n})
-	if err == nil {
-		err = c.nc.Publish(c.notifies, data)
+	var body []byte
+	for _, st := range c.streams {
+		if !st.wants(n) {
+			continue
+		}
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(n); err != nil {
+				c.log.Error("encode cisco notification", zap.Error(err))
+				return
+			}
+		}
+		c.sendLocked(term, st, body)
 	}
-	if err != nil {
-		c.log.Error("broadcast cisco notification", zap.Error(err))
+}
+
+// sendLocked publishes an encoded notification as the next of st, in term.
+func (c *Cluster) sendLocked(term uint64, st *stream, body []byte) {
+	st.seq++
+	data := make([]byte, 0, len(body)+64)
+	data = append(data, `{"term":`...)
+	data = strconv.AppendUint(data, term, 10)
+	data = append(data, `,"seq":`...)
+	data = strconv.AppendUint(data, st.seq, 10)
+	data = append(data, `,"notification":`...)
+	data = append(data, body...)
+	data = append(data, '}')
+	if err := c.nc.Publish(st.subject, data); err != nil {
+		c.log.Error("send cisco notification", zap.Error(err))
 	}
 }
 
@@ -662,8 +730,12 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	if err == nil {
 		calls, err = load[sim.CallRecord](loadCtx, c.callRecs, revs)
 	}
+	var watches []interestRecord
+	if err == nil {
+		watches, err = load[interestRecord](loadCtx, c.watches, revs)
+	}
 	if err != nil {
-		c.log.Error("load agent and call records; giving the lease up", zap.Error(err))
+		c.log.Error("load agent and call records and the nodes' watches; giving the lease up", zap.Error(err))
 		c.release(t)
 		return nil
 	}
@@ -671,9 +743,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	c.mu.Lock()
 	c.writer = t.records
 	c.mu.Unlock()
-	c.sentMu.Lock()
-	c.sent = mark{term: t.id}
-	c.sentMu.Unlock()
+	c.startStreams(t.id, watches)
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
 	c.sim.Restore(records, calls...)
 	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
