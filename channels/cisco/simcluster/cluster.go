@@ -49,8 +49,8 @@ const (
 	// queueGroup makes a request reach one node, should two briefly lead.
 	queueGroup = "leader"
 	// deliveryTimeout bounds how long a call waits, after the leader's
-	// answer, for this node to deliver the notifications broadcast before
-	// it. It runs out only if a broadcast was lost; the call then returns
+	// answer, for this node to deliver the notifications sent it before
+	// it. It runs out only if a message was lost; the call then returns
 	// anyway.
 	deliveryTimeout = 2 * time.Second
 	// replyCacheSize and replyCacheAge bound the replies the leader keeps to
@@ -98,17 +98,19 @@ type Config struct {
 // came. A node taking over restores the agents and the calls (see
 // Simulator.Restore), and the calls go on; the apps of the agents signed in
 // hear of the move as a LinkChange down and up (see stepDown and lead). The
-// leader broadcasts every Notification on NATS, and every node, the leader
-// included, delivers them to its own subscribers, once each, in the
-// leader's order.
+// leader sends each Notification on NATS to the nodes that watch an agent
+// it names (see Watch and interest.go), in a stream per node, and every
+// node, the leader included, delivers what it receives to its own
+// subscribers, once each, in the leader's order.
 //
 // A call returns only once the calling node has delivered every
-// notification the leader broadcast before answering it (or after 2 s,
-// should a broadcast be lost), as with a plain Simulator:
+// notification the leader sent it before answering it (or after 2 s,
+// should a message be lost), as with a plain Simulator:
 // a handler that changes a state and then acts on it finds the change's
-// notification already delivered. To that end the leader numbers its
-// broadcasts within its term (the revision of its lease, which grows from
-// term to term), and its answers carry the term and the last number sent.
+// notification already delivered. To that end the leader numbers each
+// node's stream within its term (the revision of its lease, which grows
+// from term to term), and its answers carry the term and the last number
+// sent to the asking node.
 //
 // Each request carries a call id, and the leader answers a repeated id (a
 // request sent again because its answer was slow or lost) with the reply it
@@ -329,8 +331,9 @@ func (c *Cluster) Close() error {
 	return c.closeErr
 }
 
-// Subscribe delivers every change after sign-in to f, in the order the
-// leader made them. f runs on the goroutine that receives the broadcasts,
+// Subscribe delivers every change after sign-in of the agents this node
+// watches (see Watch) to f, in the order the leader made them, with the
+// snapshots that start a watch. f runs on the goroutine that receives them,
 // with the subscription lock held: it must not block for long, and must not
 // call the connector (nor cancel).
 func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
@@ -344,7 +347,7 @@ func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
 	}
 }
 
-// mark places a broadcast notification: the leadership term it was sent in
+// mark places a notification in a stream: the leadership term it was sent in
 // (the lease's revision when the term began) and its number in the term,
 // from 1.
 type mark struct {
@@ -399,7 +402,7 @@ type notifyMsg struct {
 	Notification cisco.Notification `json:"notification"`
 }
 
-// deliver hands a broadcast notification to this node's subscribers, then
+// deliver hands a notification of this node's stream to its subscribers, then
 // records that it did, for the calls waiting for it.
 func (c *Cluster) deliver(m *nats.Msg) {
 	var msg notifyMsg
@@ -578,7 +581,7 @@ type term struct {
 	id      uint64             // the lease's revision when taken: grows from term to term
 	rev     kvstore.Revision   // the lease's revision
 	expires time.Time          // when the lease expires at the latest, unless renewed
-	unsub   func()             // stops the simulator's broadcasts
+	unsub   func()             // stops the simulator's notifications going out
 	records *recordWriter      // stores the agents' records
 	reqs    *nats.Subscription // the requests
 	cancel  context.CancelFunc // stops the request worker
@@ -880,7 +883,7 @@ func (c *Cluster) links(t *term) []cisco.LinkChange {
 	return links
 }
 
-// tell broadcasts, in term t, that links went down or came back up (see
+// tell sends, in term t, that links went down or came back up (see
 // cisco.LinkChange): the contact center moves to another node.
 func (c *Cluster) tell(t *term, links []cisco.LinkChange, up bool) {
 	for _, l := range links {
