@@ -24,16 +24,21 @@ type teamAgentState struct {
 //     and Cisco/Team/SetTeamAgentState in the workspace of each supervisor
 //     of the agent's team;
 //   - a calls change is Cisco/Call/CallsStateChange in the agent's workspace;
-//   - a failure is Cisco/Error/SetAPIError in the agent's workspace.
+//   - a failure is Cisco/Error/SetAPIError in the agent's workspace;
+//   - a snapshot (a cluster's node starts to watch the agent) publishes
+//     nothing: it seeds what the later notifications of the agent are
+//     read against (wrapUps, and whether the agent's desktop here is
+//     signed in), as if this node had heard of the agent all along.
 //
 // An event carries the request's id as correlationId only in the workspace
 // of whoever made the request. notify runs under the connector's lock, so
 // it only publishes, which never blocks.
 //
-// Every node of a cluster receives every notification (see simcluster.Cluster),
-// so each publishes the events to its own connections only. A sign-out
-// keeps the agent's desktop, signed out, on every node, whichever node it
-// came from.
+// A node of a cluster receives the notifications of the agents its
+// connections are in the workspaces of, or watch (see cisco.Watcher and
+// simcluster.Cluster), and publishes the events to its own connections
+// only. A sign-out keeps the agent's desktop, signed out, on every node
+// that has a part of it, whichever node it came from.
 func (h *Cisco) notify(n cisco.Notification) {
 	correlation := func(recipient string) string {
 		if n.RequestedBy == recipient {
@@ -91,6 +96,14 @@ func (h *Cisco) notify(n cisco.Notification) {
 		err = h.publishHere(h.desktops.ScopeOf(l.LoginID), "Connection", "SetConnectionStatus", connectionPayload{
 			Status: status, ResourceID: "ctibus_" + l.Extension, ConnectionID: l.ConnectionID, LoginID: l.LoginID, Extension: l.Extension,
 		}, "")
+	case n.Snapshot != nil:
+		u := n.Snapshot.User
+		h.wrapUps.seed(u, n.Snapshot.Dialogs)
+		if u.State != cisco.StateLogout {
+			h.desktops.AgentSignedIn(u.LoginID)
+		} else {
+			h.desktops.AgentSignedOut(u.LoginID)
+		}
 	case n.Failure != nil:
 		// A failure Finesse reports after taking the request up: an error
 		// event in the agent's workspace, like a handler's error.
@@ -172,6 +185,22 @@ func (w *wrapUpViews) calls(loginID string, dialogs []cisco.Dialog) (cisco.User,
 	}
 	w.dropIfEmptyLocked(loginID)
 	return u, freed
+}
+
+// seed replaces what w keeps of the agent with its User and calls as a
+// snapshot gives them: what the notifications before it would have left.
+func (w *wrapUpViews) seed(u cisco.User, dialogs []cisco.Dialog) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v := w.viewLocked(u.LoginID)
+	v.dialogs, v.user = nil, nil
+	if len(dialogs) > 0 {
+		v.dialogs = dialogs
+	}
+	if u.State == cisco.StateWork || u.State == cisco.StateWorkReady {
+		v.user = &u
+	}
+	w.dropIfEmptyLocked(u.LoginID)
 }
 
 func (w *wrapUpViews) viewLocked(loginID string) *wrapUpView {

@@ -213,3 +213,26 @@ func AgentFromUser(err error) (bool, error) {
 	}
 	return false, err
 }
+
+// AllAgents, given to Watcher.Watch, stands for every agent, present and
+// future. No loginId is spelled so.
+const AllAgents = "*"
+
+// Watcher is a Connector shared by several nodes that brings each node
+// only the notifications of the agents it watches: those that name one of
+// them (the agent of a change, or a supervisor of its team for a User
+// change). A lone connector delivers every notification and needs none;
+// the bus watches an agent while this node holds a connection in the
+// agent's workspace or watching it.
+type Watcher interface {
+	// Watch makes the connector deliver, from the moment it returns, every
+	// later notification that names one of loginIDs (AllAgents: every
+	// notification), preceded by a Notification.Snapshot of each agent
+	// named (with AllAgents, of each agent on a call or in wrap-up). Each
+	// Watch of an agent is undone by one Unwatch: the connector counts
+	// them. An error means the connector could not confirm the interest in
+	// time; it keeps trying, and notifications may be missed meanwhile.
+	Watch(ctx context.Context, loginIDs ...string) error
+	// Unwatch undoes one Watch of each of loginIDs. It does not wait.
+	Unwatch(loginIDs ...string)
+}

@@ -4,12 +4,17 @@ import "context"
 
 // Notification is one change the contact center reports after sign-in, as
 // Finesse pushes a User or Dialogs update over XMPP. Exactly one of User,
-// Calls, Failure and Link is set.
+// Calls, Failure, Link and Snapshot is set.
 type Notification struct {
 	User    *UserChange  // an agent's User changed
 	Calls   *CallsChange // an agent's dialogs changed
 	Failure *Failure     // a request the contact center took up failed later
 	Link    *LinkChange  // an agent's link to the contact center went down or came back
+	// Snapshot is an agent as it is, not a change: what a Watcher sends
+	// where a node starts to watch the agent, so that the subscribers seed
+	// what they derive from the agent's notifications (it announces
+	// nothing to the apps). A lone simulator and Finesse never send it.
+	Snapshot *AgentSnapshot
 	// RequestID is the id of the request that caused the change (see
 	// WithRequestID), as Finesse echoes its requestId header; "" for a change
 	// nobody asked for, such as a timer or a call from outside.
@@ -40,6 +45,13 @@ type LinkChange struct {
 	Extension    string // the extension the agent is signed in on
 	Up           bool   // true: back; false: down
 	ConnectionID string // names the link: the resource of the agent's XMPP session, or "<node>:<term>"
+}
+
+// AgentSnapshot is an agent's User and current dialogs at one point of the
+// notifications: every later change of the agent follows it.
+type AgentSnapshot struct {
+	User    User
+	Dialogs []Dialog
 }
 
 // UserChange carries an agent's User after a change.

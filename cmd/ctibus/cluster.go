@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -226,6 +228,59 @@ type sharedState struct {
 	presence   session.Presence
 	node       string               // this node's name in the cluster; "" alone
 	cluster    handlers.ClusterView // what the operator's view reads; nil alone
+	engine     broker.Engine        // carries the bus's events between nodes; nil alone
+}
+
+// watchingEngine is the bus's Engine on a node whose contact center
+// brings it only the notifications of the agents it watches (a
+// cisco.Watcher: the simulator's cluster): as the broker asks for the
+// events of a scope, it watches the agents the scope stands for, so that
+// the notifications a node turns into events follow the same interest as
+// the events other nodes publish. An agent's workspace stands for the
+// agent; a prefix that covers the agents' workspaces (an app granted all
+// agents) for every agent. The broker asks before it tells the app it
+// joined, and so the app's admission waits for the watch too.
+type watchingEngine struct {
+	broker.Engine
+	cti        cisco.Watcher
+	workspaces string // the prefix of the agents' workspaces' scopes
+}
+
+// Want brings the events of is from the other nodes, and watches the
+// agents they stand for.
+func (e watchingEngine) Want(is ...broker.Interest) error {
+	err := e.Engine.Want(is...)
+	if ids := e.agents(is); len(ids) > 0 {
+		// The connector bounds the wait (its RequestTimeout), and keeps
+		// trying after an error.
+		err = errors.Join(err, e.cti.Watch(context.Background(), ids...))
+	}
+	return err
+}
+
+// Unwant undoes one Want of each of is.
+func (e watchingEngine) Unwant(is ...broker.Interest) {
+	e.Engine.Unwant(is...)
+	if ids := e.agents(is); len(ids) > 0 {
+		e.cti.Unwatch(ids...)
+	}
+}
+
+// agents returns the loginIds that is stand for, cisco.AllAgents for a
+// prefix that covers every agent's workspace. A scope of another kind
+// stands for none.
+func (e watchingEngine) agents(is []broker.Interest) []string {
+	var ids []string
+	for _, i := range is {
+		s := string(i.Scope)
+		switch {
+		case i.Prefix && (strings.HasPrefix(e.workspaces, s) || strings.HasPrefix(s, e.workspaces)):
+			ids = append(ids, cisco.AllAgents)
+		case !i.Prefix && len(s) > len(e.workspaces) && strings.HasPrefix(s, e.workspaces):
+			ids = append(ids, s[len(e.workspaces):])
+		}
+	}
+	return ids
 }
 
 // clusterView is what the operator's view reads of the cluster: the
@@ -309,6 +364,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 		return shared, nil, fmt.Errorf("carry the bus over NATS: %w", err)
 	}
 	bus.SetEngine(engine)
+	shared.engine = engine
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "ctibus_cluster_frames_dropped_total",
 		Help: "Frames received from NATS that were not JSON objects in UTF-8, so no node sent them: dropped.",

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ctibus/ctibus/broker"
+	"github.com/ctibus/ctibus/channels/cisco"
 	"github.com/ctibus/ctibus/channels/cisco/finesse"
 	"github.com/ctibus/ctibus/channels/cisco/sim"
 	"github.com/ctibus/ctibus/docs"
@@ -128,6 +129,10 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		TokenStore: shared.tokens,
 		Presence:   shared.presence,
 	})
+	if w, ok := shared.cti.(cisco.Watcher); ok && shared.engine != nil {
+		// The contact center's notifications follow the bus's interest.
+		bus.SetEngine(watchingEngine{Engine: shared.engine, cti: w, workspaces: string(desktops.EveryWorkspace())})
+	}
 	ciscoAPI := handlers.NewCisco(bus, shared.cti, desktops, lockout, ciscoLog, handlers.Config{
 		AfterFunc:          afterFunc,
 		LoginAttemptsPerIP: cfg.loginsPerIP,

@@ -961,6 +961,43 @@ func (s *Simulator) SignedInAgents(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// Snapshot calls f with the mutex held, so that no change falls between
+// what f is given and the notifications f itself may order after it: the
+// User and dialogs of each agent of loginIDs (unknown ones skipped), and,
+// with all, of every other signed-in agent on a call or in wrap-up. A
+// cluster's leader uses it to start a node's stream of an agent's
+// notifications where the agent's snapshot stands. f must not call the
+// simulator.
+func (s *Simulator) Snapshot(loginIDs []string, all bool, f func([]cisco.AgentSnapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	snapshot := func(a *dirAgent) cisco.AgentSnapshot {
+		snap := cisco.AgentSnapshot{User: s.userLocked(a, s.stateLocked(a), now)}
+		for _, d := range s.dialogsOfLocked(a.loginID) {
+			snap.Dialogs = append(snap.Dialogs, s.renderLocked(d, a.loginID))
+		}
+		return snap
+	}
+	var snaps []cisco.AgentSnapshot
+	named := make(map[string]bool, len(loginIDs))
+	for _, id := range loginIDs {
+		if a := s.dir.byLoginID[id]; a != nil && !named[id] {
+			named[id] = true
+			snaps = append(snaps, snapshot(a))
+		}
+	}
+	if all {
+		for id, st := range s.agents {
+			busy := st.call != nil || st.state == cisco.StateWork || st.state == cisco.StateWorkReady
+			if a := s.dir.byLoginID[id]; a != nil && !named[id] && st.state != cisco.StateLogout && busy {
+				snaps = append(snaps, snapshot(a))
+			}
+		}
+	}
+	f(snaps)
+}
+
 // pendingState is the state the agent asked for during its call, or "".
 func pendingState(st *agentState) string {
 	if st.call == nil {

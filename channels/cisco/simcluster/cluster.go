@@ -49,8 +49,8 @@ const (
 	// queueGroup makes a request reach one node, should two briefly lead.
 	queueGroup = "leader"
 	// deliveryTimeout bounds how long a call waits, after the leader's
-	// answer, for this node to deliver the notifications broadcast before
-	// it. It runs out only if a broadcast was lost; the call then returns
+	// answer, for this node to deliver the notifications sent it before
+	// it. It runs out only if a message was lost; the call then returns
 	// anyway.
 	deliveryTimeout = 2 * time.Second
 	// replyCacheSize and replyCacheAge bound the replies the leader keeps to
@@ -98,17 +98,19 @@ type Config struct {
 // came. A node taking over restores the agents and the calls (see
 // Simulator.Restore), and the calls go on; the apps of the agents signed in
 // hear of the move as a LinkChange down and up (see stepDown and lead). The
-// leader broadcasts every Notification on NATS, and every node, the leader
-// included, delivers them to its own subscribers, once each, in the
-// leader's order.
+// leader sends each Notification on NATS to the nodes that watch an agent
+// it names (see Watch and interest.go), in a stream per node, and every
+// node, the leader included, delivers what it receives to its own
+// subscribers, once each, in the leader's order.
 //
 // A call returns only once the calling node has delivered every
-// notification the leader broadcast before answering it (or after 2 s,
-// should a broadcast be lost), as with a plain Simulator:
+// notification the leader sent it before answering it (or after 2 s,
+// should a message be lost), as with a plain Simulator:
 // a handler that changes a state and then acts on it finds the change's
-// notification already delivered. To that end the leader numbers its
-// broadcasts within its term (the revision of its lease, which grows from
-// term to term), and its answers carry the term and the last number sent.
+// notification already delivered. To that end the leader numbers each
+// node's stream within its term (the revision of its lease, which grows
+// from term to term), and its answers carry the term and the last number
+// sent to the asking node.
 //
 // Each request carries a call id, and the leader answers a repeated id (a
 // request sent again because its answer was slow or lost) with the reply it
@@ -137,8 +139,10 @@ type Cluster struct {
 	leases   jetstream.KeyValue // the leader bucket: one key, expiring after LeaseTTL
 	records  jetstream.KeyValue // AgentRecords by agentKey
 	callRecs jetstream.KeyValue // CallRecords by dialog id
+	watches  jetstream.KeyValue // the interest table: an interestRecord by node and loginId
 	subject  string             // request subjects: subject + "." + method
-	notifies string             // the broadcast subject of notifications
+	notifies string             // starts the subjects of the nodes' streams: notifies + "." + node
+	mine     string             // this node's stream
 
 	// serving is the current leadership term while this node serves
 	// requests, 0 otherwise. A call that sees the same term before and after
@@ -153,8 +157,18 @@ type Cluster struct {
 	subs   sim.Subscribers //
 	closed bool            // Close has run: deliver nothing more
 
-	sentMu sync.Mutex // guards sent; taken under the simulator's mutex
-	sent   mark       // the last notification this node broadcast while leading
+	sentMu   sync.Mutex         // guards the fields below; taken under the simulator's mutex
+	sentTerm uint64             // the term this node leads, or led last
+	streams  map[string]*stream // by node: what each node watches, and the last number sent to it in sentTerm
+
+	wantMu       sync.Mutex     // guards wants; a leaf
+	wants        map[string]int // how many Watches of each loginId (or cisco.AllAgents) are not undone
+	toldMu       sync.Mutex     // serializes telling the leader what this node watches; guards told
+	told         map[string]bool
+	wantsChanged chan struct{} // wakes tellLoop: wants changed, or telling failed
+	ready        chan struct{} // closed once this node's stale interests are forgotten (see forgetStale)
+	stopTelling  context.CancelFunc
+	telling      sync.WaitGroup // tellLoop
 
 	seenMu  sync.Mutex    // guards the fields below; never held while delivering
 	seen    mark          // the newest notification delivered here
@@ -168,7 +182,8 @@ type Cluster struct {
 
 	beforeReply atomic.Pointer[func(method string)] // tests only: runs before the leader answers
 
-	notifySub *nats.Subscription
+	notifySub *nats.Subscription // this node's stream
+	legacySub *nats.Subscription // the broadcast of a leader of an earlier version
 	stop      context.CancelFunc
 	wg        sync.WaitGroup // the leadership loop
 	closeOnce sync.Once
@@ -229,17 +244,29 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	if cfg.Simulator.OnAgentChange != nil || cfg.Simulator.OnCallChange != nil {
 		return nil, errors.New("cisco: cluster: the simulator's OnAgentChange and OnCallChange are the cluster's own; leave them nil")
 	}
+	watches, err := kvstore.Open(ctx, js, kvstore.Config{
+		Bucket:      kvstore.BucketName(cfg.Prefix, "cisco_watches"),
+		Description: "the Cisco agents whose notifications each node receives, by node and loginId",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cisco: cluster: watches: %w", err)
+	}
 	c := &Cluster{
-		nc:       nc,
-		cfg:      cfg,
-		log:      cfg.Log.With(zap.String("node", cfg.Node)),
-		leases:   leases,
-		records:  records,
-		callRecs: calls,
-		subject:  cfg.Prefix + ".cti.call",
-		notifies: cfg.Prefix + ".cti.notify",
-		conflict: make(chan struct{}, 1),
-		quit:     make(chan struct{}),
+		nc:           nc,
+		cfg:          cfg,
+		log:          cfg.Log.With(zap.String("node", cfg.Node)),
+		leases:       leases,
+		records:      records,
+		callRecs:     calls,
+		watches:      watches,
+		subject:      cfg.Prefix + ".cti.call",
+		notifies:     cfg.Prefix + ".cti.notify",
+		conflict:     make(chan struct{}, 1),
+		quit:         make(chan struct{}),
+		wants:        map[string]int{},
+		told:         map[string]bool{},
+		wantsChanged: make(chan struct{}, 1),
+		ready:        make(chan struct{}),
 
 		callPrefix: newCallPrefix(),
 	}
@@ -248,13 +275,19 @@ func New(ctx context.Context, dir *sim.Directory, nc *nats.Conn, cfg Config) (*C
 	simCfg.OnCallChange = c.saveCall
 	c.sim = sim.New(dir, simCfg)
 
-	c.notifySub, err = nc.Subscribe(c.notifies, c.deliver)
+	c.mine = streamSubject(c.notifies, cfg.Node)
+	if c.notifySub, err = nc.Subscribe(c.mine, c.deliver); err == nil {
+		c.legacySub, err = nc.Subscribe(c.notifies, c.deliver)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cisco: cluster: subscribe to %s: %w", c.notifies, err)
+		return nil, fmt.Errorf("cisco: cluster: subscribe to notifications: %w", err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	c.wg.Go(func() { c.run(runCtx) })
+	tellCtx, stopTelling := context.WithCancel(context.Background())
+	c.stopTelling = stopTelling
+	c.telling.Go(func() { c.tellLoop(tellCtx) })
 	return c, nil
 }
 
@@ -280,21 +313,27 @@ func (c *Cluster) Leaseholder(ctx context.Context) (string, error) {
 // The simulator is left idle. Calling Close again does nothing.
 func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
+		c.stopTelling()
+		c.telling.Wait()
+		c.forgetOnClose()
 		c.stop()
 		c.wg.Wait()
 		c.subMu.Lock()
 		c.closed = true
 		c.subMu.Unlock()
 		close(c.quit)
-		if err := c.notifySub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			c.closeErr = fmt.Errorf("cisco: cluster: unsubscribe: %w", err)
+		for _, sub := range []*nats.Subscription{c.notifySub, c.legacySub} {
+			if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				c.closeErr = fmt.Errorf("cisco: cluster: unsubscribe: %w", err)
+			}
 		}
 	})
 	return c.closeErr
 }
 
-// Subscribe delivers every change after sign-in to f, in the order the
-// leader made them. f runs on the goroutine that receives the broadcasts,
+// Subscribe delivers every change after sign-in of the agents this node
+// watches (see Watch) to f, in the order the leader made them, with the
+// snapshots that start a watch. f runs on the goroutine that receives them,
 // with the subscription lock held: it must not block for long, and must not
 // call the connector (nor cancel).
 func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
@@ -308,7 +347,7 @@ func (c *Cluster) Subscribe(f func(cisco.Notification)) (cancel func()) {
 	}
 }
 
-// mark places a broadcast notification: the leadership term it was sent in
+// mark places a notification in a stream: the leadership term it was sent in
 // (the lease's revision when the term began) and its number in the term,
 // from 1.
 type mark struct {
@@ -354,14 +393,16 @@ func (h *waiters) Pop() any {
 	return w
 }
 
-// notifyMsg is a notification as broadcast.
+// notifyMsg is a notification as sent in a node's stream (or, by a leader
+// of an earlier version, broadcast): Seq numbers it in the stream, within
+// Term.
 type notifyMsg struct {
 	Term         uint64             `json:"term"`
 	Seq          uint64             `json:"seq"`
 	Notification cisco.Notification `json:"notification"`
 }
 
-// deliver hands a broadcast notification to this node's subscribers, then
+// deliver hands a notification of this node's stream to its subscribers, then
 // records that it did, for the calls waiting for it.
 func (c *Cluster) deliver(m *nats.Msg) {
 	var msg notifyMsg
@@ -435,28 +476,58 @@ func (c *Cluster) awaitDelivery(term, from, to uint64) {
 	c.seenMu.Unlock()
 }
 
-// lastSent returns the last notification this node broadcast.
-func (c *Cluster) lastSent() mark {
+// sentTo returns the last notification this node sent in node's stream
+// while leading; its seq is 0 when it sent none in the term.
+func (c *Cluster) sentTo(node string) mark {
 	c.sentMu.Lock()
 	defer c.sentMu.Unlock()
-	return c.sent
+	m := mark{term: c.sentTerm}
+	if st := c.streams[node]; st != nil {
+		m.seq = st.seq
+	}
+	return m
 }
 
-// broadcast sends one of the leader's notifications to every node, numbered
-// in term. It runs under the simulator's mutex, so the broadcasts are
-// numbered in the order of the changes, and holds sentMu while it
-// publishes (Publish only buffers), so that they leave in that order too,
-// those of the leadership loop (see links) among them.
+// broadcast sends one of the leader's notifications to the nodes that
+// watch an agent it names (see stream.wants), each numbered in its node's
+// stream within term. It runs under the simulator's mutex, so the
+// notifications are numbered in the order of the changes, and holds sentMu
+// while it publishes (Publish only buffers), so that they leave in that
+// order too, those of the leadership loop (see links) and the snapshots of
+// watchFor among them. The notification is encoded once, whatever the
+// number of nodes.
 func (c *Cluster) broadcast(term uint64, n cisco.Notification) {
 	c.sentMu.Lock() // lock order: under the simulator's mutex, both connector (2)
 	defer c.sentMu.Unlock()
-	c.sent = mark{term: term, seq: c.sent.seq + 1}
-	data, err := json.Marshal(notifyMsg{Term: term, Seq: c.sent.seq, Notification: n})
-	if err == nil {
-		err = c.nc.Publish(c.notifies, data)
+	var body []byte
+	for _, st := range c.streams {
+		if !st.wants(n) {
+			continue
+		}
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(n); err != nil {
+				c.log.Error("encode cisco notification", zap.Error(err))
+				return
+			}
+		}
+		c.sendLocked(term, st, body)
 	}
-	if err != nil {
-		c.log.Error("broadcast cisco notification", zap.Error(err))
+}
+
+// sendLocked publishes an encoded notification as the next of st, in term.
+func (c *Cluster) sendLocked(term uint64, st *stream, body []byte) {
+	st.seq++
+	data := make([]byte, 0, len(body)+64)
+	data = append(data, `{"term":`...)
+	data = strconv.AppendUint(data, term, 10)
+	data = append(data, `,"seq":`...)
+	data = strconv.AppendUint(data, st.seq, 10)
+	data = append(data, `,"notification":`...)
+	data = append(data, body...)
+	data = append(data, '}')
+	if err := c.nc.Publish(st.subject, data); err != nil {
+		c.log.Error("send cisco notification", zap.Error(err))
 	}
 }
 
@@ -510,7 +581,7 @@ type term struct {
 	id      uint64             // the lease's revision when taken: grows from term to term
 	rev     kvstore.Revision   // the lease's revision
 	expires time.Time          // when the lease expires at the latest, unless renewed
-	unsub   func()             // stops the simulator's broadcasts
+	unsub   func()             // stops the simulator's notifications going out
 	records *recordWriter      // stores the agents' records
 	reqs    *nats.Subscription // the requests
 	cancel  context.CancelFunc // stops the request worker
@@ -662,8 +733,12 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	if err == nil {
 		calls, err = load[sim.CallRecord](loadCtx, c.callRecs, revs)
 	}
+	var watches []interestRecord
+	if err == nil {
+		watches, err = load[interestRecord](loadCtx, c.watches, revs)
+	}
 	if err != nil {
-		c.log.Error("load agent and call records; giving the lease up", zap.Error(err))
+		c.log.Error("load agent and call records and the nodes' watches; giving the lease up", zap.Error(err))
 		c.release(t)
 		return nil
 	}
@@ -671,9 +746,7 @@ func (c *Cluster) lead(ctx context.Context) *term {
 	c.mu.Lock()
 	c.writer = t.records
 	c.mu.Unlock()
-	c.sentMu.Lock()
-	c.sent = mark{term: t.id}
-	c.sentMu.Unlock()
+	c.startStreams(t.id, watches)
 	t.unsub = c.sim.Subscribe(func(n cisco.Notification) { c.broadcast(t.id, n) })
 	c.sim.Restore(records, calls...)
 	if !t.records.await(t.records.last(), nil) { // a record Restore rewrote was not stored
@@ -818,7 +891,7 @@ func (c *Cluster) links(t *term) []cisco.LinkChange {
 	return links
 }
 
-// tell broadcasts, in term t, that links went down or came back up (see
+// tell sends, in term t, that links went down or came back up (see
 // cisco.LinkChange): the contact center moves to another node.
 func (c *Cluster) tell(t *term, links []cisco.LinkChange, up bool) {
 	for _, l := range links {

@@ -43,8 +43,20 @@ type clusterNode struct {
 }
 
 // startNode joins a node to the cluster on s, with its own connection and
-// simulator on dir, and records the notifications it delivers.
+// simulator on dir, and records the notifications it delivers: it watches
+// every agent, as a node serving an app granted all agents does.
 func startNode(t testing.TB, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
+	t.Helper()
+	n := startQuietNode(t, s, dir, name, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
+	defer cancel()
+	require.NoError(t, n.Watch(ctx, cisco.AllAgents))
+	return n
+}
+
+// startQuietNode is startNode watching no agent: it receives no
+// notification until it watches some.
+func startQuietNode(t testing.TB, s *server.Server, dir *sim.Directory, name string, cfg simcluster.Config) *clusterNode {
 	t.Helper()
 	nc := natstest.Connect(t, s)
 	cfg.Node = name
@@ -424,7 +436,7 @@ func TestClusterUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = leases.Create(ctx, "leader", []byte("dead"))
 	require.NoError(t, err)
-	n := startNode(t, s, dir, "node0", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: timeout})
+	n := startQuietNode(t, s, dir, "node0", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: timeout})
 	_, err = leases.Put(ctx, "leader", []byte("dead")) // its last renewal, now
 	require.NoError(t, err)
 
@@ -436,7 +448,7 @@ func TestClusterUnavailable(t *testing.T) {
 	assert.False(t, n.Leader(), "unavailable, not an answer: the dead node's lease still held")
 
 	// Once the dead node's lease expires, a node leads and answers.
-	n2 := startNode(t, s, dir, "node1", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
+	n2 := startQuietNode(t, s, dir, "node1", simcluster.Config{LeaseTTL: deadLease, RequestTimeout: 3 * deadLease})
 	u, err := n2.User(ctx, "100501")
 	require.NoError(t, err)
 	assert.Equal(t, cisco.StateLogout, u.State)

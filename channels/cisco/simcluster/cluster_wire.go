@@ -33,12 +33,20 @@ const (
 	methodBarge              = "barge"
 	methodRing               = "ring"
 	methodSignedInAgents     = "signedInAgents"
+	methodWatch              = "watch"   // the agents whose notifications the node now wants
+	methodUnwatch            = "unwatch" // those it no longer wants
+	methodForget             = "forget"  // the node wants none
 )
+
+// maxWatchBatch bounds the agents of one watch or unwatch request: a
+// node's wants are sent in batches of at most this many.
+const maxWatchBatch = 1024
 
 // rpcRequest is a request to the leader.
 type rpcRequest struct {
-	ID   string  `json:"id,omitempty"` // the bus request id, for Notification.RequestID
-	Call string  `json:"call"`         // unique to the call, the same in every attempt
+	ID   string  `json:"id,omitempty"`   // the bus request id, for Notification.RequestID
+	Call string  `json:"call"`           // unique to the call, the same in every attempt
+	Node string  `json:"node,omitempty"` // the node asking: whose stream the reply's numbers count
 	Args rpcArgs `json:"args"`
 }
 
@@ -56,6 +64,7 @@ type rpcArgs struct {
 	Reason       string               `json:"reason,omitempty"`
 	Vars         []cisco.CallVariable `json:"vars,omitempty"`
 	Call         *sim.IncomingCall    `json:"call,omitempty"`
+	Agents       []string             `json:"agents,omitempty"` // the loginIds a watch or unwatch names
 }
 
 // rpcReply is the leader's answer: a result, an error, or Retry when the
@@ -67,8 +76,8 @@ type rpcReply struct {
 	Error  *rpcError       `json:"error,omitempty"`
 	Retry  bool            `json:"retry,omitempty"`
 	Term   uint64          `json:"term,omitempty"` // the leader's term
-	From   uint64          `json:"from,omitempty"` // the last notification sent before the request was taken up
-	To     uint64          `json:"to,omitempty"`   // the last notification sent before the reply
+	From   uint64          `json:"from,omitempty"` // the last notification sent to the asking node before the request was taken up
+	To     uint64          `json:"to,omitempty"`   // the last notification sent to it before the reply
 }
 
 // rpcError carries an error across NATS: an *Error field by field, a
@@ -121,13 +130,14 @@ func errUnavailable() *cisco.Error {
 // ErrUnavailable; a cancelled ctx ends it with ctx's error. Every attempt
 // carries the same call id, so that the leader applies the request once.
 // Before returning the leader's answer, it waits until this node has
-// delivered the notifications sent before it.
+// delivered the notifications sent to it before that answer, unless the
+// method is about what this node watches (see Watch).
 func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: c.nextCallID(), Args: args})
+	body, err := json.Marshal(rpcRequest{ID: cisco.RequestIDOf(ctx), Call: c.nextCallID(), Node: c.cfg.Node, Args: args})
 	if err != nil {
 		return zero, fmt.Errorf("cisco: encode %s: %w", method, err)
 	}
@@ -136,18 +146,20 @@ func call[T any](c *Cluster, ctx context.Context, method string, args rpcArgs) (
 	for {
 		if term := c.serving.Load(); term != 0 {
 			w := c.currentWriter()
-			v, err := c.dispatch(rctx, method, args)
+			v, err := c.dispatch(rctx, c.cfg.Node, method, args)
 			// Else the change may not be stored: ask the next leader.
 			if w != nil && w.await(w.last(), nil) && c.serving.Load() == term {
-				// This node's subscribers get its broadcasts through NATS too.
-				if sent := c.lastSent(); sent.term == term {
+				// This node's subscribers get its notifications through NATS too.
+				if sent := c.sentTo(c.cfg.Node); sent.term == term && awaits(method) {
 					c.awaitDelivery(term, 0, sent.seq)
 				}
 				t, _ := v.(T)
 				return t, err
 			}
 		} else if rep, ok := c.ask(rctx, method, body); ok && !rep.Retry {
-			c.awaitDelivery(rep.Term, rep.From, rep.To)
+			if awaits(method) {
+				c.awaitDelivery(rep.Term, rep.From, rep.To)
+			}
 			if rep.Error != nil {
 				return zero, rep.Error.err()
 			}
@@ -178,6 +190,18 @@ func (c *Cluster) nextCallID() string {
 // newCallPrefix draws the prefix of a node's call ids.
 func newCallPrefix() string { return rand.Text()[:16] + "." }
 
+// awaits reports whether a call of method waits for the delivery of what
+// the leader sent this node before answering. Watching does not: the bus
+// watches under a lock that delivering may take, and what it needs is the
+// leader's word that the agents' notifications now come (see Watch).
+func awaits(method string) bool {
+	switch method {
+	case methodWatch, methodUnwatch, methodForget:
+		return false
+	}
+	return true
+}
+
 // readOnly reports whether method changes nothing, so that applying it
 // twice is harmless and its reply need not be kept for a repeat.
 func readOnly(method string) bool {
@@ -205,10 +229,23 @@ func (c *Cluster) ask(ctx context.Context, method string, body []byte) (rpcReply
 	return rep, true
 }
 
-// dispatch runs method on this node's simulator.
-func (c *Cluster) dispatch(ctx context.Context, method string, a rpcArgs) (any, error) {
+// dispatch runs method, asked by node, on this node's simulator.
+func (c *Cluster) dispatch(ctx context.Context, node, method string, a rpcArgs) (any, error) {
 	s := c.sim
 	switch method {
+	case methodWatch:
+		if len(a.Agents) > maxWatchBatch {
+			return nil, fmt.Errorf("cisco: watch of %d agents: more than %d", len(a.Agents), maxWatchBatch)
+		}
+		return struct{}{}, c.watchFor(ctx, node, a.Agents)
+	case methodUnwatch:
+		if len(a.Agents) > 0 {
+			c.unwatchFor(node, a.Agents)
+		}
+		return struct{}{}, nil
+	case methodForget:
+		c.unwatchFor(node, nil)
+		return struct{}{}, nil
 	case methodSignIn:
 		return s.SignInAs(ctx, a.LoginID, a.Extension)
 	case methodUser:

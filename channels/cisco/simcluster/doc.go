@@ -9,8 +9,21 @@
 // sim.AgentRecord, and each call's sim.CallRecord (dialog, participants,
 // call variables, wrap-up reason), in JetStream KV with a compare-and-set,
 // outside the simulator's lock and in the order of each record's changes,
-// and replies once the write is durable; it broadcasts every Notification,
-// which each node delivers to its own subscribers.
+// and replies once the write is durable; it sends each Notification to the
+// nodes that watch an agent it names (cisco.Watcher), in a stream per node,
+// and each node delivers what it receives to its own subscribers.
+//
+// A node watches the agents the bus asks it to (the workspaces its
+// connections are in or watch). The leader applies a watch under the
+// simulator's lock, stores it in KV before answering, and starts the
+// node's stream of the agent with a Notification.Snapshot of it, which
+// every later change follows; a leader taking over loads the watches with
+// the agents and calls. Watches are counted per agent, and a node tells
+// the leader of them one request at a time, each from what it wants at
+// that moment, so an unwatch crossing a rewatch loses nothing. A node
+// also listens on the broadcast subject of earlier versions, to follow a
+// leader of one during an upgrade; a leader of this version sends nothing
+// there.
 //
 // When the leader goes, another node takes the lease, restores agents and
 // calls, and carries on: a call survives a failover, with its held and
@@ -28,5 +41,7 @@
 // the loginId (Simulator.SignInAs). As with a Simulator, a call returns
 // once the calling node has delivered the notifications the leader sent
 // before answering it; a request sent again because its answer was slow is
-// not applied twice.
+// not applied twice. What a call waits for is what the leader sent the
+// calling node: a node that watches none of the agents a call changes
+// waits for nothing.
 package simcluster

@@ -88,15 +88,15 @@ func (c *Cluster) serve(ctx context.Context, t *term, m *nats.Msg, req rpcReques
 		c.respond(m, rpcReply{Retry: true})
 		return
 	}
-	from := c.lastSent()
+	from := c.sentTo(req.Node)
 	rctx, cancel := context.WithTimeout(cisco.WithRequestID(context.Background(), req.ID), c.cfg.RequestTimeout)
-	v, err := c.dispatch(rctx, method, req.Args)
+	v, err := c.dispatch(rctx, req.Node, method, req.Args)
 	cancel()
 	if !t.records.await(t.records.last(), ctx.Done()) || c.serving.Load() != t.id {
 		c.respond(m, rpcReply{Retry: true})
 		return
 	}
-	rep := rpcReply{Term: t.id, From: from.seq, To: c.lastSent().seq}
+	rep := rpcReply{Term: t.id, From: from.seq, To: c.sentTo(req.Node).seq}
 	if err != nil {
 		rep.Error = encodeError(err)
 	} else if rep.Result, err = json.Marshal(v); err != nil {
