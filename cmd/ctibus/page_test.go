@@ -420,9 +420,11 @@ func TestPageReportsALostConnection(t *testing.T) {
 	assert.True(t, eval[bool](t, b, `document.getElementById("ready-button").disabled && !document.getElementById("login-form").hidden`),
 		"the agent's buttons are off and the sign-in form is back")
 	b.waitFor(t, "a retry that fails", `/^Disconnected \(1006\) · retrying in/.test(document.getElementById("conn-status").textContent)`)
+	// A retry that reaches the listener as it closes is reset rather than
+	// refused: the kernel had queued it for an accept that never came.
 	for _, e := range b.pageErrors() {
-		assert.Regexp(t, `^browser log \(network\): WebSocket connection to '\S+/ws' failed: .*ERR_CONNECTION_REFUSED`, e,
-			"the browser logs the refused retries, and nothing else")
+		assert.Regexp(t, `^browser log \(network\): WebSocket connection to '\S+/ws' failed: .*ERR_CONNECTION_(REFUSED|RESET)`, e,
+			"the browser logs the failed retries, and nothing else")
 	}
 }
 
