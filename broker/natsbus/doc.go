@@ -40,7 +40,8 @@
 // them watches (broker.Conn.Watch). The broker asks for a scope
 // (Engine.Want) as a connection joins or watches it and gives it back
 // (Engine.Unwant) as the connection leaves; the engine counts, subscribes
-// on the first and unsubscribes on the last. A connection's own scope
+// on the first and unsubscribes some time after the last (below). A
+// connection's own scope
 // ("conn:<id>") needs none: its events never leave the node.
 //
 // A connection that watches every scope of a prefix (an app granted all
@@ -74,9 +75,16 @@
 // joined (the Register's answer, a sign-in's events), so an event that any
 // node publishes after the app was told reaches it. A second connection
 // that joins while the first's round trip is in flight waits for the same
-// round trip. When the last connection of a scope leaves, the node
-// unsubscribes at once; one that joins after that subscribes again and
-// waits again, so it misses nothing published after it was told. The
+// round trip. When the last connection of a scope leaves, the node keeps
+// the subscription for Options.Linger (10 s by default), so that apps
+// reconnecting after a blip find it in place, then unsubscribes, at most
+// 500 a second: the NATS server removes a subscription to a wildcard
+// subject under a lock every publish of the account takes, walking its
+// cache of up to 1,024 matched subjects, and the thousands of scopes a
+// node leaves when its connections go at once held that lock for seconds,
+// the contact center's lease renewals waiting behind it. One that joins
+// after the unsubscribe subscribes again and waits again, so it misses
+// nothing published after it was told. The
 // wait is bounded (5 s), and skipped while the connection to NATS is
 // down: nothing crosses then anyway, and the client subscribes again when
 // it reconnects. Across a NATS cluster of several servers, the PONG says

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctibus/ctibus/broker"
 	"github.com/ctibus/ctibus/broker/brokertest"
+	"github.com/ctibus/ctibus/broker/natsbus"
 	"github.com/ctibus/ctibus/internal/natstest"
 )
 
@@ -159,8 +160,10 @@ func TestPatternsMakeNoSubscriptions(t *testing.T) {
 // scopes leave no subscription behind, and every Want returns with its
 // subscription in place.
 func TestConcurrentWantsAndUnwantsBalance(t *testing.T) {
-	all := nodes(t, 1)
-	e := all[0].engine
+	s := natstest.Start(t, "")
+	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(broker.Message) {}, natsbus.Options{Linger: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, e.Close()) })
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -174,7 +177,36 @@ func TestConcurrentWantsAndUnwantsBalance(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	assert.Zero(t, e.Subscriptions())
+	require.Eventually(t, func() bool { return e.Subscriptions() == 0 }, brokertest.Wait, 10*time.Millisecond,
+		"the subscriptions nobody wants go")
+}
+
+// TestLeftScopeKeepsItsSubscriptionForTheLinger: a scope's last connection
+// leaving does not unsubscribe at once: its events still arrive, and a
+// connection joining again finds the subscription in place.
+func TestLeftScopeKeepsItsSubscriptionForTheLinger(t *testing.T) {
+	s := natstest.Start(t, "")
+	received := make(chan broker.Message, 1)
+	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, e.Close()) })
+	in := broker.Interest{Scope: "S"}
+	require.NoError(t, e.Want(in))
+	held := s.NumSubscriptions()
+
+	e.Unwant(in)
+	publisher := natstest.Connect(t, s)
+	require.NoError(t, publisher.Publish("ctibus.ev.S.Test.Echo.Echoed", []byte(`{"channel":"Test"}`)))
+	require.NoError(t, publisher.Flush())
+	select {
+	case m := <-received:
+		assert.Equal(t, broker.Scope("S"), m.Scope)
+	case <-time.After(brokertest.Wait):
+		t.Fatal("an event of the scope just left did not arrive")
+	}
+	require.NoError(t, e.Want(in))
+	assert.Equal(t, held, s.NumSubscriptions(), "the same subscription serves the scope again")
+	assert.Equal(t, 1, e.Subscriptions())
 }
 
 // TestSubscriptionsComeBackAfterNATSRestarts: a join while NATS is away is

@@ -32,6 +32,20 @@ const subscribeWait = 5 * time.Second
 // slow consumer and the client drops what does not fit.
 const incomingQueue = nats.DefaultMaxChanLen
 
+// A scope's subscription outlives its last Unwant by the linger, so that
+// apps reconnecting after a blip rejoin without a round trip to NATS; then
+// the engine unsubscribes, at most unsubscribesPerTick every
+// unsubscribeTick. The NATS server removes a subscription to a wildcard
+// subject under its account's write lock, walking its match cache (up to
+// 1,024 subjects) for each one; the thousands of scopes a node leaves at
+// once when its connections go would otherwise hold every publish of the
+// account, the contact center's lease renewals among them, for seconds.
+const (
+	DefaultLinger       = 10 * time.Second
+	unsubscribeTick     = 100 * time.Millisecond
+	unsubscribesPerTick = 50
+)
+
 // ErrEcho refuses a NATS connection that would echo the node's own events
 // back to it.
 var ErrEcho = errors.New("natsbus: the NATS connection must be made with nats.NoEcho()")
@@ -48,6 +62,10 @@ type Options struct {
 	Prefix string
 	// Log receives what goes wrong with incoming events. Default: nothing.
 	Log *zap.Logger
+	// Linger is how long a scope's subscription is kept after the last
+	// Unwant of it, in case a connection joins the scope again. Default
+	// DefaultLinger; negative: none.
+	Linger time.Duration
 }
 
 // Engine carries a broker's events over NATS core subjects. It implements
@@ -62,8 +80,11 @@ type Engine struct {
 	stop    chan struct{}  // closed by Close
 	done    chan struct{}  // closed when receive has returned
 
+	linger time.Duration
+
 	mu     sync.Mutex               // guards the fields below
 	subs   map[string]*subscription // by subject
+	idle   []idleSubscription       // wanted by nobody, oldest first
 	closed bool
 
 	received atomic.Uint64     // events handed to deliver
@@ -78,6 +99,15 @@ type subscription struct {
 	ready chan struct{}      // closed once the server has it, or the wait gave up
 	err   error              // why it may not be in place; set before ready closes
 	lost  int                // events the client dropped from it, as last logged; guarded by Engine.mu
+	since time.Time          // when refs last fell to 0; guarded by Engine.mu
+}
+
+// idleSubscription is a subscription whose refs fell to 0 at since: it
+// goes unless it is wanted again meanwhile.
+type idleSubscription struct {
+	subject string
+	s       *subscription
+	since   time.Time
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -103,12 +133,16 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.Linger == 0 {
+		opts.Linger = DefaultLinger
+	}
 	e := &Engine{
 		nc:      nc,
 		prefix:  opts.Prefix + ".ev.",
 		all:     opts.Prefix + ".ev.>",
 		deliver: deliver,
 		log:     opts.Log,
+		linger:  max(opts.Linger, 0),
 		in:      make(chan *nats.Msg, incomingQueue),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -117,6 +151,7 @@ func New(nc *nats.Conn, deliver func(broker.Message), opts Options) (*Engine, er
 		dropLogs: logbound.NewLimiter(logbound.DefaultPerSecond, logbound.DefaultBurst, nil),
 	}
 	go e.receive()
+	go e.unsubscribeIdle()
 	return e, nil
 }
 
@@ -192,34 +227,75 @@ func (e *Engine) Want(is ...broker.Interest) error {
 	return first
 }
 
-// Unwant undoes one Want of each of is, and unsubscribes from what none
-// is left for: events already received stay queued and are delivered to
-// whoever is then in the scope. A Want for the same events after that
-// subscribes again, and waits for the server as the first did.
+// Unwant undoes one Want of each of is. What none is left for is
+// unsubscribed from after the engine's linger, paced (see DefaultLinger);
+// meanwhile its events still arrive, and are delivered to whoever is then
+// in the scope. A Want for the same events before that keeps the
+// subscription; one after it subscribes again, and waits for the server as
+// the first did.
 func (e *Engine) Unwant(is ...broker.Interest) {
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, i := range is {
 		subject := e.subjectOf(i)
 		s := e.subs[subject]
-		if s == nil {
-			continue // after Close
+		if s == nil || s.refs == 0 {
+			continue // after Close, or not wanted
 		}
-		if s.refs--; s.refs > 0 {
-			continue
+		if s.refs--; s.refs == 0 {
+			s.since = now
+			e.idle = append(e.idle, idleSubscription{subject, s, now})
 		}
-		delete(e.subs, subject)
-		if s.sub != nil {
-			if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
-				e.log.Warn("unsubscribe", zap.String("subject", logbound.Clip(subject)), zap.Error(err))
+	}
+}
+
+// unsubscribeIdle drops the subscriptions nobody has wanted for the
+// linger, at most unsubscribesPerTick every unsubscribeTick, until Close.
+func (e *Engine) unsubscribeIdle() {
+	tick := time.NewTicker(unsubscribeTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-e.stop:
+			return
+		}
+		e.unsubscribeIdleOnce(time.Now())
+	}
+}
+
+func (e *Engine) unsubscribeIdleOnce(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	done := 0
+	for len(e.idle) > 0 && done < unsubscribesPerTick {
+		i := e.idle[0]
+		if now.Sub(i.since) < e.linger {
+			break // the rest went idle later
+		}
+		e.idle[0] = idleSubscription{}
+		e.idle = e.idle[1:]
+		if i.s.refs > 0 || !i.s.since.Equal(i.since) || e.subs[i.subject] != i.s {
+			continue // wanted again since; a later entry stands for it if it went idle again
+		}
+		delete(e.subs, i.subject)
+		done++
+		if i.s.sub != nil {
+			if err := i.s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+				e.log.Warn("unsubscribe", zap.String("subject", logbound.Clip(i.subject)), zap.Error(err))
 			}
 		}
+	}
+	if len(e.idle) == 0 {
+		e.idle = nil // let the backing array go
 	}
 }
 
 // Subscriptions returns how many NATS subscriptions the engine holds: one
 // per scope this node has a connection in or watches, and one for all
-// events while it has a connection watching every scope of a prefix.
+// events while it has a connection watching every scope of a prefix, each
+// kept for the linger after its last connection left.
 func (e *Engine) Subscriptions() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -363,6 +439,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.idle = nil
 	var errs []error
 	for subject, s := range e.subs {
 		delete(e.subs, subject)
