@@ -265,6 +265,8 @@ func (e *Engine) unsubscribeIdle() {
 	}
 }
 
+// unsubscribeIdleOnce drops up to unsubscribesPerTick of the subscriptions
+// that, at now, nobody has wanted for the linger.
 func (e *Engine) unsubscribeIdleOnce(now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
