@@ -26,7 +26,7 @@ var _ cisco.Watcher = (*Cluster)(nil)
 // A node tells the leader what it watches (tellLeader), one request at a
 // time, each computed from what it wants at that moment, so that an
 // unwatch and a rewatch that cross cannot leave the leader with the older
-// of the two. The leader applies a watch under the simulator's mutex
+// of the two; unwatches go a few hundred at a time (unwatchesPerTell). The leader applies a watch under the simulator's mutex
 // (Simulator.Snapshot): it adds the agents to the node's entry, and sends
 // the node, first in its stream from that point, a snapshot of each agent,
 // whose later changes all follow. It stores each entry in the watches
@@ -211,8 +211,11 @@ func (c *Cluster) Watch(ctx context.Context, loginIDs ...string) error {
 		c.wants[id]++
 	}
 	c.wantMu.Unlock()
-	if err := c.tellLeader(ctx); err != nil {
+	more, err := c.tellLeader(ctx)
+	if err != nil || more {
 		c.wake()
+	}
+	if err != nil {
 		return fmt.Errorf("cisco: cluster: watch: %w", err)
 	}
 	return nil
@@ -240,8 +243,15 @@ func (c *Cluster) wake() {
 }
 
 // tellRetry is how long tellLoop waits before trying again to tell the
-// leader what this node watches.
+// leader what this node watches, and between two rounds of unwatches.
 const tellRetry = time.Second
+
+// unwatchesPerTell bounds the agents one tellLeader unwatches. The leader
+// deletes each from the watches bucket, one write per agent, and every
+// answer it gives waits for the writes queued before it: the thousands of
+// agents a node stops watching when its connections close at once would
+// hold its answers until their writes time out, and it would step down.
+const unwatchesPerTell = 250
 
 // tellLoop forgets this node's stale interests once, then tells the
 // leader what this node watches whenever that changes, until ctx ends.
@@ -253,7 +263,10 @@ func (c *Cluster) tellLoop(ctx context.Context) {
 			return
 		case <-c.wantsChanged:
 		}
-		for c.tellLeader(ctx) != nil {
+		for {
+			if more, err := c.tellLeader(ctx); err == nil && !more {
+				break
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -269,12 +282,13 @@ func (c *Cluster) tellLoop(ctx context.Context) {
 // of its own moment, so that the last word the leader gets is the latest:
 // an unwatch that crosses a rewatch of the agent either goes first, or
 // finds the agent wanted again and is not sent. A Watch whose agents
-// another tellLeader told meanwhile sends nothing.
-func (c *Cluster) tellLeader(ctx context.Context) error {
+// another tellLeader told meanwhile sends nothing. It unwatches at most
+// unwatchesPerTell agents, and reports whether more are left.
+func (c *Cluster) tellLeader(ctx context.Context) (more bool, err error) {
 	select {
 	case <-c.ready:
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	c.toldMu.Lock()
 	defer c.toldMu.Unlock()
@@ -291,23 +305,26 @@ func (c *Cluster) tellLeader(ctx context.Context) error {
 		}
 	}
 	c.wantMu.Unlock()
+	if len(unwatch) > unwatchesPerTell {
+		unwatch, more = unwatch[:unwatchesPerTell], true
+	}
 	for batch := range slices.Chunk(watch, maxWatchBatch) {
 		if _, err := call[struct{}](c, ctx, methodWatch, rpcArgs{Agents: batch}); err != nil {
-			return err
+			return false, err
 		}
 		for _, id := range batch {
 			c.told[id] = true
 		}
 	}
-	for batch := range slices.Chunk(unwatch, maxWatchBatch) {
-		if _, err := call[struct{}](c, ctx, methodUnwatch, rpcArgs{Agents: batch}); err != nil {
-			return err
+	if len(unwatch) > 0 {
+		if _, err := call[struct{}](c, ctx, methodUnwatch, rpcArgs{Agents: unwatch}); err != nil {
+			return false, err
 		}
-		for _, id := range batch {
+		for _, id := range unwatch {
 			delete(c.told, id)
 		}
 	}
-	return nil
+	return more, nil
 }
 
 // forgetStale clears the leader's entry for this node, left by a node of

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -263,4 +264,55 @@ func TestClusterFailoverKeepsTheWatches(t *testing.T) {
 	assert.Equal(t, []bool{false, true}, links, "down, then back")
 	assert.Empty(t, w.agents(other.name), "the node that watches nothing")
 	assert.Empty(t, other.got.all())
+}
+
+// TestClusterUnwatchesGoAFewAtATime: a node that stops watching many
+// agents at once, as when its connections close together, tells the
+// leader a few hundred at a time, so that the leader's deletes of the
+// stored watches do not hold its answers; in the end it tells of all.
+func TestClusterUnwatchesGoAFewAtATime(t *testing.T) {
+	s := natstest.Start(t, "")
+	nodes := startQuietCluster(t, s, ciscotest.NewDirectory(t, testAgents...), 2)
+	n := nodes[1] // not the leader: it asks over NATS
+	var mu sync.Mutex
+	var requests []int
+	unwatched := map[string]bool{}
+	spy := natstest.Connect(t, s)
+	_, err := spy.Subscribe("ctibus.cti.call.unwatch", func(m *nats.Msg) {
+		var req struct {
+			Args struct {
+				Agents []string `json:"agents"`
+			} `json:"args"`
+		}
+		if !assert.NoError(t, json.Unmarshal(m.Data, &req)) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		requests = append(requests, len(req.Args.Agents))
+		for _, id := range req.Args.Agents {
+			unwatched[id] = true
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, spy.Flush())
+
+	const agents = 600 // the leader ignores agents it does not know, and the node counts them all the same
+	ids := make([]string, agents)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("9%05d", i)
+	}
+	require.NoError(t, n.Watch(testContext(t), ids...))
+	n.Unwatch(ids...)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(unwatched) == agents
+	}, eventually, 10*time.Millisecond, "every agent unwatched in the end")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.GreaterOrEqual(t, len(requests), 3, "600 agents take three requests at least")
+	for _, size := range requests {
+		assert.LessOrEqual(t, size, 250, "agents in one unwatch request")
+	}
 }
