@@ -151,11 +151,7 @@ func (c *Cluster) watchFor(ctx context.Context, node string, ids []string) error
 			named = append(named, cisco.AllAgents)
 		}
 		for _, id := range named {
-			st.set(id, true)
-			if w != nil {
-				r := interestRecord{Node: node, LoginID: id}
-				w.queue(storeKey{c.watches, r.key()}, r, false)
-			}
+			c.setWatchLocked(w, st, node, id, true)
 		}
 		for i := range snaps {
 			body, err := json.Marshal(cisco.Notification{Snapshot: &snaps[i]})
@@ -167,6 +163,17 @@ func (c *Cluster) watchFor(ctx context.Context, node string, ids []string) error
 		}
 	})
 	return nil
+}
+
+// setWatchLocked records in node's stream st whether the node watches id,
+// and queues the change to the watches bucket on w (none: not stored).
+// The caller holds sentMu.
+func (c *Cluster) setWatchLocked(w *recordWriter, st *stream, node, id string, watched bool) {
+	st.set(id, watched)
+	if w != nil {
+		r := interestRecord{Node: node, LoginID: id}
+		w.queue(storeKey{c.watches, r.key()}, r, !watched)
+	}
 }
 
 // unwatchFor is the leader's side of a node's Unwatch: it takes ids (nil:
@@ -188,11 +195,7 @@ func (c *Cluster) unwatchFor(node string, ids []string) {
 		}
 	}
 	for _, id := range ids {
-		st.set(id, false)
-		if w != nil {
-			r := interestRecord{Node: node, LoginID: id}
-			w.queue(storeKey{c.watches, r.key()}, r, true)
-		}
+		c.setWatchLocked(w, st, node, id, false)
 	}
 }
 
