@@ -375,7 +375,7 @@ func joinCluster(cfg config, log *zap.Logger, reg prometheus.Registerer, bus *br
 	}, func() float64 { return float64(engine.Received()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ctibus_cluster_subscriptions",
-		Help: "NATS subscriptions this node holds for events: one per scope its connections are in or watch, and one to all events while it serves an app granted all agents.",
+		Help: "NATS subscriptions this node holds for events: one per scope its connections are in or watch, and one to all events while it serves an app granted all agents; each kept 10 s after the last connection that wanted it.",
 	}, func() float64 { return float64(engine.Subscriptions()) }))
 	undo = append(undo, func() {
 		if err := engine.Close(); err != nil {
