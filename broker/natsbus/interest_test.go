@@ -187,7 +187,7 @@ func TestConcurrentWantsAndUnwantsBalance(t *testing.T) {
 func TestLeftScopeKeepsItsSubscriptionForTheLinger(t *testing.T) {
 	s := natstest.Start(t, "")
 	received := make(chan broker.Message, 1)
-	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{})
+	e, err := natsbus.New(natstest.Connect(t, s, nats.NoEcho()), func(m broker.Message) { received <- m }, natsbus.Options{Linger: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, e.Close()) })
 	in := broker.Interest{Scope: "S"}

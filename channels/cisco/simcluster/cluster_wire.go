@@ -233,12 +233,13 @@ func (c *Cluster) ask(ctx context.Context, method string, body []byte) (rpcReply
 func (c *Cluster) dispatch(ctx context.Context, node, method string, a rpcArgs) (any, error) {
 	s := c.sim
 	switch method {
-	case methodWatch:
+	case methodWatch, methodUnwatch:
 		if len(a.Agents) > maxWatchBatch {
-			return nil, fmt.Errorf("cisco: watch of %d agents: more than %d", len(a.Agents), maxWatchBatch)
+			return nil, fmt.Errorf("cisco: %s of %d agents: more than %d", method, len(a.Agents), maxWatchBatch)
 		}
-		return struct{}{}, c.watchFor(ctx, node, a.Agents)
-	case methodUnwatch:
+		if method == methodWatch {
+			return struct{}{}, c.watchFor(ctx, node, a.Agents)
+		}
 		if len(a.Agents) > 0 {
 			c.unwatchFor(node, a.Agents)
 		}

@@ -54,18 +54,26 @@ func (st *stream) wants(n cisco.Notification) bool {
 	if len(st.agents) == 0 {
 		return false
 	}
-	has := func(id string) bool { _, ok := st.agents[id]; return ok }
 	switch {
 	case n.User != nil:
-		return has(n.User.User.LoginID) || slices.ContainsFunc(n.User.Supervisors, has)
+		return st.has(n.User.User.LoginID) || slices.ContainsFunc(n.User.Supervisors, st.has)
 	case n.Calls != nil:
-		return has(n.Calls.LoginID)
+		return st.has(n.Calls.LoginID)
 	case n.Failure != nil:
-		return has(n.Failure.LoginID)
+		return st.has(n.Failure.LoginID)
 	case n.Link != nil:
-		return has(n.Link.LoginID)
+		return st.has(n.Link.LoginID)
 	}
 	return false
+}
+
+// has reports whether the node watches id (cisco.AllAgents: every agent).
+func (st *stream) has(id string) bool {
+	if id == cisco.AllAgents {
+		return st.all
+	}
+	_, ok := st.agents[id]
+	return ok
 }
 
 // set records that the node watches id (cisco.AllAgents: every agent), or
@@ -195,7 +203,9 @@ func (c *Cluster) unwatchFor(node string, ids []string) {
 		}
 	}
 	for _, id := range ids {
-		c.setWatchLocked(w, st, node, id, false)
+		if st.has(id) { // else nothing is stored to delete
+			c.setWatchLocked(w, st, node, id, false)
+		}
 	}
 }
 
